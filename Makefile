@@ -1,0 +1,30 @@
+# Two commands: `make up` runs the whole stack with demo data, `make test` passes every test.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install up test test-fast bench contracts clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+up: install ## run broker, gateway and services (HTTP + worker each) in the foreground
+	$(PY) -m services.stack up
+
+test: install ## every test tier (unit, integration, e2e on SQLite and PostgreSQL, ...)
+	$(PY) -m pytest
+
+test-fast: install ## unit tests only
+	$(PY) -m pytest tests/unit -q
+
+bench: install ## benchmark table (ratios against a baseline measured in the same run)
+	$(PY) -m bench
+
+clean:
+	rm -rf var/ .pytest_cache

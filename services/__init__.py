@@ -1,0 +1,1 @@
+"""PHR exchange services: consent, records and exchange, plus the code they share."""

@@ -1,0 +1,1 @@
+"""Code that two or more services use the same way (DESIGN section 7)."""

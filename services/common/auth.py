@@ -1,0 +1,119 @@
+"""Resource-server side of RFC 9068 JWT access tokens: JWKS cache, validation, Flask guard."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+from flask import Flask, g, request
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from services.common import smart
+from services.common.problem import Problem
+
+ALGORITHMS = ["RS256"]
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+class JwksCache:
+    """Fetch the issuer's JWKS once, refetch after TTL or on an unknown key id (at most every 10 s)."""
+
+    def __init__(self, url: str, ttl: float = 300.0,
+                 fetch: Callable[[str], dict] | None = None):
+        self.url, self.ttl = url, ttl
+        self._fetch = fetch or (lambda u: requests.get(u, timeout=5).json())
+        self._keys: KeySet | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, kid: str | None = None) -> KeySet:
+        """Return the key set, refreshed when stale or when KID is not in it."""
+        now = time.monotonic()
+        keys = self._keys
+        stale = keys is None or now - self._at > self.ttl
+        unknown = keys is not None and kid is not None and not any(k.kid == kid for k in keys.keys)
+        if stale or (unknown and now - self._at > 10):
+            with self._lock:
+                try:
+                    self._keys = KeySet.import_key_set(self._fetch(self.url))
+                    self._at = now
+                except (requests.RequestException, ValueError, JoseError) as exc:
+                    if self._keys is None:
+                        raise Problem(503, "Service Unavailable",
+                                      "The token signing keys cannot be fetched right now.") from exc
+        return self._keys
+
+
+@dataclass
+class TokenValidator:
+    """Validate access tokens issued by ISSUER for AUDIENCE (RFC 9068 section 4)."""
+
+    issuer: str
+    audience: str
+    jwks: JwksCache
+    leeway: int = 30
+
+    def validate(self, raw: str) -> dict:
+        """Return the claims of a valid token, else raise a 401 Problem."""
+        try:
+            header = jws.extract_compact(raw.encode()).headers()
+        except (JoseError, ValueError, UnicodeError):
+            raise Problem(401, "Unauthorized", "The access token is not a JWT.",
+                          headers=_challenge("invalid_token")) from None
+        try:
+            token = jwt.decode(raw, self.jwks.get(header.get("kid")), algorithms=ALGORITHMS)
+            if str(token.header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
+                raise Problem(401, "Unauthorized", "The token is not an access token.",
+                              headers=_challenge("invalid_token"))
+            jwt.JWTClaimsRegistry(
+                leeway=self.leeway,
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": self.audience},
+                exp={"essential": True}, sub={"essential": True},
+                client_id={"essential": True}, jti={"essential": True},
+            ).validate(token.claims)
+        except Problem:
+            raise
+        except (JoseError, ValueError, TypeError) as exc:
+            raise Problem(401, "Unauthorized", "The access token is not valid or has expired.",
+                          headers=_challenge("invalid_token")) from exc
+        return token.claims
+
+
+def _challenge(error: str | None = None) -> dict:
+    value = 'Bearer realm="phr"' + (f', error="{error}"' if error else "")
+    return {"WWW-Authenticate": value}
+
+
+def bearer_token() -> str:
+    """Return the bearer token of the current request or raise a 401 Problem (RFC 6750 section 2.1)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Unauthorized", "This request needs a bearer access token.",
+                      headers=_challenge())
+    return token.strip()
+
+
+def protect(app: Flask, validator: TokenValidator) -> None:
+    """Require a valid access token on every route of APP except the ops endpoints."""
+
+    @app.before_request
+    def _authenticate():
+        if request.path in OPEN_PATHS:
+            return None
+        g.claims = validator.validate(bearer_token())
+        return None
+
+
+def require_scope(context: str, resource: str, interactions: str) -> dict:
+    """Return the current claims if their scopes allow the interactions, else raise 403."""
+    claims = g.claims
+    if not smart.allows(claims.get("scope", ""), context, resource, interactions):
+        raise Problem(403, "Forbidden", "The access token's scopes do not allow this request.",
+                      headers=_challenge("insufficient_scope"))
+    return claims

@@ -1,0 +1,78 @@
+"""Configuration read once from the environment; no secret has a default."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+SERVICES = ("gateway", "consent", "records", "exchange")
+DEFAULT_PORTS = {"gateway": 8080, "consent": 8081, "records": 8082, "exchange": 8083}
+DEFAULT_BROKER = "127.0.0.1:9092"
+
+
+def _port(env: Mapping[str, str], service: str) -> int:
+    return int(env.get(f"{service.upper()}_PORT", DEFAULT_PORTS[service]))
+
+
+def service_url(env: Mapping[str, str], service: str) -> str:
+    """Return the base URL a peer uses to reach SERVICE (``<NAME>_URL`` or localhost)."""
+    explicit = env.get(f"{service.upper()}_URL")
+    return (explicit or f"http://127.0.0.1:{_port(env, service)}").rstrip("/")
+
+
+def database_url(env: Mapping[str, str], service: str, var_dir: Path) -> str:
+    """Return ``<NAME>_DATABASE_URL``, else ``DATABASE_URL``, else a SQLite file under var/."""
+    return (
+        env.get(f"{service.upper()}_DATABASE_URL")
+        or env.get("DATABASE_URL")
+        or f"sqlite:///{(var_dir / f'{service}.db').resolve()}"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one process needs to know about its surroundings."""
+
+    service: str
+    var_dir: Path
+    port: int
+    database_url: str
+    kafka_bootstrap: str
+    kafka_embedded: bool
+    issuer: str
+    audience: str
+    jwks_url: str
+    peers: dict[str, str] = field(default_factory=dict)
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    access_token_minutes: int = 5
+    outbox_poll_seconds: float = 0.02
+    log_level: str = "INFO"
+    testing: bool = False
+
+
+def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Build Settings for SERVICE: defaults, then the environment, then OVERRIDES."""
+    env = os.environ if environ is None else environ
+    var_dir = Path(env.get("PHR_VAR_DIR", "var"))
+    issuer = (env.get("PHR_ISSUER") or service_url(env, "gateway")).rstrip("/")
+    values = dict(
+        service=service,
+        var_dir=var_dir,
+        port=_port(env, service),
+        database_url=database_url(env, service, var_dir),
+        kafka_bootstrap=env.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_BROKER,
+        kafka_embedded=not env.get("KAFKA_BOOTSTRAP_SERVERS"),
+        issuer=issuer,
+        audience=env.get("PHR_AUDIENCE") or issuer,
+        jwks_url=env.get("PHR_JWKS_URL") or f"{service_url(env, 'gateway')}/oauth/jwks",
+        peers={name: service_url(env, name) for name in SERVICES},
+        rate_limit_per_second=float(env.get("RATE_LIMIT_PER_SECOND", 50)),
+        rate_limit_burst=int(env.get("RATE_LIMIT_BURST", 200)),
+        access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
+        outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
+        log_level=env.get("LOG_LEVEL", "INFO"),
+    )
+    values.update(overrides)
+    return Settings(**values)

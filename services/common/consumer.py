@@ -1,0 +1,104 @@
+"""Idempotent Kafka consumer with bounded retries and a dead-letter topic (DESIGN section 2)."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from services.common import envelope
+from services.common.db import transaction
+from services.common.outbox import Publisher
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[sa.Connection, dict], None]
+
+
+class InfrastructureError(Exception):
+    """The effect could not be stored for a reason unrelated to the message (retry later)."""
+
+
+class IdempotentConsumer:
+    """Apply each event at most once: the effect and the processed mark share one transaction."""
+
+    def __init__(self, name: str, engine: Engine, processed: sa.Table,
+                 handlers: dict[str, Handler], dead_letters: Publisher, max_attempts: int = 3,
+                 wait: Callable | None = None):
+        self.name, self.engine, self.processed = name, engine, processed
+        self.handlers, self.dead_letters, self.max_attempts = handlers, dead_letters, max_attempts
+        self.wait = wait or wait_exponential(multiplier=0.1, max=2)
+
+    def handle(self, topic: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> str:
+        """Process one message; return 'applied', 'duplicate', 'ignored' or 'dead-lettered'.
+
+        Raises InfrastructureError when the database is away, so the caller re-reads the message.
+        """
+        try:
+            event = envelope.parse(value)
+        except ValueError as exc:
+            return self._dead_letter(topic, value, headers, f"unparseable: {exc}")
+        handler = self.handlers.get(event["type"])
+        if handler is None:
+            return "ignored"
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(self.max_attempts), wait=self.wait,
+                                    retry=retry_if_not_exception_type(OperationalError), reraise=True):
+                with attempt:
+                    return self._apply(handler, event)
+        except OperationalError as exc:
+            raise InfrastructureError(str(exc)) from exc
+        except Exception as exc:  # the handler refused this message max_attempts times
+            log.exception("event %s failed %d times", event.get("id"), self.max_attempts)
+            return self._dead_letter(topic, value, headers, f"{type(exc).__name__}: {exc}")
+        return "applied"  # pragma: no cover - Retrying always returns or raises above
+
+    def _apply(self, handler: Handler, event: dict) -> str:
+        p = self.processed
+        try:
+            with transaction(self.engine) as conn:
+                seen = conn.execute(sa.select(p.c.event_id).where(
+                    p.c.consumer == self.name, p.c.event_id == event["id"])).first()
+                if seen:
+                    return "duplicate"
+                handler(conn, event)
+                conn.execute(p.insert().values(consumer=self.name, event_id=event["id"],
+                                               processed_at=datetime.now(timezone.utc)))
+        except IntegrityError:
+            # Another consumer instance stored the same event first: the effect exists once.
+            with self.engine.connect() as conn:
+                if conn.execute(sa.select(p.c.event_id).where(
+                        p.c.consumer == self.name, p.c.event_id == event["id"])).first():
+                    return "duplicate"
+            raise
+        return "applied"
+
+    def _dead_letter(self, topic, value, headers, reason) -> str:
+        log.error("dead-lettering a message from %s: %s", topic, reason)
+        self.dead_letters.publish(f"{topic}.dlq", "", value,
+                                  list(headers or []) + [("dlq-reason", reason.encode()[:500]),
+                                                         ("dlq-consumer", self.name.encode())])
+        self.dead_letters.flush()
+        return "dead-lettered"
+
+    def run(self, kafka_consumer, stop: threading.Event, poll_ms: int = 100) -> None:
+        """Poll KAFKA_CONSUMER until STOP; commit offsets only after effects are stored."""
+        while not stop.is_set():
+            batches = kafka_consumer.poll(timeout_ms=poll_ms)
+            if not batches:
+                continue
+            for tp, messages in batches.items():
+                for message in messages:
+                    try:
+                        self.handle(message.topic, message.value, message.headers)
+                    except InfrastructureError as exc:
+                        log.warning("storage away, will re-read %s@%d: %s", tp, message.offset, exc)
+                        kafka_consumer.seek(tp, message.offset)
+                        stop.wait(1.0)
+                        break
+            kafka_consumer.commit()

@@ -1,0 +1,27 @@
+"""The parts every service's Flask app shares: settings, problem+json, ops endpoints, tokens."""
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import Flask
+
+from services.common.auth import JwksCache, TokenValidator, protect
+from services.common.config import Settings
+from services.common.observability import configure_logging, instrument
+from services.common.problem import install_problem_handlers
+
+
+def service_app(import_name: str, settings: Settings, checks: dict[str, Callable[[], None]],
+                validator: TokenValidator | None = None) -> Flask:
+    """Create a Flask app for SETTINGS.service with errors, metrics and token checks wired."""
+    configure_logging(settings.log_level)
+    app = Flask(import_name)
+    app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False,
+                      MAX_CONTENT_LENGTH=32 * 1024 * 1024)
+    app.json.sort_keys = False
+    app.json.compact = True
+    install_problem_handlers(app)
+    instrument(app, settings.service, checks)
+    protect(app, validator or TokenValidator(settings.issuer, settings.audience,
+                                             JwksCache(settings.jwks_url)))
+    return app

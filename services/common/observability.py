@@ -1,0 +1,70 @@
+"""Health, readiness and Prometheus metrics for every HTTP process."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+                               generate_latest)
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log one line per record with time, level, logger and message."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) -> CollectorRegistry:
+    """Add /healthz, /readyz and /metrics to APP and count every request it serves."""
+    registry = CollectorRegistry()
+    requests_total = Counter("http_requests_total", "HTTP requests served",
+                             ["service", "method", "route", "status"], registry=registry)
+    latency = Histogram("http_request_duration_seconds", "HTTP request latency",
+                        ["service", "method", "route"], registry=registry,
+                        buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+    app.extensions["metrics_registry"] = registry
+
+    @app.before_request
+    def _start_timer():
+        g._started = time.perf_counter()
+
+    @app.after_request
+    def _count(resp: Response):
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        requests_total.labels(service, request.method, route, resp.status_code).inc()
+        if hasattr(g, "_started"):
+            latency.labels(service, request.method, route).observe(time.perf_counter() - g._started)
+        return resp
+
+    ops = Blueprint("ops", __name__)
+
+    @ops.get("/healthz")
+    def healthz():
+        """Say the process is alive."""
+        return jsonify(status="ok", service=service)
+
+    @ops.get("/readyz")
+    def readyz():
+        """Say whether every dependency (database, broker, ...) answers."""
+        results, ready = {}, True
+        for name, check in checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:  # a readiness probe reports, it does not raise
+                log.warning("readiness check %s failed: %s", name, exc)
+                results[name] = f"failing: {type(exc).__name__}"
+                ready = False
+        return jsonify(status="ready" if ready else "not ready", service=service,
+                       checks=results), (200 if ready else 503)
+
+    @ops.get("/metrics")
+    def metrics():
+        """Expose Prometheus metrics."""
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    app.register_blueprint(ops)
+    return registry

@@ -1,0 +1,48 @@
+"""SMART App Launch 2 scope grammar (section "Scopes for requesting clinical data")."""
+from __future__ import annotations
+
+import re
+
+_SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Za-z]+)\.([cruds]+|read|write|\*)(\?.*)?$")
+_V1 = {"read": "rs", "write": "cud", "*": "cruds"}
+
+
+def parse(scope: str) -> tuple[str, str, str] | None:
+    """Return (context, resource type, interactions) for a clinical scope, else None."""
+    m = _SCOPE.match(scope)
+    if not m:
+        return None
+    context, resource, perms = m.group(1), m.group(2), m.group(3)
+    return context, resource, _V1.get(perms, perms)
+
+
+def allows(granted: str | list[str], context: str, resource: str, interactions: str) -> bool:
+    """Say whether GRANTED scopes permit every interaction letter on RESOURCE in CONTEXT.
+
+    ``resource="*"`` asks for a wildcard grant (for example a transaction touching any type).
+    """
+    scopes = granted.split() if isinstance(granted, str) else granted
+    have: set[str] = set()
+    for scope in scopes:
+        parsed = parse(scope)
+        if not parsed:
+            continue
+        ctx, res, perms = parsed
+        if ctx == context and (res == "*" or res == resource):
+            have.update(perms)
+    return set(interactions) <= have
+
+
+def within(requested: str | list[str], allowed: str | list[str]) -> list[str]:
+    """Keep the requested scopes that ALLOWED covers (a client never gets more than it may)."""
+    req = requested.split() if isinstance(requested, str) else requested
+    allowed_list = allowed.split() if isinstance(allowed, str) else allowed
+    kept = []
+    for scope in req:
+        parsed = parse(scope)
+        if parsed is None:
+            if scope in allowed_list:
+                kept.append(scope)
+        elif allows(allowed_list, *parsed):
+            kept.append(scope)
+    return kept

@@ -1,0 +1,75 @@
+"""The worker process of a service: the outbox relay plus its Kafka consumers, until a signal."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from services.common import kafka
+from services.common.config import Settings
+from services.common.consumer import IdempotentConsumer
+from services.common.observability import configure_logging
+from services.common.outbox import KafkaPublisher, OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer group: its topics and the idempotent consumer that applies their events."""
+
+    group: str
+    topics: list[str]
+    consumer: IdempotentConsumer
+
+
+@dataclass
+class Worker:
+    """Threads of one worker process, stopped together."""
+
+    settings: Settings
+    engine: Engine
+    outbox: sa.Table
+    specs: list[ConsumerSpec] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> list[threading.Thread]:
+        """Create the topics, then start the relay and one thread per consumer group."""
+        kafka.ensure_topics(self.settings.kafka_bootstrap)
+        producer = kafka.producer(self.settings.kafka_bootstrap, client_id=f"{self.settings.service}-relay")
+        relay = OutboxRelay(self.engine, self.outbox, KafkaPublisher(producer),
+                            poll_seconds=self.settings.outbox_poll_seconds)
+        threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True)]
+        for spec in self.specs:
+            client = kafka.consumer(self.settings.kafka_bootstrap, spec.group, spec.topics)
+            threads.append(threading.Thread(target=self._consume, args=(spec, client),
+                                            name=spec.group, daemon=True))
+        for t in threads:
+            t.start()
+        log.info("%s worker running: relay + %d consumer group(s)", self.settings.service, len(self.specs))
+        return threads
+
+    def _consume(self, spec: ConsumerSpec, client) -> None:
+        try:
+            spec.consumer.run(client, self.stop)
+        except Exception:
+            log.exception("consumer %s stopped on an error; stopping the worker", spec.group)
+            self.stop.set()
+        finally:
+            client.close()
+
+    def run(self) -> int:
+        """Run until SIGINT/SIGTERM; return a process exit code."""
+        configure_logging(self.settings.log_level)
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        threads = self.start()
+        self.stop.wait()
+        for t in threads:
+            t.join(timeout=10)
+        log.info("%s worker stopped", self.settings.service)
+        return 0

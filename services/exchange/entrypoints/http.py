@@ -1,0 +1,23 @@
+"""HTTP entrypoint of the exchange service (the contract endpoints arrive with the exchange issue)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from services.common.config import load_settings
+from services.common.db import ping
+from services.common.http import service_app
+from services.common.kafka import broker_reachable
+from services.exchange.bootstrap import bootstrap
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the exchange app: settings, then TEST_CONFIG overrides."""
+    test_config = test_config or {}
+    settings = test_config.get("settings") or load_settings("exchange")
+    exchange = bootstrap(settings, test_config.get("engine"))
+    app = service_app(__name__, settings, {
+        "database": lambda: ping(exchange.engine),
+        "broker": lambda: broker_reachable(settings.kafka_bootstrap),
+    }, test_config.get("validator"))
+    app.extensions["exchange"] = exchange
+    return app

@@ -1,0 +1,28 @@
+"""Wire the records service's dependencies once per process."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy.engine import Engine
+
+from services.common.config import Settings
+from services.common.db import make_engine
+from services.records.service_layer.unit_of_work import SqlUnitOfWork
+
+
+@dataclass
+class Records:
+    """The records service's dependencies."""
+
+    settings: Settings
+    engine: Engine
+
+    def uow(self, write: bool = True) -> SqlUnitOfWork:
+        """Start a unit of work."""
+        return SqlUnitOfWork(self.engine, write=write)
+
+
+def bootstrap(settings: Settings, engine: Engine | None = None) -> Records:
+    """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
+    return Records(settings, engine or make_engine(settings.database_url))

@@ -1,0 +1,127 @@
+"""Run the whole stack from the Procfile with honcho: ``python -m services.stack up``.
+
+Prepares the environment (ports, var/, the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is
+set), runs the migrations, starts every process in the foreground, waits until each service
+is ready, seeds the demo data on first start and prints the credentials. Ctrl-C stops all.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+
+from services.common.config import DEFAULT_PORTS
+
+ROOT = Path(__file__).resolve().parent.parent
+HTTP_SERVICES = ("gateway", "consent", "records", "exchange")
+
+
+def stack_env(base: dict[str, str]) -> dict[str, str]:
+    """Return BASE completed with every default the processes need."""
+    env = dict(base)
+    env.setdefault("PHR_VAR_DIR", str(ROOT / "var"))
+    env["PHR_VAR_DIR"] = str(Path(env["PHR_VAR_DIR"]).resolve())
+    env.setdefault("BIND_HOST", "127.0.0.1")
+    env.setdefault("BROKER_PORT", "9092")
+    for name, port in DEFAULT_PORTS.items():
+        env.setdefault(f"{name.upper()}_PORT", str(port))
+    if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{env['BROKER_PORT']}"
+        env["PHR_EMBEDDED_BROKER"] = "1"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("PYTHONPATH", str(ROOT))
+    return env
+
+
+def processes(env: dict[str, str]) -> dict[str, str]:
+    """Return the Procfile's processes, without the broker when an outside Kafka is used."""
+    procs = dict(parse_procfile((ROOT / "Procfile").read_text()).processes)
+    if not env.get("PHR_EMBEDDED_BROKER"):
+        procs.pop("broker", None)
+    return procs
+
+
+def base_url(env: dict[str, str], service: str) -> str:
+    return env.get(f"{service.upper()}_URL") or f"http://127.0.0.1:{env[f'{service.upper()}_PORT']}"
+
+
+def wait_ready(env: dict[str, str], timeout: float = 90.0, stop: threading.Event | None = None) -> None:
+    """Wait until every HTTP service answers /readyz with 200, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    pending = list(HTTP_SERVICES)
+    while pending:
+        if stop is not None and stop.is_set():
+            raise RuntimeError("stack stopped while starting")
+        name = pending[0]
+        try:
+            if requests.get(f"{base_url(env, name)}/readyz", timeout=2).status_code == 200:
+                pending.pop(0)
+                continue
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{', '.join(pending)} not ready after {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def _after_start(manager: Manager, env: dict[str, str], demo: bool, started: float,
+                 stop: threading.Event) -> None:
+    try:
+        wait_ready(env, stop=stop)
+        if demo:
+            from demo import seed
+            seed.run(env)
+        print(f"stack: ready in {time.monotonic() - started:.1f} s; gateway at {base_url(env, 'gateway')}"
+              " (Ctrl-C stops everything)", flush=True)
+        Path(env["PHR_VAR_DIR"], "stack.ready").write_text(str(os.getpid()))
+    except Exception as exc:
+        print(f"stack: start-up failed: {exc}", file=sys.stderr, flush=True)
+        manager.returncode = 1
+        manager.terminate()
+
+
+def up(demo: bool = True) -> int:
+    """Migrate, start every process in the foreground and seed the demo; return the exit code."""
+    started = time.monotonic()
+    env = stack_env(dict(os.environ))
+    os.environ.update(env)
+    var_dir = Path(env["PHR_VAR_DIR"])
+    var_dir.mkdir(parents=True, exist_ok=True)
+    (var_dir / "stack.ready").unlink(missing_ok=True)
+    from services.common import migrate
+    for name in migrate.PACKAGES:
+        migrate.migrate_service(name)
+    print(f"stack: databases migrated; broker {env['KAFKA_BOOTSTRAP_SERVERS']}"
+          f"{' (embedded Tansu)' if env.get('PHR_EMBEDDED_BROKER') else ''}", flush=True)
+    manager = Manager()
+    for name, cmd in processes(env).items():
+        manager.add_process(name, cmd, env=env, cwd=str(ROOT))
+    stop = threading.Event()
+    threading.Thread(target=_after_start, args=(manager, env, demo, started, stop), daemon=True).start()
+    manager.loop()
+    stop.set()
+    (var_dir / "stack.ready").unlink(missing_ok=True)
+    return manager.returncode or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="run the whole stack in the foreground")
+    p_up.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return up(demo=not args.no_demo)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Outbox relay, idempotent consumer and dead-letter topic on the real embedded broker."""
+import json
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from services.common import envelope, kafka
+from services.common.consumer import IdempotentConsumer
+from services.common.db import make_engine, migrate, transaction
+from services.common.outbox import KafkaPublisher, OutboxRelay, enqueue
+from services.exchange import MIGRATIONS_DIR
+from services.exchange.adapters.tables import outbox, patient_index, processed_events
+from services.exchange.service_layer.handlers import HANDLERS
+
+
+@pytest.fixture
+def exchange_db(database_url):
+    migrate(database_url, MIGRATIONS_DIR)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _read_all(bootstrap, topic, want, timeout=30):
+    consumer = kafka.consumer(bootstrap, f"reader-{uuid.uuid4().hex[:6]}", [topic])
+    found, deadline = [], time.monotonic() + timeout
+    try:
+        while len(found) < want and time.monotonic() < deadline:
+            for messages in consumer.poll(timeout_ms=200).values():
+                found.extend(messages)
+    finally:
+        consumer.close()
+    return found
+
+
+def _imported(patient, count=3):
+    return envelope.new_event("phr.records.imported", "/services/records", patient, {
+        "patient": patient, "custodian": "primary-care", "resource_count": count,
+        "resource_types": {"Observation": count}, "imported_at": "2026-01-01T00:00:00+00:00"})
+
+
+def test_relayed_events_reach_the_broker_keyed_by_patient_with_a_traceparent(broker, exchange_db):
+    topic = f"phr.it.{uuid.uuid4().hex[:8]}"
+    kafka.ensure_topics(broker.bootstrap, [topic])
+    with transaction(exchange_db) as conn:
+        enqueue(conn, outbox, topic, _imported("p-1"))
+        enqueue(conn, outbox, topic, _imported("p-2"))
+    relay = OutboxRelay(exchange_db, outbox, KafkaPublisher(kafka.producer(broker.bootstrap)))
+    assert relay.run_once() == 2
+    messages = _read_all(broker.bootstrap, topic, 2)
+    assert sorted(m.key for m in messages) == [b"p-1", b"p-2"]
+    assert all(dict(m.headers).get("traceparent") for m in messages)
+    assert {envelope.parse(m.value)["type"] for m in messages} == {"phr.records.imported"}
+
+
+def test_the_exchange_consumer_indexes_each_patient_once_even_when_a_message_is_redelivered(broker, exchange_db):
+    topic = f"phr.it.{uuid.uuid4().hex[:8]}"
+    kafka.ensure_topics(broker.bootstrap, [topic])
+    producer = kafka.producer(broker.bootstrap)
+    event = _imported("p-9", 4)
+    for _ in range(2):  # at-least-once delivery: the same event twice
+        producer.send(topic, key=b"p-9", value=json.dumps(event).encode()).get(timeout=10)
+    consumer = IdempotentConsumer("it", exchange_db, processed_events, HANDLERS,
+                                  KafkaPublisher(producer))
+    stop = threading.Event()
+    client = kafka.consumer(broker.bootstrap, f"it-{uuid.uuid4().hex[:6]}", [topic])
+    thread = threading.Thread(target=consumer.run, args=(client, stop))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with exchange_db.connect() as conn:
+                if conn.execute(sa.select(processed_events)).first():
+                    break
+            time.sleep(0.2)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        client.close()
+    with exchange_db.connect() as conn:
+        rows = conn.execute(sa.select(patient_index)).all()
+    assert [(r.patient_id, r.resource_count) for r in rows] == [("p-9", 4)]
+
+
+def test_a_poison_message_lands_on_the_dead_letter_topic(broker, exchange_db):
+    topic = f"phr.it.{uuid.uuid4().hex[:8]}"
+    kafka.ensure_topics(broker.bootstrap, [topic, f"{topic}.dlq"])
+    publisher = KafkaPublisher(kafka.producer(broker.bootstrap))
+    bad = envelope.new_event("phr.records.imported", "/services/records", "p", {"no": "patient"})
+    consumer = IdempotentConsumer("it", exchange_db, processed_events, HANDLERS, publisher,
+                                  wait=lambda *_: 0)
+    assert consumer.handle(topic, json.dumps(bad).encode(), []) == "dead-lettered"
+    dead = _read_all(broker.bootstrap, f"{topic}.dlq", 1)
+    assert len(dead) == 1 and b"KeyError" in dict(dead[0].headers)["dlq-reason"]

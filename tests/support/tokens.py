@@ -1,0 +1,41 @@
+"""Mint RFC 9068 access tokens with a test key, and a validator that trusts that key."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from services.common.auth import JwksCache, TokenValidator
+
+ISSUER = "http://issuer.test"
+AUDIENCE = "http://issuer.test"
+
+
+class TokenMint:
+    """A signing key and the tokens it signs."""
+
+    def __init__(self, issuer: str = ISSUER, audience: str = AUDIENCE):
+        self.key = RSAKey.generate_key(2048, auto_kid=True)
+        self.issuer, self.audience = issuer, audience
+
+    def jwks(self) -> dict:
+        return KeySet([self.key]).as_dict(private=False)
+
+    def validator(self) -> TokenValidator:
+        return TokenValidator(self.issuer, self.audience, JwksCache("memory://", fetch=lambda _u: self.jwks()))
+
+    def token(self, scope: str = "system/*.cruds", lifetime: int = 300, key=None, header=None,
+              **claims) -> str:
+        now = int(time.time())
+        body = {"iss": self.issuer, "aud": self.audience, "sub": claims.get("sub", "client-1"),
+                "client_id": "client-1", "scope": scope, "jti": str(uuid.uuid4()),
+                "iat": now, "exp": now + lifetime, **claims}
+        signer = key or self.key
+        hdr = {"alg": "RS256", "typ": "at+jwt", "kid": signer.kid, **(header or {})}
+        return jwt.encode(hdr, body, signer)
+
+    def department(self, dept: str = "primary-care", scope: str = "system/*.cruds") -> dict:
+        """Return Authorization headers for a department client."""
+        return {"Authorization": f"Bearer {self.token(scope=scope, dept=dept, sub=dept, client_id=dept)}"}

@@ -1,0 +1,136 @@
+"""Outbox relay and idempotent consumer against in-memory fakes (no broker)."""
+import json
+import threading
+
+import pytest
+import sqlalchemy as sa
+from tenacity import wait_none
+
+from services.common import envelope
+from services.common.consumer import IdempotentConsumer
+from services.common.db import make_engine, transaction
+from services.common.outbox import OutboxRelay, enqueue, messaging_tables
+
+
+class ListPublisher:
+    def __init__(self, fail_times: int = 0):
+        self.sent, self.pending, self.fail_times = [], [], fail_times
+
+    def publish(self, topic, key, value, headers):
+        self.pending.append((topic, key, value, dict(headers)))
+
+    def flush(self):
+        if self.fail_times:
+            self.fail_times -= 1
+            self.pending.clear()
+            raise ConnectionError("broker away")
+        self.sent.extend(self.pending)
+        self.pending.clear()
+
+
+@pytest.fixture
+def db(tmp_path):
+    metadata = sa.MetaData()
+    outbox, processed = messaging_tables(metadata)
+    effects = sa.Table("effects", metadata, sa.Column("event_id", sa.String(64), primary_key=True))
+    engine = make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    metadata.create_all(engine)
+    return engine, outbox, processed, effects
+
+
+def _event(n=0):
+    return envelope.new_event("phr.test.happened", "/tests", f"p-{n}", {"n": n})
+
+
+def test_the_relay_publishes_pending_events_in_order_and_marks_them_sent(db):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        for n in range(3):
+            enqueue(conn, outbox, "phr.test.v1", _event(n))
+    publisher = ListPublisher()
+    relay = OutboxRelay(engine, outbox, publisher)
+    assert relay.run_once() == 3
+    assert [json.loads(v)["data"]["n"] for _, _, v, _ in publisher.sent] == [0, 1, 2]
+    assert [k for _, k, _, _ in publisher.sent] == ["p-0", "p-1", "p-2"]
+    assert all("traceparent" in h for *_, h in publisher.sent)
+    assert relay.run_once() == 0
+
+
+def test_an_event_the_broker_did_not_acknowledge_stays_pending(db):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        enqueue(conn, outbox, "phr.test.v1", _event())
+    publisher = ListPublisher(fail_times=1)
+    relay = OutboxRelay(engine, outbox, publisher)
+    with pytest.raises(ConnectionError):
+        relay.run_once()
+    assert relay.run_once() == 1 and len(publisher.sent) == 1
+
+
+def test_a_rolled_back_change_leaves_no_event_behind(db):
+    engine, outbox, _, _ = db
+    with pytest.raises(RuntimeError):
+        with transaction(engine) as conn:
+            enqueue(conn, outbox, "phr.test.v1", _event())
+            raise RuntimeError("the state change failed")
+    assert OutboxRelay(engine, outbox, ListPublisher()).run_once() == 0
+
+
+def _consumer(db, handler, dead):
+    engine, _, processed, _ = db
+    return IdempotentConsumer("unit", engine, processed, {"phr.test.happened": handler}, dead,
+                              max_attempts=3, wait=wait_none())
+
+
+def test_a_redelivered_event_takes_effect_once(db):
+    engine, _, _, effects = db
+    consumer = _consumer(db, lambda conn, e: conn.execute(effects.insert().values(event_id=e["id"])),
+                         ListPublisher())
+    raw = json.dumps(_event()).encode()
+    assert consumer.handle("phr.test.v1", raw) == "applied"
+    assert consumer.handle("phr.test.v1", raw) == "duplicate"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(effects)).scalar() == 1
+
+
+def test_a_handler_that_keeps_failing_sends_the_message_to_the_dead_letter_topic(db):
+    calls = []
+
+    def broken(conn, event):
+        calls.append(1)
+        raise KeyError("patient")
+
+    dead = ListPublisher()
+    consumer = _consumer(db, broken, dead)
+    assert consumer.handle("phr.test.v1", json.dumps(_event()).encode()) == "dead-lettered"
+    assert len(calls) == 3
+    assert dead.sent[0][0] == "phr.test.v1.dlq" and "KeyError" in dead.sent[0][3]["dlq-reason"].decode()
+
+
+def test_a_message_that_is_not_a_cloudevent_goes_straight_to_the_dead_letter_topic(db):
+    dead = ListPublisher()
+    consumer = _consumer(db, lambda c, e: None, dead)
+    assert consumer.handle("phr.test.v1", b"\x00garbage") == "dead-lettered"
+    assert dead.sent[0][0] == "phr.test.v1.dlq"
+
+
+def test_a_failed_attempt_leaves_no_partial_effect(db):
+    engine, _, _, effects = db
+    attempts = []
+
+    def flaky(conn, event):
+        conn.execute(effects.insert().values(event_id=event["id"]))
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise RuntimeError("transient")
+
+    consumer = _consumer(db, flaky, ListPublisher())
+    assert consumer.handle("phr.test.v1", json.dumps(_event()).encode()) == "applied"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(effects)).scalar() == 1
+
+
+def test_events_of_other_types_are_ignored(db):
+    consumer = _consumer(db, lambda c, e: None, ListPublisher())
+    other = envelope.new_event("phr.other", "/tests", "p", {})
+    assert consumer.handle("phr.test.v1", json.dumps(other).encode()) == "ignored"

@@ -1,0 +1,26 @@
+from services.common import smart
+
+
+def test_a_wildcard_scope_allows_read_and_search_of_any_type():
+    assert smart.allows("system/*.rs", "system", "Observation", "rs")
+
+
+def test_a_read_scope_does_not_allow_create():
+    assert not smart.allows("system/*.rs", "system", "Observation", "c")
+
+
+def test_patient_scopes_do_not_satisfy_a_system_request():
+    assert not smart.allows("patient/*.cruds", "system", "Observation", "r")
+
+
+def test_a_type_scope_does_not_grant_a_wildcard_request():
+    assert not smart.allows("system/Observation.c", "system", "*", "c")
+
+
+def test_smart_v1_read_scopes_are_understood_as_read_and_search():
+    assert smart.allows("user/Patient.read", "user", "Patient", "rs")
+
+
+def test_requested_scopes_are_cut_down_to_what_the_client_may_have():
+    kept = smart.within("system/*.cruds system/Observation.r openid", "system/*.rs openid")
+    assert kept == ["system/Observation.r", "openid"]
