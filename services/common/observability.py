@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 def configure_logging(level: str = "INFO") -> None:
     """Log one line per record with time, level, logger and message."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python and Alembic narrate every connection and plugin at INFO; keep their warnings.
+    for noisy in ("kafka", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) -> CollectorRegistry:
