@@ -56,9 +56,27 @@ class TokenValidator:
     audience: str
     jwks: JwksCache
     leeway: int = 30
+    cache_size: int = 4096
+
+    def __post_init__(self):
+        # Verified tokens, kept until they expire: a client reuses one token for many calls,
+        # and a signature needs checking only once. Bounded; cleared whole when full.
+        self._verified: dict[str, dict] = {}
 
     def validate(self, raw: str) -> dict:
         """Return the claims of a valid token, else raise a 401 Problem."""
+        claims = self._verified.get(raw)
+        if claims is not None:
+            if claims["exp"] + self.leeway > time.time():
+                return claims
+            self._verified.pop(raw, None)
+        claims = self._verify(raw)
+        if len(self._verified) >= self.cache_size:
+            self._verified.clear()
+        self._verified[raw] = claims
+        return claims
+
+    def _verify(self, raw: str) -> dict:
         try:
             header = jws.extract_compact(raw.encode()).headers()
         except (JoseError, ValueError, UnicodeError):

@@ -89,4 +89,4 @@ def migrate(url: str, script_location: Path) -> None:
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()
-    log.info("migrated %s", script_location.parent.parent.name)
+    log.info("migrated %s", script_location)

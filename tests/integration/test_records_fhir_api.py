@@ -135,3 +135,4 @@ def test_health_and_metrics_answer_without_a_token(records):
     client, _ = records
     assert client.get("/healthz").status_code == 200
     assert "http_requests_total" in client.get("/metrics").get_data(as_text=True)
+

@@ -20,7 +20,20 @@ class StoredResource:
     last_updated: datetime
     patient_id: str | None
     custodian: str
-    content: dict
+    content: dict | None = None
+    text: str | None = None
+
+    def body(self) -> dict:
+        """Return the resource as a dict (parsed once, on first use)."""
+        if self.content is None:
+            self.content = json.loads(self.text)
+        return self.content
+
+    def serialized(self) -> str:
+        """Return the resource as compact JSON (as stored, without a parse/dump round trip)."""
+        if self.text is None:
+            self.text = json.dumps(self.content, separators=(",", ":"))
+        return self.text
 
 
 class SqlResourceRepository:
@@ -36,11 +49,11 @@ class SqlResourceRepository:
         if row is None:
             return None
         return StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
-                              row.patient_id, row.custodian, json.loads(row.content))
+                              row.patient_id, row.custodian, text=row.content)
 
     def add(self, stored: StoredResource) -> None:
         """Insert a new resource and its first history entry."""
-        text = json.dumps(stored.content, separators=(",", ":"))
+        text = stored.serialized()
         self.conn.execute(resources.insert().values(
             resource_type=stored.resource_type, id=stored.id, version_id=stored.version_id,
             last_updated=stored.last_updated, patient_id=stored.patient_id,
@@ -49,7 +62,7 @@ class SqlResourceRepository:
 
     def replace(self, stored: StoredResource) -> None:
         """Store a new version of an existing resource and keep the old one in history."""
-        text = json.dumps(stored.content, separators=(",", ":"))
+        text = stored.serialized()
         self.conn.execute(resources.update().where(
             resources.c.resource_type == stored.resource_type, resources.c.id == stored.id).values(
             version_id=stored.version_id, last_updated=stored.last_updated,

@@ -88,5 +88,5 @@ def read(resource_type: str, rid: str):
     etag = f'W/"{stored.version_id}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
-    return fhir_response(stored.content, headers={
+    return Response(stored.serialized(), mimetype=FHIR_JSON, headers={
         "ETag": etag, "Last-Modified": stored.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT")})

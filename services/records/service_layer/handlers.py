@@ -41,7 +41,7 @@ def import_bundle(cmd: ImportBundle, uow) -> dict:
                     raise InvalidBundle([EntryError(f"Bundle.entry[{planned.index}]",
                                                     f"{planned.resource_type}/{planned.id} is held by another department.",
                                                     "conflict")], 409)
-                if _same(existing.content, planned.content):
+                if _same(existing.body(), planned.content):
                     responses.append(_response("200 OK", existing))
                     continue
                 if planned.method == "POST":
@@ -53,7 +53,7 @@ def import_bundle(cmd: ImportBundle, uow) -> dict:
                                                    "versionId": str(version),
                                                    "lastUpdated": now.isoformat()}}
             stored = StoredResource(planned.resource_type, planned.id, version, now,
-                                    planned.patient_id, cmd.custodian, content)
+                                    planned.patient_id, cmd.custodian, content=content)
             (uow.resources.add if version == 1 else uow.resources.replace)(stored)
             responses.append(_response(status, stored))
         for patient_id, items in plan.patients().items():

@@ -1,0 +1,36 @@
+"""Flask app factory of the gateway: ``gunicorn 'gateway.app:create_app()'``."""
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask
+
+from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
+from services.common.config import Settings, load_settings
+from services.common.observability import configure_logging, instrument
+from services.common.problem import install_problem_handlers
+
+_SETTING_NAMES = {f.name for f in dataclasses.fields(Settings)}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the gateway app: defaults, then the environment, then TEST_CONFIG.
+
+    Lower-case keys of TEST_CONFIG that name a Settings field (``var_dir``, ``database_url``,
+    ``peers``, ...) override the settings; the other keys go to ``app.config``.
+    """
+    test_config = dict(test_config or {})
+    overrides = {k: test_config.pop(k) for k in list(test_config) if k in _SETTING_NAMES}
+    if test_config.get("TESTING"):
+        overrides.setdefault("testing", True)
+    settings = load_settings("gateway", **overrides)
+    configure_logging(settings.log_level)
+
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(test_config)
+    install_problem_handlers(app)
+    gateway = bootstrap(app, settings)
+    app.extensions["gateway"] = gateway
+    instrument(app, "gateway", readiness_checks(gateway))
+    return app

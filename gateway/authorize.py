@@ -1,0 +1,166 @@
+"""The OAuth endpoints and SMART discovery (RFC 6749 sections 3.1-3.2, SMART App Launch 2)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from gateway.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
+from gateway.keys import public_jwks
+from gateway.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
+from gateway.store import Store
+
+OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
+                "code_challenge", "code_challenge_method", "aud", "launch")
+MAX_LOGIN_FAILURES, LOCK_SECONDS = 5, 15 * 60
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                "Referrer-Policy": "no-referrer"}
+PLAIN_SCOPES = {
+    "patient/*.rs": "Read your health record",
+    "patient/*.r": "Read your health record",
+    "patient/Consent.cruds": "See and change who may see your record",
+    "patient/Observation.c": "Add your own measurements, such as blood pressure",
+    "offline_access": "Keep you signed in on this device",
+    "fhirUser": "Know which health record is yours",
+    "openid": "Know who you are",
+}
+BAD_LOGIN = "The username or password is not right. Check them and try again."
+LOCKED = "Too many wrong tries. Wait 15 minutes, then try again."
+
+
+def _page(template: str, status: int = 200, **context) -> Response:
+    return Response(render_template(template, lang="en", **context), status=status,
+                    headers=PAGE_HEADERS, mimetype="text/html")
+
+
+def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Blueprint:
+    bp = Blueprint("oauth", __name__, template_folder="templates")
+    settings = server.settings
+    hasher = PasswordHasher()
+    dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+    audiences = {settings.issuer, settings.issuer + "/fhir", settings.audience}
+
+    def params() -> list[tuple[str, str]]:
+        values = request.values
+        return [(name, values[name]) for name in OAUTH_PARAMS if name in values]
+
+    def request_hash() -> str:
+        return hashlib.sha256(json.dumps(params()).encode()).hexdigest()
+
+    def validated_grant():
+        """Validate the authorization request; return (grant, None) or (None, error response)."""
+        try:
+            grant = server.get_consent_grant(end_user=None)
+            aud = request.values.get("aud")
+            if aud is not None and aud.rstrip("/") not in audiences:
+                raise OAuth2Error(error="invalid_request", description="Unknown 'aud'.",
+                                  redirect_uri=grant.redirect_uri)
+            return grant, None
+        except OAuth2Error as error:
+            if error.redirect_uri:  # validated against the client: tell the app (section 4.1.2.1)
+                return None, server.handle_error_response(request, error)
+            return None, _page("error.html", 400, title="This sign-in link does not work",
+                               message=error.description or error.error)
+
+    def login_page(grant, status=200, error=None, username=""):
+        return _page("login.html", status, title="Sign in", action=request.path, params=params(),
+                     client_name=grant.client.name, error=error, username=username)
+
+    @bp.route("/oauth/authorize", methods=["GET", "POST"])
+    def authorize():
+        """Sign the patient in, ask for approval, then redirect with a code (section 4.1.1)."""
+        grant, failure = validated_grant()
+        if failure is not None:
+            return failure
+        form = request.form if request.method == "POST" else {}
+        if "decision" in form:
+            account_id = store.take_ticket(form.get("ticket", ""), request_hash())
+            account = store.account(account_id=account_id) if account_id else None
+            if account is None:
+                return login_page(grant, 400, "Your sign-in has expired. Sign in again.")
+            user = account if form["decision"] == "allow" else None
+            return server.create_authorization_response(grant_user=user, grant=grant)
+        if "username" not in form and "password" not in form:
+            return login_page(grant)
+        username, password = form.get("username", "").strip(), form.get("password", "")
+        if not username or not password:
+            return login_page(grant, 400, "Enter both your username and your password.", username)
+        account = store.account(username=username) if len(username) <= 64 else None
+        if account is not None and account.locked_until > time.time():
+            return login_page(grant, 429, LOCKED, username)
+        if not _password_ok(hasher, account.password_hash if account else dummy_hash, password) \
+                or account is None:
+            if account is not None:
+                store.record_login(account.id, False, MAX_LOGIN_FAILURES, LOCK_SECONDS)
+            return login_page(grant, 400, BAD_LOGIN, username)
+        store.record_login(account.id, True, MAX_LOGIN_FAILURES, LOCK_SECONDS)
+        ticket = secrets.token_urlsafe(32)
+        store.save_ticket(ticket, account.id, request_hash())
+        scopes = [PLAIN_SCOPES.get(s, s) for s in (grant.request.scope or "").split()]
+        return _page("approve.html", title="Allow access?", action=request.path, params=params(),
+                     ticket=ticket, username=account.username, client_name=grant.client.name,
+                     scopes=list(dict.fromkeys(scopes)))
+
+    @bp.post("/oauth/token")
+    def token():
+        """Issue tokens (RFC 6749 section 3.2)."""
+        return server.create_token_response()
+
+    @bp.post("/oauth/revoke")
+    def revoke():
+        """Revoke a token (RFC 7009 section 2)."""
+        return server.create_endpoint_response("revocation")
+
+    @bp.post("/oauth/introspect")
+    def introspect():
+        """Describe a token (RFC 7662 section 2)."""
+        return server.create_endpoint_response("introspection")
+
+    @bp.get("/oauth/jwks")
+    def jwks():
+        """Publish the public signing key (RFC 7517 section 5)."""
+        resp = jsonify(public_jwks(server.signing_key))
+        resp.headers["Cache-Control"] = "public, max-age=300"
+        return resp
+
+    @bp.get("/.well-known/smart-configuration")
+    def smart_configuration():
+        """Describe this server (SMART App Launch 2, section "Conformance")."""
+        base = settings.issuer
+        scopes = set(PORTAL_SCOPES.split())
+        for value in DEPARTMENT_SCOPES.values():
+            scopes.update(value.split())
+        return jsonify({
+            "issuer": base,
+            "jwks_uri": base + "/oauth/jwks",
+            "authorization_endpoint": base + "/oauth/authorize",
+            "token_endpoint": base + "/oauth/token",
+            "introspection_endpoint": base + "/oauth/introspect",
+            "revocation_endpoint": base + "/oauth/revoke",
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "none"],
+            "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+            "scopes_supported": sorted(scopes),
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "capabilities": ["launch-standalone", "authorize-post", "client-public",
+                             "client-confidential-symmetric", "client-confidential-asymmetric",
+                             "context-standalone-patient", "permission-offline",
+                             "permission-patient", "permission-v2"],
+        })
+
+    return bp
+
+
+def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

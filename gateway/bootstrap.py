@@ -1,0 +1,89 @@
+"""The one wiring point of the gateway process: engine, key, authorization server, proxy."""
+from __future__ import annotations
+
+import fcntl
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from joserfc.jwk import RSAKey
+from sqlalchemy.engine import Engine
+
+from gateway import MIGRATIONS_DIR, accounts, authorize, proxy
+from gateway.keys import load_or_create_signing_key, public_jwks
+from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
+from gateway.ratelimit import TokenBucket
+from gateway.revocation import RevocationList
+from gateway.store import Store
+from services.common.auth import JwksCache, TokenValidator
+from services.common.config import Settings
+from services.common.db import make_engine, migrate, ping
+
+DEFAULTS = {
+    "MIGRATE_ON_START": True,
+    "REVOCATION_REFRESH_SECONDS": 1.0,
+    "UPSTREAM_CONNECT_TIMEOUT": 2.0,
+    "UPSTREAM_READ_TIMEOUT": 30.0,
+    "UPSTREAM_POOL_SIZE": 32,
+    "ACTIVATION_CODE_DAYS": 14,
+    "ACTIVATION_ATTEMPTS_PER_MINUTE": 10,
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+}
+
+
+@dataclass
+class Gateway:
+    """What one gateway process holds for its lifetime."""
+
+    settings: Settings
+    engine: Engine
+    store: Store
+    key: RSAKey
+    server: GatewayAuthorizationServer
+    guard: proxy.Guard
+    upstreams: proxy.Upstreams
+
+
+def migrate_once(settings: Settings) -> None:
+    """Run migrations; a file lock keeps workers started together from racing on one database."""
+    lock_path = Path(settings.var_dir) / "gateway-migrate.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            migrate(settings.database_url, MIGRATIONS_DIR)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def bootstrap(app: Flask, settings: Settings) -> Gateway:
+    """Build the gateway's parts from SETTINGS and register its blueprints on APP."""
+    config = app.config
+    if config["MIGRATE_ON_START"]:
+        migrate_once(settings)
+    engine = make_engine(settings.database_url)
+    store = Store(engine)
+    key = load_or_create_signing_key(settings.var_dir)
+    revocations = RevocationList(store, config["REVOCATION_REFRESH_SECONDS"])
+    server = create_authorization_server(app, store, key, settings, on_revoked=revocations.refresh)
+
+    jwks = public_jwks(key)
+    validator = TokenValidator(settings.issuer, settings.audience,
+                               JwksCache(settings.jwks_url, ttl=math.inf, fetch=lambda _url: jwks))
+    guard = proxy.Guard(validator, revocations,
+                        TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
+    upstreams = proxy.Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
+                                config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
+    per_minute = config["ACTIVATION_ATTEMPTS_PER_MINUTE"]
+
+    app.register_blueprint(authorize.create_blueprint(server, store))
+    app.register_blueprint(accounts.create_blueprint(
+        store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
+        TokenBucket(per_minute / 60.0, per_minute)))
+    app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
+    return Gateway(settings, engine, store, key, server, guard, upstreams)
+
+
+def readiness_checks(gateway: Gateway) -> dict:
+    return {"database": lambda: ping(gateway.engine)}

@@ -1,0 +1,21 @@
+"""Who may ask for what: the default SMART v2 scopes of departments and of the patient portal."""
+from __future__ import annotations
+
+DEPARTMENT_BASE = "system/*.rs system/Exchange.cr system/Consent.r"
+
+#: Department name -> the scopes its client may be granted. Unlisted names get DEPARTMENT_BASE.
+DEPARTMENT_SCOPES: dict[str, str] = {
+    "primary-care": DEPARTMENT_BASE + " system/*.cu",
+    "cardiology": DEPARTMENT_BASE,
+    "emergency": DEPARTMENT_BASE + " system/Consent.c",
+    "research": "system/Exchange.cr system/Consent.r",
+}
+
+PORTAL_CLIENT_ID = "phr-portal"
+PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds "
+                 "patient/Observation.c")
+
+
+def scopes_for(department: str) -> str:
+    """Return the default scopes of DEPARTMENT."""
+    return DEPARTMENT_SCOPES.get(department, DEPARTMENT_BASE)

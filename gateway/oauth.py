@@ -1,0 +1,290 @@
+"""The authorization server (authlib): grants, client authentication and token endpoints.
+
+RFC 6749 (code, client credentials, refresh), RFC 7636 (PKCE, S256 only), RFC 7523 section 2.2
+(private_key_jwt), RFC 7009 (revocation), RFC 7662 (introspection), RFC 9068 (JWT access tokens).
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Callable
+
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+from gateway.models import DEPARTMENT, TokenRecord
+from gateway.store import Store, digest
+from services.common.config import Settings
+
+ASSERTION_ALGS = ["RS256", "RS384", "ES256", "ES384"]
+REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+
+
+# RFC 9068 --------------------------------------------------------------------------------
+class AccessTokenGenerator(JWTBearerTokenGenerator):
+    """Issue RFC 9068 JWT access tokens with a kid, our audience and the SMART context claims."""
+
+    def __init__(self, key: RSAKey, settings: Settings):
+        super().__init__(issuer=settings.issuer, alg="RS256",
+                         refresh_token_generator=lambda **_: generate_token(48),
+                         expires_generator=lambda client, grant_type: settings.access_token_minutes * 60)
+        self.key, self.audience = key, settings.audience
+
+    def generate(self, grant_type, client, user=None, scope=None, expires_in=None,
+                 include_refresh_token=True):
+        """Issue a refresh token only to a patient who asked for offline_access."""
+        scope = self.get_allowed_scope(client, scope)
+        include_refresh_token = (include_refresh_token and user is not None
+                                 and "offline_access" in scope.split())
+        return super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
+
+    def access_token_generator(self, client, grant_type, user, scope):
+        """Sign the token (RFC 9068 section 2.2 claims, section 2.1 header)."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer, "aud": self.audience,
+            "sub": str(user.get_user_id()) if user else client.get_client_id(),
+            "client_id": client.get_client_id(), "scope": scope,
+            "jti": str(uuid.uuid4()), "iat": now,
+            "exp": now + self._get_expires_in(client, grant_type),
+        }
+        if client.kind == DEPARTMENT:
+            claims["dept"] = client.name
+        if user is not None:
+            claims["patient"] = user.patient
+            claims["fhirUser"] = f"Patient/{user.patient}"
+        header = {"alg": self.alg, "typ": "at+jwt", "kid": self.key.kid}
+        return jwt.encode(header, claims, self.key)
+
+
+def unverified_claims(token: str) -> dict:
+    """Read the claims of a JWT this server just signed."""
+    return json.loads(jws.extract_compact(token.encode()).payload)
+
+
+# RFC 7636 --------------------------------------------------------------------------------
+class S256CodeChallenge(CodeChallenge):
+    """PKCE that every authorization request must use, with S256 (RFC 9700 section 2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if self.required and not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge' (PKCE with S256 is required).")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+# RFC 6749 grants -------------------------------------------------------------------------
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """Authorization code for the public portal client (section 4.1)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+
+    def save_authorization_code(self, code, request):
+        data = request.payload.data
+        self.server.store.save_code(
+            code, request.client.get_client_id(), request.user.id,
+            request.payload.redirect_uri or "", request.scope,
+            data["code_challenge"], data["code_challenge_method"])
+
+    def query_authorization_code(self, code, client):
+        return self.server.store.code(code, client.get_client_id())
+
+    def authenticate_user(self, authorization_code):
+        """Use up the code (once only, section 4.1.2) and return its account."""
+        if not self.server.store.delete_code(authorization_code.code_hash):
+            raise InvalidGrantError("The authorization code was already used.")
+        return self.server.store.account(account_id=authorization_code.account_id)
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # already deleted by authenticate_user
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """Client credentials for departments (section 4.4, SMART Backend Services)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Refresh with rotation (section 6; RFC 9700 section 4.14.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        record = self.server.store.token_by_refresh(refresh_token)
+        if record is None:
+            return None
+        record.presented = "refresh_token"
+        if record.refresh_revoked:
+            # A rotated refresh token came back: someone holds a copy. End the whole login.
+            self.server.store.revoke_family(record.family)
+            self.server.on_revoked()
+            return None
+        return None if record.is_expired() else record
+
+    def authenticate_user(self, refresh_token):
+        if not self.server.store.retire_refresh(refresh_token.jti):
+            raise InvalidGrantError("The refresh token was already used.")
+        return self.server.store.account(account_id=refresh_token.account_id)
+
+    def revoke_old_credential(self, refresh_token):
+        pass  # already retired by authenticate_user
+
+
+# RFC 7523 section 2.2 --------------------------------------------------------------------
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """Client authentication with a JWT signed by a key from the client's registered JWKS."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, store: Store, audiences: list[str]):
+        super().__init__(validate_jti=True, leeway=30)
+        self.store, self.audiences = store, audiences
+
+    def get_audiences(self):
+        return self.audiences
+
+    def resolve_client_public_key(self, client):
+        return KeySet.import_key_set(client.jwks)
+
+    def process_assertion_claims(self, assertion, resolve_key):
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGS)
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(description="The client assertion is not valid.") from exc
+        self.verify_claims(token.claims)
+        # SMART Backend Services: exp no more than five minutes in the future.
+        if token.claims["exp"] > time.time() + 300 + self.leeway:
+            raise InvalidClientError(description="The client assertion lives too long.")
+        return token.claims
+
+    def validate_jti(self, claims, jti):
+        return self.store.remember_assertion(f"{claims['sub']} {jti}", int(claims["exp"]))
+
+
+# RFC 7009 / RFC 7662 ----------------------------------------------------------------------
+def _find_token(server, token_string: str, hint: str | None) -> TokenRecord | None:
+    """Find a token by value: a JWT access token by its jti, else a refresh token."""
+    if token_string.count(".") == 2 and hint != "refresh_token":
+        try:
+            claims = jwt.decode(token_string, server.signing_key, algorithms=["RS256"]).claims
+        except (JoseError, ValueError):
+            return None
+        record = server.store.token_by_jti(str(claims.get("jti", "")))
+        return record
+    record = server.store.token_by_refresh(token_string)
+    if record is not None:
+        record.presented = "refresh_token"
+    return record
+
+
+class Revocation(RevocationEndpoint):
+    """POST /oauth/revoke."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt", "none"]
+
+    def query_token(self, token_string, token_type_hint):
+        return _find_token(self.server, token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        """Revoke an access token alone, or a refresh token with its whole login (section 2.1)."""
+        if token.presented == "refresh_token":
+            self.server.store.revoke_family(token.family)
+        else:
+            self.server.store.revoke([token.jti], refresh=False)
+        self.server.on_revoked()
+
+
+class Introspection(IntrospectionEndpoint):
+    """POST /oauth/introspect; a client may introspect the tokens issued to it."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+    def query_token(self, token_string, token_type_hint):
+        return _find_token(self.server, token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        return token.check_client(client)
+
+    def introspect_token(self, token):
+        client = self.server.store.client(token.client_id)
+        body = {"active": True, "client_id": token.client_id, "scope": token.scope,
+                "token_type": "Bearer" if token.presented == "access_token" else "refresh_token",
+                "sub": token.account_id or token.client_id, "iss": self.server.settings.issuer,
+                "aud": self.server.settings.audience, "iat": token.issued_at,
+                "exp": (token.expires_at if token.presented == "access_token"
+                        else token.refresh_expires_at), "jti": token.jti}
+        if token.patient:
+            body.update(patient=token.patient, fhirUser=f"Patient/{token.patient}")
+        if client is not None and client.kind == DEPARTMENT:
+            body["dept"] = client.name
+        return body
+
+
+# wiring ----------------------------------------------------------------------------------
+class GatewayAuthorizationServer(AuthorizationServer):
+    """authlib's Flask server bound to the gateway's store, key and settings."""
+
+    def __init__(self, store: Store, key: RSAKey, settings: Settings,
+                 on_revoked: Callable[[], None]):
+        super().__init__()
+        self.store, self.signing_key, self.settings = store, key, settings
+        self.on_revoked = on_revoked
+
+    def load_config(self, config):
+        self.register_token_generator("default", AccessTokenGenerator(self.signing_key, self.settings))
+        self.scopes_supported = None  # clients' own scope lists decide (Client.get_allowed_scope)
+
+    def query_client(self, client_id):
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+            return None
+        return self.store.client(client_id)
+
+    def save_token(self, token, request):
+        """Record the token's jti (and refresh token hash) for introspection and revocation."""
+        claims = unverified_claims(token["access_token"])
+        user = request.user
+        previous = getattr(request, "refresh_token", None)
+        refresh = token.get("refresh_token")
+        self.store.save_token(
+            jti=claims["jti"], client_id=claims["client_id"],
+            account_id=user.id if user else None, patient=claims.get("patient"),
+            scope=claims["scope"], issued_at=claims["iat"], expires_at=claims["exp"],
+            access_revoked=False, refresh_revoked=refresh is None,
+            refresh_hash=digest(refresh) if refresh else None,
+            refresh_expires_at=claims["iat"] + REFRESH_TOKEN_SECONDS if refresh else None,
+            family=previous.family if isinstance(previous, TokenRecord) else claims["jti"])
+        if user is not None:
+            token["patient"] = user.patient  # SMART App Launch launch context
+
+
+def create_authorization_server(app, store: Store, key: RSAKey, settings: Settings,
+                                on_revoked: Callable[[], None]) -> GatewayAuthorizationServer:
+    """Build the server with only the grants and endpoints this platform uses."""
+    server = GatewayAuthorizationServer(store, key, settings, on_revoked)
+    server.init_app(app)
+    token_url = settings.issuer + "/oauth/token"
+    server.register_client_auth_method("private_key_jwt",
+                                       PrivateKeyJWT(store, [token_url, settings.issuer]))
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(ClientCredentialsGrant)
+    server.register_grant(RefreshTokenGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    return server

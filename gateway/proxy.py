@@ -1,0 +1,158 @@
+"""One origin for every service: check the token, scope and rate, then forward (DESIGN section 1).
+
+This is the hot path. Per request it does: one regex walk over routes.ROUTES, one cached token
+check (signature verified once per token), one dict lookup for revocation, one bucket update,
+and one pooled HTTP call. No key loading, no database query.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+import urllib3
+from flask import Blueprint, Response, request
+from requests.adapters import HTTPAdapter
+
+from gateway import routes
+from gateway.ratelimit import TokenBucket
+from gateway.revocation import RevocationList
+from services.common import smart
+from services.common.auth import TokenValidator, bearer_token
+from services.common.problem import Problem
+
+log = logging.getLogger(__name__)
+
+FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language",
+                     "Accept-Encoding", "If-Match", "If-None-Match", "traceparent")
+# RFC 9110 section 7.6.1, plus the length Werkzeug recomputes for the body it sends.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+                        "proxy-connection", "content-length"})
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _challenge(error: str, scope: str | None = None) -> dict:
+    value = f'Bearer realm="phr", error="{error}"'
+    if scope:
+        value += f', scope="{scope}"'
+    return {"WWW-Authenticate": value}
+
+
+@dataclass
+class Guard:
+    """The coarse checks: a valid, unrevoked token, the route's scope, the client's rate."""
+
+    validator: TokenValidator
+    revocations: RevocationList
+    limiter: TokenBucket
+
+    def claims(self) -> dict:
+        """Return the claims of the request's bearer token, or raise 401."""
+        # TokenValidator keeps verified tokens until they expire, so a signature is checked once.
+        claims = self.validator.validate(bearer_token())
+        if self.revocations.is_revoked(claims["jti"]):
+            raise Problem(401, "Unauthorized", "The access token was revoked.",
+                          headers=_challenge("invalid_token"))
+        return claims
+
+    def check(self, rule: tuple[str, str, str]) -> dict:
+        """Return the claims if the token passes RULE and the rate limit, else raise 401/403/429."""
+        claims = self.claims()
+        context, resource, interactions = rule
+        if not smart.allows(claims.get("scope", ""), context, resource, interactions):
+            needed = f"{context}/{resource}.{interactions}"
+            raise Problem(403, "Forbidden",
+                          f"The access token's scopes do not allow this request (it needs {needed}).",
+                          headers=_challenge("insufficient_scope", needed))
+        if context == "patient" and not claims.get("patient"):
+            raise Problem(403, "Forbidden", "This request needs a patient's access token.",
+                          headers=_challenge("insufficient_scope"))
+        self.limit(claims)
+        return claims
+
+    def limit(self, claims: dict) -> None:
+        """Spend one request of the caller's budget or raise 429."""
+        # Department clients share one budget; every patient of the public portal has their own.
+        key = claims["client_id"] if not claims.get("patient") else f"{claims['client_id']} {claims['sub']}"
+        wait = self.limiter.take(key)
+        if wait:
+            raise Problem(429, "Too Many Requests",
+                          f"Too many requests from this client; try again in {wait} s.",
+                          headers={"Retry-After": str(wait)})
+
+
+class Upstreams:
+    """Forward requests to the services over one pooled HTTP session per process."""
+
+    def __init__(self, peers: dict[str, str], connect_timeout: float = 2.0,
+                 read_timeout: float = 30.0, pool_size: int = 32):
+        self.peers = {name: url.rstrip("/") for name, url in peers.items()}
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = requests.Session()
+        self.session.headers.clear()  # send only what the client sent (no default gzip, UA)
+        adapter = HTTPAdapter(pool_connections=len(self.peers) or 1, pool_maxsize=pool_size,
+                              max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def call(self, service: str, method: str, path: str, query: bytes = b"",
+             headers: dict | None = None, body: bytes | None = None) -> requests.Response:
+        """Send one request to SERVICE, mapping network failures to 503/504/502 problems."""
+        url = self.peers[service] + path + (("?" + query.decode("latin-1")) if query else "")
+        try:
+            resp = self.session.request(method, url, headers=headers, data=body or None,
+                                        timeout=self.timeout, allow_redirects=False, stream=True)
+            resp._gateway_body = resp.raw.read(decode_content=False)  # keep Content-Encoding valid
+            resp.raw.release_conn()
+            return resp
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
+            log.warning("%s timed out: %s", service, exc)
+            raise Problem(504, "Gateway Timeout",
+                          f"The {service} service did not answer in time. Nothing is known to have changed; try again.") from exc
+        except requests.ConnectionError as exc:
+            log.warning("%s unreachable: %s", service, exc)
+            raise Problem(503, "Service Unavailable",
+                          f"The {service} service cannot be reached right now; try again shortly.",
+                          headers={"Retry-After": "5"}) from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            log.warning("%s failed: %s", service, exc)
+            raise Problem(502, "Bad Gateway", f"The {service} service gave an invalid answer.") from exc
+
+
+def _safe_path(path: str) -> str:
+    """Refuse dot segments (they would be normalised away upstream) and re-encode the path."""
+    if any(seg in (".", "..") for seg in path.split("/")):
+        raise Problem(400, "Bad Request", "The path may not contain '.' or '..' segments.")
+    return quote(path, safe="/-._~!$&'()*+,;=:@")
+
+
+def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Blueprint:
+    """Register one catch-all rule per proxied prefix (routes.UPSTREAMS)."""
+    bp = Blueprint("proxy", __name__)
+
+    def forward(rest: str = ""):
+        """Check the route's rule and pass the request to its service."""
+        found = routes.match(request.method, request.path)
+        if found is None:
+            raise Problem(404, "Not Found",
+                          f"The gateway has no route for {request.method} {request.path}.")
+        path = _safe_path(request.path)
+        if found.rule is not None:
+            guard.check(found.rule)
+        headers = {name: request.headers[name] for name in FORWARDED_HEADERS
+                   if name in request.headers}
+        upstream = upstreams.call(found.upstream, request.method, path, request.query_string,
+                                  headers, request.get_data(cache=False))
+        out = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+        base = upstreams.peers[found.upstream]
+        out = [(k, public_base + v[len(base):] if k.lower() == "location" and v.startswith(base) else v)
+               for k, v in out]
+        return Response(upstream._gateway_body, status=upstream.status_code, headers=out)
+
+    for prefix, _service in routes.UPSTREAMS:
+        name = prefix.strip("/").replace("/", "_")
+        bp.add_url_rule(prefix, f"{name}_root", forward, methods=METHODS)
+        bp.add_url_rule(prefix + "/<path:rest>", f"{name}_sub", forward, methods=METHODS)
+    return bp

@@ -1,0 +1,109 @@
+"""What the gateway forwards where, and the scope each route needs: the two routing tables.
+
+ROUTES is deny-by-default: a request under a proxied prefix that matches no row is a 404.
+A scope rule is (context, resource, interactions) in SMART v2 terms (services.common.smart);
+"{type}" in the resource is replaced by the path's resource type; None means no token needed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+#: Path prefix -> upstream service (a key of Settings.peers); longest prefix first.
+UPSTREAMS: list[tuple[str, str]] = [
+    ("/patient/v1/notifications", "exchange"),
+    ("/patient/v1/disclosures", "exchange"),
+    ("/patient/v1/amendments", "records"),
+    ("/patient/v1/consents", "consent"),
+    ("/patient/v1/records", "records"),
+    ("/patient/v1/entries", "records"),
+    ("/patient/v1/me", "records"),
+    ("/exchange/v1", "exchange"),
+    ("/consent/v1", "consent"),
+    ("/equity/v1", "exchange"),
+    ("/fhir", "records"),
+]
+
+Rule = tuple[str, str, str] | None
+
+#: (method, path pattern) -> scope rule. The first matching row wins.
+ROUTES: list[tuple[str, str, Rule]] = [
+    # FHIR for departments (records)
+    ("GET", "/fhir/metadata", None),
+    ("POST", "/fhir", ("system", "*", "c")),  # transaction Bundle may touch any type
+    ("GET", "/fhir/{type}/{id}/_history", ("system", "{type}", "r")),
+    ("GET", "/fhir/{type}/{id}/_history/{vid}", ("system", "{type}", "r")),
+    ("GET", "/fhir/{type}/{id}", ("system", "{type}", "r")),
+    ("GET", "/fhir/{type}", ("system", "{type}", "s")),
+    ("POST", "/fhir/{type}/_search", ("system", "{type}", "s")),
+    ("POST", "/fhir/{type}", ("system", "{type}", "c")),
+    ("PUT", "/fhir/{type}/{id}", ("system", "{type}", "u")),
+    ("DELETE", "/fhir/{type}/{id}", ("system", "{type}", "d")),
+    # patients (portal tokens with a patient claim)
+    ("GET", "/patient/v1/me", ("patient", "Patient", "r")),
+    ("GET", "/patient/v1/records", ("patient", "*", "rs")),
+    ("GET", "/patient/v1/records/{id}", ("patient", "*", "r")),
+    ("POST", "/patient/v1/entries", ("patient", "Observation", "c")),
+    ("POST", "/patient/v1/amendments", ("patient", "*", "r")),  # a request to the custodian
+    ("GET", "/patient/v1/amendments", ("patient", "*", "r")),
+    ("GET", "/patient/v1/consents", ("patient", "Consent", "s")),
+    ("POST", "/patient/v1/consents", ("patient", "Consent", "c")),
+    ("GET", "/patient/v1/consents/{id}", ("patient", "Consent", "r")),
+    ("DELETE", "/patient/v1/consents/{id}", ("patient", "Consent", "d")),
+    ("GET", "/patient/v1/disclosures", ("patient", "AuditEvent", "s")),
+    ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
+    # consent (departments)
+    ("POST", "/consent/v1/decisions", ("system", "Consent", "r")),
+    ("POST", "/consent/v1/break-glass", ("system", "Consent", "c")),
+    # exchange and oversight (departments)
+    ("POST", "/exchange/v1/requests", ("system", "Exchange", "c")),
+    ("GET", "/exchange/v1/requests/{id}", ("system", "Exchange", "r")),
+    ("GET", "/exchange/v1/requests/{id}/bundle", ("system", "Exchange", "r")),
+    ("GET", "/exchange/v1/ledger/verify", ("system", "Exchange", "r")),
+    ("GET", "/equity/v1/report", ("system", "Exchange", "r")),
+]
+
+_PARTS = {"type": r"[A-Z][A-Za-z]{1,63}", "id": r"[A-Za-z0-9\-.]{1,64}",
+          "vid": r"[A-Za-z0-9\-.]{1,64}"}
+
+
+@dataclass(frozen=True)
+class Match:
+    """A request's upstream and the scope rule it needs, with {type} filled in."""
+
+    upstream: str
+    rule: Rule
+
+
+def _compile(pattern: str) -> re.Pattern:
+    regex = re.sub(r"\{(\w+)\}", lambda m: f"(?P<{m.group(1)}>{_PARTS.get(m.group(1), '[^/]+')})",
+                   pattern)
+    return re.compile(f"^{regex}/?$")
+
+
+_COMPILED = [(method, _compile(pattern), rule) for method, pattern, rule in ROUTES]
+
+
+def upstream_for(path: str) -> str | None:
+    """Return the upstream service for PATH, or None when the gateway does not forward it."""
+    for prefix, service in UPSTREAMS:
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None
+
+
+def match(method: str, path: str) -> Match | None:
+    """Return the route for METHOD and PATH, or None when no row of ROUTES allows it."""
+    service = upstream_for(path)
+    if service is None:
+        return None
+    method = "GET" if method == "HEAD" else method
+    for row_method, regex, rule in _COMPILED:
+        if row_method != method:
+            continue
+        found = regex.match(path)
+        if found:
+            if rule is not None and "{type}" in rule[1]:
+                rule = (rule[0], found.group("type"), rule[2])
+            return Match(service, rule)
+    return None

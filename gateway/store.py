@@ -1,0 +1,219 @@
+"""Reads and writes of the gateway's tables; every write is one transaction."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from gateway import schema as t
+from gateway.models import Account, AuthorizationCode, Client, TokenRecord
+from services.common.db import transaction
+
+
+def digest(secret: str) -> str:
+    """Hash a high-entropy secret (codes, tokens, client secrets) for storage and lookup."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def now() -> int:
+    return int(time.time())
+
+
+@dataclass
+class Store:
+    """The gateway's persistence, over one SQLAlchemy engine."""
+
+    engine: Engine
+
+    def _one(self, query):
+        with self.engine.connect() as conn:
+            return conn.execute(query).mappings().first()
+
+    # clients -------------------------------------------------------------------------
+    def client(self, client_id: str) -> Client | None:
+        """Load a client by id."""
+        row = self._one(sa.select(t.clients).where(t.clients.c.client_id == client_id))
+        if row is None:
+            return None
+        return Client(client_id=row["client_id"], kind=row["kind"], name=row["name"],
+                      secret_hash=row["secret_hash"],
+                      jwks=json.loads(row["jwks"]) if row["jwks"] else None,
+                      scope=row["scope"], redirect_uris=json.loads(row["redirect_uris"]))
+
+    # authorization codes (RFC 6749 section 4.1.2) ------------------------------------
+    def save_code(self, code: str, client_id: str, account_id: str, redirect_uri: str,
+                  scope: str, challenge: str, method: str, ttl: int = 300) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.auth_codes).where(t.auth_codes.c.expires_at < now()))
+            conn.execute(sa.insert(t.auth_codes).values(
+                code_hash=digest(code), client_id=client_id, account_id=account_id,
+                redirect_uri=redirect_uri, scope=scope, code_challenge=challenge,
+                code_challenge_method=method, expires_at=now() + ttl))
+
+    def code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        """Load an unexpired code issued to CLIENT_ID."""
+        row = self._one(sa.select(t.auth_codes).where(
+            t.auth_codes.c.code_hash == digest(code), t.auth_codes.c.client_id == client_id,
+            t.auth_codes.c.expires_at >= now()))
+        return AuthorizationCode(**row) if row else None
+
+    def delete_code(self, code_hash: str) -> bool:
+        """Delete a code; False when another request already used it."""
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.delete(t.auth_codes)
+                                .where(t.auth_codes.c.code_hash == code_hash)).rowcount == 1
+
+    # tokens ----------------------------------------------------------------------------
+    def save_token(self, **values) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.insert(t.tokens).values(**values))
+
+    def token_by_jti(self, jti: str) -> TokenRecord | None:
+        row = self._one(sa.select(t.tokens).where(t.tokens.c.jti == jti))
+        return TokenRecord(**row) if row else None
+
+    def token_by_refresh(self, refresh_token: str) -> TokenRecord | None:
+        row = self._one(sa.select(t.tokens).where(t.tokens.c.refresh_hash == digest(refresh_token)))
+        return TokenRecord(**row) if row else None
+
+    def revoke(self, jtis: list[str], refresh: bool) -> None:
+        """Revoke the access tokens JTIS (and their refresh tokens when REFRESH)."""
+        with transaction(self.engine) as conn:
+            self._revoke(conn, sa.select(t.tokens).where(t.tokens.c.jti.in_(jtis)), refresh)
+
+    def revoke_family(self, family: str) -> None:
+        """Revoke every token of one login (refresh token reuse, RFC 9700 section 4.14.2)."""
+        with transaction(self.engine) as conn:
+            self._revoke(conn, sa.select(t.tokens).where(t.tokens.c.family == family), True)
+
+    def retire_refresh(self, jti: str) -> bool:
+        """Mark a rotated refresh token used; False when it was already used."""
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.update(t.tokens).where(
+                t.tokens.c.jti == jti, t.tokens.c.refresh_revoked == sa.false()
+            ).values(refresh_revoked=True)).rowcount == 1
+
+    @staticmethod
+    def _revoke(conn, query, refresh: bool) -> None:
+        rows = conn.execute(query).mappings().all()
+        values = {"access_revoked": True}
+        if refresh:
+            values["refresh_revoked"] = True
+        for row in rows:
+            conn.execute(sa.update(t.tokens).where(t.tokens.c.jti == row["jti"]).values(**values))
+            if not row["access_revoked"] and row["expires_at"] >= now():
+                conn.execute(sa.insert(t.revoked_jtis).values(jti=row["jti"],
+                                                              expires_at=row["expires_at"]))
+
+    def revoked_since(self, last_id: int) -> list[tuple[int, str, int]]:
+        """Return (id, jti, expires_at) of revocations newer than LAST_ID that still matter."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.revoked_jtis.c.id, t.revoked_jtis.c.jti,
+                                          t.revoked_jtis.c.expires_at)
+                                .where(t.revoked_jtis.c.id > last_id)
+                                .order_by(t.revoked_jtis.c.id)).all()
+        return [tuple(r) for r in rows]
+
+    # client assertions (RFC 7523 section 3, item 7) -------------------------------------
+    def remember_assertion(self, key: str, expires_at: int) -> bool:
+        """Record a client assertion's jti; False when it was seen before."""
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.assertion_jtis).where(t.assertion_jtis.c.expires_at < now()))
+            seen = conn.execute(sa.select(t.assertion_jtis.c.key)
+                                .where(t.assertion_jtis.c.key == key)).first()
+            if seen:
+                return False
+            conn.execute(sa.insert(t.assertion_jtis).values(key=key, expires_at=expires_at))
+            return True
+
+    # accounts ----------------------------------------------------------------------------
+    def account(self, *, username: str | None = None, account_id: str | None = None,
+                patient: str | None = None) -> Account | None:
+        c = t.accounts.c
+        cond = (c.username == username if username is not None
+                else c.id == account_id if account_id is not None else c.patient == patient)
+        row = self._one(sa.select(t.accounts).where(cond))
+        return Account(**row) if row else None
+
+    def record_login(self, account_id: str, ok: bool, max_failures: int, lock_seconds: int) -> None:
+        """Reset the failure count after a good login, count and maybe lock after a bad one."""
+        with transaction(self.engine) as conn:
+            c = t.accounts.c
+            if ok:
+                conn.execute(sa.update(t.accounts).where(c.id == account_id)
+                             .values(failed_logins=0, locked_until=0))
+                return
+            failures = conn.execute(sa.select(c.failed_logins).where(c.id == account_id)).scalar_one() + 1
+            values = {"failed_logins": failures}
+            if failures >= max_failures:
+                values.update(failed_logins=0, locked_until=now() + lock_seconds)
+            conn.execute(sa.update(t.accounts).where(c.id == account_id).values(**values))
+
+    # login tickets (between the password and the approval page) --------------------------
+    def save_ticket(self, ticket: str, account_id: str, request_hash: str, ttl: int = 600) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.login_tickets).where(t.login_tickets.c.expires_at < now()))
+            conn.execute(sa.insert(t.login_tickets).values(
+                ticket_hash=digest(ticket), account_id=account_id, request_hash=request_hash,
+                expires_at=now() + ttl))
+
+    def take_ticket(self, ticket: str, request_hash: str) -> str | None:
+        """Consume a ticket issued for the same authorization request; return its account id."""
+        c = t.login_tickets.c
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(t.login_tickets).where(
+                c.ticket_hash == digest(ticket), c.expires_at >= now())).mappings().first()
+            if row is None or row["request_hash"] != request_hash:
+                return None
+            conn.execute(sa.delete(t.login_tickets).where(c.ticket_hash == row["ticket_hash"]))
+            return row["account_id"]
+
+    # activation codes (DESIGN section 3) -------------------------------------------------
+    def save_activation_code(self, code: str, patient: str, birth_date: str,
+                             language: str | None, department: str, ttl: int) -> int:
+        """Store a new code for PATIENT and retire the older unused ones; return its expiry."""
+        c = t.activation_codes.c
+        issued = now()
+        with transaction(self.engine) as conn:
+            conn.execute(sa.update(t.activation_codes)
+                         .where(c.patient == patient, c.used_at.is_(None), c.expires_at > issued)
+                         .values(expires_at=issued))
+            conn.execute(sa.insert(t.activation_codes).values(
+                code_hash=digest(code), patient=patient, birth_date=birth_date,
+                language=language, department=department, created_at=issued,
+                expires_at=issued + ttl, used_at=None, failed_attempts=0))
+        return issued + ttl
+
+    def activation_code(self, code: str):
+        return self._one(sa.select(t.activation_codes)
+                         .where(t.activation_codes.c.code_hash == digest(code)))
+
+    def count_failed_activation(self, code_id: int) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.update(t.activation_codes).where(t.activation_codes.c.id == code_id)
+                         .values(failed_attempts=t.activation_codes.c.failed_attempts + 1))
+
+    def open_account(self, code_id: int, account_id: str, username: str, password_hash: str,
+                     patient: str, language: str | None) -> str | None:
+        """Use the code and create the account together; return None or why it failed."""
+        c = t.activation_codes.c
+        with transaction(self.engine) as conn:
+            if conn.execute(sa.select(t.accounts.c.id)
+                            .where(t.accounts.c.username == username)).first():
+                return "username"
+            if conn.execute(sa.select(t.accounts.c.id)
+                            .where(t.accounts.c.patient == patient)).first():
+                return "patient"
+            used = conn.execute(sa.update(t.activation_codes)
+                                .where(c.id == code_id, c.used_at.is_(None))
+                                .values(used_at=now())).rowcount
+            if used != 1:
+                return "used"
+            conn.execute(sa.insert(t.accounts).values(
+                id=account_id, username=username, password_hash=password_hash, patient=patient,
+                language=language, failed_logins=0, locked_until=0, created_at=now()))
+        return None

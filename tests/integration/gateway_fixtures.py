@@ -1,0 +1,171 @@
+"""Fixtures for the gateway tests: a real app on SQLite, a real upstream HTTP server, helpers."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from gateway import schema
+from gateway.admin import ensure_department, ensure_portal_client
+from gateway.app import create_app
+from gateway.departments import scopes_for
+from services.common.db import transaction
+
+ISSUER = "http://gateway.test"
+REDIRECT_URI = "http://portal.test/callback"
+
+
+class Upstream:
+    """A tiny real HTTP server: records each request, answers with ``handler(request)``."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.handler = lambda req: Response(json.dumps({"ok": True}), 200,
+                                            content_type="application/json")
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _wsgi(self, environ, start_response):
+        req = Request(environ)
+        self.requests.append({"method": req.method, "path": req.path,
+                              "query": req.query_string.decode(), "headers": dict(req.headers),
+                              "body": req.get_data()})
+        return self.handler(req)(environ, start_response)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def upstream():
+    with Upstream() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway_config(tmp_path, upstream) -> dict:
+    """Settings overrides and app config for one test's gateway."""
+    peers = {"gateway": ISSUER, "records": upstream.url, "consent": upstream.url,
+             "exchange": upstream.url}
+    return {"TESTING": True, "var_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/gw.db",
+            "issuer": ISSUER, "audience": ISSUER, "jwks_url": ISSUER + "/oauth/jwks",
+            "peers": peers, "rate_limit_per_second": 100.0, "rate_limit_burst": 100,
+            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0}
+
+
+@pytest.fixture
+def app(gateway_config):
+    return create_app(gateway_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["gateway"].engine
+
+
+def basic(client_id: str, secret: str) -> dict:
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def department(engine, name: str = "cardiology", scopes: str | None = None) -> dict:
+    return ensure_department(engine, name, scopes or scopes_for(name))
+
+
+def department_token(client, creds: dict, scope: str | None = None) -> str:
+    data = {"grant_type": "client_credentials"}
+    if scope:
+        data["scope"] = scope
+    resp = client.post("/oauth/token", data=data,
+                       headers=basic(creds["client_id"], creds["client_secret"]))
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.json["access_token"]
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_account(engine, username="ana", password="correct horse battery", patient="p-1") -> None:
+    with transaction(engine) as conn:
+        conn.execute(sa.insert(schema.accounts).values(
+            id=str(uuid.uuid4()), username=username, password_hash=PasswordHasher().hash(password),
+            patient=patient, language="es", failed_logins=0, locked_until=0,
+            created_at=int(time.time())))
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize_params(challenge: str | None, method: str | None = "S256",
+                     scope="openid fhirUser offline_access patient/*.rs") -> dict:
+    params = {"response_type": "code", "client_id": "phr-portal", "redirect_uri": REDIRECT_URI,
+              "scope": scope, "state": "xyz"}
+    if challenge is not None:
+        params["code_challenge"] = challenge
+    if method is not None:
+        params["code_challenge_method"] = method
+    return params
+
+
+def hidden_fields(html: str) -> dict:
+    """Read the hidden inputs of the page's form (name -> value)."""
+    import html as html_lib
+    import re
+    return {m.group(1): html_lib.unescape(m.group(2)) for m in
+            re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)}
+
+
+def login_for_code(client, params: dict, username="ana", password="correct horse battery") -> str:
+    """Sign in through the HTML pages, allow, and return the code from the redirect."""
+    page = client.get("/oauth/authorize", query_string=params)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    form = hidden_fields(page.get_data(as_text=True))
+    approval = client.post("/oauth/authorize", data={**form, "username": username, "password": password})
+    assert approval.status_code == 200, approval.get_data(as_text=True)
+    html = approval.get_data(as_text=True)
+    assert 'name="decision" value="allow"' in html
+    fields = hidden_fields(html)
+    done = client.post("/oauth/authorize", data={**fields, "decision": "allow"})
+    assert done.status_code == 302, done.get_data(as_text=True)
+    query = parse_qs(urlsplit(done.headers["Location"]).query)
+    assert query["state"] == ["xyz"]
+    return query["code"][0]
+
+
+def patient_tokens(client, engine, scope="openid fhirUser offline_access patient/*.rs",
+                   username="ana", password="correct horse battery") -> dict:
+    """Run the whole portal login and return the token response."""
+    ensure_portal_client(engine, [REDIRECT_URI])
+    verifier, challenge = pkce()
+    code = login_for_code(client, authorize_params(challenge, scope=scope), username, password)
+    resp = client.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+        "client_id": "phr-portal", "code_verifier": verifier})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.json

@@ -1,0 +1,160 @@
+"""The reverse proxy against a real upstream HTTP server: forwarding, scopes, limits, failures."""
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+
+import pytest
+from gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
+                              gateway_config, make_account, patient_tokens, upstream)
+from werkzeug.wrappers import Response
+
+from gateway.app import create_app
+
+PROBLEM = "application/problem+json"
+
+
+def test_a_department_request_is_forwarded_with_method_path_query_body_and_headers(client, engine, upstream):
+    upstream.handler = lambda req: Response(b'{"resourceType":"Bundle"}', 201, headers={
+        "Content-Type": "application/fhir+json", "ETag": 'W/"3"', "Connection": "close",
+        "Location": upstream.url + "/fhir/Bundle/b1", "X-Upstream": "records"})
+    token = department_token(client, department(engine, "primary-care"))
+    body = json.dumps({"resourceType": "Bundle", "type": "transaction"}).encode()
+    resp = client.post("/fhir?_format=json&x=1%202", data=body, headers={
+        **bearer(token), "Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
+        "Accept-Language": "es", "If-None-Match": "*", "traceparent": "00-abc-def-01",
+        "Cookie": "secret=1", "X-Other": "dropped"})
+    assert resp.status_code == 201
+    assert resp.get_data() == b'{"resourceType":"Bundle"}'
+    assert resp.headers["ETag"] == 'W/"3"' and resp.headers["X-Upstream"] == "records"
+    assert resp.headers["Location"] == "http://gateway.test/fhir/Bundle/b1"
+    assert "Connection" not in resp.headers
+    seen = upstream.requests[-1]
+    assert (seen["method"], seen["path"], seen["query"]) == ("POST", "/fhir", "_format=json&x=1%202")
+    assert seen["body"] == body
+    assert seen["headers"]["Authorization"] == f"Bearer {token}"
+    assert seen["headers"]["Accept-Language"] == "es" and seen["headers"]["If-None-Match"] == "*"
+    assert seen["headers"]["Traceparent"] == "00-abc-def-01"
+    assert "Cookie" not in seen["headers"] and "X-Other" not in seen["headers"]
+
+
+def test_a_compressed_upstream_body_is_passed_through_unchanged(client, engine, upstream):
+    packed = gzip.compress(b'{"total": 0}')
+    upstream.handler = lambda req: Response(packed, 200, headers={
+        "Content-Type": "application/fhir+json", "Content-Encoding": "gzip"})
+    token = department_token(client, department(engine))
+    resp = client.get("/fhir/Observation?patient=p-1", headers={**bearer(token), "Accept-Encoding": "gzip"})
+    assert resp.status_code == 200 and resp.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(resp.get_data()) == b'{"total": 0}'
+
+
+def test_fhir_metadata_needs_no_token(client, upstream):
+    resp = client.get("/fhir/metadata")
+    assert resp.status_code == 200 and upstream.requests[-1]["path"] == "/fhir/metadata"
+
+
+@pytest.mark.parametrize("headers,error", [({}, None), ({"Authorization": "Bearer not-a-jwt"}, "invalid_token"),
+                                           ({"Authorization": "Basic abc"}, None)])
+def test_a_request_without_a_valid_token_is_a_401_problem(client, upstream, headers, error):
+    resp = client.get("/fhir/Patient/p-1", headers=headers)
+    assert resp.status_code == 401 and resp.mimetype == PROBLEM
+    assert resp.json["status"] == 401 and resp.json["type"].startswith("https://")
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    if error:
+        assert error in resp.headers["WWW-Authenticate"]
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize("dept,method,path", [
+    ("research", "GET", "/fhir/Patient/p-1"),          # research has no system/*.rs
+    ("cardiology", "POST", "/fhir"),                   # transaction needs system/*.c
+    ("cardiology", "POST", "/consent/v1/break-glass"), # only emergency has system/Consent.c
+    ("cardiology", "GET", "/patient/v1/me"),           # patient routes need a patient token
+])
+def test_a_token_without_the_route_scope_is_a_403_problem(client, engine, upstream, dept, method, path):
+    token = department_token(client, department(engine, dept))
+    resp = client.open(path, method=method, headers=bearer(token), json={})
+    assert resp.status_code == 403 and resp.mimetype == PROBLEM
+    assert "insufficient_scope" in resp.headers["WWW-Authenticate"]
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize("dept,method,path", [
+    ("primary-care", "POST", "/fhir"),
+    ("emergency", "POST", "/consent/v1/break-glass"),
+    ("research", "POST", "/exchange/v1/requests"),
+    ("cardiology", "GET", "/fhir/Consent?patient=p-1"),
+    ("cardiology", "GET", "/exchange/v1/requests/r-1/bundle"),
+    ("cardiology", "GET", "/equity/v1/report"),
+])
+def test_a_token_with_the_route_scope_reaches_the_upstream(client, engine, upstream, dept, method, path):
+    token = department_token(client, department(engine, dept))
+    resp = client.open(path, method=method, headers=bearer(token), json={})
+    assert resp.status_code == 200
+    assert upstream.requests[-1]["path"] == path.split("?")[0]
+
+
+def test_a_patient_token_reaches_the_patient_routes_but_not_the_department_ones(client, engine, upstream):
+    make_account(engine, patient="p-7")
+    token = patient_tokens(client, engine, scope="openid fhirUser patient/*.rs patient/Consent.cruds")["access_token"]
+    assert client.get("/patient/v1/me", headers=bearer(token)).status_code == 200
+    assert client.delete("/patient/v1/consents/c-1", headers=bearer(token)).status_code == 200
+    assert client.get("/fhir/Patient/p-7", headers=bearer(token)).status_code == 403
+    assert client.post("/patient/v1/entries", headers=bearer(token), json={}).status_code == 403
+
+
+def test_a_route_missing_from_the_table_is_a_404_problem(client, engine, upstream):
+    token = department_token(client, department(engine))
+    for method, path in (("DELETE", "/exchange/v1/requests/r-1"), ("GET", "/consent/v1/unknown")):
+        resp = client.open(path, method=method, headers=bearer(token))
+        assert resp.status_code == 404 and resp.mimetype == PROBLEM
+    assert client.get("/fhir/Patient/..", headers=bearer(token)).status_code in (400, 404)
+    assert upstream.requests == []
+
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(gateway_config, upstream):
+    app = create_app({**gateway_config, "rate_limit_per_second": 0.5, "rate_limit_burst": 3})
+    client = app.test_client()
+    engine = app.extensions["gateway"].engine
+    token = department_token(client, department(engine))
+    other = department_token(client, department(engine, "emergency"))
+    statuses = [client.get("/fhir/Patient/p-1", headers=bearer(token)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = client.get("/fhir/Patient/p-1", headers=bearer(token))
+    assert limited.mimetype == PROBLEM and int(limited.headers["Retry-After"]) >= 1
+    assert client.get("/fhir/Patient/p-1", headers=bearer(other)).status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_upstream_is_a_503_problem(gateway_config):
+    peers = {**gateway_config["peers"], "records": f"http://127.0.0.1:{_free_port()}"}
+    app = create_app({**gateway_config, "peers": peers})
+    client = app.test_client()
+    token = department_token(client, department(app.extensions["gateway"].engine))
+    resp = client.get("/fhir/Patient/p-1", headers=bearer(token))
+    assert resp.status_code == 503 and resp.mimetype == PROBLEM and resp.headers["Retry-After"]
+
+
+def test_a_slow_upstream_is_a_504_problem(gateway_config, upstream):
+    def slow(req):
+        time.sleep(1.5)
+        return Response(b"{}", 200)
+    upstream.handler = slow
+    app = create_app({**gateway_config, "UPSTREAM_READ_TIMEOUT": 0.3})
+    client = app.test_client()
+    token = department_token(client, department(app.extensions["gateway"].engine))
+    resp = client.get("/fhir/Patient/p-1", headers=bearer(token))
+    assert resp.status_code == 504 and resp.mimetype == PROBLEM
+
+
+def test_ops_endpoints_answer(client):
+    assert client.get("/healthz").json["status"] == "ok"
+    assert client.get("/readyz").json["checks"] == {"database": "ok"}
+    assert b"http_requests_total" in client.get("/metrics").get_data()

@@ -1,0 +1,65 @@
+"""RFC 9068 access-token validation as every service does it."""
+import time
+
+import pytest
+from joserfc.jwk import RSAKey
+
+from services.common.problem import Problem
+from tests.support.tokens import TokenMint
+
+
+@pytest.fixture(scope="module")
+def mint():
+    return TokenMint()
+
+
+def test_a_token_from_the_issuer_is_accepted(mint):
+    claims = mint.validator().validate(mint.token(dept="cardiology"))
+    assert claims["dept"] == "cardiology"
+
+
+@pytest.mark.parametrize("change", [
+    {"iss": "http://someone-else"}, {"aud": "http://another-api"},
+])
+def test_a_token_for_another_issuer_or_audience_is_refused(mint, change):
+    with pytest.raises(Problem) as info:
+        mint.validator().validate(mint.token(**change))
+    assert info.value.status == 401
+
+
+def test_a_token_signed_by_another_key_is_refused(mint):
+    other = RSAKey.generate_key(2048, auto_kid=True)
+    with pytest.raises(Problem):
+        mint.validator().validate(mint.token(key=other))
+
+
+def test_a_token_that_is_not_an_access_token_is_refused(mint):
+    with pytest.raises(Problem, match="not an access token"):
+        mint.validator().validate(mint.token(header={"typ": "JWT"}))
+
+
+def test_an_unsigned_token_is_refused(mint):
+    import base64
+    import json
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+    unsigned = f"{part({'alg': 'none', 'typ': 'at+jwt'})}.{part({'sub': 'x'})}."
+    with pytest.raises(Problem):
+        mint.validator().validate(unsigned)
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "a.b.c", "ü.ö.ä"])
+def test_garbage_is_a_401_not_a_crash(mint, raw):
+    with pytest.raises(Problem) as info:
+        mint.validator().validate(raw)
+    assert info.value.status == 401
+
+
+def test_a_cached_token_stops_working_when_it_expires(mint):
+    validator = mint.validator()
+    validator.leeway = 0
+    token = mint.token(lifetime=1)
+    validator.validate(token)
+    validator.validate(token)  # served from the cache
+    time.sleep(1.5)
+    with pytest.raises(Problem):
+        validator.validate(token)
