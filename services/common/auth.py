@@ -117,12 +117,13 @@ def bearer_token() -> str:
     return token.strip()
 
 
-def protect(app: Flask, validator: TokenValidator) -> None:
-    """Require a valid access token on every route of APP except the ops endpoints."""
+def protect(app: Flask, validator: TokenValidator, open_paths: tuple[str, ...] = ()) -> None:
+    """Require a valid access token on every route of APP except the ops endpoints and OPEN_PATHS."""
+    public = frozenset(OPEN_PATHS + tuple(open_paths))
 
     @app.before_request
     def _authenticate():
-        if request.path in OPEN_PATHS:
+        if request.path in public:
             return None
         g.claims = validator.validate(bearer_token())
         return None

@@ -12,7 +12,7 @@ from services.common.problem import install_problem_handlers
 
 
 def service_app(import_name: str, settings: Settings, checks: dict[str, Callable[[], None]],
-                validator: TokenValidator | None = None) -> Flask:
+                validator: TokenValidator | None = None, open_paths: tuple[str, ...] = ()) -> Flask:
     """Create a Flask app for SETTINGS.service with errors, metrics and token checks wired."""
     configure_logging(settings.log_level)
     app = Flask(import_name)
@@ -23,5 +23,5 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     install_problem_handlers(app)
     instrument(app, settings.service, checks)
     protect(app, validator or TokenValidator(settings.issuer, settings.audience,
-                                             JwksCache(settings.jwks_url)))
+                                             JwksCache(settings.jwks_url)), open_paths)
     return app

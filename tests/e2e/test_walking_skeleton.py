@@ -118,6 +118,11 @@ def test_a_demo_patient_signs_in_with_pkce_and_gets_a_patient_token(stack):
     assert claims["patient"] == patient["patient"] and claims["fhirUser"] == f"Patient/{patient['patient']}"
 
 
+def test_the_fhir_capability_statement_is_public_through_the_gateway(stack):
+    resp = requests.get(f"{stack.gateway}/fhir/metadata", timeout=10)
+    assert resp.status_code == 200 and resp.json()["resourceType"] == "CapabilityStatement"
+
+
 def test_discovery_and_keys_are_public(stack):
     config = requests.get(f"{stack.gateway}/.well-known/smart-configuration", timeout=10).json()
     assert config["code_challenge_methods_supported"] == ["S256"]

@@ -131,8 +131,9 @@ def test_a_patient_token_cannot_use_the_department_fhir_api(records, mint):
     assert resp.status_code == 403
 
 
-def test_health_and_metrics_answer_without_a_token(records):
+def test_health_metrics_and_capabilities_answer_without_a_token(records):
     client, _ = records
+    assert client.get("/fhir/metadata").get_json()["fhirVersion"] == "4.0.1"
     assert client.get("/healthz").status_code == 200
     assert "http_requests_total" in client.get("/metrics").get_data(as_text=True)
 

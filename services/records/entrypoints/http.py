@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = service_app(__name__, settings, {
         "database": lambda: ping(records.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
-    }, test_config.get("validator"))
+    }, test_config.get("validator"), open_paths=("/fhir/metadata",))
     app.extensions["records"] = records
 
     app.add_url_rule("/fhir/metadata", view_func=capability_statement, methods=["GET"])
