@@ -147,7 +147,7 @@ def _fetch_patient(upstreams: Upstreams, patient_id: str) -> dict:
     if resp.status_code != 200:
         raise Problem(502, "Bad Gateway", f"The records service answered {resp.status_code}.")
     try:
-        patient = json.loads(resp._gateway_body)
+        patient = json.loads(resp.body)
     except ValueError:
         patient = None
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
