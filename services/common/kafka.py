@@ -29,9 +29,12 @@ def all_topics() -> list[str]:
 
 def producer(bootstrap: str, **extra) -> KafkaProducer:
     """Create a producer that waits for every in-sync replica and retries on its own."""
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0,
-                         max_request_size=MAX_MESSAGE_BYTES, retries=5,
-                         client_id=extra.pop("client_id", "phr-producer"), **extra)
+    # Short timeouts: during an outage the relay should fail fast and retry from the outbox
+    # (which keeps every event) rather than block for the client's default minute.
+    options = dict(acks="all", linger_ms=0, max_request_size=MAX_MESSAGE_BYTES, retries=5,
+                   client_id="phr-producer", bootstrap_timeout_ms=5000, max_block_ms=5000,
+                   request_timeout_ms=10000, delivery_timeout_ms=30000)
+    return KafkaProducer(bootstrap_servers=bootstrap, **{**options, **extra})
 
 
 def consumer(bootstrap: str, group_id: str, topics: list[str], **extra) -> KafkaConsumer:

@@ -72,18 +72,36 @@ class Publisher(Protocol):
 
 
 class KafkaPublisher:
-    """Publish with kafka-python, waiting for every acknowledgement on flush()."""
+    """Publish with kafka-python, waiting for every acknowledgement on flush().
+
+    Takes a producer or a zero-argument factory. With a factory, a failed flush throws the
+    producer away with whatever it still buffers, so that messages the relay will send
+    again are not also retried by the old producer (fewer duplicates after an outage).
+    """
 
     def __init__(self, producer, timeout: float = 10.0):
-        self._producer, self._timeout, self._pending = producer, timeout, []
+        self._factory = producer if callable(producer) and not hasattr(producer, "send") else None
+        self._producer = None if self._factory else producer
+        self._timeout, self._pending = timeout, []
+
+    def _client(self):
+        if self._producer is None:
+            self._producer = self._factory()
+        return self._producer
 
     def publish(self, topic, key, value, headers):
-        self._pending.append(self._producer.send(topic, key=key.encode(), value=value, headers=headers))
+        self._pending.append(self._client().send(topic, key=key.encode(), value=value, headers=headers))
 
     def flush(self):
         pending, self._pending = self._pending, []
-        for future in pending:
-            future.get(timeout=self._timeout)
+        try:
+            for future in pending:
+                future.get(timeout=self._timeout)
+        except Exception:
+            if self._factory is not None and self._producer is not None:
+                self._producer.close(timeout=0)
+                self._producer = None
+            raise
 
 
 class OutboxRelay:

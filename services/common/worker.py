@@ -40,8 +40,9 @@ class Worker:
     def start(self) -> list[threading.Thread]:
         """Create the topics, then start the relay and one thread per consumer group."""
         kafka.ensure_topics(self.settings.kafka_bootstrap)
-        producer = kafka.producer(self.settings.kafka_bootstrap, client_id=f"{self.settings.service}-relay")
-        relay = OutboxRelay(self.engine, self.outbox, KafkaPublisher(producer),
+        bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
+        relay = OutboxRelay(self.engine, self.outbox,
+                            KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
                             poll_seconds=self.settings.outbox_poll_seconds)
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True)]
         for spec in self.specs:

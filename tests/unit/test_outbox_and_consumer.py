@@ -134,3 +134,18 @@ def test_events_of_other_types_are_ignored(db):
     consumer = _consumer(db, lambda c, e: None, ListPublisher())
     other = envelope.new_event("phr.other", "/tests", "p", {})
     assert consumer.handle("phr.test.v1", json.dumps(other).encode()) == "ignored"
+
+
+def test_a_database_outage_is_not_the_messages_fault_and_is_not_dead_lettered(db):
+    from sqlalchemy.exc import OperationalError
+
+    from services.common.consumer import InfrastructureError
+
+    def database_away(conn, event):
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    dead = ListPublisher()
+    consumer = _consumer(db, database_away, dead)
+    with pytest.raises(InfrastructureError):
+        consumer.handle("phr.test.v1", json.dumps(_event()).encode())
+    assert dead.sent == []
