@@ -109,6 +109,9 @@ def up(demo: bool = True) -> int:
     manager.loop()
     stop.set()
     (var_dir / "stack.ready").unlink(missing_ok=True)
+    if manager.returncode in (130, 143):  # stopped by Ctrl-C or SIGTERM, as asked: a clean exit
+        print("stack: stopped", flush=True)
+        return 0
     return manager.returncode or 0
 
 
