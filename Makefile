@@ -23,6 +23,9 @@ test: install ## every test tier (unit, integration, e2e on SQLite and PostgreSQ
 test-fast: install ## unit tests only
 	$(PY) -m pytest tests/unit -q
 
+contracts: install ## regenerate contracts/openapi.yaml and contracts/asyncapi.yaml
+	$(PY) -m contracts generate
+
 bench: install ## benchmark table (ratios against a baseline measured in the same run)
 	$(PY) -m bench
 

@@ -1,12 +1,18 @@
 """Fixtures shared by every tier: token mint, real broker, real databases."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.broker import Broker
 from tests.support.databases import (create_postgres_database, drop_postgres_database,
                                      postgres_available)
 from tests.support.tokens import TokenMint
+
+# Every contract check is strict in the test suite: an event or a patient-facing response
+# that breaks its contract fails the test (the e2e stack inherits this through its env).
+os.environ.setdefault("CONTRACT_CHECKS", "enforce")
 
 _PG = None
 

@@ -49,6 +49,7 @@ class Settings:
     access_token_minutes: int = 5
     outbox_poll_seconds: float = 0.02
     log_level: str = "INFO"
+    contract_checks: str = "report"
     testing: bool = False
 
 
@@ -73,6 +74,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
         outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
         log_level=env.get("LOG_LEVEL", "INFO"),
+        contract_checks=env.get("CONTRACT_CHECKS", "report"),
     )
     values.update(overrides)
     return Settings(**values)

@@ -55,8 +55,13 @@ def create_messaging_tables(op) -> None:
 
 
 def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
-            traceparent: str | None = None) -> None:
-    """Add EVENT to the outbox inside the caller's transaction (key = the event's subject)."""
+            traceparent: str | None = None, checker=None) -> None:
+    """Add EVENT to the outbox inside the caller's transaction (key = the event's subject).
+
+    CHECKER (a contracts.events.EventChecker) validates the event against its schema first.
+    """
+    if checker is not None:
+        checker.check(event)
     conn.execute(outbox.insert().values(
         event_id=event["id"], topic=topic, key=event.get("subject") or "",
         payload=json.dumps(event, separators=(",", ":")),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
+from contracts.events import EventChecker
 from sqlalchemy.engine import Engine
 
 from services.common.config import Settings
@@ -17,12 +17,14 @@ class Records:
 
     settings: Settings
     engine: Engine
+    events: EventChecker
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, checker=self.events)
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Records:
     """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
-    return Records(settings, engine or make_engine(settings.database_url))
+    return Records(settings, engine or make_engine(settings.database_url),
+                   EventChecker(settings.contract_checks))

@@ -4,6 +4,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from contracts.schemas import OperationOutcomeProblemSchema, TransactionResponseSchema
 from services.common.config import load_settings
 from services.common.db import make_engine, migrate
 from services.records import MIGRATIONS_DIR
@@ -17,7 +18,8 @@ def records(database_url, mint, tmp_path):
     migrate(database_url, MIGRATIONS_DIR)
     engine = make_engine(database_url)
     settings = load_settings("records", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True)
+                             issuer=mint.issuer, audience=mint.audience, testing=True,
+                             contract_checks="enforce")
     app = create_app({"settings": settings, "engine": engine, "validator": mint.validator()})
     yield app.test_client(), engine
     engine.dispose()
@@ -34,6 +36,7 @@ def test_a_synthea_bundle_is_stored_whole_and_announced_once_per_patient(records
     resp = client.post("/fhir", json=bundle, headers=mint.department())
     assert resp.status_code == 200, resp.get_data(as_text=True)
     body = resp.get_json()
+    assert TransactionResponseSchema().validate(body) == {}
     assert body["type"] == "transaction-response"
     assert len(body["entry"]) == len(bundle["entry"]) == _count(engine, resources)
     assert all(e["response"]["status"] == "201 Created" for e in body["entry"])
@@ -75,6 +78,7 @@ def test_an_invalid_bundle_is_an_operation_outcome_and_stores_nothing(records, m
     assert resp.status_code == 422
     body = resp.get_json()
     assert resp.content_type == "application/problem+json"
+    assert OperationOutcomeProblemSchema().validate(body) == {}
     assert body["resourceType"] == "OperationOutcome" and body["status"] == 422
     assert any("Bundle.entry[2]" in i["expression"][0] for i in body["issue"])
     assert _count(engine, resources) == 0 and _count(engine, outbox) == 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, json, request
 
+from contracts.schemas import BundleSchema
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
@@ -69,12 +70,27 @@ def post_transaction():
     body = request.get_json(silent=True)
     if body is None:
         raise outcome_problem(400, "The body is not JSON.", [("Bundle", "The body is not JSON.", "structure")])
+    shape = BundleSchema().validate(body) if isinstance(body, dict) else {"Bundle": ["not an object"]}
+    if shape:
+        issues = [(where, message, "structure") for where, message in _flatten(shape, "Bundle")]
+        status = 400 if not isinstance(body, dict) or body.get("resourceType") != "Bundle" else 422
+        raise outcome_problem(status, "The body is not a transaction Bundle.", issues)
     try:
         result = handlers.import_bundle(handlers.ImportBundle(body, custodian), _records().uow())
     except InvalidBundle as exc:
         raise outcome_problem(exc.status, f"The Bundle was not stored: {exc}",
                               [(e.expression, e.message, e.code) for e in exc.errors]) from exc
     return fhir_response(result, 200)
+
+
+def _flatten(messages, where: str) -> list[tuple[str, str]]:
+    """Turn marshmallow's nested errors into (FHIRPath-like expression, message) pairs."""
+    if isinstance(messages, dict):
+        return [pair for key, value in messages.items()
+                for pair in _flatten(value, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}")]
+    if isinstance(messages, list):
+        return [pair for value in messages for pair in _flatten(value, where)]
+    return [(where, str(messages))]
 
 
 def read(resource_type: str, rid: str):

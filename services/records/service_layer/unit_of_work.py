@@ -24,8 +24,8 @@ class UnitOfWork(Protocol):
 class SqlUnitOfWork:
     """Resources and outbox rows commit together, or nothing is written."""
 
-    def __init__(self, engine: Engine, write: bool = True):
-        self.engine, self.write = engine, write
+    def __init__(self, engine: Engine, write: bool = True, checker=None):
+        self.engine, self.write, self.checker = engine, write, checker
 
     def __enter__(self):
         self._tx = transaction(self.engine) if self.write else read_only(self.engine)
@@ -38,4 +38,4 @@ class SqlUnitOfWork:
 
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
-        enqueue(self.conn, outbox, topic, event)
+        enqueue(self.conn, outbox, topic, event, checker=self.checker)

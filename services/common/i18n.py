@@ -1,0 +1,337 @@
+"""Language negotiation and message catalogs (DESIGN section 6, "Language"; RFC 9110 section 12.5.4).
+
+Messages are gettext-style: the msgid is the English text, with ``{name}`` placeholders that
+are filled in after translation. Mark text where it is written with ``N_`` (returns it
+unchanged) or translate it for the current request with ``_``; both are found by the babel
+extractor (``babel.cfg``). Catalogs are the ``.po`` files under ``translations/``, read
+directly with babel the first time a locale is needed (no compiled ``.mo`` files).
+
+Regenerate the catalogs after changing marked text (see ``main`` below)::
+
+    python -m services.common.i18n extract   # source -> translations/messages.pot
+    python -m services.common.i18n update    # messages.pot -> every <locale>/.../messages.po
+    python -m services.common.i18n check     # exit 1 when a key is missing, empty or fuzzy
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import langcodes
+from babel import Locale
+from babel.core import negotiate_locale
+from flask import Flask, Response, g, has_request_context, request
+from markupsafe import Markup, escape
+
+SUPPORTED = ("en", "es")
+DEFAULT = "en"
+DOMAIN = "messages"
+TRANSLATIONS = Path(__file__).with_name("translations")
+ROOT = Path(__file__).resolve().parents[2]
+MAPPING = ROOT / "babel.cfg"
+KEYWORDS = {"_": None, "N_": None, "gettext": None}
+
+
+@dataclass(frozen=True)
+class Language:
+    """The outcome of negotiation: what the caller asked for, what we use, and whether we fell back."""
+
+    requested: str | None
+    used: str
+    fallback: bool
+
+
+def N_(message: str) -> str:
+    """Mark MESSAGE for the catalog without translating it (it is translated where shown)."""
+    return message
+
+
+# --- negotiation -------------------------------------------------------------------------
+
+def _tag(value: str) -> str | None:
+    """Return VALUE as a standard BCP 47 tag ('es_mx' -> 'es-MX'), or None when it is not one."""
+    value = value.strip().replace("_", "-")
+    if not value or not langcodes.tag_is_valid(value):
+        return None
+    return langcodes.standardize_tag(value)
+
+
+def _ranked(accept_language: str) -> list[str]:
+    """Return the acceptable tags of an Accept-Language value, best first (RFC 9110 section 12.5.4)."""
+    ranges = []
+    for index, item in enumerate(accept_language.split(",")):
+        tag, _sep, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        tag = tag.strip()
+        if quality > 0 and tag:
+            ranges.append((-quality, index, tag))
+    return [tag for _q, _i, tag in sorted(ranges)]
+
+
+def _choose(tags: list[str]) -> Language:
+    """Negotiate TAGS (best first, '*' allowed) against SUPPORTED."""
+    requested = None
+    for tag in tags:
+        if tag == "*":  # any language will do: ours is as good as any, so this is no fallback
+            return Language(requested, DEFAULT, False)
+        standard = _tag(tag)
+        if standard is None:
+            continue
+        requested = requested or standard
+        match = negotiate_locale([standard], SUPPORTED, sep="-")
+        if match:
+            return Language(standard, match.lower(), False)
+    return Language(requested, DEFAULT, requested is not None)
+
+
+def negotiate(accept_language: str | None, preferred: str | None = None) -> Language:
+    """Pick the response language: the Accept-Language header, else PREFERRED, else DEFAULT.
+
+    PREFERRED is the patient's language (FHIR ``Patient.communication``), e.g. ``es`` or
+    ``en-US``. When the deciding source names only unsupported languages the result falls
+    back to DEFAULT and ``requested`` is its best-ranked valid tag. A wildcard (``*``) accepts
+    DEFAULT without a fallback.
+    """
+    if accept_language and accept_language.strip():
+        chosen = _choose(_ranked(accept_language))
+        if chosen.requested is not None or chosen.used != DEFAULT or "*" in accept_language:
+            return chosen
+    if preferred and preferred.strip():
+        return _choose([preferred])
+    return Language(None, DEFAULT, False)
+
+
+# --- catalogs ----------------------------------------------------------------------------
+
+def catalog_path(locale: str) -> Path:
+    return TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=None)
+def _messages(locale: str) -> dict[str, str]:
+    """Read LOCALE's .po once per process; fuzzy and empty entries do not count."""
+    from babel.messages.pofile import read_po
+
+    path = catalog_path(locale)
+    if not path.exists():
+        return {}
+    with path.open("rb") as fileobj:
+        catalog = read_po(fileobj, locale=locale, domain=DOMAIN)
+    return {m.id: m.string for m in catalog
+            if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+class _Keep(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _format(text: str, params: dict) -> str:
+    if not params:
+        return text
+    try:
+        return text.format_map(_Keep(params))
+    except (ValueError, IndexError, AttributeError):  # stray braces: show the text as it is
+        return text
+
+
+def translate(message: str, locale: str, **params) -> str:
+    """Return MESSAGE in LOCALE (unknown text stays as it is), with PARAMS filled in."""
+    text = _messages(locale).get(message, message) if message else message
+    return _format(text, params)
+
+
+def _(message: str, **params) -> str:
+    """Translate MESSAGE into the current request's language."""
+    return translate(message, current_language().used, **params)
+
+
+def _html(message: str, **params) -> Markup:
+    """Translate MESSAGE for a template: the text is escaped, Markup parameters are kept."""
+    text = _messages(current_language().used).get(message, message)
+    try:
+        return escape(text).format(**params)
+    except (KeyError, ValueError, IndexError):
+        return escape(text)
+
+
+def language_name(tag: str, locale: str) -> str | None:
+    """Return the name of language TAG in LOCALE's words ('pt', 'es' -> 'portugués')."""
+    try:
+        return Locale.parse(locale).languages.get(Locale.parse(tag, sep="-").language)
+    except (ValueError, TypeError):
+        return None
+
+
+def language_block(lang: Language) -> dict:
+    """Return the ``language`` member of a patient-facing body (contracts/PATIENT_FACING.md)."""
+    block = {"requested": lang.requested, "used": lang.used, "fallback": lang.fallback}
+    if not lang.fallback:
+        return block
+    name = language_name(lang.requested, lang.used) if lang.requested else None
+    if name:
+        message = translate(N_("We do not have this in {language} yet, so we show it in English."),
+                            lang.used, language=name)
+    else:
+        message = translate(N_("We do not have this in your language yet, so we show it in English."),
+                            lang.used)
+    block["message"] = message
+    block["interpreter"] = {"offered": True, "message": translate(
+        N_("You can have an interpreter for free. Call your care team and say which language "
+           "you speak. They will set it up for you."), lang.used)}
+    return block
+
+
+# --- Flask -------------------------------------------------------------------------------
+
+def current_language() -> Language:
+    """Return the language of the current request (DEFAULT outside a request)."""
+    if not has_request_context():
+        return Language(None, DEFAULT, False)
+    lang = g.get("language")
+    if lang is None:
+        lang = g.language = negotiate(request.headers.get("Accept-Language"))
+    return lang
+
+
+def use_preferred(code: str | None) -> Language:
+    """Re-negotiate with the patient's preferred language CODE; the header still wins."""
+    g.language = negotiate(request.headers.get("Accept-Language"), code)
+    return g.language
+
+
+def install(app: Flask) -> None:
+    """Negotiate each request's language and label every response with Content-Language."""
+
+    @app.before_request
+    def _negotiate():
+        g.language = negotiate(request.headers.get("Accept-Language"))
+
+    @app.after_request
+    def _label(resp: Response) -> Response:
+        # A proxied response keeps the label its service gave it.
+        if "Content-Language" not in resp.headers:
+            resp.headers["Content-Language"] = current_language().used
+        resp.vary.add("Accept-Language")
+        return resp
+
+    app.jinja_env.globals.update(_=_html, current_language=current_language)
+
+
+# --- catalog maintenance -----------------------------------------------------------------
+
+def extract_catalog():
+    """Extract the marked messages from the source, as babel.cfg says, into a fresh Catalog."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with MAPPING.open() as fileobj:
+        method_map, options_map = parse_mapping_cfg(fileobj, str(MAPPING))
+    catalog = Catalog(project="phr-exchange", domain=DOMAIN, charset="utf-8")
+    for filename, lineno, message, comments, context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
+            strip_comment_tags=True):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return catalog
+
+
+def _read(path: Path, locale: str | None = None):
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as fileobj:
+        return read_po(fileobj, locale=locale, domain=DOMAIN)
+
+
+def _write(path: Path, catalog) -> None:
+    from babel.messages.pofile import write_po
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fileobj:
+        write_po(fileobj, catalog, width=100, omit_header=False, sort_output=True,
+                 include_previous=True)
+
+
+def extract() -> Path:
+    """Write translations/messages.pot from the source."""
+    pot = TRANSLATIONS / f"{DOMAIN}.pot"
+    _write(pot, extract_catalog())
+    return pot
+
+
+def update() -> list[Path]:
+    """Merge messages.pot into each locale's .po; English text is its own translation."""
+    from babel.messages.catalog import Catalog
+
+    template = _read(TRANSLATIONS / f"{DOMAIN}.pot")
+    written = []
+    for locale in SUPPORTED:
+        path = catalog_path(locale)
+        catalog = _read(path, locale) if path.exists() else Catalog(locale=locale, domain=DOMAIN)
+        catalog.update(template, update_header_comment=False)
+        catalog.obsolete.clear()
+        if locale == DEFAULT:
+            for message in catalog:
+                if message.id and (not message.string or message.fuzzy):
+                    message.string, message.flags = message.id, message.flags - {"fuzzy"}
+        _write(path, catalog)
+        written.append(path)
+    _messages.cache_clear()
+    return written
+
+
+def check() -> list[str]:
+    """Return what is wrong with the catalogs: stale .pot, missing, empty or fuzzy entries."""
+    errors = []
+    source = {m.id for m in extract_catalog() if m.id}
+    pot_path = TRANSLATIONS / f"{DOMAIN}.pot"
+    pot = {m.id for m in _read(pot_path) if m.id} if pot_path.exists() else set()
+    for msgid in sorted(source - pot):
+        errors.append(f"messages.pot: missing {msgid!r} (run extract)")
+    for msgid in sorted(pot - source):
+        errors.append(f"messages.pot: stale {msgid!r} (run extract)")
+    for locale in SUPPORTED:
+        path = catalog_path(locale)
+        entries = {m.id: m for m in _read(path, locale) if m.id} if path.exists() else {}
+        for msgid in sorted(source):
+            entry = entries.get(msgid)
+            if entry is None:
+                errors.append(f"{locale}: missing {msgid!r}")
+            elif not entry.string:
+                errors.append(f"{locale}: untranslated {msgid!r}")
+            elif entry.fuzzy:
+                errors.append(f"{locale}: fuzzy {msgid!r}")
+        for msgid in sorted(set(entries) - source):
+            errors.append(f"{locale}: stale {msgid!r} (run update)")
+    return errors
+
+
+def main(argv: list[str]) -> int:
+    """``extract`` | ``update`` | ``check``."""
+    command = argv[0] if argv else ""
+    if command == "extract":
+        print(extract())
+    elif command == "update":
+        for path in update():
+            print(path)
+    elif command == "check":
+        errors = check()
+        print("\n".join(errors) or "catalogs complete")
+        return 1 if errors else 0
+    else:
+        print("usage: python -m services.common.i18n extract|update|check", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

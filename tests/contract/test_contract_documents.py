@@ -1,0 +1,79 @@
+"""The published documents: current with the code, and valid against their specifications."""
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from openapi_spec_validator import validate as validate_openapi
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from contracts import __main__ as generator
+from contracts import asyncapi, events, http, openapi
+
+CONTRACTS = Path(generator.__file__).parent
+ASYNCAPI_SCHEMA = json.loads((CONTRACTS / "spec" / "asyncapi-3.0.0.schema.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(generator.DOCUMENTS))
+def test_the_committed_document_is_what_make_contracts_generates(name):
+    committed = (CONTRACTS / name).read_text()
+    assert committed == generator.render(generator.DOCUMENTS[name]), f"{name} is stale: run `make contracts`"
+
+
+def test_the_openapi_document_is_valid_openapi_3_1():
+    doc = yaml.safe_load((CONTRACTS / "openapi.yaml").read_text())
+    assert doc["openapi"] == "3.1.0"
+    validate_openapi(doc)
+
+
+def test_the_openapi_validator_does_catch_a_broken_document():
+    doc = openapi.build()
+    doc["paths"]["/oauth/jwks"]["get"]["responses"] = "nothing"
+    with pytest.raises(OpenAPIValidationError):
+        validate_openapi(doc)
+
+
+def test_the_asyncapi_document_is_valid_asyncapi_3():
+    doc = yaml.safe_load((CONTRACTS / "asyncapi.yaml").read_text())
+    jsonschema.Draft7Validator(ASYNCAPI_SCHEMA).validate(doc)
+
+
+def test_the_asyncapi_validator_does_catch_a_broken_document():
+    doc = copy.deepcopy(asyncapi.build())
+    doc["channels"]["PhrRecordsV1"]["address"] = 42
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(ASYNCAPI_SCHEMA).validate(doc)
+
+
+def test_every_topic_of_the_design_is_a_channel_with_its_dead_letter_topic():
+    addresses = {c["address"] for c in asyncapi.build()["channels"].values()}
+    for topic in ("phr.consent.v1", "phr.records.v1", "phr.exchange.v1", "phr.records.fetch.v1",
+                  "phr.audit.v1", "phr.notify.v1"):
+        assert {topic, f"{topic}.dlq"} <= addresses
+
+
+def test_every_event_type_has_a_schema_a_producer_and_a_channel():
+    for event_type, topic in events.TOPICS.items():
+        assert events.schema(event_type)["title"] == event_type
+        assert event_type in events.PRODUCERS
+        assert topic in {c["address"] for c in asyncapi.build()["channels"].values()}
+
+
+def test_every_schema_file_is_in_the_contract_table():
+    files = {p.stem for p in (CONTRACTS / "events").glob("*.json")}
+    assert files == set(events.TOPICS)
+
+
+def test_every_operation_path_is_routed_by_the_gateway():
+    from gateway import routes
+
+    own = {"/.well-known/smart-configuration", "/oauth/jwks", "/oauth/token", "/oauth/introspect",
+           "/oauth/revoke", "/accounts/v1/activation-codes", "/accounts/v1/activate",
+           "/healthz", "/readyz", "/metrics"}
+    for op in http.OPERATIONS:
+        if op.path in own:
+            continue
+        concrete = op.path.replace("{type}", "Observation").replace("{id}", "abc")
+        assert routes.match(op.method.upper(), concrete) is not None, f"{op.method} {op.path} is not routed"
