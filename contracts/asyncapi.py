@@ -16,7 +16,8 @@ def _message_id(event_type: str) -> str:
 
 
 def _payload(event_type: str) -> dict:
-    return {k: v for k, v in events.schema(event_type).items() if k not in ("$schema", "$id")}
+    return {k: v for k, v in events.schema(event_type).items()
+            if k not in ("$schema", "$id") and not k.startswith("x-")}
 
 
 def build() -> dict:
@@ -33,7 +34,8 @@ def build() -> dict:
                 "bindings": {"kafka": {"topic": address, "partitions": PARTITIONS}}}
     operations: dict[str, dict] = {}
     messages: dict[str, dict] = {}
-    for event_type, topic in sorted(events.TOPICS.items()):
+    for event_type, where in events.catalogue().items():
+        topic, producer = where["topic"], where["producer"]
         mid = _message_id(event_type)
         schema = events.schema(event_type)
         messages[mid] = {
@@ -47,10 +49,10 @@ def build() -> dict:
         cid = _channel_id(topic)
         channels[cid]["messages"][mid] = {"$ref": f"#/components/messages/{mid}"}
         ref = {"$ref": f"#/channels/{cid}/messages/{mid}"}
-        operations[f"{events.PRODUCERS[event_type]}-sends-{mid}"] = {
+        operations[f"{producer}-sends-{mid}"] = {
             "action": "send", "channel": {"$ref": f"#/channels/{cid}"}, "messages": [ref],
-            "summary": f"The {events.PRODUCERS[event_type]} service publishes {event_type} through its outbox."}
-        for consumer in events.CONSUMERS.get(event_type, ()):
+            "summary": f"The {producer} service publishes {event_type} through its outbox."}
+        for consumer in where["consumers"]:
             operations[f"{consumer}-receives-{mid}"] = {
                 "action": "receive", "channel": {"$ref": f"#/channels/{cid}"}, "messages": [ref],
                 "summary": f"The {consumer} worker consumes {event_type} idempotently."}

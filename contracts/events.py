@@ -1,7 +1,9 @@
 """JSON Schemas of the CloudEvents the services publish, and their validation.
 
 Each event type has ``contracts/events/<type>.json`` (JSON Schema 2020-12) covering the
-envelope and ``data``; ``TOPICS`` says on which topic each type travels (AsyncAPI channels).
+envelope and ``data``. The file also says where the event travels: ``x-topic`` (its Kafka
+topic), ``x-producer`` (the service that publishes it) and ``x-consumers`` (those that read
+it). Adding an event type to the contract means adding its file; nothing else to register.
 """
 from __future__ import annotations
 
@@ -16,14 +18,17 @@ from jsonschema import Draft202012Validator, FormatChecker
 log = logging.getLogger(__name__)
 EVENTS_DIR = Path(__file__).parent / "events"
 
-#: Event type -> topic (DESIGN section 2). Every type here has a schema file.
-TOPICS: dict[str, str] = {
-    "phr.records.imported": "phr.records.v1",
-}
 
-#: Event type -> the service that publishes it, and the services that consume it.
-PRODUCERS: dict[str, str] = {"phr.records.imported": "records"}
-CONSUMERS: dict[str, tuple[str, ...]] = {"phr.records.imported": ("exchange",)}
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict]:
+    """Return {event type: {"topic", "producer", "consumers"}} read from the schema files."""
+    found = {}
+    for path in sorted(EVENTS_DIR.glob("*.json")):
+        doc = json.loads(path.read_text())
+        found[path.stem] = {"topic": doc["x-topic"], "producer": doc["x-producer"],
+                            "consumers": tuple(doc.get("x-consumers", ()))}
+    return found
 
 
 @lru_cache(maxsize=None)
@@ -43,7 +48,7 @@ def _validator(event_type: str) -> Draft202012Validator:
 def problems(event: dict) -> list[str]:
     """Return what is wrong with EVENT against the contract (empty when it conforms)."""
     event_type = event.get("type") if isinstance(event, dict) else None
-    if event_type not in TOPICS:
+    if event_type not in catalogue():
         return [f"event type {event_type!r} is not in the contract"]
     return [f"{'/'.join(map(str, e.absolute_path)) or '(event)'}: {e.message}"
             for e in _validator(event_type).iter_errors(event)]

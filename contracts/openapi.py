@@ -4,7 +4,7 @@ from __future__ import annotations
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from contracts.http import OPERATIONS, Operation
+from contracts.http import Operation, operations
 
 VERSION = "1.0.0"
 
@@ -63,8 +63,8 @@ def build() -> dict:
                                   "scopes": {"patient/*.rs": "read my record",
                                              "offline_access": "stay signed in"}}}})
     paths: dict[str, dict] = {}
-    for op in OPERATIONS:
+    for op in operations():
         paths.setdefault(op.path, {})[op.method] = _operation(op)
-    for path, operations in paths.items():
-        spec.path(path=path, operations=operations)
+    for path, by_method in paths.items():
+        spec.path(path=path, operations=by_method)
     return spec.to_dict()

@@ -1,0 +1,1 @@
+"""One module per area of contract v1, each declaring ``OPERATIONS`` (see contracts.http)."""
