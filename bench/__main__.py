@@ -1,69 +1,25 @@
-"""``make bench``: the walking skeleton's figures, each measured in the same run.
+"""``make bench``: every figure next to a baseline measured in the same run.
 
-1. ceiling: a bare Flask endpoint under gunicorn (same gunicorn settings as the services);
-2. broker: the raw kafka-python produce-to-consume round trip on the stack's broker;
-3. gateway read: an authenticated ``GET /fhir/Observation/{id}`` through the gateway,
-   as requests per second, p50 and p99, and its ratio to the ceiling (target: 0.30 or better).
+Starts the stack, runs the ``core`` section (the bare Flask ceiling under gunicorn, the raw
+kafka-python round trip, an authenticated read through the gateway), then every other
+section in ``bench/sections/``; prints one table and writes ``bench/results/latest.md``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
-import subprocess
+import pkgutil
 import sys
 import tempfile
-import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import requests
-
-from bench import load
-from services.common import kafka
-from tests.support.broker import free_port, wait_port
-from tests.support.fhir import demo_bundle
+from bench.harness import Context, Row
 from tests.support.stack import ROOT, Stack
 
 RESULTS = ROOT / "bench" / "results"
-
-
-def start_ceiling(env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "services/common/gunicorn_conf.py",
-                             "--bind", f"127.0.0.1:{port}", "bench.ceiling:create_app()"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port("127.0.0.1", port)
-    return proc, f"http://127.0.0.1:{port}/ping"
-
-
-def broker_round_trip(bootstrap: str, count: int) -> load.Result:
-    """Produce one message, wait until the consumer sees it, COUNT times in a row."""
-    topic = f"bench.rtt.{uuid.uuid4().hex[:6]}"
-    kafka.ensure_topics(bootstrap, [topic])
-    producer = kafka.producer(bootstrap, client_id="bench")
-    consumer = kafka.consumer(bootstrap, f"bench-{uuid.uuid4().hex[:6]}", [topic], fetch_max_wait_ms=5)
-    while not consumer.assignment():
-        consumer.poll(timeout_ms=100)
-    latencies, errors, started = [], 0, time.perf_counter()
-    for i in range(count):
-        payload = str(i).encode()
-        t0 = time.perf_counter()
-        producer.send(topic, key=b"k", value=payload)
-        producer.flush()
-        got, deadline = False, t0 + 5
-        while not got and time.perf_counter() < deadline:
-            for messages in consumer.poll(timeout_ms=50).values():
-                got = got or any(m.value == payload for m in messages)
-        if got:
-            latencies.append(time.perf_counter() - t0)
-        else:
-            errors += 1
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    producer.close()
-    return load.Result("broker", len(latencies), errors, elapsed, latencies)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,59 +27,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per HTTP target")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--messages", type=int, default=500, help="broker round trips")
+    parser.add_argument("--only", nargs="*", help="run only these sections (core always runs)")
     args = parser.parse_args(argv)
 
     var_dir = Path(tempfile.mkdtemp(prefix="phr-bench-"))
     stack = Stack(var_dir, extra_env={"WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
-                                      "RATE_LIMIT_PER_SECOND": "1000000", "RATE_LIMIT_BURST": "1000000"})
+                                      "RATE_LIMIT_PER_SECOND": "1000000", "RATE_LIMIT_BURST": "1000000",
+                                      "CONTRACT_CHECKS": "report"})
     print(f"bench: starting the stack in {var_dir} ...", flush=True)
     stack.start()
-    ceiling_proc = None
+    ctx = Context(stack=stack, seconds=args.seconds, concurrency=args.concurrency, messages=args.messages)
+    sections: list[tuple[str, list[Row]]] = []
     try:
-        creds = stack.credentials()["departments"]["primary-care"]
-        token = requests.post(f"{stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
-                              auth=(creds["client_id"], creds["client_secret"]), timeout=10).json()["access_token"]
-        bundle = demo_bundle("Liz_Conn")
-        obs = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
-        target = f"{stack.gateway}/fhir/Observation/{obs}"
-        check = requests.get(target, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        check.raise_for_status()
-
-        ceiling_proc, ceiling_url = start_ceiling(stack.env)
-        print(f"bench: ceiling (bare Flask under gunicorn), {args.concurrency} clients, {args.seconds:.0f} s ...", flush=True)
-        ceiling = load.run("ceiling", ceiling_url, concurrency=args.concurrency, seconds=args.seconds)
-        ceiling_proc.terminate()
-        ceiling_proc.wait(timeout=10)
-        ceiling_proc = None
-        print(f"bench: broker round trip x{args.messages} ...", flush=True)
-        broker = broker_round_trip(stack.bootstrap, args.messages)
-        print(f"bench: GET /fhir/Observation/{{id}} through the gateway, {args.concurrency} clients ...", flush=True)
-        gateway = load.run("gateway", target, headers={"Authorization": f"Bearer {token}"},
-                           concurrency=args.concurrency, seconds=args.seconds)
+        for name in section_names(args.only):
+            print(f"bench: section {name}", flush=True)
+            module = importlib.import_module(f"bench.sections.{name}")
+            sections.append((name, module.run(ctx)))
     finally:
-        if ceiling_proc:
-            ceiling_proc.terminate()
         stack.stop()
 
-    rows = [("bare Flask endpoint under gunicorn (ceiling)", ceiling),
-            ("kafka-python produce-to-consume round trip (sequential)", broker),
-            ("authenticated GET /fhir/Observation/{id} through the gateway", gateway)]
-    ratio = gateway.rps / ceiling.rps if ceiling.rps else 0.0
-    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; "
-             f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per HTTP target.", "",
-             "| what | requests/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
-    for label, r in rows:
-        lines.append(f"| {label} | {r.rps:,.0f} | {r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} | {r.errors} |")
-    lines += ["", f"Gateway read / ceiling: **{ratio:.2f}** (target 0.30 or better: "
-                  f"{'met' if ratio >= 0.30 else 'NOT met'})."]
-    text = "\n".join(lines)
+    text = report(ctx, sections)
     print("\n" + text, flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text + "\n")
-    (RESULTS / "latest.json").write_text(json.dumps({
-        r.name: {"rps": r.rps, "p50_ms": r.percentile(0.5), "p99_ms": r.percentile(0.99), "errors": r.errors}
-        for _, r in rows} | {"ratio_gateway_to_ceiling": ratio}, indent=2))
+    (RESULTS / "latest.json").write_text(json.dumps(
+        {name: [row.as_dict() for row in rows] for name, rows in sections} | {"notes": ctx.notes}, indent=2))
     return 0
+
+
+def section_names(only: list[str] | None) -> list[str]:
+    """Return "core" and then the other sections (or those in ONLY), in name order."""
+    import bench.sections as package
+
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "core")
+    if only:
+        names = [n for n in names if n in only]
+    return ["core", *names]
+
+
+def report(ctx: Context, sections: list[tuple[str, list[Row]]]) -> str:
+    """Render every section as one markdown table with the ratios and targets as notes."""
+    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; "
+             f"{ctx.concurrency} concurrent clients, {ctx.seconds:.0f} s per HTTP target.", "",
+             "| what | rate/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+    for _name, rows in sections:
+        for row in rows:
+            lines.append(f"| {row.label} | {row.rate:,.0f} | {row.p50:.1f} | {row.p99:.1f} | {row.errors} |")
+    lines.append("")
+    lines += [f"- {note}" for note in ctx.notes]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

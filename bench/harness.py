@@ -1,0 +1,99 @@
+"""What benchmark sections share: result rows, the run context, the ceiling and the broker probe."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+
+from bench import load
+from services.common import kafka
+from tests.support.broker import free_port, wait_port
+from tests.support.stack import ROOT, Stack
+
+
+@dataclass
+class Row:
+    """One line of the table: a rate per second and latencies in milliseconds."""
+
+    label: str
+    rate: float
+    p50: float
+    p99: float
+    errors: int = 0
+
+    @classmethod
+    def of(cls, label: str, result: load.Result) -> "Row":
+        return cls(label, result.rps, result.percentile(0.5), result.percentile(0.99), result.errors)
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "rate": self.rate, "p50_ms": self.p50, "p99_ms": self.p99,
+                "errors": self.errors}
+
+
+@dataclass
+class Context:
+    """What every section may use: the running stack, the load settings, shared results."""
+
+    stack: Stack
+    seconds: float
+    concurrency: int
+    messages: int
+    ceiling: load.Result | None = None
+    notes: list[str] = field(default_factory=list)
+    _tokens: dict = field(default_factory=dict)
+
+    def department_token(self, name: str = "primary-care") -> str:
+        """Return a client-credentials access token of a demo department (cached)."""
+        if name not in self._tokens:
+            creds = self.stack.credentials()["departments"][name]
+            resp = requests.post(f"{self.stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=(creds["client_id"], creds["client_secret"]), timeout=10)
+            resp.raise_for_status()
+            self._tokens[name] = resp.json()["access_token"]
+        return self._tokens[name]
+
+    def target(self, label: str, ratio: float, goal: float) -> None:
+        """Record a ratio against its target as a note under the table."""
+        self.notes.append(f"{label}: **{ratio:.2f}** (target {goal:.2f} or better: "
+                          f"{'met' if ratio >= goal else 'NOT met'}).")
+
+
+def start_ceiling(env: dict) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "services/common/gunicorn_conf.py",
+                             "--bind", f"127.0.0.1:{port}", "bench.ceiling:create_app()"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port("127.0.0.1", port)
+    return proc, f"http://127.0.0.1:{port}/ping"
+
+
+def broker_round_trip(bootstrap: str, count: int) -> load.Result:
+    """Produce one message, wait until the consumer sees it, COUNT times in a row."""
+    topic = f"bench.rtt.{uuid.uuid4().hex[:6]}"
+    kafka.ensure_topics(bootstrap, [topic])
+    producer = kafka.producer(bootstrap, client_id="bench")
+    consumer = kafka.consumer(bootstrap, f"bench-{uuid.uuid4().hex[:6]}", [topic], fetch_max_wait_ms=5)
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=100)
+    latencies, errors, started = [], 0, time.perf_counter()
+    for i in range(count):
+        payload = str(i).encode()
+        t0 = time.perf_counter()
+        producer.send(topic, key=b"k", value=payload)
+        producer.flush()
+        got, deadline = False, t0 + 5
+        while not got and time.perf_counter() < deadline:
+            for messages in consumer.poll(timeout_ms=50).values():
+                got = got or any(m.value == payload for m in messages)
+        if got:
+            latencies.append(time.perf_counter() - t0)
+        else:
+            errors += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    producer.close()
+    return load.Result("broker", len(latencies), errors, elapsed, latencies)

@@ -1,0 +1,35 @@
+"""The walking skeleton's figures: the ceiling, the broker round trip, a read through the gateway."""
+from __future__ import annotations
+
+import requests
+
+from bench import load
+from bench.harness import Context, Row, broker_round_trip, start_ceiling
+from tests.support.fhir import demo_bundle
+
+
+def run(ctx: Context) -> list[Row]:
+    stack = ctx.stack
+    token = ctx.department_token()
+    bundle = demo_bundle("Liz_Conn")
+    obs = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+    target = f"{stack.gateway}/fhir/Observation/{obs}"
+    requests.get(target, headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
+
+    proc, url = start_ceiling(stack.env)
+    try:
+        print(f"bench: ceiling (bare Flask under gunicorn), {ctx.concurrency} clients ...", flush=True)
+        ctx.ceiling = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"bench: broker round trip x{ctx.messages} ...", flush=True)
+    broker = broker_round_trip(stack.bootstrap, ctx.messages)
+    print("bench: GET /fhir/Observation/{id} through the gateway ...", flush=True)
+    gateway = load.run("gateway", target, headers={"Authorization": f"Bearer {token}"},
+                       concurrency=ctx.concurrency, seconds=ctx.seconds)
+    ctx.target("Gateway read / ceiling", gateway.rps / ctx.ceiling.rps, 0.30)
+    ctx.notes.append("The broker row is sequential (one message in flight): its rate is 1 / round trip.")
+    return [Row.of("bare Flask endpoint under gunicorn (ceiling)", ctx.ceiling),
+            Row.of("kafka-python produce-to-consume round trip (sequential)", broker),
+            Row.of("authenticated GET /fhir/Observation/{id} through the gateway", gateway)]
