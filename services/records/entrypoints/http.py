@@ -13,6 +13,7 @@ from services.common.problem import Problem
 from services.common.http import service_app
 from services.records.bootstrap import Records, bootstrap
 from services.records.domain.bundle import InvalidBundle
+from services.records.entrypoints import patient
 from services.records.service_layer import handlers
 
 FHIR_JSON = "application/fhir+json"
@@ -32,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_url_rule("/fhir/metadata", view_func=capability_statement, methods=["GET"])
     app.add_url_rule("/fhir", view_func=post_transaction, methods=["POST"])
     app.add_url_rule("/fhir/<resource_type>/<rid>", view_func=read, methods=["GET"])
+    patient.register(app)
     return app
 
 
