@@ -9,6 +9,7 @@ import uuid
 import requests
 import sqlalchemy as sa
 
+from contracts.events import problems
 from services.common import envelope, kafka
 from services.common.auth import JwksCache, TokenValidator
 from services.common.db import make_engine
@@ -61,6 +62,7 @@ def test_a_bundle_flows_from_the_gateway_through_records_and_kafka_into_the_exch
     assert seen is not None, "no phr.records.imported event reached the broker"
     message, event = seen
     assert event["type"] == "phr.records.imported" and message.key == patient.encode()
+    assert problems(json.loads(message.value)) == [], "the event breaks its JSON Schema"
     assert event["data"]["resource_count"] == 4 and event["data"]["custodian"] == "primary-care"
     assert dict(message.headers).get("traceparent")
 
