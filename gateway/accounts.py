@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, request
 from gateway.proxy import Guard, Upstreams
 from gateway.ratelimit import TokenBucket
 from gateway.store import Store, now
+from services.common.i18n import N_
 from services.common.problem import Problem
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read aloud
@@ -22,8 +23,10 @@ FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MIN_PASSWORD = 10
-NO_MATCH = ("The activation code and birth date do not match our records. "
-            "Check both and try again, or ask your care team for a new code.")
+INVALID = N_("Invalid input")
+NO_MATCH = N_("The activation code and birth date do not match our records.")
+CHECK_OR_ASK = N_("Check both and try again, or ask your care team for a new code.")
+ASK_NEW_CODE = N_("Ask your care team for a new activation code.")
 
 
 def new_code() -> str:
@@ -48,11 +51,11 @@ def preferred_language(patient: dict) -> str | None:
 def _json_body(*fields: str) -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Problem(400, "Bad Request", "Send a JSON object.")
+        raise Problem(400, N_("Bad Request"), N_("Send a JSON object."))
     missing = [f for f in fields if not isinstance(body.get(f), str) or not body[f].strip()]
     if missing:
-        raise Problem(422, "Invalid input", f"These fields are missing or not text: {', '.join(missing)}.",
-                      fields=missing)
+        raise Problem(422, INVALID, N_("These fields are missing or not text: {fields}."),
+                      params={"fields": ", ".join(missing)}, fields=missing)
     return body
 
 
@@ -66,16 +69,16 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         """Give the custodian department a code its patient can activate an account with."""
         claims = guard.check(("system", "Patient", "r"))
         if not claims.get("dept"):
-            raise Problem(403, "Forbidden", "Only a department may ask for activation codes.")
+            raise Problem(403, N_("Forbidden"), N_("Only a department may ask for activation codes."))
         patient_id = _json_body("patient")["patient"].strip()
         if not FHIR_ID.match(patient_id):
-            raise Problem(422, "Invalid input", "'patient' is not a FHIR id.", fields=["patient"])
+            raise Problem(422, INVALID, N_("'patient' is not a FHIR id."), fields=["patient"])
         patient = _fetch_patient(upstreams, patient_id)
         birth_date = patient.get("birthDate")
         if not isinstance(birth_date, str) or not DATE.match(birth_date):
-            raise Problem(422, "Invalid input",
-                          "The patient's record has no full birth date, which the patient needs "
-                          "to activate an account. Add it to the record first.")
+            raise Problem(422, INVALID,
+                          N_("The patient's record has no full birth date, which the patient needs "
+                             "to activate an account. Add it to the record first."))
         code = new_code()
         expires = store.save_activation_code(normalise_code(code), patient_id, birth_date,
                                              preferred_language(patient), claims["dept"],
@@ -88,48 +91,51 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         """Open a portal account with an activation code, the birth date and a new password."""
         wait = activation_limiter.take(request.remote_addr or "?")
         if wait:
-            raise Problem(429, "Too Many Requests",
-                          f"Too many activation attempts; wait {wait} seconds and try again.",
-                          headers={"Retry-After": str(wait)})
+            raise Problem(429, N_("Too Many Requests"),
+                          N_("Too many tries to open an account. Wait {seconds} seconds, then try again."),
+                          headers={"Retry-After": str(wait)}, params={"seconds": wait})
         body = _json_body("code", "birth_date", "username", "password")
         username, password = body["username"].strip(), body["password"]
         if not USERNAME.match(username):
-            raise Problem(422, "Invalid input", "Choose a username of 3 to 64 letters, digits, "
-                          "dots, dashes, underscores or @.", fields=["username"])
+            raise Problem(422, INVALID, N_("Choose a username of 3 to 64 letters, digits, "
+                                           "dots, dashes, underscores or @."), fields=["username"])
         if not MIN_PASSWORD <= len(password) <= 256:
-            raise Problem(422, "Invalid input",
-                          f"Choose a password of at least {MIN_PASSWORD} characters.", fields=["password"])
+            raise Problem(422, INVALID, N_("Choose a password of at least {count} characters."),
+                          params={"count": MIN_PASSWORD}, fields=["password"])
         row = store.activation_code(normalise_code(body["code"]))
         if row is None:
-            raise Problem(400, "Activation failed", NO_MATCH, slug="activation-failed")
+            raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
+                          next_step=CHECK_OR_ASK)
         if row["used_at"] or row["expires_at"] < now() \
                 or row["failed_attempts"] >= MAX_FAILED_ATTEMPTS:
-            raise Problem(410, "Activation code no longer valid",
-                          "This activation code has expired or can no longer be used. "
-                          "Ask your care team for a new one.", slug="activation-code-invalid")
+            raise Problem(410, N_("Activation code no longer valid"),
+                          N_("This activation code has expired or can no longer be used."),
+                          slug="activation-code-invalid", next_step=ASK_NEW_CODE)
         if body["birth_date"].strip() != row["birth_date"]:
             store.count_failed_activation(row["id"])
-            raise Problem(400, "Activation failed", NO_MATCH, slug="activation-failed")
+            raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
+                          next_step=CHECK_OR_ASK)
         failure = store.open_account(row["id"], str(uuid.uuid4()), username, hasher.hash(password),
                                      row["patient"], row["language"])
         if failure == "username":
-            raise Problem(409, "Username taken", "That username is taken; choose another.",
-                          fields=["username"])
+            raise Problem(409, N_("Username taken"), N_("Someone else has that username."),
+                          next_step=N_("Choose another username."), fields=["username"])
         if failure == "patient":
-            raise Problem(409, "Account exists",
-                          "This health record already has a portal account. Sign in instead, "
-                          "or ask your care team for help.")
+            raise Problem(409, N_("Account exists"),
+                          N_("This health record already has a portal account."),
+                          next_step=N_("Sign in instead, or ask your care team for help."))
         if failure == "used":
-            raise Problem(410, "Activation code no longer valid",
-                          "This activation code was just used. Ask your care team for a new one.",
-                          slug="activation-code-invalid")
+            raise Problem(410, N_("Activation code no longer valid"),
+                          N_("This activation code was just used."),
+                          slug="activation-code-invalid", next_step=ASK_NEW_CODE)
         return jsonify(username=username, patient=row["patient"]), 201
 
     @bp.post("/patient/v1/proxies")
     def invite_proxy():
         """Invite a caregiver (not built yet)."""
-        raise Problem(501, "Not Implemented", "Inviting a caregiver is not available yet.",
-                      slug="not-implemented")
+        raise Problem(501, N_("Not Implemented"), N_("You cannot invite a caregiver here yet."),
+                      slug="not-implemented",
+                      next_step=N_("Ask your care team to add a caregiver to your record."))
 
     return bp
 
@@ -141,15 +147,18 @@ def _fetch_patient(upstreams: Upstreams, patient_id: str) -> dict:
         headers["traceparent"] = request.headers["traceparent"]
     resp = upstreams.call("records", "GET", f"/fhir/Patient/{patient_id}", headers=headers)
     if resp.status_code == 404:
-        raise Problem(404, "Not Found", f"Your department has no patient {patient_id}.")
+        raise Problem(404, N_("Not Found"), N_("Your department has no patient {patient}."),
+                      params={"patient": patient_id})
     if resp.status_code in (401, 403):
-        raise Problem(403, "Forbidden", f"Your department may not read patient {patient_id}.")
+        raise Problem(403, N_("Forbidden"), N_("Your department may not read patient {patient}."),
+                      params={"patient": patient_id})
     if resp.status_code != 200:
-        raise Problem(502, "Bad Gateway", f"The records service answered {resp.status_code}.")
+        raise Problem(502, N_("Bad Gateway"), N_("The records service answered {status}."),
+                      params={"status": resp.status_code})
     try:
         patient = json.loads(resp.body)
     except ValueError:
         patient = None
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
-        raise Problem(502, "Bad Gateway", "The records service did not return a Patient.")
+        raise Problem(502, N_("Bad Gateway"), N_("The records service did not return a Patient."))
     return patient

@@ -8,6 +8,7 @@ from flask import Flask
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from services.common.config import Settings, load_settings
 from services.common.observability import configure_logging, instrument
+from services.common import i18n
 from services.common.problem import install_problem_handlers
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(Settings)}
@@ -29,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(DEFAULTS)
     app.config.update(test_config)
+    i18n.install(app)
     install_problem_handlers(app)
     gateway = bootstrap(app, settings)
     app.extensions["gateway"] = gateway

@@ -15,6 +15,7 @@ from gateway.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
 from gateway.keys import public_jwks
 from gateway.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.store import Store
+from services.common.i18n import N_, _, current_language, use_preferred
 
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
                 "code_challenge", "code_challenge_method", "aud", "launch")
@@ -23,21 +24,25 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
                 "Referrer-Policy": "no-referrer"}
 PLAIN_SCOPES = {
-    "patient/*.rs": "Read your health record",
-    "patient/*.r": "Read your health record",
-    "patient/Consent.cruds": "See and change who may see your record",
-    "patient/Observation.c": "Add your own measurements, such as blood pressure",
-    "offline_access": "Keep you signed in on this device",
-    "fhirUser": "Know which health record is yours",
-    "openid": "Know who you are",
+    "patient/*.rs": N_("Read your health record"),
+    "patient/*.r": N_("Read your health record"),
+    "patient/Consent.cruds": N_("See and change who may see your record"),
+    "patient/Observation.c": N_("Add your own measurements, such as blood pressure"),
+    "offline_access": N_("Keep you signed in on this device"),
+    "fhirUser": N_("Know which health record is yours"),
+    "openid": N_("Know who you are"),
 }
-BAD_LOGIN = "The username or password is not right. Check them and try again."
-LOCKED = "Too many wrong tries. Wait 15 minutes, then try again."
+BAD_LOGIN = N_("The username or password is not right. Check them and try again.")
+LOCKED = N_("Too many wrong tries. Wait 15 minutes, then try again.")
+EXPIRED = N_("Your sign-in has expired. Sign in again.")
+MISSING = N_("Enter both your username and your password.")
 
 
 def _page(template: str, status: int = 200, **context) -> Response:
-    return Response(render_template(template, lang="en", **context), status=status,
-                    headers=PAGE_HEADERS, mimetype="text/html")
+    """Render a portal page in the negotiated language, labelled with it (WCAG 3.1.1)."""
+    lang = current_language().used
+    return Response(render_template(template, lang=lang, **context), status=status,
+                    headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
 
 
 def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Blueprint:
@@ -66,12 +71,13 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
         except OAuth2Error as error:
             if error.redirect_uri:  # validated against the client: tell the app (section 4.1.2.1)
                 return None, server.handle_error_response(request, error)
-            return None, _page("error.html", 400, title="This sign-in link does not work",
-                               message=error.description or error.error)
+            return None, _page("error.html", 400, title=_("This sign-in link does not work"),
+                               message=_("The app that sent you here gave a link we cannot use."),
+                               technical=error.description or error.error)
 
     def login_page(grant, status=200, error=None, username=""):
-        return _page("login.html", status, title="Sign in", action=request.path, params=params(),
-                     client_name=grant.client.name, error=error, username=username)
+        return _page("login.html", status, title=_("Sign in"), action=request.path, params=params(),
+                     client_name=grant.client.name, error=error and _(error), username=username)
 
     @bp.route("/oauth/authorize", methods=["GET", "POST"])
     def authorize():
@@ -84,14 +90,14 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
             account_id = store.take_ticket(form.get("ticket", ""), request_hash())
             account = store.account(account_id=account_id) if account_id else None
             if account is None:
-                return login_page(grant, 400, "Your sign-in has expired. Sign in again.")
+                return login_page(grant, 400, EXPIRED)
             user = account if form["decision"] == "allow" else None
             return server.create_authorization_response(grant_user=user, grant=grant)
         if "username" not in form and "password" not in form:
             return login_page(grant)
         username, password = form.get("username", "").strip(), form.get("password", "")
         if not username or not password:
-            return login_page(grant, 400, "Enter both your username and your password.", username)
+            return login_page(grant, 400, MISSING, username)
         account = store.account(username=username) if len(username) <= 64 else None
         if account is not None and account.locked_until > time.time():
             return login_page(grant, 429, LOCKED, username)
@@ -103,8 +109,10 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
         store.record_login(account.id, True, MAX_LOGIN_FAILURES, LOCK_SECONDS)
         ticket = secrets.token_urlsafe(32)
         store.save_ticket(ticket, account.id, request_hash())
-        scopes = [PLAIN_SCOPES.get(s, s) for s in (grant.request.scope or "").split()]
-        return _page("approve.html", title="Allow access?", action=request.path, params=params(),
+        use_preferred(account.language)  # no Accept-Language: the patient's own language
+        scopes = [_(PLAIN_SCOPES[s]) if s in PLAIN_SCOPES else s
+                  for s in (grant.request.scope or "").split()]
+        return _page("approve.html", title=_("Allow access?"), action=request.path, params=params(),
                      ticket=ticket, username=account.username, client_name=grant.client.name,
                      scopes=list(dict.fromkeys(scopes)))
 

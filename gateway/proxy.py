@@ -18,6 +18,7 @@ from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
 from services.common import smart
 from services.common.auth import TokenValidator, bearer_token
+from services.common.i18n import N_
 from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class Guard:
         # TokenValidator keeps verified tokens until they expire, so a signature is checked once.
         claims = self.validator.validate(bearer_token())
         if self.revocations.is_revoked(claims["jti"]):
-            raise Problem(401, "Unauthorized", "The access token was revoked.",
+            raise Problem(401, N_("Unauthorized"), N_("The access token was revoked."),
+                          next_step=N_("Sign in again."),
                           headers=_challenge("invalid_token"))
         return claims
 
@@ -61,11 +63,11 @@ class Guard:
         context, resource, interactions = rule
         if not smart.allows(claims.get("scope", ""), context, resource, interactions):
             needed = f"{context}/{resource}.{interactions}"
-            raise Problem(403, "Forbidden",
-                          f"The access token's scopes do not allow this request (it needs {needed}).",
-                          headers=_challenge("insufficient_scope", needed))
+            raise Problem(403, N_("Forbidden"),
+                          N_("Your token may not do this. It needs the scope {scope}."),
+                          headers=_challenge("insufficient_scope", needed), params={"scope": needed})
         if context == "patient" and not claims.get("patient"):
-            raise Problem(403, "Forbidden", "This request needs a patient's access token.",
+            raise Problem(403, N_("Forbidden"), N_("This request needs a patient's access token."),
                           headers=_challenge("insufficient_scope"))
         self.limit(claims)
         return claims
@@ -76,9 +78,9 @@ class Guard:
         key = claims["client_id"] if not claims.get("patient") else f"{claims['client_id']} {claims['sub']}"
         wait = self.limiter.take(key)
         if wait:
-            raise Problem(429, "Too Many Requests",
-                          f"Too many requests from this client; try again in {wait} s.",
-                          headers={"Retry-After": str(wait)})
+            raise Problem(429, N_("Too Many Requests"),
+                          N_("Too many requests from this app. Wait {seconds} seconds, then try again."),
+                          headers={"Retry-After": str(wait)}, params={"seconds": wait})
 
 
 @dataclass
@@ -116,22 +118,25 @@ class Upstreams:
             return UpstreamResponse(resp.status, list(resp.headers.items()), resp.data)
         except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
             log.warning("%s unreachable: %s", service, exc)
-            raise Problem(503, "Service Unavailable",
-                          f"The {service} service cannot be reached right now; try again shortly.",
-                          headers={"Retry-After": "5"}) from exc
+            raise Problem(503, N_("Service Unavailable"),
+                          N_("The {service} service cannot be reached right now."),
+                          next_step=N_("Try again in a few minutes."),
+                          headers={"Retry-After": "5"}, params={"service": service}) from exc
         except urllib3.exceptions.TimeoutError as exc:
             log.warning("%s timed out: %s", service, exc)
-            raise Problem(504, "Gateway Timeout",
-                          f"The {service} service did not answer in time. Nothing is known to have changed; try again.") from exc
+            raise Problem(504, N_("Gateway Timeout"),
+                          N_("The {service} service did not answer in time. Nothing is known to have changed."),
+                          next_step=N_("Try again in a few minutes."), params={"service": service}) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             log.warning("%s failed: %s", service, exc)
-            raise Problem(502, "Bad Gateway", f"The {service} service gave an invalid answer.") from exc
+            raise Problem(502, N_("Bad Gateway"), N_("The {service} service gave an invalid answer."),
+                          next_step=N_("Try again in a few minutes."), params={"service": service}) from exc
 
 
 def _safe_path(path: str) -> str:
     """Refuse dot segments (they would be normalised away upstream) and re-encode the path."""
     if any(seg in (".", "..") for seg in path.split("/")):
-        raise Problem(400, "Bad Request", "The path may not contain '.' or '..' segments.")
+        raise Problem(400, N_("Bad Request"), N_("The path may not contain '.' or '..' segments."))
     return quote(path, safe="/-._~!$&'()*+,;=:@")
 
 
@@ -143,8 +148,8 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
         """Check the route's rule and pass the request to its service."""
         found = routes.match(request.method, request.path)
         if found is None:
-            raise Problem(404, "Not Found",
-                          f"The gateway has no route for {request.method} {request.path}.")
+            raise Problem(404, N_("Not Found"), N_("The gateway has no route for {method} {path}."),
+                          params={"method": request.method, "path": request.path})
         path = _safe_path(request.path)
         if found.rule is not None:
             guard.check(found.rule)

@@ -11,6 +11,7 @@ import threading
 import time
 
 from gateway.store import Store
+from services.common.i18n import N_
 from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,9 @@ class RevocationList:
                 rows = self.store.revoked_since(self._last_id)
             except Exception as exc:  # the database is down: keep the list while it is fresh
                 if started - self._checked > MAX_STALENESS:
-                    raise Problem(503, "Service Unavailable",
-                                  "Token revocations cannot be checked right now.") from exc
+                    raise Problem(503, N_("Service Unavailable"),
+                                  N_("Token revocations cannot be checked right now."),
+                                  next_step=N_("Try again in a few minutes.")) from exc
                 log.warning("revocation poll failed: %s", exc)
                 return
             now = time.time()

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import langcodes
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
 from flask import Flask, Response, g, has_request_context, request
 from markupsafe import Markup, escape
@@ -168,7 +168,7 @@ def language_name(tag: str, locale: str) -> str | None:
     """Return the name of language TAG in LOCALE's words ('pt', 'es' -> 'portugués')."""
     try:
         return Locale.parse(locale).languages.get(Locale.parse(tag, sep="-").language)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return None
 
 
@@ -272,13 +272,15 @@ def update() -> list[Path]:
     """Merge messages.pot into each locale's .po; English text is its own translation."""
     from babel.messages.catalog import Catalog
 
-    template = _read(TRANSLATIONS / f"{DOMAIN}.pot")
     written = []
     for locale in SUPPORTED:
+        # A fresh template each time: Catalog.update adds the template's own Message objects.
+        template = _read(TRANSLATIONS / f"{DOMAIN}.pot")
         path = catalog_path(locale)
         catalog = _read(path, locale) if path.exists() else Catalog(locale=locale, domain=DOMAIN)
         catalog.update(template, update_header_comment=False)
         catalog.obsolete.clear()
+        catalog.project, catalog.fuzzy = "phr-exchange", False
         if locale == DEFAULT:
             for message in catalog:
                 if message.id and (not message.string or message.fuzzy):
