@@ -63,6 +63,10 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         if user is not None:
             claims["patient"] = user.patient
             claims["fhirUser"] = f"Patient/{user.patient}"
+            if getattr(user, "language", None):
+                # The patient's preferred language (FHIR Patient.communication, kept at
+                # activation), so each service answers in it without another lookup.
+                claims["locale"] = user.language
         header = {"alg": self.alg, "typ": "at+jwt", "kid": self.key.kid}
         return jwt.encode(header, claims, self.key)
 

@@ -13,6 +13,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from services.common import smart
+from services.common.i18n import N_
 from services.common.problem import Problem
 
 ALGORITHMS = ["RS256"]
@@ -43,8 +44,8 @@ class JwksCache:
                     self._at = now
                 except (requests.RequestException, ValueError, JoseError) as exc:
                     if self._keys is None:
-                        raise Problem(503, "Service Unavailable",
-                                      "The token signing keys cannot be fetched right now.") from exc
+                        raise Problem(503, N_("Service Unavailable"),
+                                      N_("The token signing keys cannot be fetched right now.")) from exc
         return self._keys
 
 
@@ -80,12 +81,12 @@ class TokenValidator:
         try:
             header = jws.extract_compact(raw.encode()).headers()
         except (JoseError, ValueError, UnicodeError):
-            raise Problem(401, "Unauthorized", "The access token is not a JWT.",
+            raise Problem(401, N_("Unauthorized"), N_("The access token is not a JWT."),
                           headers=_challenge("invalid_token")) from None
         try:
             token = jwt.decode(raw, self.jwks.get(header.get("kid")), algorithms=ALGORITHMS)
             if str(token.header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
-                raise Problem(401, "Unauthorized", "The token is not an access token.",
+                raise Problem(401, N_("Unauthorized"), N_("The token is not an access token."),
                               headers=_challenge("invalid_token"))
             jwt.JWTClaimsRegistry(
                 leeway=self.leeway,
@@ -97,7 +98,7 @@ class TokenValidator:
         except Problem:
             raise
         except (JoseError, ValueError, TypeError) as exc:
-            raise Problem(401, "Unauthorized", "The access token is not valid or has expired.",
+            raise Problem(401, N_("Unauthorized"), N_("The access token is not valid or has expired."),
                           headers=_challenge("invalid_token")) from exc
         return token.claims
 
@@ -112,7 +113,7 @@ def bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "Unauthorized", "This request needs a bearer access token.",
+        raise Problem(401, N_("Unauthorized"), N_("This request needs a bearer access token."),
                       headers=_challenge())
     return token.strip()
 
@@ -133,6 +134,6 @@ def require_scope(context: str, resource: str, interactions: str) -> dict:
     """Return the current claims if their scopes allow the interactions, else raise 403."""
     claims = g.claims
     if not smart.allows(claims.get("scope", ""), context, resource, interactions):
-        raise Problem(403, "Forbidden", "The access token's scopes do not allow this request.",
+        raise Problem(403, N_("Forbidden"), N_("The access token's scopes do not allow this request."),
                       headers=_challenge("insufficient_scope"))
     return claims

@@ -5,6 +5,7 @@ from typing import Callable
 
 from flask import Flask
 
+from services.common import contract_checks, i18n
 from services.common.auth import JwksCache, TokenValidator, protect
 from services.common.config import Settings
 from services.common.observability import configure_logging, instrument
@@ -21,7 +22,11 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     app.json.sort_keys = False
     app.json.compact = True
     install_problem_handlers(app)
-    instrument(app, settings.service, checks)
+    registry = instrument(app, settings.service, checks)
+    # Flask runs after_request hooks last-registered first: i18n labels the response
+    # (Content-Language) before the contract checks read that label.
+    contract_checks.install(app, settings.service, registry, settings.contract_checks)
+    i18n.install(app)
     protect(app, validator or TokenValidator(settings.issuer, settings.audience,
                                              JwksCache(settings.jwks_url)), open_paths)
     return app

@@ -3,8 +3,11 @@
 Messages are gettext-style: the msgid is the English text, with ``{name}`` placeholders that
 are filled in after translation. Mark text where it is written with ``N_`` (returns it
 unchanged) or translate it for the current request with ``_``; both are found by the babel
-extractor (``babel.cfg``). Catalogs are the ``.po`` files under ``translations/``, read
-directly with babel the first time a locale is needed (no compiled ``.mo`` files).
+extractor (``babel.cfg``). Catalogs are the ``.po`` files under ``translations/`` (the shared
+catalog, beside this module) and under ``services/<service>/translations/`` (a service's own
+texts: every message marked in a service that has such a folder belongs to its catalog).
+They are read directly with babel the first time a locale is needed (no compiled ``.mo``
+files), and merged.
 
 Regenerate the catalogs after changing marked text (see ``main`` below)::
 
@@ -112,22 +115,36 @@ def negotiate(accept_language: str | None, preferred: str | None = None) -> Lang
 
 # --- catalogs ----------------------------------------------------------------------------
 
-def catalog_path(locale: str) -> Path:
-    return TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+def catalog_path(locale: str, translations: Path | None = None) -> Path:
+    return (translations or TRANSLATIONS) / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def service_catalogs() -> dict[Path, Path]:
+    """Return {translations folder: the source folder it covers} for services with their own."""
+    return {folder: folder.parent for folder in sorted((ROOT / "services").glob("*/translations"))
+            if folder.is_dir() and folder.parent.name != "common"}
+
+
+def catalogs() -> list[Path]:
+    """Every translations folder: the shared one first, then the services' own."""
+    return [TRANSLATIONS, *service_catalogs()]
 
 
 @lru_cache(maxsize=None)
 def _messages(locale: str) -> dict[str, str]:
-    """Read LOCALE's .po once per process; fuzzy and empty entries do not count."""
+    """Read LOCALE's .po files once per process and merge them; fuzzy and empty entries do not count."""
     from babel.messages.pofile import read_po
 
-    path = catalog_path(locale)
-    if not path.exists():
-        return {}
-    with path.open("rb") as fileobj:
-        catalog = read_po(fileobj, locale=locale, domain=DOMAIN)
-    return {m.id: m.string for m in catalog
-            if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+    merged: dict[str, str] = {}
+    for folder in catalogs():
+        path = catalog_path(locale, folder)
+        if not path.exists():
+            continue
+        with path.open("rb") as fileobj:
+            catalog = read_po(fileobj, locale=locale, domain=DOMAIN)
+        merged.update({m.id: m.string for m in catalog
+                       if m.id and isinstance(m.id, str) and m.string and not m.fuzzy})
+    return merged
 
 
 class _Keep(dict):
@@ -229,8 +246,17 @@ def install(app: Flask) -> None:
 
 # --- catalog maintenance -----------------------------------------------------------------
 
-def extract_catalog():
-    """Extract the marked messages from the source, as babel.cfg says, into a fresh Catalog."""
+def _owner(filename: str) -> Path:
+    """Return the translations folder a source file's messages belong to."""
+    path = (ROOT / filename).resolve()
+    for folder, source in service_catalogs().items():
+        if path.is_relative_to(source.resolve()):
+            return folder
+    return TRANSLATIONS
+
+
+def extract_catalog(translations: Path | None = None):
+    """Extract the marked messages of one catalog (default: the shared one) into a fresh Catalog."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
     from babel.messages.frontend import parse_mapping_cfg
@@ -241,7 +267,8 @@ def extract_catalog():
     for filename, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
             strip_comment_tags=True):
-        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+        if _owner(filename) == (translations or TRANSLATIONS):
+            catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog
 
 
@@ -261,22 +288,34 @@ def _write(path: Path, catalog) -> None:
                  include_previous=True)
 
 
-def extract() -> Path:
-    """Write translations/messages.pot from the source."""
-    pot = TRANSLATIONS / f"{DOMAIN}.pot"
-    _write(pot, extract_catalog())
-    return pot
+def extract() -> list[Path]:
+    """Write every catalog's messages.pot from the source."""
+    written = []
+    for folder in catalogs():
+        pot = folder / f"{DOMAIN}.pot"
+        _write(pot, extract_catalog(folder))
+        written.append(pot)
+    return written
 
 
-def update() -> list[Path]:
-    """Merge messages.pot into each locale's .po; English text is its own translation."""
+def update(folders: list[Path] | None = None) -> list[Path]:
+    """Merge each messages.pot into its locales' .po; English text is its own translation."""
+    written = []
+    for folder in folders or catalogs():
+        written += _update(folder)
+    _messages.cache_clear()
+    return written
+
+
+def _update(folder: Path) -> list[Path]:
     from babel.messages.catalog import Catalog
 
     written = []
     for locale in SUPPORTED:
         # A fresh template each time: Catalog.update adds the template's own Message objects.
-        template = _read(TRANSLATIONS / f"{DOMAIN}.pot")
-        path = catalog_path(locale)
+        pot = folder / f"{DOMAIN}.pot"
+        template = _read(pot) if pot.exists() else extract_catalog(folder)
+        path = catalog_path(locale, folder)
         catalog = _read(path, locale) if path.exists() else Catalog(locale=locale, domain=DOMAIN)
         catalog.update(template, update_header_comment=False)
         catalog.obsolete.clear()
@@ -287,22 +326,29 @@ def update() -> list[Path]:
                     message.string, message.flags = message.id, message.flags - {"fuzzy"}
         _write(path, catalog)
         written.append(path)
-    _messages.cache_clear()
     return written
 
 
 def check() -> list[str]:
     """Return what is wrong with the catalogs: stale .pot, missing, empty or fuzzy entries."""
     errors = []
-    source = {m.id for m in extract_catalog() if m.id}
-    pot_path = TRANSLATIONS / f"{DOMAIN}.pot"
+    for folder in catalogs():
+        prefix = "" if folder == TRANSLATIONS else f"{folder.parent.name}: "
+        errors += [prefix + e for e in _check(folder)]
+    return errors
+
+
+def _check(folder: Path) -> list[str]:
+    errors = []
+    source = {m.id for m in extract_catalog(folder) if m.id}
+    pot_path = folder / f"{DOMAIN}.pot"
     pot = {m.id for m in _read(pot_path) if m.id} if pot_path.exists() else set()
     for msgid in sorted(source - pot):
         errors.append(f"messages.pot: missing {msgid!r} (run extract)")
     for msgid in sorted(pot - source):
         errors.append(f"messages.pot: stale {msgid!r} (run extract)")
     for locale in SUPPORTED:
-        path = catalog_path(locale)
+        path = catalog_path(locale, folder)
         entries = {m.id: m for m in _read(path, locale) if m.id} if path.exists() else {}
         for msgid in sorted(source):
             entry = entries.get(msgid)
@@ -321,7 +367,8 @@ def main(argv: list[str]) -> int:
     """``extract`` | ``update`` | ``check``."""
     command = argv[0] if argv else ""
     if command == "extract":
-        print(extract())
+        for path in extract():
+            print(path)
     elif command == "update":
         for path in update():
             print(path)

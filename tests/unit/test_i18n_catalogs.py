@@ -107,7 +107,7 @@ def test_a_fuzzy_translation_is_never_shown(copied_catalogs):
 
 def test_update_adds_new_keys_and_english_is_its_own_translation(copied_catalogs):
     _edit(copied_catalogs / "messages.pot", lambda c: c.add("A brand new sentence."))
-    i18n.update()
+    i18n.update([copied_catalogs])
     assert _entries(i18n.catalog_path("en"))["A brand new sentence."].string == "A brand new sentence."
     assert _entries(i18n.catalog_path("es"))["A brand new sentence."].string == ""
     assert _entries(i18n.catalog_path("es"))["Allow"].string == "Permitir"
