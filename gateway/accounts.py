@@ -13,6 +13,8 @@ from flask import Blueprint, jsonify, request
 from gateway.proxy import Guard, Upstreams
 from gateway.ratelimit import TokenBucket
 from gateway.store import Store, now
+from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
+from services.common.bodies import load_body
 from services.common.i18n import N_
 from services.common.problem import Problem
 
@@ -48,17 +50,6 @@ def preferred_language(patient: dict) -> str | None:
     return None
 
 
-def _json_body(*fields: str) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Problem(400, N_("Bad Request"), N_("Send a JSON object."))
-    missing = [f for f in fields if not isinstance(body.get(f), str) or not body[f].strip()]
-    if missing:
-        raise Problem(422, INVALID, N_("These fields are missing or not text: {fields}."),
-                      params={"fields": ", ".join(missing)}, fields=missing)
-    return body
-
-
 def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days: int,
                      activation_limiter: TokenBucket) -> Blueprint:
     bp = Blueprint("accounts", __name__)
@@ -70,7 +61,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         claims = guard.check(("system", "Patient", "r"))
         if not claims.get("dept"):
             raise Problem(403, N_("Forbidden"), N_("Only a department may ask for activation codes."))
-        patient_id = _json_body("patient")["patient"].strip()
+        patient_id = load_body(ActivationCodeRequestSchema())["patient"].strip()
         if not FHIR_ID.match(patient_id):
             raise Problem(422, INVALID, N_("'patient' is not a FHIR id."), fields=["patient"])
         patient = _fetch_patient(upstreams, patient_id)
@@ -94,7 +85,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
             raise Problem(429, N_("Too Many Requests"),
                           N_("Too many tries to open an account. Wait {seconds} seconds, then try again."),
                           headers={"Retry-After": str(wait)}, params={"seconds": wait})
-        body = _json_body("code", "birth_date", "username", "password")
+        body = load_body(ActivateRequestSchema())
         username, password = body["username"].strip(), body["password"]
         if not USERNAME.match(username):
             raise Problem(422, INVALID, N_("Choose a username of 3 to 64 letters, digits, "
