@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-fast bench contracts clean
+.PHONY: install up test test-fast bench contracts i18n clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test-fast: install ## unit tests only
 
 contracts: install ## regenerate contracts/openapi.yaml and contracts/asyncapi.yaml
 	$(PY) -m contracts generate
+
+i18n: install ## re-extract marked text into the catalogs and merge them (then translate the new entries)
+	$(PY) -m services.common.i18n extract
+	$(PY) -m services.common.i18n update
+	$(PY) -m services.common.i18n check
 
 bench: install ## benchmark table (ratios against a baseline measured in the same run)
 	$(PY) -m bench
