@@ -33,8 +33,9 @@ class Result:
 
 
 def run(name: str, url: str, headers: dict | None = None, concurrency: int = 16,
-        seconds: float = 8.0, warmup: float = 2.0, expect: int = 200) -> Result:
-    """Send GET URL from CONCURRENCY threads for SECONDS after WARMUP; return the measurements."""
+        seconds: float = 8.0, warmup: float = 2.0, expect: int = 200,
+        method: str = "GET", body: bytes | None = None) -> Result:
+    """Send METHOD URL (with BODY) from CONCURRENCY threads for SECONDS after WARMUP; return the measurements."""
     target = urlparse(url)
     path = target.path + (f"?{target.query}" if target.query else "")
     lock, latencies, counts = threading.Lock(), [], {"ok": 0, "err": 0}
@@ -49,7 +50,7 @@ def run(name: str, url: str, headers: dict | None = None, concurrency: int = 16,
             if t0 >= stop_at:
                 break
             try:
-                conn.request("GET", path, headers=headers or {})
+                conn.request(method, path, body=body, headers=headers or {})
                 resp = conn.getresponse()
                 resp.read()
                 good = resp.status == expect

@@ -21,6 +21,7 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/exchange/v1", "exchange"),
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
+    ("/fhir/Consent", "consent"),  # FHIR R4 Consent resources come from the consent service
     ("/fhir", "records"),
 ]
 

@@ -34,7 +34,7 @@ DOMAIN = "messages"
 TRANSLATIONS = Path(__file__).with_name("translations")
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "babel.cfg"
-KEYWORDS = {"_": None, "N_": None, "gettext": None}
+KEYWORDS = {"_": None, "N_": None, "C_": None, "gettext": None}
 
 
 @dataclass(frozen=True)

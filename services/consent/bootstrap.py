@@ -1,22 +1,38 @@
 """Wire the consent service's dependencies once per process."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy.engine import Engine
 
+from contracts.events import EventChecker
 from services.common.config import Settings
 from services.common.db import make_engine
+from services.consent.service_layer.unit_of_work import SqlUnitOfWork
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass
-class Consent:
-    """The consent service's dependencies."""
+class ConsentService:
+    """The consent service's dependencies: settings, database, event checks, clock."""
 
     settings: Settings
     engine: Engine
+    events: EventChecker
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def uow(self, write: bool = True) -> SqlUnitOfWork:
+        """Start a unit of work."""
+        return SqlUnitOfWork(self.engine, write=write, checker=self.events)
 
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> Consent:
-    """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
-    return Consent(settings, engine or make_engine(settings.database_url))
+def bootstrap(settings: Settings, engine: Engine | None = None,
+              clock: Callable[[], datetime] | None = None) -> ConsentService:
+    """Build the dependencies from SETTINGS (or use the ENGINE and CLOCK a test gives)."""
+    return ConsentService(settings, engine or make_engine(settings.database_url),
+                          EventChecker(settings.contract_checks), clock or utc_now)

@@ -1,7 +1,52 @@
-"""The consent database: for now the messaging tables (consents arrive with the consent issue)."""
+"""The consent database: consents, break-the-glass grants, and the messaging tables."""
 import sqlalchemy as sa
 
 from services.common.outbox import messaging_tables
 
 metadata = sa.MetaData()
 outbox, processed_events = messaging_tables(metadata)
+
+
+def consent_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("patient", sa.String(200), nullable=False),
+        sa.Column("grantee_kind", sa.String(20), nullable=False),
+        sa.Column("grantee_id", sa.String(200), nullable=False),
+        sa.Column("purposes", sa.Text, nullable=False),  # JSON list of codes
+        sa.Column("classes", sa.Text, nullable=False),  # JSON list of codes
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("notify", sa.Boolean, nullable=False, default=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by_kind", sa.String(20), nullable=False),
+        sa.Column("created_by_id", sa.String(200), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by_kind", sa.String(20), nullable=True),
+        sa.Column("revoked_by_id", sa.String(200), nullable=True),
+        sa.Column("expired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("language", sa.String(35), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("text_sha256", sa.String(64), nullable=False),
+    ]
+
+
+def break_glass_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("patient", sa.String(200), nullable=False),
+        sa.Column("department", sa.String(200), nullable=False),
+        sa.Column("purpose", sa.String(20), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+consents = sa.Table("consents", metadata, *consent_columns(),
+                    sa.Index("ix_consents_patient_grantee", "patient", "grantee_id"),
+                    sa.Index("ix_consents_status_end", "status", "period_end"))
+break_glass = sa.Table("break_glass", metadata, *break_glass_columns(),
+                       sa.Index("ix_break_glass_patient_dept", "patient", "department"))

@@ -1,23 +1,29 @@
-"""HTTP entrypoint of the consent service (consents and decisions arrive with the consent issue)."""
+"""HTTP entrypoint of the consent service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
 from flask import Flask
 
+from services.common import i18n
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.consent.bootstrap import bootstrap
+from services.consent.entrypoints import departments, fhir, patient
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Create the consent app: settings, then TEST_CONFIG overrides."""
+    """Create the consent app: settings, then TEST_CONFIG overrides (engine, validator, clock)."""
     test_config = test_config or {}
     settings = test_config.get("settings") or load_settings("consent")
-    consent = bootstrap(settings, test_config.get("engine"))
+    consent = bootstrap(settings, test_config.get("engine"), test_config.get("clock"))
     app = service_app(__name__, settings, {
         "database": lambda: ping(consent.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
     }, test_config.get("validator"))
     app.extensions["consent"] = consent
+    i18n.install(app)
+    patient.register(app)
+    departments.register(app)
+    fhir.register(app)
     return app

@@ -1,0 +1,124 @@
+"""Consents and break-the-glass grants in SQL, on the caller's connection (its transaction)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from services.consent.adapters.tables import break_glass, consents
+from services.consent.domain.model import ACTIVE, BreakGlass, Consent, Party, utc
+
+
+def _to_row(c: Consent) -> dict:
+    return dict(id=c.id, patient=c.patient, grantee_kind=c.grantee.kind, grantee_id=c.grantee.id,
+                purposes=json.dumps(list(c.purposes)), classes=json.dumps(list(c.classes)),
+                period_start=c.start, period_end=c.end, status=c.status, version=c.version,
+                notify=c.notify, created_at=c.created_at, created_by_kind=c.created_by.kind,
+                created_by_id=c.created_by.id, revoked_at=c.revoked_at,
+                revoked_by_kind=c.revoked_by.kind if c.revoked_by else None,
+                revoked_by_id=c.revoked_by.id if c.revoked_by else None,
+                expired_at=c.expired_at, language=c.language, text=c.text,
+                text_sha256=c.text_sha256)
+
+
+def _from_row(r) -> Consent:
+    return Consent(id=r.id, patient=r.patient, grantee=Party(r.grantee_kind, r.grantee_id),
+                   purposes=tuple(json.loads(r.purposes)), classes=tuple(json.loads(r.classes)),
+                   start=utc(r.period_start), end=utc(r.period_end),
+                   created_by=Party(r.created_by_kind, r.created_by_id), created_at=utc(r.created_at),
+                   language=r.language, text=r.text, text_sha256=r.text_sha256,
+                   notify=bool(r.notify), status=r.status, version=r.version,
+                   revoked_at=utc(r.revoked_at),
+                   revoked_by=Party(r.revoked_by_kind, r.revoked_by_id) if r.revoked_by_kind else None,
+                   expired_at=utc(r.expired_at))
+
+
+# The decision path's query, built once: only what a decision needs, no consent text.
+_DECISION_COLUMNS = (consents.c.id, consents.c.grantee_id, consents.c.purposes, consents.c.classes,
+                     consents.c.period_start, consents.c.period_end, consents.c.status,
+                     consents.c.version, consents.c.notify, consents.c.created_at)
+_ACTIVE_FOR = (sa.select(*_DECISION_COLUMNS)
+               .where(consents.c.patient == sa.bindparam("patient"),
+                      consents.c.grantee_kind == "department",
+                      consents.c.grantee_id == sa.bindparam("department"),
+                      consents.c.status == ACTIVE))
+_NOBODY = Party("patient", "")
+
+
+def _for_decision(patient: str, r) -> Consent:
+    return Consent(id=r.id, patient=patient, grantee=Party("department", r.grantee_id),
+                   purposes=tuple(json.loads(r.purposes)), classes=tuple(json.loads(r.classes)),
+                   start=utc(r.period_start), end=utc(r.period_end), created_by=_NOBODY,
+                   created_at=utc(r.created_at), language="", text="", text_sha256="",
+                   notify=bool(r.notify), status=r.status, version=r.version)
+
+
+class SqlConsentRepository:
+    """Read and write consents on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def add(self, consent: Consent) -> None:
+        self.conn.execute(consents.insert().values(**_to_row(consent)))
+
+    def save(self, consent: Consent, expected_version: int) -> bool:
+        """Write CONSENT if nobody changed it since EXPECTED_VERSION; return whether it did."""
+        row = _to_row(consent)
+        result = self.conn.execute(consents.update()
+                                   .where(consents.c.id == consent.id,
+                                          consents.c.version == expected_version)
+                                   .values(**{k: v for k, v in row.items() if k != "id"}))
+        return result.rowcount == 1
+
+    def get(self, consent_id: str, lock: bool = False) -> Consent | None:
+        query = sa.select(consents).where(consents.c.id == consent_id)
+        if lock:
+            query = query.with_for_update()  # PostgreSQL row lock; SQLite holds the write lock already
+        row = self.conn.execute(query).first()
+        return _from_row(row) if row else None
+
+    def for_patient(self, patient: str) -> list[Consent]:
+        rows = self.conn.execute(sa.select(consents).where(consents.c.patient == patient)
+                                 .order_by(consents.c.created_at.desc(), consents.c.id))
+        return [_from_row(r) for r in rows]
+
+    def for_department(self, patient: str, department: str) -> list[Consent]:
+        rows = self.conn.execute(sa.select(consents).where(
+            consents.c.patient == patient, consents.c.grantee_kind == "department",
+            consents.c.grantee_id == department).order_by(consents.c.created_at.desc()))
+        return [_from_row(r) for r in rows]
+
+    def active_for(self, patient: str, department: str) -> list[Consent]:
+        """The patient's consents that name DEPARTMENT and are still marked active.
+
+        Loaded for a decision only: without the consent text and who made it.
+        """
+        rows = self.conn.execute(_ACTIVE_FOR, {"patient": patient, "department": department})
+        return [_for_decision(patient, r) for r in rows]
+
+    def active_with_end(self) -> list[Consent]:
+        """Every active consent that has an end date (the expiry sweep filters by time)."""
+        rows = self.conn.execute(sa.select(consents).where(consents.c.status == ACTIVE,
+                                                           consents.c.period_end.is_not(None)))
+        return [_from_row(r) for r in rows]
+
+
+class SqlBreakGlassRepository:
+    """Read and write break-the-glass grants on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def add(self, g: BreakGlass) -> None:
+        self.conn.execute(break_glass.insert().values(
+            id=g.id, patient=g.patient, department=g.department, purpose=g.purpose,
+            reason=g.reason, created_at=g.created_at, expires_at=g.expires_at))
+
+    def live_for(self, patient: str, department: str, now: datetime) -> list[BreakGlass]:
+        rows = self.conn.execute(sa.select(break_glass).where(
+            break_glass.c.patient == patient, break_glass.c.department == department))
+        grants = [BreakGlass(r.id, r.patient, r.department, r.purpose, r.reason,
+                             utc(r.created_at), utc(r.expires_at)) for r in rows]
+        return [g for g in grants if g.in_force(now)]

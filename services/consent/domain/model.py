@@ -1,0 +1,242 @@
+"""Consents, break-the-glass grants and the decision rule (DESIGN section 4). No framework here."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+from services.consent.domain import vocabulary as v
+
+ACTIVE, REVOKED, EXPIRED = "active", "revoked", "expired"
+PERMIT, DENY = "permit", "deny"
+BREAK_GLASS_MINUTES = 60
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Return VALUE as an aware UTC datetime (databases may hand back naive UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who a consent names or who acted: a department, the patient, or a proxy person."""
+
+    kind: str  # "department" | "proxy" | "patient"
+    id: str
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "id": self.id}
+
+
+class InvalidConsent(ValueError):
+    """A request names something the consent domain does not know; FIELD says which."""
+
+    def __init__(self, field_name: str, message: str, value=None):
+        super().__init__(message)
+        self.field, self.value = field_name, value
+
+
+@dataclass
+class Consent:
+    """This patient lets GRANTEE receive CLASSES for PURPOSES during [start, end)."""
+
+    id: str
+    patient: str
+    grantee: Party
+    purposes: tuple[str, ...]
+    classes: tuple[str, ...]
+    start: datetime
+    end: datetime | None
+    created_by: Party
+    created_at: datetime
+    language: str
+    text: str
+    text_sha256: str
+    notify: bool = False
+    status: str = ACTIVE
+    version: int = 1
+    revoked_at: datetime | None = None
+    revoked_by: Party | None = None
+    expired_at: datetime | None = None
+    events: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(c for c in self.classes if v.is_label(c))
+
+    @property
+    def resource_types(self) -> tuple[str, ...]:
+        return tuple(c for c in self.classes if not v.is_label(c))
+
+    def status_at(self, now: datetime) -> str:
+        """Return the status as of NOW: an active consent past its end is expired already."""
+        if self.status == ACTIVE and self.end is not None and utc(now) >= utc(self.end):
+            return EXPIRED
+        return self.status
+
+    def in_force(self, now: datetime) -> bool:
+        return self.status_at(now) == ACTIVE and utc(self.start) <= utc(now)
+
+    def revoke(self, by: Party, now: datetime) -> bool:
+        """Revoke an active consent; return False when there was nothing to do."""
+        if self.status != ACTIVE:
+            return False
+        self.status, self.revoked_at, self.revoked_by = REVOKED, now, by
+        self.version += 1
+        self.events.append("revoked")
+        return True
+
+    def expire(self, now: datetime) -> bool:
+        """Mark an active consent past its end as expired; return False otherwise."""
+        if self.status_at(now) != EXPIRED or self.status != ACTIVE:
+            return False
+        self.status, self.expired_at = EXPIRED, now
+        self.version += 1
+        self.events.append("expired")
+        return True
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def grant(patient: str, grantee: Party, purposes, classes, start: datetime | None,
+          end: datetime | None, created_by: Party, now: datetime, language: str,
+          render_text, notify: bool = False) -> Consent:
+    """Validate the request and return a new active consent (RENDER_TEXT writes its wording)."""
+    purposes = _unique(purposes, "purposes")
+    classes = _unique(classes, "classes")
+    if grantee.kind == "department" and grantee.id not in v.DEPARTMENTS:
+        raise InvalidConsent("grantee", "unknown department", grantee.id)
+    for code in purposes:
+        if code not in v.PURPOSES:
+            raise InvalidConsent("purposes", "unknown purpose", code)
+    for code in classes:
+        if not v.known_class(code):
+            raise InvalidConsent("classes", "unknown data class or label", code)
+    start = utc(start) or now
+    end = utc(end)
+    if end is not None and end <= start:
+        raise InvalidConsent("period", "the end is not after the start", None)
+    if end is not None and end <= now:
+        raise InvalidConsent("period", "the end is in the past", None)
+    consent = Consent(id=str(uuid.uuid4()), patient=patient, grantee=grantee,
+                      purposes=purposes, classes=classes, start=start, end=end,
+                      created_by=created_by, created_at=now, language=language,
+                      text="", text_sha256="", notify=notify)
+    text = render_text(consent)
+    consent = replace(consent, text=text, text_sha256=sha256(text), events=["granted"])
+    return consent
+
+
+def _unique(values, name: str) -> tuple[str, ...]:
+    if not isinstance(values, (list, tuple)) or not values:
+        raise InvalidConsent(name, "must be a non-empty list", values)
+    if not all(isinstance(x, str) for x in values):
+        raise InvalidConsent(name, "must be a list of codes", values)
+    return tuple(dict.fromkeys(values))
+
+
+@dataclass
+class BreakGlass:
+    """An emergency claim: DEPARTMENT may treat PATIENT (ETREAT) until EXPIRES_AT, flagged."""
+
+    id: str
+    patient: str
+    department: str
+    purpose: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+
+    def in_force(self, now: datetime) -> bool:
+        return utc(self.created_at) <= utc(now) < utc(self.expires_at)
+
+    def obligations(self) -> list[dict]:
+        return [{"type": "audit"}, {"type": "notify", "target": "patient"},
+                {"type": "review", "reason": "break-glass"}]
+
+
+def break_glass(patient: str, department: str, reason, now: datetime,
+                minutes: int = BREAK_GLASS_MINUTES) -> BreakGlass:
+    """Validate an emergency claim and return its time-limited grant."""
+    if not isinstance(patient, str) or not patient.strip():
+        raise InvalidConsent("patient", "a patient id is required", patient)
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidConsent("reason", "a written reason is required", reason)
+    if department not in v.DEPARTMENTS:
+        raise InvalidConsent("department", "unknown department", department)
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 24 * 60:
+        raise InvalidConsent("minutes", "must be a whole number from 1 to 1440", minutes)
+    return BreakGlass(str(uuid.uuid4()), patient, department, v.EMERGENCY_PURPOSE,
+                      reason.strip(), now, now + timedelta(minutes=minutes))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may I?": permit or deny, what it rests on, and what the caller must do."""
+
+    decision: str
+    consent_id: str | None = None
+    consent_version: int | None = None
+    obligations: tuple[dict, ...] = ()
+    break_glass_id: str | None = None
+
+    def as_dict(self) -> dict:
+        body = {"decision": self.decision, "consent_id": self.consent_id,
+                "consent_version": self.consent_version, "obligations": list(self.obligations)}
+        if self.break_glass_id:
+            body["break_glass_id"] = self.break_glass_id
+            body["basis"] = "break-glass"
+        elif self.decision == PERMIT:
+            body["basis"] = "consent"
+        return body
+
+
+def validate_question(actor, purpose, classes) -> tuple[str, tuple[str, ...]]:
+    """Check a decision request's codes (unknown codes are a client error, not a deny)."""
+    if not isinstance(actor, str) or actor not in v.DEPARTMENTS:
+        raise InvalidConsent("actor", "unknown department", actor)
+    if purpose not in v.PURPOSES:
+        raise InvalidConsent("purpose", "unknown purpose", purpose)
+    classes = _unique(classes, "classes")
+    for code in classes:
+        if not v.known_class(code):
+            raise InvalidConsent("classes", "unknown data class or label", code)
+    return purpose, classes
+
+
+def decide(consents, grants, actor: str, purpose: str, classes, now: datetime) -> Decision:
+    """Deny by default; permit on a consent in force that covers the request (DESIGN section 4).
+
+    A consent covers the request when it names ACTOR, PURPOSE and every requested resource
+    type. Every sensitive label the consent does not name comes back as a redact obligation,
+    asked for or not, since the records released may carry it. An emergency grant in force
+    for ACTOR permits ETREAT, flagged for notification and review.
+    """
+    wanted_types = {c for c in classes if not v.is_label(c)}
+    best: tuple | None = None
+    for c in consents:
+        if (c.grantee.kind != "department" or c.grantee.id != actor or purpose not in c.purposes
+                or not c.in_force(now) or not wanted_types <= set(c.resource_types)):
+            continue
+        redact = sorted(set(v.SENSITIVE_LABELS) - set(c.labels))
+        missing = len(set(classes) & set(redact))
+        rank = (missing, len(redact), -utc(c.created_at).timestamp())
+        if best is None or rank < best[0]:
+            best = (rank, c, redact)
+    if best is not None:
+        _rank, c, redact = best
+        obligations = ([{"type": "redact", "labels": redact}] if redact else []) + [{"type": "audit"}]
+        if c.notify:
+            obligations.append({"type": "notify", "target": "patient"})
+        return Decision(PERMIT, c.id, c.version, tuple(obligations))
+    if purpose == v.EMERGENCY_PURPOSE:
+        live = [g for g in grants if g.department == actor and g.in_force(now)]
+        if live:
+            g = max(live, key=lambda g: utc(g.expires_at))
+            return Decision(PERMIT, None, None, tuple(g.obligations()), g.id)
+    return Decision(DENY)

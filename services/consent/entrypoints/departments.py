@@ -1,0 +1,57 @@
+"""Department-facing consent API: decisions and break-the-glass (DESIGN sections 4 and 5)."""
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from services.common.auth import require_scope
+from services.common.problem import Problem
+from services.consent.domain.model import InvalidConsent
+from services.consent.entrypoints import wording
+from services.consent.entrypoints.common import from_domain, invalid, json_body, locale, service
+from services.consent.service_layer import handlers
+
+
+def register(app: Flask) -> None:
+    """Add the department-facing routes to APP."""
+    app.add_url_rule("/consent/v1/decisions", view_func=decide, methods=["POST"])
+    app.add_url_rule("/consent/v1/break-glass", view_func=break_glass, methods=["POST"])
+
+
+def decide():
+    """Answer "may ACTOR have CLASSES of PATIENT for PURPOSE?" from committed state, now."""
+    claims = require_scope("system", "Consent", "r")
+    body = json_body()
+    actor = body.get("actor", claims.get("dept"))
+    q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
+    svc = service()
+    try:
+        decision = handlers.decide(q, svc.uow(write=False), svc.clock())
+    except InvalidConsent as exc:
+        raise from_domain(exc) from None
+    return jsonify(decision.as_dict())
+
+
+def break_glass():
+    """Grant the calling department a time-limited emergency permit, flagged for review."""
+    claims = require_scope("system", "Consent", "c")
+    department = claims.get("dept")
+    if not department:
+        raise Problem(403, "Forbidden", wording.t(wording.DEPARTMENT_ONLY, locale()))
+    body = json_body()
+    minutes = body.get("minutes", handlers.model.BREAK_GLASS_MINUTES)
+    purpose = body.get("purpose", "ETREAT")
+    if purpose != "ETREAT":
+        raise invalid("purpose", "unknown purpose", purpose if isinstance(purpose, str) else None)
+    cmd = handlers.BreakTheGlass(body.get("patient"), department, body.get("reason"), minutes)
+    svc = service()
+    try:
+        grant = handlers.break_the_glass(cmd, svc.uow(), svc.clock())
+    except InvalidConsent as exc:
+        raise from_domain(exc) from None
+    resp = jsonify({"id": grant.id, "patient": grant.patient, "department": grant.department,
+                    "purpose": grant.purpose, "reason": grant.reason,
+                    "granted_at": grant.created_at.isoformat(),
+                    "expires_at": grant.expires_at.isoformat(), "decision": "permit",
+                    "obligations": grant.obligations()})
+    resp.status_code = 201
+    return resp

@@ -1,0 +1,284 @@
+"""Plain words for consents in the patient's language (contracts/PATIENT_FACING.md).
+
+The consent service keeps its own catalog, ``services/consent/translations/<locale>/
+LC_MESSAGES/consent.po``: English msgids marked with ``C_`` (a marker of our own, so the
+shared catalog's extractor does not pick them up). ``tests/unit/test_consent_wording.py``
+checks that every marked message is translated in every supported locale. After changing
+marked text: ``python -m services.consent.entrypoints.wording update``, translate the new
+empty Spanish entries, then ``... wording check``.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_date
+from babel.lists import format_list
+
+from services.common import i18n
+from services.consent.domain import vocabulary as v
+from services.consent.domain.model import ACTIVE, EXPIRED, REVOKED, Consent
+
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
+DOMAIN = "messages"  # the catalog services.common.i18n merges and checks with the others
+
+
+def C_(message: str) -> str:
+    """Mark MESSAGE for the consent catalog (translated where it is shown)."""
+    return message
+
+
+@lru_cache(maxsize=None)
+def _catalog(locale: str) -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as fileobj:
+        catalog = read_po(fileobj, locale=locale, domain=DOMAIN)
+    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
+
+def t(message: str, locale: str, **params) -> str:
+    """Return MESSAGE in LOCALE with PARAMS filled in (unknown text stays English)."""
+    text = _catalog(locale).get(message, message)
+    return text.format(**params) if params else text
+
+
+DEPARTMENT_NAMES = {"primary-care": C_("Primary care"), "cardiology": C_("Cardiology"),
+                    "emergency": C_("Emergency"), "research": C_("Research")}
+PURPOSE_NAMES = {"TREAT": C_("Treatment"), "ETREAT": C_("Emergency treatment"),
+                 "HPAYMT": C_("Payment for your care"), "HOPERAT": C_("Running the hospital"),
+                 "HRESCH": C_("Research"), "PATRQT": C_("Your own request")}
+PURPOSE_PHRASES = {"TREAT": C_("to treat you"), "ETREAT": C_("to treat you in an emergency"),
+                   "HPAYMT": C_("to handle payment for your care"),
+                   "HOPERAT": C_("to run the hospital"), "HRESCH": C_("for research"),
+                   "PATRQT": C_("because you asked them to")}
+CLASS_NAMES = {
+    "PSY": C_("mental health notes"), "SUD": C_("drug and alcohol treatment"),
+    "HIV": C_("HIV test results and care"), "SEX": C_("sexual and reproductive health"),
+    "GDIS": C_("genetic test results"),
+    "AllergyIntolerance": C_("allergies"), "CarePlan": C_("care plans"),
+    "CareTeam": C_("care team"), "Claim": C_("insurance bills"),
+    "Condition": C_("health problems"), "Coverage": C_("insurance details"),
+    "Device": C_("medical devices"), "DiagnosticReport": C_("test reports"),
+    "DocumentReference": C_("documents"), "Encounter": C_("visits"),
+    "ExplanationOfBenefit": C_("insurance payments"),
+    "FamilyMemberHistory": C_("family health history"), "Goal": C_("health goals"),
+    "ImagingStudy": C_("scans and X-rays"), "Immunization": C_("vaccines"),
+    "Medication": C_("medicines"), "MedicationAdministration": C_("medicines given in hospital"),
+    "MedicationRequest": C_("prescriptions"), "MedicationStatement": C_("medicine lists"),
+    "Observation": C_("lab results"), "Patient": C_("name and contact details"),
+    "Procedure": C_("procedures and surgeries"), "Provenance": C_("record history"),
+    "QuestionnaireResponse": C_("filled-in forms"), "ServiceRequest": C_("test orders"),
+    "Specimen": C_("lab samples"),
+}
+# The consent text is the patient's own voice ("I allow ..."), so its purposes say "me".
+TEXT_PURPOSE_PHRASES = {"TREAT": C_("to treat me"), "ETREAT": C_("to treat me in an emergency"),
+                        "HPAYMT": C_("to handle payment for my care"),
+                        "HOPERAT": C_("to run the hospital"), "HRESCH": C_("for research"),
+                        "PATRQT": C_("because I asked them to")}
+STATUS_TEXT = {ACTIVE: C_("In effect"), REVOKED: C_("Withdrawn by you"), EXPIRED: C_("Ended")}
+
+SUMMARY_UNTIL = C_("{grantee} can see your {classes} {purposes} until {end}.")
+SUMMARY_OPEN = C_("{grantee} can see your {classes} {purposes}. There is no end date.")
+SPLIT_UNTIL = C_("{grantee} can see your {classes}. They may use them {purposes} until {end}.")
+SPLIT_OPEN = C_("{grantee} can see your {classes}. They may use them {purposes}. There is no end date.")
+SUMMARY_REVOKED = C_("{grantee} could see your {classes}. You took this back on {date}.")
+SUMMARY_EXPIRED = C_("{grantee} could see your {classes}. This ended on {date}.")
+PROXY_NAME = C_("Your caregiver {id}")
+MANY_CLASSES = C_("records of {count} kinds")
+
+TEXT_GRANT = C_("I allow {grantee} to see these records about me: {classes}.")
+TEXT_MORE = C_("Also: {classes}.")
+TEXT_PURPOSE = C_("They may use them {purposes}.")
+TEXT_PERIOD = C_("This starts on {start} and ends on {end}.")
+TEXT_OPEN = C_("This starts on {start}. It has no end date.")
+TEXT_NOTIFY = C_("I want to be told each time they use it.")
+TEXT_REVOKE = C_("I can take this back at any time. If I do, it stops at once.")
+
+
+def department_name(dept: str, locale: str) -> str:
+    return t(DEPARTMENT_NAMES.get(dept, dept), locale)
+
+
+def grantee_name(consent: Consent, locale: str) -> str:
+    if consent.grantee.kind == "department":
+        return department_name(consent.grantee.id, locale)
+    return t(PROXY_NAME, locale, id=consent.grantee.id)
+
+
+def long_date(value: datetime, locale: str) -> str:
+    """Return VALUE as a long-form date in LOCALE ("March 3, 2025", "3 de marzo de 2025")."""
+    return format_date(value.date(), format="long", locale=locale)
+
+
+def date_block(value: datetime | None, locale: str) -> dict | None:
+    if value is None:
+        return None
+    return {"iso": value.isoformat(), "display": long_date(value, locale)}
+
+
+def _join(items: list[str], locale: str) -> str:
+    return format_list(items, locale=locale) if items else ""
+
+
+def class_list(classes, locale: str) -> str:
+    return _join([t(CLASS_NAMES[c], locale) for c in classes], locale)
+
+
+def purpose_list(purposes, locale: str) -> str:
+    return _join([t(PURPOSE_PHRASES[p], locale) for p in purposes], locale)
+
+
+def plain_enough(text: str, locale: str) -> bool:
+    """Tell whether TEXT reads at grade 8 or below (the rule in contracts/PATIENT_FACING.md)."""
+    from contracts.accessibility import readability
+
+    if readability.word_count(text) < 12:
+        return True
+    if locale == "es":
+        return readability.fernandez_huerta(text) >= 60
+    return readability.flesch_kincaid_grade(text) <= 8
+
+
+def summary(consent: Consent, locale: str, now: datetime) -> str:
+    """One or two plain sentences: who may see what, why and until when.
+
+    The classes are named while the sentence stays at grade 8 or below, then counted (the
+    ``classes`` list of the view names each one).
+    """
+    grantee = grantee_name(consent, locale)
+    named = class_list(consent.classes, locale)
+    counted = t(MANY_CLASSES, locale, count=len(consent.classes))
+    status = consent.status_at(now)
+    if status in (REVOKED, EXPIRED):
+        template = SUMMARY_REVOKED if status == REVOKED else SUMMARY_EXPIRED
+        when = consent.revoked_at if status == REVOKED else (consent.expired_at or consent.end)
+        options = [t(template, locale, grantee=grantee, classes=c, date=long_date(when, locale))
+                   for c in (named, counted)]
+    else:
+        templates = (SUMMARY_OPEN, SPLIT_OPEN) if consent.end is None else (SUMMARY_UNTIL, SPLIT_UNTIL)
+        end = long_date(consent.end, locale) if consent.end else None
+        purposes = purpose_list(consent.purposes, locale)
+        options = [t(template, locale, grantee=grantee, classes=c, purposes=purposes, end=end)
+                   for c in (named, counted) for template in templates]
+    return next((text for text in options if plain_enough(text, locale)), options[-1])
+
+
+def consent_text(consent: Consent, locale: str) -> str:
+    """The exact words the patient agrees to, in LOCALE (kept with its SHA-256 as evidence).
+
+    Short sentences: the classes go three to a sentence.
+    """
+    chunks = [consent.classes[i:i + 3] for i in range(0, len(consent.classes), 3)]
+    parts = [t(TEXT_GRANT, locale, grantee=grantee_name(consent, locale),
+               classes=class_list(chunks[0], locale))]
+    parts += [t(TEXT_MORE, locale, classes=class_list(chunk, locale)) for chunk in chunks[1:]]
+    purposes = _join([t(TEXT_PURPOSE_PHRASES[p], locale) for p in consent.purposes], locale)
+    parts.append(t(TEXT_PURPOSE, locale, purposes=purposes))
+    start = long_date(consent.start, locale)
+    if consent.end is None:
+        parts.append(t(TEXT_OPEN, locale, start=start))
+    else:
+        parts.append(t(TEXT_PERIOD, locale, start=start, end=long_date(consent.end, locale)))
+    if consent.notify:
+        parts.append(t(TEXT_NOTIFY, locale))
+    parts.append(t(TEXT_REVOKE, locale))
+    return " ".join(parts)
+
+
+def coded(system: str, code: str, display: str) -> dict:
+    return {"system": system, "code": code, "display": display}
+
+
+def patient_view(consent: Consent, locale: str, now: datetime) -> dict:
+    """The patient-facing shape of one consent (contracts/PATIENT_FACING.md)."""
+    status = consent.status_at(now)
+    grantee = {**consent.grantee.as_dict(), "display": grantee_name(consent, locale)}
+    body = {
+        "id": consent.id,
+        "summary": summary(consent, locale, now),
+        "status": {"code": status, "status_text": t(STATUS_TEXT[status], locale)},
+        "grantee": grantee,
+        "purposes": [coded(v.PURPOSE_SYSTEM, p, t(PURPOSE_NAMES[p], locale)) for p in consent.purposes],
+        "classes": [coded(v.LABEL_SYSTEM if v.is_label(c) else v.RESOURCE_SYSTEM, c,
+                          t(CLASS_NAMES[c], locale)) for c in consent.classes],
+        "period": {"start": date_block(consent.start, locale), "end": date_block(consent.end, locale)},
+        "notify": consent.notify,
+        "version": consent.version,
+        "created": date_block(consent.created_at, locale),
+        "created_by": consent.created_by.as_dict(),
+        "agreed_text": {"language": consent.language, "text": consent.text,
+                        "sha256": consent.text_sha256},
+    }
+    if consent.revoked_at is not None:
+        body["revoked"] = date_block(consent.revoked_at, locale)
+        body["revoked_by"] = consent.revoked_by.as_dict() if consent.revoked_by else None
+    if status == EXPIRED:
+        body["expired"] = date_block(consent.expired_at or consent.end, locale)
+    return body
+
+
+# Problems: English message ids, translated here (the shared catalog does not know them).
+NOT_FOUND = C_("There is no consent with this id that you may see.")
+NOT_FOUND_NEXT = C_("Go back to your list of consents and pick one from there.")
+INVALID = C_("The field {field} is not right: {reason}.")
+INVALID_NEXT = C_("Check what you entered, then try again.")
+PATIENT_ONLY = C_("Only a patient or their caregiver can do this.")
+DEPARTMENT_ONLY = C_("Only a department can ask for this.")
+REASONS = [C_("unknown department"), C_("unknown purpose"), C_("unknown data class or label"),
+           C_("must be a non-empty list"), C_("must be a list of codes"),
+           C_("the end is not after the start"), C_("the end is in the past"),
+           C_("a patient id is required"), C_("a written reason is required"),
+           C_("must be a whole number from 1 to 1440"), C_("must be a date"),
+           C_("must be an object"), C_("the body is not a JSON object"), C_("must be true or false"),
+           C_("a proxy grantee needs an id")]
+
+
+# --- catalog maintenance -----------------------------------------------------------------
+
+def marked_messages() -> dict[str, list]:
+    """Return {msgid: [(file, line), ...]} for every ``C_`` mark in the consent service."""
+    from babel.messages.extract import extract_from_dir
+
+    found: dict[str, list] = {}
+    for filename, lineno, message, _c, _x in extract_from_dir(
+            str(TRANSLATIONS.parent), [("**.py", "python")], keywords={"C_": None}):
+        found.setdefault(message, []).append((filename, lineno))
+    return found
+
+
+def update() -> None:
+    """Rewrite each locale's catalog from the marks, keeping translations (English is its own)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    for locale in i18n.SUPPORTED:
+        known = _catalog(locale)
+        catalog = Catalog(locale=locale, domain=DOMAIN, project="phr-exchange", charset="utf-8")
+        for msgid, places in sorted(marked_messages().items()):
+            catalog.add(msgid, msgid if locale == i18n.DEFAULT else known.get(msgid, ""), places)
+        path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fileobj:
+            write_po(fileobj, catalog, width=100, sort_output=True)
+    _catalog.cache_clear()
+
+
+def check() -> list[str]:
+    """Return the marked messages that a locale lacks."""
+    marked = marked_messages()
+    return [f"{locale}: missing {msgid!r}" for locale in i18n.SUPPORTED
+            for msgid in sorted(set(marked) - set(_catalog(locale)))]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["update"]:
+        update()
+    errors = check()
+    print("\n".join(errors) or "consent catalogs complete")
+    sys.exit(1 if errors else 0)

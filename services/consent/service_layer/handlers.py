@@ -1,0 +1,168 @@
+"""Use cases of the consent service: each opens a unit of work, changes state, records events."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from services.common.envelope import new_event
+from services.consent.domain import model
+from services.consent.domain.model import BreakGlass, Consent, Decision, Party
+
+SOURCE = "/services/consent"
+TOPIC = "phr.consent.v1"
+
+
+@dataclass
+class GrantConsent:
+    """Command: PATIENT (or a proxy acting for them) lets a grantee see some data."""
+
+    patient: str
+    grantee: Party
+    purposes: list
+    classes: list
+    start: datetime | None
+    end: datetime | None
+    actor: Party
+    language: str
+    notify: bool = False
+
+
+@dataclass
+class RevokeConsent:
+    """Command: withdraw a consent; it stops counting before the call returns."""
+
+    patient: str
+    consent_id: str
+    actor: Party
+
+
+@dataclass
+class AskDecision:
+    """Query: may ACTOR receive CLASSES of PATIENT's record for PURPOSE?"""
+
+    patient: str
+    actor: str
+    purpose: str
+    classes: list
+
+
+@dataclass
+class BreakTheGlass:
+    """Command: a department claims an emergency for PATIENT, with a written REASON."""
+
+    patient: str
+    department: str
+    reason: str
+    minutes: int = model.BREAK_GLASS_MINUTES
+
+
+class NotFound(Exception):
+    """No consent of this patient has that id (another patient's is not found either)."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _granted(c: Consent) -> dict:
+    return new_event("phr.consent.granted", SOURCE, c.patient, {
+        "consent_id": c.id, "patient": c.patient, "version": c.version,
+        "grantee": c.grantee.as_dict(), "purposes": list(c.purposes), "classes": list(c.classes),
+        "period": {"start": _iso(c.start), "end": _iso(c.end)}, "notify": c.notify,
+        "created_by": c.created_by.as_dict(), "language": c.language,
+        "text_sha256": c.text_sha256, "granted_at": _iso(c.created_at)})
+
+
+def _revoked(c: Consent) -> dict:
+    return new_event("phr.consent.revoked", SOURCE, c.patient, {
+        "consent_id": c.id, "patient": c.patient, "version": c.version,
+        "grantee": c.grantee.as_dict(), "revoked_by": c.revoked_by.as_dict(),
+        "revoked_at": _iso(c.revoked_at)})
+
+
+def _expired(c: Consent) -> dict:
+    return new_event("phr.consent.expired", SOURCE, c.patient, {
+        "consent_id": c.id, "patient": c.patient, "version": c.version,
+        "grantee": c.grantee.as_dict(), "period_end": _iso(c.end), "expired_at": _iso(c.expired_at)})
+
+
+def _break_glass(g: BreakGlass) -> dict:
+    return new_event("phr.consent.break-glass", SOURCE, g.patient, {
+        "grant_id": g.id, "patient": g.patient, "department": g.department, "purpose": g.purpose,
+        "reason": g.reason, "granted_at": _iso(g.created_at), "expires_at": _iso(g.expires_at),
+        "obligations": g.obligations()})
+
+
+def grant_consent(cmd: GrantConsent, uow, now: datetime, render_text: Callable[[Consent], str]) -> Consent:
+    """Store a new active consent and announce it."""
+    consent = model.grant(cmd.patient, cmd.grantee, cmd.purposes, cmd.classes, cmd.start, cmd.end,
+                          cmd.actor, now, cmd.language, render_text, cmd.notify)
+    with uow:
+        uow.consents.add(consent)
+        uow.publish(TOPIC, _granted(consent))
+    return consent
+
+
+def revoke_consent(cmd: RevokeConsent, uow, now: datetime) -> Consent:
+    """Revoke the patient's consent (again is harmless); committed before this returns."""
+    with uow:
+        consent = uow.consents.get(cmd.consent_id, lock=True)
+        if consent is None or consent.patient != cmd.patient:
+            raise NotFound(cmd.consent_id)
+        before = consent.version
+        if consent.revoke(cmd.actor, now):
+            if not uow.consents.save(consent, before):
+                raise RuntimeError("consent changed under a row lock")  # never expected
+            uow.publish(TOPIC, _revoked(consent))
+    return consent
+
+
+def list_consents(uow, patient: str) -> list[Consent]:
+    with uow:
+        return uow.consents.for_patient(patient)
+
+
+def get_consent(uow, patient: str, consent_id: str) -> Consent:
+    with uow:
+        consent = uow.consents.get(consent_id)
+    if consent is None or consent.patient != patient:
+        raise NotFound(consent_id)
+    return consent
+
+
+def consents_for_department(uow, patient: str, department: str) -> list[Consent]:
+    with uow:
+        return uow.consents.for_department(patient, department)
+
+
+def decide(q: AskDecision, uow, now: datetime) -> Decision:
+    """Answer from committed state read now: nothing is cached between calls."""
+    purpose, classes = model.validate_question(q.actor, q.purpose, q.classes)
+    if not isinstance(q.patient, str) or not q.patient.strip():
+        raise model.InvalidConsent("patient", "a patient id is required", q.patient)
+    with uow:
+        consents = uow.consents.active_for(q.patient, q.actor)
+        grants = uow.grants.live_for(q.patient, q.actor, now) if purpose == "ETREAT" else []
+    return model.decide(consents, grants, q.actor, purpose, classes, now)
+
+
+def break_the_glass(cmd: BreakTheGlass, uow, now: datetime) -> BreakGlass:
+    """Record an emergency grant and queue the patient's notice and the review."""
+    grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes)
+    with uow:
+        uow.grants.add(grant)
+        uow.publish(TOPIC, _break_glass(grant))
+    return grant
+
+
+def expire_due(uow, now: datetime) -> int:
+    """Mark every active consent past its end as expired and announce each; return how many."""
+    count = 0
+    with uow:
+        for consent in uow.consents.active_with_end():
+            before = consent.version
+            if consent.expire(now) and uow.consents.save(consent, before):
+                uow.publish(TOPIC, _expired(consent))
+                count += 1
+    return count

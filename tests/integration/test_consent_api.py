@@ -1,0 +1,222 @@
+"""Consent service HTTP API on a real database (SQLite and PostgreSQL) with real tokens."""
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from contracts.events import problems as event_problems
+from contracts.schemas.consent import DecisionSchema, PatientConsentSchema
+from services.common.config import load_settings
+from services.common.db import make_engine, migrate
+from services.consent import MIGRATIONS_DIR
+from services.consent.adapters.tables import outbox
+from services.consent.entrypoints.http import create_app
+from services.consent.service_layer import handlers
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def consent(database_url, mint, tmp_path):
+    migrate(database_url, MIGRATIONS_DIR)
+    engine = make_engine(database_url)
+    clock = Clock()
+    settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
+                             issuer=mint.issuer, audience=mint.audience, testing=True,
+                             contract_checks="enforce")
+    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
+                      "clock": clock})
+    yield app.test_client(), engine, clock, app
+    engine.dispose()
+
+
+def patient(mint, pid="pat-1", **claims):
+    token = mint.token(scope="patient/Consent.cruds patient/*.rs", patient=pid, sub=f"acc-{pid}", **claims)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def department(mint, dept="cardiology", scope="system/*.rs system/Consent.r"):
+    return mint.department(dept, scope)
+
+
+def grant(client, headers, **body):
+    body = {"grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"], **body}
+    return client.post("/patient/v1/consents", json=body, headers=headers)
+
+
+def ask(client, mint, dept="cardiology", purpose="TREAT", classes=("Observation",), pid="pat-1"):
+    resp = client.post("/consent/v1/decisions", headers=department(mint, dept, "system/Consent.r system/Consent.c"),
+                       json={"patient": pid, "actor": dept, "purpose": purpose, "classes": list(classes)})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert DecisionSchema().validate(resp.get_json()) == {}
+    return resp.get_json()
+
+
+def events(engine):
+    with engine.connect() as conn:
+        found = [json.loads(r.payload) for r in conn.execute(sa.select(outbox).order_by(outbox.c.seq))]
+    for event in found:
+        assert event_problems(event) == []
+    return found
+
+
+def test_a_patient_grants_a_consent_and_sees_it_in_plain_words(consent, mint):
+    client, engine, _clock, _app = consent
+    resp = grant(client, patient(mint), period={"end": "2030-03-03"})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert PatientConsentSchema().validate(body) == {}
+    assert body["summary"] == "Cardiology can see your lab results to treat you until March 3, 2030."
+    assert body["status"] == {"code": "active", "status_text": "In effect"}
+    assert body["created_by"] == {"kind": "patient", "id": "pat-1"}
+    assert resp.headers["Content-Language"] == "en"
+    listed = client.get("/patient/v1/consents", headers=patient(mint)).get_json()
+    assert [c["id"] for c in listed["items"]] == [body["id"]]
+    one = client.get(f"/patient/v1/consents/{body['id']}", headers=patient(mint))
+    assert one.status_code == 200 and one.get_json()["agreed_text"] == body["agreed_text"]
+    (granted,) = events(engine)
+    assert granted["type"] == "phr.consent.granted" and granted["subject"] == "pat-1"
+    assert granted["data"]["text_sha256"] == body["agreed_text"]["sha256"]
+
+
+def test_the_consent_text_is_rendered_in_spanish_for_a_spanish_speaker(consent, mint):
+    client, _e, _c, _a = consent
+    resp = grant(client, {**patient(mint), "Accept-Language": "es"}, period={"end": "2030-03-03"})
+    body = resp.get_json()
+    assert resp.headers["Content-Language"] == "es"
+    assert body["agreed_text"]["language"] == "es"
+    assert body["agreed_text"]["text"].startswith("Permito que Cardiología")
+    assert "3 de marzo de 2030" in body["summary"]
+    import hashlib
+    assert hashlib.sha256(body["agreed_text"]["text"].encode()).hexdigest() == body["agreed_text"]["sha256"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"grantee": "dermatology"}, "grantee"), ({"purposes": ["CURE"]}, "purposes"),
+    ({"classes": ["Observation", "XXX"]}, "classes"), ({"period": {"end": "soon"}}, "period.end")])
+def test_an_unknown_department_purpose_or_label_is_a_422_that_names_the_field(consent, mint, change, field):
+    client, engine, _c, _a = consent
+    resp = grant(client, patient(mint), **change)
+    assert resp.status_code == 422
+    assert resp.get_json()["fields"] == [field]
+    assert resp.get_json()["next_step"]
+    assert events(engine) == []
+
+
+def test_revocation_takes_effect_before_the_call_returns_and_twice_is_harmless(consent, mint):
+    client, engine, _c, _a = consent
+    cid = grant(client, patient(mint)).get_json()["id"]
+    assert ask(client, mint)["decision"] == "permit"
+    first = client.delete(f"/patient/v1/consents/{cid}", headers=patient(mint))
+    assert first.status_code == 200 and first.get_json()["status"]["code"] == "revoked"
+    assert ask(client, mint) == {"decision": "deny", "consent_id": None, "consent_version": None,
+                                 "obligations": []}
+    again = client.delete(f"/patient/v1/consents/{cid}", headers=patient(mint))
+    assert again.status_code == 200 and again.get_json()["version"] == 2
+    assert [e["type"] for e in events(engine)] == ["phr.consent.granted", "phr.consent.revoked"]
+
+
+def test_a_consent_made_or_revoked_by_a_proxy_is_recorded_as_the_proxys(consent, mint):
+    client, engine, _c, _a = consent
+    carer = patient(mint, act={"sub": "carer-7"})
+    body = grant(client, carer).get_json()
+    assert body["created_by"] == {"kind": "proxy", "id": "carer-7"}
+    revoked = client.delete(f"/patient/v1/consents/{body['id']}", headers=carer).get_json()
+    assert revoked["revoked_by"] == {"kind": "proxy", "id": "carer-7"}
+    assert events(engine)[1]["data"]["revoked_by"] == {"kind": "proxy", "id": "carer-7"}
+
+
+def test_a_decision_names_the_consent_and_redacts_labels_it_does_not_name(consent, mint):
+    client, _e, _c, _a = consent
+    cid = grant(client, patient(mint), classes=["Observation", "SUD"], notify=True).get_json()["id"]
+    decision = ask(client, mint, classes=("Observation", "PSY"))
+    assert decision["decision"] == "permit" and decision["consent_id"] == cid
+    assert decision["consent_version"] == 1
+    redact = next(o for o in decision["obligations"] if o["type"] == "redact")
+    assert "PSY" in redact["labels"] and "SUD" not in redact["labels"]
+    assert {"type": "audit"} in decision["obligations"]
+    assert {"type": "notify", "target": "patient"} in decision["obligations"]
+    assert ask(client, mint, dept="research")["decision"] == "deny"
+    assert ask(client, mint, purpose="HRESCH")["decision"] == "deny"
+
+
+def test_a_decision_with_an_unknown_code_is_a_422_naming_it(consent, mint):
+    client, _e, _c, _a = consent
+    resp = client.post("/consent/v1/decisions", headers=department(mint),
+                       json={"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "classes": ["ZZZ"]})
+    assert resp.status_code == 422 and resp.get_json()["fields"] == ["classes"]
+
+
+def test_an_expired_consent_never_permits_and_the_sweep_marks_it_and_announces_it(consent, mint, database_url):
+    client, engine, clock, app = consent
+    end = (clock.now + timedelta(days=1)).isoformat()
+    grant(client, patient(mint), period={"end": end})
+    assert ask(client, mint)["decision"] == "permit"
+    clock.now += timedelta(days=2)
+    assert ask(client, mint)["decision"] == "deny"  # before the sweep
+    listed = client.get("/patient/v1/consents", headers=patient(mint)).get_json()["items"]
+    assert listed[0]["status"]["code"] == "expired"
+    svc = app.extensions["consent"]
+    assert handlers.expire_due(svc.uow(), clock()) == 1
+    assert handlers.expire_due(svc.uow(), clock()) == 0
+    assert [e["type"] for e in events(engine)] == ["phr.consent.granted", "phr.consent.expired"]
+
+
+def test_break_the_glass_gives_a_flagged_time_limited_permit(consent, mint):
+    client, engine, clock, _a = consent
+    em = department(mint, "emergency", "system/Consent.r system/Consent.c")
+    refused = client.post("/consent/v1/break-glass", json={"patient": "pat-1"}, headers=em)
+    assert refused.status_code == 422 and refused.get_json()["fields"] == ["reason"]
+    resp = client.post("/consent/v1/break-glass", headers=em,
+                       json={"patient": "pat-1", "reason": "Unconscious on arrival, no records"})
+    assert resp.status_code == 201
+    grant_ = resp.get_json()
+    decision = ask(client, mint, dept="emergency", purpose="ETREAT")
+    assert decision["decision"] == "permit" and decision["break_glass_id"] == grant_["id"]
+    assert {"type": "notify", "target": "patient"} in decision["obligations"]
+    assert ask(client, mint, dept="emergency", purpose="TREAT")["decision"] == "deny"
+    assert ask(client, mint, dept="cardiology", purpose="ETREAT")["decision"] == "deny"
+    clock.now += timedelta(minutes=61)
+    assert ask(client, mint, dept="emergency", purpose="ETREAT")["decision"] == "deny"
+    (event,) = events(engine)
+    assert event["type"] == "phr.consent.break-glass" and event["data"]["reason"].startswith("Unconscious")
+
+
+def test_break_the_glass_needs_the_create_scope(consent, mint):
+    client, _e, _c, _a = consent
+    resp = client.post("/consent/v1/break-glass", headers=department(mint, "cardiology", "system/Consent.r"),
+                       json={"patient": "pat-1", "reason": "x"})
+    assert resp.status_code == 403
+
+
+def test_fhir_consent_search_is_valid_r4b_and_shows_the_callers_consents(consent, mint):
+    from fhir.resources.R4B.bundle import Bundle
+
+    client, _e, _c, _a = consent
+    grant(client, patient(mint), classes=["Observation", "PSY"], period={"end": "2030-01-01"})
+    grant(client, patient(mint), grantee="research", purposes=["HRESCH"])
+    resp = client.get("/fhir/Consent?patient=pat-1", headers=department(mint))
+    assert resp.status_code == 200 and resp.mimetype == "application/fhir+json"
+    bundle = Bundle.model_validate(resp.get_json()) if hasattr(Bundle, "model_validate") \
+        else Bundle.parse_obj(resp.get_json())
+    assert bundle.total == 1
+    res = resp.get_json()["entry"][0]["resource"]
+    assert res["provision"]["securityLabel"][0]["code"] == "PSY"
+    assert res["provision"]["purpose"][0]["code"] == "TREAT"
+    assert client.get("/fhir/Consent", headers=department(mint)).status_code == 400
+
+
+def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter(consent, mint):
+    client, _e, _c, _a = consent
+    resp = grant(client, {**patient(mint), "Accept-Language": "pt-BR"})
+    assert resp.status_code == 201 and resp.headers["Content-Language"] == "en"
+    body = resp.get_json()
+    assert body["language"]["fallback"] is True and body["language"]["interpreter"]["offered"]
+    assert body["agreed_text"]["language"] == "en"

@@ -1,0 +1,87 @@
+"""Consents in plain words, in English and Spanish, that pass the patient-facing rules."""
+import string
+from datetime import datetime, timezone
+
+import pytest
+from babel.messages.extract import extract_from_dir
+
+from contracts.accessibility import check
+from services.consent.domain import model
+from services.consent.domain import vocabulary as v
+from services.consent.domain.model import Party
+from services.consent.entrypoints import wording
+
+NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
+END = datetime(2025, 3, 3, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def _marked() -> set[str]:
+    root = wording.TRANSLATIONS.parent
+    return {m for _f, _l, m, _c, _x in extract_from_dir(str(root), [("**.py", "python")],
+                                                        keywords={"C_": None})}
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_every_marked_message_has_a_translation_that_keeps_its_placeholders(locale):
+    catalog = wording._catalog(locale)
+    marked = _marked()
+    assert marked and sorted(marked - set(catalog)) == []
+    for msgid in marked:
+        wanted = {f for _t, f, _s, _c in string.Formatter().parse(msgid) if f}
+        got = {f for _t, f, _s, _c in string.Formatter().parse(catalog[msgid]) if f}
+        assert got == wanted, (locale, msgid)
+
+
+def test_every_department_purpose_and_class_has_words():
+    assert set(wording.DEPARTMENT_NAMES) == set(v.DEPARTMENTS)
+    assert set(wording.PURPOSE_NAMES) == set(wording.PURPOSE_PHRASES) == set(v.PURPOSES)
+    assert set(wording.CLASS_NAMES) == set(v.RESOURCE_TYPES) | set(v.SENSITIVE_LABELS)
+
+
+def _consent(classes=("Observation",), end=END, locale="en"):
+    return model.grant("pat-1", Party("department", "cardiology"), ["TREAT"], list(classes), NOW, end,
+                       Party("patient", "pat-1"), NOW, locale,
+                       lambda c: wording.consent_text(c, locale))
+
+
+def test_the_summary_reads_like_the_issue_says():
+    assert wording.summary(_consent(), "en", NOW) == \
+        "Cardiology can see your lab results to treat you until March 3, 2025."
+
+
+def test_the_spanish_summary_has_a_long_form_spanish_date():
+    text = wording.summary(_consent(locale="es"), "es", NOW)
+    assert "Cardiología" in text and "3 de marzo de 2025" in text
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+@pytest.mark.parametrize("classes", [("Observation",), tuple(v.RESOURCE_TYPES[:6]) + ("PSY", "HIV")])
+def test_the_patient_view_passes_the_accessibility_rules(locale, classes):
+    consent = _consent(classes, locale=locale)
+    body = wording.patient_view(consent, locale, NOW)
+    assert check(body, locale=locale, headers={"Content-Language": locale}) == []
+    consent.revoke(Party("proxy", "carer-1"), NOW)
+    body = wording.patient_view(consent, locale, NOW)
+    assert check(body, locale=locale, headers={"Content-Language": locale}) == []
+    assert body["status"]["code"] == "revoked" and body["status"]["status_text"]
+
+
+def test_the_consent_text_is_written_in_the_patients_language():
+    en, es = _consent(locale="en"), _consent(locale="es")
+    assert en.text.startswith("I allow Cardiology") and es.text.startswith("Permito que Cardiología")
+    assert en.text_sha256 != es.text_sha256
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_any_mix_of_classes_and_purposes_reads_at_grade_8_or_below(locale):
+    import random
+    rng = random.Random(f"consent-{locale}")
+    every = list(v.RESOURCE_TYPES) + list(v.SENSITIVE_LABELS)
+    for _ in range(120):
+        consent = model.grant(
+            "pat-1", Party("department", rng.choice(list(v.DEPARTMENTS))),
+            rng.sample(v.PURPOSES, rng.randint(1, 3)), rng.sample(every, rng.randint(1, 12)),
+            NOW, rng.choice([None, END]), Party("patient", "pat-1"), NOW, locale,
+            lambda c: wording.consent_text(c, locale), rng.random() < 0.3)
+        body = wording.patient_view(consent, locale, NOW)
+        assert check(body, locale=locale, headers={"Content-Language": locale}) == [], consent.classes
