@@ -1,8 +1,198 @@
-"""Patient-facing HTTP API of the records service (/patient/v1/me, records, entries, amendments)."""
+"""Patient-facing HTTP API of the records service (/patient/v1/me, records, entries, amendments).
+
+Thin views: check that the token is a patient's, negotiate the language (Accept-Language, else
+the token's ``locale``, else FHIR Patient.communication), load the body with the contract's
+schema, call a use case, answer in the shapes of contracts/PATIENT_FACING.md.
+"""
 from __future__ import annotations
 
-from flask import Flask
+from functools import lru_cache
+
+from flask import Blueprint, Flask, Response, current_app, g, json, request
+from marshmallow import ValidationError
+
+from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentRequestSchema,
+                                               EntryRequestSchema)
+from services.common import i18n
+from services.common.auth import require_scope
+from services.common.problem import Problem
+from services.records.domain import plain_language as pl
+from services.records.domain.plain_language import N_
+from services.records.service_layer import patient as uc
+
+blp = Blueprint("patient", __name__, url_prefix="/patient/v1")
+
+NOT_YOURS = N_("Only a patient's own sign-in can use this.")
+NOT_YOURS_NEXT = N_("Sign in to the patient portal with your own account.")
+NO_RECORD = N_("We could not find this in your record.")
+NO_RECORD_NEXT = N_("Go back to your records and pick one from the list.")
+NO_FILE = N_("We do not have a record for you here yet.")
+NO_FILE_NEXT = N_("Call your care team. They can set up your record.")
+BAD_INPUT = N_("Some of what you sent is not right.")
+BAD_INPUT_NEXT = N_("Fix the fields named here. Then send it again.")
 
 
 def register(app: Flask) -> None:
-    """Add the patient-facing routes to APP (none yet)."""
+    """Add the patient-facing routes to APP."""
+    app.register_blueprint(blp)
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> pl.Vocabulary:
+    """The plain-language names and units, read once per process."""
+    return pl.load_vocabulary()
+
+
+def _records():
+    return current_app.extensions["records"]
+
+
+def _patient(context_resource: str = "*", interactions: str = "r") -> str:
+    """Return the token's patient id; department (and other non-patient) tokens get 403."""
+    claims = g.claims
+    if claims.get("dept") or not isinstance(claims.get("patient"), str) or not claims["patient"]:
+        raise Problem(403, N_("Forbidden"), NOT_YOURS, next_step=NOT_YOURS_NEXT)
+    require_scope("patient", context_resource, interactions)
+    return claims["patient"]
+
+
+def _language(patient_id: str) -> i18n.Language:
+    """Accept-Language, else the token's `locale`, else the patient's preferred language."""
+    header = request.headers.get("Accept-Language")
+    lang = i18n.negotiate(header)
+    if lang.requested is None:
+        preferred = g.claims.get("locale") or uc.patient_language(_records().uow(write=False), patient_id)
+        lang = i18n.negotiate(None, preferred)
+    g.language = lang
+    return lang
+
+
+def _json(body: dict, lang: i18n.Language, status: int = 200, etag: str | None = None) -> Response:
+    resp = Response(json.dumps(body), status=status, mimetype="application/json")
+    resp.headers["Content-Language"] = lang.used
+    resp.headers["Cache-Control"] = "private, no-cache"
+    resp.vary.update(("Accept-Language", "Authorization"))
+    if etag:
+        resp.headers["ETag"] = etag
+    return resp
+
+
+def _not_modified(etag: str, lang: i18n.Language) -> Response:
+    resp = Response(status=304)
+    resp.headers.update({"ETag": etag, "Content-Language": lang.used, "Cache-Control": "private, no-cache"})
+    resp.vary.update(("Accept-Language", "Authorization"))
+    return resp
+
+
+def _matches(etag: str) -> bool:
+    header = request.headers.get("If-None-Match") or ""
+    return etag in [v.strip() for v in header.split(",")] or header.strip() == "*"
+
+
+def _invalid(messages: dict) -> Problem:
+    return Problem(422, N_("Unprocessable Content"), BAD_INPUT, next_step=BAD_INPUT_NEXT,
+                   fields=sorted(messages), errors=messages)
+
+
+def _body(schema) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _invalid({"body": ["Send a JSON object."]})
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        raise _invalid(exc.normalized_messages()) from None
+
+
+@blp.get("/me")
+def me():
+    """Return my name, preferred language, interpreter flag and proxies."""
+    patient_id = _patient("Patient", "r")
+    lang = _language(patient_id)
+    try:
+        body, etag = uc.me(_records().uow(write=False), patient_id, lang)
+    except uc.NotFound:
+        raise Problem(404, N_("Not Found"), NO_FILE, next_step=NO_FILE_NEXT) from None
+    if _matches(etag):
+        return _not_modified(etag, lang)
+    return _json(body, lang, etag=etag)
+
+
+@blp.get("/records")
+def records():
+    """Return one page of my records in plain words (cursor paging, newest first)."""
+    patient_id = _patient("*", "rs")
+    lang = _language(patient_id)
+    args, errors = request.args, {}
+    category = args.get("category") or None
+    if category is not None and category not in RECORD_CATEGORIES:
+        errors["category"] = [f"Use one of: {', '.join(RECORD_CATEGORIES)}."]
+    limit = args.get("limit", str(uc.DEFAULT_PAGE))
+    if not limit.isdigit() or not 1 <= int(limit) <= uc.MAX_PAGE:
+        errors["limit"] = [f"Use a whole number from 1 to {uc.MAX_PAGE}."]
+    cursor = args.get("cursor") or None
+    if cursor is not None:
+        try:
+            uc.decode_cursor(cursor)
+        except uc.BadCursor:
+            errors["cursor"] = ["Use the `next` value of the page before, as it is."]
+    if errors:
+        raise _invalid(errors)
+    query = uc.ListRecords(patient_id, lang, category, cursor, int(limit))
+    etag, body = uc.list_records(_records().uow(write=False), query, vocabulary(),
+                                 request.headers.get("If-None-Match"))
+    if body is None:
+        return _not_modified(etag, lang)
+    return _json(body, lang, etag=etag)
+
+
+@blp.get("/records/<path:record_id>")
+def record(record_id: str):
+    """Return one of my records in plain words."""
+    patient_id = _patient("*", "r")
+    lang = _language(patient_id)
+    try:
+        etag, body = uc.read_record(_records().uow(write=False), patient_id, record_id, lang, vocabulary())
+    except uc.NotFound:
+        raise Problem(404, N_("Not Found"), NO_RECORD, next_step=NO_RECORD_NEXT) from None
+    if _matches(etag):
+        return _not_modified(etag, lang)
+    return _json(body, lang, etag=etag)
+
+
+@blp.post("/entries")
+def entries():
+    """Store a home reading or a symptom note in my record (a patient-reported Observation)."""
+    patient_id = _patient("Observation", "c")
+    lang = _language(patient_id)
+    data = _body(EntryRequestSchema())
+    try:
+        item = uc.add_entry(uc.AddEntry(patient_id, data), _records().uow(), vocabulary(), lang)
+    except uc.NotFound:
+        raise Problem(404, N_("Not Found"), NO_FILE, next_step=NO_FILE_NEXT) from None
+    resp = _json({**item, "language": i18n.language_block(lang)}, lang, status=201)
+    resp.headers["Location"] = f"/patient/v1/records/{item['id']}"
+    return resp
+
+
+@blp.post("/amendments")
+def request_amendment():
+    """Ask the custodian department to correct one of my records (a FHIR Task)."""
+    patient_id = _patient("*", "r")
+    lang = _language(patient_id)
+    data = _body(AmendmentRequestSchema())
+    try:
+        item = uc.request_amendment(uc.RequestAmendment(patient_id, **data), _records().uow(),
+                                    vocabulary(), lang)
+    except uc.NotFound:
+        raise Problem(404, N_("Not Found"), NO_RECORD, next_step=NO_RECORD_NEXT) from None
+    return _json({**item, "language": i18n.language_block(lang)}, lang, status=201)
+
+
+@blp.get("/amendments")
+def amendments():
+    """Return my correction requests and where each one stands, in words."""
+    patient_id = _patient("*", "r")
+    lang = _language(patient_id)
+    body = uc.list_amendments(_records().uow(write=False), patient_id, lang, vocabulary())
+    return _json(body, lang)

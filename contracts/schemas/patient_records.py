@@ -1,0 +1,188 @@
+"""The patient's own record: who I am, my records in plain words, what I enter, corrections I ask for.
+
+Shapes follow contracts/PATIENT_FACING.md. What a patient enters is stored as a FHIR R4
+Observation tagged ``meta.tag`` = {system: https://phr.example.org/fhir/CodeSystem/record-source,
+code: patient-reported}, with the patient as performer; a correction request is a FHIR R4 Task
+(code ``change``, status ``requested``, focus = the record, owner = the custodian department).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from marshmallow import (INCLUDE, Schema, ValidationError, fields, validate, validates,
+                         validates_schema)
+
+ENTRY_KINDS = ("blood-pressure", "weight", "glucose", "symptom")
+WEIGHT_UNITS = {"kg": (1, 500), "[lb_av]": (2, 1100)}
+GLUCOSE_UNITS = {"mg/dL": (10, 1000), "mmol/L": (0.5, 55)}
+RECORD_CATEGORIES = ("vital-signs", "laboratory", "surveys", "conditions", "immunizations",
+                     "medications", "procedures", "encounters", "reports", "care-plans",
+                     "patient-reported")
+
+
+# -- shared pieces ----------------------------------------------------------------------------
+
+class RecordsLanguageSchema(Schema):
+    """The `language` member: what was asked for, what is used, and the interpreter offer."""
+
+    requested = fields.String(allow_none=True, metadata={"description": "BCP 47 tag asked for."})
+    used = fields.String(required=True, metadata={"example": "es"})
+    fallback = fields.Boolean(required=True)
+    message = fields.String()
+    interpreter = fields.Dict()
+
+
+class RecordDateSchema(Schema):
+    iso = fields.String(required=True, metadata={"description": "ISO 8601."})
+    display = fields.String(required=True, metadata={"example": "March 3, 2024"})
+
+
+class RecordQuantitySchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    value = fields.Raw(metadata={"description": "A number (or absent for a coded answer)."})
+    unit = fields.String(metadata={"description": "The UCUM unit as recorded, e.g. mm[Hg]."})
+    display = fields.String(metadata={"example": "120 millimeters of mercury"})
+
+
+class RecordStatusSchema(Schema):
+    code = fields.String(required=True)
+    status_text = fields.String(required=True, metadata={"description": "The status in words."})
+
+
+class RecordCodingSchema(Schema):
+    system = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    display = fields.String(allow_none=True)
+
+
+class RecordSourceSchema(Schema):
+    department = fields.String(required=True, metadata={"example": "primary-care"})
+    display = fields.String(required=True, metadata={"example": "Primary care"})
+
+
+class RecordItemSchema(Schema):
+    """One clinical item in plain words (contracts/PATIENT_FACING.md "A clinical item")."""
+
+    id = fields.String(required=True)
+    reference = fields.String(required=True, metadata={"example": "Observation/1"})
+    kind = fields.String(required=True, metadata={"example": "vital-sign"})
+    category = fields.String(required=True, validate=validate.OneOf(RECORD_CATEGORIES))
+    title = fields.String(required=True)
+    summary = fields.String(required=True, metadata={"description": "One plain sentence."})
+    value = fields.Nested(RecordQuantitySchema, allow_none=True)
+    components = fields.List(fields.Dict())
+    date = fields.Nested(RecordDateSchema, allow_none=True)
+    status = fields.Nested(RecordStatusSchema, required=True)
+    code = fields.Nested(RecordCodingSchema, allow_none=True)
+    source = fields.Nested(RecordSourceSchema, required=True)
+    untranslated = fields.Boolean(metadata={"description": "True when a code or unit has no plain "
+                                                           "name yet; the title shows its coded display."})
+    patient_reported = fields.Boolean()
+    note = fields.String(metadata={"description": "The patient's own words (symptom notes)."})
+
+
+class RecordPageSchema(Schema):
+    items = fields.List(fields.Nested(RecordItemSchema), required=True)
+    next = fields.String(allow_none=True, required=True, metadata={"description": "Opaque cursor."})
+    language = fields.Nested(RecordsLanguageSchema)
+
+
+class PreferredLanguageSchema(Schema):
+    code = fields.String(allow_none=True, metadata={"description": "BCP 47, from Patient.communication."})
+    display = fields.String(allow_none=True)
+
+
+class MeSchema(Schema):
+    """Who the token's patient is, in the patient's words."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    birth_date = fields.Nested(RecordDateSchema, allow_none=True)
+    preferred_language = fields.Nested(PreferredLanguageSchema, required=True)
+    interpreter_needed = fields.Boolean(required=True)
+    proxies = fields.List(fields.Dict(), required=True)
+    custodian = fields.Nested(RecordSourceSchema, allow_none=True)
+    language = fields.Nested(RecordsLanguageSchema)
+
+
+# -- entries ------------------------------------------------------------------------------------
+
+class EntryRequestSchema(Schema):
+    """A home reading or a symptom note the patient enters."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(ENTRY_KINDS))
+    systolic = fields.Integer(strict=True, validate=validate.Range(50, 300),
+                              metadata={"description": "blood-pressure: top number, mm[Hg]."})
+    diastolic = fields.Integer(strict=True, validate=validate.Range(20, 200),
+                               metadata={"description": "blood-pressure: bottom number, mm[Hg]."})
+    value = fields.Float(allow_nan=False, metadata={"description": "weight or glucose."})
+    unit = fields.String(metadata={"description": "weight: kg or [lb_av]; glucose: mg/dL or mmol/L."})
+    note = fields.String(validate=validate.Length(min=1, max=2000),
+                         metadata={"description": "symptom: what you feel, in your words."})
+    when = fields.AwareDateTime(metadata={"description": "When it was measured (default: now)."})
+
+    @validates("when")
+    def _not_in_the_future(self, value, **_kw):
+        if value > datetime.now(timezone.utc) + timedelta(minutes=5):
+            raise ValidationError("The time is in the future.")
+
+    @validates_schema
+    def _fields_of_the_kind(self, data, **_kw):
+        kind = data.get("kind")
+        needed = {"blood-pressure": ("systolic", "diastolic"), "weight": ("value", "unit"),
+                  "glucose": ("value", "unit"), "symptom": ("note",)}.get(kind, ())
+        errors = {name: ["This is needed for this kind of entry."] for name in needed if name not in data}
+        if kind in ("weight", "glucose") and "unit" in data and "value" in data:
+            units = WEIGHT_UNITS if kind == "weight" else GLUCOSE_UNITS
+            if data["unit"] not in units:
+                errors["unit"] = [f"Use one of: {', '.join(units)}."]
+            else:
+                low, high = units[data["unit"]]
+                if not low <= data["value"] <= high:
+                    errors["value"] = [f"The value must be between {low} and {high}."]
+        if kind == "blood-pressure" and not errors and data["diastolic"] >= data["systolic"]:
+            errors["diastolic"] = ["The bottom number must be lower than the top number."]
+        if errors:
+            raise ValidationError(errors)
+
+
+# -- amendments ---------------------------------------------------------------------------------
+
+class AmendmentRequestSchema(Schema):
+    """Ask the custodian department to correct one of my records."""
+
+    record_id = fields.String(required=True, validate=validate.Regexp(
+        r"^([A-Za-z]+/)?[A-Za-z0-9\-.]{1,64}$", error="This is not the id of a record."),
+        metadata={"description": "An item's `id` (or its `reference`, Type/id)."})
+    what_is_wrong = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    correction = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AmendmentSchema(Schema):
+    id = fields.String(required=True)
+    record_id = fields.String(required=True)
+    record = fields.String(required=True, metadata={"example": "Observation/1"})
+    title = fields.String(required=True)
+    summary = fields.String(required=True)
+    what_is_wrong = fields.String(required=True)
+    correction = fields.String(required=True)
+    date = fields.Nested(RecordDateSchema, required=True)
+    status = fields.Nested(RecordStatusSchema, required=True)
+    source = fields.Nested(RecordSourceSchema, required=True)
+    reason = fields.String(allow_none=True, metadata={"description": "The department's note, as written."})
+
+
+class AmendmentCreatedSchema(AmendmentSchema):
+    language = fields.Nested(RecordsLanguageSchema)
+
+
+class AmendmentListSchema(Schema):
+    items = fields.List(fields.Nested(AmendmentSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+    language = fields.Nested(RecordsLanguageSchema)
+
+
+class EntryCreatedSchema(RecordItemSchema):
+    language = fields.Nested(RecordsLanguageSchema)

@@ -1,0 +1,56 @@
+"""SQL reads of one patient's compartment for the patient-facing views (SQLAlchemy Core)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from services.records.adapters.repository import StoredResource
+from services.records.adapters.tables import resources
+
+_COLUMNS = (resources.c.resource_type, resources.c.id, resources.c.version_id,
+            resources.c.last_updated, resources.c.patient_id, resources.c.custodian,
+            resources.c.content)
+
+
+def _stored(row) -> StoredResource:
+    return StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
+                          row.patient_id, row.custodian, text=row.content)
+
+
+def _compartment(patient_id: str, types: tuple[str, ...]):
+    return sa.and_(resources.c.patient_id == patient_id, resources.c.resource_type.in_(types))
+
+
+def stamp(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> tuple:
+    """Return what changes whenever a resource of TYPES in the compartment is added or replaced.
+
+    Rows are only ever inserted or replaced (every write bumps last_updated and version_id),
+    so (count, latest change, sum of versions) identifies the compartment's state cheaply.
+    """
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(resources.c.last_updated),
+                                 sa.func.coalesce(sa.func.sum(resources.c.version_id), 0))
+                       .where(_compartment(patient_id, types))).one()
+    latest = row[1].isoformat() if hasattr(row[1], "isoformat") else str(row[1])
+    return int(row[0]), latest, int(row[2])
+
+
+def compartment(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> list[StoredResource]:
+    """Return the current resources of TYPES in PATIENT_ID's compartment."""
+    rows = conn.execute(sa.select(*_COLUMNS).where(_compartment(patient_id, types)))
+    return [_stored(row) for row in rows]
+
+
+def patient(conn: sa.Connection, patient_id: str) -> StoredResource | None:
+    """Return the Patient resource PATIENT_ID, or None."""
+    row = conn.execute(sa.select(*_COLUMNS).where(resources.c.resource_type == "Patient",
+                                                  resources.c.id == patient_id)).first()
+    return _stored(row) if row is not None else None
+
+
+def own_record(conn: sa.Connection, patient_id: str, record_id: str,
+               resource_type: str | None = None) -> StoredResource | None:
+    """Return the resource RECORD_ID only if it is in PATIENT_ID's compartment (else None)."""
+    where = [resources.c.patient_id == patient_id, resources.c.id == record_id]
+    if resource_type:
+        where.append(resources.c.resource_type == resource_type)
+    rows = conn.execute(sa.select(*_COLUMNS).where(*where).order_by(resources.c.resource_type)).all()
+    return _stored(rows[0]) if rows else None

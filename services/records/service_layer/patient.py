@@ -1,0 +1,390 @@
+"""Use cases of the patient-facing API: my details, my records in plain words, my entries and
+my correction requests. Every use case is confined to one patient's compartment."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from services.common import i18n
+from services.common.envelope import new_event
+from services.records.adapters import patient_queries as q
+from services.records.adapters.repository import StoredResource
+from services.records.domain import plain_language as pl
+from services.records.domain.bundle import validate_resource
+from services.records.domain.plain_language import N_
+
+SOURCE = "/services/records"
+TOPIC = "phr.records.v1"
+DEFAULT_PAGE, MAX_PAGE = 20, 100
+TASK_TYPES = ("Task",)
+INTERPRETER_URL = "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
+
+AMENDMENT_STATUS = {
+    "draft": N_("Not sent yet"), "requested": N_("Sent. Waiting for review."),
+    "received": N_("Received. Waiting for review."), "accepted": N_("Accepted. We will fix it."),
+    "rejected": N_("Not accepted"), "cancelled": N_("Cancelled"),
+    "in-progress": N_("Being fixed"), "completed": N_("Done. Your record was corrected."),
+    "on-hold": N_("On hold"), "failed": N_("Could not be done"),
+}
+YOUR_DETAILS = N_("Your personal details")
+AMENDMENT_SUMMARY = N_("You asked {department} to correct this record: {title}.")
+
+
+class NotFound(Exception):
+    """Nothing the patient may see has that id (or the patient has no record here)."""
+
+
+class BadCursor(ValueError):
+    """The cursor was not made by this service (or is damaged)."""
+
+
+# -- language -----------------------------------------------------------------------------------
+
+def translator(locale: str):
+    """Return translate(message, **params) into LOCALE (the shared and this service's catalogs)."""
+
+    def translate(message: str, **params) -> str:
+        return i18n.translate(message, locale, **params)
+
+    return translate
+
+
+def preferred_language(patient: dict | None) -> str | None:
+    """Return the BCP 47 code of the patient's preferred language (FHIR Patient.communication)."""
+    comms = [c for c in (patient or {}).get("communication") or [] if isinstance(c, dict)]
+    comms.sort(key=lambda c: not c.get("preferred", False))
+    for comm in comms:
+        for coding in (comm.get("language") or {}).get("coding") or []:
+            if coding.get("code"):
+                return coding["code"]
+    return None
+
+
+def patient_language(uow, patient_id: str) -> str | None:
+    with uow:
+        stored = q.patient(uow.conn, patient_id)
+    return preferred_language(stored.body()) if stored else None
+
+
+# -- me -----------------------------------------------------------------------------------------
+
+def me(uow, patient_id: str, lang: i18n.Language) -> tuple[dict, str]:
+    """Return (my details, their ETag) or raise NotFound."""
+    with uow:
+        stored = q.patient(uow.conn, patient_id)
+    if stored is None:
+        raise NotFound(patient_id)
+    patient = stored.body()
+    t = translator(lang.used)
+    preferred = preferred_language(patient)
+    flag = next((e.get("valueBoolean") for e in patient.get("extension") or []
+                 if isinstance(e, dict) and e.get("url") == INTERPRETER_URL), None)
+    if flag is None:  # not recorded: assume an interpreter helps when we cannot speak their language
+        flag = preferred is not None and i18n.negotiate(None, preferred).fallback
+    body = {"id": patient_id, "name": _name(patient),
+            "birth_date": pl.long_date(patient.get("birthDate"), lang.used),
+            "preferred_language": {"code": preferred,
+                                   "display": i18n.language_name(preferred, lang.used) if preferred else None},
+            "interpreter_needed": bool(flag), "proxies": [],
+            "custodian": pl.source(stored.custodian, t),
+            "language": i18n.language_block(lang)}
+    return body, _etag("me", patient_id, stored.version_id, lang)
+
+
+def _name(patient: dict) -> str:
+    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
+    names.sort(key=lambda n: n.get("use") != "official")
+    for n in names:
+        if n.get("text"):
+            return n["text"]
+        parts = [*(n.get("given") or []), n.get("family") or ""]
+        if any(parts):
+            return " ".join(p for p in parts if p)
+    return ""
+
+
+# -- records ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ListRecords:
+    """Query: one page of my records, newest first."""
+
+    patient_id: str
+    lang: i18n.Language
+    category: str | None = None
+    cursor: str | None = None
+    limit: int = DEFAULT_PAGE
+
+
+class _Cache:
+    """The mapped, sorted items of recently read compartments, keyed by their stamp (LRU)."""
+
+    def __init__(self, size: int = 128):
+        self.size, self.lock, self.data = size, threading.Lock(), OrderedDict()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+                return self.data[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+_items_cache = _Cache()
+
+
+def list_records(uow, query: ListRecords, vocab: pl.Vocabulary,
+                 if_none_match: str | None = None) -> tuple[str, dict | None]:
+    """Return (ETag, {items, next, language}) for one page, newest first; the body is None
+    when IF_NONE_MATCH already names this page (RFC 9110 section 13.1.2)."""
+    after = decode_cursor(query.cursor) if query.cursor else None
+    with uow:
+        stamp = q.stamp(uow.conn, query.patient_id, pl.VISIBLE_TYPES)
+        etag = _etag("records", query.patient_id, stamp, query.lang, query.category,
+                     query.cursor, query.limit)
+        if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
+            return etag, None
+        items = _items(uow, query.patient_id, stamp, query.lang.used, vocab)
+    if query.category:
+        items = [i for i in items if i["item"]["category"] == query.category]
+    if after is not None:
+        items = [i for i in items if i["key"] < after]
+    page = items[:query.limit]
+    more = len(items) > query.limit
+    return etag, {"items": [i["item"] for i in page],
+                  "next": encode_cursor(page[-1]["key"]) if more and page else None,
+                  "language": i18n.language_block(query.lang)}
+
+
+def read_record(uow, patient_id: str, record_id: str, lang: i18n.Language,
+                vocab: pl.Vocabulary) -> tuple[str, dict]:
+    """Return (ETag, one of my records in plain words) or raise NotFound."""
+    rtype, _, rid = record_id.rpartition("/")
+    with uow:
+        row = q.own_record(uow.conn, patient_id, rid, rtype or None)
+    if row is None or row.resource_type not in pl.VISIBLE_TYPES or pl.kind_of(row.body()) is None:
+        raise NotFound(record_id)
+    item = pl.to_item(row.body(), row.custodian, lang.used, vocab, translator(lang.used))
+    return (_etag("record", row.resource_type, row.id, row.version_id, lang),
+            {**item, "language": i18n.language_block(lang)})
+
+
+def _items(uow, patient_id: str, stamp: tuple, lang: str, vocab: pl.Vocabulary) -> list[dict]:
+    """Map and sort the compartment once per (patient, state, language); later pages hit the cache."""
+    cached = _items_cache.get((patient_id, stamp, lang))
+    if cached is not None:
+        return cached
+    rows = q.compartment(uow.conn, patient_id, pl.VISIBLE_TYPES)
+    t = translator(lang)
+    mapped = []
+    for row in rows:
+        resource = row.body()
+        if pl.kind_of(resource) is None:
+            continue
+        item = pl.to_item(resource, row.custodian, lang, vocab, t)
+        date = (item["date"] or {}).get("iso") or ""
+        mapped.append({"key": [date[:19], row.resource_type, row.id], "item": item})
+    mapped.sort(key=lambda m: m["key"], reverse=True)  # newest first; undated last
+    _items_cache.put((patient_id, stamp, lang), mapped)
+    return mapped
+
+
+def encode_cursor(key: list) -> str:
+    raw = json.dumps(key, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor(cursor) from None
+    if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
+        raise BadCursor(cursor)
+    return key
+
+
+def _etag(*parts) -> str:
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+    return f'W/"{digest}"'
+
+
+# -- entries ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AddEntry:
+    """Command: store a home reading or a symptom note the patient entered."""
+
+    patient_id: str
+    data: dict  # loaded by contracts.schemas.patient_records.EntryRequestSchema
+
+
+ENTRY_CODES = {
+    "blood-pressure": ("http://loinc.org", "55284-4", "Blood Pressure", "vital-signs"),
+    "weight": ("http://loinc.org", "29463-7", "Body Weight", "vital-signs"),
+    "glucose:mg/dL": ("http://loinc.org", "2339-0", "Glucose [Mass/volume] in Blood", "laboratory"),
+    "glucose:mmol/L": ("http://loinc.org", "15074-8", "Glucose [Moles/volume] in Blood", "laboratory"),
+    "symptom": ("http://loinc.org", "75325-1", "Symptom", "survey"),
+}
+UNIT_TEXT = {"mm[Hg]": "mm[Hg]", "kg": "kg", "[lb_av]": "lb", "mg/dL": "mg/dL", "mmol/L": "mmol/L"}
+
+
+def entry_observation(cmd: AddEntry, rid: str, now: datetime) -> dict:
+    """Build the FHIR R4 Observation for an entry (patient as performer, tagged patient-reported)."""
+    data = cmd.data
+    kind = data["kind"]
+    key = f"glucose:{data['unit']}" if kind == "glucose" else kind
+    system, code, display, category = ENTRY_CODES[key]
+    me = {"reference": f"Patient/{cmd.patient_id}"}
+    obs = {"resourceType": "Observation", "id": rid,
+           "meta": {"tag": [dict(pl.PATIENT_REPORTED)]},
+           "status": "final",
+           "category": [{"coding": [{"system": pl.OBSERVATION_CATEGORY, "code": category}]}],
+           "code": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
+           "subject": me, "performer": [me],
+           "effectiveDateTime": (data.get("when") or now).isoformat(), "issued": now.isoformat()}
+    if kind == "blood-pressure":
+        obs["component"] = [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": c, "display": d}], "text": d},
+             "valueQuantity": _ucum(data[name], "mm[Hg]")}
+            for c, d, name in ((pl.SYSTOLIC, "Systolic Blood Pressure", "systolic"),
+                               (pl.DIASTOLIC, "Diastolic Blood Pressure", "diastolic"))]
+    elif kind == "symptom":
+        obs["valueString"] = data["note"]
+    else:
+        obs["valueQuantity"] = _ucum(data["value"], data["unit"])
+        if data.get("note"):
+            obs["note"] = [{"text": data["note"]}]
+    return obs
+
+
+def _ucum(value, unit: str) -> dict:
+    return {"value": value, "unit": UNIT_TEXT.get(unit, unit), "system": "http://unitsofmeasure.org",
+            "code": unit}
+
+
+def add_entry(cmd: AddEntry, uow, vocab: pl.Vocabulary, lang: i18n.Language) -> dict:
+    """Store the entry in the patient's compartment under the patient's custodian; return the item."""
+    now = datetime.now(timezone.utc)
+    with uow:
+        patient = q.patient(uow.conn, cmd.patient_id)
+        if patient is None:
+            raise NotFound(cmd.patient_id)
+        content = entry_observation(cmd, str(uuid.uuid4()), now)
+        problems = validate_resource(content, "Observation")
+        if problems:  # our own mapping is wrong: never store an invalid resource
+            raise ValueError("; ".join(f"{p.expression}: {p.message}" for p in problems))
+        content["meta"].update(versionId="1", lastUpdated=now.isoformat())
+        stored = StoredResource("Observation", content["id"], 1, now, cmd.patient_id,
+                                patient.custodian, content=content)
+        uow.resources.add(stored)
+        uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, cmd.patient_id, {
+            "patient": cmd.patient_id, "custodian": patient.custodian, "resource_count": 1,
+            "resource_types": {"Observation": 1}, "imported_at": now.isoformat()}))
+    return pl.to_item(content, patient.custodian, lang.used, vocab, translator(lang.used))
+
+
+# -- amendments ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RequestAmendment:
+    """Command: ask the custodian of one of my records to correct it."""
+
+    patient_id: str
+    record_id: str
+    what_is_wrong: str
+    correction: str
+
+
+TASK_CODE = {"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "change",
+             "display": "Change the focal resource"}
+DEPARTMENT_SYSTEM = "https://phr.example.org/departments"
+INPUT_WHAT = {"text": "What is wrong"}
+INPUT_CORRECTION = {"text": "Correction asked for"}
+
+
+def request_amendment(cmd: RequestAmendment, uow, vocab: pl.Vocabulary, lang: i18n.Language) -> dict:
+    """Store a Task for the record's custodian (FHIR R4 Task, code `change`); return it in plain words."""
+    rtype, _, rid = cmd.record_id.rpartition("/")
+    now = datetime.now(timezone.utc)
+    with uow:
+        record = q.own_record(uow.conn, cmd.patient_id, rid, rtype or None)
+        if record is None or record.resource_type == "Task":
+            raise NotFound(cmd.record_id)
+        me = {"reference": f"Patient/{cmd.patient_id}"}
+        task = {"resourceType": "Task", "id": str(uuid.uuid4()),
+                "meta": {"versionId": "1", "lastUpdated": now.isoformat(),
+                         "tag": [dict(pl.PATIENT_REPORTED)]},
+                "status": "requested", "intent": "order",
+                "code": {"coding": [TASK_CODE], "text": "Correction request"},
+                "description": "The patient asks for a correction of this record.",
+                "focus": {"reference": f"{record.resource_type}/{record.id}"},
+                "for": me, "requester": me,
+                "owner": {"identifier": {"system": DEPARTMENT_SYSTEM, "value": record.custodian},
+                          "display": record.custodian},
+                "authoredOn": now.isoformat(), "lastModified": now.isoformat(),
+                "input": [{"type": INPUT_WHAT, "valueString": cmd.what_is_wrong},
+                          {"type": INPUT_CORRECTION, "valueString": cmd.correction}]}
+        problems = validate_resource(task, "Task")
+        if problems:
+            raise ValueError("; ".join(f"{p.expression}: {p.message}" for p in problems))
+        uow.resources.add(StoredResource("Task", task["id"], 1, now, cmd.patient_id,
+                                         record.custodian, content=task))
+        uow.publish(TOPIC, new_event("phr.records.amendment-requested", SOURCE, cmd.patient_id, {
+            "patient": cmd.patient_id, "custodian": record.custodian, "task": f"Task/{task['id']}",
+            "record": f"{record.resource_type}/{record.id}", "requested_at": now.isoformat()}))
+    return amendment_item(task, record, lang.used, vocab)
+
+
+def list_amendments(uow, patient_id: str, lang: i18n.Language, vocab: pl.Vocabulary) -> dict:
+    """Return my correction requests, newest first, with their status in words."""
+    with uow:
+        tasks = [t for t in q.compartment(uow.conn, patient_id, TASK_TYPES)
+                 if (t.body().get("code") or {}).get("coding", [{}])[0].get("code") == "change"]
+        records = {}
+        for task in tasks:
+            ref = (task.body().get("focus") or {}).get("reference", "")
+            rtype, _, rid = ref.partition("/")
+            records[ref] = q.own_record(uow.conn, patient_id, rid, rtype)
+    items = [amendment_item(t.body(), records.get(t.body().get("focus", {}).get("reference", "")),
+                            lang.used, vocab, t.custodian) for t in tasks]
+    items.sort(key=lambda i: i["date"]["iso"] if i["date"] else "", reverse=True)
+    return {"items": items, "next": None, "language": i18n.language_block(lang)}
+
+
+def amendment_item(task: dict, record: StoredResource | None, lang: str, vocab: pl.Vocabulary,
+                   custodian: str | None = None) -> dict:
+    t = translator(lang)
+    inputs = {(i.get("type") or {}).get("text"): i.get("valueString") for i in task.get("input") or []}
+    owner = (task.get("owner") or {}).get("identifier", {}).get("value") or custodian or ""
+    focus = (task.get("focus") or {}).get("reference", "")
+    if record is not None and pl.kind_of(record.body()):
+        title = pl.to_item(record.body(), record.custodian, lang, vocab, t)["title"]
+    elif record is not None and record.resource_type == "Patient":
+        title = t(YOUR_DETAILS)
+    else:
+        title = focus
+    source = pl.source(owner, t)
+    code = task.get("status") or "requested"
+    return {"id": task["id"], "record_id": focus.rpartition("/")[2], "record": focus, "title": title,
+            "summary": t(AMENDMENT_SUMMARY, department=source["display"], title=title),
+            "what_is_wrong": inputs.get(INPUT_WHAT["text"], ""),
+            "correction": inputs.get(INPUT_CORRECTION["text"], ""),
+            "date": pl.long_date(task.get("authoredOn"), lang),
+            "status": {"code": code, "status_text": t(AMENDMENT_STATUS.get(code, pl.UNKNOWN_STATUS))},
+            "source": source,
+            "reason": (task.get("statusReason") or {}).get("text")}
