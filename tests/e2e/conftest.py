@@ -5,9 +5,9 @@ from tests.support.databases import create_postgres_database, drop_postgres_data
 from tests.support.stack import SERVICES, Stack
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request, tmp_path_factory):
-    """A running stack with the demo seeded; stopped (as by Ctrl-C) after the module."""
+    """A running stack with the demo seeded, shared by the e2e modules; stopped (as by Ctrl-C) at the end."""
     urls = {}
     if request.param == "postgres":
         if not postgres_available():

@@ -16,7 +16,7 @@ from services.common.db import make_engine
 from services.exchange.adapters.tables import patient_index
 from tests.support.client import Department, patient_login
 from tests.support.fhir import small_bundle
-from tests.support.stack import SERVICES
+from tests.support.stack import SERVICES, Stack
 
 
 def _department(stack, name="primary-care", **kw):
@@ -140,9 +140,13 @@ def test_every_service_reports_health_readiness_and_metrics(stack):
         assert "http_requests_total" in requests.get(f"{base}/metrics", timeout=5).text
 
 
-def test_ctrl_c_stops_every_process_and_frees_every_port(stack):
-    assert stack.stop() is not None, "the stack had to be killed"
+def test_ctrl_c_stops_every_process_and_frees_every_port(tmp_path):
+    own = Stack(tmp_path / "own").start()
+    try:
+        assert own.stop() == 0, "the stack had to be killed or did not exit cleanly"
+    finally:
+        own.stop()
     for name in (*SERVICES, "broker"):
         with socket.socket() as s:
             s.settimeout(1)
-            assert s.connect_ex(("127.0.0.1", stack.ports[name])) != 0, f"{name} still listens after Ctrl-C"
+            assert s.connect_ex(("127.0.0.1", own.ports[name])) != 0, f"{name} still listens after Ctrl-C"
