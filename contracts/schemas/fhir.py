@@ -69,3 +69,58 @@ class CapabilityStatementSchema(ResourceSchema):
     fhir_version = fields.String(required=True, data_key="fhirVersion")
     status = fields.String(required=True)
     kind = fields.String(required=True)
+
+
+class BundleLinkSchema(Schema):
+    relation = fields.String(required=True, metadata={"example": "next"})
+    url = fields.String(required=True, metadata={"example": "/fhir/Observation?patient=p1&_cursor=eyJhIjoiMSJ9"})
+
+
+class SearchEntrySchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    full_url = fields.String(data_key="fullUrl")
+    resource = fields.Nested(ResourceSchema, required=True)
+    search = fields.Dict()
+
+
+class SearchsetBundleSchema(Schema):
+    """A page of search results (FHIR R4 3.1.1.5): total matches, self and next links (opaque cursor)."""
+
+    resource_type = fields.String(required=True, data_key="resourceType", validate=validate.Equal("Bundle"))
+    type = fields.String(required=True, validate=validate.Equal("searchset"))
+    total = fields.Integer(required=True)
+    link = fields.List(fields.Nested(BundleLinkSchema), required=True)
+    entry = fields.List(fields.Nested(SearchEntrySchema), required=True)
+
+
+class HistoryEntrySchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    full_url = fields.String(data_key="fullUrl")
+    resource = fields.Nested(ResourceSchema, required=True)
+    request = fields.Dict(required=True)
+    response = fields.Dict(required=True)
+
+
+class HistoryBundleSchema(Schema):
+    """Every version of one resource, newest first (FHIR R4 3.1.0.9)."""
+
+    resource_type = fields.String(required=True, data_key="resourceType", validate=validate.Equal("Bundle"))
+    type = fields.String(required=True, validate=validate.Equal("history"))
+    total = fields.Integer(required=True)
+    link = fields.List(fields.Nested(BundleLinkSchema))
+    entry = fields.List(fields.Nested(HistoryEntrySchema), required=True)
+
+
+class CollectionBundleSchema(Schema):
+    """A prepared Bundle of type collection (the phr.records.fetched claim check)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    resource_type = fields.String(required=True, data_key="resourceType", validate=validate.Equal("Bundle"))
+    type = fields.String(required=True, validate=validate.Equal("collection"))
+    entry = fields.List(fields.Nested(SearchEntrySchema), required=True)

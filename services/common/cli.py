@@ -11,6 +11,7 @@ import sys
 
 COMMANDS = (
     "services.stack_cli",
+    "services.records.entrypoints.cli",
 )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.config import Settings
 from services.common.db import make_engine
+from services.records.domain.sensitivity import Labeller
 from services.records.service_layer.unit_of_work import SqlUnitOfWork
 
 
@@ -18,6 +19,7 @@ class Records:
     settings: Settings
     engine: Engine
     events: EventChecker
+    labeller: Labeller
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
@@ -27,4 +29,4 @@ class Records:
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Records:
     """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
     return Records(settings, engine or make_engine(settings.database_url),
-                   EventChecker(settings.contract_checks))
+                   EventChecker(settings.contract_checks), Labeller.from_directory())

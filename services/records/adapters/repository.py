@@ -1,13 +1,16 @@
-"""SQL access to stored resources (SQLAlchemy Core)."""
+"""SQL access to stored resources, their search index and claim checks (SQLAlchemy Core)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from services.records.adapters.tables import resource_history, resources
+from services.records.adapters.tables import claim_checks, resource_history, resource_tokens, resources
+from services.records.domain.search import SearchIndex, SearchQuery, index_of
+
+_KEY = 255
 
 
 @dataclass
@@ -22,6 +25,7 @@ class StoredResource:
     custodian: str
     content: dict | None = None
     text: str | None = None
+    index: SearchIndex | None = field(default=None, repr=False)
 
     def body(self) -> dict:
         """Return the resource as a dict (parsed once, on first use)."""
@@ -29,11 +33,37 @@ class StoredResource:
             self.content = json.loads(self.text)
         return self.content
 
+    def search_index(self) -> SearchIndex:
+        """Return the search index entries (computed from the body when the caller gave none)."""
+        if self.index is None:
+            self.index = index_of(self.body())
+        return self.index
+
     def serialized(self) -> str:
         """Return the resource as compact JSON (as stored, without a parse/dump round trip)."""
         if self.text is None:
             self.text = json.dumps(self.content, separators=(",", ":"))
         return self.text
+
+
+@dataclass
+class ClaimCheck:
+    """A prepared Bundle waiting to be fetched by reference."""
+
+    ref: str
+    request_id: str
+    patient_id: str
+    requester: str
+    resource_count: int
+    redacted_count: int
+    content: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def _stored(row) -> StoredResource:
+    return StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
+                          row.patient_id, row.custodian, text=row.content)
 
 
 class SqlResourceRepository:
@@ -46,35 +76,136 @@ class SqlResourceRepository:
         """Load the current version of Type/id, or None."""
         row = self.conn.execute(sa.select(resources).where(
             resources.c.resource_type == resource_type, resources.c.id == rid)).first()
-        if row is None:
-            return None
-        return StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
-                              row.patient_id, row.custodian, text=row.content)
+        return None if row is None else _stored(row)
+
+    def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredResource]:
+        """Load the current versions of many Type/id at once (one query per type)."""
+        by_type: dict[str, list[str]] = {}
+        for rtype, rid in keys:
+            by_type.setdefault(rtype, []).append(rid)
+        found: dict[tuple[str, str], StoredResource] = {}
+        for rtype, ids in by_type.items():
+            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+                for row in self.conn.execute(sa.select(resources).where(
+                        resources.c.resource_type == rtype, resources.c.id.in_(chunk))):
+                    found[(row.resource_type, row.id)] = _stored(row)
+        return found
 
     def add(self, stored: StoredResource) -> None:
         """Insert a new resource and its first history entry."""
-        text = stored.serialized()
-        self.conn.execute(resources.insert().values(
-            resource_type=stored.resource_type, id=stored.id, version_id=stored.version_id,
-            last_updated=stored.last_updated, patient_id=stored.patient_id,
-            custodian=stored.custodian, content=text))
-        self._history(stored, text)
+        self.add_all([stored])
+
+    def add_all(self, items: list[StoredResource]) -> None:
+        """Insert new resources, their first history entries and their index rows."""
+        if not items:
+            return
+        self.conn.execute(resources.insert(), [dict(
+            resource_type=s.resource_type, id=s.id, version_id=s.version_id,
+            last_updated=s.last_updated, patient_id=s.patient_id, custodian=s.custodian,
+            content=s.serialized(), main_date=s.search_index().main_date) for s in items])
+        self._history(items)
+        self._tokens(items)
 
     def replace(self, stored: StoredResource) -> None:
         """Store a new version of an existing resource and keep the old one in history."""
-        text = stored.serialized()
-        self.conn.execute(resources.update().where(
-            resources.c.resource_type == stored.resource_type, resources.c.id == stored.id).values(
-            version_id=stored.version_id, last_updated=stored.last_updated,
-            patient_id=stored.patient_id, content=text))
-        self._history(stored, text)
+        self.replace_all([stored])
 
-    def _history(self, stored: StoredResource, text: str) -> None:
-        self.conn.execute(resource_history.insert().values(
-            resource_type=stored.resource_type, id=stored.id, version_id=stored.version_id,
-            last_updated=stored.last_updated, content=text))
+    def replace_all(self, items: list[StoredResource]) -> None:
+        """Store new versions of existing resources (history kept, index rewritten)."""
+        if not items:
+            return
+        b = sa.bindparam
+        self.conn.execute(resources.update().where(
+            resources.c.resource_type == b("k_type"), resources.c.id == b("k_id")).values(
+            version_id=b("version_id"), last_updated=b("last_updated"), patient_id=b("patient_id"),
+            content=b("content"), main_date=b("main_date")), [dict(
+                k_type=s.resource_type, k_id=s.id, version_id=s.version_id, last_updated=s.last_updated,
+                patient_id=s.patient_id, content=s.serialized(),
+                main_date=s.search_index().main_date) for s in items])
+        self.conn.execute(resource_tokens.delete().where(
+            resource_tokens.c.resource_type == b("k_type"), resource_tokens.c.id == b("k_id")),
+            [dict(k_type=s.resource_type, k_id=s.id) for s in items])
+        self._history(items)
+        self._tokens(items)
+
+    def _history(self, items: list[StoredResource]) -> None:
+        self.conn.execute(resource_history.insert(), [dict(
+            resource_type=s.resource_type, id=s.id, version_id=s.version_id,
+            last_updated=s.last_updated, content=s.serialized()) for s in items])
+
+    def _tokens(self, items: list[StoredResource]) -> None:
+        rows = [dict(resource_type=s.resource_type, id=s.id, param=t.param, system=t.system[:_KEY],
+                     code=t.code[:_KEY]) for s in items for t in s.search_index().tokens]
+        if rows:
+            self.conn.execute(resource_tokens.insert(), rows)
 
     def count_for_patient(self, patient_id: str) -> int:
         """Count the current resources in a patient's compartment."""
         return self.conn.execute(sa.select(sa.func.count()).select_from(resources)
                                  .where(resources.c.patient_id == patient_id)).scalar_one()
+
+    def find_by_identifier(self, resource_type: str, system: str | None, value: str) -> str | None:
+        """Return the id of the one stored RESOURCE_TYPE with that identifier (None if none or several)."""
+        t = resource_tokens
+        where = [t.c.resource_type == resource_type, t.c.param == "identifier", t.c.code == value[:_KEY]]
+        if system is not None:
+            where.append(t.c.system == system[:_KEY])
+        ids = self.conn.execute(sa.select(t.c.id).where(*where).distinct().limit(2)).scalars().all()
+        return ids[0] if len(ids) == 1 else None
+
+    def search(self, q: SearchQuery) -> tuple[list[StoredResource], int]:
+        """Return one page of matches (ordered by id, after the cursor) and the total count."""
+        r = resources.c
+        where = [r.resource_type == q.resource_type, r.custodian == q.custodian]
+        if q.patient is not None:
+            where.append(r.patient_id == q.patient)
+        if q.since is not None:
+            where.append(r.last_updated >= q.since)
+        for d in q.dates:
+            where.extend({"eq": [r.main_date >= d.low, r.main_date < d.high], "ge": [r.main_date >= d.low],
+                          "gt": [r.main_date >= d.high], "le": [r.main_date < d.high],
+                          "lt": [r.main_date < d.low]}[d.prefix])
+        for tok in q.tokens:
+            t = resource_tokens.alias()
+            cond = [t.c.resource_type == r.resource_type, t.c.id == r.id, t.c.param == tok.param,
+                    t.c.code == tok.code[:_KEY]]
+            if tok.system is not None:
+                cond.append(t.c.system == tok.system[:_KEY])
+            where.append(sa.exists().where(*cond))
+        total = self.conn.execute(sa.select(sa.func.count()).select_from(resources).where(*where)).scalar_one()
+        page_where = where + ([r.id > q.after] if q.after is not None else [])
+        rows = self.conn.execute(sa.select(resources).where(*page_where).order_by(r.id).limit(q.count + 1)).all()
+        return [_stored(row) for row in rows], total
+
+    def history(self, resource_type: str, rid: str) -> list[StoredResource]:
+        """Return every version of Type/id, newest first (the custodian comes from the current row)."""
+        current = self.get(resource_type, rid)
+        if current is None:
+            return []
+        h = resource_history.c
+        rows = self.conn.execute(sa.select(resource_history).where(
+            h.resource_type == resource_type, h.id == rid).order_by(h.version_id.desc())).all()
+        return [StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
+                               current.patient_id, current.custodian, text=row.content) for row in rows]
+
+    def for_patient(self, patient_id: str, resource_types: list[str] | None) -> list[StoredResource]:
+        """Return the current resources of a patient's compartment (the Patient too), of these types."""
+        r = resources.c
+        where = [sa.or_(r.patient_id == patient_id, sa.and_(r.resource_type == "Patient", r.id == patient_id))]
+        if resource_types:
+            where.append(r.resource_type.in_(resource_types))
+        rows = self.conn.execute(sa.select(resources).where(*where).order_by(r.resource_type, r.id)).all()
+        return [_stored(row) for row in rows]
+
+    # claim checks (phr.records.fetch)
+
+    def claim_check_for_request(self, request_id: str) -> ClaimCheck | None:
+        row = self.conn.execute(sa.select(claim_checks).where(claim_checks.c.request_id == request_id)).first()
+        return None if row is None else ClaimCheck(**row._mapping)
+
+    def claim_check(self, ref: str) -> ClaimCheck | None:
+        row = self.conn.execute(sa.select(claim_checks).where(claim_checks.c.ref == ref)).first()
+        return None if row is None else ClaimCheck(**row._mapping)
+
+    def add_claim_check(self, check: ClaimCheck) -> None:
+        self.conn.execute(claim_checks.insert().values(**check.__dict__))

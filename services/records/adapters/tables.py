@@ -1,4 +1,4 @@
-"""The records database: current resources, their history, and the messaging tables."""
+"""The records database: current resources, their history, search index, claim checks, messaging."""
 import sqlalchemy as sa
 
 from services.common.outbox import messaging_tables
@@ -14,6 +14,10 @@ resources = sa.Table(
     sa.Column("patient_id", sa.String(64), nullable=True, index=True),
     sa.Column("custodian", sa.String(100), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
+    sa.Column("main_date", sa.DateTime(timezone=True), nullable=True),  # search `date` (0002)
+    sa.Index("ix_resources_custodian_type_patient", "custodian", "resource_type", "patient_id"),
+    sa.Index("ix_resources_type_main_date", "resource_type", "main_date"),
+    sa.Index("ix_resources_type_last_updated", "resource_type", "last_updated"),
 )
 
 resource_history = sa.Table(
@@ -23,6 +27,31 @@ resource_history = sa.Table(
     sa.Column("version_id", sa.Integer, primary_key=True),
     sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
+)
+
+#: Coded values of the current version of each resource: search `code`, `category`, `identifier`.
+resource_tokens = sa.Table(
+    "resource_tokens", metadata,
+    sa.Column("resource_type", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("param", sa.String(32), primary_key=True),
+    sa.Column("system", sa.String(255), primary_key=True),
+    sa.Column("code", sa.String(255), primary_key=True),
+    sa.Index("ix_resource_tokens_lookup", "resource_type", "param", "code"),
+)
+
+#: Bundles prepared for phr.records.fetch requests, fetched once by reference (claim-check).
+claim_checks = sa.Table(
+    "claim_checks", metadata,
+    sa.Column("ref", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(100), nullable=False, unique=True),
+    sa.Column("patient_id", sa.String(64), nullable=False),
+    sa.Column("requester", sa.String(100), nullable=False),
+    sa.Column("resource_count", sa.Integer, nullable=False),
+    sa.Column("redacted_count", sa.Integer, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 outbox, processed_events = messaging_tables(metadata)

@@ -4,15 +4,26 @@ Pure domain code: no Flask, no SQL. Validation uses fhir.resources (module R4B).
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import parse_qsl
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-PATIENT_LINKS = ("subject", "patient", "beneficiary")
+PATIENT_LINKS = ("subject", "patient", "beneficiary", "for")  # "for": Task (amendment requests)
+#: Directory resources that many bundles repeat (Synthea writes the same Organization and
+#: Practitioner into every patient's bundle): a POST of one that is already stored (same id,
+#: or a match of its request.ifNoneExist) reuses the stored one, as a conditional create would.
+DIRECTORY = ("Organization", "Practitioner", "PractitionerRole", "Location")
+_CONDITIONAL = re.compile(r"^([A-Z][A-Za-z]{1,63})\?(.+)$")
+
+#: lookup(resource_type, system or None, value) -> id of a stored resource with that identifier.
+IdentifierLookup = Callable[[str, str | None, str], "str | None"]
 
 
 @dataclass
@@ -42,6 +53,13 @@ class PlannedResource:
     method: str
     content: dict
     patient_id: str | None = None
+    if_none_exist: str | None = None
+    reuse: str | None = None  # id of the stored resource this entry resolved to (no write)
+
+    @property
+    def shared(self) -> bool:
+        """True for a directory resource POSTed: an existing one is reused, not refused."""
+        return self.method == "POST" and self.resource_type in DIRECTORY
 
 
 @dataclass
@@ -49,6 +67,7 @@ class ImportPlan:
     """Everything a transaction will write, in entry order."""
 
     resources: list[PlannedResource] = field(default_factory=list)
+    unresolved: set[str] = field(default_factory=set)  # conditional references left for bind()
 
     def patients(self) -> dict[str, list[PlannedResource]]:
         """Group the planned resources by the patient they belong to."""
@@ -57,6 +76,28 @@ class ImportPlan:
             if r.patient_id:
                 groups.setdefault(r.patient_id, []).append(r)
         return groups
+
+    def bind(self, lookup: IdentifierLookup) -> None:
+        """Resolve what needs the store: ifNoneExist entries and conditional references (R4 3.1.0.11.2).
+
+        A conditional reference with no match (or several) is kept as given.
+        """
+        rebound: dict[str, str] = {}
+        for planned in self.resources:
+            if planned.if_none_exist:
+                found = _match(planned.resource_type, planned.if_none_exist, lookup)
+                if found and found != planned.id:
+                    planned.reuse = found
+                    rebound[f"{planned.resource_type}/{planned.id}"] = f"{planned.resource_type}/{found}"
+        for ref in self.unresolved:
+            rtype, _, query = ref.partition("?")
+            found = _match(rtype, query, lookup)
+            if found:
+                rebound[ref] = f"{rtype}/{found}"
+        if rebound:
+            for planned in self.resources:
+                planned.content = _resolve(planned.content, rebound, None)
+                planned.patient_id = patient_of(planned.content)
 
 
 def validate_resource(resource: dict, expression: str) -> list[EntryError]:
@@ -110,14 +151,46 @@ def plan_transaction(bundle: object, new_id=lambda: str(uuid.uuid4())) -> Import
         seen.add((rtype, rid))
         if entry.get("fullUrl"):
             full_urls[entry["fullUrl"]] = f"{rtype}/{rid}"
-        plan.resources.append(PlannedResource(i, rtype, rid, method, {**resource, "id": rid}))
+        plan.resources.append(PlannedResource(i, rtype, rid, method, {**resource, "id": rid},
+                                              if_none_exist=(entry.get("request") or {}).get("ifNoneExist")))
     if errors:
         raise InvalidBundle(errors)
 
+    identifiers = _identifier_index(plan.resources)
     for planned in plan.resources:
-        planned.content = _resolve(planned.content, full_urls)
+        planned.content = _resolve(planned.content, full_urls, identifiers, plan.unresolved)
         planned.patient_id = patient_of(planned.content)
     return plan
+
+
+def _identifier_index(planned: list[PlannedResource]) -> dict[tuple[str, str | None, str], list[str]]:
+    """Map (type, system, value) and (type, None, value) to the Bundle's resources with that identifier."""
+    index: dict[tuple[str, str | None, str], list[str]] = {}
+    for p in planned:
+        for ident in p.content.get("identifier") or []:
+            if isinstance(ident, dict) and ident.get("value"):
+                for key in ((p.resource_type, ident.get("system") or "", str(ident["value"])),
+                            (p.resource_type, None, str(ident["value"]))):
+                    if p.id not in index.setdefault(key, []):
+                        index[key].append(p.id)
+    return index
+
+
+def parse_identifier_query(query: str) -> tuple[str | None, str] | None:
+    """Return (system or None, value) of 'identifier=system|value' or 'identifier=value', else None."""
+    params = parse_qsl(query, keep_blank_values=True)
+    if len(params) != 1 or params[0][0] != "identifier" or not params[0][1]:
+        return None
+    value = params[0][1]
+    if "|" in value:
+        system, _, code = value.partition("|")
+        return (system, code) if code else None
+    return None, value
+
+
+def _match(rtype: str, query: str, lookup: IdentifierLookup) -> str | None:
+    parsed = parse_identifier_query(query)
+    return lookup(rtype, *parsed) if parsed else None
 
 
 def _method_and_id(entry, resource, new_id, where, errors) -> tuple[str, str | None]:
@@ -142,19 +215,45 @@ def _method_and_id(entry, resource, new_id, where, errors) -> tuple[str, str | N
     return method, str(rid)
 
 
-def _resolve(node, full_urls: dict[str, str]):
-    """Replace every reference to a Bundle fullUrl by the stored Type/id (FHIR 3.1.0.11.2)."""
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str) and value in full_urls:
-                out[key] = full_urls[value]
-            else:
-                out[key] = _resolve(value, full_urls)
-        return out
-    if isinstance(node, list):
-        return [_resolve(v, full_urls) for v in node]
-    return node
+_REFERENCE = re.compile(r'"reference":"((?:[^"\\]|\\.)*)"')
+
+
+def _resolve(node: dict, full_urls: dict[str, str], identifiers, unresolved: set[str] | None = None) -> dict:
+    """Replace references to a Bundle fullUrl, or conditional ones (Type?identifier=...) that
+    match one resource of the Bundle, by Type/id (FHIR 3.1.0.11.2); note the others in UNRESOLVED.
+
+    Works on the compact JSON text: one C-speed dump and load instead of a Python tree walk.
+    In compact JSON, '"reference":"' can only be a key with its string value (quotes inside
+    strings are escaped).
+    """
+    text = json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+    if '"reference":"' not in text:
+        return node
+
+    def swap(m: re.Match) -> str:
+        value = json.loads(f'"{m.group(1)}"')
+        new = _reference(value, full_urls, identifiers, unresolved)
+        return m.group(0) if new == value else f'"reference":{json.dumps(new, ensure_ascii=False)}'
+
+    return json.loads(_REFERENCE.sub(swap, text))
+
+
+def _reference(value: str, full_urls, identifiers, unresolved) -> str:
+    if value in full_urls:
+        return full_urls[value]
+    if identifiers is None:
+        return value
+    conditional = _CONDITIONAL.match(value)
+    if not conditional:
+        return value
+    parsed = parse_identifier_query(conditional.group(2))
+    if parsed:
+        ids = identifiers.get((conditional.group(1), *parsed), [])
+        if len(ids) == 1:
+            return f"{conditional.group(1)}/{ids[0]}"
+    if unresolved is not None:
+        unresolved.add(value)
+    return value
 
 
 def patient_of(resource: dict) -> str | None:

@@ -1,6 +1,9 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
+import re
+from urllib.parse import urlencode
+
 from flask import Flask, Response, current_app, g, json, request
 
 from contracts.schemas import BundleSchema
@@ -13,10 +16,16 @@ from services.common.problem import Problem
 from services.common.http import service_app
 from services.records.bootstrap import Records, bootstrap
 from services.records.domain.bundle import InvalidBundle
+from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
+                                            BadSearch, encode_cursor, parse_query)
 from services.records.entrypoints import patient
 from services.records.service_layer import handlers
 
 FHIR_JSON = "application/fhir+json"
+_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+SEARCHABLE = ("AllergyIntolerance", "CarePlan", "Claim", "Condition", "DiagnosticReport", "Encounter",
+              "ExplanationOfBenefit", "Immunization", "MedicationRequest", "Observation", "Organization",
+              "Patient", "Practitioner", "Procedure")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -32,7 +41,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.add_url_rule("/fhir/metadata", view_func=capability_statement, methods=["GET"])
     app.add_url_rule("/fhir", view_func=post_transaction, methods=["POST"])
+    app.add_url_rule("/fhir/<resource_type>", view_func=search, methods=["GET"])
     app.add_url_rule("/fhir/<resource_type>/<rid>", view_func=read, methods=["GET"])
+    app.add_url_rule("/fhir/<resource_type>/<rid>", view_func=update, methods=["PUT"])
+    app.add_url_rule("/fhir/<resource_type>/<rid>/_history", view_func=history, methods=["GET"])
+    app.add_url_rule("/fhir/<resource_type>/<rid>/_history/<vid>", view_func=vread, methods=["GET"])
+    app.add_url_rule("/internal/v1/bundles/<ref>", view_func=claim_check, methods=["GET"])
     patient.register(app)
     return app
 
@@ -61,8 +75,25 @@ def capability_statement():
                   "security": {"service": [{"coding": [{
                       "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                       "code": "SMART-on-FHIR"}]}]},
-                  "resource": [{"type": "Resource", "interaction": [{"code": "read"}]}]}],
+                  "resource": [{"type": t, "versioning": "versioned-update", "readHistory": True,
+                                "updateCreate": False,
+                                "interaction": [{"code": c} for c in
+                                                ("read", "vread", "update", "history-instance", "search-type")],
+                                "searchParam": [{"name": p, "type": _PARAM_TYPES[p]} for p in _params(t)]}
+                               for t in SEARCHABLE]}],
     })
+
+
+_PARAM_TYPES = {"patient": "reference", "_since": "date", "date": "date", "code": "token",
+                "category": "token", "identifier": "token", "_count": "number"}
+
+
+def _params(rtype: str) -> list[str]:
+    names = ["patient", "_since", "_count", "identifier"]
+    names += ["date"] if rtype in DATE_ELEMENTS else []
+    names += ["code"] if rtype in CODE_ELEMENTS else []
+    names += ["category"] if rtype in CATEGORY_TYPES else []
+    return names
 
 
 def post_transaction():
@@ -78,7 +109,8 @@ def post_transaction():
         status = 400 if not isinstance(body, dict) or body.get("resourceType") != "Bundle" else 422
         raise outcome_problem(status, "The body is not a transaction Bundle.", issues)
     try:
-        result = handlers.import_bundle(handlers.ImportBundle(body, custodian), _records().uow())
+        result = handlers.import_bundle(handlers.ImportBundle(body, custodian), _records().uow(),
+                                        _records().labeller)
     except InvalidBundle as exc:
         raise outcome_problem(exc.status, f"The Bundle was not stored: {exc}",
                               [(e.expression, e.message, e.code) for e in exc.errors]) from exc
@@ -101,10 +133,122 @@ def read(resource_type: str, rid: str):
     try:
         stored = handlers.read_resource(_records().uow(write=False), resource_type, rid, _department())
     except handlers.NotFound:
-        raise outcome_problem(404, f"There is no {resource_type} with id {rid} that you may read.",
-                              [(f"{resource_type}/{rid}", "Not found.", "not-found")]) from None
+        raise _not_found(resource_type, rid) from None
+    return _resource_response(stored)
+
+
+def _not_found(resource_type: str, rid: str) -> Problem:
+    return outcome_problem(404, f"There is no {resource_type} with id {rid} that you may read.",
+                           [(f"{resource_type}/{rid}", "Not found.", "not-found")])
+
+
+def _resource_response(stored, status: int = 200) -> Response:
     etag = f'W/"{stored.version_id}"'
-    if request.headers.get("If-None-Match") == etag:
+    if status == 200 and request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
-    return Response(stored.serialized(), mimetype=FHIR_JSON, headers={
+    return Response(stored.serialized(), status=status, mimetype=FHIR_JSON, headers={
         "ETag": etag, "Last-Modified": stored.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT")})
+
+
+def search(resource_type: str):
+    """Search the department's resources of one type (FHIR R4 3.1.1.5); a searchset page with cursors."""
+    require_scope("system", resource_type, "s")
+    dept = _department()
+    if not _TYPE.match(resource_type):
+        raise outcome_problem(404, f"{resource_type} is not a FHIR resource type.",
+                              [(resource_type, "Unknown resource type.", "not-found")])
+    args = list(request.args.items(multi=True))
+    try:
+        query = parse_query(resource_type, dept, args)
+    except BadSearch as exc:
+        raise outcome_problem(400, f"The search cannot be run: {exc}",
+                              [(exc.param, str(exc), "not-supported" if exc.param not in SUPPORTED else "invalid")]
+                              ) from None
+    rows, total, resume_after = handlers.search(_records().uow(write=False), query)
+    given = [(k, v) for k, v in args if k != "_cursor"]
+    links = [{"relation": "self", "url": _url(request.path, args)}]
+    if resume_after is not None:
+        links.append({"relation": "next", "url": _url(request.path, given + [("_cursor", encode_cursor(resume_after))])})
+    return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
+                          "entry": [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": r.body(),
+                                     "search": {"mode": "match"}} for r in rows]})
+
+
+def _url(path: str, args: list[tuple[str, str]]) -> str:
+    return f"{path}?{urlencode(args)}" if args else path
+
+
+def history(resource_type: str, rid: str):
+    """Every version of one resource, newest first (FHIR R4 3.1.0.9, history-instance)."""
+    require_scope("system", resource_type, "r")
+    try:
+        versions = handlers.history(_records().uow(write=False), resource_type, rid, _department())
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
+    entries = []
+    for v in versions:
+        method = "POST" if v.version_id == 1 else "PUT"
+        entries.append({"fullUrl": f"{resource_type}/{rid}", "resource": v.body(),
+                        "request": {"method": method, "url": resource_type if method == "POST" else f"{resource_type}/{rid}"},
+                        "response": {"status": "201 Created" if method == "POST" else "200 OK",
+                                     "etag": f'W/"{v.version_id}"', "lastModified": v.last_updated.isoformat()}})
+    return fhir_response({"resourceType": "Bundle", "type": "history", "total": len(entries),
+                          "link": [{"relation": "self", "url": request.path}], "entry": entries})
+
+
+def vread(resource_type: str, rid: str, vid: str):
+    """One version of one resource (FHIR R4 3.1.0.3, vread)."""
+    require_scope("system", resource_type, "r")
+    try:
+        versions = handlers.history(_records().uow(write=False), resource_type, rid, _department())
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
+    for v in versions:
+        if str(v.version_id) == vid:
+            return _resource_response(v)
+    raise _not_found(resource_type, f"{rid}/_history/{vid}")
+
+
+def update(resource_type: str, rid: str):
+    """Store a new version of one resource; If-Match W/"<version>" is required (FHIR R4 3.1.0.4.2)."""
+    require_scope("system", resource_type, "u")
+    dept = _department()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise outcome_problem(400, "The body is not a FHIR resource.",
+                              [(resource_type, "The body must be a JSON object.", "structure")])
+    cmd = handlers.UpdateResource(resource_type, rid, body, dept, request.headers.get("If-Match"))
+    try:
+        stored = handlers.update_resource(cmd, _records().uow(), _records().labeller)
+    except InvalidBundle as exc:
+        raise outcome_problem(exc.status, f"The resource was not stored: {exc}",
+                              [(e.expression, e.message, e.code) for e in exc.errors]) from exc
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
+    except handlers.PreconditionRequired:
+        raise Problem(428, "Precondition Required",
+                      "An update needs If-Match with the version you read, e.g. If-Match: W/\"1\".",
+                      resourceType="OperationOutcome",
+                      issue=[{"severity": "error", "code": "required", "diagnostics": "If-Match is missing.",
+                              "expression": ["If-Match"]}]) from None
+    except handlers.PreconditionFailed as exc:
+        raise Problem(412, "Precondition Failed",
+                      f"{resource_type}/{rid} changed since you read it: the current version is {exc.current}.",
+                      resourceType="OperationOutcome", current_version=str(exc.current),
+                      issue=[{"severity": "error", "code": "conflict",
+                              "diagnostics": f"If-Match does not name version {exc.current}.",
+                              "expression": ["If-Match"]}]) from None
+    return _resource_response(stored)
+
+
+def claim_check(ref: str):
+    """Return a Bundle prepared for a phr.records.fetch request to the department that asked (claim-check)."""
+    require_scope("system", "Exchange", "r")
+    try:
+        check = handlers.read_claim_check(_records().uow(write=False), ref, _department())
+    except handlers.NotFound:
+        raise outcome_problem(404, "There is no prepared Bundle with that reference for you.",
+                              [(f"Bundle/{ref}", "Not found.", "not-found")]) from None
+    except handlers.Gone:
+        raise Problem(410, "Gone", "The prepared Bundle has expired; ask for the records again.") from None
+    return Response(check.content, mimetype=FHIR_JSON, headers={"Cache-Control": "no-store"})

@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from services.common.envelope import new_event
-from services.records.adapters.repository import StoredResource
-from services.records.domain.bundle import EntryError, InvalidBundle, plan_transaction
+from services.records.adapters.repository import ClaimCheck, StoredResource
+from services.records.domain.bundle import (EntryError, InvalidBundle, PlannedResource, patient_of,
+                                            plan_transaction, validate_resource)
+from services.records.domain.search import SearchQuery, index_of
+from services.records.domain.sensitivity import Labeller, labels_of
 
 SOURCE = "/services/records"
 TOPIC = "phr.records.v1"
+FETCH_TOPIC = "phr.records.fetch.v1"
+CLAIM_CHECK_DAYS = 7
 
 
 @dataclass
@@ -22,40 +28,80 @@ class ImportBundle:
     custodian: str
 
 
+@dataclass
+class UpdateResource:
+    """Command: store a new version of Type/id if the caller holds the version it names (If-Match)."""
+
+    resource_type: str
+    id: str
+    resource: object
+    custodian: str
+    if_match: str | None
+
+
+@dataclass
+class FetchRecords:
+    """Command (phr.records.fetch): prepare a patient's records for a requester, minus redacted labels."""
+
+    request_id: str
+    patient: str
+    resource_types: list[str]
+    redact_labels: list[str]
+    requester: str
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
 class NotFound(Exception):
     """No resource the caller may see has that type and id."""
 
 
-def import_bundle(cmd: ImportBundle, uow) -> dict:
+class PreconditionRequired(Exception):
+    """An update came without If-Match (RFC 6585 section 3: 428)."""
+
+
+class PreconditionFailed(Exception):
+    """If-Match names a version that is not the current one (RFC 9110 section 15.5.13: 412)."""
+
+    def __init__(self, current: int):
+        super().__init__(f"the current version is {current}")
+        self.current = current
+
+
+class Gone(Exception):
+    """The claim check expired."""
+
+
+def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> dict:
     """Store every entry of the Bundle atomically and answer with a transaction-response."""
     plan = plan_transaction(cmd.bundle)
+    if labeller is not None:
+        for planned in plan.resources:
+            planned.content = labeller.apply(planned.content)
     now = datetime.now(timezone.utc)
     responses: list[dict] = []
     with uow:
+        if plan.unresolved or any(p.if_none_exist for p in plan.resources):
+            plan.bind(uow.resources.find_by_identifier)
+        existing = uow.resources.get_many([(p.resource_type, p.reuse or p.id) for p in plan.resources])
+        new, changed = [], []
         for planned in plan.resources:
-            existing = uow.resources.get(planned.resource_type, planned.id)
-            version = 1
-            status = "201 Created"
-            if existing is not None:
-                if existing.custodian != cmd.custodian:
-                    raise InvalidBundle([EntryError(f"Bundle.entry[{planned.index}]",
-                                                    f"{planned.resource_type}/{planned.id} is held by another department.",
-                                                    "conflict")], 409)
-                if _same(existing.body(), planned.content):
-                    responses.append(_response("200 OK", existing))
+            current = existing.get((planned.resource_type, planned.reuse or planned.id))
+            if current is not None and (planned.reuse or planned.shared):
+                responses.append(_response("200 OK", current))  # a directory resource already held
+                continue
+            version, status = 1, "201 Created"
+            if current is not None:
+                _check_replace(planned, current, cmd.custodian)
+                if _same(current.body(), planned.content):
+                    responses.append(_response("200 OK", current))
                     continue
-                if planned.method == "POST":
-                    raise InvalidBundle([EntryError(f"Bundle.entry[{planned.index}]",
-                                                    f"{planned.resource_type}/{planned.id} already exists; use PUT to update it.",
-                                                    "duplicate")], 409)
-                version, status = existing.version_id + 1, "200 OK"
-            content = {**planned.content, "meta": {**planned.content.get("meta", {}),
-                                                   "versionId": str(version),
-                                                   "lastUpdated": now.isoformat()}}
-            stored = StoredResource(planned.resource_type, planned.id, version, now,
-                                    planned.patient_id, cmd.custodian, content=content)
-            (uow.resources.add if version == 1 else uow.resources.replace)(stored)
+                version, status = current.version_id + 1, "200 OK"
+            stored = _version(planned.resource_type, planned.id, planned.content, version, now,
+                              cmd.custodian)
+            (new if version == 1 else changed).append(stored)
             responses.append(_response(status, stored))
+        uow.resources.add_all(new)
+        uow.resources.replace_all(changed)
         for patient_id, items in plan.patients().items():
             types = Counter(r.resource_type for r in items)
             uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, patient_id, {
@@ -65,6 +111,59 @@ def import_bundle(cmd: ImportBundle, uow) -> dict:
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
 
+def _check_replace(planned: PlannedResource, current: StoredResource, custodian: str) -> None:
+    where = f"Bundle.entry[{planned.index}]"
+    name = f"{planned.resource_type}/{planned.id}"
+    if current.custodian != custodian:
+        raise InvalidBundle([EntryError(where, f"{name} is held by another department.", "conflict")], 409)
+    if planned.method == "POST" and not _same(current.body(), planned.content):
+        raise InvalidBundle([EntryError(where, f"{name} already exists; use PUT to update it.", "duplicate")], 409)
+
+
+def _version(rtype: str, rid: str, content: dict, version: int, now: datetime, custodian: str) -> StoredResource:
+    content = {**content, "meta": {**content.get("meta", {}), "versionId": str(version),
+                                   "lastUpdated": now.isoformat()}}
+    return StoredResource(rtype, rid, version, now, patient_of(content), custodian, content=content,
+                          index=index_of(content))
+
+
+def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) -> StoredResource:
+    """Store a new version of Type/id (FHIR R4 3.1.0.4 update, with version-aware If-Match)."""
+    resource = cmd.resource
+    if isinstance(resource, dict) and "id" not in resource:
+        resource = {**resource, "id": cmd.id}
+    errors = validate_resource(resource, cmd.resource_type)
+    if not errors and (resource["resourceType"] != cmd.resource_type or resource["id"] != cmd.id):
+        errors = [EntryError(f"{cmd.resource_type}.id",
+                             f"The body must be the {cmd.resource_type} with id {cmd.id} named in the URL.")]
+    if errors:
+        raise InvalidBundle(errors, 400 if not isinstance(cmd.resource, dict) else 422)
+    if labeller is not None:
+        resource = labeller.apply(resource)
+    if cmd.if_match is None:
+        raise PreconditionRequired()
+    with uow:
+        current = uow.resources.get(cmd.resource_type, cmd.id)
+        if current is None or current.custodian != cmd.custodian:
+            raise NotFound(f"{cmd.resource_type}/{cmd.id}")
+        if _etag_version(cmd.if_match) != str(current.version_id):
+            raise PreconditionFailed(current.version_id)
+        if _same(current.body(), resource):
+            return current
+        stored = _version(cmd.resource_type, cmd.id, resource, current.version_id + 1,
+                          datetime.now(timezone.utc), cmd.custodian)
+        uow.resources.replace_all([stored])
+    return stored
+
+
+def _etag_version(value: str) -> str:
+    """Return the version of an ETag such as W/"3" (or "3")."""
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')
+
+
 def read_resource(uow, resource_type: str, rid: str, department: str) -> StoredResource:
     """Return Type/id if DEPARTMENT is its custodian; anything else is NotFound (no disclosure)."""
     with uow:
@@ -72,6 +171,65 @@ def read_resource(uow, resource_type: str, rid: str, department: str) -> StoredR
     if stored is None or stored.custodian != department:
         raise NotFound(f"{resource_type}/{rid}")
     return stored
+
+
+def search(uow, query: SearchQuery) -> tuple[list[StoredResource], int, str | None]:
+    """Return one page of the department's matches, the total, and the id to resume after (or None)."""
+    with uow:
+        rows, total = uow.resources.search(query)
+    more = len(rows) > query.count
+    rows = rows[:query.count]
+    return rows, total, (rows[-1].id if more and rows else None)
+
+
+def history(uow, resource_type: str, rid: str, department: str) -> list[StoredResource]:
+    """Return every version of Type/id, newest first, to its custodian."""
+    with uow:
+        versions = uow.resources.history(resource_type, rid)
+    if not versions or versions[0].custodian != department:
+        raise NotFound(f"{resource_type}/{rid}")
+    return versions
+
+
+def fetch_records(cmd: FetchRecords, uow) -> dict:
+    """Prepare the claim-check Bundle once per request id and queue the phr.records.fetched reply."""
+    with uow:
+        check = uow.resources.claim_check_for_request(cmd.request_id)
+        if check is None:
+            check = _claim_check(cmd, uow.resources.for_patient(cmd.patient, cmd.resource_types))
+            uow.resources.add_claim_check(check)
+        reply = {"request_id": check.request_id, "patient": check.patient_id, "bundle_ref": check.ref,
+                 "resource_count": check.resource_count, "redacted_count": check.redacted_count,
+                 "expires_at": _utc(check.expires_at).isoformat()}
+        uow.publish(FETCH_TOPIC, new_event("phr.records.fetched", SOURCE, check.patient_id, reply))
+    return reply
+
+
+def _claim_check(cmd: FetchRecords, stored: list[StoredResource]) -> ClaimCheck:
+    redact = set(cmd.redact_labels)
+    kept = [s.body() for s in stored if not (labels_of(s.body()) & redact)]
+    ref = uuid.uuid4().hex
+    bundle = {"resourceType": "Bundle", "id": ref, "type": "collection", "timestamp": cmd.now.isoformat(),
+              "entry": [{"resource": r} for r in kept]}
+    return ClaimCheck(ref, cmd.request_id, cmd.patient, cmd.requester, len(kept), len(stored) - len(kept),
+                      json.dumps(bundle, separators=(",", ":")), cmd.now,
+                      cmd.now + timedelta(days=CLAIM_CHECK_DAYS))
+
+
+def read_claim_check(uow, ref: str, department: str, now: datetime | None = None) -> ClaimCheck:
+    """Return the prepared Bundle REF to the department that requested it."""
+    with uow:
+        check = uow.resources.claim_check(ref)
+    if check is None or check.requester != department:
+        raise NotFound(f"Bundle/{ref}")
+    if _utc(check.expires_at) <= (now or datetime.now(timezone.utc)):
+        raise Gone(ref)
+    return check
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; every stored moment is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _same(old: dict, new: dict) -> bool:

@@ -39,3 +39,21 @@ class SqlUnitOfWork:
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
         enqueue(self.conn, outbox, topic, event, checker=self.checker)
+
+
+class ConnectionUnitOfWork:
+    """A unit of work inside a transaction someone else opened (an idempotent consumer's)."""
+
+    def __init__(self, conn, checker=None):
+        self.conn, self.checker = conn, checker
+        self.resources = SqlResourceRepository(conn)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def publish(self, topic: str, event: dict) -> None:
+        """Queue EVENT in the outbox of the enclosing transaction."""
+        enqueue(self.conn, outbox, topic, event, checker=self.checker)

@@ -1,0 +1,44 @@
+"""Migration 0002 indexes what 0001 stored, and goes down again (SQLite and PostgreSQL)."""
+import json
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from services.common.db import make_engine, normalise_url
+from services.records import MIGRATIONS_DIR
+
+
+def _alembic(url, conn):
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def test_revision_0002_backfills_the_search_index_and_downgrades_cleanly(database_url):
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic(database_url, conn), "0001")
+            obs = {"resourceType": "Observation", "id": "o1", "status": "final", "effectiveDateTime": "2020-03-04",
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}}
+            conn.execute(sa.text("INSERT INTO resources (resource_type, id, version_id, last_updated, patient_id,"
+                                 " custodian, content) VALUES ('Observation', 'o1', 1, :t, 'p', 'primary-care', :c)"),
+                         {"t": datetime.now(timezone.utc), "c": json.dumps(obs)})
+        with engine.begin() as conn:
+            command.upgrade(_alembic(database_url, conn), "head")
+        with engine.connect() as conn:
+            tokens = conn.execute(sa.text("SELECT param, system, code FROM resource_tokens")).all()
+            main_date = conn.execute(sa.text("SELECT main_date FROM resources")).scalar()
+        assert [tuple(t) for t in tokens] == [("code", "http://loinc.org", "8867-4")]
+        assert str(main_date).startswith("2020-03-04")
+        with engine.begin() as conn:
+            command.downgrade(_alembic(database_url, conn), "0001")
+        with engine.connect() as conn:
+            assert "resource_tokens" not in sa.inspect(conn).get_table_names()
+            assert "main_date" not in {c["name"] for c in sa.inspect(conn).get_columns("resources")}
+    finally:
+        engine.dispose()
