@@ -10,6 +10,7 @@ import uuid
 from argon2 import PasswordHasher
 from flask import Blueprint, jsonify, request
 
+from gateway import proxies
 from gateway.proxy import Guard, Upstreams
 from gateway.ratelimit import TokenBucket
 from gateway.store import Store, now
@@ -95,6 +96,9 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
                           params={"count": MIN_PASSWORD}, fields=["password"])
         row = store.activation_code(normalise_code(body["code"]))
         if row is None:
+            invite = store.grant_by_invite(normalise_code(body["code"]))
+            if invite is not None:  # a caregiver's invite (gateway/proxies.py)
+                return jsonify(proxies.join(store, hasher, invite, body, username, password)), 201
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
                           next_step=CHECK_OR_ASK)
         if row["used_at"] or row["expires_at"] < now() \
@@ -107,7 +111,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
                           next_step=CHECK_OR_ASK)
         failure = store.open_account(row["id"], str(uuid.uuid4()), username, hasher.hash(password),
-                                     row["patient"], row["language"])
+                                     row["patient"], row["language"], row["birth_date"])
         if failure == "username":
             raise Problem(409, N_("Username taken"), N_("Someone else has that username."),
                           next_step=N_("Choose another username."), fields=["username"])
@@ -120,13 +124,6 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
                           N_("This activation code was just used."),
                           slug="activation-code-invalid", next_step=ASK_NEW_CODE)
         return jsonify(username=username, patient=row["patient"]), 201
-
-    @bp.post("/patient/v1/proxies")
-    def invite_proxy():
-        """Invite a caregiver (not built yet)."""
-        raise Problem(501, N_("Not Implemented"), N_("You cannot invite a caregiver here yet."),
-                      slug="not-implemented",
-                      next_step=N_("Ask your care team to add a caregiver to your record."))
 
     return bp
 

@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("jwks_file", type=argparse.FileType("r"))
     portal = sub.add_parser("portal", help="create or update the patient portal client")
     portal.add_argument("redirect_uris", nargs="+")
+    svc = sub.add_parser("service", help="create a service client (or give it a new secret); prints the secret")
+    svc.add_argument("name", help="e.g. exchange-service")
+    svc.add_argument("--scopes", default="system/Consent.r")
     args = parser.parse_args(argv)
 
     from gateway import MIGRATIONS_DIR
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "department-jwks":
             register_department_jwks(engine, args.name, json.load(args.jwks_file))
             result = {"client_id": args.name, "jwks": "registered"}
+        elif args.command == "service":
+            result = ensure_service_client(engine, args.name, args.scopes)
         else:
             result = ensure_portal_client(engine, args.redirect_uris)
     except (ValueError, LookupError) as exc:
@@ -100,6 +105,25 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     print(json.dumps(result))
     return 0
+
+
+def ensure_service_client(engine: Engine, name: str, scopes: str) -> dict:
+    """Register service client NAME (client credentials, no dept claim) with a fresh secret.
+
+    The secret changes on every call (only its hash is stored), so each start of the stack
+    hands its processes a secret nobody else has seen.
+    """
+    secret = secrets.token_urlsafe(32)
+    with transaction(engine) as conn:
+        exists = conn.execute(sa.select(t.clients.c.client_id).where(t.clients.c.client_id == name)).first()
+        if exists:
+            conn.execute(sa.update(t.clients).where(t.clients.c.client_id == name)
+                         .values(secret_hash=digest(secret), scope=scopes))
+        else:
+            conn.execute(sa.insert(t.clients).values(
+                client_id=name, kind="service", name=name, secret_hash=digest(secret), jwks=None,
+                scope=scopes, redirect_uris="[]", created_at=int(time.time())))
+    return {"client_id": name, "client_secret": secret}
 
 
 if __name__ == "__main__":

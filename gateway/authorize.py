@@ -11,14 +11,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from gateway import proxies
 from gateway.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
 from gateway.keys import public_jwks
+from gateway.models import CAREGIVER_ACCOUNT
 from gateway.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.store import Store
+from services.common import smart
 from services.common.i18n import N_, _, current_language, use_preferred
 
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
-                "code_challenge", "code_challenge_method", "aud", "launch")
+                "code_challenge", "code_challenge_method", "aud", "launch",
+                "patient")  # a caregiver's choice among the patients they act for
 MAX_LOGIN_FAILURES, LOCK_SECONDS = 5, 15 * 60
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
@@ -36,6 +40,7 @@ BAD_LOGIN = N_("The username or password is not right. Check them and try again.
 LOCKED = N_("Too many wrong tries. Wait 15 minutes, then try again.")
 EXPIRED = N_("Your sign-in has expired. Sign in again.")
 MISSING = N_("Enter both your username and your password.")
+NO_GRANT = N_("You cannot act for anyone right now. The patient may have stopped it, or it ended.")
 
 
 def _page(template: str, status: int = 200, **context) -> Response:
@@ -91,7 +96,13 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
             account = store.account(account_id=account_id) if account_id else None
             if account is None:
                 return login_page(grant, 400, EXPIRED)
-            user = account if form["decision"] == "allow" else None
+            user = account
+            if account.kind == CAREGIVER_ACCOUNT:
+                row = proxies.choose_grant(store, account, request.values.get("patient"))
+                if row is None:
+                    return login_page(grant, 403, NO_GRANT)
+                user = proxies.acting_user(account, row)
+            user = user if form["decision"] == "allow" else None
             return server.create_authorization_response(grant_user=user, grant=grant)
         if "username" not in form and "password" not in form:
             return login_page(grant)
@@ -107,11 +118,17 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
                 store.record_login(account.id, False, MAX_LOGIN_FAILURES, LOCK_SECONDS)
             return login_page(grant, 400, BAD_LOGIN, username)
         store.record_login(account.id, True, MAX_LOGIN_FAILURES, LOCK_SECONDS)
+        requested = (grant.request.scope or "").split()
+        if account.kind == CAREGIVER_ACCOUNT:
+            row = proxies.choose_grant(store, account, request.values.get("patient"))
+            if row is None:
+                return login_page(grant, 403, NO_GRANT, username)
+            requested = smart.within(requested, proxies.scope_for(row["rights"]))
         ticket = secrets.token_urlsafe(32)
         store.save_ticket(ticket, account.id, request_hash())
         use_preferred(account.language)  # no Accept-Language: the patient's own language
         scopes = [_(PLAIN_SCOPES[s]) if s in PLAIN_SCOPES else s
-                  for s in (grant.request.scope or "").split()]
+                  for s in requested]
         return _page("approve.html", title=_("Allow access?"), action=request.path, params=params(),
                      ticket=ticket, username=account.username, client_name=grant.client.name,
                      scopes=list(dict.fromkeys(scopes)))

@@ -10,7 +10,7 @@ from flask import Flask
 from joserfc.jwk import RSAKey
 from sqlalchemy.engine import Engine
 
-from gateway import MIGRATIONS_DIR, accounts, authorize, proxy
+from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy
 from gateway.keys import load_or_create_signing_key, public_jwks
 from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.ratelimit import TokenBucket
@@ -81,6 +81,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     app.register_blueprint(accounts.create_blueprint(
         store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
         TokenBucket(per_minute / 60.0, per_minute)))
+    app.register_blueprint(proxies.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
     return Gateway(settings, engine, store, key, server, guard, upstreams)
 

@@ -11,6 +11,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from services.common import smart
 
 PORTAL, DEPARTMENT = "portal", "department"
+PATIENT_ACCOUNT, CAREGIVER_ACCOUNT = "patient", "caregiver"
 
 
 @dataclass
@@ -67,16 +68,35 @@ class Client(ClientMixin):
 
 @dataclass
 class Account:
-    """A patient's portal account."""
+    """A portal account: a patient's own, or a caregiver's (``patient`` is None)."""
 
     id: str
     username: str
     password_hash: str
-    patient: str
+    patient: str | None
     language: str | None
     failed_logins: int
     locked_until: int
     created_at: int
+    kind: str = PATIENT_ACCOUNT
+    birth_date: str | None = None
+
+    def get_user_id(self):
+        return self.id
+
+
+@dataclass
+class ProxyUser:
+    """A caregiver signed in to act for one patient under one grant (RFC 8693 ``act``)."""
+
+    id: str  # the caregiver's account id (the actor)
+    username: str
+    language: str | None
+    patient: str  # the patient's FHIR id
+    patient_account_id: str  # the token's ``sub``: the person acted for
+    grant_id: str
+    scope: str  # the most the grant's rights allow
+    ends_at: int  # no token outlives this
 
     def get_user_id(self):
         return self.id
@@ -92,6 +112,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     code_challenge: str
     code_challenge_method: str
     expires_at: int
+    grant_id: str | None = None
 
     def get_redirect_uri(self):
         return self.redirect_uri
@@ -116,6 +137,7 @@ class TokenRecord(TokenMixin):
     refresh_expires_at: int | None
     refresh_revoked: bool
     family: str
+    grant_id: str | None = None
     #: which of the two the caller presented ("access_token" or "refresh_token")
     presented: str = "access_token"
 

@@ -12,7 +12,8 @@ from typing import Callable
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import (InvalidClientError, InvalidGrantError, InvalidRequestError,
+                                    InvalidScopeError, grants)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
@@ -22,8 +23,10 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from gateway.models import DEPARTMENT, TokenRecord
+from gateway import proxies
+from gateway.models import DEPARTMENT, ProxyUser, TokenRecord
 from gateway.store import Store, digest
+from services.common import smart
 from services.common.config import Settings
 
 ASSERTION_ALGS = ["RS256", "RS384", "ES256", "ES384"]
@@ -42,8 +45,19 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
     def generate(self, grant_type, client, user=None, scope=None, expires_in=None,
                  include_refresh_token=True):
-        """Issue a refresh token only to a patient who asked for offline_access."""
+        """Issue a refresh token only to a patient who asked for offline_access.
+
+        A caregiver's token carries no more than the grant's rights and ends with the grant.
+        """
         scope = self.get_allowed_scope(client, scope)
+        if isinstance(user, ProxyUser):
+            scope = " ".join(smart.within(scope, user.scope))
+            if not scope:
+                raise InvalidScopeError(description="The caregiver's rights do not allow this scope.")
+            left = user.ends_at - int(time.time())
+            if left <= 0:
+                raise InvalidGrantError("The caregiver's access has ended.")
+            expires_in = min(expires_in or self._get_expires_in(client, grant_type), left)
         include_refresh_token = (include_refresh_token and user is not None
                                  and "offline_access" in scope.split())
         return super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
@@ -60,7 +74,13 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         }
         if client.kind == DEPARTMENT:
             claims["dept"] = client.name
-        if user is not None:
+        if isinstance(user, ProxyUser):
+            # RFC 8693 section 4.1: sub is the person acted for, act.sub the one acting.
+            claims.update(sub=user.patient_account_id, patient=user.patient,
+                          act={"sub": user.id}, exp=min(claims["exp"], user.ends_at))
+            if user.language:
+                claims["locale"] = user.language
+        elif user is not None:
             claims["patient"] = user.patient
             claims["fhirUser"] = f"Patient/{user.patient}"
             if getattr(user, "language", None):
@@ -103,7 +123,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         self.server.store.save_code(
             code, request.client.get_client_id(), request.user.id,
             request.payload.redirect_uri or "", request.scope,
-            data["code_challenge"], data["code_challenge_method"])
+            data["code_challenge"], data["code_challenge_method"],
+            grant_id=getattr(request.user, "grant_id", None))
 
     def query_authorization_code(self, code, client):
         return self.server.store.code(code, client.get_client_id())
@@ -112,7 +133,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Use up the code (once only, section 4.1.2) and return its account."""
         if not self.server.store.delete_code(authorization_code.code_hash):
             raise InvalidGrantError("The authorization code was already used.")
-        return self.server.store.account(account_id=authorization_code.account_id)
+        return proxies.principal(self.server.store, authorization_code.account_id,
+                                 authorization_code.grant_id)
 
     def delete_authorization_code(self, authorization_code):
         pass  # already deleted by authenticate_user
@@ -145,7 +167,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         if not self.server.store.retire_refresh(refresh_token.jti):
             raise InvalidGrantError("The refresh token was already used.")
-        return self.server.store.account(account_id=refresh_token.account_id)
+        return proxies.principal(self.server.store, refresh_token.account_id, refresh_token.grant_id)
 
     def revoke_old_credential(self, refresh_token):
         pass  # already retired by authenticate_user
@@ -234,7 +256,11 @@ class Introspection(IntrospectionEndpoint):
                 "aud": self.server.settings.audience, "iat": token.issued_at,
                 "exp": (token.expires_at if token.presented == "access_token"
                         else token.refresh_expires_at), "jti": token.jti}
-        if token.patient:
+        grant = self.server.store.grant(token.grant_id) if token.grant_id else None
+        if grant is not None:  # a caregiver's token (RFC 8693 section 4.1)
+            body.update(sub=grant["patient_account_id"], act={"sub": token.account_id},
+                        patient=token.patient)
+        elif token.patient:
             body.update(patient=token.patient, fhirUser=f"Patient/{token.patient}")
         if client is not None and client.kind == DEPARTMENT:
             body["dept"] = client.name
@@ -266,14 +292,20 @@ class GatewayAuthorizationServer(AuthorizationServer):
         user = request.user
         previous = getattr(request, "refresh_token", None)
         refresh = token.get("refresh_token")
+        refresh_expires_at = claims["iat"] + REFRESH_TOKEN_SECONDS if refresh else None
+        grant_id = user.grant_id if isinstance(user, ProxyUser) else None
+        if grant_id and refresh:
+            refresh_expires_at = min(refresh_expires_at, user.ends_at)
         self.store.save_token(
             jti=claims["jti"], client_id=claims["client_id"],
             account_id=user.id if user else None, patient=claims.get("patient"),
             scope=claims["scope"], issued_at=claims["iat"], expires_at=claims["exp"],
             access_revoked=False, refresh_revoked=refresh is None,
             refresh_hash=digest(refresh) if refresh else None,
-            refresh_expires_at=claims["iat"] + REFRESH_TOKEN_SECONDS if refresh else None,
+            refresh_expires_at=refresh_expires_at, grant_id=grant_id,
             family=previous.family if isinstance(previous, TokenRecord) else claims["jti"])
+        if grant_id and request.payload.grant_type == "authorization_code":
+            proxies.record_sign_in(self.store, user)
         if user is not None:
             token["patient"] = user.patient  # SMART App Launch launch context
 

@@ -7,6 +7,7 @@ and one pooled HTTP call. No key loading, no database query.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -55,6 +56,12 @@ class Guard:
             raise Problem(401, N_("Unauthorized"), N_("The access token was revoked."),
                           next_step=N_("Sign in again."),
                           headers=_challenge("invalid_token"))
+        if claims.get("act") and claims["exp"] <= time.time():
+            # A caregiver's token expires with the grant (gateway/proxies.py). We issued it on
+            # this clock, so the validator's leeway for clock skew does not apply.
+            raise Problem(401, N_("Unauthorized"), N_("The caregiver's access has ended."),
+                          next_step=N_("Ask the patient to invite you again."),
+                          headers=_challenge("invalid_token"))
         return claims
 
     def check(self, rule: tuple[str, str, str]) -> dict:
@@ -75,7 +82,10 @@ class Guard:
     def limit(self, claims: dict) -> None:
         """Spend one request of the caller's budget or raise 429."""
         # Department clients share one budget; every patient of the public portal has their own.
-        key = claims["client_id"] if not claims.get("patient") else f"{claims['client_id']} {claims['sub']}"
+        # A caregiver (act) has a budget of their own, apart from the patient's.
+        actor = claims.get("act") if isinstance(claims.get("act"), dict) else {}
+        key = (claims["client_id"] if not claims.get("patient")
+               else f"{claims['client_id']} {actor.get('sub') or claims['sub']}")
         wait = self.limiter.take(key)
         if wait:
             raise Problem(429, N_("Too Many Requests"),
@@ -152,7 +162,10 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
                           params={"method": request.method, "path": request.path})
         path = _safe_path(request.path)
         if found.rule is not None:
-            guard.check(found.rule)
+            claims = guard.check(found.rule)
+            if claims.get("act"):  # every action by a caregiver is logged as theirs
+                log.info("caregiver %s acting for patient %s: %s %s", claims["act"],
+                         claims.get("patient"), request.method, request.path)
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS
                    if name in request.headers}
         upstream = upstreams.call(found.upstream, request.method, path, request.query_string,

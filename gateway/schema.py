@@ -27,6 +27,7 @@ auth_codes = sa.Table(
     sa.Column("code_challenge", sa.String(128), nullable=False),
     sa.Column("code_challenge_method", sa.String(8), nullable=False),
     sa.Column("expires_at", sa.Integer, nullable=False),
+    sa.Column("grant_id", sa.String(36)),  # a caregiver's sign-in: the proxy grant it uses
 )
 
 tokens = sa.Table(
@@ -43,6 +44,7 @@ tokens = sa.Table(
     sa.Column("refresh_expires_at", sa.Integer),
     sa.Column("refresh_revoked", sa.Boolean, nullable=False, default=False),
     sa.Column("family", sa.String(64), nullable=False, index=True),  # one login's rotated chain
+    sa.Column("grant_id", sa.String(36), index=True),  # a caregiver's token: the grant it rests on
 )
 
 # Append-only, so every process can poll "id > last seen" cheaply (see revocation.py).
@@ -64,11 +66,14 @@ accounts = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(200), nullable=False),
-    sa.Column("patient", sa.String(64), nullable=False, unique=True),
+    sa.Column("patient", sa.String(64), unique=True),  # None for a caregiver's account
     sa.Column("language", sa.String(35)),
     sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
     sa.Column("locked_until", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False, default="patient",
+              server_default="patient"),  # "patient" | "caregiver"
+    sa.Column("birth_date", sa.String(10)),  # the patient's, from activation (guardian grants)
 )
 
 activation_codes = sa.Table(
@@ -91,4 +96,38 @@ login_tickets = sa.Table(
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.Integer, nullable=False),
+)
+
+# A patient's grant of limited, expiring rights to a caregiver (gateway/proxies.py).
+proxy_grants = sa.Table(
+    "proxy_grants", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("patient", sa.String(64), nullable=False, index=True),
+    sa.Column("patient_account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("patient_birth_date", sa.String(10), nullable=False),
+    sa.Column("relationship", sa.String(16), nullable=False),  # "caregiver" | "guardian"
+    sa.Column("rights", sa.Text, nullable=False),  # space-separated right codes
+    sa.Column("name", sa.String(80)),
+    sa.Column("last_day", sa.String(10), nullable=False),  # the last day of access (ISO date)
+    sa.Column("ends_at", sa.Integer, nullable=False),  # the first second without access
+    sa.Column("limited_by_age", sa.Boolean, nullable=False),
+    sa.Column("invite_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("invite_expires_at", sa.Integer, nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("caregiver_account_id", sa.String(36), sa.ForeignKey("accounts.id"), index=True),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("activated_at", sa.Integer),
+    sa.Column("revoked_at", sa.Integer),
+)
+
+# Who did what with a grant: the patient granted or revoked it, the caregiver joined or signed in.
+proxy_events = sa.Table(
+    "proxy_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("grant_id", sa.String(36), nullable=False, index=True),
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor_kind", sa.String(16), nullable=False),  # "patient" | "caregiver"
+    sa.Column("actor", sa.String(36), nullable=False),  # an account id
+    sa.Column("at", sa.Integer, nullable=False),
 )

@@ -23,6 +23,10 @@ def now() -> int:
     return int(time.time())
 
 
+class _TooLate(Exception):
+    """Another request used the invite first."""
+
+
 @dataclass
 class Store:
     """The gateway's persistence, over one SQLAlchemy engine."""
@@ -46,13 +50,14 @@ class Store:
 
     # authorization codes (RFC 6749 section 4.1.2) ------------------------------------
     def save_code(self, code: str, client_id: str, account_id: str, redirect_uri: str,
-                  scope: str, challenge: str, method: str, ttl: int = 300) -> None:
+                  scope: str, challenge: str, method: str, ttl: int = 300,
+                  grant_id: str | None = None) -> None:
         with transaction(self.engine) as conn:
             conn.execute(sa.delete(t.auth_codes).where(t.auth_codes.c.expires_at < now()))
             conn.execute(sa.insert(t.auth_codes).values(
                 code_hash=digest(code), client_id=client_id, account_id=account_id,
                 redirect_uri=redirect_uri, scope=scope, code_challenge=challenge,
-                code_challenge_method=method, expires_at=now() + ttl))
+                code_challenge_method=method, expires_at=now() + ttl, grant_id=grant_id))
 
     def code(self, code: str, client_id: str) -> AuthorizationCode | None:
         """Load an unexpired code issued to CLIENT_ID."""
@@ -198,7 +203,7 @@ class Store:
                          .values(failed_attempts=t.activation_codes.c.failed_attempts + 1))
 
     def open_account(self, code_id: int, account_id: str, username: str, password_hash: str,
-                     patient: str, language: str | None) -> str | None:
+                     patient: str, language: str | None, birth_date: str | None = None) -> str | None:
         """Use the code and create the account together; return None or why it failed."""
         c = t.activation_codes.c
         with transaction(self.engine) as conn:
@@ -215,5 +220,96 @@ class Store:
                 return "used"
             conn.execute(sa.insert(t.accounts).values(
                 id=account_id, username=username, password_hash=password_hash, patient=patient,
-                language=language, failed_logins=0, locked_until=0, created_at=now()))
+                language=language, failed_logins=0, locked_until=0, created_at=now(),
+                kind="patient", birth_date=birth_date))
         return None
+
+    # caregiver (proxy) grants, gateway/proxies.py ------------------------------------------
+    def create_grant(self, **values) -> dict:
+        """Store a grant and its "granted" event together; return the grant."""
+        with transaction(self.engine) as conn:
+            conn.execute(sa.insert(t.proxy_grants).values(**values))
+            self._event(conn, values["id"], values["patient"], "granted", "patient",
+                        values["patient_account_id"])
+        return dict(values)
+
+    def grant(self, grant_id: str):
+        return self._one(sa.select(t.proxy_grants).where(t.proxy_grants.c.id == grant_id))
+
+    def grant_by_invite(self, code: str):
+        return self._one(sa.select(t.proxy_grants)
+                         .where(t.proxy_grants.c.invite_hash == digest(code)))
+
+    def grants_of(self, patient: str) -> list:
+        """The patient's grants, newest first."""
+        c = t.proxy_grants.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.proxy_grants).where(c.patient == patient)
+                                .order_by(c.created_at.desc(), c.id)).mappings().all()
+
+    def active_grants(self, caregiver_account_id: str, at: int) -> list:
+        """The caregiver's grants in force at AT, in the order they joined them."""
+        c, e = t.proxy_grants.c, t.proxy_events.c
+        joined = sa.and_(e.grant_id == c.id, e.action == "joined")
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.proxy_grants).join(t.proxy_events, joined).where(
+                c.caregiver_account_id == caregiver_account_id, c.revoked_at.is_(None),
+                c.ends_at > at).order_by(e.id)).mappings().all()
+
+    def count_failed_invite(self, grant_id: str) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.update(t.proxy_grants).where(t.proxy_grants.c.id == grant_id)
+                         .values(failed_attempts=t.proxy_grants.c.failed_attempts + 1))
+
+    def join_grant(self, grant_id: str, account_id: str | None, new: dict | None) -> str | None:
+        """Link the grant to the caregiver's account (opening it when NEW); None if too late."""
+        try:
+            return self._join_grant(grant_id, account_id, new)
+        except _TooLate:  # raised inside the transaction, so the new account is rolled back
+            return None
+
+    def _join_grant(self, grant_id: str, account_id: str | None, new: dict | None) -> str:
+        c = t.proxy_grants.c
+        with transaction(self.engine) as conn:
+            if new is not None:
+                if conn.execute(sa.select(t.accounts.c.id)
+                                .where(t.accounts.c.username == new["username"])).first():
+                    raise _TooLate()
+                conn.execute(sa.insert(t.accounts).values(
+                    **new, patient=None, kind="caregiver", birth_date=None, failed_logins=0,
+                    locked_until=0, created_at=now()))
+                account_id = new["id"]
+            joined = conn.execute(sa.update(t.proxy_grants).where(
+                c.id == grant_id, c.caregiver_account_id.is_(None), c.revoked_at.is_(None)
+            ).values(caregiver_account_id=account_id, activated_at=now())).rowcount
+            if joined != 1:
+                raise _TooLate()
+            row = conn.execute(sa.select(c.patient).where(c.id == grant_id)).first()
+            self._event(conn, grant_id, row[0], "joined", "caregiver", account_id)
+        return account_id
+
+    def revoke_grant(self, grant_id: str, patient: str, actor: str):
+        """End PATIENT's grant and its tokens at once; return it (None if not theirs)."""
+        c = t.proxy_grants.c
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(t.proxy_grants).where(
+                c.id == grant_id, c.patient == patient)).mappings().first()
+            if row is None:
+                return None
+            if row["revoked_at"] is None:
+                conn.execute(sa.update(t.proxy_grants).where(c.id == grant_id)
+                             .values(revoked_at=now()))
+                self._event(conn, grant_id, patient, "revoked", "patient", actor)
+            self._revoke(conn, sa.select(t.tokens).where(t.tokens.c.grant_id == grant_id), True)
+            return conn.execute(sa.select(t.proxy_grants).where(c.id == grant_id)).mappings().first()
+
+    def record_proxy_event(self, grant_id: str, patient: str, action: str, actor_kind: str,
+                           actor: str) -> None:
+        with transaction(self.engine) as conn:
+            self._event(conn, grant_id, patient, action, actor_kind, actor)
+
+    @staticmethod
+    def _event(conn, grant_id: str, patient: str, action: str, actor_kind: str, actor: str) -> None:
+        conn.execute(sa.insert(t.proxy_events).values(grant_id=grant_id, patient=patient,
+                                                      action=action, actor_kind=actor_kind,
+                                                      actor=actor, at=now()))

@@ -24,7 +24,10 @@ class ActivateRequestSchema(Schema):
     birth_date = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$"),
                                metadata={"format": "date"})
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._@\-]{3,64}$"))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))
+    # The minimum length is documented here and checked by the gateway, which explains it in
+    # the patient's language ("Choose a password of at least 10 characters.").
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=256),
+                             metadata={"minLength": 10})
 
 
 class ActivatedAccountSchema(Schema):

@@ -140,6 +140,7 @@ def test_a_taken_username_is_a_409(client, engine, records):
     assert activate(client, second.json["code"], username="maria").status_code == 409
 
 
-def test_inviting_a_proxy_is_not_built_yet(client):
+def test_inviting_a_proxy_needs_a_patient_token(client):
+    # The whole feature is tested in test_gateway_proxies.py.
     resp = client.post("/patient/v1/proxies", json={})
-    assert resp.status_code == 501 and resp.mimetype == "application/problem+json"
+    assert resp.status_code == 401 and resp.mimetype == "application/problem+json"
