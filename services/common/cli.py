@@ -12,6 +12,7 @@ import sys
 COMMANDS = (
     "services.stack_cli",
     "services.records.entrypoints.cli",
+    "services.exchange.entrypoints.cli",
 )
 
 

@@ -51,6 +51,8 @@ class Settings:
     log_level: str = "INFO"
     contract_checks: str = "report"
     testing: bool = False
+    client_id: str | None = None  # the service's own OAuth client (<SERVICE>_CLIENT_ID)
+    client_secret: str | None = None  # its secret (<SERVICE>_CLIENT_SECRET); no default
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -75,6 +77,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
         log_level=env.get("LOG_LEVEL", "INFO"),
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
+        client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,
+        client_secret=env.get(f"{service.upper()}_CLIENT_SECRET") or None,
     )
     values.update(overrides)
     return Settings(**values)

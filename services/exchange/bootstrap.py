@@ -5,8 +5,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from contracts.events import EventChecker
 from services.common.config import Settings
 from services.common.db import make_engine
+from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
+from services.exchange.service_layer.flow import Flow
 
 
 @dataclass
@@ -15,8 +18,26 @@ class Exchange:
 
     settings: Settings
     engine: Engine
+    flow: Flow
+    consent: object  # ConsentClient: decisions for the worker (service token) and for downloads
+    records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
 
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> Exchange:
-    """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
-    return Exchange(settings, engine or make_engine(settings.database_url))
+def _no_service_token() -> str:
+    raise PeerRefused(401, "EXCHANGE_CLIENT_ID and EXCHANGE_CLIENT_SECRET are not set")
+
+
+def service_token(settings: Settings):
+    """The worker's own token source (client credentials at the gateway), or one that refuses."""
+    if not (settings.client_id and settings.client_secret):
+        return _no_service_token
+    return ServiceToken(f"{settings.peers['gateway']}/oauth/token", settings.client_id, settings.client_secret)
+
+
+def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, records=None,
+              deadline: float = 120.0, fetch_wait: float = 5.0) -> Exchange:
+    """Build the dependencies from SETTINGS; a test may pass the ENGINE, CONSENT and RECORDS to use."""
+    consent = consent or ConsentClient(settings.peers["consent"], service_token(settings))
+    records = records or RecordsClient(settings.peers["records"])
+    flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
+    return Exchange(settings, engine or make_engine(settings.database_url), flow, consent, records)

@@ -9,12 +9,10 @@ import sqlalchemy as sa
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.task import Task
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate, transaction
-from services.records import MIGRATIONS_DIR
+from services.common.db import transaction
 from services.records.adapters.repository import SqlResourceRepository
 from services.records.adapters.tables import outbox, resources
-from services.records.entrypoints.http import create_app
+from tests.support.apps import records_app
 from tests.support.fhir import demo_bundle, small_bundle
 
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"  # prefers Spanish
@@ -27,16 +25,11 @@ VISIBLE = ("Observation", "Condition", "Immunization", "MedicationRequest", "Pro
 
 @pytest.fixture
 def records(database_url, mint, tmp_path):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("records", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
-    client = create_app({"settings": settings, "engine": engine, "validator": mint.validator()}).test_client()
-    for name in ("Gustavo_Mejia", "Liz_Conn", "Ned_Hintz"):
-        assert client.post("/fhir", json=demo_bundle(name), headers=mint.department()).status_code == 200
-    yield client, engine
-    engine.dispose()
+    with records_app(database_url, mint, tmp_path) as (app, engine):
+        client = app.test_client()
+        for name in ("Gustavo_Mejia", "Liz_Conn", "Ned_Hintz"):
+            assert client.post("/fhir", json=demo_bundle(name), headers=mint.department()).status_code == 200
+        yield client, engine
 
 
 def _patient(mint, patient, **claims):

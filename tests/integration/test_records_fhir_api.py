@@ -5,24 +5,15 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.schemas import OperationOutcomeProblemSchema, TransactionResponseSchema
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.records import MIGRATIONS_DIR
 from services.records.adapters.tables import outbox, resources
-from services.records.entrypoints.http import create_app
+from tests.support.apps import records_app
 from tests.support.fhir import demo_bundle, small_bundle
 
 
 @pytest.fixture
 def records(database_url, mint, tmp_path):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("records", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator()})
-    yield app.test_client(), engine
-    engine.dispose()
+    with records_app(database_url, mint, tmp_path) as (app, engine):
+        yield app.test_client(), engine
 
 
 def _count(engine, table):

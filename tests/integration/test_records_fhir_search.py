@@ -10,12 +10,10 @@ import sqlalchemy as sa
 
 from contracts.events import problems
 from contracts.schemas.fhir import HistoryBundleSchema, SearchsetBundleSchema
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate, transaction
-from services.records import MIGRATIONS_DIR
+from services.common.db import transaction
 from services.records.adapters.tables import claim_checks, outbox, resources
-from services.records.entrypoints.http import create_app
 from services.records.entrypoints.worker import fetch_handlers
+from tests.support.apps import records_app
 from tests.support.fhir import small_bundle
 
 SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"
@@ -23,14 +21,8 @@ SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"
 
 @pytest.fixture
 def records(database_url, mint, tmp_path):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("records", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator()})
-    yield app.test_client(), engine, app.extensions["records"]
-    engine.dispose()
+    with records_app(database_url, mint, tmp_path) as (app, engine):
+        yield app.test_client(), engine, app.extensions["records"]
 
 
 def _stored_types(engine) -> Counter:

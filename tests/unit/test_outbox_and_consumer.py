@@ -1,6 +1,5 @@
 """Outbox relay and idempotent consumer against in-memory fakes (no broker)."""
 import json
-import threading
 
 import pytest
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
-"""The exchange database: the patient index fed by records events, and the messaging tables."""
+"""The exchange database: the patient index, exchange requests, the disclosure ledger,
+notifications, and the messaging tables."""
 import sqlalchemy as sa
 
 from services.common.outbox import messaging_tables
@@ -14,5 +15,69 @@ patient_index = sa.Table(
     sa.Column("last_event_id", sa.String(64), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+def _request_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("patient", sa.String(64), nullable=False, index=True),
+        sa.Column("requester", sa.String(100), nullable=False),
+        sa.Column("purpose", sa.String(16), nullable=False),
+        sa.Column("resource_types", sa.Text, nullable=False),  # JSON list
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("status", sa.String(16), nullable=False, index=True),
+        sa.Column("step", sa.String(16), nullable=False),  # decide | fetch | release | done
+        sa.Column("outcome", sa.String(32), nullable=True),  # a reason code (wording.OUTCOMES)
+        sa.Column("consent_id", sa.String(64), nullable=True),
+        sa.Column("consent_version", sa.Integer, nullable=True),
+        sa.Column("basis", sa.String(16), nullable=True),  # consent | break-glass
+        sa.Column("break_glass_id", sa.String(64), nullable=True),
+        sa.Column("redact_labels", sa.Text, nullable=False),  # JSON list
+        sa.Column("obligations", sa.Text, nullable=False),  # JSON list
+        sa.Column("bundle_ref", sa.String(100), nullable=True),
+        sa.Column("resource_count", sa.Integer, nullable=True),
+        sa.Column("redacted_count", sa.Integer, nullable=True),
+        sa.Column("ledger_seq", sa.Integer, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+def _ledger_columns() -> list[sa.Column]:
+    return [
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("request_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("patient", sa.String(64), nullable=False, index=True),
+        sa.Column("entry", sa.Text, nullable=False),  # canonical JSON of the entry
+        sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("hash", sa.String(64), nullable=False),
+    ]
+
+
+def _head_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("hash", sa.String(64), nullable=False),
+    ]
+
+
+def _notification_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("patient", sa.String(64), nullable=False, index=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("params", sa.Text, nullable=False),  # JSON: what the sentence needs
+        sa.Column("source_id", sa.String(100), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    ]
+
+
+exchange_requests = sa.Table("exchange_requests", metadata, *_request_columns())
+ledger = sa.Table("ledger", metadata, *_ledger_columns())
+ledger_head = sa.Table("ledger_head", metadata, *_head_columns())
+notifications = sa.Table("notifications", metadata, *_notification_columns())
 
 outbox, processed_events = messaging_tables(metadata)

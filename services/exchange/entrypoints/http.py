@@ -1,4 +1,4 @@
-"""HTTP entrypoint of the exchange service (the contract endpoints arrive with the exchange issue)."""
+"""HTTP entrypoint of the exchange service: department requests, the ledger, the patient's views."""
 from __future__ import annotations
 
 from flask import Flask
@@ -8,16 +8,21 @@ from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.exchange.bootstrap import bootstrap
+from services.exchange.entrypoints import departments, patient
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Create the exchange app: settings, then TEST_CONFIG overrides."""
+    """Create the exchange app: settings, then TEST_CONFIG overrides (settings, engine, validator,
+    consent, records)."""
     test_config = test_config or {}
     settings = test_config.get("settings") or load_settings("exchange")
-    exchange = bootstrap(settings, test_config.get("engine"))
+    exchange = bootstrap(settings, test_config.get("engine"), test_config.get("consent"),
+                         test_config.get("records"))
     app = service_app(__name__, settings, {
         "database": lambda: ping(exchange.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
     }, test_config.get("validator"))
     app.extensions["exchange"] = exchange
+    departments.register(app)
+    patient.register(app)
     return app

@@ -1,0 +1,37 @@
+"""Operations of the exchange service: requests, Bundles, the ledger, disclosures, notifications."""
+from contracts.http import FHIR_JSON, Operation, Response, path_param, problems
+from contracts.schemas import exchange as x
+from contracts.schemas.fhir import ResourceSchema
+
+_ID = (path_param("id", "The exchange request id."),)
+_PAGE = ({"name": "limit", "in": "query", "required": False,
+          "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+          "description": "The `next` of the page before (opaque)."},
+         {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+          "description": "en or es; else the token's locale claim."})
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("post", "/exchange/v1/requests", "Ask for a patient's records, under their consent", "exchange",
+              (Response(202, "Accepted: follow the status at /exchange/v1/requests/{id}.", x.AcceptedSchema),
+               *problems(401, 403, 422)), request=x.ExchangeRequestSchema, scopes=("system/Exchange.c",)),
+    Operation("get", "/exchange/v1/requests/{id}", "The status of one of my department's requests", "exchange",
+              (Response(200, "pending, fulfilled, denied or failed, with the reason in words.",
+                        x.ExchangeStatusSchema), *problems(401, 403, 404)),
+              scopes=("system/Exchange.r",), parameters=_ID),
+    Operation("get", "/exchange/v1/requests/{id}/bundle", "Download the released Bundle (decided afresh)",
+              "exchange",
+              (Response(200, "A collection Bundle, sensitive records redacted as the consent says.",
+                        ResourceSchema, FHIR_JSON), *problems(401, 403, 404, 409, 410)),
+              scopes=("system/Exchange.r",), parameters=_ID),
+    Operation("get", "/exchange/v1/ledger/verify", "Check the disclosure ledger's hash chain", "oversight",
+              (Response(200, "valid, or the entries that were edited or removed.", x.LedgerVerdictSchema),
+               *problems(401, 403)), scopes=("system/Exchange.r",)),
+    Operation("get", "/patient/v1/disclosures", "Who saw my records, when, why, under which consent",
+              "patient", (Response(200, "One page, newest first.", x.DisclosurePageSchema), *problems(401, 403)),
+              scopes=("patient/AuditEvent.s",), parameters=_PAGE, patient_facing=True),
+    Operation("get", "/patient/v1/notifications", "My notifications: disclosures, emergencies, consents",
+              "patient", (Response(200, "One page, newest first.", x.NotificationPageSchema),
+                          *problems(401, 403)),
+              scopes=("patient/Communication.s",), parameters=_PAGE, patient_facing=True),
+)

@@ -1,0 +1,117 @@
+"""Exchange requests between departments, the disclosure ledger, the patient's disclosures and
+notifications (DESIGN sections 4 and 5; issue 6)."""
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from contracts.schemas.consent import CodedSchema, DisplayDateSchema, LanguageBlockSchema
+from services.consent.domain.vocabulary import PURPOSES, RESOURCE_TYPES
+
+STATUSES = ("pending", "fulfilled", "denied", "failed")
+
+
+class ExchangeRequestSchema(Schema):
+    """A department asks for some of a patient's records, for a purpose."""
+
+    patient = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                            metadata={"description": "The patient's FHIR id."})
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES),
+                            metadata={"description": "HL7 PurposeOfUse code."})
+    resource_types = fields.List(fields.String(validate=validate.OneOf(RESOURCE_TYPES)), required=True,
+                                 validate=validate.Length(min=1, max=len(RESOURCE_TYPES)),
+                                 metadata={"description": "FHIR resource types wanted."})
+    reason = fields.String(validate=validate.Length(max=500), allow_none=True,
+                           metadata={"description": "Why, in the requester's words (kept in the ledger)."})
+
+
+class AcceptedSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+
+
+class OutcomeSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Stable reason code (never translated)."})
+    text = fields.String(required=True, metadata={"description": "The reason in words, in the negotiated language."})
+
+
+class ExchangeStatusSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    outcome = fields.Nested(OutcomeSchema, required=True)
+    patient = fields.String(required=True)
+    purpose = fields.String(required=True)
+    resource_types = fields.List(fields.String(), required=True)
+    requested_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    consent = fields.Dict(allow_none=True, metadata={"description": "{id, version, basis} of the permit."})
+    redacted = fields.Dict(allow_none=True, metadata={"description": "{labels, count}: what was left out."})
+    resource_count = fields.Integer(allow_none=True)
+    ledger_seq = fields.Integer(allow_none=True)
+    bundle = fields.String(allow_none=True, metadata={"description": "Where to download, once fulfilled."})
+
+
+class LedgerProblemSchema(Schema):
+    seq = fields.Integer(required=True)
+    problem = fields.String(required=True, validate=validate.OneOf(
+        ["missing", "broken-link", "altered", "head-mismatch"]))
+    detail = fields.String(required=True)
+
+
+class LedgerVerdictSchema(Schema):
+    valid = fields.Boolean(required=True)
+    entries = fields.Integer(required=True)
+    head = fields.String(required=True, metadata={"description": "SHA-256 of the last entry."})
+    problems = fields.List(fields.Nested(LedgerProblemSchema), required=True)
+
+
+class DepartmentSchema(Schema):
+    department = fields.String(required=True)
+    display = fields.String(required=True)
+
+
+class PlainTextSchema(Schema):
+    text = fields.String(required=True)
+
+
+class DisclosureSchema(Schema):
+    """One release of the patient's records, in plain words: who, what, when, why, which consent."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    summary = fields.String(required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+    recipient = fields.Nested(DepartmentSchema, required=True)
+    purpose = fields.Nested(CodedSchema, required=True)
+    records = fields.List(fields.Nested(CodedSchema), required=True)
+    consent = fields.Dict(required=True, metadata={"description": "{id, version, text}: what allowed it."})
+    withheld = fields.Dict(required=True, metadata={"description": "{count, text}: private records kept back."})
+    emergency = fields.Boolean(required=True)
+
+
+class DisclosurePageSchema(Schema):
+    items = fields.List(fields.Nested(DisclosureSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+    language = fields.Nested(LanguageBlockSchema)
+
+
+class NotificationSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired"]))
+    title = fields.String(required=True)
+    message = fields.String(required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+
+
+class NotificationPageSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+    language = fields.Nested(LanguageBlockSchema)

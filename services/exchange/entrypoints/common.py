@@ -1,0 +1,54 @@
+"""What the exchange routes share: the service, the department or patient asking, pages."""
+from __future__ import annotations
+
+import json
+
+from flask import current_app, g, request
+from marshmallow import Schema, ValidationError
+
+from services.common import i18n
+from services.common.i18n import N_
+from services.common.problem import Problem
+from services.exchange.bootstrap import Exchange
+
+
+def service() -> Exchange:
+    return current_app.extensions["exchange"]
+
+
+def lang() -> str:
+    return i18n.current_language().used
+
+
+def department() -> str:
+    """Return the calling department (the token's dept claim) or raise 403."""
+    dept = g.claims.get("dept")
+    if not dept:
+        raise Problem(403, N_("Forbidden"), N_("Only a department may do this."))
+    return str(dept)
+
+
+def load(schema: Schema) -> dict:
+    """Load the JSON body with SCHEMA; a broken body is a 422 naming the fields."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Problem(422, N_("Unprocessable Content"), N_("The body must be a JSON object."),
+                      slug="invalid-input", fields=["body"])
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        fields = sorted(exc.messages) if isinstance(exc.messages, dict) else ["body"]
+        raise Problem(422, N_("Unprocessable Content"), N_("These fields are not valid: {fields}."),
+                      slug="invalid-input", params={"fields": ", ".join(fields)}, fields=fields,
+                      errors=json.loads(json.dumps(exc.messages, default=str))) from None
+
+
+def page_args() -> tuple[int, int]:
+    """Return (limit, offset) from ?limit= and ?cursor= (an opaque offset)."""
+    try:
+        limit = min(max(int(request.args.get("limit", 20)), 1), 100)
+        offset = max(int(request.args.get("cursor", 0)), 0)
+    except ValueError:
+        raise Problem(422, N_("Unprocessable Content"), N_("The limit or the cursor is not valid."),
+                      slug="invalid-input", fields=["limit", "cursor"]) from None
+    return limit, offset

@@ -1,0 +1,115 @@
+"""Department-facing exchange API: requests, their status, the Bundle, the ledger check."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import Flask, Response, jsonify, url_for
+
+from contracts.schemas.exchange import ExchangeRequestSchema
+from services.common.auth import bearer_token, require_scope
+from services.common.db import read_only, transaction
+from services.common.i18n import N_
+from services.common.problem import Problem
+from services.exchange.adapters.peers import PeerRefused, PeerUnavailable
+from services.exchange.adapters.tables import exchange_requests as R
+from services.exchange.domain import model as m
+from services.exchange.entrypoints import wording
+from services.exchange.entrypoints.common import department, lang, load, service
+from services.exchange.service_layer import ledger_store
+
+_REQUEST = ExchangeRequestSchema()
+
+
+def register(app: Flask) -> None:
+    app.add_url_rule("/exchange/v1/requests", view_func=create_request, methods=["POST"])
+    app.add_url_rule("/exchange/v1/requests/<request_id>", view_func=get_request, methods=["GET"])
+    app.add_url_rule("/exchange/v1/requests/<request_id>/bundle", view_func=get_bundle, methods=["GET"])
+    app.add_url_rule("/exchange/v1/ledger/verify", view_func=verify_ledger, methods=["GET"])
+
+
+def create_request():
+    """Store the request and its event together; the worker takes it from there."""
+    require_scope("system", "Exchange", "c")
+    dept = department()
+    body = load(_REQUEST)
+    with transaction(service().engine) as conn:
+        row = service().flow.submit(conn, body["patient"], dept, body["purpose"],
+                                    list(dict.fromkeys(body["resource_types"])), body.get("reason"))
+    resp = jsonify({"id": row["id"], "status": row["status"]})
+    resp.status_code = 202
+    resp.headers["Location"] = url_for("get_request", request_id=row["id"])
+    return resp
+
+
+def _own(request_id: str):
+    """Return the caller's request, else 404 (another department's is not found either)."""
+    dept = department()
+    with read_only(service().engine) as conn:
+        row = conn.execute(sa.select(R).where(R.c.id == request_id)).first()
+    if row is None or row.requester != dept:
+        raise Problem(404, N_("Not Found"), N_("There is no exchange request with that id for you."))
+    return row
+
+
+def _status(row, language: str) -> dict:
+    body = {"id": row.id, "status": row.status, "outcome": wording.outcome(row.outcome, language),
+            "patient": row.patient, "purpose": row.purpose, "resource_types": json.loads(row.resource_types),
+            "requested_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+            "consent": None, "redacted": None, "resource_count": row.resource_count,
+            "ledger_seq": row.ledger_seq, "bundle": None}
+    if row.consent_id or row.basis:
+        body["consent"] = {"id": row.consent_id, "version": row.consent_version, "basis": row.basis}
+    if row.status == m.FULFILLED:
+        body["redacted"] = {"labels": json.loads(row.redact_labels), "count": row.redacted_count or 0}
+        body["bundle"] = url_for("get_bundle", request_id=row.id)
+    return body
+
+
+def get_request(request_id: str):
+    require_scope("system", "Exchange", "r")
+    return jsonify(_status(_own(request_id), lang()))
+
+
+def get_bundle(request_id: str):
+    """Decide afresh with the caller's own token, then pass on the Bundle records prepared."""
+    require_scope("system", "Exchange", "r")
+    row = _own(request_id)
+    if row.status != m.FULFILLED:
+        raise Problem(409, N_("Conflict"), N_("This request has no Bundle: it is {status}."),
+                      params={"status": row.status}, status_code=row.status)
+    token, svc = bearer_token(), service()
+    try:
+        decision = svc.consent.decide(row.patient, row.requester, row.purpose, json.loads(row.resource_types),
+                                      bearer=token)
+    except PeerUnavailable:
+        raise Problem(503, N_("Service Unavailable"),
+                      N_("The consent service did not answer, so nothing was released. Try again soon."),
+                      headers={"Retry-After": "5"}) from None
+    except PeerRefused as exc:
+        raise Problem(403, N_("Forbidden"), N_("The consent service refused to decide for this token."),
+                      consent_status=exc.status) from None
+    if decision["decision"] != "permit":
+        raise Problem(403, N_("Forbidden"), N_("The patient's consent no longer allows this release."),
+                      slug="consent-withdrawn")
+    if m.narrowed(json.loads(row.redact_labels), m.redact_labels(decision.get("obligations") or [])):
+        raise Problem(403, N_("Forbidden"),
+                      N_("The patient's consent changed since release. Ask for the records again."),
+                      slug="consent-withdrawn")
+    try:
+        got = svc.records.bundle(row.bundle_ref, token)
+    except PeerUnavailable:
+        raise Problem(503, N_("Service Unavailable"), N_("The records service did not answer. Try again soon."),
+                      headers={"Retry-After": "5"}) from None
+    if got.status_code == 410:
+        raise Problem(410, N_("Gone"), N_("The prepared Bundle has expired; ask for the records again."))
+    if got.status_code != 200:
+        raise Problem(502, N_("Bad Gateway"), N_("The records service could not give the Bundle."),
+                      records_status=got.status_code)
+    return Response(got.content, mimetype="application/fhir+json", headers={"Cache-Control": "no-store"})
+
+
+def verify_ledger():
+    """Walk the whole hash chain and report any entry edited or removed."""
+    require_scope("system", "Exchange", "r")
+    return jsonify(ledger_store.verify(service().engine).as_dict())

@@ -1,0 +1,93 @@
+"""Patient-facing exchange API: my disclosures and my notifications, in plain words."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import Flask, jsonify
+
+from services.common import i18n
+from services.common.auth import require_scope
+from services.common.db import read_only
+from services.common.i18n import N_
+from services.common.problem import Problem
+from services.exchange.adapters.tables import notifications
+from services.exchange.entrypoints import wording as w
+from services.exchange.entrypoints.common import page_args, service
+from services.exchange.service_layer import ledger_store
+
+
+def register(app: Flask) -> None:
+    app.add_url_rule("/patient/v1/disclosures", view_func=disclosures, methods=["GET"])
+    app.add_url_rule("/patient/v1/notifications", view_func=list_notifications, methods=["GET"])
+
+
+def _patient(resource: str) -> tuple[str, i18n.Language]:
+    """Return the token's patient and the language to answer in (header, else the locale claim)."""
+    claims = require_scope("patient", resource, "s")
+    patient = claims.get("patient")
+    language = i18n.use_preferred(claims.get("locale"))
+    if not patient:
+        raise Problem(403, N_("Forbidden"), N_("This token is not linked to a patient record."),
+                      next_step=N_("Sign in to the patient portal again."))
+    return str(patient), language
+
+
+def _page(items: list[dict], more: bool, offset: int, language: i18n.Language):
+    return jsonify({"items": items, "next": str(offset + len(items)) if more else None,
+                    "language": i18n.language_block(language)})
+
+
+def disclosure(entry: dict, lang: str) -> dict:
+    """One ledger entry in plain words: who saw what, when, why, under which consent."""
+    dept = w.department(entry["recipient"], lang)
+    emergency = entry.get("basis") == "break-glass"
+    withheld = int(entry.get("redacted_count") or 0)
+    kinds = list(dict.fromkeys(entry.get("resource_types") or []))
+    return {
+        "id": str(entry["seq"]), "kind": "disclosure",
+        "title": w.t(w.DISCLOSURE_TITLE, lang, department=dept),
+        "summary": w.t(w.DISCLOSURE_SUMMARY, lang, department=dept, count=entry.get("resource_count", 0),
+                       purpose=w.purpose_phrase(entry["purpose"], lang)),
+        "date": w.long_date(entry["released_at"], lang),
+        "recipient": {"department": entry["recipient"], "display": dept},
+        "purpose": w.purpose_coding(entry["purpose"], lang),
+        "records": [w.record_kind(kind, lang) for kind in kinds],
+        "consent": {"id": entry.get("consent_id"), "version": entry.get("consent_version"),
+                    "text": w.t(w.EMERGENCY_TEXT if emergency else w.CONSENT_TEXT, lang)},
+        "withheld": {"count": withheld,
+                     "text": w.t(w.WITHHELD_SOME if withheld else w.WITHHELD_NONE, lang, count=withheld)},
+        "emergency": emergency,
+        "ledger": {"seq": entry["seq"], "hash": entry["hash"]},
+    }
+
+
+def disclosures():
+    patient, language = _patient("AuditEvent")
+    limit, offset = page_args()
+    entries, more = ledger_store.for_patient(service().engine, patient, limit, offset)
+    return _page([disclosure(e, language.used) for e in entries], more, offset, language)
+
+
+def notification(row, lang: str) -> dict:
+    params = json.loads(row.params)
+    if params.get("grantee_kind") == "proxy":
+        who = w.t(w.A_CAREGIVER, lang)
+    else:
+        who = w.department(params.get("department"), lang)
+    title, message = w.NOTICES[row.kind]
+    values = dict(department=who, count=params.get("resource_count", 0),
+                  purpose=w.purpose_phrase(params.get("purpose", "TREAT"), lang))
+    return {"id": row.id, "kind": row.kind, "title": w.t(title, lang, **values),
+            "message": w.t(message, lang, **values), "date": w.long_date(row.created_at, lang)}
+
+
+def list_notifications():
+    patient, language = _patient("Communication")
+    limit, offset = page_args()
+    n = notifications
+    with read_only(service().engine) as conn:
+        rows = conn.execute(sa.select(n).where(n.c.patient == patient)
+                            .order_by(n.c.created_at.desc(), n.c.id).limit(limit + 1).offset(offset)).all()
+    items = [notification(r, language.used) for r in rows[:limit]]
+    return _page(items, len(rows) > limit, offset, language)

@@ -1,0 +1,90 @@
+"""The exchange service's words: reasons for departments, plain sentences for patients.
+
+Every text is an English msgid (marked with N_) translated from the service's catalog.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel.dates import format_date
+
+from services.common.i18n import N_, translate
+
+PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+RESOURCE_SYSTEM = "http://hl7.org/fhir/resource-types"
+
+OUTCOMES = {
+    "pending": N_("The request is being handled."),
+    "released": N_("The records were released."),
+    "no-consent": N_("The patient has not agreed to share these records with you for this purpose."),
+    "consent-withdrawn": N_("The patient withdrew consent before release, so nothing was released."),
+    "consent-narrowed": N_("The patient's consent changed before release, so nothing was released. Ask again."),
+    "consent-unavailable": N_("The consent service did not answer in time, so nothing was released."),
+    "records-unavailable": N_("The records service did not answer in time, so nothing was released."),
+    "refused-by-consent": N_("The consent service could not judge this request, so nothing was released."),
+}
+
+DEPARTMENTS = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
+               "emergency": N_("Emergency"), "research": N_("Research")}
+PURPOSE_NAMES = {"TREAT": N_("Treatment"), "ETREAT": N_("Emergency treatment"), "HPAYMT": N_("Payment"),
+                 "HOPERAT": N_("Running the clinic"), "HRESCH": N_("Research"), "PATRQT": N_("Your request")}
+PURPOSE_PHRASES = {"TREAT": N_("to treat you"), "ETREAT": N_("to treat you in an emergency"),
+                   "HPAYMT": N_("for billing"), "HOPERAT": N_("to run the clinic"),
+                   "HRESCH": N_("for research"), "PATRQT": N_("because you asked")}
+RECORD_KINDS = {"Observation": N_("Test results and measurements"), "Condition": N_("Health problems"),
+                "MedicationRequest": N_("Medicines"), "MedicationStatement": N_("Medicines"),
+                "AllergyIntolerance": N_("Allergies"), "Immunization": N_("Vaccines"),
+                "Procedure": N_("Procedures"), "DiagnosticReport": N_("Test reports"),
+                "Encounter": N_("Visits"), "CarePlan": N_("Care plans"), "Patient": N_("Your details")}
+OTHER_RECORDS = N_("Other records")
+
+DISCLOSURE_TITLE = N_("{department} saw your records")
+DISCLOSURE_SUMMARY = N_("{department} got {count} of your records {purpose}.")
+CONSENT_TEXT = N_("Your consent allowed it.")
+EMERGENCY_TEXT = N_("Emergency access. We will check it was needed.")
+WITHHELD_NONE = N_("No private records were kept back.")
+WITHHELD_SOME = N_("{count} private records were kept back.")
+
+NOTICES = {
+    "disclosure": (DISCLOSURE_TITLE, DISCLOSURE_SUMMARY),
+    "break-glass": (N_("Emergency access to your records"),
+                    N_("{department} opened your records in an emergency. We will check it.")),
+    "consent-granted": (N_("You shared your records"), N_("You let {department} see some of your records.")),
+    "consent-revoked": (N_("You stopped sharing"), N_("{department} can no longer see your records.")),
+    "consent-expired": (N_("A consent ended"), N_("Your consent for {department} has ended.")),
+}
+A_CAREGIVER = N_("A caregiver")
+
+
+def t(message: str, lang: str, **params) -> str:
+    return translate(message, lang, **params)
+
+
+def outcome(code: str | None, lang: str) -> dict:
+    code = code or "pending"
+    return {"code": code, "text": t(OUTCOMES.get(code, OUTCOMES["pending"]), lang)}
+
+
+def department(name: str | None, lang: str) -> str:
+    return t(DEPARTMENTS[name], lang) if name in DEPARTMENTS else (name or "")
+
+
+def purpose_coding(code: str, lang: str) -> dict:
+    return {"system": PURPOSE_SYSTEM, "code": code, "display": t(PURPOSE_NAMES.get(code, code), lang)}
+
+
+def purpose_phrase(code: str, lang: str) -> str:
+    return t(PURPOSE_PHRASES.get(code, PURPOSE_PHRASES["TREAT"]), lang)
+
+
+def record_kind(resource_type: str, lang: str) -> dict:
+    return {"system": RESOURCE_SYSTEM, "code": resource_type,
+            "display": t(RECORD_KINDS.get(resource_type, OTHER_RECORDS), lang)}
+
+
+def long_date(value: datetime | str, lang: str) -> dict:
+    """A display date (PATIENT_FACING.md): ISO 8601 and the long form in LANG."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return {"iso": moment.isoformat(), "display": format_date(day if isinstance(day, date) else moment,
+                                                              format="long", locale=lang)}

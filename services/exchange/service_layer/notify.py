@@ -1,0 +1,48 @@
+"""Notifications from consent events: break-the-glass and consent changes (issue 6, point 3).
+
+Amendment outcomes are not here yet: the records service publishes
+phr.records.amendment-requested only; no outcome event exists in the contract.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from services.exchange.service_layer.flow import add_notification
+
+
+def _when(event: dict) -> datetime:
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return datetime.now(timezone.utc)
+
+
+def _grantee(data: dict) -> str:
+    grantee = data.get("grantee") or {}
+    return str(grantee.get("id") or "")
+
+
+def on_consent_changed(conn: sa.Connection, event: dict) -> None:
+    """Tell the patient that a consent was granted, revoked or ended."""
+    data, kind = event["data"], event["type"].rsplit(".", 1)[-1]
+    add_notification(conn, str(data["patient"]), f"consent-{kind}", f"event:{event['id']}", _when(event),
+                     {"consent_id": data.get("consent_id"), "department": _grantee(data),
+                      "grantee_kind": (data.get("grantee") or {}).get("kind", "department")})
+
+
+def on_break_glass(conn: sa.Connection, event: dict) -> None:
+    """Tell the patient that a department used emergency access, and why."""
+    data = event["data"]
+    add_notification(conn, str(data["patient"]), "break-glass", f"event:{event['id']}", _when(event),
+                     {"department": data.get("department"), "reason": data.get("reason"),
+                      "grant_id": data.get("grant_id"), "expires_at": data.get("expires_at")})
+
+
+NOTIFY_HANDLERS = {
+    "phr.consent.granted": on_consent_changed,
+    "phr.consent.revoked": on_consent_changed,
+    "phr.consent.expired": on_consent_changed,
+    "phr.consent.break-glass": on_break_glass,
+}

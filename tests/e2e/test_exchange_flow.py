@@ -1,0 +1,110 @@
+"""Exchange end to end: cardiology asks primary care's records under the patient's consent."""
+import time
+
+import pytest
+import requests
+
+from tests.support.client import Department, patient_login
+
+SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
+
+
+@pytest.fixture(scope="module")
+def people(stack):
+    creds = stack.credentials()
+    who, portal = creds["patients"][1], creds["portal"]
+    token = patient_login(stack.gateway, portal["client_id"], portal["redirect_uri"],
+                          who["username"], who["password"], scope=SCOPE)
+    depts = {name: Department(stack.gateway, d["client_id"], d["client_secret"])
+             for name, d in creds["departments"].items()}
+    return who, {"Authorization": f"Bearer {token['access_token']}"}, depts
+
+
+def _wait(dept, request_id, timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = dept.get(f"/exchange/v1/requests/{request_id}").json()
+        if status["status"] != "pending" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+def _ask(dept, patient, types=("Observation",)) -> str:
+    resp = dept.post("/exchange/v1/requests", json={"patient": patient, "purpose": "TREAT",
+                                                    "resource_types": list(types), "reason": "Follow-up"})
+    assert resp.status_code == 202, resp.text
+    return resp.json()["id"]
+
+
+def test_cardiology_gets_the_records_with_consent_and_a_clear_refusal_after_revocation(stack, people):
+    who, me, depts = people
+    patient, cardiology = who["patient"], depts["cardiology"]
+    refused = _wait(cardiology, _ask(cardiology, patient))
+    assert refused["status"] == "denied" and refused["outcome"]["code"] == "no-consent"
+    consent = requests.post(f"{stack.gateway}/patient/v1/consents", headers=me, timeout=10, json={
+        "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).json()
+    request_id = _ask(cardiology, patient)
+    status = _wait(cardiology, request_id)
+    assert status["status"] == "fulfilled", status
+    assert status["consent"]["id"] == consent["id"] and status["resource_count"] > 0
+    assert depts["research"].get(f"/exchange/v1/requests/{request_id}").status_code == 404
+    bundle = cardiology.get(f"/exchange/v1/requests/{request_id}/bundle")
+    assert bundle.status_code == 200, bundle.text
+    assert {e["resource"]["resourceType"] for e in bundle.json()["entry"]} == {"Observation"}
+    assert depts["research"].get(f"/exchange/v1/requests/{request_id}/bundle").status_code == 404
+
+    assert requests.delete(f"{stack.gateway}/patient/v1/consents/{consent['id']}", headers=me,
+                           timeout=10).status_code == 200
+    after = cardiology.get(f"/exchange/v1/requests/{request_id}/bundle")
+    assert after.status_code == 403 and after.headers["Content-Type"].startswith("application/problem+json")
+    late = _wait(cardiology, _ask(cardiology, patient))
+    assert late["status"] == "denied"
+
+    verdict = cardiology.get("/exchange/v1/ledger/verify").json()
+    assert verdict["valid"] and verdict["entries"] >= 1
+    page = requests.get(f"{stack.gateway}/patient/v1/disclosures", headers=me, timeout=10)
+    assert page.status_code == 200
+    mine = [d for d in page.json()["items"] if d["consent"]["id"] == consent["id"]]
+    assert len(mine) == 1 and mine[0]["recipient"]["department"] == "cardiology"
+    deadline, kinds = time.monotonic() + 20, set()
+    while time.monotonic() < deadline and not {"disclosure", "consent-granted", "consent-revoked"} <= kinds:
+        notes = requests.get(f"{stack.gateway}/patient/v1/notifications", headers=me, timeout=10)
+        assert notes.status_code == 200
+        kinds = {n["kind"] for n in notes.json()["items"]}
+        time.sleep(0.3)
+    assert {"disclosure", "consent-granted", "consent-revoked"} <= kinds
+
+
+def _phr(argv: list[str]) -> int:
+    import argparse
+
+    from services.exchange.entrypoints import cli
+    parser = argparse.ArgumentParser(prog="phr")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_a_department_scripts_an_exchange_with_the_command_line(stack, people, tmp_path, capsys, monkeypatch):
+    who, me, _depts = people
+    creds = stack.credentials()["departments"]["primary-care"]
+    monkeypatch.setenv("PHR_CLIENT_ID", creds["client_id"])
+    monkeypatch.setenv("PHR_CLIENT_SECRET", creds["client_secret"])
+    gateway = ["exchange", "--gateway", stack.gateway]
+    denied = _phr(gateway + ["request", "--patient", who["patient"], "--purpose", "HRESCH",
+                             "--types", "Observation", "--wait", "20"])
+    out = capsys.readouterr().out
+    assert denied == 1 and "denied" in out and "has not agreed" in out
+    assert requests.post(f"{stack.gateway}/patient/v1/consents", headers=me, timeout=10, json={
+        "grantee": "primary-care", "purposes": ["HRESCH"], "classes": ["Observation"]}).status_code == 201
+    assert _phr(gateway + ["request", "--patient", who["patient"], "--purpose", "HRESCH",
+                           "--types", "Observation", "--wait", "20"]) == 0
+    out = capsys.readouterr().out
+    request_id = out.split()[0]
+    assert "fulfilled" in out and f"phr exchange download {request_id}" in out
+    target = tmp_path / "bundle.json"
+    assert _phr(gateway + ["download", request_id, "-o", str(target)]) == 0
+    assert "a Bundle of" in capsys.readouterr().out and target.stat().st_size > 0
+    assert _phr(gateway + ["status", request_id]) == 0 and "fulfilled" in capsys.readouterr().out
+    assert _phr(gateway + ["verify-ledger"]) == 0 and "ledger valid" in capsys.readouterr().out
+    assert _phr(gateway + ["status", "no-such-id"]) == 1

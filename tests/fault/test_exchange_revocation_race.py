@@ -1,0 +1,98 @@
+"""Revocation races an exchange, against the real consent service (in process, its own database):
+a consent revoked mid-request releases nothing; revoked after the release, the download is refused."""
+import pytest
+import sqlalchemy as sa
+
+from services.common.config import load_settings
+from services.common.db import make_engine, migrate, transaction
+from services.consent import MIGRATIONS_DIR as CONSENT_MIGRATIONS
+from services.consent.entrypoints.http import create_app as consent_app
+from services.exchange import MIGRATIONS_DIR
+from services.exchange.adapters.fakes import FakeRecords, Pump
+from services.exchange.adapters.peers import ConsentClient
+from services.exchange.adapters.tables import exchange_requests, ledger
+from services.exchange.entrypoints.http import create_app
+from services.exchange.entrypoints.worker import flow_handlers
+
+
+class _Answer:
+    def __init__(self, resp):
+        self.status_code, self.text, self._json = resp.status_code, resp.get_data(as_text=True), resp.get_json()
+
+    def json(self):
+        return self._json
+
+
+class InProcess:
+    """A requests-like session that sends to a Flask app's test client (no sockets)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, url, json=None, headers=None, timeout=None):
+        return _Answer(self.client.post("/" + url.split("/", 3)[3], json=json, headers=headers))
+
+
+@pytest.fixture
+def world(database_url, tmp_path, mint):
+    consent_url = f"sqlite:///{tmp_path / 'consent.db'}"
+    migrate(consent_url, CONSENT_MIGRATIONS)
+    migrate(database_url, MIGRATIONS_DIR)
+    common = dict(issuer=mint.issuer, audience=mint.audience, testing=True, contract_checks="enforce")
+    consent = consent_app({"settings": load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)},
+                                                     database_url=consent_url, **common),
+                           "engine": make_engine(consent_url), "validator": mint.validator()}).test_client()
+    service_token = mint.token(scope="system/Consent.r", sub="exchange-service", client_id="exchange-service")
+    decisions = ConsentClient("http://consent.invalid", lambda: service_token, session=InProcess(consent))
+    engine = make_engine(database_url)
+    app = create_app({"settings": load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)},
+                                                database_url=database_url, **common),
+                      "engine": engine, "validator": mint.validator(), "consent": decisions,
+                      "records": FakeRecords()})
+    exchange = app.extensions["exchange"]
+    patient = {"Authorization": "Bearer " + mint.token(scope="patient/Consent.cruds patient/*.rs",
+                                                       patient="pat-1", sub="acc-1")}
+    granted = consent.post("/patient/v1/consents", headers=patient, json={
+        "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]})
+    assert granted.status_code == 201, granted.get_json()
+    yield (app.test_client(), exchange, Pump(exchange, app.extensions["exchange"].records, flow_handlers(exchange)),
+           lambda: consent.delete(f"/patient/v1/consents/{granted.get_json()['id']}", headers=patient))
+    engine.dispose()
+
+
+def _request(exchange) -> str:
+    with transaction(exchange.engine) as conn:
+        return exchange.flow.submit(conn, "pat-1", "cardiology", "TREAT", ["Observation"], None)["id"]
+
+
+def _row(exchange, request_id):
+    with exchange.engine.connect() as conn:
+        return conn.execute(sa.select(exchange_requests).where(exchange_requests.c.id == request_id)).first()
+
+
+def _entries(exchange) -> int:
+    with exchange.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar()
+
+
+def test_a_revocation_landing_between_the_decision_and_the_release_releases_nothing(world):
+    _client, exchange, pump, revoke = world
+    request_id = _request(exchange)
+    pump.run(drop_fetches=True)
+    assert _row(exchange, request_id).step == "fetch"  # permitted, records are preparing the data
+    assert revoke().status_code == 200
+    pump.deliver(pump.records.reply({"data": {"request_id": request_id, "patient": "pat-1"}}))
+    row = _row(exchange, request_id)
+    assert (row.status, row.outcome) == ("denied", "consent-withdrawn") and _entries(exchange) == 0
+
+
+def test_a_revocation_after_the_release_refuses_the_download(world, mint):
+    client, exchange, pump, revoke = world
+    request_id = _request(exchange)
+    pump.run()
+    assert _row(exchange, request_id).status == "fulfilled" and _entries(exchange) == 1
+    headers = mint.department("cardiology", "system/Exchange.r system/Consent.r")
+    assert client.get(f"/exchange/v1/requests/{request_id}/bundle", headers=headers).status_code == 200
+    assert revoke().status_code == 200
+    refused = client.get(f"/exchange/v1/requests/{request_id}/bundle", headers=headers)
+    assert refused.status_code == 403 and refused.get_json()["type"].endswith("/consent-withdrawn")

@@ -1,0 +1,107 @@
+"""The disclosure ledger shows any entry edited or removed behind its back (tampering in the database)."""
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from services.common.config import load_settings
+from services.common.db import make_engine, migrate
+from services.exchange import MIGRATIONS_DIR
+from services.exchange.adapters.fakes import FakeConsent, FakeRecords, Pump
+from services.exchange.adapters.tables import ledger
+from services.exchange.entrypoints import cli
+from services.exchange.entrypoints.http import create_app
+from services.exchange.entrypoints.worker import flow_handlers
+
+
+@pytest.fixture
+def released(database_url, tmp_path, mint):
+    """Three releases to three patients, all in the ledger."""
+    migrate(database_url, MIGRATIONS_DIR)
+    engine = make_engine(database_url)
+    settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
+                             testing=True, contract_checks="enforce")
+    consent = FakeConsent({(f"p-{i}", "cardiology"): [] for i in range(3)})
+    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
+                      "consent": consent, "records": FakeRecords()})
+    client = app.test_client()
+    for i in range(3):
+        assert client.post("/exchange/v1/requests", headers=mint.department("cardiology"), json={
+            "patient": f"p-{i}", "purpose": "TREAT", "resource_types": ["Observation"]}).status_code == 202
+    Pump(app.extensions["exchange"], FakeRecords(), flow_handlers(app.extensions["exchange"])).run()
+    yield client, engine, database_url
+    engine.dispose()
+
+
+def _verify(client, mint):
+    resp = client.get("/exchange/v1/ledger/verify", headers=mint.department("cardiology"))
+    assert resp.status_code == 200
+    return resp.json
+
+
+def _cli_verify(monkeypatch, url, capsys) -> tuple[int, str]:
+    monkeypatch.setenv("EXCHANGE_DATABASE_URL", url)
+    args = build_parser_with_exchange().parse_args(["exchange", "verify-ledger", "--local"])
+    code = args.func(args)
+    return code, capsys.readouterr().out
+
+
+def build_parser_with_exchange():
+    import argparse
+    parser = argparse.ArgumentParser(prog="phr")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_an_untouched_ledger_verifies_over_http_and_on_the_command_line(released, mint, monkeypatch, capsys):
+    client, _engine, url = released
+    verdict = _verify(client, mint)
+    assert verdict["valid"] and verdict["entries"] == 3 and verdict["problems"] == []
+    code, out = _cli_verify(monkeypatch, url, capsys)
+    assert code == 0 and "ledger valid: 3 entries" in out
+
+
+def test_an_entry_edited_in_the_database_is_detected(released, mint, monkeypatch, capsys):
+    client, engine, url = released
+    with engine.begin() as conn:
+        entry = json.loads(conn.execute(sa.select(ledger.c.entry).where(ledger.c.seq == 2)).scalar())
+        entry["recipient"] = "research"
+        conn.execute(ledger.update().where(ledger.c.seq == 2).values(entry=json.dumps(entry)))
+    verdict = _verify(client, mint)
+    assert not verdict["valid"] and {"seq": 2, "problem": "altered"}.items() <= verdict["problems"][0].items()
+    code, out = _cli_verify(monkeypatch, url, capsys)
+    assert code == 1 and "entry 2: altered" in out
+
+
+def test_an_entry_edited_and_rehashed_breaks_the_link_to_the_next(released, mint):
+    from services.exchange.domain.ledger import canonical, entry_hash
+    client, engine, _url = released
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(ledger).where(ledger.c.seq == 1)).first()
+        entry = json.loads(row.entry)
+        entry["purpose"] = "HRESCH"
+        conn.execute(ledger.update().where(ledger.c.seq == 1).values(
+            entry=canonical(entry), hash=entry_hash(entry, row.prev_hash)))
+    problems = _verify(client, mint)["problems"]
+    assert [(p["seq"], p["problem"]) for p in problems] == [(2, "broken-link")]
+
+
+def test_a_deleted_entry_is_detected_in_the_middle_and_at_the_end(released, mint, monkeypatch, capsys):
+    client, engine, url = released
+    with engine.begin() as conn:
+        conn.execute(ledger.delete().where(ledger.c.seq == 2))
+    assert {p["problem"] for p in _verify(client, mint)["problems"]} == {"missing", "broken-link"}
+    with engine.begin() as conn:
+        conn.execute(ledger.delete().where(ledger.c.seq == 3))
+    problems = _verify(client, mint)["problems"]
+    assert [p["problem"] for p in problems] == ["head-mismatch"]
+    code, out = _cli_verify(monkeypatch, url, capsys)
+    assert code == 1 and "head-mismatch" in out
+
+
+def test_the_exchange_command_is_offered_by_the_phr_command_line():
+    import argparse
+    parser = argparse.ArgumentParser(prog="phr")
+    cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["exchange", "request", "--patient", "p", "--types", "Observation"])
+    assert args.func is cli._request and args.purpose == "TREAT"

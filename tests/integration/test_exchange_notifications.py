@@ -1,0 +1,78 @@
+"""The patient's notifications: consent changes and break-the-glass, from consent events, in their language."""
+import json
+
+import pytest
+
+from services.common.config import load_settings
+from services.common.consumer import IdempotentConsumer
+from services.common.db import make_engine, migrate
+from services.common.envelope import new_event
+from services.exchange import MIGRATIONS_DIR
+from services.exchange.adapters.fakes import FakeConsent, FakeRecords, Letters
+from services.exchange.adapters.tables import processed_events
+from services.exchange.entrypoints.http import create_app
+from services.exchange.service_layer.notify import NOTIFY_HANDLERS
+
+PARTY = {"kind": "department", "id": "cardiology"}
+ME = {"kind": "patient", "id": "p-1"}
+
+
+@pytest.fixture
+def world(database_url, tmp_path, mint):
+    migrate(database_url, MIGRATIONS_DIR)
+    engine = make_engine(database_url)
+    settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
+                             testing=True, contract_checks="enforce")
+    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
+                      "consent": FakeConsent(), "records": FakeRecords()})
+    consumer = IdempotentConsumer("exchange.notify", engine, processed_events, NOTIFY_HANDLERS, Letters())
+    yield app.test_client(), consumer
+    engine.dispose()
+
+
+def _events():
+    return [
+        new_event("phr.consent.granted", "/services/consent", "p-1", {
+            "consent_id": "c-1", "patient": "p-1", "version": 1, "grantee": PARTY, "purposes": ["TREAT"],
+            "classes": ["Observation"], "period": {"start": "2026-03-01T00:00:00+00:00", "end": None},
+            "notify": False, "created_by": ME, "language": "es", "text_sha256": "0" * 64,
+            "granted_at": "2026-03-01T00:00:00+00:00"}),
+        new_event("phr.consent.break-glass", "/services/consent", "p-1", {
+            "grant_id": "g-1", "patient": "p-1", "department": "emergency", "purpose": "ETREAT",
+            "reason": "Unconscious on arrival", "granted_at": "2026-03-02T00:00:00+00:00",
+            "expires_at": "2026-03-02T01:00:00+00:00", "obligations": [{"type": "notify"}]}),
+        new_event("phr.consent.revoked", "/services/consent", "p-1", {
+            "consent_id": "c-1", "patient": "p-1", "version": 2, "grantee": PARTY, "revoked_by": ME,
+            "revoked_at": "2026-03-03T00:00:00+00:00"}),
+    ]
+
+
+def test_consent_changes_and_emergency_access_reach_the_patient_in_spanish_once_each(world, mint):
+    client, consumer = world
+    for event in _events():
+        raw = json.dumps(event).encode()
+        assert consumer.handle("phr.consent.v1", raw) == "applied"
+        assert consumer.handle("phr.consent.v1", raw) == "duplicate"
+    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1', locale='es')}"}
+    page = client.get("/patient/v1/notifications", headers=me)
+    assert page.status_code == 200 and page.headers["Content-Language"] == "es"
+    items = page.get_json()["items"]
+    assert len(items) == 3
+    by_kind = {n["kind"]: n for n in items}
+    assert by_kind["break-glass"]["message"].startswith("Urgencias abrió sus registros")
+    assert by_kind["consent-revoked"]["message"] == "Cardiología ya no puede ver sus registros."
+    assert "de" in by_kind["consent-granted"]["date"]["display"]
+
+
+def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter(world, mint):
+    client, consumer = world
+    consumer.handle("phr.consent.v1", json.dumps(_events()[0]).encode())
+    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1', locale='pt')}"}
+    body = client.get("/patient/v1/notifications", headers=me).get_json()
+    assert body["language"]["fallback"] is True and body["language"]["interpreter"]["offered"] is True
+    assert body["items"][0]["message"] == "You let Cardiology see some of your records."
+
+
+def test_a_department_token_cannot_read_a_patients_notifications(world, mint):
+    client, _consumer = world
+    assert client.get("/patient/v1/notifications", headers=mint.department("cardiology")).status_code == 403
