@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -263,7 +264,9 @@ def extract_catalog(translations: Path | None = None):
 
     with MAPPING.open() as fileobj:
         method_map, options_map = parse_mapping_cfg(fileobj, str(MAPPING))
-    catalog = Catalog(project="phr-exchange", domain=DOMAIN, charset="utf-8")
+    # A fixed creation date keeps regenerated templates byte-identical when no text changed.
+    catalog = Catalog(project="phr-exchange", domain=DOMAIN, charset="utf-8",
+                      creation_date=datetime(2026, 1, 1, tzinfo=timezone.utc))
     for filename, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
             strip_comment_tags=True):
