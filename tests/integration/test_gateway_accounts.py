@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 import pytest
-from gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
+from tests.integration.gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
                               gateway_config, upstream)
 from werkzeug.wrappers import Response
 
@@ -81,7 +81,7 @@ def test_only_a_department_token_may_ask_for_codes(client, records):
 
 
 def test_a_patient_activates_an_account_and_can_sign_in(client, engine, code):
-    from gateway_fixtures import patient_tokens
+    from tests.integration.gateway_fixtures import patient_tokens
     resp = activate(client, code.lower())  # codes are read back case-insensitively
     assert resp.status_code == 201 and resp.json == {"username": "maria", "patient": "p-9"}
     tokens = patient_tokens(client, engine, username="maria", password="a long passphrase")

@@ -6,7 +6,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from gateway_fixtures import (ISSUER, REDIRECT_URI, app, authorize_params, basic, bearer,  # noqa: F401
+from tests.integration.gateway_fixtures import (ISSUER, REDIRECT_URI, app, authorize_params, basic, bearer,  # noqa: F401
                               client, department, department_token, engine, gateway_config,
                               hidden_fields, login_for_code, make_account, patient_tokens, pkce,
                               upstream)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from gateway_fixtures import (REDIRECT_URI, app, authorize_params, bearer, client, engine,  # noqa: F401
+from tests.integration.gateway_fixtures import (REDIRECT_URI, app, authorize_params, bearer, client, engine,  # noqa: F401
                               gateway_config, hidden_fields, patient_tokens, pkce, upstream)
 
 from gateway import schema
@@ -255,7 +255,7 @@ def test_an_existing_caregiver_links_a_second_patient_and_picks_one_with_a_patie
     assert claims_of(first["access_token"])["patient"] == "p-1"  # the grant joined first
     verifier, challenge = pkce()
     params = {**authorize_params(challenge, scope=FULL_SCOPE), "patient": "p-2"}
-    from gateway_fixtures import login_for_code
+    from tests.integration.gateway_fixtures import login_for_code
     code = login_for_code(client, params, username="carla", password=PASSWORD)
     resp = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
                                              "redirect_uri": REDIRECT_URI, "client_id": "phr-portal",

@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
+from tests.integration.gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
                               gateway_config, make_account, patient_tokens, upstream)
 from werkzeug.wrappers import Response
 

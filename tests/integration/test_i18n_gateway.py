@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from gateway_fixtures import (REDIRECT_URI, app, authorize_params, bearer, client,  # noqa: F401
+from tests.integration.gateway_fixtures import (REDIRECT_URI, app, authorize_params, bearer, client,  # noqa: F401
                               department, department_token, engine, gateway_config, hidden_fields,
                               make_account, pkce, upstream)
 from werkzeug.wrappers import Response
