@@ -76,3 +76,39 @@ def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter
 def test_a_department_token_cannot_read_a_patients_notifications(world, mint):
     client, _consumer = world
     assert client.get("/patient/v1/notifications", headers=mint.department("cardiology")).status_code == 403
+
+
+@pytest.mark.parametrize("status,kind,spanish", [
+    ("accepted", "amendment-accepted", "Aceptaron su pedido de corrección"),
+    ("rejected", "amendment-rejected", "No aceptaron su pedido de corrección"),
+    ("completed", "amendment-completed", "Corrigieron su registro"),
+])
+def test_the_outcome_of_a_correction_request_reaches_the_patient_in_their_language(world, mint, status, kind,
+                                                                                    spanish):
+    from services.exchange.service_layer.handlers import HANDLERS
+
+    client, _ = world
+    engine = client.application.extensions["exchange"].engine
+    records_consumer = IdempotentConsumer("exchange.records-index", engine, processed_events, HANDLERS, Letters())
+    event = new_event("phr.records.amendment-updated", "/services/records", "p-1", {
+        "patient": "p-1", "custodian": "primary-care", "task": "Task/t-1", "record": "Condition/c-1",
+        "status": status, "previous_status": "requested", "updated_at": "2026-03-04T00:00:00+00:00"})
+    assert records_consumer.handle("phr.records.v1", json.dumps(event).encode()) == "applied"
+    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1', locale='es')}"}
+    items = client.get("/patient/v1/notifications", headers=me).get_json()["items"]
+    assert [(i["kind"], i["title"]) for i in items] == [(kind, spanish)]
+    assert items[0]["message"].startswith("Atención primaria ")
+
+
+def test_a_status_change_that_is_not_an_outcome_tells_the_patient_nothing(world, mint):
+    from services.exchange.service_layer.handlers import HANDLERS
+
+    client, _ = world
+    engine = client.application.extensions["exchange"].engine
+    records_consumer = IdempotentConsumer("exchange.records-index", engine, processed_events, HANDLERS, Letters())
+    event = new_event("phr.records.amendment-updated", "/services/records", "p-1", {
+        "patient": "p-1", "custodian": "primary-care", "task": "Task/t-1", "record": "Condition/c-1",
+        "status": "received", "previous_status": "requested", "updated_at": "2026-03-04T00:00:00+00:00"})
+    assert records_consumer.handle("phr.records.v1", json.dumps(event).encode()) == "applied"
+    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1')}"}
+    assert client.get("/patient/v1/notifications", headers=me).get_json()["items"] == []

@@ -9,8 +9,6 @@ import sqlalchemy as sa
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.task import Task
 
-from services.common.db import transaction
-from services.records.adapters.repository import SqlResourceRepository
 from services.records.adapters.tables import outbox, resources
 from tests.support.apps import records_app
 from tests.support.fhir import demo_bundle, small_bundle
@@ -265,13 +263,16 @@ def test_a_correction_request_is_a_task_for_the_custodian_whose_status_the_patie
         types = [json.loads(r.payload)["type"] for r in conn.execute(sa.select(outbox))]
     assert types[-1] == "phr.records.amendment-requested"
 
-    # The department accepts it (through its own FHIR API in production; here, straight in the store).
-    with transaction(engine) as conn:
-        repo = SqlResourceRepository(conn)
-        stored = repo.get("Task", amendment["id"])
-        stored.content = {**stored.body(), "status": "accepted"}
-        stored.text, stored.version_id = None, stored.version_id + 1
-        repo.replace(stored)
+    # The custodian accepts it through its FHIR API: a version-aware update of the Task.
+    task_resp = client.get(f"/fhir/Task/{amendment['id']}", headers=mint.department())
+    updated = client.put(f"/fhir/Task/{amendment['id']}", json={**task_resp.get_json(), "status": "accepted"},
+                         headers={**mint.department(), "If-Match": task_resp.headers["ETag"]})
+    assert updated.status_code == 200, updated.get_data(as_text=True)
+    with engine.connect() as conn:
+        last = json.loads(conn.execute(sa.select(outbox).order_by(outbox.c.seq.desc())).first().payload)
+    assert last["type"] == "phr.records.amendment-updated"
+    assert (last["data"]["status"], last["data"]["previous_status"]) == ("accepted", "requested")
+    assert last["subject"] == LIZ and last["data"]["task"] == f"Task/{amendment['id']}"
     listed = client.get("/patient/v1/amendments", headers={**headers, "Accept-Language": "es"}).get_json()
     assert [a["status"] for a in listed["items"]] == [{"code": "accepted",
                                                        "status_text": "Aceptado. Lo vamos a corregir."}]

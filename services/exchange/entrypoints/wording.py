@@ -52,6 +52,11 @@ NOTICES = {
     "consent-granted": (N_("You shared your records"), N_("You let {department} see some of your records.")),
     "consent-revoked": (N_("You stopped sharing"), N_("{department} can no longer see your records.")),
     "consent-expired": (N_("A consent ended"), N_("Your consent for {department} has ended.")),
+    "amendment-accepted": (N_("Your correction request was accepted"),
+                           N_("{department} agreed to correct your record.")),
+    "amendment-rejected": (N_("Your correction request was turned down"),
+                           N_("{department} did not change your record. You can ask them why.")),
+    "amendment-completed": (N_("Your record was corrected"), N_("{department} corrected your record.")),
 }
 A_CAREGIVER = N_("A caregiver")
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from services.exchange.adapters.tables import patient_index
+from services.exchange.service_layer.notify import on_amendment_updated
 
 
 def on_records_imported(conn: sa.Connection, event: dict) -> None:
@@ -29,4 +30,5 @@ def on_records_imported(conn: sa.Connection, event: dict) -> None:
         resource_types=json.dumps(merged), last_event_id=event["id"], updated_at=now))
 
 
-HANDLERS = {"phr.records.imported": on_records_imported}
+HANDLERS = {"phr.records.imported": on_records_imported,
+            "phr.records.amendment-updated": on_amendment_updated}

@@ -1,8 +1,5 @@
-"""Notifications from consent events: break-the-glass and consent changes (issue 6, point 3).
-
-Amendment outcomes are not here yet: the records service publishes
-phr.records.amendment-requested only; no outcome event exists in the contract.
-"""
+"""Notifications for the patient (issue 6, point 3): break-the-glass and consent changes (from
+consent events) and the outcome of their correction requests (phr.records.amendment-updated)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -38,6 +35,23 @@ def on_break_glass(conn: sa.Connection, event: dict) -> None:
     add_notification(conn, str(data["patient"]), "break-glass", f"event:{event['id']}", _when(event),
                      {"department": data.get("department"), "reason": data.get("reason"),
                       "grant_id": data.get("grant_id"), "expires_at": data.get("expires_at")})
+
+
+#: FHIR Task.status -> the kind of notification the patient gets; other statuses say nothing.
+AMENDMENT_OUTCOMES = {"accepted": "amendment-accepted", "in-progress": "amendment-accepted",
+                      "rejected": "amendment-rejected", "cancelled": "amendment-rejected",
+                      "failed": "amendment-rejected", "completed": "amendment-completed"}
+
+
+def on_amendment_updated(conn: sa.Connection, event: dict) -> None:
+    """Tell the patient what the custodian did with their correction request."""
+    data = event["data"]
+    kind = AMENDMENT_OUTCOMES.get(str(data["status"]))
+    if kind is None:
+        return
+    add_notification(conn, str(data["patient"]), kind, f"event:{event['id']}", _when(event),
+                     {"department": data.get("custodian"), "task": data.get("task"),
+                      "record": data.get("record"), "status": data.get("status")})
 
 
 NOTIFY_HANDLERS = {

@@ -153,7 +153,28 @@ def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) 
         stored = _version(cmd.resource_type, cmd.id, resource, current.version_id + 1,
                           datetime.now(timezone.utc), cmd.custodian)
         uow.resources.replace_all([stored])
+        outcome = amendment_outcome(current.body(), stored.body(), cmd.custodian, stored.last_updated)
+        if outcome is not None:
+            uow.publish(TOPIC, new_event("phr.records.amendment-updated", SOURCE, outcome["patient"], outcome))
     return stored
+
+
+def amendment_outcome(old: dict, new: dict, custodian: str, when: datetime) -> dict | None:
+    """Return the phr.records.amendment-updated data when a correction request's status changed."""
+    if new.get("resourceType") != "Task" or not _is_amendment(new):
+        return None
+    before, after = old.get("status", ""), new.get("status", "")
+    patient = str((new.get("for") or {}).get("reference", "")).removeprefix("Patient/")
+    if before == after or not patient:
+        return None
+    return {"patient": patient, "custodian": custodian, "task": f"Task/{new['id']}",
+            "record": str((new.get("focus") or {}).get("reference", "")), "status": after,
+            "previous_status": before, "updated_at": when.isoformat()}
+
+
+def _is_amendment(task: dict) -> bool:
+    codings = (task.get("code") or {}).get("coding") or []
+    return any(c.get("code") == "change" for c in codings if isinstance(c, dict))
 
 
 def _etag_version(value: str) -> str:
