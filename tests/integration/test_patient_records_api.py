@@ -308,3 +308,17 @@ def test_problems_speak_the_patients_language_with_a_next_step(records, mint):
     assert resp.status_code == 422 and resp.headers["Content-Language"] == "es"
     assert body["detail"] == "Algo de lo que envió no está bien."
     assert body["next_step"].startswith("Corrija") and body["fields"] == ["unit", "value"]
+
+
+def test_a_correction_request_made_by_a_caregiver_says_so_in_the_task(records, mint):
+    client, _ = records
+    token = mint.token(scope=PATIENT_SCOPE, patient=LIZ, sub="liz-account", act={"sub": "carer-7"})
+    headers = {"Authorization": f"Bearer {token}"}
+    record = client.get("/patient/v1/records?category=conditions", headers=headers).get_json()["items"][0]
+    resp = client.post("/patient/v1/amendments", headers=headers, json={
+        "record_id": record["id"], "what_is_wrong": "Wrong date.", "correction": "It was in May."})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    task = client.get(f"/fhir/Task/{resp.get_json()['id']}", headers=mint.department()).get_json()
+    assert task["requester"]["identifier"]["value"] == "carer-7"
+    assert any(t["code"] == "entered-by-proxy" for t in task["meta"]["tag"])
+    assert task["for"] == {"reference": f"Patient/{LIZ}"}

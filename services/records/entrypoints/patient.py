@@ -182,7 +182,9 @@ def request_amendment():
     lang = _language(patient_id)
     data = _body(AmendmentRequestSchema())
     try:
-        item = uc.request_amendment(uc.RequestAmendment(patient_id, **data), _records().uow(),
+        # A caregiver's token carries act (RFC 8693): the Task records who really asked.
+        proxy = (g.claims.get("act") or {}).get("sub")
+        item = uc.request_amendment(uc.RequestAmendment(patient_id, **data, proxy=proxy), _records().uow(),
                                     vocabulary(), lang)
     except uc.NotFound:
         raise Problem(404, N_("Not Found"), NO_RECORD, next_step=NO_RECORD_NEXT) from None

@@ -308,8 +308,12 @@ class RequestAmendment:
     record_id: str
     what_is_wrong: str
     correction: str
+    proxy: str | None = None  # the caregiver's account id when a caregiver asks for the patient
 
 
+CAREGIVER_SYSTEM = "https://phr.example.org/caregivers"
+ENTERED_BY_PROXY = {"system": "https://phr.example.org/fhir/CodeSystem/record-source",
+                    "code": "entered-by-proxy", "display": "Entered by a caregiver for the patient"}
 TASK_CODE = {"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "change",
              "display": "Change the focal resource"}
 DEPARTMENT_SYSTEM = "https://phr.example.org/departments"
@@ -339,6 +343,10 @@ def request_amendment(cmd: RequestAmendment, uow, vocab: pl.Vocabulary, lang: i1
                 "authoredOn": now.isoformat(), "lastModified": now.isoformat(),
                 "input": [{"type": INPUT_WHAT, "valueString": cmd.what_is_wrong},
                           {"type": INPUT_CORRECTION, "valueString": cmd.correction}]}
+        if cmd.proxy:
+            task["requester"] = {"identifier": {"system": CAREGIVER_SYSTEM, "value": cmd.proxy},
+                                 "display": "A caregiver acting for the patient"}
+            task["meta"]["tag"].append(dict(ENTERED_BY_PROXY))
         problems = validate_resource(task, "Task")
         if problems:
             raise ValueError("; ".join(f"{p.expression}: {p.message}" for p in problems))
