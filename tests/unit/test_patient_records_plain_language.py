@@ -17,7 +17,7 @@ from services.records.service_layer import patient as uc
 from tests.support.fhir import DEMO
 
 RECORDS = Path(pl.__file__).resolve().parents[1]
-SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "data" / "synthea-r4"
+SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"  # a copy of ../shared/data/synthea-r4
 VOCAB = pl.load_vocabulary()
 
 
@@ -50,7 +50,6 @@ def test_every_demo_item_passes_the_accessibility_rules(lang):
     assert found == []
 
 
-@pytest.mark.skipif(not SYNTHEA.exists(), reason="../shared/data/synthea-r4 is not next to this clone")
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_item_of_the_25_synthea_patients_passes_the_accessibility_rules(lang):
     found = [(item["summary"], str(v)) for item in
