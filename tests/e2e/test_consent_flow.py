@@ -1,20 +1,15 @@
 """Consent end to end through the gateway: a patient grants and revokes, departments ask."""
 import pytest
 
-from tests.support.client import Department, patient_login
+from tests.support.client import Department, demo_departments, demo_patient_headers
 
 SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 
 
 @pytest.fixture(scope="module")
 def people(stack):
-    creds = stack.credentials()
-    who, portal = creds["patients"][0], creds["portal"]
-    token = patient_login(stack.gateway, portal["client_id"], portal["redirect_uri"],
-                          who["username"], who["password"], scope=SCOPE)
-    depts = {name: Department(stack.gateway, d["client_id"], d["client_secret"])
-             for name, d in creds["departments"].items()}
-    return who["patient"], {"Authorization": f"Bearer {token['access_token']}"}, depts
+    who, headers = demo_patient_headers(stack, 0, SCOPE)
+    return who["patient"], headers, demo_departments(stack)
 
 
 def _ask(dept: Department, patient: str, actor: str, purpose: str = "TREAT") -> dict:

@@ -4,20 +4,15 @@ import time
 import pytest
 import requests
 
-from tests.support.client import Department, patient_login
+from tests.support.client import demo_departments, demo_patient_headers
 
 SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 
 
 @pytest.fixture(scope="module")
 def people(stack):
-    creds = stack.credentials()
-    who, portal = creds["patients"][1], creds["portal"]
-    token = patient_login(stack.gateway, portal["client_id"], portal["redirect_uri"],
-                          who["username"], who["password"], scope=SCOPE)
-    depts = {name: Department(stack.gateway, d["client_id"], d["client_secret"])
-             for name, d in creds["departments"].items()}
-    return who, {"Authorization": f"Bearer {token['access_token']}"}, depts
+    who, headers = demo_patient_headers(stack, 1, SCOPE)
+    return who, headers, demo_departments(stack)
 
 
 def _wait(dept, request_id, timeout=30.0) -> dict:

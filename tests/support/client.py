@@ -77,3 +77,21 @@ def patient_login(gateway: str, client_id: str, redirect_uri: str, username: str
         "client_id": client_id, "code_verifier": verifier}, timeout=10)
     token.raise_for_status()
     return token.json()
+
+
+PORTAL_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
+
+
+def demo_patient_headers(stack, index: int, scope: str = PORTAL_SCOPE) -> tuple[dict, dict]:
+    """Sign demo patient INDEX of STACK in through the portal; return (their credentials, auth headers)."""
+    creds = stack.credentials()
+    who, portal = creds["patients"][index], creds["portal"]
+    token = patient_login(stack.gateway, portal["client_id"], portal["redirect_uri"],
+                          who["username"], who["password"], scope=scope)
+    return who, {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def demo_departments(stack) -> dict[str, Department]:
+    """Return a signed-in client for every demo department of STACK."""
+    return {name: Department(stack.gateway, d["client_id"], d["client_secret"])
+            for name, d in stack.credentials()["departments"].items()}
