@@ -1,6 +1,9 @@
 """Consents, decisions and break-the-glass (DESIGN section 4; issue 4)."""
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from contracts.schemas.patient_facing import (CodedSchema, DisplayDateSchema, LanguageBlockSchema,
+                                              StatusTextSchema)
+
 from services.consent.domain.vocabulary import (DEPARTMENTS, PURPOSES, RESOURCE_TYPES,
                                                  SENSITIVE_LABELS)
 
@@ -36,20 +39,10 @@ class GrantConsentRequestSchema(Schema):
     notify = fields.Boolean(metadata={"description": "Notify the patient on every disclosure."})
 
 
-class CodedSchema(Schema):
-    system = fields.String(required=True)
-    code = fields.String(required=True)
-    display = fields.String(required=True)
 
 
-class DisplayDateSchema(Schema):
-    iso = fields.String(required=True)
-    display = fields.String(required=True, metadata={"description": "Long-form date in the locale."})
-
-
-class StatusSchema(Schema):
+class StatusSchema(StatusTextSchema):
     code = fields.String(required=True, validate=validate.OneOf(["active", "revoked", "expired"]))
-    status_text = fields.String(required=True)
 
 
 class ConsentPeriodSchema(Schema):
@@ -62,14 +55,6 @@ class AgreedTextSchema(Schema):
     text = fields.String(required=True, metadata={"description": "The exact words shown to the patient."})
     sha256 = fields.String(required=True, metadata={"description": "SHA-256 (hex) of ``text`` in UTF-8."})
 
-
-class LanguageBlockSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    requested = fields.String(allow_none=True)
-    used = fields.String(required=True)
-    fallback = fields.Boolean(required=True)
 
 
 class PatientConsentSchema(Schema):

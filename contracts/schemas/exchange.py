@@ -2,7 +2,7 @@
 notifications (DESIGN sections 4 and 5; issue 6)."""
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from contracts.schemas.consent import CodedSchema, DisplayDateSchema, LanguageBlockSchema
+from contracts.schemas.patient_facing import CodedSchema, DisplayDateSchema, LanguageBlockSchema
 from services.consent.domain.vocabulary import PURPOSES, RESOURCE_TYPES
 
 STATUSES = ("pending", "fulfilled", "denied", "failed")
@@ -105,7 +105,8 @@ class NotificationSchema(Schema):
 
     id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(
-        ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired"]))
+        ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired",
+         "amendment-accepted", "amendment-rejected", "amendment-completed"]))
     title = fields.String(required=True)
     message = fields.String(required=True)
     date = fields.Nested(DisplayDateSchema, required=True)

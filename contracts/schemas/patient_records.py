@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from marshmallow import (INCLUDE, Schema, ValidationError, fields, validate, validates,
                          validates_schema)
 
+from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
+
 ENTRY_KINDS = ("blood-pressure", "weight", "glucose", "symptom")
 WEIGHT_UNITS = {"kg": (1, 500), "[lb_av]": (2, 1100)}
 GLUCOSE_UNITS = {"mg/dL": (10, 1000), "mmol/L": (0.5, 55)}
@@ -22,19 +24,6 @@ RECORD_CATEGORIES = ("vital-signs", "laboratory", "surveys", "conditions", "immu
 
 # -- shared pieces ----------------------------------------------------------------------------
 
-class RecordsLanguageSchema(Schema):
-    """The `language` member: what was asked for, what is used, and the interpreter offer."""
-
-    requested = fields.String(allow_none=True, metadata={"description": "BCP 47 tag asked for."})
-    used = fields.String(required=True, metadata={"example": "es"})
-    fallback = fields.Boolean(required=True)
-    message = fields.String()
-    interpreter = fields.Dict()
-
-
-class RecordDateSchema(Schema):
-    iso = fields.String(required=True, metadata={"description": "ISO 8601."})
-    display = fields.String(required=True, metadata={"example": "March 3, 2024"})
 
 
 class RecordQuantitySchema(Schema):
@@ -45,10 +34,6 @@ class RecordQuantitySchema(Schema):
     unit = fields.String(metadata={"description": "The UCUM unit as recorded, e.g. mm[Hg]."})
     display = fields.String(metadata={"example": "120 millimeters of mercury"})
 
-
-class RecordStatusSchema(Schema):
-    code = fields.String(required=True)
-    status_text = fields.String(required=True, metadata={"description": "The status in words."})
 
 
 class RecordCodingSchema(Schema):
@@ -73,8 +58,8 @@ class RecordItemSchema(Schema):
     summary = fields.String(required=True, metadata={"description": "One plain sentence."})
     value = fields.Nested(RecordQuantitySchema, allow_none=True)
     components = fields.List(fields.Dict())
-    date = fields.Nested(RecordDateSchema, allow_none=True)
-    status = fields.Nested(RecordStatusSchema, required=True)
+    date = fields.Nested(DisplayDateSchema, allow_none=True)
+    status = fields.Nested(StatusTextSchema, required=True)
     code = fields.Nested(RecordCodingSchema, allow_none=True)
     source = fields.Nested(RecordSourceSchema, required=True)
     untranslated = fields.Boolean(metadata={"description": "True when a code or unit has no plain "
@@ -86,7 +71,7 @@ class RecordItemSchema(Schema):
 class RecordPageSchema(Schema):
     items = fields.List(fields.Nested(RecordItemSchema), required=True)
     next = fields.String(allow_none=True, required=True, metadata={"description": "Opaque cursor."})
-    language = fields.Nested(RecordsLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)
 
 
 class PreferredLanguageSchema(Schema):
@@ -99,12 +84,12 @@ class MeSchema(Schema):
 
     id = fields.String(required=True)
     name = fields.String(required=True)
-    birth_date = fields.Nested(RecordDateSchema, allow_none=True)
+    birth_date = fields.Nested(DisplayDateSchema, allow_none=True)
     preferred_language = fields.Nested(PreferredLanguageSchema, required=True)
     interpreter_needed = fields.Boolean(required=True)
     proxies = fields.List(fields.Dict(), required=True)
     custodian = fields.Nested(RecordSourceSchema, allow_none=True)
-    language = fields.Nested(RecordsLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)
 
 
 # -- entries ------------------------------------------------------------------------------------
@@ -168,21 +153,21 @@ class AmendmentSchema(Schema):
     summary = fields.String(required=True)
     what_is_wrong = fields.String(required=True)
     correction = fields.String(required=True)
-    date = fields.Nested(RecordDateSchema, required=True)
-    status = fields.Nested(RecordStatusSchema, required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+    status = fields.Nested(StatusTextSchema, required=True)
     source = fields.Nested(RecordSourceSchema, required=True)
     reason = fields.String(allow_none=True, metadata={"description": "The department's note, as written."})
 
 
 class AmendmentCreatedSchema(AmendmentSchema):
-    language = fields.Nested(RecordsLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)
 
 
 class AmendmentListSchema(Schema):
     items = fields.List(fields.Nested(AmendmentSchema), required=True)
     next = fields.String(allow_none=True, required=True)
-    language = fields.Nested(RecordsLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)
 
 
 class EntryCreatedSchema(RecordItemSchema):
-    language = fields.Nested(RecordsLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)

@@ -1,5 +1,7 @@
 """Caregivers (proxies): a patient's grant of limited, expiring rights (issue 4; gateway/proxies.py)."""
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
+
+from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
 
 RIGHTS = ("view-records", "manage-consents")
 RELATIONSHIPS = ("caregiver", "guardian")
@@ -27,23 +29,10 @@ class ProxyCodedSchema(Schema):
     display = fields.String(required=True, metadata={"description": "The code in plain words."})
 
 
-class ProxyStatusSchema(Schema):
+class ProxyStatusSchema(StatusTextSchema):
     code = fields.String(required=True, validate=validate.OneOf(["invited", "active", "revoked", "ended"]))
-    status_text = fields.String(required=True)
 
 
-class ProxyDateSchema(Schema):
-    iso = fields.String(required=True)
-    display = fields.String(required=True, metadata={"description": "Long-form date in the locale."})
-
-
-class ProxyLanguageSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    requested = fields.String(allow_none=True)
-    used = fields.String(required=True)
-    fallback = fields.Boolean(required=True)
 
 
 class ProxyGrantSchema(Schema):
@@ -54,13 +43,13 @@ class ProxyGrantSchema(Schema):
     relationship = fields.Nested(ProxyCodedSchema, required=True)
     rights = fields.List(fields.Nested(ProxyCodedSchema), required=True)
     status = fields.Nested(ProxyStatusSchema, required=True)
-    expires_on = fields.Nested(ProxyDateSchema, required=True,
+    expires_on = fields.Nested(DisplayDateSchema, required=True,
                                metadata={"description": "The last day of access."})
     ends_at = fields.DateTime(required=True, metadata={"description": "The first instant without access."})
     limited_by_age = fields.Boolean(required=True, metadata={
         "description": "The patient's 18th birthday, not the chosen date, ends the grant."})
     summary = fields.String(required=True)
-    language = fields.Nested(ProxyLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)
 
 
 class ProxyInviteSchema(ProxyGrantSchema):
@@ -74,4 +63,4 @@ class ProxyInviteSchema(ProxyGrantSchema):
 class ProxyListSchema(Schema):
     items = fields.List(fields.Nested(ProxyGrantSchema), required=True)
     next = fields.String(allow_none=True, required=True)
-    language = fields.Nested(ProxyLanguageSchema)
+    language = fields.Nested(LanguageBlockSchema)
