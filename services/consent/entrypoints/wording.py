@@ -1,15 +1,12 @@
 """Plain words for consents in the patient's language (contracts/PATIENT_FACING.md).
 
 The consent service keeps its own catalog, ``services/consent/translations/<locale>/
-LC_MESSAGES/consent.po``: English msgids marked with ``C_`` (a marker of our own, so the
-shared catalog's extractor does not pick them up). ``tests/unit/test_consent_wording.py``
-checks that every marked message is translated in every supported locale. After changing
-marked text: ``python -m services.consent.entrypoints.wording update``, translate the new
-empty Spanish entries, then ``... wording check``.
+LC_MESSAGES/messages.po``: English msgids marked with ``C_``, which services.common.i18n
+extracts, merges and checks with every other catalog. After changing marked text run
+``make i18n`` and translate the new empty Spanish entries.
 """
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -44,8 +41,7 @@ def _catalog(locale: str) -> dict[str, str]:
 
 def t(message: str, locale: str, **params) -> str:
     """Return MESSAGE in LOCALE with PARAMS filled in (unknown text stays English)."""
-    text = _catalog(locale).get(message, message)
-    return text.format(**params) if params else text
+    return i18n.translate(message, locale, **params)
 
 
 DEPARTMENT_NAMES = {"primary-care": C_("Primary care"), "cardiology": C_("Cardiology"),
@@ -237,48 +233,3 @@ REASONS = [C_("unknown department"), C_("unknown purpose"), C_("unknown data cla
            C_("must be a whole number from 1 to 1440"), C_("must be a date"),
            C_("must be an object"), C_("the body is not a JSON object"), C_("must be true or false"),
            C_("a proxy grantee needs an id")]
-
-
-# --- catalog maintenance -----------------------------------------------------------------
-
-def marked_messages() -> dict[str, list]:
-    """Return {msgid: [(file, line), ...]} for every ``C_`` mark in the consent service."""
-    from babel.messages.extract import extract_from_dir
-
-    found: dict[str, list] = {}
-    for filename, lineno, message, _c, _x in extract_from_dir(
-            str(TRANSLATIONS.parent), [("**.py", "python")], keywords={"C_": None}):
-        found.setdefault(message, []).append((filename, lineno))
-    return found
-
-
-def update() -> None:
-    """Rewrite each locale's catalog from the marks, keeping translations (English is its own)."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.pofile import write_po
-
-    for locale in i18n.SUPPORTED:
-        known = _catalog(locale)
-        catalog = Catalog(locale=locale, domain=DOMAIN, project="phr-exchange", charset="utf-8")
-        for msgid, places in sorted(marked_messages().items()):
-            catalog.add(msgid, msgid if locale == i18n.DEFAULT else known.get(msgid, ""), places)
-        path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fileobj:
-            write_po(fileobj, catalog, width=100, sort_output=True)
-    _catalog.cache_clear()
-
-
-def check() -> list[str]:
-    """Return the marked messages that a locale lacks."""
-    marked = marked_messages()
-    return [f"{locale}: missing {msgid!r}" for locale in i18n.SUPPORTED
-            for msgid in sorted(set(marked) - set(_catalog(locale)))]
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["update"]:
-        update()
-    errors = check()
-    print("\n".join(errors) or "consent catalogs complete")
-    sys.exit(1 if errors else 0)
