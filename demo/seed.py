@@ -1,4 +1,5 @@
-"""Seed the demo on first start: departments, portal client, patients, portal accounts.
+"""Seed the demo on first start: departments, the oversight client, portal client, patients,
+portal accounts.
 
 Departments and the portal client are created with the gateway's admin functions (the
 gateway's own code, on its own database); everything else goes through the public API as a
@@ -64,7 +65,7 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         return doc
 
     from gateway import admin
-    from gateway.departments import DEPARTMENT_SCOPES
+    from gateway.departments import DEPARTMENT_SCOPES, OVERSIGHT_CLIENT_ID, OVERSIGHT_SCOPES
     from services.common.config import load_settings
     from services.common.db import make_engine
 
@@ -73,10 +74,11 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
     try:
         departments = {name: admin.ensure_department(engine, name, scopes)
                        for name, scopes in DEPARTMENT_SCOPES.items()}
+        oversight = admin.ensure_department(engine, OVERSIGHT_CLIENT_ID, OVERSIGHT_SCOPES)
         portal = admin.ensure_portal_client(engine, [f"{gateway}/portal/callback"])
     finally:
         engine.dispose()
-    if any(d["client_secret"] is None for d in departments.values()):
+    if any(d["client_secret"] is None for d in [*departments.values(), oversight]):
         raise RuntimeError("departments exist but their credentials file is gone; "
                            f"delete {var_dir} to start the demo afresh")
 
@@ -104,7 +106,8 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         patients.append({"patient": patient["id"], "username": username, "password": password,
                          "language": preferred_language(patient)})
 
-    doc = {"gateway": gateway, "departments": departments,
+    # The oversight client is not a department that exchanges records: a key of its own.
+    doc = {"gateway": gateway, "departments": departments, "oversight": oversight,
            "portal": {"client_id": portal["client_id"], "redirect_uri": portal["redirect_uri"]},
            "patients": patients}
     write_private(path, doc)
@@ -118,6 +121,10 @@ def print_credentials(doc: dict, out=sys.stdout) -> None:
     print(f"demo: gateway {doc['gateway']}", file=out)
     for name, d in doc["departments"].items():
         print(f"demo: department {name:<13} client_id={d['client_id']} client_secret={d['client_secret']}", file=out)
+    if doc.get("oversight"):
+        d = doc["oversight"]
+        print(f"demo: oversight  client_id={d['client_id']} client_secret={d['client_secret']} "
+              "(the equity report)", file=out)
     print(f"demo: portal client_id={doc['portal']['client_id']} redirect_uri={doc['portal']['redirect_uri']}", file=out)
     for p in doc["patients"]:
         print(f"demo: patient {p['patient']} username={p['username']} password={p['password']} "

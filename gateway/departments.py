@@ -11,11 +11,17 @@ DEPARTMENT_SCOPES: dict[str, str] = {
     "research": "system/Exchange.cr system/Consent.r",
 }
 
+#: The oversight team's client: the equity report only, no patient data (department-like).
+OVERSIGHT_CLIENT_ID = "oversight"
+OVERSIGHT_SCOPES = "system/Equity.r"
+
 PORTAL_CLIENT_ID = "phr-portal"
 PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds "
                  "patient/Observation.c")
 
 
 def scopes_for(department: str) -> str:
-    """Return the default scopes of DEPARTMENT."""
+    """Return the default scopes of DEPARTMENT (the oversight client's when it is that one)."""
+    if department == OVERSIGHT_CLIENT_ID:
+        return OVERSIGHT_SCOPES
     return DEPARTMENT_SCOPES.get(department, DEPARTMENT_BASE)

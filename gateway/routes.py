@@ -56,12 +56,13 @@ ROUTES: list[tuple[str, str, Rule]] = [
     # consent (departments)
     ("POST", "/consent/v1/decisions", ("system", "Consent", "r")),
     ("POST", "/consent/v1/break-glass", ("system", "Consent", "c")),
-    # exchange and oversight (departments)
+    # exchange (departments)
     ("POST", "/exchange/v1/requests", ("system", "Exchange", "c")),
     ("GET", "/exchange/v1/requests/{id}", ("system", "Exchange", "r")),
     ("GET", "/exchange/v1/requests/{id}/bundle", ("system", "Exchange", "r")),
     ("GET", "/exchange/v1/ledger/verify", ("system", "Exchange", "r")),
-    ("GET", "/equity/v1/report", ("system", "Exchange", "r")),
+    # oversight: the equity report needs a scope no wildcard covers (services.common.smart)
+    ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]
 
 _PARTS = {"type": r"[A-Z][A-Za-z]{1,63}", "id": r"[A-Za-z0-9\-.]{1,64}",

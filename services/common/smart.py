@@ -6,6 +6,10 @@ import re
 _SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Za-z]+)\.([cruds]+|read|write|\*)(\?.*)?$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 
+#: Resources that are oversight functions, not clinical data: a wildcard scope such as
+#: ``system/*.rs`` never covers them, so only a client granted them by name gets them.
+NAMED_ONLY = frozenset({"Equity"})
+
 
 def parse(scope: str) -> tuple[str, str, str] | None:
     """Return (context, resource type, interactions) for a clinical scope, else None."""
@@ -20,6 +24,7 @@ def allows(granted: str | list[str], context: str, resource: str, interactions: 
     """Say whether GRANTED scopes permit every interaction letter on RESOURCE in CONTEXT.
 
     ``resource="*"`` asks for a wildcard grant (for example a transaction touching any type).
+    A resource in NAMED_ONLY needs a scope that names it.
     """
     scopes = granted.split() if isinstance(granted, str) else granted
     have: set[str] = set()
@@ -28,7 +33,7 @@ def allows(granted: str | list[str], context: str, resource: str, interactions: 
         if not parsed:
             continue
         ctx, res, perms = parsed
-        if ctx == context and (res == "*" or res == resource):
+        if ctx == context and (res == resource or (res == "*" and resource not in NAMED_ONLY)):
             have.update(perms)
     return set(interactions) <= have
 

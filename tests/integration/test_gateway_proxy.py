@@ -72,6 +72,7 @@ def test_a_request_without_a_valid_token_is_a_401_problem(client, upstream, head
     ("cardiology", "POST", "/fhir"),                   # transaction needs system/*.c
     ("cardiology", "POST", "/consent/v1/break-glass"), # only emergency has system/Consent.c
     ("cardiology", "GET", "/patient/v1/me"),           # patient routes need a patient token
+    ("primary-care", "GET", "/equity/v1/report"),      # no wildcard covers system/Equity.r
 ])
 def test_a_token_without_the_route_scope_is_a_403_problem(client, engine, upstream, dept, method, path):
     token = department_token(client, department(engine, dept))
@@ -87,7 +88,7 @@ def test_a_token_without_the_route_scope_is_a_403_problem(client, engine, upstre
     ("research", "POST", "/exchange/v1/requests"),
     ("cardiology", "GET", "/fhir/Consent?patient=p-1"),
     ("cardiology", "GET", "/exchange/v1/requests/r-1/bundle"),
-    ("cardiology", "GET", "/equity/v1/report"),
+    ("oversight", "GET", "/equity/v1/report"),
 ])
 def test_a_token_with_the_route_scope_reaches_the_upstream(client, engine, upstream, dept, method, path):
     token = department_token(client, department(engine, dept))

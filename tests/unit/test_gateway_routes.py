@@ -37,6 +37,7 @@ def test_paths_outside_the_prefixes_are_not_forwarded(path):
     ("POST", "/exchange/v1/requests", ("system", "Exchange", "c")),
     ("GET", "/exchange/v1/requests/r-1/bundle", ("system", "Exchange", "r")),
     ("POST", "/consent/v1/break-glass", ("system", "Consent", "c")),
+    ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ])
 def test_each_route_needs_its_scope(method, path, rule):
     found = match(method, path)

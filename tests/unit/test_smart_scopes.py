@@ -24,3 +24,15 @@ def test_smart_v1_read_scopes_are_understood_as_read_and_search():
 def test_requested_scopes_are_cut_down_to_what_the_client_may_have():
     kept = smart.within("system/*.cruds system/Observation.r openid", "system/*.rs openid")
     assert kept == ["system/Observation.r", "openid"]
+
+
+def test_a_wildcard_scope_does_not_cover_the_equity_report():
+    assert not smart.allows("system/*.rs system/*.cruds", "system", "Equity", "r")
+
+
+def test_the_equity_scope_named_outright_allows_the_report():
+    assert smart.allows("system/Equity.r", "system", "Equity", "r")
+
+
+def test_a_department_asking_for_the_equity_scope_does_not_get_it_through_a_wildcard():
+    assert smart.within("system/Equity.r system/Patient.r", "system/*.rs") == ["system/Patient.r"]
