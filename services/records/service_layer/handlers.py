@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from services.common.envelope import new_event
 from services.records.adapters.repository import ClaimCheck, StoredResource
+from services.records.domain import demographics
 from services.records.domain.bundle import (EntryError, InvalidBundle, PlannedResource, patient_of,
                                             plan_transaction, validate_resource)
 from services.records.domain.search import SearchQuery, index_of
@@ -107,7 +108,8 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
             uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, patient_id, {
                 "patient": patient_id, "custodian": cmd.custodian,
                 "resource_count": len(items), "resource_types": dict(sorted(types.items())),
-                "imported_at": now.isoformat()}))
+                "imported_at": now.isoformat(),
+                "demographics": demographics.of_import(r.content for r in items)}))
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
 

@@ -294,7 +294,8 @@ def add_entry(cmd: AddEntry, uow, vocab: pl.Vocabulary, lang: i18n.Language) -> 
         uow.resources.add(stored)
         uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, cmd.patient_id, {
             "patient": cmd.patient_id, "custodian": patient.custodian, "resource_count": 1,
-            "resource_types": {"Observation": 1}, "imported_at": now.isoformat()}))
+            "resource_types": {"Observation": 1}, "imported_at": now.isoformat(),
+            "demographics": {}}))  # no Patient in this import: consumers keep what they knew
     return pl.to_item(content, patient.custodian, lang.used, vocab, translator(lang.used))
 
 
