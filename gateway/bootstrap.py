@@ -10,6 +10,7 @@ from flask import Flask
 from joserfc.jwk import RSAKey
 from sqlalchemy.engine import Engine
 
+from contracts.events import EventChecker
 from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy
 from gateway.keys import load_or_create_signing_key, public_jwks
 from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
@@ -63,7 +64,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     if config["MIGRATE_ON_START"]:
         migrate_once(settings)
     engine = make_engine(settings.database_url)
-    store = Store(engine)
+    store = Store(engine, EventChecker(settings.contract_checks))
     key = load_or_create_signing_key(settings.var_dir)
     revocations = RevocationList(store, config["REVOCATION_REFRESH_SECONDS"])
     server = create_authorization_server(app, store, key, settings, on_revoked=revocations.refresh)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.common.outbox import messaging_tables
+
 metadata = sa.MetaData()
 
 clients = sa.Table(
@@ -131,3 +133,7 @@ proxy_events = sa.Table(
     sa.Column("actor", sa.String(36), nullable=False),  # an account id
     sa.Column("at", sa.Integer, nullable=False),
 )
+
+# Account facts for the other services (gateway/events.py), relayed by gateway/worker.py;
+# processed_events is declared with it and stays empty while the gateway consumes nothing.
+outbox, processed_events = messaging_tables(metadata)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gateway import events
 from gateway import schema as t
 from gateway.models import Account, AuthorizationCode, Client, TokenRecord
 from services.common.db import transaction
@@ -29,9 +30,14 @@ class _TooLate(Exception):
 
 @dataclass
 class Store:
-    """The gateway's persistence, over one SQLAlchemy engine."""
+    """The gateway's persistence, over one SQLAlchemy engine.
+
+    Writes that other services hear about queue their event in the same transaction
+    (gateway/events.py); CHECKER (a contracts.events.EventChecker) validates them first.
+    """
 
     engine: Engine
+    checker: object = None
 
     def _one(self, query):
         with self.engine.connect() as conn:
@@ -191,6 +197,7 @@ class Store:
                 code_hash=digest(code), patient=patient, birth_date=birth_date,
                 language=language, department=department, created_at=issued,
                 expires_at=issued + ttl, used_at=None, failed_attempts=0))
+            events.code_issued(conn, self.checker, patient, department, issued, issued + ttl)
         return issued + ttl
 
     def activation_code(self, code: str):
@@ -222,6 +229,7 @@ class Store:
                 id=account_id, username=username, password_hash=password_hash, patient=patient,
                 language=language, failed_logins=0, locked_until=0, created_at=now(),
                 kind="patient", birth_date=birth_date))
+            events.activated(conn, self.checker, patient, now())
         return None
 
     # caregiver (proxy) grants, gateway/proxies.py ------------------------------------------
@@ -284,8 +292,11 @@ class Store:
             ).values(caregiver_account_id=account_id, activated_at=now())).rowcount
             if joined != 1:
                 raise _TooLate()
-            row = conn.execute(sa.select(c.patient).where(c.id == grant_id)).first()
+            row = conn.execute(sa.select(c.patient, c.relationship, c.activated_at, c.ends_at)
+                               .where(c.id == grant_id)).first()
             self._event(conn, grant_id, row[0], "joined", "caregiver", account_id)
+            events.proxy_activated(conn, self.checker, row.patient, grant_id, row.relationship,
+                                   row.activated_at, row.ends_at)
         return account_id
 
     def revoke_grant(self, grant_id: str, patient: str, actor: str):
@@ -297,9 +308,12 @@ class Store:
             if row is None:
                 return None
             if row["revoked_at"] is None:
+                ended = now()
                 conn.execute(sa.update(t.proxy_grants).where(c.id == grant_id)
-                             .values(revoked_at=now()))
+                             .values(revoked_at=ended))
                 self._event(conn, grant_id, patient, "revoked", "patient", actor)
+                if row["caregiver_account_id"]:  # an invite nobody joined never managed anything
+                    events.proxy_ended(conn, self.checker, patient, grant_id, ended)
             self._revoke(conn, sa.select(t.tokens).where(t.tokens.c.grant_id == grant_id), True)
             return conn.execute(sa.select(t.proxy_grants).where(c.id == grant_id)).mappings().first()
 

@@ -12,7 +12,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 TOPICS = ("phr.consent.v1", "phr.records.v1", "phr.exchange.v1", "phr.records.fetch.v1",
-          "phr.audit.v1", "phr.notify.v1")
+          "phr.audit.v1", "phr.notify.v1", "phr.accounts.v1")
 PARTITIONS = 6
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
