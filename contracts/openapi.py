@@ -58,7 +58,8 @@ def build() -> dict:
                 "system/*.rs": "read and search what the department holds",
                 "system/*.c": "store records (transaction Bundles)",
                 "system/Patient.r": "read its patients (activation codes)",
-                "system/{type}.r": "read a resource of that type"}},
+                "system/{type}.r": "read a resource of that type",
+                "system/Equity.r": "the equity report (oversight only; no wildcard scope covers it)"}},
             "authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token",
                                   "scopes": {"patient/*.rs": "read my record",
                                              "offline_access": "stay signed in"}}}})

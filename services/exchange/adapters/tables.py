@@ -81,3 +81,36 @@ ledger_head = sa.Table("ledger_head", metadata, *_head_columns())
 notifications = sa.Table("notifications", metadata, *_notification_columns())
 
 outbox, processed_events = messaging_tables(metadata)
+
+# The equity report's projection (issue 7), fed by events only (service_layer/equity.py):
+# who the patients are, whether they opened an account, who has a caregiver, and how each
+# exchange request ended and when.
+equity_patients = sa.Table(
+    "equity_patients", metadata,
+    sa.Column("patient_id", sa.String(64), primary_key=True),
+    sa.Column("language", sa.String(35), nullable=True),  # BCP 47
+    sa.Column("birth_date", sa.String(10), nullable=True),
+    sa.Column("sex", sa.String(16), nullable=True),
+    sa.Column("interpreter_needed", sa.Boolean, nullable=True),
+    sa.Column("code_issued_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+equity_proxies = sa.Table(
+    "equity_proxies", metadata,
+    sa.Column("grant_id", sa.String(64), primary_key=True),
+    sa.Column("patient", sa.String(64), nullable=False, index=True),
+    sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+equity_exchanges = sa.Table(
+    "equity_exchanges", metadata,
+    sa.Column("request_id", sa.String(36), primary_key=True),
+    sa.Column("patient", sa.String(64), nullable=False, index=True),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=True, index=True),
+    sa.Column("outcome", sa.String(16), nullable=True),  # fulfilled | denied | failed
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)

@@ -1,4 +1,5 @@
-"""HTTP entrypoint of the exchange service: department requests, the ledger, the patient's views."""
+"""HTTP entrypoint of the exchange service: department requests, the ledger, the patient's views,
+the equity report."""
 from __future__ import annotations
 
 from flask import Flask
@@ -8,7 +9,7 @@ from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.exchange.bootstrap import bootstrap
-from services.exchange.entrypoints import departments, patient
+from services.exchange.entrypoints import departments, equity, patient
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -25,4 +26,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["exchange"] = exchange
     departments.register(app)
     patient.register(app)
+    equity.register(app)
     return app

@@ -1,5 +1,5 @@
 """Worker process of the exchange service: the request flow, notifications, the records index,
-the sweeper that drives due requests again, and the outbox relay."""
+the equity report's projection, the sweeper that drives due requests again, and the outbox relay."""
 from __future__ import annotations
 
 import logging
@@ -13,12 +13,14 @@ from services.common.outbox import KafkaPublisher, OutboxRelay
 from services.common.worker import ConsumerSpec, Worker
 from services.exchange.adapters.tables import outbox, processed_events
 from services.exchange.bootstrap import Exchange, bootstrap
+from services.exchange.service_layer.equity import EQUITY_HANDLERS, EQUITY_TOPICS
 from services.exchange.service_layer.flow import connections
 from services.exchange.service_layer.handlers import HANDLERS
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
 
 log = logging.getLogger(__name__)
 FLOW_GROUP, NOTIFY_GROUP, RECORDS_GROUP = "phr-exchange-flow", "phr-exchange-notify", "phr-exchange-records"
+EQUITY_GROUP = "phr-exchange-equity"
 FLOW_TOPICS = ["phr.exchange.v1", "phr.records.fetch.v1"]
 FETCH_WAIT_MS = 10
 
@@ -38,6 +40,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.notify", engine, processed_events, NOTIFY_HANDLERS, dead_letters)),
         ConsumerSpec(RECORDS_GROUP, ["phr.records.v1"], IdempotentConsumer(
             "exchange.records-index", engine, processed_events, HANDLERS, dead_letters)),
+        ConsumerSpec(EQUITY_GROUP, EQUITY_TOPICS, IdempotentConsumer(
+            "exchange.equity", engine, processed_events, EQUITY_HANDLERS, dead_letters)),
     ]
 
 
