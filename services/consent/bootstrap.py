@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 from contracts.events import EventChecker
 from services.common.config import Settings
 from services.common.db import make_engine
-from services.consent.service_layer.unit_of_work import SqlUnitOfWork
+from services.consent.adapters.repository import DecisionReads
+from services.consent.service_layer.unit_of_work import DecisionUnitOfWork, SqlUnitOfWork
 
 
 def utc_now() -> datetime:
@@ -25,10 +26,17 @@ class ConsentService:
     engine: Engine
     events: EventChecker
     clock: Callable[[], datetime] = field(default=utc_now)
+    reads: DecisionReads | None = None
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
         return SqlUnitOfWork(self.engine, write=write, checker=self.events)
+
+    def decision_uow(self) -> DecisionUnitOfWork:
+        """Start the decision path's read (its statements compiled once for this engine)."""
+        if self.reads is None:
+            self.reads = DecisionReads(self.engine.dialect)
+        return DecisionUnitOfWork(self.engine, self.reads)
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None,

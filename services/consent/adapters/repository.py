@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from services.consent.adapters.prepared import PreparedSelect
 from services.consent.adapters.tables import break_glass, consents
 from services.consent.domain.model import ACTIVE, BreakGlass, Consent, Party, utc
 
@@ -46,12 +47,27 @@ _ACTIVE_FOR = (sa.select(*_DECISION_COLUMNS)
 _NOBODY = Party("patient", "")
 
 
-def _for_decision(patient: str, r) -> Consent:
-    return Consent(id=r.id, patient=patient, grantee=Party("department", r.grantee_id),
-                   purposes=tuple(json.loads(r.purposes)), classes=tuple(json.loads(r.classes)),
-                   start=utc(r.period_start), end=utc(r.period_end), created_by=_NOBODY,
-                   created_at=utc(r.created_at), language="", text="", text_sha256="",
-                   notify=bool(r.notify), status=r.status, version=r.version)
+_LIVE_FOR = (sa.select(break_glass.c.id, break_glass.c.patient, break_glass.c.department,
+                       break_glass.c.purpose, break_glass.c.reason, break_glass.c.created_at,
+                       break_glass.c.expires_at)
+             .where(break_glass.c.patient == sa.bindparam("patient"),
+                    break_glass.c.department == sa.bindparam("department")))
+
+
+def _for_decision(patient: str, row) -> Consent:
+    """Build a consent from a row of _DECISION_COLUMNS (a SQLAlchemy Row or a plain tuple)."""
+    cid, grantee_id, purposes, classes, start, end, status, version, notify, created_at = row
+    return Consent(id=cid, patient=patient, grantee=Party("department", grantee_id),
+                   purposes=tuple(json.loads(purposes)), classes=tuple(json.loads(classes)),
+                   start=utc(start), end=utc(end), created_by=_NOBODY,
+                   created_at=utc(created_at), language="", text="", text_sha256="",
+                   notify=bool(notify), status=status, version=version)
+
+
+def _grants_in_force(rows, now: datetime) -> list[BreakGlass]:
+    grants = [BreakGlass(gid, patient, department, purpose, reason, utc(created_at), utc(expires_at))
+              for gid, patient, department, purpose, reason, created_at, expires_at in rows]
+    return [g for g in grants if g.in_force(now)]
 
 
 class SqlConsentRepository:
@@ -117,8 +133,22 @@ class SqlBreakGlassRepository:
             reason=g.reason, created_at=g.created_at, expires_at=g.expires_at))
 
     def live_for(self, patient: str, department: str, now: datetime) -> list[BreakGlass]:
-        rows = self.conn.execute(sa.select(break_glass).where(
-            break_glass.c.patient == patient, break_glass.c.department == department))
-        grants = [BreakGlass(r.id, r.patient, r.department, r.purpose, r.reason,
-                             utc(r.created_at), utc(r.expires_at)) for r in rows]
-        return [g for g in grants if g.in_force(now)]
+        return _grants_in_force(self.conn.execute(_LIVE_FOR, {"patient": patient, "department": department}),
+                                now)
+
+
+class DecisionReads:
+    """The reads a decision makes, compiled once for DIALECT and run on a raw DBAPI cursor."""
+
+    def __init__(self, dialect):
+        self._active = PreparedSelect(_ACTIVE_FOR, dialect)
+        self._live = PreparedSelect(_LIVE_FOR, dialect)
+
+    def active_for(self, cursor, patient: str, department: str) -> list[Consent]:
+        """The same consents as SqlConsentRepository.active_for."""
+        return [_for_decision(patient, r)
+                for r in self._active.rows(cursor, patient=patient, department=department)]
+
+    def live_for(self, cursor, patient: str, department: str, now: datetime) -> list[BreakGlass]:
+        """The same grants as SqlBreakGlassRepository.live_for."""
+        return _grants_in_force(self._live.rows(cursor, patient=patient, department=department), now)

@@ -25,7 +25,7 @@ def decide():
     q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
     svc = service()
     try:
-        decision = handlers.decide(q, svc.uow(write=False), svc.clock())
+        decision = handlers.decide(q, svc.decision_uow(), svc.clock())
     except InvalidConsent as exc:
         raise from_domain(exc) from None
     return jsonify(decision.as_dict())

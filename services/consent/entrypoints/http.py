@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common import i18n
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
@@ -22,7 +21,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
     }, test_config.get("validator"))
     app.extensions["consent"] = consent
-    i18n.install(app)
     patient.register(app)
     departments.register(app)
     fhir.register(app)

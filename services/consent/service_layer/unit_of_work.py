@@ -32,3 +32,45 @@ class SqlUnitOfWork:
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
         enqueue(self.conn, outbox, topic, event, checker=self.checker)
+
+
+class _Bound:
+    """DecisionReads bound to one cursor, shaped like the repositories handlers.decide reads."""
+
+    def __init__(self, reads, cursor):
+        self._reads, self._cursor = reads, cursor
+
+    def active_for(self, patient: str, department: str):
+        return self._reads.active_for(self._cursor, patient, department)
+
+    def live_for(self, patient: str, department: str, now):
+        return self._reads.live_for(self._cursor, patient, department, now)
+
+
+class DecisionUnitOfWork:
+    """The decision path's reads on a pooled raw connection, without a write transaction.
+
+    Each statement reads what is committed when it runs (SQLite in autocommit mode, a
+    PostgreSQL read-committed transaction the pool rolls back on return): a revocation
+    that has returned is seen by the next decision, as with SqlUnitOfWork(write=False).
+    """
+
+    def __init__(self, engine: Engine, reads):
+        self.engine, self.reads = engine, reads
+
+    def __enter__(self):
+        self._conn = self.engine.raw_connection()
+        try:
+            self._cursor = self._conn.cursor()
+        except BaseException:
+            self._conn.close()
+            raise
+        self.consents = self.grants = _Bound(self.reads, self._cursor)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self._cursor.close()
+        finally:
+            self._conn.close()  # back to the pool, which rolls back whatever is open
+        return False
