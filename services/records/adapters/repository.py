@@ -11,6 +11,8 @@ from services.records.adapters.tables import claim_checks, resource_history, res
 from services.records.domain.search import SearchIndex, SearchQuery, index_of
 
 _KEY = 255
+# Built once: json.dumps with options other than the defaults builds a new encoder per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -42,7 +44,7 @@ class StoredResource:
     def serialized(self) -> str:
         """Return the resource as compact JSON (as stored, without a parse/dump round trip)."""
         if self.text is None:
-            self.text = json.dumps(self.content, separators=(",", ":"))
+            self.text = _COMPACT(self.content)
         return self.text
 
 
@@ -79,16 +81,18 @@ class SqlResourceRepository:
         return None if row is None else _stored(row)
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredResource]:
-        """Load the current versions of many Type/id at once (one query per type)."""
-        by_type: dict[str, list[str]] = {}
-        for rtype, rid in keys:
-            by_type.setdefault(rtype, []).append(rid)
+        """Load the current versions of many Type/id at once (one query per 500 keys)."""
         found: dict[tuple[str, str], StoredResource] = {}
-        for rtype, ids in by_type.items():
-            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-                for row in self.conn.execute(sa.select(resources).where(
-                        resources.c.resource_type == rtype, resources.c.id.in_(chunk))):
-                    found[(row.resource_type, row.id)] = _stored(row)
+        for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
+            by_type: dict[str, list[str]] = {}
+            for rtype, rid in chunk:
+                by_type.setdefault(rtype, []).append(rid)
+            # One statement, an OR of (type = ? AND id IN (...)): each term is a primary-key
+            # lookup (SQLite's multi-index OR, PostgreSQL's bitmap OR); a row-value IN is not.
+            where = sa.or_(*(sa.and_(resources.c.resource_type == rtype, resources.c.id.in_(ids))
+                             for rtype, ids in by_type.items()))
+            for row in self.conn.execute(sa.select(resources).where(where)):
+                found[(row.resource_type, row.id)] = _stored(row)
         return found
 
     def add(self, stored: StoredResource) -> None:

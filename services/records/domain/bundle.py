@@ -95,9 +95,14 @@ class ImportPlan:
             if found:
                 rebound[ref] = f"{rtype}/{found}"
         if rebound:
+            # Most resources name none of the rebound references: find those that do in their
+            # compact text before paying for the rewrite and the parse.
+            needles = [f'"reference":{_COMPACT(ref)}' for ref in rebound]
             for planned in self.resources:
-                planned.content = _resolve(planned.content, rebound, None)
-                planned.patient_id = patient_of(planned.content)
+                text = _COMPACT(planned.content)
+                if any(needle in text for needle in needles):
+                    planned.content = _resolve(planned.content, rebound, None, text=text)
+                    planned.patient_id = patient_of(planned.content)
 
 
 def validate_resource(resource: dict, expression: str) -> list[EntryError]:
@@ -216,24 +221,28 @@ def _method_and_id(entry, resource, new_id, where, errors) -> tuple[str, str | N
 
 
 _REFERENCE = re.compile(r'"reference":"((?:[^"\\]|\\.)*)"')
+# Built once: json.dumps with options other than the defaults builds a new encoder per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _resolve(node: dict, full_urls: dict[str, str], identifiers, unresolved: set[str] | None = None) -> dict:
+def _resolve(node: dict, full_urls: dict[str, str], identifiers, unresolved: set[str] | None = None,
+             text: str | None = None) -> dict:
     """Replace references to a Bundle fullUrl, or conditional ones (Type?identifier=...) that
     match one resource of the Bundle, by Type/id (FHIR 3.1.0.11.2); note the others in UNRESOLVED.
 
     Works on the compact JSON text: one C-speed dump and load instead of a Python tree walk.
     In compact JSON, '"reference":"' can only be a key with its string value (quotes inside
-    strings are escaped).
+    strings are escaped). TEXT is NODE's compact JSON when the caller has it already.
     """
-    text = json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+    text = _COMPACT(node) if text is None else text
     if '"reference":"' not in text:
         return node
 
     def swap(m: re.Match) -> str:
-        value = json.loads(f'"{m.group(1)}"')
+        raw = m.group(1)
+        value = json.loads(f'"{raw}"') if "\\" in raw else raw  # only escapes need decoding
         new = _reference(value, full_urls, identifiers, unresolved)
-        return m.group(0) if new == value else f'"reference":{json.dumps(new, ensure_ascii=False)}'
+        return m.group(0) if new == value else f'"reference":{_COMPACT(new)}'
 
     return json.loads(_REFERENCE.sub(swap, text))
 

@@ -19,6 +19,7 @@ from services.records.domain.bundle import InvalidBundle
 from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
                                             BadSearch, encode_cursor, parse_query)
 from services.records.entrypoints import patient
+from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
 
 FHIR_JSON = "application/fhir+json"
@@ -103,7 +104,10 @@ def post_transaction():
     body = request.get_json(silent=True)
     if body is None:
         raise outcome_problem(400, "The body is not JSON.", [("Bundle", "The body is not JSON.", "structure")])
-    shape = BundleSchema().validate(body) if isinstance(body, dict) else {"Bundle": ["not an object"]}
+    if plainly_valid(body):
+        shape = {}
+    else:
+        shape = BundleSchema().validate(body) if isinstance(body, dict) else {"Bundle": ["not an object"]}
     if shape:
         issues = [(where, message, "structure") for where, message in _flatten(shape, "Bundle")]
         status = 400 if not isinstance(body, dict) or body.get("resourceType") != "Bundle" else 422
