@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-fast bench contracts i18n clean
+.PHONY: install up test test-fast browser bench contracts i18n clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,15 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 up: install ## run broker, gateway and services (HTTP + worker each) in the foreground
 	$(PY) -m services.stack up
 
-test: install ## every test tier (unit, integration, e2e on SQLite and PostgreSQL, ...)
+test: install browser ## every test tier (unit, integration, e2e on SQLite and PostgreSQL, browser, ...)
 	$(PY) -m pytest
+
+CHROMIUM := /usr/bin/chromium
+
+browser: ## Debian's Chromium for the browser tests (installed with apt-get when missing and root)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	else echo "The browser tests need $(CHROMIUM). Run: sudo apt-get install -y chromium"; fi
 
 test-fast: install ## unit tests only
 	$(PY) -m pytest tests/unit -q

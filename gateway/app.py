@@ -5,6 +5,7 @@ import dataclasses
 
 from flask import Flask
 
+from gateway import portal
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from services.common.config import Settings, load_settings
 from services.common.observability import configure_logging, instrument
@@ -34,5 +35,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_problem_handlers(app)
     gateway = bootstrap(app, settings)
     app.extensions["gateway"] = gateway
+    portal.init_app(app, settings)
     instrument(app, "gateway", readiness_checks(gateway))
     return app

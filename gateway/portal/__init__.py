@@ -1,0 +1,60 @@
+"""The patient portal: server-rendered pages, no script needed, a client of the public API.
+
+``init_app(app, settings)`` registers the pages, the session cookie (signed with a key made at
+first start under the var dir) and the layout's shared context, which the OAuth login and
+approval pages (gateway/authorize.py) use too.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, request
+from markupsafe import Markup
+
+from gateway.portal import prefs as preferences
+from gateway.portal.client import Portal
+from gateway.portal.secret import load_or_create_session_key
+from gateway.portal.session import CONSENT_SCOPE, RECORDS_SCOPE, can, csrf_token, user
+from services.common.config import Settings
+from services.common.i18n import Language
+
+STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "portal" / "portal.css"
+#: Paths whose pages the portal's layout frames (and whose language the visitor's choice sets).
+PAGES = ("/portal/", "/oauth/authorize")
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Register the portal on APP; its API calls go to the gateway's public URL."""
+    from gateway.portal.views import bp
+
+    app.secret_key = load_or_create_session_key(settings.var_dir)
+    app.config.update(SESSION_COOKIE_NAME="phr_portal", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"))
+    app.extensions["portal"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer)
+    # Inlined into every page: one request on a slow line, and the login page's CSP
+    # (style-src 'unsafe-inline', gateway/authorize.py) allows no external stylesheet.
+    css = Markup(STYLESHEET.read_text())
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def _choose_language():
+        if not (request.path == "/" or request.path.startswith(PAGES)):
+            return
+        g.prefs = chosen = preferences.read(request)
+        if chosen.lang:
+            g.language = Language(chosen.lang, chosen.lang, False)
+            # The approval page re-negotiates from Accept-Language (i18n.use_preferred): the
+            # visitor's choice on this site stands in for the browser's header.
+            request.environ["HTTP_ACCEPT_LANGUAGE"] = chosen.lang
+
+    @app.context_processor
+    def _layout():
+        if not (request.path == "/" or request.path.startswith(PAGES)):
+            return {}
+        tok = user()
+        return {"prefs": g.get("prefs") or preferences.read(request), "portal_css": css,
+                "me": tok, "csrf_token": csrf_token,
+                "can_records": can(RECORDS_SCOPE), "can_sharing": can(CONSENT_SCOPE),
+                "can_caregivers": bool(tok) and not tok["act"] and can(CONSENT_SCOPE),
+                "here": request.path, "here_full": request.full_path.rstrip("?")}

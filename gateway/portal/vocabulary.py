@@ -1,0 +1,60 @@
+"""The choices the portal's forms offer, in plain words, over the codes of the public contract.
+
+The codes come from ``contracts/`` (the published vocabulary a generated client would use);
+only the patient-facing words and their grouping are the portal's own.
+"""
+from __future__ import annotations
+
+from contracts.schemas.consent import DEPARTMENTS, PURPOSES, RESOURCE_TYPES, SENSITIVE_LABELS
+from contracts.schemas.patient_records import RECORD_CATEGORIES
+from services.common.i18n import N_
+
+DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
+                    "emergency": N_("Emergency"), "research": N_("Research")}
+
+#: Groups of FHIR resource types a patient picks from (the consent names the types).
+CLASS_GROUPS = {
+    "tests": (N_("Test results and measurements"), ("Observation", "DiagnosticReport")),
+    "conditions": (N_("Health problems"), ("Condition",)),
+    "medicines": (N_("Medicines"), ("MedicationRequest", "MedicationStatement", "Medication",
+                                    "MedicationAdministration")),
+    "allergies": (N_("Allergies"), ("AllergyIntolerance",)),
+    "vaccines": (N_("Vaccines"), ("Immunization",)),
+    "visits": (N_("Visits"), ("Encounter",)),
+    "procedures": (N_("Treatments and procedures"), ("Procedure",)),
+    "plans": (N_("Care plans"), ("CarePlan", "CareTeam", "Goal")),
+}
+
+#: Sensitivity labels: shared only when the consent names them (DESIGN section 4).
+SENSITIVE_NAMES = {"PSY": N_("Mental health"), "SUD": N_("Drug and alcohol use"),
+                   "HIV": N_("HIV"), "SEX": N_("Sexual and reproductive health"),
+                   "GDIS": N_("Genetic tests")}
+
+#: Purposes a patient may choose (ETREAT is the emergency override, never a patient's choice).
+PURPOSE_NAMES = {"TREAT": N_("To treat you"), "PATRQT": N_("Because you asked them to"),
+                 "HRESCH": N_("For research"), "HPAYMT": N_("For payment"),
+                 "HOPERAT": N_("To run the hospital")}
+
+#: How long a consent lasts: choice -> days (None: until the patient stops it).
+PERIODS = {"1m": (N_("One month"), 31), "3m": (N_("Three months"), 92),
+           "1y": (N_("One year"), 366), "open": (N_("Until I stop it"), None)}
+
+RECORD_CATEGORY_NAMES = {
+    "vital-signs": N_("Vital signs"), "laboratory": N_("Lab tests"), "surveys": N_("Surveys"),
+    "conditions": N_("Health problems"), "immunizations": N_("Vaccines"),
+    "medications": N_("Medicines"), "procedures": N_("Treatments and procedures"),
+    "encounters": N_("Visits"), "reports": N_("Reports"), "care-plans": N_("Care plans"),
+    "patient-reported": N_("Added by you"),
+}
+
+RIGHT_NAMES = {"view-records": N_("See my health records"),
+               "manage-consents": N_("Choose who may see my health records")}
+RELATIONSHIP_NAMES = {"caregiver": N_("Caregiver"), "guardian": N_("Guardian of a child")}
+
+
+def unknown_codes() -> list[str]:
+    """Return the portal's choices that the contract's vocabulary does not know (none, we hope)."""
+    offered = {*DEPARTMENT_NAMES, *PURPOSE_NAMES, *SENSITIVE_NAMES, *RECORD_CATEGORY_NAMES,
+               *(t for _name, types in CLASS_GROUPS.values() for t in types)}
+    known = {*DEPARTMENTS, *PURPOSES, *SENSITIVE_LABELS, *RECORD_CATEGORIES, *RESOURCE_TYPES}
+    return sorted(offered - known)
