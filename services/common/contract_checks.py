@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, Counter
@@ -31,6 +32,11 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
     if mode == "off":
         return mode
     from contracts.accessibility import check  # only paid for when the checks are on
+    from contracts.accessibility.readability import syllable_dictionary
+
+    # The reading-level rule's syllable dictionary takes seconds to build; build it beside
+    # start-up rather than inside the first patient's request (which could then time out).
+    threading.Thread(target=syllable_dictionary, name="contract-checks-warm-up", daemon=True).start()
 
     violations_total = Counter("contract_violations", "Patient-facing responses' contract "
                                "violations, by rule", ["service", "rule"], registry=registry)
