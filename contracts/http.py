@@ -52,10 +52,15 @@ def problems(*statuses: int, schema=s.ProblemSchema) -> tuple[Response, ...]:
     return tuple(Response(code, text.get(code, "Error."), schema, PROBLEM) for code in statuses)
 
 
-def path_param(name: str, description: str) -> dict:
-    """Describe a required string path parameter."""
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
-            "description": description}
+#: FHIR R4 resource type names as the gateway routes them, and the FHIR R4 ``id`` datatype.
+FHIR_TYPE_PATTERN = r"^[A-Z][A-Za-z]{1,63}$"
+FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
+
+
+def path_param(name: str, description: str, pattern: str | None = None) -> dict:
+    """Describe a required string path parameter (matching PATTERN when given)."""
+    schema = {"type": "string", **({"pattern": pattern} if pattern else {})}
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
 def operations() -> tuple[Operation, ...]:

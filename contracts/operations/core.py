@@ -1,6 +1,7 @@
 """Operations of the walking skeleton: discovery, OAuth, accounts, FHIR import and read, ops."""
 from contracts import schemas as s
-from contracts.http import FHIR_JSON, FORM, Operation, Response, path_param, problems
+from contracts.http import (FHIR_ID_PATTERN, FHIR_JSON, FHIR_TYPE_PATTERN, FORM, Operation, Response,
+                            path_param, problems)
 
 OPERATIONS: tuple[Operation, ...] = (
     # discovery and auth (RFC 6749, 7009, 7517, 7662; SMART App Launch 2)
@@ -19,6 +20,7 @@ OPERATIONS: tuple[Operation, ...] = (
               request_media_type=FORM),
     Operation("post", "/oauth/revoke", "Token revocation (RFC 7009)", "auth",
               (Response(200, "Revoked (or unknown: the answer is the same)."),
+               Response(400, "An OAuth error (RFC 7009 section 2.2.1), e.g. no token given.", s.OAuthErrorSchema),
                Response(401, "Client authentication failed.", s.OAuthErrorSchema)),
               request_media_type=FORM),
     # accounts
@@ -42,8 +44,8 @@ OPERATIONS: tuple[Operation, ...] = (
                Response(304, "Not modified (If-None-Match)."),
                *problems(401, 403, 404, schema=s.OperationOutcomeProblemSchema)),
               scopes=("system/{type}.r",),
-              parameters=(path_param("type", "A FHIR resource type, e.g. Observation."),
-                          path_param("id", "The resource id."))),
+              parameters=(path_param("type", "A FHIR resource type, e.g. Observation.", FHIR_TYPE_PATTERN),
+                          path_param("id", "The resource id.", FHIR_ID_PATTERN))),
     # every service
     Operation("get", "/healthz", "The process is alive", "ops", (Response(200, "Alive.", s.HealthSchema),)),
     Operation("get", "/readyz", "Database and broker answer", "ops",

@@ -28,10 +28,10 @@ OPERATIONS: tuple[Operation, ...] = (
               (Response(200, "valid, or the entries that were edited or removed.", x.LedgerVerdictSchema),
                *problems(401, 403)), scopes=("system/Exchange.r",)),
     Operation("get", "/patient/v1/disclosures", "Who saw my records, when, why, under which consent",
-              "patient", (Response(200, "One page, newest first.", x.DisclosurePageSchema), *problems(401, 403)),
+              "patient", (Response(200, "One page, newest first.", x.DisclosurePageSchema), *problems(401, 403, 422)),
               scopes=("patient/AuditEvent.s",), parameters=_PAGE, patient_facing=True),
     Operation("get", "/patient/v1/notifications", "My notifications: disclosures, emergencies, consents",
               "patient", (Response(200, "One page, newest first.", x.NotificationPageSchema),
-                          *problems(401, 403)),
+                          *problems(401, 403, 422)),
               scopes=("patient/Communication.s",), parameters=_PAGE, patient_facing=True),
 )

@@ -7,7 +7,7 @@ contract test fills in only {type} and {id}. Not here because the gateway does n
 Bundle of a phr.records.fetched reply (see contracts/events/phr.records.fetched.json).
 """
 from contracts import schemas as s
-from contracts.http import FHIR_JSON, Operation, Response, path_param, problems
+from contracts.http import FHIR_ID_PATTERN, FHIR_JSON, FHIR_TYPE_PATTERN, Operation, Response, path_param, problems
 from contracts.schemas.fhir import HistoryBundleSchema, SearchsetBundleSchema
 
 
@@ -21,8 +21,8 @@ def _header(name: str, description: str, required: bool) -> dict:
             "description": description}
 
 
-_TYPE = path_param("type", "A FHIR resource type, e.g. Observation.")
-_ID = path_param("id", "The resource id.")
+_TYPE = path_param("type", "A FHIR resource type, e.g. Observation.", FHIR_TYPE_PATTERN)
+_ID = path_param("id", "The resource id.", FHIR_ID_PATTERN)
 _OUTCOME = s.OperationOutcomeProblemSchema
 
 OPERATIONS: tuple[Operation, ...] = (

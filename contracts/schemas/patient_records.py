@@ -110,6 +110,10 @@ class EntryRequestSchema(Schema):
 
     @validates("when")
     def _not_in_the_future(self, value, **_kw):
+        # FHIR dateTime offsets are whole minutes within 14 hours; Python allows seconds, up to 24 hours.
+        offset = value.utcoffset()
+        if abs(offset) > timedelta(hours=14) or offset.seconds % 60:
+            raise ValidationError("The time zone offset must be in whole minutes, between -14:00 and +14:00.")
         if value > datetime.now(timezone.utc) + timedelta(minutes=5):
             raise ValidationError("The time is in the future.")
 

@@ -102,10 +102,26 @@ def title_for(status: int) -> str:
     return TITLES.get(status, GENERIC_TITLE)
 
 
+#: FHIR R4 IssueType codes for the statuses a problem may carry (others are "processing").
+ISSUE_CODES = {401: "login", 403: "forbidden", 404: "not-found", 429: "throttled",
+               502: "transient", 503: "transient", 504: "timeout"}
+
+
+def _fhir_members(doc: dict) -> None:
+    """Give a problem on a FHIR path the OperationOutcome members FHIR clients read (if it lacks them)."""
+    if "resourceType" not in doc:
+        doc["resourceType"] = "OperationOutcome"
+        doc["issue"] = [{"severity": "error", "code": ISSUE_CODES.get(doc["status"], "processing"),
+                         "diagnostics": doc.get("detail") or doc["title"]}]
+
+
 def problem_response(problem: Problem) -> Response:
     """Render PROBLEM as a Flask response in the request's negotiated language."""
     locale = i18n.current_language().used
-    resp = Response(json.dumps(problem.body(locale)), status=problem.status, mimetype=CONTENT_TYPE)
+    doc = problem.body(locale)
+    if request and (request.path == "/fhir" or request.path.startswith("/fhir/")):
+        _fhir_members(doc)  # every error on a FHIR endpoint, whoever raised it, is an OperationOutcome too
+    resp = Response(json.dumps(doc), status=problem.status, mimetype=CONTENT_TYPE)
     for key, value in problem.headers.items():
         resp.headers[key] = value
     resp.headers["Content-Language"] = locale
