@@ -1,0 +1,139 @@
+"""Who the kit acts as: credentials from options, environment or a credentials file, as lazy identities."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from contracts.conformance.client import Gateway, Identity, client_credentials, patient_login
+from contracts.conformance.model import Skip
+
+#: Roles and what the kit does with each (shown when one is missing).
+ROLES = {
+    "department": "the custodian department (client credentials): FHIR and exchange operations",
+    "requester": "a second department that asks for the patient's records in the consent scenarios",
+    "emergency": "a department that may break the glass (default: the custodian department)",
+    "oversight": "an oversight client (for operations only it may call)",
+    "patient": "patient A: a portal account (username and password) and the portal client",
+    "other_patient": "patient B: another portal account, for the cross-patient checks",
+}
+
+
+@dataclass
+class Context:
+    """The deployment, the contract document, and the identities the checks may use."""
+
+    gateway: Gateway
+    spec: str
+    identities: dict[str, Identity] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    languages: tuple[str, ...] = ("en", "es")
+    max_examples: int = 50
+    seed: int | None = None
+    signing_key: dict | None = None
+
+    def identity(self, role: str) -> Identity:
+        """Return the identity for ROLE or raise Skip saying which credential is missing."""
+        if role in self.identities:
+            return self.identities[role]
+        raise Skip(f"needs {ROLES[role]}; {self.missing.get(role, 'no credentials given')}")
+
+    def has(self, role: str) -> bool:
+        return role in self.identities
+
+
+def department(base_url: str, label: str, client_id: str, secret: str, kind: str = "department",
+               scope: str | None = None) -> Identity:
+    return Identity(kind, label, partial(client_credentials, base_url, client_id, secret, scope=scope))
+
+
+def patient(base_url: str, label: str, portal: dict, username: str, password: str) -> Identity:
+    return Identity("patient", label, partial(patient_login, base_url, portal["client_id"], portal["redirect_uri"],
+                                              username, password))
+
+
+def load_credentials_file(path: str | None) -> dict:
+    """Read a credentials file shaped like var/demo-credentials.json ({} without a path)."""
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+def _pick(departments: dict, preferred: str, exclude: set[str]) -> tuple[str, dict] | None:
+    if preferred in departments and preferred not in exclude:
+        return preferred, departments[preferred]
+    for name, creds in departments.items():
+        if name not in exclude and name != "oversight":
+            return name, creds
+    return None
+
+
+def build(options: dict, base_url: str) -> tuple[dict[str, Identity], dict[str, str]]:
+    """Return (identities by role, why each missing role is missing) from OPTIONS and a credentials file.
+
+    Options win over the file. From a file: the custodian is ``primary-care`` (else the first
+    department), the requester ``cardiology`` (else another), the emergency department
+    ``emergency`` (else the custodian), oversight the ``oversight`` entry, patients A and B
+    the first two patients.
+    """
+    doc = load_credentials_file(options.get("credentials"))
+    depts = doc.get("departments", {})
+    found: dict[str, Identity] = {}
+    missing: dict[str, str] = {}
+
+    def from_options(role: str, prefix: str, kind: str = "department") -> bool:
+        cid, secret = options.get(f"{prefix}_id"), options.get(f"{prefix}_secret")
+        if cid and secret:
+            found[role] = department(base_url, cid, cid, secret, kind)
+            return True
+        if cid or secret:
+            missing[role] = f"--{prefix.replace('_', '-')}-id and --{prefix.replace('_', '-')}-secret go together"
+        return False
+
+    used: set[str] = set()
+    for role, prefix, preferred in (("department", "department", "primary-care"),
+                                    ("requester", "requester", "cardiology")):
+        if not from_options(role, prefix):
+            chosen = _pick(depts, preferred, used)
+            if chosen:
+                name, creds = chosen
+                used.add(name)
+                found[role] = department(base_url, name, creds["client_id"], creds["client_secret"])
+            else:
+                missing.setdefault(role, f"give --{prefix}-id and --{prefix}-secret (or --credentials)")
+        else:
+            used.add(found[role].label)
+    if not from_options("emergency", "emergency"):
+        if "emergency" in depts:
+            creds = depts["emergency"]
+            found["emergency"] = department(base_url, "emergency", creds["client_id"], creds["client_secret"])
+        elif "department" in found:
+            found["emergency"] = found["department"]
+    if not from_options("oversight", "oversight", "oversight"):
+        creds = doc.get("oversight") or depts.get("oversight")
+        if creds:
+            found["oversight"] = department(base_url, "oversight", creds["client_id"], creds["client_secret"],
+                                            "oversight")
+        else:
+            missing.setdefault("oversight", "give --oversight-id and --oversight-secret")
+
+    portal = dict(doc.get("portal", {}))
+    portal.update({k: v for k, v in (("client_id", options.get("portal_client_id")),
+                                     ("redirect_uri", options.get("redirect_uri"))) if v})
+    patients = list(doc.get("patients", []))
+    taken: set[str] = set()
+    for role, prefix in (("patient", "patient"), ("other_patient", "other_patient")):
+        user, password = options.get(f"{prefix}_username"), options.get(f"{prefix}_password")
+        if not (user and password):
+            spare = next((p for p in patients if p["username"] not in taken
+                          and p["username"] != options.get("patient_username")), None)
+            if spare:
+                user, password = spare["username"], spare["password"]
+        flag = prefix.replace("_", "-")
+        if not (user and password):
+            missing[role] = f"give --{flag}-username and --{flag}-password (or --credentials)"
+        elif not (portal.get("client_id") and portal.get("redirect_uri")):
+            missing[role] = "give --portal-client-id and --redirect-uri (or --credentials)"
+        else:
+            taken.add(user)
+            found[role] = patient(base_url, user, portal, user, password)
+    return found, missing
