@@ -11,7 +11,7 @@ import time
 
 from flask import current_app, session
 
-from gateway.portal.client import ApiError, Portal, SignedOut, claims_of
+from gateway.portal.client import Portal, SignedOut, claims_of
 from services.common.i18n import current_language
 
 RECORDS_SCOPE, CONSENT_SCOPE = "patient/*.rs", "patient/Consent.cruds"
@@ -87,6 +87,3 @@ def api(method: str, path: str, **kw) -> dict:
         session.pop("tok", None)
         raise
 
-
-__all__ = ["ApiError", "SignedOut", "api", "can", "csrf_ok", "csrf_token", "sign_in", "sign_out",
-           "user", "RECORDS_SCOPE", "CONSENT_SCOPE"]

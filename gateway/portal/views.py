@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
@@ -43,9 +44,12 @@ def need(scope: str | None = None) -> None:
         abort(403)
 
 
-def field_errors(error: ApiError, fallback: str, known: tuple[str, ...]) -> dict[str, str]:
-    """Put the API's explanation next to each field it names, else next to FALLBACK."""
-    named = [f for f in error.fields if f in known] or [fallback]
+def field_errors(error: ApiError, fallback: str, fields: dict[str, str]) -> dict[str, str]:
+    """Put the API's explanation next to each form field it names, else next to FALLBACK.
+
+    FIELDS maps the API's field names to the form's.
+    """
+    named = [fields[f] for f in error.fields if f in fields] or [fallback]
     return {name: error.text() or _(API_DOWN) for name in named}
 
 
@@ -114,7 +118,8 @@ def callback():
     return see_other("portal.home")
 
 
-ACTIVATE_FIELDS = ("code", "birth_date", "username", "password")
+USERNAME = re.compile(r"^[A-Za-z0-9._@\-]{3,64}$")  # contracts/schemas/accounts.py
+ACTIVATE_FIELDS = {name: name for name in ("code", "birth_date", "username", "password")}
 
 
 @bp.route("/portal/activate", methods=["GET", "POST"])
@@ -130,6 +135,8 @@ def activate():
             errors["birth_date"] = _("Enter your birth date as numbers. For example: 27 3 1990.")
         if not values["username"]:
             errors["username"] = _("Choose a username.")
+        elif not USERNAME.match(values["username"]):
+            errors["username"] = _("Use 3 to 64 letters or numbers. You may also use . _ - and @.")
         if not form.get("password"):
             errors["password"] = _("Choose a password.")
         if not errors:
@@ -217,7 +224,8 @@ def grant():
     except ApiError as exc:
         if exc.status == 403:
             raise
-        return sharing(field_errors(exc, "department", ("department", "purposes", "classes")), 400)
+        return sharing(field_errors(exc, "department", {
+            "grantee": "department", "classes": "groups", "purposes": "purpose", "period": "period"}), 400)
     flash(consent.get("summary") or _("Done."), "status")
     return see_other("portal.sharing")
 
@@ -293,7 +301,8 @@ def invite():
     except ApiError as exc:
         if exc.status == 403:
             raise
-        return _settings_page(400, field_errors(exc, "relationship", ("relationship", "rights", "name")))
+        return _settings_page(400, field_errors(exc, "relationship", {
+            "relationship": "relationship", "rights": "rights", "name": "name"}))
     return _settings_page(201, invited=invited)
 
 
@@ -311,7 +320,8 @@ def language():
     lang = request.args.get("lang")
     target = request.args.get("next") or url_for("portal.home")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/"):
+    # Only a path on this site: "//host" and "/\\host" would leave it.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
         target = url_for("portal.home")
     resp = redirect(target, 303)
     if lang in ("en", "es"):

@@ -9,6 +9,10 @@ from contracts.schemas.consent import DEPARTMENTS, PURPOSES, RESOURCE_TYPES, SEN
 from contracts.schemas.patient_records import RECORD_CATEGORIES
 from services.common.i18n import N_
 
+#: The portal client's name as the sign-in page shows it (gateway/admin.py stores it in English;
+#: the login template translates known names and shows other clients' names as they are).
+CLIENT_NAME = N_("Patient portal")
+
 DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
                     "emergency": N_("Emergency"), "research": N_("Research")}
 

@@ -125,3 +125,18 @@ def screenshot(page, name: str) -> None:
     """Write docs/screenshots/NAME.png (the viewport, to keep the files small)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def sign_in(page, gateway: str, username: str, password: str) -> None:
+    """Sign in through the portal's own sign-in link, login form and approval page."""
+    page.goto(gateway + "/portal/signin")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("main button[type=submit]").click()
+    page.locator("button[value=allow]").click()
+    page.wait_for_url("**/portal/**")
+
+
+def sign_out(page) -> None:
+    page.locator("nav button", has_text="Sign out").click()
+    page.wait_for_url("**/")

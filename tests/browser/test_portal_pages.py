@@ -57,6 +57,11 @@ def test_every_page_passes_axe_and_reads_plainly_in_each_language(browser, stack
                            ("sign-out", "/portal/signout")):
             page.goto(gateway + path)
             check(page, lang, name, problems)
+        host = stack.gateway.split("//")[1].split(":")[0]
+        context.add_cookies([{"name": "phr_contrast", "value": "high", "domain": host, "path": "/"},
+                             {"name": "phr_text", "value": "largest", "domain": host, "path": "/"}])
+        page.goto(gateway + "/portal/sharing")
+        check(page, lang, "sharing-high-contrast-largest-text", problems)
         if lang == "es":  # the small-phone view of the page patients open most
             page.set_viewport_size({"width": 360, "height": 740})
             page.goto(gateway + "/portal/records")

@@ -1,6 +1,4 @@
 """The portal works with JavaScript switched off: every page is a plain HTML form or link."""
-from tests.browser.conftest import screenshot
-
 
 def test_a_patient_shares_stops_and_changes_settings_with_javascript_off(browser, stack, shown_patient):
     context = browser.new_context(java_script_enabled=False, locale="en-US",
@@ -29,7 +27,6 @@ def test_a_patient_shares_stops_and_changes_settings_with_javascript_off(browser
         page.get_by_label("High contrast", exact=False).check()
         page.get_by_role("button", name="Save settings").click()
         assert page.locator("html").get_attribute("class") == "text-largest contrast-high"
-        screenshot(page, "settings-high-contrast-en")
         page.get_by_role("link", name="Español").click()
         assert page.locator("html").get_attribute("lang") == "es"
         page.get_by_role("button", name="Salir").click()
