@@ -2,7 +2,8 @@
 
 The stack runs on SQLite only: the portal is a client of the public API, which the e2e tier
 already runs on both SQLite and PostgreSQL; running the pages twice would test the same
-HTTP calls again and double this tier's time.
+HTTP calls again and double this tier's time. The fixtures are package-scoped so that the stack
+and the browser stop when this tier ends, not at the end of the whole run.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ LANGS = ("en", "es")
 FULL_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     """Headless Debian Chromium; missing it is a failure that says how to install it."""
     if not Path(CHROMIUM).exists():
@@ -39,7 +40,7 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory):
     """The whole stack with the demo seeded, on SQLite (see the module docstring)."""
     s = Stack(tmp_path_factory.mktemp("browser-stack"))
@@ -50,7 +51,7 @@ def stack(tmp_path_factory):
         s.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def departments(stack) -> dict[str, Department]:
     return {name: Department(stack.gateway, d["client_id"], d["client_secret"])
             for name, d in stack.credentials()["departments"].items()}
@@ -75,7 +76,7 @@ def ask_for_records(dept: Department, patient: str) -> dict:
     return wait_until_done(dept, resp.json()["id"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shown_patient(stack, departments) -> dict:
     """A demo patient with something on every page: a consent, a disclosure, notifications."""
     creds = stack.credentials()
