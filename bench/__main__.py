@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import pkgutil
 import sys
@@ -16,6 +17,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench import load
 from bench.harness import Context, Row
 from tests.support.stack import ROOT, Stack
 
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: starting the stack in {var_dir} ...", flush=True)
     stack.start()
     ctx = Context(stack=stack, seconds=args.seconds, concurrency=args.concurrency, messages=args.messages)
+    ctx.notes.append(load.describe())
+    ctx.notes.append("Load average (1 min) when the stack was up: {:.1f}; on a shared machine every "
+                     "figure is noisy, the ratios less so.".format(os.getloadavg()[0]))
     sections: list[tuple[str, list[Row]]] = []
     try:
         for name in section_names(args.only):
@@ -69,10 +74,12 @@ def report(ctx: Context, sections: list[tuple[str, list[Row]]]) -> str:
     """Render every section as one markdown table with the ratios and targets as notes."""
     lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; "
              f"{ctx.concurrency} concurrent clients, {ctx.seconds:.0f} s per HTTP target.", "",
-             "| what | rate/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+             "| what | rate/s | p50 ms | p99 ms | errors | server CPU ms/req |",
+             "|---|---:|---:|---:|---:|---:|"]
     for _name, rows in sections:
         for row in rows:
-            lines.append(f"| {row.label} | {row.rate:,.0f} | {row.p50:.1f} | {row.p99:.1f} | {row.errors} |")
+            cpu = "–" if math.isnan(row.cpu_ms) else f"{row.cpu_ms:.2f}"
+            lines.append(f"| {row.label} | {row.rate:,.0f} | {row.p50:.1f} | {row.p99:.1f} | {row.errors} | {cpu} |")
     lines.append("")
     lines += [f"- {note}" for note in ctx.notes]
     return "\n".join(lines)

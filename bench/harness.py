@@ -1,6 +1,7 @@
 """What benchmark sections share: result rows, the run context, the ceiling and the broker probe."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -24,14 +25,16 @@ class Row:
     p50: float
     p99: float
     errors: int = 0
+    cpu_ms: float = float("nan")  # CPU of the serving processes per request
 
     @classmethod
     def of(cls, label: str, result: load.Result) -> "Row":
-        return cls(label, result.rps, result.percentile(0.5), result.percentile(0.99), result.errors)
+        return cls(label, result.rps, result.percentile(0.5), result.percentile(0.99), result.errors,
+                   result.cpu_ms)
 
     def as_dict(self) -> dict:
         return {"label": self.label, "rate": self.rate, "p50_ms": self.p50, "p99_ms": self.p99,
-                "errors": self.errors}
+                "errors": self.errors, "server_cpu_ms": None if math.isnan(self.cpu_ms) else self.cpu_ms}
 
 
 @dataclass
@@ -51,10 +54,22 @@ class Context:
         if name not in self._tokens:
             creds = self.stack.credentials()["departments"][name]
             resp = requests.post(f"{self.stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
-                                 auth=(creds["client_id"], creds["client_secret"]), timeout=10)
+                                 auth=(creds["client_id"], creds["client_secret"]), timeout=60)
             resp.raise_for_status()
             self._tokens[name] = resp.json()["access_token"]
         return self._tokens[name]
+
+    def servers(self, *services: str) -> list[int]:
+        """Return the process ids of these services' HTTP servers in the stack (gunicorn masters)."""
+        return [pid for name in services for pid in load.listening_pids(self.stack.ports[name])]
+
+    def cpu_ratio(self, label: str, result: load.Result) -> None:
+        """Note RESULT's server CPU per request against the ceiling's: the throughput ratio the
+        servers would reach with the cores to themselves, and far steadier on a shared machine."""
+        if self.ceiling is None or math.isnan(result.cpu_ms) or math.isnan(self.ceiling.cpu_ms):
+            return
+        self.notes.append(f"{label}, by server CPU per request: **{self.ceiling.cpu_ms / result.cpu_ms:.2f}** "
+                          f"({self.ceiling.cpu_ms:.2f} ms for the ceiling, {result.cpu_ms:.2f} ms here).")
 
     def target(self, label: str, ratio: float, goal: float) -> None:
         """Record a ratio against its target as a note under the table."""

@@ -14,12 +14,13 @@ def run(ctx: Context) -> list[Row]:
     bundle = demo_bundle("Liz_Conn")
     obs = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
     target = f"{stack.gateway}/fhir/Observation/{obs}"
-    requests.get(target, headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
+    requests.get(target, headers={"Authorization": f"Bearer {token}"}, timeout=60).raise_for_status()
 
     proc, url = start_ceiling(stack.env)
     try:
         print(f"bench: ceiling (bare Flask under gunicorn), {ctx.concurrency} clients ...", flush=True)
-        ctx.ceiling = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds)
+        ctx.ceiling = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds,
+                               servers=[proc.pid])
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -27,8 +28,9 @@ def run(ctx: Context) -> list[Row]:
     broker = broker_round_trip(stack.bootstrap, ctx.messages)
     print("bench: GET /fhir/Observation/{id} through the gateway ...", flush=True)
     gateway = load.run("gateway", target, headers={"Authorization": f"Bearer {token}"},
-                       concurrency=ctx.concurrency, seconds=ctx.seconds)
+                       concurrency=ctx.concurrency, seconds=ctx.seconds, servers=ctx.servers("gateway", "records"))
     ctx.target("Gateway read / ceiling", gateway.rps / ctx.ceiling.rps, 0.30)
+    ctx.cpu_ratio("Gateway read / ceiling", gateway)
     ctx.notes.append("The broker row is sequential (one message in flight): its rate is 1 / round trip.")
     return [Row.of("bare Flask endpoint under gunicorn (ceiling)", ctx.ceiling),
             Row.of("kafka-python produce-to-consume round trip (sequential)", broker),

@@ -18,17 +18,20 @@ def run(ctx: Context) -> list[Row]:
                           patient["username"], patient["password"])["access_token"]
     url = f"{stack.gateway}/patient/v1/records"
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": "es"}
-    first = requests.get(url, headers=headers, timeout=10)
+    first = requests.get(url, headers=headers, timeout=60)
     first.raise_for_status()
     assert len(first.json()["items"]) == 20, "the default page should hold 20 items"
 
     print("bench: GET /patient/v1/records (20 items, es) through the gateway ...", flush=True)
-    page = load.run("records-patient", url, headers=headers, concurrency=ctx.concurrency, seconds=ctx.seconds)
+    servers = ctx.servers("gateway", "records")
+    page = load.run("records-patient", url, headers=headers, concurrency=ctx.concurrency, seconds=ctx.seconds,
+                    servers=servers)
     print("bench: the same page with If-None-Match (304) ...", flush=True)
     cached = load.run("records-patient-304", url, headers={**headers, "If-None-Match": first.headers["ETag"]},
-                      concurrency=ctx.concurrency, seconds=ctx.seconds, expect=304)
+                      concurrency=ctx.concurrency, seconds=ctx.seconds, expect=304, servers=servers)
     if ctx.ceiling is not None:
         ctx.target("Patient records page / ceiling", page.rps / ctx.ceiling.rps, GOAL)
+        ctx.cpu_ratio("Patient records page / ceiling", page)
     ctx.notes.append(f"Patient records page: {len(first.content)} bytes of JSON for 20 items; "
                      "a 304 sends none.")
     return [Row.of("patient GET /patient/v1/records (20 items, es) through the gateway", page),
