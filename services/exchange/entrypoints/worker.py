@@ -35,7 +35,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
     engine = exchange.engine
     return [
         ConsumerSpec(FLOW_GROUP, FLOW_TOPICS, IdempotentConsumer(
-            "exchange.flow", engine, processed_events, flow_handlers(exchange), dead_letters)),
+            "exchange.flow", engine, processed_events, flow_handlers(exchange), dead_letters),
+            fetch_wait_ms=FETCH_WAIT_MS),
         ConsumerSpec(NOTIFY_GROUP, ["phr.consent.v1"], IdempotentConsumer(
             "exchange.notify", engine, processed_events, NOTIFY_HANDLERS, dead_letters)),
         ConsumerSpec(RECORDS_GROUP, ["phr.records.v1"], IdempotentConsumer(
@@ -72,8 +73,9 @@ class ExchangeWorker(Worker):
                                     daemon=True)]
         for spec in self.specs:
             # The client's default fetch wait (500 ms) is paid on every hop of the flow when the
-            # broker holds a fetch open until then; ask for data as soon as there is any.
-            client = kafka.consumer(bootstrap, spec.group, spec.topics, fetch_max_wait_ms=FETCH_WAIT_MS)
+            # broker holds a fetch open until then: the flow asks for data as soon as there is any;
+            # notifications, the patient index and the equity projection can wait a little.
+            client = kafka.consumer(bootstrap, spec.group, spec.topics, fetch_max_wait_ms=spec.fetch_wait_ms)
             threads.append(threading.Thread(target=self._consume, args=(spec, client), name=spec.group,
                                             daemon=True))
         for t in threads:

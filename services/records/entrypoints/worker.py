@@ -42,7 +42,9 @@ def main() -> int:
     """Run the records worker until a signal."""
     records = bootstrap(load_settings("records"))
     dead_letters = KafkaPublisher(kafka.producer(records.settings.kafka_bootstrap, client_id="records-dlq"))
-    spec = ConsumerSpec(FETCH_GROUP, [handlers.FETCH_TOPIC], fetch_consumer(records, dead_letters))
+    # Fetch requests are one hop of the exchange flow: answer them as soon as they arrive.
+    spec = ConsumerSpec(FETCH_GROUP, [handlers.FETCH_TOPIC], fetch_consumer(records, dead_letters),
+                        fetch_wait_ms=20)
     return Worker(records.settings, records.engine, outbox, [spec]).run()
 
 
