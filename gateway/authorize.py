@@ -43,8 +43,8 @@ MISSING = N_("Enter both your username and your password.")
 NO_GRANT = N_("You cannot act for anyone right now. The patient may have stopped it, or it ended.")
 
 
-def _page(template: str, status: int = 200, **context) -> Response:
-    """Render a portal page in the negotiated language, labelled with it (WCAG 3.1.1)."""
+def render_page(template: str, status: int = 200, **context) -> Response:
+    """Render a page in the negotiated language, labelled with it (WCAG 3.1.1), never cached."""
     lang = current_language().used
     return Response(render_template(template, lang=lang, **context), status=status,
                     headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
@@ -76,12 +76,12 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
         except OAuth2Error as error:
             if error.redirect_uri:  # validated against the client: tell the app (section 4.1.2.1)
                 return None, server.handle_error_response(request, error)
-            return None, _page("error.html", 400, title=_("This sign-in link does not work"),
+            return None, render_page("error.html", 400, title=_("This sign-in link does not work"),
                                message=_("The app that sent you here gave a link we cannot use."),
                                technical=error.description or error.error)
 
     def login_page(grant, status=200, error=None, username=""):
-        return _page("login.html", status, title=_("Sign in"), action=request.path, params=params(),
+        return render_page("login.html", status, title=_("Sign in"), action=request.path, params=params(),
                      client_name=grant.client.name, error=error and _(error), username=username)
 
     @bp.route("/oauth/authorize", methods=["GET", "POST"])
@@ -129,7 +129,7 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
         use_preferred(account.language)  # no Accept-Language: the patient's own language
         scopes = [_(PLAIN_SCOPES[s]) if s in PLAIN_SCOPES else s
                   for s in requested]
-        return _page("approve.html", title=_("Allow access?"), action=request.path, params=params(),
+        return render_page("approve.html", title=_("Allow access?"), action=request.path, params=params(),
                      ticket=ticket, username=account.username, client_name=grant.client.name,
                      scopes=list(dict.fromkeys(scopes)))
 

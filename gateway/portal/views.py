@@ -5,11 +5,11 @@ import datetime as dt
 import re
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+from flask import (Blueprint, Response, abort, current_app, flash, redirect,
                    request, session, url_for)
 from werkzeug.datastructures import MultiDict
 
-from gateway.authorize import PAGE_HEADERS
+from gateway.authorize import render_page
 from gateway.portal import prefs as preferences
 from gateway.portal import vocabulary as v
 from gateway.portal.client import ApiError, Pkce, SignedOut
@@ -25,11 +25,8 @@ NO_RIGHT = N_("You may not use this page. Ask the patient to give you this right
 API_DOWN = N_("We cannot reach your health record right now. Try again in a few minutes.")
 
 
-def page(template: str, status: int = 200, **context) -> Response:
-    """Render a portal page, labelled with its language, never cached (it is personal)."""
-    lang = current_language().used
-    return Response(render_template(template, lang=lang, **context), status=status,
-                    headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
+# The sign-in pages and the portal's are rendered, labelled and kept out of caches alike.
+page = render_page
 
 
 def see_other(endpoint: str, **values) -> Response:
