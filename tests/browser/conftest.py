@@ -43,12 +43,8 @@ def browser():
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory):
     """The whole stack with the demo seeded, on SQLite (see the module docstring)."""
-    s = Stack(tmp_path_factory.mktemp("browser-stack"))
-    try:
-        s.start()
+    with Stack(tmp_path_factory.mktemp("browser-stack")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="package")

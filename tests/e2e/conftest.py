@@ -13,11 +13,9 @@ def stack(request, tmp_path_factory):
         if not postgres_available():
             pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
         urls = {name: create_postgres_database(f"phr_e2e_{name}") for name in SERVICES}
-    s = Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), urls)
     try:
-        s.start()
-        yield s
+        with Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), urls) as s:
+            yield s
     finally:
-        s.stop()
         for url in urls.values():
             drop_postgres_database(url)

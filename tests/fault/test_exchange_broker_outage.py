@@ -27,13 +27,11 @@ SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 def outage_stack(tmp_path_factory):
     """A stack of this module's own, on a broker the test may stop."""
     broker = Broker().start()
-    stack = Stack(tmp_path_factory.mktemp("exchange-outage"),
-                  extra_env={"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap})
     try:
-        stack.start()
-        yield stack, broker
+        with Stack(tmp_path_factory.mktemp("exchange-outage"),
+                   extra_env={"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}) as stack:
+            yield stack, broker
     finally:
-        stack.stop()
         broker.stop()
 
 

@@ -22,12 +22,8 @@ SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = Stack(tmp_path_factory.mktemp("exchange-kill"))
-    try:
-        s.start()
+    with Stack(tmp_path_factory.mktemp("exchange-kill")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def _extra_worker(stack) -> subprocess.Popen:

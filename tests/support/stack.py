@@ -47,6 +47,17 @@ class Stack:
     def database_url(self, service: str) -> str:
         return self.env.get(f"{service.upper()}_DATABASE_URL") or f"sqlite:///{self.var_dir / f'{service}.db'}"
 
+    def __enter__(self) -> "Stack":
+        """Start the stack; stop whatever did start if it does not come up."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def start(self, timeout: float = 150.0) -> "Stack":
         """Start `python -m services.stack up` and wait for its ready marker."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
