@@ -102,8 +102,12 @@ def cpu_seconds(roots: list[int] | None) -> float | None:
     if not roots or not os.path.isdir("/proc"):
         return None
     kids, todo, total, tick = _children(), list(roots), 0, os.sysconf("SC_CLK_TCK")
+    seen: set[int] = set()
     while todo:
         pid = todo.pop()
+        if pid in seen:  # a root may also be another root's child (a gunicorn worker, say)
+            continue
+        seen.add(pid)
         todo.extend(kids.get(pid, []))
         try:
             with open(f"/proc/{pid}/stat") as f:

@@ -6,6 +6,7 @@ import dataclasses
 from flask import Flask
 
 from gateway import portal
+from gateway.fastpath import ProxyFastPath
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from services.common.config import Settings, load_settings
 from services.common.observability import configure_logging, instrument
@@ -37,4 +38,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["gateway"] = gateway
     portal.init_app(app, settings)
     instrument(app, "gateway", readiness_checks(gateway))
+    app.wsgi_app = ProxyFastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
+                                 app.config["MAX_CONTENT_LENGTH"], app.extensions["observe_request"])
     return app

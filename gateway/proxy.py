@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from flask import Blueprint, Response, request
 
-from gateway import routes
+from gateway import routes, wire
 from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
 from services.common import smart
-from services.common.auth import TokenValidator, bearer_token
+from services.common.auth import TokenValidator, bearer_token, parse_bearer
 from services.common.i18n import N_
 from services.common.problem import Problem
 
@@ -31,6 +31,8 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
                         "proxy-connection", "content-length"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: The WSGI environ key under which gateway.fastpath hands a failed call's problem to the view.
+UPSTREAM_PROBLEM_KEY = "phr.gateway.upstream_problem"
 
 
 def _challenge(error: str, scope: str | None = None) -> dict:
@@ -48,10 +50,12 @@ class Guard:
     revocations: RevocationList
     limiter: TokenBucket
 
-    def claims(self) -> dict:
-        """Return the claims of the request's bearer token, or raise 401."""
+    def claims(self, authorization: str | None = None) -> dict:
+        """Return the claims of the bearer token in AUTHORIZATION (default: the Flask
+        request's header), or raise 401."""
         # TokenValidator keeps verified tokens until they expire, so a signature is checked once.
-        claims = self.validator.validate(bearer_token())
+        raw = bearer_token() if authorization is None else parse_bearer(authorization)
+        claims = self.validator.validate(raw)
         if self.revocations.is_revoked(claims["jti"]):
             raise Problem(401, N_("Unauthorized"), N_("The access token was revoked."),
                           next_step=N_("Sign in again."),
@@ -64,9 +68,9 @@ class Guard:
                           headers=_challenge("invalid_token"))
         return claims
 
-    def check(self, rule: tuple[str, str, str]) -> dict:
+    def check(self, rule: tuple[str, str, str], authorization: str | None = None) -> dict:
         """Return the claims if the token passes RULE and the rate limit, else raise 401/403/429."""
-        claims = self.claims()
+        claims = self.claims(authorization)
         context, resource, interactions = rule
         if not smart.allows(claims.get("scope", ""), context, resource, interactions):
             needed = f"{context}/{resource}.{interactions}"
@@ -103,11 +107,12 @@ class UpstreamResponse:
 
 
 class Upstreams:
-    """Forward requests to the services over one urllib3 connection pool per process.
+    """Forward requests to the services: plain-HTTP peers over gateway.wire's keep-alive
+    connections, any other (https) over one urllib3 pool.
 
-    urllib3 directly rather than requests: this is the gateway's hot path, and requests'
-    session machinery (hooks, cookies, redirects, environment proxies) roughly doubles the
-    per-call cost while adding nothing a fixed set of internal peers needs.
+    Not requests: this is the gateway's hot path, and requests' session machinery (hooks,
+    cookies, redirects, environment proxies) roughly doubles the per-call cost while adding
+    nothing a fixed set of internal peers needs (gateway.wire says why not urllib3 either).
     """
 
     def __init__(self, peers: dict[str, str], connect_timeout: float = 2.0,
@@ -116,46 +121,88 @@ class Upstreams:
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.pool = urllib3.PoolManager(num_pools=max(len(self.peers), 1), maxsize=pool_size,
                                         block=False, retries=False)
+        self.wire: dict[str, wire.Peer] = {}
+        for name, url in self.peers.items():
+            parts = urlsplit(url)
+            if parts.scheme == "http" and parts.hostname and not parts.path:
+                self.wire[name] = wire.Peer(parts.hostname, parts.port or 80, connect_timeout,
+                                            read_timeout, pool_size)
 
     def call(self, service: str, method: str, path: str, query: bytes = b"",
              headers: dict | None = None, body: bytes | None = None) -> UpstreamResponse:
         """Send one request to SERVICE, mapping network failures to 503/504/502 problems."""
-        url = self.peers[service] + path + (("?" + query.decode("latin-1")) if query else "")
+        target = path + (("?" + query.decode("latin-1")) if query else "")
+        peer = self.wire.get(service)
+        if peer is not None:
+            try:
+                return UpstreamResponse(*peer.request(method, target, list((headers or {}).items()),
+                                                      body or b""))
+            except wire.UpstreamError as exc:
+                log.warning("%s failed (%s): %s", service, exc.kind, exc)
+                raise _failure(service, {"connect": "unreachable"}.get(exc.kind, exc.kind)) from exc
         try:
-            resp = self.pool.request(method, url, headers=headers or {}, body=body or None,
-                                     timeout=self.timeout, redirect=False, retries=False,
-                                     preload_content=True, decode_content=False)
+            resp = self.pool.request(method, self.peers[service] + target, headers=headers or {},
+                                     body=body or None, timeout=self.timeout, redirect=False,
+                                     retries=False, preload_content=True, decode_content=False)
             return UpstreamResponse(resp.status, list(resp.headers.items()), resp.data)
         except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
             log.warning("%s unreachable: %s", service, exc)
-            raise Problem(503, N_("Service Unavailable"),
-                          N_("The {service} service cannot be reached right now."),
-                          next_step=N_("Try again in a few minutes."),
-                          headers={"Retry-After": "5"}, params={"service": service}) from exc
+            raise _failure(service, "unreachable") from exc
         except urllib3.exceptions.TimeoutError as exc:
             log.warning("%s timed out: %s", service, exc)
-            raise Problem(504, N_("Gateway Timeout"),
-                          N_("The {service} service did not answer in time. Nothing is known to have changed."),
-                          next_step=N_("Try again in a few minutes."), params={"service": service}) from exc
+            raise _failure(service, "timeout") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             log.warning("%s failed: %s", service, exc)
-            raise Problem(502, N_("Bad Gateway"), N_("The {service} service gave an invalid answer."),
-                          next_step=N_("Try again in a few minutes."), params={"service": service}) from exc
+            raise _failure(service, "protocol") from exc
+
+
+def _failure(service: str, kind: str) -> Problem:
+    """Return the problem for a failed call: unreachable 503, timeout 504, anything else 502."""
+    if kind == "unreachable":
+        return Problem(503, N_("Service Unavailable"),
+                       N_("The {service} service cannot be reached right now."),
+                       next_step=N_("Try again in a few minutes."),
+                       headers={"Retry-After": "5"}, params={"service": service})
+    if kind == "timeout":
+        return Problem(504, N_("Gateway Timeout"),
+                       N_("The {service} service did not answer in time. Nothing is known to have changed."),
+                       next_step=N_("Try again in a few minutes."), params={"service": service})
+    return Problem(502, N_("Bad Gateway"), N_("The {service} service gave an invalid answer."),
+                   next_step=N_("Try again in a few minutes."), params={"service": service})
+
+
+def quote_path(path: str) -> str:
+    """Return PATH percent-encoded for the request line (dot segments are refused before)."""
+    return quote(path, safe="/-._~!$&'()*+,;=:@")
 
 
 def _safe_path(path: str) -> str:
     """Refuse dot segments (they would be normalised away upstream) and re-encode the path."""
     if any(seg in (".", "..") for seg in path.split("/")):
         raise Problem(400, N_("Bad Request"), N_("The path may not contain '.' or '..' segments."))
-    return quote(path, safe="/-._~!$&'()*+,;=:@")
+    return quote_path(path)
+
+
+def response_headers(headers: list[tuple[str, str]], base: str, public_base: str) -> list[tuple[str, str]]:
+    """Return a service's response HEADERS for the client: no hop-by-hop ones, and a Location
+    under the service's BASE URL moved to the gateway's PUBLIC_BASE."""
+    return [(k, public_base + v[len(base):] if k.lower() == "location" and v.startswith(base) else v)
+            for k, v in headers if k.lower() not in HOP_BY_HOP]
 
 
 def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Blueprint:
-    """Register one catch-all rule per proxied prefix (routes.UPSTREAMS)."""
+    """Register one catch-all rule per proxied prefix (routes.UPSTREAMS).
+
+    The common case never reaches these views: gateway.fastpath forwards it without Flask.
+    They serve the rest, and render every refusal and failure.
+    """
     bp = Blueprint("proxy", __name__)
 
     def forward(rest: str = ""):
         """Check the route's rule and pass the request to its service."""
+        failed = request.environ.get(UPSTREAM_PROBLEM_KEY)
+        if failed is not None:  # the fast path's call failed; it was not sent twice
+            raise failed
         found = routes.match(request.method, request.path)
         if found is None:
             raise Problem(404, N_("Not Found"), N_("The gateway has no route for {method} {path}."),
@@ -170,10 +217,7 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
                    if name in request.headers}
         upstream = upstreams.call(found.upstream, request.method, path, request.query_string,
                                   headers, request.get_data(cache=False))
-        out = [(k, v) for k, v in upstream.headers if k.lower() not in HOP_BY_HOP]
-        base = upstreams.peers[found.upstream]
-        out = [(k, public_base + v[len(base):] if k.lower() == "location" and v.startswith(base) else v)
-               for k, v in out]
+        out = response_headers(upstream.headers, upstreams.peers[found.upstream], public_base)
         return Response(upstream.body, status=upstream.status_code, headers=out)
 
     for prefix, _service in routes.UPSTREAMS:

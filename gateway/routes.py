@@ -94,6 +94,16 @@ def upstream_for(path: str) -> str | None:
     return None
 
 
+def rule_for(path: str) -> str:
+    """Return the Flask URL rule (gateway.proxy's blueprint) that serves PATH, for metrics labels."""
+    for prefix, _service in UPSTREAMS:
+        if path == prefix:
+            return prefix
+        if path.startswith(prefix + "/"):
+            return prefix + "/<path:rest>"
+    return "unmatched"
+
+
 def match(method: str, path: str) -> Match | None:
     """Return the route for METHOD and PATH, or None when no row of ROUTES allows it."""
     service = upstream_for(path)

@@ -110,7 +110,11 @@ def _challenge(error: str | None = None) -> dict:
 
 def bearer_token() -> str:
     """Return the bearer token of the current request or raise a 401 Problem (RFC 6750 section 2.1)."""
-    header = request.headers.get("Authorization", "")
+    return parse_bearer(request.headers.get("Authorization", ""))
+
+
+def parse_bearer(header: str) -> str:
+    """Return the token of an Authorization HEADER value or raise a 401 Problem."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, N_("Unauthorized"), N_("This request needs a bearer access token."),

@@ -97,6 +97,7 @@ def _choose(tags: list[str]) -> Language:
     return Language(requested, DEFAULT, requested is not None)
 
 
+@lru_cache(maxsize=1024)  # a pure function of two short strings, asked on every request
 def negotiate(accept_language: str | None, preferred: str | None = None) -> Language:
     """Pick the response language: the Accept-Language header, else PREFERRED, else DEFAULT.
 
@@ -237,9 +238,15 @@ def install(app: Flask) -> None:
     @app.after_request
     def _label(resp: Response) -> Response:
         # A proxied response keeps the label its service gave it.
-        if "Content-Language" not in resp.headers:
-            resp.headers["Content-Language"] = current_language().used
-        resp.vary.add("Accept-Language")
+        headers = resp.headers
+        if "Content-Language" not in headers:
+            headers["Content-Language"] = current_language().used
+        # What resp.vary.add does, without parsing and re-serialising the header each time.
+        vary = headers.get("Vary")
+        if not vary:
+            headers["Vary"] = "Accept-Language"
+        elif "accept-language" not in vary.lower():
+            headers["Vary"] = vary + ", Accept-Language"
         return resp
 
     app.jinja_env.globals.update(_=_html, current_language=current_language)

@@ -29,6 +29,21 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) 
                         ["service", "method", "route"], registry=registry,
                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
     app.extensions["metrics_registry"] = registry
+    children: dict[tuple, tuple] = {}  # labels() takes a lock and builds tuples on every call
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request (also for requests served outside Flask's hooks: gateway.fastpath)."""
+        key = (method, route, status)
+        pair = children.get(key)
+        if pair is None:
+            pair = (requests_total.labels(service, method, route, status),
+                    latency.labels(service, method, route))
+            if len(children) < 10_000:
+                children[key] = pair
+        pair[0].inc()
+        pair[1].observe(seconds)
+
+    app.extensions["observe_request"] = observe
 
     @app.before_request
     def _start_timer():
@@ -37,9 +52,11 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) 
     @app.after_request
     def _count(resp: Response):
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        requests_total.labels(service, request.method, route, resp.status_code).inc()
-        if hasattr(g, "_started"):
-            latency.labels(service, request.method, route).observe(time.perf_counter() - g._started)
+        started = g.get("_started")
+        if started is None:
+            requests_total.labels(service, request.method, route, resp.status_code).inc()
+        else:
+            observe(request.method, route, resp.status_code, time.perf_counter() - started)
         return resp
 
     ops = Blueprint("ops", __name__)

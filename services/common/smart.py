@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Za-z]+)\.([cruds]+|read|write|\*)(\?.*)?$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
@@ -26,7 +27,12 @@ def allows(granted: str | list[str], context: str, resource: str, interactions: 
     ``resource="*"`` asks for a wildcard grant (for example a transaction touching any type).
     A resource in NAMED_ONLY needs a scope that names it.
     """
-    scopes = granted.split() if isinstance(granted, str) else granted
+    if isinstance(granted, str):
+        return _allows_cached(granted, context, resource, interactions)
+    return _allows(granted, context, resource, interactions)
+
+
+def _allows(scopes, context: str, resource: str, interactions: str) -> bool:
     have: set[str] = set()
     for scope in scopes:
         parsed = parse(scope)
@@ -36,6 +42,11 @@ def allows(granted: str | list[str], context: str, resource: str, interactions: 
         if ctx == context and (res == resource or (res == "*" and resource not in NAMED_ONLY)):
             have.update(perms)
     return set(interactions) <= have
+
+
+@lru_cache(maxsize=4096)  # a token's scope string is asked about on every request it makes
+def _allows_cached(granted: str, context: str, resource: str, interactions: str) -> bool:
+    return _allows(granted.split(), context, resource, interactions)
 
 
 def within(requested: str | list[str], allowed: str | list[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Wire the records service's dependencies once per process."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.events import EventChecker
 from sqlalchemy.engine import Engine
@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 from services.common.config import Settings
 from services.common.db import make_engine
 from services.records.domain.sensitivity import Labeller
-from services.records.service_layer.unit_of_work import SqlUnitOfWork
+from services.records.adapters.repository import ResourceReads
+from services.records.service_layer.unit_of_work import ReadUnitOfWork, SqlUnitOfWork
 
 
 @dataclass
@@ -20,10 +21,18 @@ class Records:
     engine: Engine
     events: EventChecker
     labeller: Labeller
+    reads: ResourceReads = field(init=False)
+
+    def __post_init__(self):
+        self.reads = ResourceReads(self.engine.dialect)
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
         return SqlUnitOfWork(self.engine, write=write, checker=self.events)
+
+    def reader(self) -> ReadUnitOfWork:
+        """Start a read by id (no transaction; see ReadUnitOfWork)."""
+        return ReadUnitOfWork(self.engine, self.reads)
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Records:

@@ -1,6 +1,8 @@
 """The bench's load generator: wrk's Lua script sends the request asked for and its figures are read back."""
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -57,3 +59,19 @@ def test_the_cpu_of_a_process_and_its_children_is_read_from_proc():
     sum(i * i for i in range(300_000))
     assert load.cpu_seconds([os.getpid()]) > before >= 0
     assert load.cpu_seconds([]) is None
+
+
+def test_a_process_named_twice_or_as_a_child_of_another_root_is_counted_once():
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc on this system; the bench leaves the CPU column empty")
+    child = subprocess.Popen([sys.executable, "-c", "sum(i * i for i in range(3_000_000)); print(); input()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()  # done computing; it now waits
+        alone = load.cpu_seconds([child.pid])
+        assert alone > 0.05
+        # A gunicorn master and its workers all bind the port: listening_pids returns them all.
+        both = load.cpu_seconds([os.getpid(), child.pid, child.pid])
+        assert both - load.cpu_seconds([os.getpid()]) < alone + 0.05
+    finally:
+        child.communicate(b"\n", timeout=10)

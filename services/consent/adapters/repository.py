@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from services.consent.adapters.prepared import PreparedSelect
+from services.common.prepared import PreparedSelect
 from services.consent.adapters.tables import break_glass, consents
 from services.consent.domain.model import ACTIVE, BreakGlass, Consent, Party, utc
 

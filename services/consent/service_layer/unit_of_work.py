@@ -5,6 +5,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
+from services.common.prepared import raw_cursor
 from services.consent.adapters.repository import SqlBreakGlassRepository, SqlConsentRepository
 from services.consent.adapters.tables import outbox
 
@@ -48,29 +49,17 @@ class _Bound:
 
 
 class DecisionUnitOfWork:
-    """The decision path's reads on a pooled raw connection, without a write transaction.
-
-    Each statement reads what is committed when it runs (SQLite in autocommit mode, a
-    PostgreSQL read-committed transaction the pool rolls back on return): a revocation
-    that has returned is seen by the next decision, as with SqlUnitOfWork(write=False).
-    """
+    """The decision path's reads on a pooled raw connection, without a write transaction
+    (services.common.prepared.raw_cursor): a revocation that has returned is seen by the next
+    decision, as with SqlUnitOfWork(write=False)."""
 
     def __init__(self, engine: Engine, reads):
         self.engine, self.reads = engine, reads
 
     def __enter__(self):
-        self._conn = self.engine.raw_connection()
-        try:
-            self._cursor = self._conn.cursor()
-        except BaseException:
-            self._conn.close()
-            raise
-        self.consents = self.grants = _Bound(self.reads, self._cursor)
+        self._cursor_cm = raw_cursor(self.engine)
+        self.consents = self.grants = _Bound(self.reads, self._cursor_cm.__enter__())
         return self
 
     def __exit__(self, *exc):
-        try:
-            self._cursor.close()
-        finally:
-            self._conn.close()  # back to the pool, which rolls back whatever is open
-        return False
+        return self._cursor_cm.__exit__(*exc)

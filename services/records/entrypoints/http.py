@@ -135,7 +135,7 @@ def read(resource_type: str, rid: str):
     """Return the current version of one resource to its custodian department."""
     require_scope("system", resource_type, "r")
     try:
-        stored = handlers.read_resource(_records().uow(write=False), resource_type, rid, _department())
+        stored = handlers.read_resource(_records().reader(), resource_type, rid, _department())
     except handlers.NotFound:
         raise _not_found(resource_type, rid) from None
     return _resource_response(stored)

@@ -7,7 +7,8 @@ from sqlalchemy.engine import Engine
 
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
-from services.records.adapters.repository import SqlResourceRepository
+from services.common.prepared import raw_cursor
+from services.records.adapters.repository import ResourceReads, SqlResourceRepository
 from services.records.adapters.tables import outbox
 
 
@@ -39,6 +40,31 @@ class SqlUnitOfWork:
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
         enqueue(self.conn, outbox, topic, event, checker=self.checker)
+
+
+class _BoundReads:
+    def __init__(self, reads, cursor):
+        self._reads, self._cursor = reads, cursor
+
+    def get(self, resource_type: str, rid: str):
+        return self._reads.get(self._cursor, resource_type, rid)
+
+
+class ReadUnitOfWork:
+    """Reads by id on a pooled raw connection, outside any transaction
+    (services.common.prepared.raw_cursor): each sees what is committed when it runs, as with
+    SqlUnitOfWork(write=False). Shaped like a unit of work for handlers.read_resource."""
+
+    def __init__(self, engine: Engine, reads: ResourceReads):
+        self.engine, self.reads = engine, reads
+
+    def __enter__(self):
+        self._cursor_cm = raw_cursor(self.engine)
+        self.resources = _BoundReads(self.reads, self._cursor_cm.__enter__())
+        return self
+
+    def __exit__(self, *exc):
+        return self._cursor_cm.__exit__(*exc)
 
 
 class ConnectionUnitOfWork:

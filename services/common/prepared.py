@@ -1,16 +1,18 @@
-"""A Core SELECT compiled once per dialect and run on a raw DBAPI cursor (the decision path).
+"""A Core SELECT compiled once per dialect and run on a raw DBAPI cursor (the hot read paths).
 
-A decision is one indexed lookup; SQLAlchemy's per-statement machinery (connection wrapper,
-transaction events, result objects) costs several times the query itself there, and the
-decision path is the service's hottest. The SQL, its parameters and the conversion of its
-results still come from the Core table definitions, so both dialects stay right.
+A consent decision or a FHIR read by id is one indexed lookup; SQLAlchemy's per-statement
+machinery (connection wrapper, transaction events, result objects) costs several times the
+query itself there, and these are the services' hottest paths. The SQL, its parameters and
+the conversion of its results still come from the Core table definitions, so both dialects
+stay right.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 
 
 class PreparedSelect:
@@ -47,3 +49,21 @@ class PreparedSelect:
             return [tuple(row) for row in cursor.fetchall()]
         return [tuple(v if process is None or v is None else process(v)
                       for process, v in zip(results, row)) for row in cursor.fetchall()]
+
+
+@contextmanager
+def raw_cursor(engine: Engine) -> Iterator[Any]:
+    """Yield a cursor on a pooled DBAPI connection, outside any write transaction.
+
+    Each statement reads what is committed when it runs (SQLite in autocommit mode, a
+    PostgreSQL read-committed transaction the pool rolls back on return).
+    """
+    conn = engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+    finally:
+        conn.close()  # back to the pool, which rolls back whatever is open
