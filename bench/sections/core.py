@@ -18,17 +18,24 @@ def run(ctx: Context) -> list[Row]:
 
     proc, url = start_ceiling(stack.env)
     try:
+        # The ceiling swings by half between runs on a shared machine; it is measured before
+        # and after the gateway read and the higher rate is kept: no ratio gains from a bad run.
         print(f"bench: ceiling (bare Flask under gunicorn), {ctx.concurrency} clients ...", flush=True)
-        ctx.ceiling = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds,
-                               servers=[proc.pid])
+        first = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds, servers=[proc.pid])
+        print(f"bench: broker round trip x{ctx.messages} ...", flush=True)
+        broker = broker_round_trip(stack.bootstrap, ctx.messages)
+        print("bench: GET /fhir/Observation/{id} through the gateway ...", flush=True)
+        gateway = load.run("gateway", target, headers={"Authorization": f"Bearer {token}"},
+                           concurrency=ctx.concurrency, seconds=ctx.seconds,
+                           servers=ctx.servers("gateway", "records"))
+        print("bench: the ceiling again ...", flush=True)
+        second = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds, servers=[proc.pid])
+        ctx.ceiling = max(first, second, key=lambda r: r.rps)
+        ctx.notes.append(f"Ceiling measured twice, {first.rps:,.0f} and {second.rps:,.0f} req/s; "
+                         "the higher is the baseline of every ratio.")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"bench: broker round trip x{ctx.messages} ...", flush=True)
-    broker = broker_round_trip(stack.bootstrap, ctx.messages)
-    print("bench: GET /fhir/Observation/{id} through the gateway ...", flush=True)
-    gateway = load.run("gateway", target, headers={"Authorization": f"Bearer {token}"},
-                       concurrency=ctx.concurrency, seconds=ctx.seconds, servers=ctx.servers("gateway", "records"))
     ctx.target("Gateway read / ceiling", gateway.rps / ctx.ceiling.rps, 0.30)
     ctx.cpu_ratio("Gateway read / ceiling", gateway)
     ctx.notes.append("The broker row is sequential (one message in flight): its rate is 1 / round trip.")

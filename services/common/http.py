@@ -27,6 +27,7 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     # (Content-Language) before the contract checks read that label.
     contract_checks.install(app, settings.service, registry, settings.contract_checks)
     i18n.install(app)
-    protect(app, validator or TokenValidator(settings.issuer, settings.audience,
-                                             JwksCache(settings.jwks_url)), open_paths)
+    validator = validator or TokenValidator(settings.issuer, settings.audience, JwksCache(settings.jwks_url))
+    protect(app, validator, open_paths)
+    app.extensions["token_validator"] = validator
     return app

@@ -19,6 +19,7 @@ from services.records.domain.bundle import InvalidBundle
 from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
                                             BadSearch, encode_cursor, parse_query)
 from services.records.entrypoints import patient
+from services.records.entrypoints.fastread import FastRead, resource_headers
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
 
@@ -49,6 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_url_rule("/fhir/<resource_type>/<rid>/_history/<vid>", view_func=vread, methods=["GET"])
     app.add_url_rule("/internal/v1/bundles/<ref>", view_func=claim_check, methods=["GET"])
     patient.register(app)
+    app.wsgi_app = FastRead(app.wsgi_app, records, app.extensions["token_validator"],
+                            app.extensions["observe_request"])
     return app
 
 
@@ -150,8 +153,8 @@ def _resource_response(stored, status: int = 200) -> Response:
     etag = f'W/"{stored.version_id}"'
     if status == 200 and request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
-    return Response(stored.serialized(), status=status, mimetype=FHIR_JSON, headers={
-        "ETag": etag, "Last-Modified": stored.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT")})
+    return Response(stored.serialized(), status=status, mimetype=FHIR_JSON, headers=resource_headers(stored))
+
 
 
 def search(resource_type: str):
