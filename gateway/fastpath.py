@@ -1,4 +1,6 @@
-"""The proxy's common case as plain WSGI, in front of the gateway's Flask app.
+"""The proxy's common case as plain WSGI, in front of the gateway's Flask app (the services'
+hot routes, services.common.fastpath, do the same for one route each; the proxy has many
+prefixes and methods, hands a failed call's problem to its view, and so has its own).
 
 A forwarded request needs none of Flask's per-request machinery (request context, session
 cookie, URL map, hooks, a Response object), and that machinery was a quarter of the gateway's
@@ -16,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
-from http import HTTPStatus
 from typing import Callable, Iterable
 
 from gateway import proxy, routes
 from services.common import i18n
+from services.common.fastpath import reason
 from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -85,14 +87,7 @@ class ProxyFastPath:
             out.append(("Vary", "Accept-Language"))
         if upstream.status_code not in _NO_LENGTH:
             out.append(("Content-Length", str(len(upstream.body))))
-        start_response(f"{upstream.status_code} {_reason(upstream.status_code)}", out)
+        start_response(f"{upstream.status_code} {reason(upstream.status_code)}", out)
         self.observe(method, routes.rule_for(path), upstream.status_code,
                      time.perf_counter() - started)
         return [upstream.body]
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"

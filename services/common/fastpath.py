@@ -1,0 +1,93 @@
+"""A service's hottest routes answered as plain WSGI, in front of its Flask app.
+
+Flask's per-request machinery (request context, URL map, hooks, a Response object) is a
+fixed cost that, on a one-lookup route such as a consent decision or a FHIR read by id, is
+larger than the work itself. A hot route's handler answers only the common case that passes
+every check, with the same objects the Flask view uses; it returns None for anything else,
+and the request goes to Flask as it came (a body read here is put back), so the view stays
+the one place that refuses and explains. Not a framework: a list of (method, pattern,
+handler) and a fall-through.
+"""
+from __future__ import annotations
+
+import io
+import re
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Callable, Iterable
+
+from services.common import i18n
+
+#: status, headers (without Content-Length), body
+Answer = tuple[int, list[tuple[str, str]], bytes]
+Handler = Callable[[dict, re.Match], "Answer | None"]
+_NO_LENGTH = frozenset({204, 304})
+
+
+@dataclass(frozen=True)
+class HotRoute:
+    method: str
+    pattern: re.Pattern
+    label: str  # the Flask rule of the same route: the metrics' route label
+    handler: Handler
+
+
+class HotRoutes:
+    """WSGI middleware: try each matching hot route's handler; on None, call the Flask app."""
+
+    def __init__(self, app: Callable, routes: list[HotRoute],
+                 observe: Callable[[str, str, int, float], None]):
+        self.app, self.routes, self.observe = app, routes, observe
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO") or "/"
+        for route in self.routes:
+            if route.method != method:
+                continue
+            found = route.pattern.match(path)
+            if found is None:
+                continue
+            answer = route.handler(environ, found)
+            if answer is None:
+                break
+            status, headers, body = answer
+            if status not in _NO_LENGTH:
+                headers.append(("Content-Length", str(len(body))))
+            start_response(f"{status} {reason(status)}", headers)
+            self.observe(method, route.label, status, time.perf_counter() - started)
+            return [body]
+        return self.app(environ, start_response)
+
+
+def reason(status: int) -> str:
+    """The reason phrase of STATUS (RFC 9110 section 15), or "Unknown"."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def read_body(environ: dict, limit: int) -> bytes | None:
+    """Return the request body when it has a Content-Length of at most LIMIT bytes, else None.
+
+    The bytes are put back as the environ's input, so Flask can still read them on fall-through.
+    """
+    if environ.get("HTTP_TRANSFER_ENCODING"):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length < 0 or length > limit:
+        return None
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def language_headers(environ: dict) -> list[tuple[str, str]]:
+    """Content-Language and Vary as services.common.i18n labels a Flask response."""
+    return [("Content-Language", i18n.negotiate(environ.get("HTTP_ACCEPT_LANGUAGE")).used),
+            ("Vary", "Accept-Language")]

@@ -1,0 +1,58 @@
+"""``POST /consent/v1/decisions`` answered without Flask (services.common.fastpath): the
+question every exchange asks, and the consent service's hottest route.
+
+The handler does what the view (entrypoints.departments.decide) does, with the same objects:
+the token validator, the scope grammar, handlers.decide on the prepared reads. It answers
+only a well-formed question with a valid token and the scope; anything else (no or bad
+token, no scope, a body that is not a JSON object, an unknown purpose or label) goes to the
+view, which refuses and explains.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from services.common import smart
+from services.common.auth import TokenValidator, parse_bearer
+from services.common.fastpath import Answer, HotRoute, language_headers, read_body
+from services.common.problem import Problem
+from services.consent.domain.model import InvalidConsent
+from services.consent.service_layer import handlers
+
+MAX_BODY = 64 * 1024  # a question is a few hundred bytes; anything larger is the view's to judge
+# As Flask's jsonify with this service's settings (compact, keys in order, ASCII, a newline).
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+
+
+def hot_decide(service, validator: TokenValidator) -> HotRoute:
+    """The hot route of a department's decision."""
+
+    def decide(environ: dict, _found: re.Match) -> Answer | None:
+        mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if mimetype != "application/json":
+            return None
+        try:
+            claims = validator.validate(parse_bearer(environ.get("HTTP_AUTHORIZATION", "")))
+        except Problem:
+            return None
+        if not smart.allows(claims.get("scope", ""), "system", "Consent", "r"):
+            return None
+        raw = read_body(environ, MAX_BODY)
+        if not raw:
+            return None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        q = handlers.AskDecision(body.get("patient"), body.get("actor", claims.get("dept")),
+                                 body.get("purpose"), body.get("classes"))
+        try:
+            decision = handlers.decide(q, service.decision_uow(), service.clock())
+        except InvalidConsent:
+            return None
+        headers = [("Content-Type", "application/json"), *language_headers(environ)]
+        return 200, headers, (_DUMPS(decision.as_dict()) + "\n").encode()
+
+    return HotRoute("POST", re.compile(r"^/consent/v1/decisions$"), "/consent/v1/decisions", decide)

@@ -1,0 +1,78 @@
+"""The decision hot route (consent.entrypoints.hot) on a real database with real tokens: a
+well-formed question skips Flask and is answered as the view answers it; anything else is the view's."""
+import json
+
+import pytest
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from tests.integration.test_consent_api import consent, department, grant, patient  # noqa: F401
+
+
+def _count_decide(app) -> list:
+    calls, view = [], app.view_functions["decide"]
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return view(*args, **kwargs)
+
+    app.view_functions["decide"] = counted
+    return calls
+
+
+QUESTION = {"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "classes": ["Observation"]}
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_a_well_formed_question_is_answered_without_flask_exactly_as_the_view_answers(consent, mint, granted):
+    client, _engine, _clock, app = consent
+    if granted:
+        assert grant(client, patient(mint)).status_code == 201
+    calls = _count_decide(app)
+    headers = {**department(mint), "Accept-Language": "es"}
+    fast = client.post("/consent/v1/decisions", json=QUESTION, headers=headers)
+    assert calls == []
+    slow = Client(app.wsgi_app.app, Response).post("/consent/v1/decisions", json=QUESTION, headers=headers)
+    assert calls == [1]
+    assert (fast.status_code, fast.get_data()) == (slow.status_code, slow.get_data())
+    assert dict(fast.headers) == dict(slow.headers)
+    assert fast.get_json()["decision"] == ("permit" if granted else "deny")
+
+
+def test_a_revocation_is_seen_by_the_next_hot_decision(consent, mint):
+    client, _engine, _clock, _app = consent
+    created = grant(client, patient(mint))
+    ask = lambda: client.post("/consent/v1/decisions", json=QUESTION, headers=department(mint)).get_json()
+    assert ask()["decision"] == "permit"
+    assert client.delete(f"/patient/v1/consents/{created.get_json()['id']}", headers=patient(mint)).status_code in (200, 204)
+    assert ask()["decision"] == "deny"
+
+
+@pytest.mark.parametrize("case,status", [
+    ("no token", 401), ("bad token", 401), ("no scope", 403), ("not json", 422), ("a list", 422),
+    ("unknown purpose", 422), ("unknown label", 422), ("form body", 422)])
+def test_every_other_question_goes_to_the_view_and_comes_back_as_a_problem(consent, mint, case, status):
+    client, _engine, _clock, app = consent
+    headers = department(mint)
+    data, content_type = json.dumps(QUESTION), "application/json"
+    if case == "no token":
+        headers = {}
+    elif case == "bad token":
+        headers = {"Authorization": "Bearer x.y.z"}
+    elif case == "no scope":
+        headers = department(mint, scope="system/Observation.rs")
+    elif case == "not json":
+        data = "{not json"
+    elif case == "a list":
+        data = json.dumps([QUESTION])
+    elif case == "unknown purpose":
+        data = json.dumps({**QUESTION, "purpose": "SELLING"})
+    elif case == "unknown label":
+        data = json.dumps({**QUESTION, "classes": ["XYZ"]})
+    elif case == "form body":
+        data, content_type = "patient=pat-1", "application/x-www-form-urlencoded"
+    resp = client.post("/consent/v1/decisions", data=data, headers={**headers, "Content-Type": content_type})
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.content_type == "application/problem+json"
+    if status == 422:
+        assert resp.get_json()["fields"]
