@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from contracts.accessibility.model import Context, Node, Rule, Violation
-from contracts.accessibility.rules import FUNCTIONS, HEADER_PATH, RULES, language_tag
+from contracts.accessibility.rules import BY_TYPE, HEADER_PATH, RULES, language_tag
 from contracts.accessibility.walker import walk
 
 __all__ = ["RULES", "Rule", "Violation", "check", "language_of"]
@@ -28,7 +28,10 @@ def check(payload: Any, *, locale: str = "en",
         header = next((v for k, v in headers.items() if k.lower() == "content-language"), None)
         found.extend(language_tag(Node(HEADER_PATH, "Content-Language", header), ctx))
     for node in walk(payload):
-        for function in FUNCTIONS:
+        value = node.value
+        # Every shape in shapes.py is an object or a string: a rule sees only values of its type.
+        functions = BY_TYPE[dict] if isinstance(value, dict) else BY_TYPE[str] if isinstance(value, str) else ()
+        for function in functions:
             if function.recognise(node):
                 found.extend(function(node, ctx))
     return found

@@ -32,7 +32,7 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a page of records makes hundreds, and frozen init is slow
 class Node:
     """A value met while walking a payload, with the key that holds it and its container."""
 

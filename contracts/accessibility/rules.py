@@ -22,12 +22,17 @@ MIN_SPANISH_EASE = 60.0
 
 
 def rule(id: str, title: str, shape: str, threshold: str, standard: str,
-         recognise: Callable[[Node], bool]) -> Callable[[RuleFunction], RuleFunction]:
-    """Register the decorated function as rule ID, applied to nodes that RECOGNISE accepts."""
+         recognise: Callable[[Node], bool], on: type = dict) -> Callable[[RuleFunction], RuleFunction]:
+    """Register the decorated function as rule ID, applied to nodes that RECOGNISE accepts.
+
+    ON is the JSON type (dict or str) of every value RECOGNISE can accept; ``check`` asks only
+    the rules of a value's type.
+    """
 
     def register(function: RuleFunction) -> RuleFunction:
         function.rule = Rule(id, title, shape, threshold, standard, function)
         function.recognise = recognise
+        function.on = on
         RULES.append(function.rule)
         return function
 
@@ -39,7 +44,7 @@ def rule(id: str, title: str, shape: str, threshold: str, standard: str,
       threshold="every tag valid per BCP 47 (langcodes.tag_is_valid; hyphens, not underscores)",
       standard="WCAG 2.2 SC 3.1.1 Language of Page, SC 3.1.2 Language of Parts; "
                "BCP 47 (RFC 5646); RFC 9110 section 8.5 Content-Language",
-      recognise=shapes.is_language_tag)
+      recognise=shapes.is_language_tag, on=str)
 def language_tag(node: Node, ctx: Context) -> Iterator[Violation]:
     """Each language tag is a valid BCP 47 tag; the header must be present when headers are given.
 
@@ -65,7 +70,7 @@ def language_tag(node: Node, ctx: Context) -> Iterator[Violation]:
                 "other languages not scored",
       standard="WCAG 2.2 SC 3.1.5 Reading Level (AAA); health-literacy guidance for patient "
                "materials (AMA, NIH/NLM plain language: grade 8 or below)",
-      recognise=shapes.is_prose)
+      recognise=shapes.is_prose, on=str)
 def plain_language(node: Node, ctx: Context) -> Iterator[Violation]:
     """Patient-facing prose reads at US grade 8 or below, scored with a formula of its language.
 
@@ -264,3 +269,5 @@ def _filled(value: object) -> bool:
 
 FUNCTIONS: list[RuleFunction] = [language_tag, plain_language, coded_value_text, quantity_units,
                                  display_date, colour_only, attachment_metadata, media_transcript]
+#: FUNCTIONS by the JSON type of the values they apply to, in FUNCTIONS' order.
+BY_TYPE: dict[type, list[RuleFunction]] = {t: [f for f in FUNCTIONS if f.on is t] for t in (dict, str)}

@@ -1,4 +1,7 @@
-"""Recognise the payload shapes of contracts/PATIENT_FACING.md ("Shapes the rules recognise")."""
+"""Recognise the payload shapes of contracts/PATIENT_FACING.md ("Shapes the rules recognise").
+
+Every shape is a JSON object or a string; ``check`` hands no other value to the rules.
+"""
 from __future__ import annotations
 
 from typing import Any

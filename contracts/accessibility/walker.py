@@ -1,13 +1,9 @@
 """Walk a JSON document depth-first and hand every value to the rules, with its JSON path."""
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
 from contracts.accessibility.model import Node
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
 
 def walk(document: Any, root: str = "$") -> Iterator[Node]:
     """Yield a Node for DOCUMENT and every value inside it, in document order."""
@@ -30,6 +26,6 @@ def walk(document: Any, root: str = "$") -> Iterator[Node]:
 def child_path(path: str, key: Any) -> str:
     """Return the JSON path of member KEY of the object at PATH (bracket form when needed)."""
     key = str(key)
-    if _IDENTIFIER.match(key):
+    if key.isascii() and key.isidentifier():  # [A-Za-z_][A-Za-z0-9_]*
         return f"{path}.{key}"
     return f"{path}['" + key.replace("\\", "\\\\").replace("'", "\\'") + "']"

@@ -95,9 +95,13 @@ def month_names(locale: str) -> tuple[str, ...]:
 
 def has_month_name(text: str, locale: str) -> bool:
     """Say whether TEXT names a month in words in LOCALE."""
-    lowered = text.lower()
-    return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", lowered)
-               for name in month_names(locale))
+    return _month_pattern(locale).search(text.lower()) is not None
+
+
+@lru_cache(maxsize=64)
+def _month_pattern(locale: str) -> re.Pattern:
+    """One pattern for every month name of LOCALE, each as a whole word (longest first)."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(name) for name in month_names(locale)) + r")(?!\w)")
 
 
 # -- titles and tags ----------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """SQL reads of one patient's compartment for the patient-facing views (SQLAlchemy Core)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
 
+from services.common.prepared import PreparedSelect
 from services.records.adapters.repository import StoredResource
 from services.records.adapters.tables import resources
 
@@ -25,12 +28,27 @@ def stamp(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> tuple
 
     Rows are only ever inserted or replaced (every write bumps last_updated and version_id),
     so (count, latest change, sum of versions) identifies the compartment's state cheaply.
+    Asked on every page a patient opens, so it runs prepared on the unit of work's own DBAPI
+    cursor, in its transaction (services.common.prepared).
     """
-    row = conn.execute(sa.select(sa.func.count(), sa.func.max(resources.c.last_updated),
-                                 sa.func.coalesce(sa.func.sum(resources.c.version_id), 0))
-                       .where(_compartment(patient_id, types))).one()
+    cursor = conn.connection.cursor()
+    try:
+        row = _stamp_statement(types, conn.dialect).rows(cursor, patient_id=patient_id)[0]
+    finally:
+        cursor.close()
     latest = row[1].isoformat() if hasattr(row[1], "isoformat") else str(row[1])
-    return int(row[0]), latest, int(row[2])
+    return int(row[0]), latest, int(row[2] or 0)
+
+
+@lru_cache(maxsize=16)
+def _stamp_statement(types: tuple[str, ...], dialect) -> PreparedSelect:
+    # An OR of equalities rather than IN: an IN list is an expanding parameter, which a
+    # statement compiled once cannot hold.
+    return PreparedSelect(
+        sa.select(sa.func.count(), sa.func.max(resources.c.last_updated),
+                  sa.func.coalesce(sa.func.sum(resources.c.version_id), 0))
+        .where(resources.c.patient_id == sa.bindparam("patient_id"),
+               sa.or_(*(resources.c.resource_type == t for t in types))), dialect)
 
 
 def compartment(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> list[StoredResource]:
