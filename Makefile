@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-fast browser bench contracts i18n clean
+.PHONY: install up test test-fast browser bench loadgen contracts i18n clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ i18n: install ## re-extract marked text into the catalogs and merge them (then t
 	$(PY) -m services.common.i18n update
 	$(PY) -m services.common.i18n check
 
-bench: install ## benchmark table (ratios against a baseline measured in the same run)
+bench: install loadgen ## benchmark table (ratios against a baseline measured in the same run)
 	$(PY) -m bench
+
+loadgen: ## Debian's wrk, the bench's load generator (installed with apt-get when missing and root)
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
+	else echo "The bench drives HTTP with wrk when installed (else a slower Python client). Run: sudo apt-get install -y wrk"; fi
 
 clean:
 	rm -rf var/ .pytest_cache
