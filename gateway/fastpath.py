@@ -61,6 +61,9 @@ class ProxyFastPath:
             claims = self.guard.check(found.rule, environ.get("HTTP_AUTHORIZATION", ""))
         except Problem:
             return self.app(environ, start_response)  # the view checks again and explains
+        except Exception:  # nothing was sent: the view meets the same failure and answers it
+            log.warning("proxy fast path failed before forwarding; the Flask view answers", exc_info=True)
+            return self.app(environ, start_response)
         if claims.get("act"):  # every action by a caregiver is logged as theirs
             log.info("caregiver %s acting for patient %s: %s %s", claims["act"],
                      claims.get("patient"), method, path)

@@ -5,12 +5,15 @@ fixed cost that, on a one-lookup route such as a consent decision or a FHIR read
 larger than the work itself. A hot route's handler answers only the common case that passes
 every check, with the same objects the Flask view uses; it returns None for anything else,
 and the request goes to Flask as it came (a body read here is put back), so the view stays
-the one place that refuses and explains. Not a framework: a list of (method, pattern,
-handler) and a fall-through.
+the one place that refuses and explains. A handler that raises (its database away, say) is
+also handed over: the view meets the same failure and answers it as problem+json. So a
+handler must only read, never change anything. Not a framework: a list of (method,
+pattern, handler) and a fall-through.
 """
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from services.common import i18n
 Answer = tuple[int, list[tuple[str, str]], bytes]
 Handler = Callable[[dict, re.Match], "Answer | None"]
 _NO_LENGTH = frozenset({204, 304})
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,11 @@ class HotRoutes:
             found = route.pattern.match(path)
             if found is None:
                 continue
-            answer = route.handler(environ, found)
+            try:
+                answer = route.handler(environ, found)
+            except Exception:  # the view meets the same failure and answers it as a problem
+                log.warning("hot route %s failed; the Flask view answers", route.label, exc_info=True)
+                answer = None
             if answer is None:
                 break
             status, headers, body = answer

@@ -71,3 +71,17 @@ def test_every_other_read_is_answered_by_the_view(records, mint, case):
     if expected >= 400:
         assert resp.content_type == "application/problem+json"
         assert "pat-7" not in resp.get_data(as_text=True)
+
+
+def test_a_read_whose_database_fails_is_a_problem_from_the_view_never_a_bare_error(database_url, mint, tmp_path):
+    import sqlalchemy as sa
+
+    with records_app(database_url, mint, tmp_path) as (app, engine):
+        client = app.test_client()
+        bundle = small_bundle("pat-8")
+        assert client.post("/fhir", json=bundle, headers=mint.department()).status_code == 200
+        with engine.begin() as conn:  # the table goes away: a broken dependency
+            conn.execute(sa.text("ALTER TABLE resources RENAME TO resources_away"))
+        resp = client.get(f"/fhir/Observation/{bundle['entry'][1]['resource']['id']}", headers=mint.department())
+        assert resp.status_code >= 500
+        assert resp.content_type == "application/problem+json" and "pat-8" not in resp.get_data(as_text=True)
