@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 
 from gateway import proxy, routes
 from services.common import i18n
-from services.common.fastpath import reason
+from services.common.fastpath import NO_LENGTH, content_length, reason
 from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # Request headers forwarded, as WSGI environ keys.
 _FORWARDED = [(name, "HTTP_" + name.upper().replace("-", "_")) for name in proxy.FORWARDED_HEADERS
               if name != "Content-Type"]
-_NO_LENGTH = frozenset({204, 304})
 
 
 class ProxyFastPath:
@@ -46,16 +45,13 @@ class ProxyFastPath:
         started = time.perf_counter()
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"
-        if method not in METHODS or not path.isascii() or environ.get("HTTP_TRANSFER_ENCODING"):
+        if method not in METHODS or not path.isascii():
             return self.app(environ, start_response)
         found = routes.match(method, path)
         if found is None or found.rule is None or "/./" in path + "/" or "/../" in path + "/":
             return self.app(environ, start_response)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return self.app(environ, start_response)
-        if length < 0 or length > self.max_body:
+        length = content_length(environ, self.max_body)
+        if length is None:
             return self.app(environ, start_response)
         try:
             claims = self.guard.check(found.rule, environ.get("HTTP_AUTHORIZATION", ""))
@@ -88,7 +84,7 @@ class ProxyFastPath:
                         i18n.negotiate(environ.get("HTTP_ACCEPT_LANGUAGE")).used))
         if not any(n.lower() == "vary" and "accept-language" in v.lower() for n, v in out):
             out.append(("Vary", "Accept-Language"))
-        if upstream.status_code not in _NO_LENGTH:
+        if upstream.status_code not in NO_LENGTH:
             out.append(("Content-Length", str(len(upstream.body))))
         start_response(f"{upstream.status_code} {reason(upstream.status_code)}", out)
         self.observe(method, routes.rule_for(path), upstream.status_code,

@@ -139,7 +139,7 @@ class Upstreams:
                                                       body or b""))
             except wire.UpstreamError as exc:
                 log.warning("%s failed (%s): %s", service, exc.kind, exc)
-                raise _failure(service, {"connect": "unreachable"}.get(exc.kind, exc.kind)) from exc
+                raise _failure(service, exc.kind) from exc
         try:
             resp = self.pool.request(method, self.peers[service] + target, headers=headers or {},
                                      body=body or None, timeout=self.timeout, redirect=False,
@@ -147,7 +147,7 @@ class Upstreams:
             return UpstreamResponse(resp.status, list(resp.headers.items()), resp.data)
         except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
             log.warning("%s unreachable: %s", service, exc)
-            raise _failure(service, "unreachable") from exc
+            raise _failure(service, "connect") from exc
         except urllib3.exceptions.TimeoutError as exc:
             log.warning("%s timed out: %s", service, exc)
             raise _failure(service, "timeout") from exc
@@ -157,8 +157,9 @@ class Upstreams:
 
 
 def _failure(service: str, kind: str) -> Problem:
-    """Return the problem for a failed call: unreachable 503, timeout 504, anything else 502."""
-    if kind == "unreachable":
+    """Return the problem for a failed call of KIND (gateway.wire.UpstreamError's kinds):
+    "connect" (unreachable) 503, "timeout" 504, anything else 502."""
+    if kind == "connect":
         return Problem(503, N_("Service Unavailable"),
                        N_("The {service} service cannot be reached right now."),
                        next_step=N_("Try again in a few minutes."),

@@ -89,10 +89,6 @@ class Peer:
                 raise UpstreamError("protocol", "the service closed a kept-alive connection")
             return self._exchange(self._connect(), head, body, method)
 
-    def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
-
     def _head(self, method: str, target: str, headers: list[tuple[str, str]], length: int) -> bytes:
         lines = [f"{method} {target} HTTP/1.1".encode("latin-1"), b"Host: " + self.host_header]
         for name, value in headers:

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Callable, Iterable
 
-from services.common import i18n
+from services.common import i18n, smart
+from services.common.auth import TokenValidator, parse_bearer
+from services.common.problem import Problem
 
 #: status, headers (without Content-Length), body
 Answer = tuple[int, list[tuple[str, str]], bytes]
 Handler = Callable[[dict, re.Match], "Answer | None"]
-_NO_LENGTH = frozenset({204, 304})
+#: Statuses whose responses carry no body and so no Content-Length (RFC 9110 section 8.6).
+NO_LENGTH = frozenset({204, 304})
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +64,7 @@ class HotRoutes:
             if answer is None:
                 break
             status, headers, body = answer
-            if status not in _NO_LENGTH:
+            if status not in NO_LENGTH:
                 headers.append(("Content-Length", str(len(body))))
             start_response(f"{status} {reason(status)}", headers)
             self.observe(method, route.label, status, time.perf_counter() - started)
@@ -77,22 +80,40 @@ def reason(status: int) -> str:
         return "Unknown"
 
 
-def read_body(environ: dict, limit: int) -> bytes | None:
-    """Return the request body when it has a Content-Length of at most LIMIT bytes, else None.
-
-    The bytes are put back as the environ's input, so Flask can still read them on fall-through.
-    """
+def content_length(environ: dict, limit: int) -> int | None:
+    """Return the request's Content-Length (0 without a body) when it is at most LIMIT; None
+    for a chunked body, a malformed length or one over LIMIT (the view judges those)."""
     if environ.get("HTTP_TRANSFER_ENCODING"):
         return None
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
-    if length < 0 or length > limit:
+    return length if 0 <= length <= limit else None
+
+
+def read_body(environ: dict, limit: int) -> bytes | None:
+    """Return the request body when it has a Content-Length of at most LIMIT bytes, else None.
+
+    The bytes are put back as the environ's input, so Flask can still read them on fall-through.
+    """
+    length = content_length(environ, limit)
+    if length is None:
         return None
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def authorized(environ: dict, validator: TokenValidator, context: str, resource: str,
+               interactions: str) -> dict | None:
+    """Return the claims of the request's bearer token when it is valid and its scopes allow
+    the interactions (services.common.smart); None otherwise, for the view to refuse."""
+    try:
+        claims = validator.validate(parse_bearer(environ.get("HTTP_AUTHORIZATION", "")))
+    except Problem:
+        return None
+    return claims if smart.allows(claims.get("scope", ""), context, resource, interactions) else None
 
 
 def language_headers(environ: dict) -> list[tuple[str, str]]:

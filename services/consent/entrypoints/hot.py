@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import re
 
-from services.common import smart
-from services.common.auth import TokenValidator, parse_bearer
-from services.common.fastpath import Answer, HotRoute, language_headers, read_body
-from services.common.problem import Problem
+from services.common.auth import TokenValidator
+from services.common.fastpath import Answer, HotRoute, authorized, language_headers, read_body
 from services.consent.domain.model import InvalidConsent
 from services.consent.service_layer import handlers
 
@@ -31,11 +29,8 @@ def hot_decide(service, validator: TokenValidator) -> HotRoute:
         mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if mimetype != "application/json":
             return None
-        try:
-            claims = validator.validate(parse_bearer(environ.get("HTTP_AUTHORIZATION", "")))
-        except Problem:
-            return None
-        if not smart.allows(claims.get("scope", ""), "system", "Consent", "r"):
+        claims = authorized(environ, validator, "system", "Consent", "r")
+        if claims is None:
             return None
         raw = read_body(environ, MAX_BODY)
         if not raw:

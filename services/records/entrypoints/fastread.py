@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import re
 
-from services.common import smart
-from services.common.auth import TokenValidator, parse_bearer
-from services.common.fastpath import Answer, HotRoute, language_headers
-from services.common.problem import Problem
+from services.common.auth import TokenValidator
+from services.common.fastpath import Answer, HotRoute, authorized, language_headers
 from services.records.service_layer import handlers
 
 
@@ -32,12 +30,9 @@ def hot_read(records, validator: TokenValidator) -> HotRoute:
         if environ.get("QUERY_STRING") or "HTTP_IF_NONE_MATCH" in environ:
             return None
         resource_type, rid = found.groups()
-        try:
-            claims = validator.validate(parse_bearer(environ.get("HTTP_AUTHORIZATION", "")))
-        except Problem:
-            return None
-        department = claims.get("dept")
-        if not department or not smart.allows(claims.get("scope", ""), "system", resource_type, "r"):
+        claims = authorized(environ, validator, "system", resource_type, "r")
+        department = claims.get("dept") if claims else None
+        if not department:
             return None
         try:
             stored = handlers.read_resource(records.reader(), resource_type, rid, department)
