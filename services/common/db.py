@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -66,6 +69,64 @@ def read_only(engine: Engine) -> Iterator[sa.Connection]:
     with engine.connect() as conn:
         with conn.begin():
             yield conn
+
+
+class ChangeProbe:
+    """Tells a poller cheaply whether anything may have been committed since it last asked.
+
+    On a SQLite file, PRAGMA data_version on a connection of its own changes whenever another
+    connection commits (sqlite.org/pragma.html#pragma_data_version): one C-level call instead
+    of a pooled connection, a transaction and a compiled SELECT, which cost an idle outbox
+    relay polling every 20 ms about 8 % of a core. Elsewhere (PostgreSQL) it always says yes.
+    However quiet the database, it says yes at least every FLOOR seconds, so a probe that
+    failed (the file away, say) delays nothing for long.
+    """
+
+    def __init__(self, engine: Engine, floor: float = 1.0):
+        self.path, self.floor = _sqlite_file(engine), floor
+        self._conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._asked = 0.0
+
+    def changed(self) -> bool:
+        if self.path is None:
+            return True
+        now = time.monotonic()
+        if now - self._asked >= self.floor:
+            self._asked = now
+            self._version = self._read()
+            return True
+        version = self._read()
+        if version is None or version != self._version:
+            self._version, self._asked = version, now
+            return True
+        return False
+
+    def _read(self) -> int | None:
+        try:
+            if self._conn is None:
+                # Read-only: a probe never creates the database file it watches.
+                self._conn = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True,
+                                             check_same_thread=False, isolation_level=None)
+            return self._conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The path of a file-backed SQLite database, else None."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 def ping(engine: Engine) -> None:

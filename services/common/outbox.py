@@ -14,7 +14,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common.db import transaction
+from services.common.db import ChangeProbe, transaction
 from services.common.envelope import new_traceparent
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,9 @@ class OutboxRelay:
     """Publish pending outbox rows in order and mark them sent."""
 
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
-                 batch: int = 200, poll_seconds: float = 0.02):
+                 batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0):
         self.engine, self.outbox, self.publisher = engine, outbox, publisher
-        self.batch, self.poll_seconds = batch, poll_seconds
+        self.batch, self.poll_seconds, self.probe_floor = batch, poll_seconds, probe_floor
 
     def run_once(self) -> int:
         """Publish one batch; return how many rows were sent."""
@@ -137,9 +137,23 @@ class OutboxRelay:
         return len(rows)
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Relay until STOP is set, backing off while the broker or database is away."""
+        """Relay until STOP is set, backing off while the broker or database is away.
+
+        Between polls a ChangeProbe says whether anything was committed since the last look;
+        the outbox is read only then (and at least once a second).
+        """
+        probe = ChangeProbe(self.engine, self.probe_floor)
+        try:
+            self._relay(stop, probe)
+        finally:
+            probe.close()
+
+    def _relay(self, stop: threading.Event, probe: ChangeProbe) -> None:
         backoff = self.poll_seconds
         while not stop.is_set():
+            if backoff == self.poll_seconds and not probe.changed():
+                stop.wait(backoff)
+                continue
             try:
                 sent = self.run_once()
                 backoff = self.poll_seconds

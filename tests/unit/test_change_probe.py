@@ -1,0 +1,75 @@
+"""services.common.db.ChangeProbe, and the outbox relay that waits on it."""
+import threading
+import time
+
+import sqlalchemy as sa
+
+from services.common.db import ChangeProbe, make_engine, transaction
+from services.common import envelope
+from services.common.outbox import OutboxRelay, enqueue, messaging_tables
+from tests.unit.test_outbox_and_consumer import ListPublisher
+
+
+def _engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (n INTEGER)"))
+    return engine
+
+
+def test_the_probe_says_yes_after_another_connection_commits_and_no_while_nothing_changes(tmp_path):
+    engine = _engine(tmp_path)
+    probe = ChangeProbe(engine, floor=3600)
+    try:
+        assert probe.changed()  # the first look always reads
+        assert not probe.changed()
+        with transaction(engine) as conn:
+            conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+        assert probe.changed()
+        assert not probe.changed()
+    finally:
+        probe.close()
+
+
+def test_the_probe_says_yes_again_once_its_floor_has_passed(tmp_path):
+    probe = ChangeProbe(_engine(tmp_path), floor=0.05)
+    try:
+        assert probe.changed() and not probe.changed()
+        time.sleep(0.06)
+        assert probe.changed()
+    finally:
+        probe.close()
+
+
+def test_the_probe_always_says_yes_where_it_cannot_watch_a_file():
+    probe = ChangeProbe(make_engine("sqlite://"), floor=3600)
+    assert probe.changed() and probe.changed()
+
+
+def test_the_probe_says_yes_when_its_database_file_cannot_be_read_and_creates_none(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'not yet' / 'x.db'}")
+    probe = ChangeProbe(engine, floor=3600)
+    assert probe.changed() and probe.changed()
+    assert not (tmp_path / "not yet" / "x.db").exists()
+
+
+def test_the_relay_publishes_an_event_committed_while_it_waits_without_waiting_for_the_floor(tmp_path):
+    metadata = sa.MetaData()
+    outbox, _ = messaging_tables(metadata)
+    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    metadata.create_all(engine)
+    publisher, stop = ListPublisher(), threading.Event()
+    relay = OutboxRelay(engine, outbox, publisher, probe_floor=3600)  # only the probe can wake it
+    thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)  # the relay has looked once and found nothing
+        with transaction(engine) as conn:
+            enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
+        deadline = time.monotonic() + 20
+        while not publisher.sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(publisher.sent) == 1
+    finally:
+        stop.set()
+        thread.join(5)
