@@ -19,6 +19,13 @@ import httptools
 #: RFC 9110 section 9.2.2: safe to send again when a pooled connection turns out to be closed.
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _BUFFER = 65536
+#: A request with a body larger than this (a transaction Bundle, say: hundreds of kilobytes,
+#: a hundred milliseconds of the peer's CPU) goes on a connection of its own, closed after the
+#: answer. On a pooled connection it ran in whichever gunicorn worker had accepted that
+#: connection earlier, and imports piled up in one worker (75 % of a core against 15 % for
+#: the other, measured); a new connection is accepted by the worker that is free to accept
+#: it first, the least busy one. One connect on loopback is nothing next to such a request.
+ALONE_BYTES = 64 * 1024
 
 
 class UpstreamError(Exception):
@@ -74,13 +81,16 @@ class Peer:
         a new connection only when METHOD is idempotent; otherwise it is a "protocol" error,
         since the peer may have acted on it.
         """
+        alone = len(body) > ALONE_BYTES
+        if alone:
+            headers = [*headers, ("Connection", "close")]
         head = self._head(method, target, headers, len(body))
-        sock = self._checkout()
+        sock = None if alone else self._checkout()
         reused = sock is not None
         try:
             if sock is None:
                 sock = self._connect()
-            return self._exchange(sock, head, body, method)
+            return self._exchange(sock, head, body, method, keep_open=not alone)
         except _Stale:
             if not reused:
                 raise UpstreamError("protocol", "the service closed the connection without answering")
@@ -121,8 +131,8 @@ class Peer:
                 return sock
             sock.close()
 
-    def _exchange(self, sock: socket.socket, head: bytes, body: bytes,
-                  method: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _exchange(self, sock: socket.socket, head: bytes, body: bytes, method: str,
+                  keep_open: bool = True) -> tuple[int, list[tuple[str, str]], bytes]:
         got_any = False
         try:
             try:
@@ -156,7 +166,7 @@ class Peer:
                 except httptools.HttpParserError as exc:
                     raise UpstreamError("protocol", f"the service's answer is not HTTP/1.1: {exc}") from exc
             status = parser.get_status_code()
-            keep = response.complete and response.keep_alive
+            keep = keep_open and response.complete and response.keep_alive
             response.parser = None  # no cycle left for the garbage collector
         except socket.timeout as exc:
             sock.close()

@@ -101,6 +101,19 @@ def test_connections_are_kept_alive_and_reused(serve):
     assert {number for number, _ in server.seen} == {1}
 
 
+def test_a_request_with_a_large_body_goes_alone_on_a_new_connection_that_is_closed_after(serve):
+    server = serve([ok(b"1"), ok(b"big"), ok(b"3")])
+    peer = wire.Peer("127.0.0.1", server.port)
+    big = b"x" * (wire.ALONE_BYTES + 1)
+    assert peer.request("GET", "/", [])[2] == b"1"
+    assert peer.request("POST", "/fhir", [("Content-Type", "application/fhir+json")], big)[2] == b"big"
+    assert peer.request("GET", "/", [])[2] == b"3"
+    numbers = [number for number, _ in server.seen]
+    assert numbers[0] == numbers[2] != numbers[1]  # the small ones share the pooled connection
+    assert b"Connection: close\r\n" in server.seen[1][1] and server.seen[1][1].endswith(big)
+    assert b"Connection:" not in server.seen[0][1] + server.seen[2][1]
+
+
 def test_a_chunked_answer_is_joined(serve):
     chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
