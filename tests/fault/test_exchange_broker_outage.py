@@ -74,7 +74,15 @@ def test_a_batch_survives_a_broker_outage_and_each_request_is_released_exactly_o
 
     deadline, statuses = time.monotonic() + 150, {}
     while time.monotonic() < deadline:
-        statuses = {i: cardiology.get(f"/exchange/v1/requests/{i}").json()["status"] for i in ids}
+        try:
+            statuses = {i: cardiology.get(f"/exchange/v1/requests/{i}").json()["status"] for i in ids}
+        except requests.ConnectionError:
+            # Seen once in a full run on a loaded machine: a reset of the polling connection
+            # right after the broker came back (not reproduced alone). What this test is about
+            # is the requests' outcome, so the next round asks again on a new connection.
+            cardiology.session.close()
+            time.sleep(1)
+            continue
         if "pending" not in statuses.values():
             break
         time.sleep(1)
