@@ -18,9 +18,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
  && pip install -c constraints.txt -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
-# The source tree stays in the working directory: gunicorn is started with
-# `-c services/common/gunicorn_conf.py`, a path relative to it, and the migrations, templates
-# and demo bundles are read from it.
+# The source tree stays in the working directory: the migrations, templates and demo bundles
+# are read from it, and each service is started as `python -m services.common.serve ...`.
 COPY . .
 RUN pip install --no-deps -c constraints.txt . \
  && rm -rf build *.egg-info \
@@ -40,4 +39,4 @@ USER phr
 ENV PHR_VAR_DIR=/data
 EXPOSE 8080 8081 8082 8083
 
-CMD ["gunicorn", "-c", "services/common/gunicorn_conf.py", "--bind", "0.0.0.0:8080", "gateway.app:create_app()"]
+CMD ["python", "-m", "services.common.serve", "--threads", "8", "0.0.0.0:8080", "gateway.app:create_app"]

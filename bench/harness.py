@@ -46,6 +46,7 @@ class Context:
     concurrency: int
     messages: int
     ceiling: load.Result | None = None
+    gunicorn: load.Result | None = None  # the same bare endpoint under gunicorn, for reference
     notes: list[str] = field(default_factory=list)
     _tokens: dict = field(default_factory=dict)
 
@@ -60,7 +61,7 @@ class Context:
         return self._tokens[name]
 
     def servers(self, *services: str) -> list[int]:
-        """Return the process ids of these services' HTTP servers in the stack (gunicorn masters)."""
+        """Return the process ids of these services' HTTP servers in the stack (the serving processes)."""
         return [pid for name in services for pid in load.listening_pids(self.stack.ports[name])]
 
     def cpu_ratio(self, label: str, result: load.Result) -> None:
@@ -71,16 +72,29 @@ class Context:
         self.notes.append(f"{label}, by server CPU per request: **{self.ceiling.cpu_ms / result.cpu_ms:.2f}** "
                           f"({self.ceiling.cpu_ms:.2f} ms for the ceiling, {result.cpu_ms:.2f} ms here).")
 
+    def against_ceiling(self, label: str, result: load.Result, goal: float) -> None:
+        """Note RESULT's rate as a ratio to the ceiling against GOAL, and to gunicorn's for reference."""
+        self.target(label, result.rps / self.ceiling.rps, goal)
+        if self.gunicorn is not None:
+            self.notes.append(f"{label}, against the bare endpoint under gunicorn instead: "
+                              f"{result.rps / self.gunicorn.rps:.2f} (for reference only).")
+
     def target(self, label: str, ratio: float, goal: float) -> None:
         """Record a ratio against its target as a note under the table."""
         self.notes.append(f"{label}: **{ratio:.2f}** (target {goal:.2f} or better: "
                           f"{'met' if ratio >= goal else 'NOT met'}).")
 
 
-def start_ceiling(env: dict) -> tuple[subprocess.Popen, str]:
+def start_ceiling(env: dict, server: str = "services") -> tuple[subprocess.Popen, str]:
+    """Serve the bare endpoint as the services are served, or (SERVER "gunicorn") under gunicorn
+    with the settings the services had until 2026-12-02 (gthread, 4 threads a worker)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "services/common/gunicorn_conf.py",
-                             "--bind", f"127.0.0.1:{port}", "bench.ceiling:create_app()"],
+    command = (["-m", "services.common.serve", f"127.0.0.1:{port}", "bench.ceiling:create_app"]
+               if server == "services" else
+               ["-m", "gunicorn", "--worker-class", "gthread", "--threads", "4", "--keep-alive", "5",
+                "--workers", env.get("WEB_CONCURRENCY") or "2", "--bind", f"127.0.0.1:{port}",
+                "--no-control-socket", "bench.ceiling:create_app()"])
+    proc = subprocess.Popen([sys.executable, *command],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port("127.0.0.1", port)
     return proc, f"http://127.0.0.1:{port}/ping"

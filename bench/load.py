@@ -105,7 +105,7 @@ def cpu_seconds(roots: list[int] | None) -> float | None:
     seen: set[int] = set()
     while todo:
         pid = todo.pop()
-        if pid in seen:  # a root may also be another root's child (a gunicorn worker, say)
+        if pid in seen:  # a root may also be another root's child (a server's worker, say)
             continue
         seen.add(pid)
         todo.extend(kids.get(pid, []))
@@ -123,7 +123,7 @@ def _cpu_between(before: float | None, after: float | None) -> float | None:
 
 
 def listening_pids(port: int) -> list[int]:
-    """Return the ids of processes whose command line binds PORT (a gunicorn master, say)."""
+    """Return the ids of processes whose command line serves PORT (``services.common.serve``)."""
     pids = []
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if entry.isdigit():
@@ -132,7 +132,7 @@ def listening_pids(port: int) -> list[int]:
                     args = f.read().decode(errors="replace").split("\0")
             except OSError:
                 continue
-            if any(a.endswith(f":{port}") for a in args) and any("gunicorn" in a for a in args):
+            if any(a.endswith(f":{port}") for a in args) and "services.common.serve" in args:
                 pids.append(int(entry))
     return pids
 

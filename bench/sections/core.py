@@ -8,6 +8,17 @@ from bench.harness import Context, Row, broker_round_trip, start_ceiling
 from tests.support.fhir import demo_bundle
 
 
+def _under_gunicorn(ctx: Context):
+    """The bare endpoint under gunicorn: issue #2's baseline, and the services' server until granian."""
+    proc, url = start_ceiling(ctx.stack.env, server="gunicorn")
+    try:
+        print("bench: the same endpoint under gunicorn (reference) ...", flush=True)
+        return load.run("gunicorn", url, concurrency=ctx.concurrency, seconds=ctx.seconds, servers=[proc.pid])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def run(ctx: Context) -> list[Row]:
     stack = ctx.stack
     token = ctx.department_token()
@@ -20,8 +31,10 @@ def run(ctx: Context) -> list[Row]:
     try:
         # The ceiling swings by half between runs on a shared machine; it is measured before
         # and after the gateway read and the higher rate is kept: no ratio gains from a bad run.
-        print(f"bench: ceiling (bare Flask under gunicorn), {ctx.concurrency} clients ...", flush=True)
+        print(f"bench: ceiling (bare Flask, served as the services are), {ctx.concurrency} clients ...",
+              flush=True)
         first = load.run("ceiling", url, concurrency=ctx.concurrency, seconds=ctx.seconds, servers=[proc.pid])
+        ctx.gunicorn = _under_gunicorn(ctx)
         print(f"bench: broker round trip x{ctx.messages} ...", flush=True)
         broker = broker_round_trip(stack.bootstrap, ctx.messages)
         print("bench: GET /fhir/Observation/{id} through the gateway ...", flush=True)
@@ -36,9 +49,10 @@ def run(ctx: Context) -> list[Row]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    ctx.target("Gateway read / ceiling", gateway.rps / ctx.ceiling.rps, 0.30)
+    ctx.against_ceiling("Gateway read / ceiling", gateway, 0.30)
     ctx.cpu_ratio("Gateway read / ceiling", gateway)
     ctx.notes.append("The broker row is sequential (one message in flight): its rate is 1 / round trip.")
-    return [Row.of("bare Flask endpoint under gunicorn (ceiling)", ctx.ceiling),
+    return [Row.of("bare Flask endpoint, served as the services are (granian; the ceiling)", ctx.ceiling),
+            Row.of("the same endpoint under gunicorn gthread (reference)", ctx.gunicorn),
             Row.of("kafka-python produce-to-consume round trip (sequential)", broker),
             Row.of("authenticated GET /fhir/Observation/{id} through the gateway", gateway)]

@@ -30,7 +30,7 @@ def run(ctx: Context) -> list[Row]:
     cached = load.run("records-patient-304", url, headers={**headers, "If-None-Match": first.headers["ETag"]},
                       concurrency=ctx.concurrency, seconds=ctx.seconds, expect=304, servers=servers)
     if ctx.ceiling is not None:
-        ctx.target("Patient records page / ceiling", page.rps / ctx.ceiling.rps, GOAL)
+        ctx.against_ceiling("Patient records page / ceiling", page, GOAL)
         ctx.cpu_ratio("Patient records page / ceiling", page)
     ctx.notes.append(f"Patient records page: {len(first.content)} bytes of JSON for 20 items; "
                      "a 304 sends none.")

@@ -70,7 +70,7 @@ def test_a_process_named_twice_or_as_a_child_of_another_root_is_counted_once():
         child.stdout.readline()  # done computing; it now waits
         alone = load.cpu_seconds([child.pid])
         assert alone > 0.05
-        # A gunicorn master and its workers all bind the port: listening_pids returns them all.
+        # A server and its workers all serve the port: listening_pids may return them all.
         both = load.cpu_seconds([os.getpid(), child.pid, child.pid])
         assert both - load.cpu_seconds([os.getpid()]) < alone + 0.05
     finally:

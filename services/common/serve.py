@@ -1,0 +1,114 @@
+"""Serve one Flask app factory over HTTP with granian: ``python -m services.common.serve HOST:PORT module:factory``.
+
+Every HTTP process of the stack (and the bench's ceiling) starts here, so that they share one
+set of settings. Granian (a Rust HTTP server with a WSGI interface) replaced gunicorn's
+gthread workers: on this project's 2-core machines gunicorn parsed HTTP and juggled
+keep-alive connections in Python, 0.3 to 0.4 ms of CPU a request before Flask ran, and its
+threads queued behind the GIL; the same bare Flask endpoint served 2.6 times the requests
+under granian with a p99 a third as long (bench/, 2026-12-02).
+
+Settings, from the environment:
+
+- ``WEB_CONCURRENCY`` worker processes (default 2);
+- ``WEB_THREADS`` threads per worker that run the app, overriding ``--threads`` (each service
+  passes its own default: a service whose requests wait on another service needs more
+  threads than one whose requests only use the CPU and its own database);
+- ``ACCESS_LOG``: ``-`` for access lines on standard error, a path to append them to a file;
+- ``LOG_LEVEL`` (default ``info``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+#: The environment variable through which a worker learns the factory it serves.
+FACTORY_ENV = "PHR_SERVE_FACTORY"
+
+#: Seconds a worker is given to finish its requests when asked to stop before it is killed.
+GRACEFUL_SECONDS = 10
+
+
+def _access_log_config(target: str | None) -> dict | None:
+    """Return a logging dictConfig sending granian's access lines to TARGET (``-`` or a path)."""
+    if not target:
+        return None
+    handler = ({"class": "logging.StreamHandler", "stream": "ext://sys.stderr"} if target == "-"
+               else {"class": "logging.FileHandler", "filename": target})
+    # granian merges this into its own configuration one top-level key at a time, so its
+    # formatters and its own logger are repeated here.
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"generic": {"format": "[%(levelname)s] %(message)s"},
+                       "access": {"format": "%(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                 "formatter": "generic"},
+                     "access": {**handler, "formatter": "access"}},
+        "loggers": {"_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
+                    "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False}},
+    }
+
+
+def app():
+    """Build the app named by ``PHR_SERVE_FACTORY`` in a worker, then freeze what it allocated.
+
+    Granian imports this function in each worker it spawns. After the app is built, every
+    object alive (modules, the FHIR models, the code lists) moves out of the garbage
+    collector's reach with ``gc.freeze()``: a full collection otherwise walks them all, a
+    pause of several milliseconds that landed on whichever requests were in flight.
+    """
+    import gc
+    import importlib
+
+    module, _, name = os.environ[FACTORY_ENV].partition(":")
+    built = getattr(importlib.import_module(module), name)()
+    gc.collect()
+    gc.freeze()
+    return built
+
+
+def settings(bind: str, target: str, threads: int, environ: dict[str, str]) -> dict:
+    """Return granian's keyword arguments for serving TARGET (``module:factory``) on BIND."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"bind must be HOST:PORT, got {bind!r}")
+    if not all(target.partition(":")[::2]):
+        raise ValueError(f"the app must be named as module:factory, got {target!r}")
+    access = environ.get("ACCESS_LOG") or None
+    level = environ.get("LOG_LEVEL", "info").lower()
+    return {
+        "target": "services.common.serve:app",
+        "factory": True,
+        "address": host or "127.0.0.1",
+        "port": int(port),
+        "interface": "wsgi",
+        "workers": int(environ.get("WEB_CONCURRENCY") or 2),
+        "blocking_threads": int(environ.get("WEB_THREADS") or threads),
+        "respawn_failed_workers": True,  # as gunicorn's master did: a worker that dies is replaced
+        "workers_kill_timeout": GRACEFUL_SECONDS,
+        "log_level": "warning" if level == "warn" else level,
+        "log_access": access is not None,
+        "log_dictconfig": _access_log_config(access),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.common.serve", description=__doc__.split("\n")[0])
+    parser.add_argument("bind", help="HOST:PORT to listen on")
+    parser.add_argument("target", help="module:factory returning the Flask app")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker running the app (WEB_THREADS overrides)")
+    args = parser.parse_args(argv)
+    from granian import Granian  # imported here: nothing is done at import time
+
+    try:
+        options = settings(args.bind, args.target, args.threads, dict(os.environ))
+    except ValueError as exc:
+        parser.error(str(exc))
+    os.environ[FACTORY_ENV] = args.target  # read by app() in each worker
+    Granian(**options).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
