@@ -1,7 +1,8 @@
 """``make bench``: every figure next to a baseline measured in the same run.
 
-Starts the stack, runs the ``core`` section (the bare Flask ceiling under gunicorn, the raw
-kafka-python round trip, an authenticated read through the gateway), then every other
+Starts the stack, runs the ``core`` section (the bare Flask ceiling served as the services
+are, the same endpoint under gunicorn for reference, the raw kafka-python round trip, an
+authenticated read through the gateway), then every other
 section in ``bench/sections/``; prints one table and writes ``bench/results/latest.md``.
 """
 from __future__ import annotations

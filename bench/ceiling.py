@@ -1,4 +1,4 @@
-"""The ceiling: a bare Flask endpoint, served by gunicorn with the services' settings."""
+"""The ceiling: a bare Flask endpoint, served as the services are (and under gunicorn, for reference)."""
 from flask import Flask
 
 
