@@ -55,8 +55,10 @@ def app():
 
     Granian imports this function in each worker it spawns. After the app is built, every
     object alive (modules, the FHIR models, the code lists) moves out of the garbage
-    collector's reach with ``gc.freeze()``: a full collection otherwise walks them all, a
-    pause of several milliseconds that landed on whichever requests were in flight.
+    collector's reach with ``gc.freeze()``: a full collection otherwise walks them all
+    (94,000 objects in consent, 106,000 in the gateway, 112,000 in records after start-up;
+    72 to 91 ms a collection on a busy 2-core machine, 0.01 ms once frozen), a pause that
+    lands on whichever requests are in flight.
     """
     import gc
     import importlib
