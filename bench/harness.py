@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import requests
 
 from bench import load
-from services.common import kafka
+from services.common import kafka, serve
 from tests.support.broker import free_port, wait_port
 from tests.support.stack import ROOT, Stack
 
@@ -92,7 +92,7 @@ def start_ceiling(env: dict, server: str = "services") -> tuple[subprocess.Popen
     command = (["-m", "services.common.serve", f"127.0.0.1:{port}", "bench.ceiling:create_app"]
                if server == "services" else
                ["-m", "gunicorn", "--worker-class", "gthread", "--threads", "4", "--keep-alive", "5",
-                "--workers", env.get("WEB_CONCURRENCY") or "2", "--bind", f"127.0.0.1:{port}",
+                "--workers", env.get("WEB_CONCURRENCY") or str(serve.DEFAULT_WORKERS), "--bind", f"127.0.0.1:{port}",
                 "--no-control-socket", "bench.ceiling:create_app()"])
     proc = subprocess.Popen([sys.executable, *command],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,4 +1,4 @@
-"""Flask app factory of the gateway: ``gunicorn 'gateway.app:create_app()'``."""
+"""Flask app factory of the gateway: ``python -m services.common.serve HOST:PORT gateway.app:create_app``."""
 from __future__ import annotations
 
 import dataclasses

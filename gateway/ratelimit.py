@@ -1,6 +1,6 @@
 """Token-bucket rate limits, kept in this process's memory.
 
-With N gunicorn workers a client may get up to N times the configured rate; that is accepted
+With N server worker processes a client may get up to N times the configured rate; that is accepted
 for the coarse limit the gateway enforces (DESIGN section 1).
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every process polls the append-only ``revoked_jtis`` table for rows newer than the last one it
 saw, at most once per ``refresh_seconds``; a revocation made in this process is seen at once,
-one made in another gunicorn worker within ``refresh_seconds``.
+one made in another server worker process within ``refresh_seconds``.
 """
 from __future__ import annotations
 

@@ -21,10 +21,11 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _BUFFER = 65536
 #: A request with a body larger than this (a transaction Bundle, say: hundreds of kilobytes,
 #: a hundred milliseconds of the peer's CPU) goes on a connection of its own, closed after the
-#: answer. On a pooled connection it ran in whichever gunicorn worker had accepted that
+#: answer. On a pooled connection it ran in whichever server worker had accepted that
 #: connection earlier, and imports piled up in one worker (75 % of a core against 15 % for
-#: the other, measured); a new connection is accepted by the worker that is free to accept
-#: it first, the least busy one. One connect on loopback is nothing next to such a request.
+#: the other, measured under gunicorn; granian's workers accept connections the same way); a
+#: new connection is accepted by the worker that is free to accept it first, the least busy
+#: one. One connect on loopback is nothing next to such a request.
 ALONE_BYTES = 64 * 1024
 
 

@@ -25,6 +25,9 @@ import sys
 #: The environment variable through which a worker learns the factory it serves.
 FACTORY_ENV = "PHR_SERVE_FACTORY"
 
+#: Worker processes per HTTP service when WEB_CONCURRENCY is not set.
+DEFAULT_WORKERS = 2
+
 #: Seconds a worker is given to finish its requests when asked to stop before it is killed.
 GRACEFUL_SECONDS = 10
 
@@ -85,7 +88,7 @@ def settings(bind: str, target: str, threads: int, environ: dict[str, str]) -> d
         "address": host or "127.0.0.1",
         "port": int(port),
         "interface": "wsgi",
-        "workers": int(environ.get("WEB_CONCURRENCY") or 2),
+        "workers": int(environ.get("WEB_CONCURRENCY") or DEFAULT_WORKERS),
         "blocking_threads": int(environ.get("WEB_THREADS") or threads),
         "respawn_failed_workers": True,  # as gunicorn's master did: a worker that dies is replaced
         "workers_kill_timeout": GRACEFUL_SECONDS,
