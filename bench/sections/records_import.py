@@ -61,7 +61,7 @@ def validation_ceiling(templates, seconds: float) -> load.Result:
 def post_import(gateway: str, token: str, templates, seconds: float, concurrency: int,
                 servers: list[int] | None = None) -> load.Result:
     """POST fresh bundles from CONCURRENCY threads for SECONDS; count the resources stored."""
-    per_thread = max(4, int(seconds * 2))
+    per_thread = max(8, int(seconds * 12))
     queues = [[(fresh(templates[(i + j) % len(templates)]), templates[(i + j) % len(templates)][2])
                for j in range(per_thread)] for i in range(concurrency)]
     lock, latencies, totals = threading.Lock(), [], {"resources": 0, "errors": 0}
