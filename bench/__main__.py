@@ -80,7 +80,8 @@ def report(ctx: Context, sections: list[tuple[str, list[Row]]]) -> str:
     for _name, rows in sections:
         for row in rows:
             cpu = "–" if math.isnan(row.cpu_ms) else f"{row.cpu_ms:.2f}"
-            lines.append(f"| {row.label} | {row.rate:,.0f} | {row.p50:.1f} | {row.p99:.1f} | {row.errors} | {cpu} |")
+            rate = "–" if math.isnan(row.rate) else f"{row.rate:,.0f}"
+            lines.append(f"| {row.label} | {rate} | {row.p50:.1f} | {row.p99:.1f} | {row.errors} | {cpu} |")
     lines.append("")
     lines += [f"- {note}" for note in ctx.notes]
     return "\n".join(lines)

@@ -86,10 +86,14 @@ class IdempotentConsumer:
         self.dead_letters.flush()
         return "dead-lettered"
 
-    def run(self, kafka_consumer, stop: threading.Event, poll_ms: int = 100) -> None:
-        """Poll KAFKA_CONSUMER until STOP; commit offsets only after effects are stored."""
+    def run(self, kafka_consumer, stop: threading.Event, poll_ms: int = 100, pacer=None) -> None:
+        """Poll KAFKA_CONSUMER until STOP; commit offsets only after effects are stored.
+
+        PACER (a services.common.kafka.FetchPacer) hears after each poll whether it brought messages."""
         while not stop.is_set():
             batches = kafka_consumer.poll(timeout_ms=poll_ms)
+            if pacer is not None:
+                pacer.observe(bool(batches))
             if not batches:
                 continue
             for tp, messages in batches.items():

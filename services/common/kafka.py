@@ -85,3 +85,49 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> None:
         except OSError as exc:
             last = exc
     raise last or OSError(f"no bootstrap server in {bootstrap!r}")
+
+
+#: A paced consumer goes back to its idle fetch wait this long after its last message.
+IDLE_AFTER_SECONDS = 10.0
+
+
+def set_fetch_wait(client: KafkaConsumer, wait_ms: int) -> None:
+    """Make CLIENT's next fetch requests wait up to WAIT_MS at the broker for data.
+
+    kafka-python fixes fetch_max_wait_ms at construction and has no public setter; its
+    Fetcher reads this value each time it builds a FetchRequest (kafka-python 3.0.12, pinned;
+    tests/integration/test_messaging_on_the_real_broker.py fails if that stops being so).
+    """
+    client._fetcher.config["fetch_max_wait_ms"] = wait_ms  # noqa: SLF001 - see the docstring
+
+
+class FetchPacer:
+    """Short fetch waits while messages flow, long ones once a consumer has been idle a while.
+
+    The embedded broker (Tansu) answers a waiting fetch by reading its storage at the start
+    and the end of the wait, not when a record arrives, so a hop of a request/reply flow takes
+    up to one fetch wait, and every empty fetch costs both sides CPU: a 10 ms wait meant about
+    60 fetches a second per consumer, on the same two cores as the servers. Kafka itself
+    answers as soon as data arrives; there the busy wait can simply be set as long as the idle one.
+    """
+
+    def __init__(self, client: KafkaConsumer, busy_ms: int, idle_ms: int, linger_seconds: float = IDLE_AFTER_SECONDS,
+                 clock=time.monotonic, setter=set_fetch_wait):
+        self.client, self.busy_ms, self.idle_ms = client, busy_ms, idle_ms
+        self.linger, self.clock, self.setter = linger_seconds, clock, setter
+        self.last_message = float("-inf")
+        self.wait_ms: int | None = None
+        self._apply(idle_ms)
+
+    def observe(self, got_messages: bool) -> None:
+        """Call after every poll: stay on short waits for LINGER seconds after the last message."""
+        now = self.clock()
+        if got_messages:
+            self.last_message = now
+        self._apply(self.busy_ms if now - self.last_message < self.linger else self.idle_ms)
+
+    def _apply(self, wait_ms: int) -> None:
+        if wait_ms != self.wait_ms:
+            self.setter(self.client, wait_ms)
+            self.wait_ms = wait_ms
+            log.debug("fetch wait now %d ms", wait_ms)

@@ -28,6 +28,18 @@ class ConsumerSpec:
     # How long an empty fetch may wait at the broker. Short for request/reply paths, longer
     # (fewer idle polls, less CPU taken from the servers) where a second's delay is harmless.
     fetch_wait_ms: int = 250
+    # Set for a short FETCH_WAIT_MS: the wait once no message came for a while (kafka.FetchPacer).
+    idle_fetch_wait_ms: int | None = None
+
+    def client(self, bootstrap: str):
+        """Create this group's kafka-python consumer."""
+        return kafka.consumer(bootstrap, self.group, self.topics, fetch_max_wait_ms=self.fetch_wait_ms)
+
+    def pacer(self, client) -> kafka.FetchPacer | None:
+        """Return the pacer of CLIENT's fetch waits, if this group has an idle wait."""
+        if self.idle_fetch_wait_ms is None:
+            return None
+        return kafka.FetchPacer(client, self.fetch_wait_ms, self.idle_fetch_wait_ms)
 
 
 @dataclass
@@ -47,10 +59,10 @@ class Worker:
         relay = OutboxRelay(self.engine, self.outbox,
                             KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
                             poll_seconds=self.settings.outbox_poll_seconds)
-        threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True)]
+        threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
+                   *self.extra_threads()]
         for spec in self.specs:
-            client = kafka.consumer(self.settings.kafka_bootstrap, spec.group, spec.topics,
-                                    fetch_max_wait_ms=spec.fetch_wait_ms)
+            client = spec.client(self.settings.kafka_bootstrap)
             threads.append(threading.Thread(target=self._consume, args=(spec, client),
                                             name=spec.group, daemon=True))
         for t in threads:
@@ -58,9 +70,13 @@ class Worker:
         log.info("%s worker running: relay + %d consumer group(s)", self.settings.service, len(self.specs))
         return threads
 
+    def extra_threads(self) -> list[threading.Thread]:
+        """Threads a service's worker runs besides the relay and the consumers (started by start())."""
+        return []
+
     def _consume(self, spec: ConsumerSpec, client) -> None:
         try:
-            spec.consumer.run(client, self.stop)
+            spec.consumer.run(client, self.stop, pacer=spec.pacer(client))
         except Exception:
             log.exception("consumer %s stopped on an error; stopping the worker", spec.group)
             self.stop.set()

@@ -96,3 +96,30 @@ def test_a_poison_message_lands_on_the_dead_letter_topic(broker, exchange_db):
     assert consumer.handle(topic, json.dumps(bad).encode(), []) == "dead-lettered"
     dead = _read_all(broker.bootstrap, f"{topic}.dlq", 1)
     assert len(dead) == 1 and b"KeyError" in dict(dead[0].headers)["dlq-reason"]
+
+
+def test_a_running_consumer_s_fetch_wait_can_be_shortened_and_lengthened(broker):
+    # The pacer of the exchange flow relies on kafka-python reading the wait for each fetch
+    # it builds: the broker then holds an empty fetch for about the new wait.
+    topic = f"phr.it.{uuid.uuid4().hex[:8]}"
+    kafka.ensure_topics(broker.bootstrap, [topic])
+    client = kafka.consumer(broker.bootstrap, f"wait-{uuid.uuid4().hex[:6]}", [topic],
+                            fetch_max_wait_ms=1000, metrics_sample_window_ms=1000)
+
+    def fetch_latency_after(seconds: float) -> float:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            client.poll(timeout_ms=100)
+        return client.metrics()["consumer-fetch-manager-metrics"]["fetch-latency-avg"]
+
+    try:
+        deadline = time.monotonic() + 30
+        while not client.assignment() and time.monotonic() < deadline:
+            client.poll(timeout_ms=100)
+        assert fetch_latency_after(3) > 500
+        kafka.set_fetch_wait(client, 20)
+        assert fetch_latency_after(2.5) < 250
+        kafka.set_fetch_wait(client, 1000)
+        assert fetch_latency_after(3) > 500
+    finally:
+        client.close()

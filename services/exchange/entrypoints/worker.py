@@ -9,7 +9,7 @@ import threading
 from services.common import kafka
 from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
-from services.common.outbox import KafkaPublisher, OutboxRelay
+from services.common.outbox import KafkaPublisher
 from services.common.worker import ConsumerSpec, Worker
 from services.exchange.adapters.tables import outbox, processed_events
 from services.exchange.bootstrap import Exchange, bootstrap
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 FLOW_GROUP, NOTIFY_GROUP, RECORDS_GROUP = "phr-exchange-flow", "phr-exchange-notify", "phr-exchange-records"
 EQUITY_GROUP = "phr-exchange-equity"
 FLOW_TOPICS = ["phr.exchange.v1", "phr.records.fetch.v1"]
-FETCH_WAIT_MS = 10
+FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 10, 250
 
 
 def flow_handlers(exchange: Exchange) -> dict:
@@ -32,11 +32,15 @@ def flow_handlers(exchange: Exchange) -> dict:
 
 
 def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
+    """The worker's consumer groups. The client's default fetch wait (500 ms) would be paid on
+    every hop of the flow (the embedded broker holds an empty fetch that long): the flow asks
+    for data every FETCH_WAIT_MS while requests come, every IDLE_FETCH_WAIT_MS once idle;
+    notifications, the patient index and the equity projection can wait a little."""
     engine = exchange.engine
     return [
         ConsumerSpec(FLOW_GROUP, FLOW_TOPICS, IdempotentConsumer(
             "exchange.flow", engine, processed_events, flow_handlers(exchange), dead_letters),
-            fetch_wait_ms=FETCH_WAIT_MS),
+            fetch_wait_ms=FETCH_WAIT_MS, idle_fetch_wait_ms=IDLE_FETCH_WAIT_MS),
         ConsumerSpec(NOTIFY_GROUP, ["phr.consent.v1"], IdempotentConsumer(
             "exchange.notify", engine, processed_events, NOTIFY_HANDLERS, dead_letters)),
         ConsumerSpec(RECORDS_GROUP, ["phr.records.v1"], IdempotentConsumer(
@@ -58,30 +62,13 @@ def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5)
 
 
 class ExchangeWorker(Worker):
-    """The common worker, with consumers tuned for latency, plus the sweeper thread."""
+    """The common worker plus the sweeper thread."""
 
     exchange: Exchange | None = None
 
-    def start(self):
-        kafka.ensure_topics(self.settings.kafka_bootstrap)
-        bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
-        relay = OutboxRelay(self.engine, self.outbox,
-                            KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
-                            poll_seconds=self.settings.outbox_poll_seconds)
-        threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
-                   threading.Thread(target=sweep_forever, args=(self.exchange, self.stop), name="sweeper",
-                                    daemon=True)]
-        for spec in self.specs:
-            # The client's default fetch wait (500 ms) is paid on every hop of the flow when the
-            # broker holds a fetch open until then: the flow asks for data as soon as there is any;
-            # notifications, the patient index and the equity projection can wait a little.
-            client = kafka.consumer(bootstrap, spec.group, spec.topics, fetch_max_wait_ms=spec.fetch_wait_ms)
-            threads.append(threading.Thread(target=self._consume, args=(spec, client), name=spec.group,
-                                            daemon=True))
-        for t in threads:
-            t.start()
-        log.info("exchange worker running: relay + sweeper + %d consumer group(s)", len(self.specs))
-        return threads
+    def extra_threads(self) -> list[threading.Thread]:
+        return [threading.Thread(target=sweep_forever, args=(self.exchange, self.stop), name="sweeper",
+                                 daemon=True)]
 
 
 def main() -> int:

@@ -16,6 +16,9 @@ from services.records.service_layer import handlers
 from services.records.service_layer.unit_of_work import ConnectionUnitOfWork
 
 FETCH_GROUP = "phr-records-fetch"
+# Fetch requests are one hop of the exchange flow: answered as soon as they arrive while
+# requests come; after kafka.IDLE_AFTER_SECONDS without any, the broker is asked 4 times a second.
+FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 20, 250
 
 
 def fetch_handlers(records: Records) -> dict:
@@ -42,9 +45,8 @@ def main() -> int:
     """Run the records worker until a signal."""
     records = bootstrap(load_settings("records"))
     dead_letters = KafkaPublisher(kafka.producer(records.settings.kafka_bootstrap, client_id="records-dlq"))
-    # Fetch requests are one hop of the exchange flow: answer them as soon as they arrive.
     spec = ConsumerSpec(FETCH_GROUP, [handlers.FETCH_TOPIC], fetch_consumer(records, dead_letters),
-                        fetch_wait_ms=20)
+                        fetch_wait_ms=FETCH_WAIT_MS, idle_fetch_wait_ms=IDLE_FETCH_WAIT_MS)
     return Worker(records.settings, records.engine, outbox, [spec]).run()
 
 
