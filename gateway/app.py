@@ -10,6 +10,7 @@ from gateway.fastpath import ProxyFastPath
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from services.common.config import Settings, load_settings
 from services.common.observability import configure_logging, instrument
+from services.common.http import StrictJSONProvider
 from services.common import i18n
 from services.common.problem import install_problem_handlers
 
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(settings.log_level)
 
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(test_config)
     i18n.install(app)

@@ -4,12 +4,21 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
-from services.common import contract_checks, i18n
+from services.common import contract_checks, i18n, jsontext
 from services.common.auth import JwksCache, TokenValidator, protect
 from services.common.config import Settings
 from services.common.observability import configure_logging, instrument
 from services.common.problem import install_problem_handlers
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, minus the json module's NaN and Infinity: a body holding them is not JSON
+    (request.get_json answers None, and the views a 400 problem)."""
+
+    def loads(self, s, **kwargs):
+        return jsontext.loads(s, **kwargs)
 
 
 def service_app(import_name: str, settings: Settings, checks: dict[str, Callable[[], None]],
@@ -19,6 +28,7 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     app = Flask(import_name)
     app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=32 * 1024 * 1024)
+    app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.json.compact = True
     install_problem_handlers(app)

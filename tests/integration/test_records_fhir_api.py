@@ -104,6 +104,17 @@ def test_a_body_that_is_not_a_bundle_is_a_4xx_problem(records, mint, body):
     assert resp.get_json()["resourceType"] == "OperationOutcome"
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_bundle_holding_nan_or_infinity_is_not_json_and_stores_nothing(records, mint, constant):
+    client, engine = records
+    text = json.dumps(small_bundle()).replace('"status":', f'"valueDecimalProbe": {constant}, "status":', 1)
+    assert constant in text
+    resp = client.post("/fhir", data=text, headers={**mint.department(), "Content-Type": "application/fhir+json"})
+    assert resp.status_code == 400
+    assert resp.get_json()["resourceType"] == "OperationOutcome"
+    assert _count(engine, resources) == 0 and _count(engine, outbox) == 0
+
+
 def test_requests_without_a_valid_token_are_refused(records, mint):
     client, _ = records
     assert client.get("/fhir/Patient/x").status_code == 401

@@ -7,14 +7,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from services.common import jsontext
 from services.common.prepared import PreparedSelect
 
 from services.records.adapters.tables import claim_checks, resource_history, resource_tokens, resources
 from services.records.domain.search import SearchIndex, SearchQuery, index_of
 
 _KEY = 255
-# Built once: json.dumps with options other than the defaults builds a new encoder per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass
@@ -46,7 +45,7 @@ class StoredResource:
     def serialized(self) -> str:
         """Return the resource as compact JSON (as stored, without a parse/dump round trip)."""
         if self.text is None:
-            self.text = _COMPACT(self.content)
+            self.text = jsontext.compact(self.content)
         return self.text
 
 

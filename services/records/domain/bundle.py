@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from services.common import jsontext
+
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 PATIENT_LINKS = ("subject", "patient", "beneficiary", "for")  # "for": Task (amendment requests)
 #: Directory resources that many bundles repeat (Synthea writes the same Organization and
@@ -221,8 +223,7 @@ def _method_and_id(entry, resource, new_id, where, errors) -> tuple[str, str | N
 
 
 _REFERENCE = re.compile(r'"reference":"((?:[^"\\]|\\.)*)"')
-# Built once: json.dumps with options other than the defaults builds a new encoder per call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_COMPACT = jsontext.compact
 
 
 def _resolve(node: dict, full_urls: dict[str, str], identifiers, unresolved: set[str] | None = None,
