@@ -73,6 +73,17 @@ def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter
     assert body["items"][0]["message"] == "You let Cardiology see some of your records."
 
 
+@pytest.mark.parametrize("query, field", [("?limit=0", "limit"), ("?limit=101", "limit"), ("?limit=x", "limit"),
+                                          ("?cursor=-1", "cursor"), ("?cursor=abc", "cursor")])
+def test_a_page_out_of_range_is_a_422_that_names_the_field(world, mint, query, field):
+    client, _consumer = world
+    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1')}"}
+    resp = client.get(f"/patient/v1/notifications{query}", headers=me)
+    assert resp.status_code == 422
+    assert resp.content_type.startswith("application/problem+json")
+    assert resp.get_json()["fields"] == [field]
+
+
 def test_a_department_token_cannot_read_a_patients_notifications(world, mint):
     client, _consumer = world
     assert client.get("/patient/v1/notifications", headers=mint.department("cardiology")).status_code == 403

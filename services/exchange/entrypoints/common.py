@@ -43,12 +43,17 @@ def load(schema: Schema) -> dict:
                       errors=json.loads(json.dumps(exc.messages, default=str))) from None
 
 
+DEFAULT_PAGE, MAX_PAGE = 20, 100
+
+
 def page_args() -> tuple[int, int]:
-    """Return (limit, offset) from ?limit= and ?cursor= (an opaque offset)."""
-    try:
-        limit = min(max(int(request.args.get("limit", 20)), 1), 100)
-        offset = max(int(request.args.get("cursor", 0)), 0)
-    except ValueError:
-        raise Problem(422, N_("Unprocessable Content"), N_("The limit or the cursor is not valid."),
-                      slug="invalid-input", fields=["limit", "cursor"]) from None
-    return limit, offset
+    """Return (limit, offset) from ?limit= (1 to 100, default 20) and ?cursor= (an opaque
+    offset), or raise a 422 naming the field: a limit out of range is refused, not bent."""
+    limit, cursor = request.args.get("limit", str(DEFAULT_PAGE)), request.args.get("cursor", "0")
+    fields = [name for name, ok in (("limit", limit.isdigit() and 1 <= int(limit) <= MAX_PAGE),
+                                    ("cursor", cursor.isdigit())) if not ok]
+    if fields:
+        raise Problem(422, N_("Unprocessable Content"),
+                      N_("Use a limit from 1 to {max} and the cursor of the page before, as it is."),
+                      slug="invalid-input", params={"max": MAX_PAGE}, fields=fields)
+    return int(limit), int(cursor)
