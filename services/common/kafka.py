@@ -108,11 +108,11 @@ class FetchPacer:
     and the end of the wait, not when a record arrives, so a hop of a request/reply flow takes
     up to one fetch wait, and every empty fetch costs both sides CPU: a 10 ms wait meant about
     60 fetches a second per consumer, on the same two cores as the servers. Kafka itself
-    answers as soon as data arrives; there the busy wait can simply be set as long as the idle one.
+    answers as soon as data arrives; there the busy wait could be as long as the idle one.
     """
 
-    def __init__(self, client: KafkaConsumer, busy_ms: int, idle_ms: int, linger_seconds: float = IDLE_AFTER_SECONDS,
-                 clock=time.monotonic, setter=set_fetch_wait):
+    def __init__(self, client: KafkaConsumer, busy_ms: int, idle_ms: int,
+                 linger_seconds: float = IDLE_AFTER_SECONDS, clock=time.monotonic, setter=set_fetch_wait):
         self.client, self.busy_ms, self.idle_ms = client, busy_ms, idle_ms
         self.linger, self.clock, self.setter = linger_seconds, clock, setter
         self.last_message = float("-inf")
