@@ -74,7 +74,8 @@ def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter
 
 
 @pytest.mark.parametrize("query, field", [("?limit=0", "limit"), ("?limit=101", "limit"), ("?limit=x", "limit"),
-                                          ("?cursor=-1", "cursor"), ("?cursor=abc", "cursor")])
+                                          ("?limit=%C2%B3", "limit"), ("?cursor=-1", "cursor"),
+                                          ("?cursor=abc", "cursor"), ("?cursor=%C2%B3", "cursor")])
 def test_a_page_out_of_range_is_a_422_that_names_the_field(world, mint, query, field):
     client, _consumer = world
     me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1')}"}

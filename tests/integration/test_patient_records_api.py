@@ -132,7 +132,8 @@ def test_records_can_be_filtered_by_category(records, mint):
 
 
 @pytest.mark.parametrize("query, field", [("?category=x-rays", "category"), ("?limit=0", "limit"),
-                                          ("?limit=1000", "limit"), ("?cursor=%%%", "cursor")])
+                                          ("?limit=1000", "limit"), ("?limit=%C2%B3", "limit"),
+                                          ("?cursor=%%%", "cursor")])
 def test_a_bad_query_is_a_422_problem_naming_the_parameter(records, mint, query, field):
     client, _ = records
     resp = client.get(f"/patient/v1/records{query}", headers=_patient(mint, LIZ))

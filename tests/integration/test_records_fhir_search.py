@@ -162,7 +162,8 @@ def test_search_since_and_department_boundaries(records, mint):
     assert client.get("/fhir/Observation?_since=2999-01-01", headers=mint.department()).get_json()["total"] == 0
 
 
-@pytest.mark.parametrize("query", ["colour=red", "date=yesterday", "_count=0", "_cursor=%%%", "code=a,b"])
+@pytest.mark.parametrize("query", ["colour=red", "date=yesterday", "_count=0", "_count=%C2%B3", "_cursor=%%%",
+                                   "code=a,b"])
 def test_a_search_parameter_that_cannot_be_understood_is_a_400_outcome_naming_it(records, mint, query):
     client, _, _ = records
     resp = client.get(f"/fhir/Observation?{query}", headers=mint.department())

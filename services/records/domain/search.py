@@ -169,7 +169,7 @@ def parse_query(resource_type: str, custodian: str, args: list[tuple[str, str]])
         if name == "patient":
             q.patient = value.removeprefix("Patient/")
         elif name == "_count":
-            if not value.isdigit() or int(value) < 1:
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:  # "³" is a digit to isdigit
                 raise BadSearch(name, "_count must be a whole number of 1 or more.")
             q.count = min(int(value), MAX_COUNT)
         elif name == "_since":

@@ -128,7 +128,8 @@ def records():
     if category is not None and category not in RECORD_CATEGORIES:
         errors["category"] = [f"Use one of: {', '.join(RECORD_CATEGORIES)}."]
     limit = args.get("limit", str(uc.DEFAULT_PAGE))
-    if not limit.isdigit() or not 1 <= int(limit) <= uc.MAX_PAGE:
+    # isascii: str.isdigit() also says yes to digits int() refuses, such as "³".
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= uc.MAX_PAGE:
         errors["limit"] = [f"Use a whole number from 1 to {uc.MAX_PAGE}."]
     cursor = args.get("cursor") or None
     if cursor is not None:
