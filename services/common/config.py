@@ -48,6 +48,7 @@ class Settings:
     rate_limit_burst: int = 200
     access_token_minutes: int = 5
     outbox_poll_seconds: float = 0.02
+    outbox_retention_days: float = 7.0  # 0: keep sent outbox rows for ever
     log_level: str = "INFO"
     contract_checks: str = "report"
     testing: bool = False
@@ -75,6 +76,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         rate_limit_burst=int(env.get("RATE_LIMIT_BURST", 200)),
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
         outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
+        outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS", 7)),
         log_level=env.get("LOG_LEVEL", "INFO"),
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,

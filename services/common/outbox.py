@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -112,9 +113,14 @@ class OutboxRelay:
     """Publish pending outbox rows in order and mark them sent."""
 
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
-                 batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0):
+                 batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0,
+                 retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0):
         self.engine, self.outbox, self.publisher = engine, outbox, publisher
         self.batch, self.poll_seconds, self.probe_floor = batch, poll_seconds, probe_floor
+        # Sent rows are kept RETENTION (None: for ever) for whoever investigates a delivery,
+        # then deleted, so the outbox does not grow with every event the service ever sent.
+        self.retention, self.prune_every = retention, prune_every
+        self._next_prune = 0.0
 
     def run_once(self) -> int:
         """Publish one batch; return how many rows were sent."""
@@ -136,6 +142,27 @@ class OutboxRelay:
                          .values(sent_at=datetime.now(timezone.utc)))
         return len(rows)
 
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete the rows sent longer than the retention ago; return how many."""
+        if self.retention is None:
+            return 0
+        cutoff = (now or datetime.now(timezone.utc)) - self.retention
+        o = self.outbox
+        with transaction(self.engine) as conn:
+            return conn.execute(o.delete().where(o.c.sent_at.is_not(None), o.c.sent_at < cutoff)).rowcount
+
+    def _maybe_prune(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self.prune_every
+        try:
+            pruned = self.prune()
+        except Exception as exc:  # database away: the next round tries again
+            log.warning("outbox prune skipped: %s", exc)
+            return
+        if pruned:
+            log.info("deleted %d outbox rows sent more than %s ago", pruned, self.retention)
+
     def run_forever(self, stop: threading.Event) -> None:
         """Relay until STOP is set, backing off while the broker or database is away.
 
@@ -151,6 +178,7 @@ class OutboxRelay:
     def _relay(self, stop: threading.Event, probe: ChangeProbe) -> None:
         backoff = self.poll_seconds
         while not stop.is_set():
+            self._maybe_prune()
             if backoff == self.poll_seconds and not probe.changed():
                 stop.wait(backoff)
                 continue

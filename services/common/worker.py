@@ -5,6 +5,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -42,6 +43,12 @@ class ConsumerSpec:
         return kafka.FetchPacer(client, self.fetch_wait_ms, self.idle_fetch_wait_ms)
 
 
+def outbox_retention(settings: Settings) -> timedelta | None:
+    """How long sent outbox rows are kept (OUTBOX_RETENTION_DAYS; 0 keeps them for ever)."""
+    days = settings.outbox_retention_days
+    return timedelta(days=days) if days > 0 else None
+
+
 @dataclass
 class Worker:
     """Threads of one worker process, stopped together."""
@@ -58,7 +65,8 @@ class Worker:
         bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
         relay = OutboxRelay(self.engine, self.outbox,
                             KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
-                            poll_seconds=self.settings.outbox_poll_seconds)
+                            poll_seconds=self.settings.outbox_poll_seconds,
+                            retention=outbox_retention(self.settings))
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         for spec in self.specs:

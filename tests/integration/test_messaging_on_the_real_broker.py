@@ -3,6 +3,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -54,6 +55,20 @@ def test_relayed_events_reach_the_broker_keyed_by_patient_with_a_traceparent(bro
     assert sorted(m.key for m in messages) == [b"p-1", b"p-2"]
     assert all(dict(m.headers).get("traceparent") for m in messages)
     assert {envelope.parse(m.value)["type"] for m in messages} == {"phr.records.imported"}
+
+
+def test_sent_rows_past_the_retention_are_pruned_and_pending_ones_never(broker, exchange_db):
+    with transaction(exchange_db) as conn:
+        enqueue(conn, outbox, "phr.exchange.v1", _imported("p-old"))
+    relay = OutboxRelay(exchange_db, outbox, KafkaPublisher(kafka.producer(broker.bootstrap)),
+                        retention=timedelta(days=7))
+    assert relay.run_once() == 1
+    with transaction(exchange_db) as conn:
+        enqueue(conn, outbox, "phr.exchange.v1", _imported("p-pending"))
+    later = datetime.now(timezone.utc) + timedelta(days=8)
+    assert relay.prune(later) == 1
+    with exchange_db.connect() as conn:
+        assert [r.key for r in conn.execute(sa.select(outbox.c.key))] == ["p-pending"]
 
 
 def test_the_exchange_consumer_indexes_each_patient_once_even_when_a_message_is_redelivered(broker, exchange_db):

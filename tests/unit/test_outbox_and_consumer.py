@@ -1,5 +1,6 @@
 """Outbox relay and idempotent consumer against in-memory fakes (no broker)."""
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -7,8 +8,10 @@ from tenacity import wait_none
 
 from services.common import envelope
 from services.common.consumer import IdempotentConsumer
+from services.common.config import load_settings
 from services.common.db import make_engine, transaction
 from services.common.outbox import OutboxRelay, enqueue, messaging_tables
+from services.common.worker import outbox_retention
 
 
 class ListPublisher:
@@ -64,6 +67,42 @@ def test_an_event_the_broker_did_not_acknowledge_stays_pending(db):
     with pytest.raises(ConnectionError):
         relay.run_once()
     assert relay.run_once() == 1 and len(publisher.sent) == 1
+
+
+def test_rows_sent_longer_ago_than_the_retention_are_deleted_and_the_rest_kept(db):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        for n in range(4):
+            enqueue(conn, outbox, "phr.test.v1", _event(n))
+    now = datetime.now(timezone.utc)
+    relay = OutboxRelay(engine, outbox, ListPublisher(), retention=timedelta(days=7))
+    with transaction(engine) as conn:  # n=0 sent 8 days ago, n=1 6 days ago, n=2 just now, n=3 pending
+        for seq, sent in zip(_seqs(engine, outbox), (now - timedelta(days=8), now - timedelta(days=6), now)):
+            conn.execute(outbox.update().where(outbox.c.seq == seq).values(sent_at=sent))
+    assert relay.prune(now) == 1
+    assert len(_seqs(engine, outbox)) == 3
+    assert relay.run_once() == 1  # the pending row is still there, and still sent
+
+
+def test_a_relay_without_retention_keeps_every_sent_row(db):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        enqueue(conn, outbox, "phr.test.v1", _event())
+    relay = OutboxRelay(engine, outbox, ListPublisher(), retention=None)
+    assert relay.run_once() == 1
+    assert relay.prune(datetime.now(timezone.utc) + timedelta(days=3650)) == 0
+    assert len(_seqs(engine, outbox)) == 1
+
+
+@pytest.mark.parametrize("days, kept", [(None, timedelta(days=7)), ("2.5", timedelta(days=2.5)), ("0", None)])
+def test_the_worker_keeps_sent_rows_as_long_as_outbox_retention_days_says(days, kept):
+    environ = {} if days is None else {"OUTBOX_RETENTION_DAYS": days}
+    assert outbox_retention(load_settings("records", environ)) == kept
+
+
+def _seqs(engine, outbox) -> list[int]:
+    with engine.connect() as conn:
+        return [r.seq for r in conn.execute(sa.select(outbox.c.seq).order_by(outbox.c.seq))]
 
 
 def test_a_rolled_back_change_leaves_no_event_behind(db):
