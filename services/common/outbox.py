@@ -152,9 +152,10 @@ class OutboxRelay:
             return conn.execute(o.delete().where(o.c.sent_at.is_not(None), o.c.sent_at < cutoff)).rowcount
 
     def _maybe_prune(self) -> None:
-        if time.monotonic() < self._next_prune:
+        now = time.monotonic()
+        if now < self._next_prune:
             return
-        self._next_prune = time.monotonic() + self.prune_every
+        self._next_prune = now + self.prune_every
         try:
             pruned = self.prune()
         except Exception as exc:  # database away: the next round tries again

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError
 
 from services.common import i18n
 from services.common.i18n import N_
+from services.common.params import whole_number
 from services.common.problem import Problem
 from services.exchange.bootstrap import Exchange
 
@@ -50,15 +51,11 @@ def page_args() -> tuple[int, int]:
     """Return (limit, offset) from ?limit= (1 to 100, default 20) and ?cursor= (an opaque
     offset), or raise a 422 naming the field: a limit out of range is refused, not bent."""
     limit, cursor = request.args.get("limit", str(DEFAULT_PAGE)), request.args.get("cursor", "0")
-    # isascii: str.isdigit() also says yes to digits int() refuses, such as "³".
-    fields = [name for name, ok in (("limit", _whole(limit) and 1 <= int(limit) <= MAX_PAGE),
-                                    ("cursor", _whole(cursor))) if not ok]
+    size, offset = whole_number(limit), whole_number(cursor)
+    fields = [name for name, ok in (("limit", size is not None and 1 <= size <= MAX_PAGE),
+                                    ("cursor", offset is not None)) if not ok]
     if fields:
         raise Problem(422, N_("Unprocessable Content"),
                       N_("Use a limit from 1 to {max} and the cursor of the page before, as it is."),
                       slug="invalid-input", params={"max": MAX_PAGE}, fields=fields)
-    return int(limit), int(cursor)
-
-
-def _whole(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+    return size, offset

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from services.common.params import whole_number
+
 #: The resource's main date (first element present), per type; Period and Timing use their start.
 DATE_ELEMENTS = {
     "Observation": ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued"),
@@ -169,9 +171,10 @@ def parse_query(resource_type: str, custodian: str, args: list[tuple[str, str]])
         if name == "patient":
             q.patient = value.removeprefix("Patient/")
         elif name == "_count":
-            if not (value.isascii() and value.isdigit()) or int(value) < 1:  # "³" is a digit to isdigit
+            count = whole_number(value)
+            if count is None or count < 1:
                 raise BadSearch(name, "_count must be a whole number of 1 or more.")
-            q.count = min(int(value), MAX_COUNT)
+            q.count = min(count, MAX_COUNT)
         elif name == "_since":
             q.since = _date(name, value)[0]
         elif name == "date":

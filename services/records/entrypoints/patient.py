@@ -15,6 +15,7 @@ from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentReque
                                                EntryRequestSchema)
 from services.common import i18n
 from services.common.auth import require_scope
+from services.common.params import whole_number
 from services.common.problem import Problem
 from services.records.domain import plain_language as pl
 from services.records.domain.plain_language import N_
@@ -128,8 +129,8 @@ def records():
     if category is not None and category not in RECORD_CATEGORIES:
         errors["category"] = [f"Use one of: {', '.join(RECORD_CATEGORIES)}."]
     limit = args.get("limit", str(uc.DEFAULT_PAGE))
-    # isascii: str.isdigit() also says yes to digits int() refuses, such as "³".
-    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= uc.MAX_PAGE:
+    size = whole_number(limit)
+    if size is None or not 1 <= size <= uc.MAX_PAGE:
         errors["limit"] = [f"Use a whole number from 1 to {uc.MAX_PAGE}."]
     cursor = args.get("cursor") or None
     if cursor is not None:
@@ -139,7 +140,7 @@ def records():
             errors["cursor"] = ["Use the `next` value of the page before, as it is."]
     if errors:
         raise _invalid(errors)
-    query = uc.ListRecords(patient_id, lang, category, cursor, int(limit))
+    query = uc.ListRecords(patient_id, lang, category, cursor, size)
     etag, body = uc.list_records(_records().uow(write=False), query, vocabulary(),
                                  request.headers.get("If-None-Match"))
     if body is None:
