@@ -10,6 +10,7 @@ import pytest
 from tests.support.broker import Broker
 from tests.support.databases import (create_postgres_database, drop_postgres_database,
                                      postgres_available)
+from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
 
 # Every contract check is strict in the test suite: an event or a patient-facing response
@@ -51,3 +52,21 @@ def database_url(request, tmp_path):
     url = create_postgres_database()
     yield url
     drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stack(request, tmp_path_factory):
+    """A running stack with the demo seeded, shared by the e2e and security modules that drive it
+    over real HTTP; stopped (as by Ctrl-C) at the end. Tests that share it must not depend on
+    what the others did to the demo patients."""
+    urls = {}
+    if request.param == "postgres":
+        if not _pg_available():
+            pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
+        urls = {name: create_postgres_database(f"phr_e2e_{name}") for name in SERVICES}
+    try:
+        with Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), urls) as s:
+            yield s
+    finally:
+        for url in urls.values():
+            drop_postgres_database(url)
