@@ -20,6 +20,7 @@ from gateway.store import Store
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
+from services.common.files import private_file
 
 DEFAULTS = {
     "MIGRATE_ON_START": True,
@@ -48,8 +49,7 @@ class Gateway:
 
 def migrate_once(settings: Settings) -> None:
     """Run migrations; a file lock keeps workers started together from racing on one database."""
-    lock_path = Path(settings.var_dir) / "gateway-migrate.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = private_file(Path(settings.var_dir) / "gateway-migrate.lock")
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

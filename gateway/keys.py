@@ -10,6 +10,8 @@ from pathlib import Path
 
 from joserfc.jwk import RSAKey
 
+from services.common.files import private_dir
+
 KEY_FILE = "gateway-signing-key.json"
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def load_or_create_signing_key(var_dir: Path) -> RSAKey:
 
 def _create(path: Path) -> None:
     """Write a new key so that concurrent starters end with exactly one, never a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
     # mkstemp opens with O_CREAT|O_EXCL and mode 0600; os.link then publishes the complete
     # file under its final name and, like O_EXCL, fails if another process got there first.

@@ -18,6 +18,7 @@ from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
 from services.common.config import DEFAULT_PORTS
+from services.common.files import PRIVATE_UMASK, private_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP_SERVICES = ("gateway", "consent", "records", "exchange")
@@ -107,8 +108,9 @@ def up(demo: bool = True) -> int:
     started = time.monotonic()
     env = stack_env(dict(os.environ))
     os.environ.update(env)
-    var_dir = Path(env["PHR_VAR_DIR"])
-    var_dir.mkdir(parents=True, exist_ok=True)
+    # Every process started here creates its files owner-only; var/ holds health data and keys.
+    os.umask(PRIVATE_UMASK)
+    var_dir = private_dir(env["PHR_VAR_DIR"])
     (var_dir / "stack.ready").unlink(missing_ok=True)
     from services.common import migrate
     for name in migrate.PACKAGES:

@@ -6,6 +6,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from services.common.files import private_dir
+
 KEY_FILE = "gateway-session-key"
 
 
@@ -13,7 +15,7 @@ def load_or_create_session_key(var_dir: Path) -> bytes:
     """Return the session key in VAR_DIR, creating it (mode 0600) on first start."""
     path = Path(var_dir) / KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         # As with the signing key (gateway/keys.py): write a complete file, then link it in;
         # when two workers start together, the second link fails and both read the first key.
         fd, tmp = tempfile.mkstemp(prefix=".session-key-", dir=path.parent)

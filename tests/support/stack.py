@@ -61,7 +61,8 @@ class Stack:
     def start(self, timeout: float = 150.0) -> "Stack":
         """Start `python -m services.stack up` and wait for its ready marker."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        # The log holds what the services print (ids, paths): owner only, like the rest of var/.
+        log = open(self.log_path, "ab", opener=lambda path, flags: os.open(path, flags, 0o600))
         self.proc = subprocess.Popen([sys.executable, "-m", "services.stack", "up"], cwd=ROOT,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
