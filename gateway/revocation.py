@@ -1,14 +1,24 @@
 """The set of revoked access-token jtis, kept in memory and refreshed from the database.
 
-Every process polls the append-only ``revoked_jtis`` table for rows newer than the last one it
-saw, at most once per ``refresh_seconds``; a revocation made in this process is seen at once,
-one made in another server worker process within ``refresh_seconds``.
+Every process polls the append-only ``revoked_jtis`` table at most once per
+``refresh_seconds``; a revocation made in this process is seen at once, one made in another
+server worker process within ``refresh_seconds``.
+
+Rows are read by id, but an id is handed out when the row is inserted, not when its
+transaction commits: on PostgreSQL a revocation that took id 10 can commit after the one that
+took id 11 was already read. So each poll reads from the high-water mark as it stood
+``OVERLAP_SECONDS`` ago, not from the newest id: a revocation is missed only if its
+transaction took longer than that to commit. The list also serves the services' copies
+(gateway.authorize's ``/oauth/revoked``, services.common.auth.RevocationFeed).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
+from collections import deque
 
 from gateway.store import Store
 from services.common.i18n import N_
@@ -16,29 +26,40 @@ from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
 MAX_STALENESS = 30.0
+#: How long a revocation's transaction may take to commit and still be seen (one short write).
+OVERLAP_SECONDS = 60.0
 
 
 class RevocationList:
     """Answer "is this jti revoked?" without a database round trip per request."""
 
-    def __init__(self, store: Store, refresh_seconds: float = 1.0):
+    def __init__(self, store: Store, refresh_seconds: float = 1.0,
+                 overlap_seconds: float = OVERLAP_SECONDS):
         self.store, self.refresh_seconds = store, refresh_seconds
+        self.overlap_seconds = overlap_seconds
         self._revoked: dict[str, int] = {}
         self._last_id = 0
+        # (when a poll started, the high-water mark before it), oldest first
+        self._marks: deque[tuple[float, int]] = deque()
         self._checked = float("-inf")
         self._lock = threading.Lock()
+        self._snapshot: tuple[str, bytes] | None = None
 
     def is_revoked(self, jti: str) -> bool:
-        if time.monotonic() - self._checked >= self.refresh_seconds:
-            self.refresh()
+        self.refresh_if_due()
         return jti in self._revoked
 
+    def refresh_if_due(self) -> None:
+        if time.monotonic() - self._checked >= self.refresh_seconds:
+            self.refresh()
+
     def refresh(self) -> None:
-        """Load the revocations made since the last poll and forget the expired ones."""
+        """Load the revocations made since the last polls and forget the expired ones."""
         with self._lock:
             started = time.monotonic()
+            floor = self._floor(started)
             try:
-                rows = self.store.revoked_since(self._last_id)
+                rows = self.store.revoked_since(floor)
             except Exception as exc:  # the database is down: keep the list while it is fresh
                 if started - self._checked > MAX_STALENESS:
                     raise Problem(503, N_("Service Unavailable"),
@@ -46,11 +67,37 @@ class RevocationList:
                                   next_step=N_("Try again in a few minutes.")) from exc
                 log.warning("revocation poll failed: %s", exc)
                 return
+            self._marks.append((started, self._last_id))
             now = time.time()
             for row_id, jti, expires_at in rows:
                 self._last_id = max(self._last_id, row_id)
-                if expires_at >= now:
+                if expires_at >= now and jti not in self._revoked:
                     self._revoked[jti] = expires_at
+                    self._snapshot = None
             if rows and len(self._revoked) > 1000:
-                self._revoked = {j: e for j, e in self._revoked.items() if e >= now}
+                self._forget_expired(now)
             self._checked = started
+
+    def _floor(self, started: float) -> int:
+        """The high-water mark of the newest poll at least OVERLAP_SECONDS old (0 before one)."""
+        marks = self._marks
+        while len(marks) > 1 and started - marks[1][0] >= self.overlap_seconds:
+            marks.popleft()
+        return marks[0][1] if marks and started - marks[0][0] >= self.overlap_seconds else 0
+
+    def _forget_expired(self, now: float) -> None:
+        kept = {j: e for j, e in self._revoked.items() if e >= now}
+        if len(kept) != len(self._revoked):
+            self._revoked, self._snapshot = kept, None
+
+    def snapshot(self) -> tuple[str, bytes]:
+        """Return (an ETag, the JSON body) of the unexpired revocations, for the services' copies."""
+        self.refresh_if_due()
+        with self._lock:
+            self._forget_expired(time.time())
+            if self._snapshot is None:
+                body = json.dumps({"revoked": [{"jti": j, "exp": e} for j, e
+                                               in sorted(self._revoked.items())]},
+                                  separators=(",", ":")).encode()
+                self._snapshot = ('"' + hashlib.sha256(body).hexdigest()[:32] + '"', body)
+            return self._snapshot

@@ -39,3 +39,37 @@ def test_the_revocation_list_polls_at_most_once_per_interval_and_skips_expired_r
     assert not revoked.is_revoked("later") and store.calls == 1  # cached until the next poll
     revoked.refresh()
     assert revoked.is_revoked("later")
+
+
+class AskingStore(FakeStore):
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    def revoked_since(self, last_id):
+        self.asked.append(last_id)
+        return super().revoked_since(last_id)
+
+
+def test_the_revocation_poller_rereads_recent_ids_and_moves_its_floor_once_they_are_old():
+    store = AskingStore()
+    revoked = RevocationList(store, refresh_seconds=0, overlap_seconds=0.2)
+    store.rows = [(1, "a", int(time.time()) + 60), (2, "b", int(time.time()) + 60)]
+    revoked.refresh()
+    revoked.refresh()
+    assert store.asked == [0, 0]  # ids under 2 may still commit: read again
+    time.sleep(0.25)
+    revoked.refresh()
+    assert store.asked[-1] == 2  # the high-water mark as it stood 0.2 s ago
+    assert revoked.is_revoked("a") and revoked.is_revoked("b")
+
+
+def test_the_revocation_snapshot_lists_unexpired_jtis_and_its_etag_follows_the_content():
+    store = FakeStore()
+    revoked = RevocationList(store, refresh_seconds=0)
+    store.rows = [(1, "a", int(time.time()) + 60), (2, "old", int(time.time()) - 1)]
+    etag, body = revoked.snapshot()
+    assert b'"a"' in body and b"old" not in body
+    assert revoked.snapshot()[0] == etag
+    store.rows.append((3, "b", int(time.time()) + 60))
+    assert revoked.snapshot()[0] != etag
