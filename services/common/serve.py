@@ -54,7 +54,8 @@ def _access_log_config(target: str | None) -> dict | None:
 
 
 def app():
-    """Build the app named by ``PHR_SERVE_FACTORY`` in a worker, then freeze what it allocated.
+    """Build the app named by ``PHR_SERVE_FACTORY`` in a worker (behind
+    services.common.drain), then freeze what it allocated.
 
     Granian imports this function in each worker it spawns. After the app is built, every
     object alive (modules, the FHIR models, the code lists) moves out of the garbage
@@ -66,8 +67,13 @@ def app():
     import gc
     import importlib
 
+    from services.common.drain import DrainRequestBody
+
     module, _, name = os.environ[FACTORY_ENV].partition(":")
     built = getattr(importlib.import_module(module), name)()
+    # Outermost, in front of any fast path: a refusal that left the body unread would make
+    # granian close the kept-alive connection under the client's next request.
+    built.wsgi_app = DrainRequestBody(built.wsgi_app)
     gc.collect()
     gc.freeze()
     return built
