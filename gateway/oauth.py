@@ -296,7 +296,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
         grant_id = user.grant_id if isinstance(user, ProxyUser) else None
         if grant_id and refresh:
             refresh_expires_at = min(refresh_expires_at, user.ends_at)
-        self.store.save_token(
+        saved = self.store.save_token(
             jti=claims["jti"], client_id=claims["client_id"],
             account_id=user.id if user else None, patient=claims.get("patient"),
             scope=claims["scope"], issued_at=claims["iat"], expires_at=claims["exp"],
@@ -304,6 +304,8 @@ class GatewayAuthorizationServer(AuthorizationServer):
             refresh_hash=digest(refresh) if refresh else None,
             refresh_expires_at=refresh_expires_at, grant_id=grant_id,
             family=previous.family if isinstance(previous, TokenRecord) else claims["jti"])
+        if not saved:  # the patient stopped the grant while this token was being made
+            raise InvalidGrantError("The caregiver's access has ended or was stopped.")
         if grant_id and request.payload.grant_type == "authorization_code":
             proxies.record_sign_in(self.store, user)
         if user is not None:

@@ -79,9 +79,24 @@ class Store:
                                 .where(t.auth_codes.c.code_hash == code_hash)).rowcount == 1
 
     # tokens ----------------------------------------------------------------------------
-    def save_token(self, **values) -> None:
+    def save_token(self, **values) -> bool:
+        """Record an issued token; False, and nothing stored, when its caregiver grant has
+        ended or was stopped since the grant was checked (the token must not be handed out)."""
         with transaction(self.engine) as conn:
+            if values.get("grant_id") and not self._grant_in_force(conn, values["grant_id"]):
+                return False
             conn.execute(sa.insert(t.tokens).values(**values))
+        return True
+
+    @staticmethod
+    def _grant_in_force(conn, grant_id: str) -> bool:
+        """Is the grant in force, read under its row lock? revoke_grant updates that row, so it
+        either commits first (and this token is refused) or waits for this transaction (and
+        then finds the token and revokes it): no token of a stopped grant outlives the stop."""
+        c = t.proxy_grants.c
+        row = conn.execute(sa.select(c.revoked_at, c.ends_at).where(c.id == grant_id)
+                           .with_for_update()).first()
+        return row is not None and row.revoked_at is None and row.ends_at > now()
 
     def token_by_jti(self, jti: str) -> TokenRecord | None:
         row = self._one(sa.select(t.tokens).where(t.tokens.c.jti == jti))
