@@ -11,7 +11,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy.engine import Engine
 
 from contracts.events import EventChecker
-from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy
+from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy, revocation
 from gateway.keys import load_or_create_signing_key, public_jwks
 from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.ratelimit import TokenBucket
@@ -84,6 +84,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
         TokenBucket(per_minute / 60.0, per_minute)))
     app.register_blueprint(proxies.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
+    app.register_blueprint(revocation.create_blueprint(revocations))
     return Gateway(settings, engine, store, key, server, guard, upstreams)
 
 

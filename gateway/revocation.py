@@ -20,6 +20,8 @@ import threading
 import time
 from collections import deque
 
+from flask import Blueprint, Response, request
+
 from gateway.store import Store
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -101,3 +103,23 @@ class RevocationList:
                                   separators=(",", ":")).encode()
                 self._snapshot = ('"' + hashlib.sha256(body).hexdigest()[:32] + '"', body)
             return self._snapshot
+
+
+def create_blueprint(revocations: RevocationList) -> Blueprint:
+    """``GET /oauth/revoked``: the unexpired revoked jtis, for the services' copies.
+
+    Open like the JWKS: a jti names a token without being one, and the list holds nothing
+    about whom a token was for. Conditional (ETag), so an unchanged list costs a 304.
+    """
+    bp = Blueprint("revocations", __name__)
+
+    @bp.get("/oauth/revoked")
+    def revoked():
+        """Return the revoked access tokens that have not expired yet."""
+        etag, body = revocations.snapshot()
+        headers = {"ETag": etag, "Cache-Control": "no-store"}
+        if etag in request.headers.get("If-None-Match", ""):
+            return Response(status=304, headers=headers)
+        return Response(body, mimetype="application/json", headers=headers)
+
+    return bp

@@ -1,6 +1,7 @@
 """Resource-server side of RFC 9068 JWT access tokens: JWKS cache, validation, Flask guard."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from services.common.problem import Problem
 
 ALGORITHMS = ["RS256"]
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
+log = logging.getLogger(__name__)
 
 
 class JwksCache:
@@ -49,6 +51,66 @@ class JwksCache:
         return self._keys
 
 
+class RevocationFeed:
+    """A copy of the gateway's list of revoked access tokens (``GET /oauth/revoked``).
+
+    Refreshed at most every REFRESH seconds, by the request that finds it due (the others go on
+    with the copy in hand, so only the very first request waits for the gateway). A copy older
+    than MAX_STALENESS, because the gateway cannot be reached, fails closed: every token is
+    refused with 503 until a refresh succeeds. So a token revoked at the gateway stops working
+    here within REFRESH seconds plus the gateway's own poll (gateway/revocation.py).
+    """
+
+    def __init__(self, url: str, refresh: float = 1.0, max_staleness: float = 10.0,
+                 timeout: float = 1.0, fetch: Callable[[str, str | None], tuple] | None = None):
+        self.url, self.refresh, self.max_staleness, self.timeout = url, refresh, max_staleness, timeout
+        self._fetch = fetch or self._get
+        self._session = requests.Session()
+        self._revoked: dict[str, int] = {}
+        self._etag: str | None = None
+        self._fetched = self._attempted = float("-inf")
+        self._lock = threading.Lock()
+
+    def is_revoked(self, jti: str) -> bool:
+        """Is JTI revoked? Raises a 503 Problem when the copy is too old to tell."""
+        now = time.monotonic()
+        if now - self._attempted >= self.refresh:
+            self._update(now)
+        if now - self._fetched > self.max_staleness:
+            raise Problem(503, N_("Service Unavailable"),
+                          N_("Token revocations cannot be checked right now."),
+                          next_step=N_("Try again in a few minutes."), headers={"Retry-After": "5"})
+        return jti in self._revoked
+
+    def _update(self, now: float) -> None:
+        # Before the first copy every request waits for it; after, one refreshes, others read on.
+        if not self._lock.acquire(blocking=self._fetched == float("-inf")):
+            return
+        try:
+            if now - self._attempted < self.refresh:
+                return  # another request refreshed while this one waited
+            self._attempted = now
+            try:
+                etag, revoked = self._fetch(self.url, self._etag)
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                log.warning("revocation list not refreshed from %s: %s", self.url, exc)
+                return
+            if revoked is not None:
+                self._revoked, self._etag = revoked, etag
+            self._fetched = now
+        finally:
+            self._lock.release()
+
+    def _get(self, url: str, etag: str | None) -> tuple[str | None, dict | None]:
+        """Return (ETag, {jti: exp}) from the gateway, or (ETag, None) when unchanged."""
+        resp = self._session.get(url, timeout=self.timeout,
+                                 headers={"If-None-Match": etag} if etag else {})
+        if resp.status_code == 304:
+            return etag, None
+        resp.raise_for_status()
+        return resp.headers.get("ETag"), {str(r["jti"]): int(r["exp"]) for r in resp.json()["revoked"]}
+
+
 @dataclass
 class TokenValidator:
     """Validate access tokens issued by ISSUER for AUDIENCE (RFC 9068 section 4)."""
@@ -58,6 +120,8 @@ class TokenValidator:
     jwks: JwksCache
     leeway: int = 30
     cache_size: int = 4096
+    #: The gateway's revocations (None in the gateway itself, whose Guard checks its own list).
+    revocations: RevocationFeed | None = None
 
     def __post_init__(self):
         # Verified tokens, kept until they expire: a client reuses one token for many calls,
@@ -65,16 +129,17 @@ class TokenValidator:
         self._verified: dict[str, dict] = {}
 
     def validate(self, raw: str) -> dict:
-        """Return the claims of a valid token, else raise a 401 Problem."""
+        """Return the claims of a valid, unrevoked token, else raise a 401 Problem."""
         claims = self._verified.get(raw)
-        if claims is not None:
-            if claims["exp"] + self.leeway > time.time():
-                return claims
+        if claims is None or claims["exp"] + self.leeway <= time.time():
             self._verified.pop(raw, None)
-        claims = self._verify(raw)
-        if len(self._verified) >= self.cache_size:
-            self._verified.clear()
-        self._verified[raw] = claims
+            claims = self._verify(raw)
+            if len(self._verified) >= self.cache_size:
+                self._verified.clear()
+            self._verified[raw] = claims
+        if self.revocations is not None and self.revocations.is_revoked(claims["jti"]):
+            raise Problem(401, N_("Unauthorized"), N_("The access token was revoked."),
+                          next_step=N_("Sign in again."), headers=_challenge("invalid_token"))
         return claims
 
     def _verify(self, raw: str) -> dict:

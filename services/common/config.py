@@ -43,6 +43,7 @@ class Settings:
     issuer: str
     audience: str
     jwks_url: str
+    revocations_url: str = ""  # the gateway's list of revoked access tokens (services.common.auth)
     peers: dict[str, str] = field(default_factory=dict)
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
@@ -71,6 +72,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         issuer=issuer,
         audience=env.get("PHR_AUDIENCE") or issuer,
         jwks_url=env.get("PHR_JWKS_URL") or f"{service_url(env, 'gateway')}/oauth/jwks",
+        revocations_url=(env.get("PHR_REVOCATIONS_URL")
+                         or f"{service_url(env, 'gateway')}/oauth/revoked"),
         peers={name: service_url(env, name) for name in SERVICES},
         rate_limit_per_second=float(env.get("RATE_LIMIT_PER_SECOND", 50)),
         rate_limit_burst=int(env.get("RATE_LIMIT_BURST", 200)),

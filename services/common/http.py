@@ -7,7 +7,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from services.common import contract_checks, i18n, jsontext
-from services.common.auth import JwksCache, TokenValidator, protect
+from services.common.auth import JwksCache, RevocationFeed, TokenValidator, protect
 from services.common.config import Settings
 from services.common.observability import configure_logging, instrument
 from services.common.problem import install_problem_handlers
@@ -37,7 +37,8 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     # (Content-Language) before the contract checks read that label.
     contract_checks.install(app, settings.service, registry, settings.contract_checks)
     i18n.install(app)
-    validator = validator or TokenValidator(settings.issuer, settings.audience, JwksCache(settings.jwks_url))
+    validator = validator or TokenValidator(settings.issuer, settings.audience, JwksCache(settings.jwks_url),
+                                            revocations=RevocationFeed(settings.revocations_url))
     protect(app, validator, open_paths)
     app.extensions["token_validator"] = validator
     return app

@@ -63,3 +63,57 @@ def test_a_cached_token_stops_working_when_it_expires(mint):
     time.sleep(1.5)
     with pytest.raises(Problem):
         validator.validate(token)
+
+
+class GatewayList:
+    """The gateway's /oauth/revoked as a RevocationFeed fetch: a dict, or an outage."""
+
+    def __init__(self):
+        self.revoked, self.down, self.calls = {}, False, 0
+
+    def __call__(self, _url, _etag):
+        self.calls += 1
+        if self.down:
+            import requests
+            raise requests.ConnectionError("gateway away")
+        return None, dict(self.revoked)
+
+
+def _guarded(mint, gateway, **feed):
+    from services.common.auth import RevocationFeed
+    validator = mint.validator()
+    validator.revocations = RevocationFeed("memory://", fetch=gateway, **feed)
+    return validator
+
+
+def test_a_token_revoked_at_the_gateway_is_refused_even_after_it_was_accepted(mint):
+    gateway = GatewayList()
+    validator = _guarded(mint, gateway, refresh=0)
+    raw = mint.token()
+    jti = validator.validate(raw)["jti"]
+    gateway.revoked[jti] = int(time.time()) + 300
+    with pytest.raises(Problem) as info:
+        validator.validate(raw)
+    assert info.value.status == 401 and "revoked" in info.value.detail
+
+
+def test_the_revocation_copy_is_refreshed_at_most_once_per_interval(mint):
+    gateway = GatewayList()
+    validator = _guarded(mint, gateway, refresh=60)
+    for _ in range(5):
+        validator.validate(mint.token())
+    assert gateway.calls == 1
+
+
+def test_a_revocation_copy_the_gateway_cannot_refresh_fails_closed_once_too_old(mint):
+    gateway = GatewayList()
+    validator = _guarded(mint, gateway, refresh=0, max_staleness=0.2)
+    validator.validate(mint.token())
+    gateway.down = True
+    validator.validate(mint.token())  # the copy in hand is fresh enough
+    time.sleep(0.25)
+    with pytest.raises(Problem) as info:
+        validator.validate(mint.token())
+    assert info.value.status == 503
+    gateway.down = False
+    validator.validate(mint.token())
