@@ -18,6 +18,7 @@ Regenerate the catalogs after changing marked text (see ``main`` below)::
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -53,19 +54,65 @@ def N_(message: str) -> str:
 
 
 # --- negotiation -------------------------------------------------------------------------
+#
+# Accept-Language comes from anyone, on every request (the gateway's fast path labels each
+# answer), so what it may cost is bounded: a header longer than MAX_HEADER characters is cut
+# at its last comma before the limit (whole ranges only; with no comma there it counts as
+# absent), and only its first MAX_RANGES ranges are ranked. A browser sends a few ranges in
+# well under a hundred characters. Issue #15, point 7: 40 KB of unique tags cost seconds.
+
+#: Characters of Accept-Language (or of a preferred language) read at most.
+MAX_HEADER = 256
+#: Language ranges of one Accept-Language header considered at most, in the order sent.
+MAX_RANGES = 8
+#: Distinct tags kept standardised; langcodes' own caches are kept within a few times this.
+TAGS_KEPT = 256
+
+
+def _bounded(value: str | None) -> str | None:
+    """Return VALUE cut to MAX_HEADER characters at a comma, or None when no comma allows it."""
+    if value is None or len(value) <= MAX_HEADER:
+        return value
+    cut = value.rfind(",", 0, MAX_HEADER + 1)
+    return value[:cut] if cut > 0 else None
+
 
 def _tag(value: str) -> str | None:
     """Return VALUE as a standard BCP 47 tag ('es_mx' -> 'es-MX'), or None when it is not one."""
     value = value.strip().replace("_", "-")
-    if not value or not langcodes.tag_is_valid(value):
+    if not value:
         return None
-    return langcodes.standardize_tag(value)
+    return _standard_tag(value)
+
+
+# langcodes keeps every tag it ever parsed in class-level dicts (Language._PARSE_CACHE and
+# Language._INSTANCES), without bound, so tags from headers would grow them for good. Our
+# calls go one at a time through this lock, behind a bounded cache, and empty those dicts
+# when they pass a bound (they are caches: langcodes parses again what it no longer finds);
+# the lock keeps a clear from landing between langcodes' "is it cached" and "get it".
+_LANGCODES = threading.Lock()
+
+
+@lru_cache(maxsize=TAGS_KEPT)
+def _standard_tag(value: str) -> str | None:
+    with _LANGCODES:
+        try:
+            return langcodes.standardize_tag(value) if langcodes.tag_is_valid(value) else None
+        finally:
+            _bound_langcodes_caches()
+
+
+def _bound_langcodes_caches(limit: int = 4 * TAGS_KEPT) -> None:
+    for cache in (langcodes.Language._PARSE_CACHE, langcodes.Language._INSTANCES):
+        if len(cache) > limit:
+            cache.clear()
 
 
 def _ranked(accept_language: str) -> list[str]:
-    """Return the acceptable tags of an Accept-Language value, best first (RFC 9110 section 12.5.4)."""
+    """Return the acceptable tags among the first MAX_RANGES ranges of an Accept-Language
+    value, best first (RFC 9110 section 12.5.4)."""
     ranges = []
-    for index, item in enumerate(accept_language.split(",")):
+    for index, item in enumerate(accept_language.split(",", MAX_RANGES)[:MAX_RANGES]):
         tag, _sep, params = item.strip().partition(";")
         quality = 1.0
         for param in params.split(";"):
@@ -97,15 +144,20 @@ def _choose(tags: list[str]) -> Language:
     return Language(requested, DEFAULT, requested is not None)
 
 
-@lru_cache(maxsize=1024)  # a pure function of two short strings, asked on every request
 def negotiate(accept_language: str | None, preferred: str | None = None) -> Language:
     """Pick the response language: the Accept-Language header, else PREFERRED, else DEFAULT.
 
     PREFERRED is the patient's language (FHIR ``Patient.communication``), e.g. ``es`` or
     ``en-US``. When the deciding source names only unsupported languages the result falls
     back to DEFAULT and ``requested`` is its best-ranked valid tag. A wildcard (``*``) accepts
-    DEFAULT without a fallback.
+    DEFAULT without a fallback. Only the first MAX_RANGES ranges of at most MAX_HEADER
+    characters of the header count.
     """
+    return _negotiate(_bounded(accept_language), _bounded(preferred))
+
+
+@lru_cache(maxsize=1024)  # asked on every request; keyed on the bounded strings only
+def _negotiate(accept_language: str | None, preferred: str | None) -> Language:
     if accept_language and accept_language.strip():
         chosen = _choose(_ranked(accept_language))
         if chosen.requested is not None or chosen.used != DEFAULT or "*" in accept_language:
