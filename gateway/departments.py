@@ -7,7 +7,8 @@ DEPARTMENT_BASE = "system/*.rs system/Exchange.cr system/Consent.r"
 DEPARTMENT_SCOPES: dict[str, str] = {
     "primary-care": DEPARTMENT_BASE + " system/*.cu",
     "cardiology": DEPARTMENT_BASE,
-    "emergency": DEPARTMENT_BASE + " system/Consent.c",
+    # Only a department that may claim emergencies holds the break-the-glass scope, by name.
+    "emergency": DEPARTMENT_BASE + " system/BreakGlass.c",
     "research": "system/Exchange.cr system/Consent.r",
 }
 

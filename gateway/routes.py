@@ -55,7 +55,8 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
     # consent (departments)
     ("POST", "/consent/v1/decisions", ("system", "Consent", "r")),
-    ("POST", "/consent/v1/break-glass", ("system", "Consent", "c")),
+    # breaking the glass needs a scope no wildcard covers, held by emergency departments only
+    ("POST", "/consent/v1/break-glass", ("system", "BreakGlass", "c")),
     # exchange (departments)
     ("POST", "/exchange/v1/requests", ("system", "Exchange", "c")),
     ("GET", "/exchange/v1/requests/{id}", ("system", "Exchange", "r")),

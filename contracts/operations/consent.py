@@ -23,12 +23,14 @@ OPERATIONS: tuple[Operation, ...] = (
               scopes=("patient/Consent.d",), parameters=_ID, patient_facing=True),
     Operation("post", "/consent/v1/decisions", "May this department have this data for this purpose?", "consent",
               (Response(200, "permit or deny, the consent it rests on, and obligations.", c.DecisionSchema),
-               *problems(401, 403, 422)),
+               *problems(401, 403, 422)),  # 403 also: ``actor`` names another department
               request=c.DecisionRequestSchema, scopes=("system/Consent.r",)),
     Operation("post", "/consent/v1/break-glass", "Claim an emergency: a time-limited, flagged permit", "consent",
               (Response(201, "The emergency grant and its obligations.", c.BreakGlassSchema),
+               Response(200, "This department's claim for this patient already in force; nothing new "
+                             "was recorded.", c.BreakGlassSchema),
                *problems(401, 403, 422)),
-              request=c.BreakGlassRequestSchema, scopes=("system/Consent.c",)),
+              request=c.BreakGlassRequestSchema, scopes=("system/BreakGlass.c",)),
     Operation("get", "/fhir/Consent", "The patient's consents naming the calling department (FHIR R4)", "fhir",
               (Response(200, "A searchset Bundle of Consent resources.", ResourceSchema, FHIR_JSON),
                *problems(400, 401, 403, schema=OperationOutcomeProblemSchema)),

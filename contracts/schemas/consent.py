@@ -111,11 +111,24 @@ class DecisionSchema(Schema):
     break_glass_id = fields.String()
 
 
+class SensitiveClaimSchema(Schema):
+    """A sensitive label an emergency claim releases, with its own written reason."""
+
+    label = fields.String(required=True, validate=validate.OneOf(SENSITIVE_LABELS))
+    reason = fields.String(required=True, validate=validate.Length(min=1))
+
+
 class BreakGlassRequestSchema(Schema):
+    """An emergency claim (scope system/BreakGlass.c, which no wildcard scope covers)."""
+
     patient = fields.String(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1))
     purpose = fields.String(validate=validate.Equal("ETREAT"))
-    minutes = fields.Integer(validate=validate.Range(1, 1440), metadata={"description": "Default 60."})
+    minutes = fields.Integer(validate=validate.Range(1, 240),
+                             metadata={"description": "How long the claim lasts: default 60, at most 240."})
+    sensitive = fields.List(fields.Nested(SensitiveClaimSchema), metadata={
+        "description": "Sensitive labels (PSY, SUD, HIV, SEX, GDIS) to release, each once with its own "
+                       "reason; a claim naming any is reviewed first. Labels not named stay redacted."})
 
 
 class BreakGlassSchema(Schema):
@@ -124,6 +137,7 @@ class BreakGlassSchema(Schema):
     department = fields.String(required=True)
     purpose = fields.String(required=True)
     reason = fields.String(required=True)
+    sensitive = fields.List(fields.Nested(SensitiveClaimSchema), required=True)
     granted_at = fields.DateTime(required=True)
     expires_at = fields.DateTime(required=True)
     decision = fields.String(required=True)

@@ -55,6 +55,8 @@ class Settings:
     testing: bool = False
     client_id: str | None = None  # the service's own OAuth client (<SERVICE>_CLIENT_ID)
     client_secret: str | None = None  # its secret (<SERVICE>_CLIENT_SECRET); no default
+    # The exchange service's client id: the only caller consent lets ask about another department.
+    exchange_client_id: str | None = None
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -84,6 +86,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,
         client_secret=env.get(f"{service.upper()}_CLIENT_SECRET") or None,
+        exchange_client_id=env.get("EXCHANGE_CLIENT_ID") or None,
     )
     values.update(overrides)
     return Settings(**values)

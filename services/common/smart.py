@@ -7,9 +7,10 @@ from functools import lru_cache
 _SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Za-z]+)\.([cruds]+|read|write|\*)(\?.*)?$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 
-#: Resources that are oversight functions, not clinical data: a wildcard scope such as
-#: ``system/*.rs`` never covers them, so only a client granted them by name gets them.
-NAMED_ONLY = frozenset({"Equity"})
+#: Resources that are oversight or emergency functions, not clinical data: a wildcard scope
+#: such as ``system/*.rs`` or ``system/*.cu`` never covers them, so only a client granted them
+#: by name gets them (the equity report; breaking the glass).
+NAMED_ONLY = frozenset({"Equity", "BreakGlass"})
 
 
 def parse(scope: str) -> tuple[str, str, str] | None:

@@ -42,6 +42,9 @@ def patient(mint, pid="pat-1", **claims):
     return {"Authorization": f"Bearer {token}"}
 
 
+EMERGENCY = "system/Consent.r system/BreakGlass.c"
+
+
 def department(mint, dept="cardiology", scope="system/*.rs system/Consent.r"):
     return mint.department(dept, scope)
 
@@ -52,7 +55,7 @@ def grant(client, headers, **body):
 
 
 def ask(client, mint, dept="cardiology", purpose="TREAT", classes=("Observation",), pid="pat-1"):
-    resp = client.post("/consent/v1/decisions", headers=department(mint, dept, "system/Consent.r system/Consent.c"),
+    resp = client.post("/consent/v1/decisions", headers=department(mint, dept, "system/Consent.r"),
                        json={"patient": pid, "actor": dept, "purpose": purpose, "classes": list(classes)})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert DecisionSchema().validate(resp.get_json()) == {}
@@ -171,7 +174,7 @@ def test_an_expired_consent_never_permits_and_the_sweep_marks_it_and_announces_i
 
 def test_break_the_glass_gives_a_flagged_time_limited_permit(consent, mint):
     client, engine, clock, _a = consent
-    em = department(mint, "emergency", "system/Consent.r system/Consent.c")
+    em = department(mint, "emergency", EMERGENCY)
     refused = client.post("/consent/v1/break-glass", json={"patient": "pat-1"}, headers=em)
     assert refused.status_code == 422 and refused.get_json()["fields"] == ["reason"]
     resp = client.post("/consent/v1/break-glass", headers=em,
@@ -189,11 +192,106 @@ def test_break_the_glass_gives_a_flagged_time_limited_permit(consent, mint):
     assert event["type"] == "phr.consent.break-glass" and event["data"]["reason"].startswith("Unconscious")
 
 
-def test_break_the_glass_needs_the_create_scope(consent, mint):
-    client, _e, _c, _a = consent
-    resp = client.post("/consent/v1/break-glass", headers=department(mint, "cardiology", "system/Consent.r"),
+@pytest.mark.parametrize("scope", ["system/Consent.r", "system/Consent.cruds", "system/*.cruds"])
+def test_break_the_glass_needs_its_own_scope_named_outright(consent, mint, scope):
+    client, engine, _c, _a = consent
+    resp = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", scope),
                        json={"patient": "pat-1", "reason": "x"})
-    assert resp.status_code == 403
+    assert resp.status_code == 403 and resp.mimetype == "application/problem+json"
+    assert events(engine) == []
+
+
+def test_a_second_claim_while_one_is_in_force_answers_it_and_records_nothing(consent, mint):
+    from contracts.schemas.consent import BreakGlassSchema
+
+    client, engine, clock, _a = consent
+    em = department(mint, "emergency", EMERGENCY)
+    first = client.post("/consent/v1/break-glass", headers=em, json={"patient": "pat-1", "reason": "Collapsed"})
+    again = client.post("/consent/v1/break-glass", headers=em, json={
+        "patient": "pat-1", "reason": "Still collapsed", "sensitive": [{"label": "HIV", "reason": "r"}]})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json() == first.get_json() and again.get_json()["sensitive"] == []
+    assert BreakGlassSchema().validate(again.get_json()) == {}
+    other = client.post("/consent/v1/break-glass", headers=em, json={"patient": "pat-2", "reason": "Collapsed"})
+    assert other.status_code == 201
+    clock.now += timedelta(minutes=60)  # the first claim has ended: a new one is a new grant
+    later = client.post("/consent/v1/break-glass", headers=em, json={"patient": "pat-1", "reason": "Back"})
+    assert later.status_code == 201 and later.get_json()["id"] != first.get_json()["id"]
+    assert [e["type"] for e in events(engine)] == ["phr.consent.break-glass"] * 3
+
+
+@pytest.mark.parametrize("minutes", [0, 241, 1440, "60"])
+def test_a_claim_longer_than_four_hours_is_a_422_naming_minutes(consent, mint, minutes):
+    client, engine, _c, _a = consent
+    resp = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY),
+                       json={"patient": "pat-1", "reason": "Collapsed", "minutes": minutes})
+    assert resp.status_code == 422 and resp.get_json()["fields"] == ["minutes"]
+    assert events(engine) == []
+
+
+def test_a_sensitive_label_named_with_a_reason_is_released_and_flagged_for_priority_review(consent, mint):
+    client, engine, _c, _a = consent
+    resp = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY), json={
+        "patient": "pat-1", "reason": "Collapsed", "minutes": 240,
+        "sensitive": [{"label": "SEX", "reason": "Suspected ectopic pregnancy"}]})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    decision = ask(client, mint, dept="emergency", purpose="ETREAT", classes=("Procedure",))
+    assert {"type": "redact", "labels": ["GDIS", "HIV", "PSY", "SUD"]} in decision["obligations"]
+    (event,) = events(engine)
+    assert event["data"]["sensitive"] == [{"label": "SEX", "reason": "Suspected ectopic pregnancy"}]
+    review = next(o for o in event["data"]["obligations"] if o["type"] == "review")
+    assert review["priority"] == "high" and review["labels"] == ["SEX"]
+    refused = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY), json={
+        "patient": "pat-2", "reason": "Collapsed", "sensitive": [{"label": "HIV"}]})
+    assert refused.status_code == 422 and refused.get_json()["fields"] == ["sensitive"]
+
+
+def test_two_claims_at_once_store_one_grant_and_both_answer_it(consent, mint):
+    import threading
+
+    client, engine, _c, app = consent
+    svc = app.extensions["consent"]
+    barrier, answers = threading.Barrier(4), []
+
+    def claim():
+        barrier.wait()
+        answers.append(handlers.break_the_glass(handlers.BreakTheGlass("pat-1", "emergency", "Collapsed"),
+                                                svc.uow(), svc.clock()))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 4 and len({g.id for g, _new in answers}) == 1
+    assert sorted(new for _g, new in answers) == [False, False, False, True]
+    assert len(events(engine)) == 1
+
+
+def test_a_department_asking_about_another_gets_a_403_that_reveals_nothing(consent, mint):
+    client, _e, _c, _a = consent
+    grant(client, patient(mint))  # cardiology holds a consent; research must not learn it
+    asks = lambda pid: client.post("/consent/v1/decisions", headers=department(mint, "research"), json={  # noqa: E731
+        "patient": pid, "actor": "cardiology", "purpose": "TREAT", "classes": ["Observation"]})
+    held, none = asks("pat-1"), asks("pat-9")
+    assert held.status_code == none.status_code == 403 and held.mimetype == "application/problem+json"
+    strip = lambda r: {k: v for k, v in r.get_json().items() if k != "instance"}  # noqa: E731
+    assert strip(held) == strip(none) and "consent_id" not in held.get_data(as_text=True)
+    assert ask(client, mint, dept="research")["decision"] == "deny"  # about itself it may ask
+
+
+def test_only_the_exchange_service_client_asks_about_any_department(consent, mint, tmp_path):
+    client, _e, _c, app = consent
+    grant(client, patient(mint))
+    body = {"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "classes": ["Observation"]}
+    service = {"Authorization": f"Bearer {mint.token(scope='system/Consent.r', client_id='exchange-service', sub='exchange-service')}"}
+    assert client.post("/consent/v1/decisions", headers=service, json=body).status_code == 403  # not configured
+    svc = app.extensions["consent"]
+    svc.settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path), "EXCHANGE_CLIENT_ID": "exchange-service"},
+                                 database_url=svc.settings.database_url, issuer=mint.issuer,
+                                 audience=mint.audience, testing=True, contract_checks="enforce")
+    resp = client.post("/consent/v1/decisions", headers=service, json=body)
+    assert resp.status_code == 200 and resp.get_json()["decision"] == "permit"
 
 
 def test_fhir_consent_search_is_valid_r4b_and_shows_the_callers_consents(consent, mint):

@@ -50,7 +50,7 @@ def test_a_revocation_is_seen_by_the_next_hot_decision(consent, mint):
 
 @pytest.mark.parametrize("case,status", [
     ("no token", 401), ("bad token", 401), ("no scope", 403), ("not json", 422), ("a list", 422),
-    ("unknown purpose", 422), ("unknown label", 422), ("form body", 422)])
+    ("unknown purpose", 422), ("unknown label", 422), ("form body", 422), ("another department", 403)])
 def test_every_other_question_goes_to_the_view_and_comes_back_as_a_problem(consent, mint, case, status):
     client, _engine, _clock, app = consent
     headers = department(mint)
@@ -69,6 +69,8 @@ def test_every_other_question_goes_to_the_view_and_comes_back_as_a_problem(conse
         data = json.dumps({**QUESTION, "purpose": "SELLING"})
     elif case == "unknown label":
         data = json.dumps({**QUESTION, "classes": ["XYZ"]})
+    elif case == "another department":  # the hot route never answers what the view refuses
+        headers = department(mint, "research")
     elif case == "form body":
         data, content_type = "patient=pat-1", "application/x-www-form-urlencoded"
     resp = client.post("/consent/v1/decisions", data=data, headers={**headers, "Content-Type": content_type})

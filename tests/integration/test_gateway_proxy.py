@@ -70,7 +70,8 @@ def test_a_request_without_a_valid_token_is_a_401_problem(client, upstream, head
 @pytest.mark.parametrize("dept,method,path", [
     ("research", "GET", "/fhir/Patient/p-1"),          # research has no system/*.rs
     ("cardiology", "POST", "/fhir"),                   # transaction needs system/*.c
-    ("cardiology", "POST", "/consent/v1/break-glass"), # only emergency has system/Consent.c
+    ("cardiology", "POST", "/consent/v1/break-glass"), # only emergency has system/BreakGlass.c
+    ("primary-care", "POST", "/consent/v1/break-glass"),  # no wildcard (system/*.cu) covers it
     ("cardiology", "GET", "/patient/v1/me"),           # patient routes need a patient token
     ("primary-care", "GET", "/equity/v1/report"),      # no wildcard covers system/Equity.r
 ])

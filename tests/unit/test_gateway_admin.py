@@ -40,7 +40,8 @@ def test_a_department_gets_a_secret_once_and_only_its_hash_is_stored(engine):
 
 def test_the_default_department_scopes_follow_the_table():
     assert scopes_for("primary-care").endswith("system/*.cu")
-    assert "system/Consent.c" in scopes_for("emergency").split()
+    assert "system/BreakGlass.c" in scopes_for("emergency").split()
+    assert not any("BreakGlass" in scopes_for(d) for d in ("primary-care", "cardiology", "research"))
     assert scopes_for("research") == "system/Exchange.cr system/Consent.r"
     assert scopes_for("dermatology") == DEPARTMENT_SCOPES["cardiology"]
 

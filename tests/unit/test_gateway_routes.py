@@ -36,7 +36,7 @@ def test_paths_outside_the_prefixes_are_not_forwarded(path):
     ("DELETE", "/patient/v1/consents/c-1", ("patient", "Consent", "d")),
     ("POST", "/exchange/v1/requests", ("system", "Exchange", "c")),
     ("GET", "/exchange/v1/requests/r-1/bundle", ("system", "Exchange", "r")),
-    ("POST", "/consent/v1/break-glass", ("system", "Consent", "c")),
+    ("POST", "/consent/v1/break-glass", ("system", "BreakGlass", "c")),
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ])
 def test_each_route_needs_its_scope(method, path, rule):

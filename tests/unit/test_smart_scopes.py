@@ -36,3 +36,9 @@ def test_the_equity_scope_named_outright_allows_the_report():
 
 def test_a_department_asking_for_the_equity_scope_does_not_get_it_through_a_wildcard():
     assert smart.within("system/Equity.r system/Patient.r", "system/*.rs") == ["system/Patient.r"]
+
+
+def test_no_wildcard_scope_lets_a_department_break_the_glass():
+    assert not smart.allows("system/*.cu system/*.cruds", "system", "BreakGlass", "c")
+    assert smart.within("system/BreakGlass.c system/Patient.c", "system/*.cu") == ["system/Patient.c"]
+    assert smart.allows("system/*.rs system/BreakGlass.c", "system", "BreakGlass", "c")

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from services.common.prepared import PreparedSelect
 from services.consent.adapters.tables import break_glass, consents
-from services.consent.domain.model import ACTIVE, BreakGlass, Consent, Party, utc
+from services.consent.domain.model import (ACTIVE, BreakGlass, ClaimInForce, Consent, Party,
+                                           SensitiveClaim, utc)
 
 
 def _to_row(c: Consent) -> dict:
@@ -49,7 +50,7 @@ _NOBODY = Party("patient", "")
 
 _LIVE_FOR = (sa.select(break_glass.c.id, break_glass.c.patient, break_glass.c.department,
                        break_glass.c.purpose, break_glass.c.reason, break_glass.c.created_at,
-                       break_glass.c.expires_at)
+                       break_glass.c.expires_at, break_glass.c.sensitive)
              .where(break_glass.c.patient == sa.bindparam("patient"),
                     break_glass.c.department == sa.bindparam("department")))
 
@@ -64,10 +65,14 @@ def _for_decision(patient: str, row) -> Consent:
                    notify=bool(notify), status=status, version=version)
 
 
+def _grants(*rows) -> list[BreakGlass]:
+    return [BreakGlass(gid, patient, department, purpose, reason, utc(created_at), utc(expires_at),
+                       tuple(SensitiveClaim(s["label"], s["reason"]) for s in json.loads(sensitive)))
+            for gid, patient, department, purpose, reason, created_at, expires_at, sensitive in rows]
+
+
 def _grants_in_force(rows, now: datetime) -> list[BreakGlass]:
-    grants = [BreakGlass(gid, patient, department, purpose, reason, utc(created_at), utc(expires_at))
-              for gid, patient, department, purpose, reason, created_at, expires_at in rows]
-    return [g for g in grants if g.in_force(now)]
+    return [g for g in _grants(*rows) if g.in_force(now)]
 
 
 class SqlConsentRepository:
@@ -128,9 +133,27 @@ class SqlBreakGlassRepository:
         self.conn = conn
 
     def add(self, g: BreakGlass) -> None:
-        self.conn.execute(break_glass.insert().values(
-            id=g.id, patient=g.patient, department=g.department, purpose=g.purpose,
-            reason=g.reason, created_at=g.created_at, expires_at=g.expires_at))
+        """Store G as the open claim of its patient and department; raise ClaimInForce when a
+        concurrent claim got there first (the unique constraint on open claims)."""
+        try:
+            self.conn.execute(break_glass.insert().values(
+                id=g.id, patient=g.patient, department=g.department, purpose=g.purpose,
+                reason=g.reason, created_at=g.created_at, expires_at=g.expires_at,
+                sensitive=json.dumps([s.as_dict() for s in g.sensitive]), open_claim=True))
+        except sa.exc.IntegrityError as exc:
+            raise ClaimInForce(g.patient, g.department) from exc
+
+    def open_claim(self, patient: str, department: str) -> BreakGlass | None:
+        """The claim marked open for this patient and department (the one a race lost to)."""
+        row = self.conn.execute(_LIVE_FOR.where(break_glass.c.open_claim.is_(True)),
+                                {"patient": patient, "department": department}).first()
+        return _grants(row)[0] if row else None
+
+    def close_ended(self, patient: str, department: str, now: datetime) -> None:
+        """Clear the open marker of this patient's and department's claims that have ended."""
+        self.conn.execute(break_glass.update().where(
+            break_glass.c.patient == patient, break_glass.c.department == department,
+            break_glass.c.open_claim.is_not(None), break_glass.c.expires_at <= now).values(open_claim=None))
 
     def live_for(self, patient: str, department: str, now: datetime) -> list[BreakGlass]:
         return _grants_in_force(self.conn.execute(_LIVE_FOR, {"patient": patient, "department": department}),

@@ -45,8 +45,23 @@ def break_glass_columns() -> list[sa.Column]:
     ]
 
 
+def break_glass_claim_columns() -> list[sa.Column]:
+    """Columns added in migration 0003: what a claim names, and the marker of an open claim."""
+    return [
+        # JSON list of {label, reason}: the sensitive labels the claim releases, each with its reason.
+        sa.Column("sensitive", sa.Text, nullable=False, server_default="[]"),
+        # True while the claim may be in force, NULL once a later claim found it ended: with
+        # the unique constraint below, two claims at once for the same patient and department
+        # store only one (NULLs never collide, on SQLite and PostgreSQL alike).
+        sa.Column("open_claim", sa.Boolean, nullable=True),
+    ]
+
+
+OPEN_CLAIM = "uq_break_glass_open_claim"
+
 consents = sa.Table("consents", metadata, *consent_columns(),
                     sa.Index("ix_consents_patient_grantee", "patient", "grantee_id"),
                     sa.Index("ix_consents_status_end", "status", "period_end"))
-break_glass = sa.Table("break_glass", metadata, *break_glass_columns(),
-                       sa.Index("ix_break_glass_patient_dept", "patient", "department"))
+break_glass = sa.Table("break_glass", metadata, *break_glass_columns(), *break_glass_claim_columns(),
+                       sa.Index("ix_break_glass_patient_dept", "patient", "department"),
+                       sa.UniqueConstraint("patient", "department", "open_claim", name=OPEN_CLAIM))

@@ -10,7 +10,8 @@ from services.consent.domain import vocabulary as v
 
 ACTIVE, REVOKED, EXPIRED = "active", "revoked", "expired"
 PERMIT, DENY = "permit", "deny"
-BREAK_GLASS_MINUTES = 60
+BREAK_GLASS_MINUTES = 60  # the window of a claim that does not say
+BREAK_GLASS_MAX_MINUTES = 240  # no claim is longer than four hours
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -140,9 +141,24 @@ def _unique(values, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+@dataclass(frozen=True)
+class SensitiveClaim:
+    """A sensitive LABEL an emergency claim names, with its own written REASON."""
+
+    label: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "reason": self.reason}
+
+
 @dataclass
 class BreakGlass:
-    """An emergency claim: DEPARTMENT may treat PATIENT (ETREAT) until EXPIRES_AT, flagged."""
+    """An emergency claim: DEPARTMENT may treat PATIENT (ETREAT) until EXPIRES_AT, flagged.
+
+    It releases the non-sensitive classes asked for; a sensitive label only when the claim
+    names it (SENSITIVE), each with its own reason. Every other label stays redacted.
+    """
 
     id: str
     patient: str
@@ -151,17 +167,34 @@ class BreakGlass:
     reason: str
     created_at: datetime
     expires_at: datetime
+    sensitive: tuple[SensitiveClaim, ...] = ()
 
     def in_force(self, now: datetime) -> bool:
         return utc(self.created_at) <= utc(now) < utc(self.expires_at)
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The sensitive labels the claim names (released under it)."""
+        return tuple(s.label for s in self.sensitive)
+
+    @property
+    def redacted(self) -> list[str]:
+        """The sensitive labels the claim does not name: never released under it."""
+        return sorted(set(v.SENSITIVE_LABELS) - set(self.labels))
+
     def obligations(self) -> list[dict]:
-        return [{"type": "audit"}, {"type": "notify", "target": "patient"},
-                {"type": "review", "reason": "break-glass"}]
+        """Redact what the claim does not name (always said, even when nothing is left to
+        redact); audit; tell the patient; queue a review, a priority one when the claim
+        reaches into sensitive classes."""
+        review = {"type": "review", "reason": "break-glass"}
+        if self.sensitive:
+            review.update(priority="high", labels=sorted(self.labels))
+        return [{"type": "redact", "labels": self.redacted}, {"type": "audit"},
+                {"type": "notify", "target": "patient"}, review]
 
 
 def break_glass(patient: str, department: str, reason, now: datetime,
-                minutes: int = BREAK_GLASS_MINUTES) -> BreakGlass:
+                minutes: int = BREAK_GLASS_MINUTES, sensitive=()) -> BreakGlass:
     """Validate an emergency claim and return its time-limited grant."""
     if not isinstance(patient, str) or not patient.strip():
         raise InvalidConsent("patient", "a patient id is required", patient)
@@ -169,10 +202,37 @@ def break_glass(patient: str, department: str, reason, now: datetime,
         raise InvalidConsent("reason", "a written reason is required", reason)
     if department not in v.DEPARTMENTS:
         raise InvalidConsent("department", "unknown department", department)
-    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 24 * 60:
-        raise InvalidConsent("minutes", "must be a whole number from 1 to 1440", minutes)
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= BREAK_GLASS_MAX_MINUTES:
+        raise InvalidConsent("minutes", "must be a whole number from 1 to 240", minutes)
     return BreakGlass(str(uuid.uuid4()), patient, department, v.EMERGENCY_PURPOSE,
-                      reason.strip(), now, now + timedelta(minutes=minutes))
+                      reason.strip(), now, now + timedelta(minutes=minutes),
+                      sensitive_claims(sensitive))
+
+
+def sensitive_claims(items) -> tuple[SensitiveClaim, ...]:
+    """Read ``[{"label": "SEX", "reason": "..."}]``: known labels, each once, each with a reason."""
+    if items is None:
+        return ()
+    if not isinstance(items, (list, tuple)):
+        raise InvalidConsent("sensitive", "must be a list of labels, each with a reason", None)
+    found: dict[str, SensitiveClaim] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise InvalidConsent("sensitive", "must be a list of labels, each with a reason", None)
+        label, why = item.get("label"), item.get("reason")
+        if not isinstance(label, str) or not v.is_label(label):
+            raise InvalidConsent("sensitive", "unknown sensitivity label",
+                                 label if isinstance(label, str) else None)
+        if label in found:
+            raise InvalidConsent("sensitive", "a label is named twice", label)
+        if not isinstance(why, str) or not why.strip():
+            raise InvalidConsent("sensitive", "each label needs its own written reason", label)
+        found[label] = SensitiveClaim(label, why.strip())
+    return tuple(found.values())
+
+
+class ClaimInForce(Exception):
+    """Another claim by the same department for the same patient was stored first (a race)."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +275,9 @@ def decide(consents, grants, actor: str, purpose: str, classes, now: datetime) -
     A consent covers the request when it names ACTOR, PURPOSE and every requested resource
     type. Every sensitive label the consent does not name comes back as a redact obligation,
     asked for or not, since the records released may carry it. An emergency grant in force
-    for ACTOR permits ETREAT, flagged for notification and review.
+    for ACTOR permits ETREAT, flagged for notification and review, with every sensitive
+    label the claim does not name redacted: breaking the glass never overrides a patient's
+    withholding of a sensitive class unless the claim names it with a reason.
     """
     wanted_types = {c for c in classes if not v.is_label(c)}
     best: tuple | None = None

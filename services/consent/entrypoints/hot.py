@@ -4,8 +4,8 @@ question every exchange asks, and the consent service's hottest route.
 The handler does what the view (entrypoints.departments.decide) does, with the same objects:
 the token validator, the scope grammar, handlers.decide on the prepared reads. It answers
 only a well-formed question with a valid token and the scope; anything else (no or bad
-token, no scope, a body that is not a JSON object, an unknown purpose or label) goes to the
-view, which refuses and explains.
+token, no scope, a body that is not a JSON object, a question about another department, an
+unknown purpose or label) goes to the view, which refuses and explains.
 """
 from __future__ import annotations
 
@@ -41,8 +41,11 @@ def hot_decide(service, validator: TokenValidator) -> HotRoute:
             return None
         if not isinstance(body, dict):
             return None
-        q = handlers.AskDecision(body.get("patient"), body.get("actor", claims.get("dept")),
-                                 body.get("purpose"), body.get("classes"))
+        try:  # the view's rule, the same function: a question about another department is its refusal
+            actor = handlers.actor_for(claims, body.get("actor"), service.settings.exchange_client_id)
+        except handlers.NotYours:
+            return None
+        q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
         try:
             decision = handlers.decide(q, service.decision_uow(), service.clock())
         except InvalidConsent:

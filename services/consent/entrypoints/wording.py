@@ -226,10 +226,13 @@ INVALID = C_("The field {field} is not right: {reason}.")
 INVALID_NEXT = C_("Check what you entered, then try again.")
 PATIENT_ONLY = C_("Only a patient or their caregiver can do this.")
 DEPARTMENT_ONLY = C_("Only a department can ask for this.")
+OWN_DECISIONS_ONLY = C_("A department may ask only about its own access to a patient's records.")
 REASONS = [C_("unknown department"), C_("unknown purpose"), C_("unknown data class or label"),
            C_("must be a non-empty list"), C_("must be a list of codes"),
            C_("the end is not after the start"), C_("the end is in the past"),
            C_("a patient id is required"), C_("a written reason is required"),
-           C_("must be a whole number from 1 to 1440"), C_("must be a date"),
+           C_("must be a whole number from 1 to 240"), C_("must be a date"),
+           C_("must be a list of labels, each with a reason"), C_("unknown sensitivity label"),
+           C_("a label is named twice"), C_("each label needs its own written reason"),
            C_("must be an object"), C_("the body is not a JSON object"), C_("must be true or false"),
            C_("a proxy grantee needs an id")]

@@ -55,10 +55,32 @@ class BreakTheGlass:
     department: str
     reason: str
     minutes: int = model.BREAK_GLASS_MINUTES
+    sensitive: list | None = None  # [{"label", "reason"}]: sensitive labels released, each with a reason
 
 
 class NotFound(Exception):
     """No consent of this patient has that id (another patient's is not found either)."""
+
+
+class NotYours(Exception):
+    """A caller asked a decision about a department it is not."""
+
+
+def actor_for(claims: dict, named, exchange_client: str | None):
+    """Return the department a decision question is about, for a caller with CLAIMS.
+
+    A department asks only about itself (NAMED absent or its own ``dept``); otherwise a
+    decision would tell it whether another department holds a consent. Only the exchange
+    service's own client (EXCHANGE_CLIENT: a client-credentials token with no ``dept`` and
+    no ``patient`` claim, which no department token lacks) asks on behalf of the requester.
+    """
+    dept = claims.get("dept")
+    if named is None or named == dept:
+        return dept
+    if (exchange_client and claims.get("client_id") == exchange_client
+            and dept is None and claims.get("patient") is None):
+        return named
+    raise NotYours(named)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -91,7 +113,7 @@ def _break_glass(g: BreakGlass) -> dict:
     return new_event("phr.consent.break-glass", SOURCE, g.patient, {
         "grant_id": g.id, "patient": g.patient, "department": g.department, "purpose": g.purpose,
         "reason": g.reason, "granted_at": _iso(g.created_at), "expires_at": _iso(g.expires_at),
-        "obligations": g.obligations()})
+        "sensitive": [s.as_dict() for s in g.sensitive], "obligations": g.obligations()})
 
 
 def grant_consent(cmd: GrantConsent, uow, now: datetime, render_text: Callable[[Consent], str]) -> Consent:
@@ -147,13 +169,33 @@ def decide(q: AskDecision, uow, now: datetime) -> Decision:
     return model.decide(consents, grants, q.actor, purpose, classes, now)
 
 
-def break_the_glass(cmd: BreakTheGlass, uow, now: datetime) -> BreakGlass:
-    """Record an emergency grant and queue the patient's notice and the review."""
-    grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes)
-    with uow:
-        uow.grants.add(grant)
-        uow.publish(TOPIC, _break_glass(grant))
-    return grant
+def break_the_glass(cmd: BreakTheGlass, uow, now: datetime) -> tuple[BreakGlass, bool]:
+    """Record an emergency grant and queue the patient's notice and the review.
+
+    Return (grant, True) for a new claim; while the department's claim for this patient is
+    in force, return (that claim, False) and record nothing: one notice, one review.
+    """
+    grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes, cmd.sensitive)
+    try:
+        with uow:
+            existing = _claim_in_force(uow, grant, now)
+            if existing:
+                return existing, False
+            uow.grants.close_ended(grant.patient, grant.department, now)
+            uow.grants.add(grant)
+            uow.publish(TOPIC, _break_glass(grant))
+    except model.ClaimInForce:  # a claim made at the same moment was stored first: answer with it
+        with uow:
+            existing = uow.grants.open_claim(grant.patient, grant.department)
+        if existing is None:
+            raise
+        return existing, False
+    return grant, True
+
+
+def _claim_in_force(uow, grant: BreakGlass, now: datetime) -> BreakGlass | None:
+    live = uow.grants.live_for(grant.patient, grant.department, now)
+    return max(live, key=lambda g: model.utc(g.expires_at)) if live else None
 
 
 def expire_due(uow, now: datetime) -> int:
