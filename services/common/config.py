@@ -50,6 +50,8 @@ class Settings:
     access_token_minutes: int = 5
     outbox_poll_seconds: float = 0.02
     outbox_retention_days: float = 7.0  # 0: keep sent outbox rows for ever
+    claim_check_ttl_hours: float = 24.0  # records: a prepared Bundle expires this long after it is made
+    claim_check_grace_minutes: float = 10.0  # ... and this long after its first download
     log_level: str = "INFO"
     contract_checks: str = "report"
     testing: bool = False
@@ -82,6 +84,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
         outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
         outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS", 7)),
+        claim_check_ttl_hours=float(env.get("CLAIM_CHECK_TTL_HOURS", 24)),
+        claim_check_grace_minutes=float(env.get("CLAIM_CHECK_GRACE_MINUTES", 10)),
         log_level=env.get("LOG_LEVEL", "INFO"),
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,

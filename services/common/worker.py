@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -47,6 +49,21 @@ def outbox_retention(settings: Settings) -> timedelta | None:
     """How long sent outbox rows are kept (OUTBOX_RETENTION_DAYS; 0 keeps them for ever)."""
     days = settings.outbox_retention_days
     return timedelta(days=days) if days > 0 else None
+
+
+def run_every(stop: threading.Event, seconds: float, task: Callable[[], object], name: str) -> None:
+    """Call TASK every SECONDS until STOP, the first time at once.
+
+    For housekeeping (deleting what has expired): a failure, the database away say, is logged
+    as NAME and the next round tries again; it never stops the worker.
+    """
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            task()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("%s skipped: %s", name, exc)
+        stop.wait(max(0.0, seconds - (time.monotonic() - started)))
 
 
 @dataclass

@@ -13,8 +13,9 @@ from tests.support.tokens import TokenMint
 
 
 @contextmanager
-def records_app(database_url: str, mint: TokenMint, var_dir: Path) -> Iterator[tuple[Flask, object]]:
-    """Yield (app, engine) of the records service on DATABASE_URL, trusting MINT's tokens."""
+def records_app(database_url: str, mint: TokenMint, var_dir: Path, **overrides) -> Iterator[tuple[Flask, object]]:
+    """Yield (app, engine) of the records service on DATABASE_URL, trusting MINT's tokens
+    (OVERRIDES: other Settings fields, e.g. claim_check_grace_minutes)."""
     from services.records import MIGRATIONS_DIR
     from services.records.entrypoints.http import create_app
 
@@ -22,7 +23,7 @@ def records_app(database_url: str, mint: TokenMint, var_dir: Path) -> Iterator[t
     engine = make_engine(database_url)
     settings = load_settings("records", {"PHR_VAR_DIR": str(var_dir)}, database_url=database_url,
                              issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
+                             contract_checks="enforce", **overrides)
     try:
         yield create_app({"settings": settings, "engine": engine, "validator": mint.validator()}), engine
     finally:

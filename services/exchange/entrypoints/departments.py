@@ -101,8 +101,11 @@ def get_bundle(request_id: str):
     except PeerUnavailable:
         raise Problem(503, N_("Service Unavailable"), N_("The records service did not answer. Try again soon."),
                       headers={"Retry-After": "5"}) from None
-    if got.status_code == 410:
-        raise Problem(410, N_("Gone"), N_("The prepared Bundle has expired; ask for the records again."))
+    if got.status_code in (404, 410):
+        # Records deletes a prepared Bundle once it expired or a grace after its first download;
+        # this request's own reference being unknown there means exactly that.
+        raise Problem(410, N_("Gone"), N_("The prepared Bundle has expired; ask for the records again."),
+                      next_step=N_("Send a new exchange request (POST /exchange/v1/requests) for these records."))
     if got.status_code != 200:
         raise Problem(502, N_("Bad Gateway"), N_("The records service could not give the Bundle."),
                       records_status=got.status_code)

@@ -62,6 +62,7 @@ class ClaimCheck:
     content: str
     created_at: datetime
     expires_at: datetime
+    downloaded_at: datetime | None = None  # the first download
 
 
 def _stored(row) -> StoredResource:
@@ -235,3 +236,15 @@ class SqlResourceRepository:
 
     def add_claim_check(self, check: ClaimCheck) -> None:
         self.conn.execute(claim_checks.insert().values(**check.__dict__))
+
+    def mark_downloaded(self, ref: str, now: datetime) -> None:
+        """Note the first download of REF (a later one keeps the first time)."""
+        self.conn.execute(claim_checks.update().where(claim_checks.c.ref == ref,
+                                                      claim_checks.c.downloaded_at.is_(None))
+                          .values(downloaded_at=now))
+
+    def delete_claim_checks(self, expired_by: datetime, downloaded_before: datetime) -> int:
+        """Delete the checks expired by EXPIRED_BY or downloaded before DOWNLOADED_BEFORE."""
+        return self.conn.execute(claim_checks.delete().where(sa.or_(
+            claim_checks.c.expires_at <= expired_by,
+            claim_checks.c.downloaded_at < downloaded_before))).rowcount

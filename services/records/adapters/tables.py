@@ -41,6 +41,7 @@ resource_tokens = sa.Table(
 )
 
 #: Bundles prepared for phr.records.fetch requests, fetched once by reference (claim-check).
+#: Deleted once expired, or a grace after the first download (handlers.prune_claim_checks).
 claim_checks = sa.Table(
     "claim_checks", metadata,
     sa.Column("ref", sa.String(64), primary_key=True),
@@ -51,7 +52,8 @@ claim_checks = sa.Table(
     sa.Column("redacted_count", sa.Integer, nullable=False),
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("downloaded_at", sa.DateTime(timezone=True), nullable=True, index=True),
 )
 
 outbox, processed_events = messaging_tables(metadata)

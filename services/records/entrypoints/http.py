@@ -23,6 +23,7 @@ from services.records.entrypoints import patient
 from services.records.entrypoints.fastread import hot_read, resource_headers
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
+from services.records.service_layer.claim_checks import claim_check_grace
 
 FHIR_JSON = "application/fhir+json"
 _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
@@ -252,8 +253,10 @@ def update(resource_type: str, rid: str):
 def claim_check(ref: str):
     """Return a Bundle prepared for a phr.records.fetch request to the department that asked (claim-check)."""
     require_scope("system", "Exchange", "r")
+    records = _records()
     try:
-        check = handlers.read_claim_check(_records().uow(write=False), ref, _department())
+        check = handlers.read_claim_check(records.uow(), ref, _department(),
+                                          grace=claim_check_grace(records.settings))
     except handlers.NotFound:
         raise outcome_problem(404, "There is no prepared Bundle with that reference for you.",
                               [(f"Bundle/{ref}", "Not found.", "not-found")]) from None

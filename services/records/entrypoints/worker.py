@@ -1,7 +1,11 @@
-"""Worker process of the records service: relays its outbox and answers phr.records.fetch requests."""
+"""Worker process of the records service: relays its outbox, answers phr.records.fetch requests
+and deletes the prepared Bundles no one may download any more."""
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -9,16 +13,21 @@ from services.common import kafka
 from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
 from services.common.outbox import KafkaPublisher
-from services.common.worker import ConsumerSpec, Worker
+from services.common.worker import ConsumerSpec, Worker, run_every
 from services.records.adapters.tables import outbox, processed_events
 from services.records.bootstrap import Records, bootstrap
 from services.records.service_layer import handlers
+from services.records.service_layer.claim_checks import claim_check_grace, claim_check_ttl
 from services.records.service_layer.unit_of_work import ConnectionUnitOfWork
 
 FETCH_GROUP = "phr-records-fetch"
 # Fetch requests are one hop of the exchange flow: answered as soon as they arrive while
 # requests come; after kafka.IDLE_AFTER_SECONDS without any, the broker is asked 4 times a second.
 FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 20, 250
+# Expired claim checks are refused (410) at once; deleting them can wait this long.
+PRUNE_EVERY_SECONDS = 300.0
+
+log = logging.getLogger(__name__)
 
 
 def fetch_handlers(records: Records) -> dict:
@@ -29,7 +38,7 @@ def fetch_handlers(records: Records) -> dict:
         cmd = handlers.FetchRecords(str(data["request_id"]), str(data["patient"]),
                                     [str(t) for t in data.get("resource_types") or []],
                                     [str(label) for label in data.get("redact_labels") or []],
-                                    str(data["requester"]))
+                                    str(data["requester"]), ttl=claim_check_ttl(records.settings))
         handlers.fetch_records(cmd, ConnectionUnitOfWork(conn, records.events))
 
     return {"phr.records.fetch": on_fetch}
@@ -41,13 +50,34 @@ def fetch_consumer(records: Records, dead_letters) -> IdempotentConsumer:
                               fetch_handlers(records), dead_letters)
 
 
+def prune_claim_checks(records: Records) -> int:
+    """Delete the prepared Bundles past their expiry or their grace after download; return how many."""
+    pruned = handlers.prune_claim_checks(records.uow(), datetime.now(timezone.utc),
+                                         claim_check_grace(records.settings))
+    if pruned:
+        log.info("deleted %d prepared Bundles no one may download any more", pruned)
+    return pruned
+
+
+class RecordsWorker(Worker):
+    """The records worker: relay, fetch consumer, and the claim-check pruning."""
+
+    records: Records | None = None
+
+    def extra_threads(self) -> list[threading.Thread]:
+        return [threading.Thread(target=run_every, name="claim-checks", daemon=True, args=(
+            self.stop, PRUNE_EVERY_SECONDS, lambda: prune_claim_checks(self.records), "claim-check pruning"))]
+
+
 def main() -> int:
     """Run the records worker until a signal."""
     records = bootstrap(load_settings("records"))
     dead_letters = KafkaPublisher(kafka.producer(records.settings.kafka_bootstrap, client_id="records-dlq"))
     spec = ConsumerSpec(FETCH_GROUP, [handlers.FETCH_TOPIC], fetch_consumer(records, dead_letters),
                         fetch_wait_ms=FETCH_WAIT_MS, idle_fetch_wait_ms=IDLE_FETCH_WAIT_MS)
-    return Worker(records.settings, records.engine, outbox, [spec]).run()
+    worker = RecordsWorker(records.settings, records.engine, outbox, [spec])
+    worker.records = records
+    return worker.run()
 
 
 if __name__ == "__main__":

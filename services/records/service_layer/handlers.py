@@ -18,7 +18,13 @@ from services.records.domain.sensitivity import Labeller, labels_of
 SOURCE = "/services/records"
 TOPIC = "phr.records.v1"
 FETCH_TOPIC = "phr.records.fetch.v1"
-CLAIM_CHECK_DAYS = 7
+# A prepared Bundle is a full copy of part of a record: it is kept only as long as it is
+# needed. It expires CLAIM_CHECK_TTL after it was prepared, and CLAIM_CHECK_GRACE after its
+# first download (so a download retried over a broken connection still works); then it is
+# refused (410) and deleted (prune_claim_checks). The settings may say otherwise
+# (CLAIM_CHECK_TTL_HOURS, CLAIM_CHECK_GRACE_MINUTES).
+CLAIM_CHECK_TTL = timedelta(hours=24)
+CLAIM_CHECK_GRACE = timedelta(minutes=10)
 
 
 @dataclass
@@ -50,6 +56,7 @@ class FetchRecords:
     redact_labels: list[str]
     requester: str
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    ttl: timedelta = CLAIM_CHECK_TTL
 
 
 class NotFound(Exception):
@@ -69,7 +76,7 @@ class PreconditionFailed(Exception):
 
 
 class Gone(Exception):
-    """The claim check expired."""
+    """The claim check expired, or its grace after the first download is over."""
 
 
 def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> dict:
@@ -236,18 +243,33 @@ def _claim_check(cmd: FetchRecords, stored: list[StoredResource]) -> ClaimCheck:
               "entry": [{"resource": r} for r in kept]}
     return ClaimCheck(ref, cmd.request_id, cmd.patient, cmd.requester, len(kept), len(stored) - len(kept),
                       json.dumps(bundle, separators=(",", ":")), cmd.now,
-                      cmd.now + timedelta(days=CLAIM_CHECK_DAYS))
+                      cmd.now + cmd.ttl)
 
 
-def read_claim_check(uow, ref: str, department: str, now: datetime | None = None) -> ClaimCheck:
-    """Return the prepared Bundle REF to the department that requested it."""
+def read_claim_check(uow, ref: str, department: str, now: datetime | None = None,
+                     grace: timedelta = CLAIM_CHECK_GRACE) -> ClaimCheck:
+    """Return the prepared Bundle REF to the department that requested it; note the first download."""
+    now = now or datetime.now(timezone.utc)
     with uow:
         check = uow.resources.claim_check(ref)
-    if check is None or check.requester != department:
-        raise NotFound(f"Bundle/{ref}")
-    if _utc(check.expires_at) <= (now or datetime.now(timezone.utc)):
-        raise Gone(ref)
+        if check is None or check.requester != department:
+            raise NotFound(f"Bundle/{ref}")
+        if _gone(check, now, grace):
+            raise Gone(ref)
+        uow.resources.mark_downloaded(ref, now)
     return check
+
+
+def _gone(check: ClaimCheck, now: datetime, grace: timedelta) -> bool:
+    if _utc(check.expires_at) <= now:
+        return True
+    return check.downloaded_at is not None and _utc(check.downloaded_at) + grace <= now
+
+
+def prune_claim_checks(uow, now: datetime, grace: timedelta = CLAIM_CHECK_GRACE) -> int:
+    """Delete the prepared Bundles no one may download any more; return how many."""
+    with uow:
+        return uow.resources.delete_claim_checks(now, now - grace)
 
 
 def _utc(moment: datetime) -> datetime:
