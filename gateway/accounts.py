@@ -11,9 +11,10 @@ from argon2 import PasswordHasher
 from flask import Blueprint, jsonify, request
 
 from gateway import proxies
+from gateway.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
 from gateway.proxy import Guard, Upstreams
 from gateway.ratelimit import TokenBucket
-from gateway.store import Store, now
+from gateway.store import Store, digest, now
 from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
 from services.common.bodies import load_body
 from services.common.i18n import N_
@@ -52,9 +53,17 @@ def preferred_language(patient: dict) -> str | None:
 
 
 def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days: int,
-                     activation_limiter: TokenBucket) -> Blueprint:
+                     activation_limiter: TokenBucket, voucher: AddressVoucher) -> Blueprint:
     bp = Blueprint("accounts", __name__)
     hasher = PasswordHasher()
+
+    def limit_activation(key: str) -> None:
+        """Spend one try of KEY's budget or raise 429."""
+        wait = activation_limiter.take(key)
+        if wait:
+            raise Problem(429, N_("Too Many Requests"),
+                          N_("Too many tries to open an account. Wait {seconds} seconds, then try again."),
+                          headers={"Retry-After": str(wait)}, params={"seconds": wait})
 
     @bp.post("/accounts/v1/activation-codes")
     def create_activation_code():
@@ -81,12 +90,12 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
     @bp.post("/accounts/v1/activate")
     def activate():
         """Open a portal account with an activation code, the birth date and a new password."""
-        wait = activation_limiter.take(request.remote_addr or "?")
-        if wait:
-            raise Problem(429, N_("Too Many Requests"),
-                          N_("Too many tries to open an account. Wait {seconds} seconds, then try again."),
-                          headers={"Retry-After": str(wait)}, params={"seconds": wait})
+        # Tries are counted per client (the visitor's address when the portal vouches for it,
+        # gateway/forwarded.py) and per code, so one client's tries never hold up another's.
+        client = voucher.address(request.headers.get(VOUCHED_ADDRESS)) or request.remote_addr
+        limit_activation("address " + (client or "?"))
         body = load_body(ActivateRequestSchema())
+        limit_activation("code " + digest(normalise_code(body["code"])))
         username, password = body["username"].strip(), body["password"]
         if not USERNAME.match(username):
             raise Problem(422, INVALID, N_("Choose a username of 3 to 64 letters, digits, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import portal
 from gateway.fastpath import ProxyFastPath
@@ -42,4 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     instrument(app, "gateway", readiness_checks(gateway))
     app.wsgi_app = ProxyFastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
                                  app.config["MAX_CONTENT_LENGTH"], app.extensions["observe_request"])
+    if settings.trusted_proxies:
+        # Only then is X-Forwarded-For believed, and only its last PHR_TRUSTED_PROXIES hops:
+        # without a proxy in front, any client could name itself any address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
     return app

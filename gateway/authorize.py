@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import time
 
@@ -17,13 +18,13 @@ from gateway.keys import public_jwks
 from gateway.models import CAREGIVER_ACCOUNT
 from gateway.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.store import Store
+from gateway.throttle import SignInPolicy, address_key, username_key, whole_seconds
 from services.common import smart
 from services.common.i18n import N_, _, current_language, use_preferred
 
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
                 "code_challenge", "code_challenge_method", "aud", "launch",
                 "patient")  # a caregiver's choice among the patients they act for
-MAX_LOGIN_FAILURES, LOCK_SECONDS = 5, 15 * 60
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
                 "Referrer-Policy": "no-referrer"}
@@ -37,7 +38,9 @@ PLAIN_SCOPES = {
     "openid": N_("Know who you are"),
 }
 BAD_LOGIN = N_("The username or password is not right. Check them and try again.")
-LOCKED = N_("Too many wrong tries. Wait 15 minutes, then try again.")
+# One answer whether the username exists or not, and whichever limit was reached.
+WAIT_SECONDS = N_("Too many tries to sign in. Wait {seconds} seconds, then try again.")
+WAIT_MINUTES = N_("Too many tries to sign in. Wait {minutes} minutes, then try again.")
 EXPIRED = N_("Your sign-in has expired. Sign in again.")
 MISSING = N_("Enter both your username and your password.")
 NO_GRANT = N_("You cannot act for anyone right now. The patient may have stopped it, or it ended.")
@@ -50,7 +53,8 @@ def render_page(template: str, status: int = 200, **context) -> Response:
                     headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
 
 
-def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Blueprint:
+def create_blueprint(server: GatewayAuthorizationServer, store: Store,
+                     policy: SignInPolicy) -> Blueprint:
     bp = Blueprint("oauth", __name__, template_folder="templates")
     settings = server.settings
     hasher = PasswordHasher()
@@ -80,9 +84,41 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
                                message=_("The app that sent you here gave a link we cannot use."),
                                technical=error.description or error.error)
 
-    def login_page(grant, status=200, error=None, username=""):
+    def login_page(grant, status=200, error=None, username="", **error_params):
         return render_page("login.html", status, title=_("Sign in"), action=request.path, params=params(),
-                     client_name=grant.client.name, error=error and _(error), username=username)
+                     client_name=grant.client.name, error=error and _(error, **error_params),
+                     username=username)
+
+    def wait_page(grant, wait: float, username: str) -> Response:
+        """Say in words how long to wait (never "1 seconds"); Retry-After says the same."""
+        seconds = max(2, whole_seconds(wait))
+        if seconds <= 90:
+            page = login_page(grant, 429, WAIT_SECONDS, username, seconds=seconds)
+        else:
+            minutes = math.ceil(seconds / 60)
+            seconds = minutes * 60
+            page = login_page(grant, 429, WAIT_MINUTES, username, minutes=minutes)
+        page.headers["Retry-After"] = str(seconds)
+        return page
+
+    def check_password(username: str, password: str):
+        """Check a password under the throttle (gateway/throttle.py); return (account, wait).
+
+        An unknown username costs the same checks and counts the same failures as a known one,
+        so the answers cannot tell them apart.
+        """
+        user_key, at = username_key(username), time.time()
+        wait = (store.claim_signin(user_key, at, policy)
+                or store.take_signin_check(address_key(request.remote_addr or "?"), at, policy))
+        if wait:
+            return None, wait
+        account = store.account(username=username) if len(username) <= 64 else None
+        ok = _password_ok(hasher, account.password_hash if account else dummy_hash, password)
+        if not ok or account is None:
+            store.signin_failed(user_key, time.time(), policy)
+            return None, 0.0
+        store.signin_succeeded(user_key)
+        return account, 0.0
 
     @bp.route("/oauth/authorize", methods=["GET", "POST"])
     def authorize():
@@ -109,15 +145,11 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store) -> Bluepr
         username, password = form.get("username", "").strip(), form.get("password", "")
         if not username or not password:
             return login_page(grant, 400, MISSING, username)
-        account = store.account(username=username) if len(username) <= 64 else None
-        if account is not None and account.locked_until > time.time():
-            return login_page(grant, 429, LOCKED, username)
-        if not _password_ok(hasher, account.password_hash if account else dummy_hash, password) \
-                or account is None:
-            if account is not None:
-                store.record_login(account.id, False, MAX_LOGIN_FAILURES, LOCK_SECONDS)
+        account, wait = check_password(username, password)
+        if wait:
+            return wait_page(grant, wait, username)
+        if account is None:
             return login_page(grant, 400, BAD_LOGIN, username)
-        store.record_login(account.id, True, MAX_LOGIN_FAILURES, LOCK_SECONDS)
         requested = (grant.request.scope or "").split()
         if account.kind == CAREGIVER_ACCOUNT:
             row = proxies.choose_grant(store, account, request.values.get("patient"))

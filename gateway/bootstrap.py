@@ -12,11 +12,14 @@ from sqlalchemy.engine import Engine
 
 from contracts.events import EventChecker
 from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy, revocation
+from gateway.forwarded import AddressVoucher
 from gateway.keys import load_or_create_signing_key, public_jwks
 from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
+from gateway.portal.secret import load_or_create_session_key
 from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
 from gateway.store import Store
+from gateway.throttle import SignInPolicy
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
@@ -29,7 +32,13 @@ DEFAULTS = {
     "UPSTREAM_READ_TIMEOUT": 30.0,
     "UPSTREAM_POOL_SIZE": 32,
     "ACTIVATION_CODE_DAYS": 14,
-    "ACTIVATION_ATTEMPTS_PER_MINUTE": 10,
+    "ACTIVATION_ATTEMPTS_PER_MINUTE": 10,  # per client address, and per code
+    # Sign-in (gateway/throttle.py): after 5 wrong tries for a username, wait 1, 2, 4 ... s
+    # (at most 5 minutes) between tries; counts forgotten after a day without a wrong try.
+    "SIGNIN_FREE_FAILURES": 5,
+    "SIGNIN_DELAY_BASE_SECONDS": 1.0,
+    "SIGNIN_DELAY_CAP_SECONDS": 300.0,
+    "SIGNIN_FORGET_SECONDS": 24 * 3600.0,
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
 }
 
@@ -78,14 +87,26 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
                                 config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config["ACTIVATION_ATTEMPTS_PER_MINUTE"]
 
-    app.register_blueprint(authorize.create_blueprint(server, store))
+    app.register_blueprint(authorize.create_blueprint(server, store, signin_policy(config, settings)))
     app.register_blueprint(accounts.create_blueprint(
         store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
-        TokenBucket(per_minute / 60.0, per_minute)))
+        TokenBucket(per_minute / 60.0, per_minute),
+        AddressVoucher(load_or_create_session_key(settings.var_dir))))
     app.register_blueprint(proxies.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
     return Gateway(settings, engine, store, key, server, guard, upstreams)
+
+
+def signin_policy(config, settings: Settings) -> SignInPolicy:
+    """The sign-in throttle's numbers: delays from the app config, the per-address budget of
+    password checks from SIGNIN_CHECKS_PER_MINUTE (its burst is one minute's worth)."""
+    per_minute = settings.signin_checks_per_minute
+    return SignInPolicy(free_failures=config["SIGNIN_FREE_FAILURES"],
+                        base_seconds=config["SIGNIN_DELAY_BASE_SECONDS"],
+                        cap_seconds=config["SIGNIN_DELAY_CAP_SECONDS"],
+                        forget_seconds=config["SIGNIN_FORGET_SECONDS"],
+                        checks_per_minute=per_minute, check_burst=max(1, int(per_minute)))
 
 
 def readiness_checks(gateway: Gateway) -> dict:

@@ -100,6 +100,23 @@ login_tickets = sa.Table(
     sa.Column("expires_at", sa.Integer, nullable=False),
 )
 
+# Sign-in throttle (gateway/throttle.py), in the database so every worker process counts alike.
+# Keys are SHA-256 digests of the typed username or of the client address, never the text.
+signin_delays = sa.Table(
+    "signin_delays", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),  # wrong tries in a row
+    sa.Column("last_failure_at", sa.Float, nullable=False, index=True),
+    sa.Column("wait_until", sa.Float, nullable=False),  # no password check before this
+)
+
+signin_budgets = sa.Table(
+    "signin_budgets", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),  # password checks left (a token bucket)
+    sa.Column("at", sa.Float, nullable=False, index=True),  # when TOKENS was true
+)
+
 # A patient's grant of limited, expiring rights to a caregiver (gateway/proxies.py).
 proxy_grants = sa.Table(
     "proxy_grants", metadata,

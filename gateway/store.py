@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from gateway import events
 from gateway import schema as t
 from gateway.models import Account, AuthorizationCode, Client, TokenRecord
+from gateway.throttle import SignInPolicy
 from services.common.db import transaction
 
 
@@ -22,6 +24,16 @@ def digest(secret: str) -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def _inserted(conn, table: sa.Table, **values) -> bool:
+    """Insert a row; False when a concurrent transaction inserted its key first (PostgreSQL)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.insert(table).values(**values))
+        return True
+    except IntegrityError:
+        return False
 
 
 class _TooLate(Exception):
@@ -165,19 +177,65 @@ class Store:
         row = self._one(sa.select(t.accounts).where(cond))
         return Account(**row) if row else None
 
-    def record_login(self, account_id: str, ok: bool, max_failures: int, lock_seconds: int) -> None:
-        """Reset the failure count after a good login, count and maybe lock after a bad one."""
+    # sign-in throttle (gateway/throttle.py) ----------------------------------------------
+    def claim_signin(self, key: str, at: float, policy: SignInPolicy) -> float:
+        """Claim a password check for KEY; return 0 when it may go ahead, else the seconds left.
+
+        A check that goes ahead holds the next one back by the current delay, so tries sent
+        together once a wait ends get one check between them, not one each. A refused try
+        changes nothing: it never lengthens the wait.
+        """
+        c = t.signin_delays.c
         with transaction(self.engine) as conn:
-            c = t.accounts.c
-            if ok:
-                conn.execute(sa.update(t.accounts).where(c.id == account_id)
-                             .values(failed_logins=0, locked_until=0))
+            row = conn.execute(sa.select(t.signin_delays).where(c.key == key)
+                               .with_for_update()).mappings().first()
+            if row is None or at - row["last_failure_at"] > policy.forget_seconds:
+                return 0.0
+            if row["wait_until"] > at:
+                return row["wait_until"] - at
+            delay = policy.delay(row["failures"])
+            if delay:
+                conn.execute(sa.update(t.signin_delays).where(c.key == key)
+                             .values(wait_until=at + delay))
+            return 0.0
+
+    def signin_failed(self, key: str, at: float, policy: SignInPolicy) -> None:
+        """Count a wrong try for KEY and set its next wait; forget long-quiet keys."""
+        c = t.signin_delays.c
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.signin_delays)
+                         .where(c.last_failure_at < at - policy.forget_seconds))
+            row = conn.execute(sa.select(c.failures).where(c.key == key)
+                               .with_for_update()).first()
+            failures = 1 if row is None else row.failures + 1
+            values = {"failures": failures, "last_failure_at": at,
+                      "wait_until": at + policy.delay(failures)}
+            if row is None and _inserted(conn, t.signin_delays, key=key, **values):
                 return
-            failures = conn.execute(sa.select(c.failed_logins).where(c.id == account_id)).scalar_one() + 1
-            values = {"failed_logins": failures}
-            if failures >= max_failures:
-                values.update(failed_logins=0, locked_until=now() + lock_seconds)
-            conn.execute(sa.update(t.accounts).where(c.id == account_id).values(**values))
+            conn.execute(sa.update(t.signin_delays).where(c.key == key).values(**values))
+
+    def signin_succeeded(self, key: str) -> None:
+        """Clear KEY's count after a right password."""
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.signin_delays).where(t.signin_delays.c.key == key))
+
+    def take_signin_check(self, key: str, at: float, policy: SignInPolicy) -> float:
+        """Spend one password check of KEY's budget; return 0, else the seconds until one is left."""
+        c = t.signin_budgets.c
+        full_after = policy.check_burst / max(policy.checks_per_minute / 60.0, 1e-9)
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.signin_budgets).where(c.at < at - full_after))
+            row = conn.execute(sa.select(t.signin_budgets).where(c.key == key)
+                               .with_for_update()).mappings().first()
+            tokens = (float(policy.check_burst) if row is None
+                      else policy.refill(row["tokens"], row["at"], at))
+            if tokens < 1.0:
+                return policy.budget_wait(tokens)
+            values = {"tokens": tokens - 1.0, "at": at}
+            if row is None and _inserted(conn, t.signin_budgets, key=key, **values):
+                return 0.0
+            conn.execute(sa.update(t.signin_budgets).where(c.key == key).values(**values))
+            return 0.0
 
     # login tickets (between the password and the approval page) --------------------------
     def save_ticket(self, ticket: str, account_id: str, request_hash: str, ttl: int = 600) -> None:

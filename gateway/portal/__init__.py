@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from markupsafe import Markup
 
+from gateway.forwarded import AddressVoucher
 from gateway.portal import prefs as preferences
 from gateway.portal.client import Portal
 from gateway.portal.secret import load_or_create_session_key
@@ -31,7 +32,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config.update(SESSION_COOKIE_NAME="phr_portal", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"))
-    app.extensions["portal"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer)
+    app.extensions["portal"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
+                                      AddressVoucher(app.secret_key))
     # Inlined into every page: one request on a slow line, and the login page's CSP
     # (style-src 'unsafe-inline', gateway/authorize.py) allows no external stylesheet.
     css = Markup(STYLESHEET.read_text())

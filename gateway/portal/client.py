@@ -2,7 +2,9 @@
 
 The portal runs inside the gateway process but takes no shortcut: it calls the gateway's own
 public URL over HTTP with the patient's bearer token, exactly as a third-party patient app would
-(RFC 6749 section 4.1, RFC 7636 S256, RFC 7009 on sign-out).
+(RFC 6749 section 4.1, RFC 7636 S256, RFC 7009 on sign-out). The one thing it adds is the
+visitor's address, signed (gateway/forwarded.py), so that the API's limits per client count
+each visitor apart instead of the portal as one client.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from urllib.parse import urlencode
 import requests
 
 from gateway.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES
+from gateway.forwarded import AddressVoucher
 
 
 class ApiError(Exception):
@@ -71,8 +74,9 @@ def claims_of(access_token: str) -> dict:
 class Portal:
     """The portal as an OAuth public client of BASE (the gateway's public URL)."""
 
-    def __init__(self, base: str, timeout: float = 15.0):
+    def __init__(self, base: str, voucher: AddressVoucher, timeout: float = 15.0):
         self.base = base.rstrip("/")
+        self.voucher = voucher
         self.redirect_uri = self.base + "/portal/callback"
         self.timeout = timeout
         self.http = requests.Session()
@@ -134,11 +138,13 @@ class Portal:
             raise ApiError(resp.status_code, body if isinstance(body, dict) else {})
         return body
 
-    def public(self, method: str, path: str, lang: str, **kw) -> dict:
-        """Call a public endpoint that needs no token (account activation)."""
+    def public(self, method: str, path: str, lang: str, client_address: str, **kw) -> dict:
+        """Call a public endpoint that needs no token (account activation) for the visitor
+        at CLIENT_ADDRESS."""
+        headers = {"Accept-Language": lang, **self.voucher.headers(client_address)}
         try:
             resp = self.http.request(method, self.base + path, timeout=self.timeout,
-                                     headers={"Accept-Language": lang}, **kw)
+                                     headers=headers, **kw)
         except requests.RequestException:
             raise ApiError(502) from None
         body = resp.json() if resp.headers.get("Content-Type", "").endswith("json") else {}

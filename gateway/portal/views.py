@@ -138,7 +138,8 @@ def activate():
             errors["password"] = _("Choose a password.")
         if not errors:
             try:
-                portal().public("POST", "/accounts/v1/activate", current_language().used, json={
+                portal().public("POST", "/accounts/v1/activate", current_language().used,
+                                request.remote_addr or "?", json={
                     "code": values["code"], "birth_date": birth_date,
                     "username": values["username"], "password": form["password"]})
             except ApiError as exc:

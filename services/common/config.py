@@ -57,6 +57,11 @@ class Settings:
     testing: bool = False
     client_id: str | None = None  # the service's own OAuth client (<SERVICE>_CLIENT_ID)
     client_secret: str | None = None  # its secret (<SERVICE>_CLIENT_SECRET); no default
+    # Proxies in front that set X-Forwarded-For (PHR_TRUSTED_PROXIES); 0: the header is ignored,
+    # since any client can send it.
+    trusted_proxies: int = 0
+    # Password checks at sign-in per client address and minute (SIGNIN_CHECKS_PER_MINUTE).
+    signin_checks_per_minute: float = 30.0
     # The exchange service's client id: the only caller consent lets ask about another department.
     exchange_client_id: str | None = None
 
@@ -90,6 +95,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,
         client_secret=env.get(f"{service.upper()}_CLIENT_SECRET") or None,
+        trusted_proxies=int(env.get("PHR_TRUSTED_PROXIES", 0)),
+        signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         exchange_client_id=env.get("EXCHANGE_CLIENT_ID") or None,
     )
     values.update(overrides)

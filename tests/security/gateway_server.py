@@ -1,0 +1,64 @@
+"""A real gateway app served over HTTP in this process, for the sign-in and activation tests.
+
+The demo stack's gateway cannot be given a test's settings (a proxy in front, small delays), so
+these tests serve the real app, on a real database, on a port of their own.
+"""
+from __future__ import annotations
+
+import re
+import threading
+
+from werkzeug.serving import make_server
+
+from gateway.accounts import normalise_code
+from gateway.admin import ensure_portal_client
+from gateway.app import create_app
+from tests.support.broker import free_port
+
+
+class GatewayServer:
+    """The gateway app at ``url``; its store, and helpers to sign in and activate."""
+
+    def __init__(self, tmp_path, database_url: str, **overrides):
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        unused = "http://127.0.0.1:9"  # no upstream is called by these tests
+        config = {"TESTING": True, "var_dir": tmp_path, "database_url": database_url,
+                  "issuer": self.url, "audience": self.url, "jwks_url": self.url + "/oauth/jwks",
+                  "peers": {"gateway": self.url, "records": unused, "consent": unused,
+                            "exchange": unused},
+                  "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url, **overrides}
+        self.app = create_app(config)
+        self.store = self.app.extensions["gateway"].store
+        ensure_portal_client(self.app.extensions["gateway"].engine, [self.url + "/portal/callback"])
+        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "GatewayServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.app.extensions["gateway"].engine.dispose()
+
+    def activation_code(self, code: str = "ABCD-EFGH-JKMN", patient: str = "p-9",
+                        birth_date: str = "1961-04-02") -> str:
+        """Store an activation code for PATIENT, as the custodian department would get one."""
+        self.store.save_activation_code(normalise_code(code), patient, birth_date, "en",
+                                        "primary-care", 3600)
+        return code
+
+
+def hidden_fields(html: str) -> dict:
+    """The hidden inputs of the page's form (name -> value)."""
+    import html as html_lib
+    return {m.group(1): html_lib.unescape(m.group(2)) for m in
+            re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html)}
+
+
+def error_text(html: str) -> str:
+    """The text of the form's error paragraph."""
+    found = re.search(r'<p class="error"[^>]*>(.*?)</p>', html, re.S)
+    return found.group(1).strip() if found else ""
