@@ -1,6 +1,7 @@
 """Consents, decisions and break-the-glass (DESIGN section 4; issue 4)."""
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from contracts.limits import ID_MAX, REASON_MAX
 from contracts.schemas.patient_facing import (CodedSchema, DisplayDateSchema, LanguageBlockSchema,
                                               StatusTextSchema)
 
@@ -13,7 +14,7 @@ CLASS = validate.OneOf(RESOURCE_TYPES + SENSITIVE_LABELS)
 
 class PartySchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(["department", "proxy", "patient"]))
-    id = fields.String(required=True)
+    id = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX))
 
 
 class GranteeSchema(PartySchema):
@@ -30,7 +31,8 @@ class GrantConsentRequestSchema(Schema):
     """The patient (or a proxy, token claim ``act``) grants a department access."""
 
     grantee = fields.Raw(required=True, metadata={
-        "description": f"A department id ({', '.join(DEPARTMENTS)}) or {{kind, id}}."})
+        "description": f"A department id ({', '.join(DEPARTMENTS)}) or {{kind, id}} "
+                       f"(an id of at most {ID_MAX} characters)."})
     purposes = fields.List(fields.String(validate=PURPOSE), required=True,
                            metadata={"description": "HL7 PurposeOfUse codes."})
     classes = fields.List(fields.String(validate=CLASS), required=True, metadata={
@@ -87,7 +89,7 @@ class PatientConsentListSchema(Schema):
 class DecisionRequestSchema(Schema):
     """May ACTOR receive CLASSES of PATIENT's record for PURPOSE?"""
 
-    patient = fields.String(required=True)
+    patient = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX))
     actor = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)),
                           metadata={"description": "The department asking."})
     purpose = fields.String(required=True, validate=PURPOSE)
@@ -121,8 +123,8 @@ class SensitiveClaimSchema(Schema):
 class BreakGlassRequestSchema(Schema):
     """An emergency claim (scope system/BreakGlass.c, which no wildcard scope covers)."""
 
-    patient = fields.String(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1))
+    patient = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=REASON_MAX))
     purpose = fields.String(validate=validate.Equal("ETREAT"))
     minutes = fields.Integer(validate=validate.Range(1, 240),
                              metadata={"description": "How long the claim lasts: default 60, at most 240."})

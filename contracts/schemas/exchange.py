@@ -2,6 +2,7 @@
 notifications (DESIGN sections 4 and 5; issue 6)."""
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from contracts.limits import ID_MAX
 from contracts.schemas.patient_facing import CodedSchema, DisplayDateSchema, LanguageBlockSchema
 from services.consent.domain.vocabulary import PURPOSES, RESOURCE_TYPES
 
@@ -11,7 +12,7 @@ STATUSES = ("pending", "fulfilled", "denied", "failed")
 class ExchangeRequestSchema(Schema):
     """A department asks for some of a patient's records, for a purpose."""
 
-    patient = fields.String(required=True, validate=validate.Length(min=1, max=64),
+    patient = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX),
                             metadata={"description": "The patient's FHIR id."})
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES),
                             metadata={"description": "HL7 PurposeOfUse code."})

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from marshmallow import (INCLUDE, Schema, ValidationError, fields, validate, validates,
                          validates_schema)
 
+from contracts.limits import TEXT_MAX
 from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
 
 ENTRY_KINDS = ("blood-pressure", "weight", "glucose", "symptom")
@@ -103,8 +104,9 @@ class EntryRequestSchema(Schema):
     diastolic = fields.Integer(strict=True, validate=validate.Range(20, 200),
                                metadata={"description": "blood-pressure: bottom number, mm[Hg]."})
     value = fields.Float(allow_nan=False, metadata={"description": "weight or glucose."})
-    unit = fields.String(metadata={"description": "weight: kg or [lb_av]; glucose: mg/dL or mmol/L."})
-    note = fields.String(validate=validate.Length(min=1, max=2000),
+    unit = fields.String(validate=validate.Length(max=16),
+                         metadata={"description": "weight: kg or [lb_av]; glucose: mg/dL or mmol/L."})
+    note = fields.String(validate=validate.Length(min=1, max=TEXT_MAX),
                          metadata={"description": "symptom: what you feel, in your words."})
     when = fields.AwareDateTime(metadata={"description": "When it was measured (default: now)."})
 
@@ -145,8 +147,8 @@ class AmendmentRequestSchema(Schema):
     record_id = fields.String(required=True, validate=validate.Regexp(
         r"^([A-Za-z]+/)?[A-Za-z0-9\-.]{1,64}$", error="This is not the id of a record."),
         metadata={"description": "An item's `id` (or its `reference`, Type/id)."})
-    what_is_wrong = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    correction = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    what_is_wrong = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
+    correction = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
 
 
 class AmendmentSchema(Schema):

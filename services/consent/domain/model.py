@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
+from contracts.limits import ID_MAX, REASON_MAX
 from services.consent.domain import vocabulary as v
 
 ACTIVE, REVOKED, EXPIRED = "active", "revoked", "expired"
@@ -100,6 +101,13 @@ class Consent:
         return True
 
 
+def within(field_name: str, value: str, limit: int) -> None:
+    """Refuse a value longer than LIMIT (contracts.limits): it is stored and sent in an event,
+    and an event too large for the broker helps no one. The value is not echoed back."""
+    if len(value) > limit:
+        raise InvalidConsent(field_name, f"must be at most {limit} characters", None)
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -112,6 +120,7 @@ def grant(patient: str, grantee: Party, purposes, classes, start: datetime | Non
     classes = _unique(classes, "classes")
     if grantee.kind == "department" and grantee.id not in v.DEPARTMENTS:
         raise InvalidConsent("grantee", "unknown department", grantee.id)
+    within("grantee.id", grantee.id, ID_MAX)
     for code in purposes:
         if code not in v.PURPOSES:
             raise InvalidConsent("purposes", "unknown purpose", code)
@@ -200,6 +209,8 @@ def break_glass(patient: str, department: str, reason, now: datetime,
         raise InvalidConsent("patient", "a patient id is required", patient)
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidConsent("reason", "a written reason is required", reason)
+    within("patient", patient, ID_MAX)
+    within("reason", reason.strip(), REASON_MAX)
     if department not in v.DEPARTMENTS:
         raise InvalidConsent("department", "unknown department", department)
     if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= BREAK_GLASS_MAX_MINUTES:

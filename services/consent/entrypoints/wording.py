@@ -236,3 +236,5 @@ REASONS = [C_("unknown department"), C_("unknown purpose"), C_("unknown data cla
            C_("a label is named twice"), C_("each label needs its own written reason"),
            C_("must be an object"), C_("the body is not a JSON object"), C_("must be true or false"),
            C_("a proxy grantee needs an id")]
+# The bounds of contracts.limits (ID_MAX, REASON_MAX), as domain.model.within words them.
+LENGTH_REASONS = [C_("must be at most 64 characters"), C_("must be at most 1000 characters")]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from contracts.limits import ID_MAX
 from services.common.envelope import new_event
 from services.consent.domain import model
 from services.consent.domain.model import BreakGlass, Consent, Decision, Party
@@ -163,6 +164,7 @@ def decide(q: AskDecision, uow, now: datetime) -> Decision:
     purpose, classes = model.validate_question(q.actor, q.purpose, q.classes)
     if not isinstance(q.patient, str) or not q.patient.strip():
         raise model.InvalidConsent("patient", "a patient id is required", q.patient)
+    model.within("patient", q.patient, ID_MAX)
     with uow:
         consents = uow.consents.active_for(q.patient, q.actor)
         grants = uow.grants.live_for(q.patient, q.actor, now) if purpose == "ETREAT" else []
