@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 from gateway import routes, wire
 from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
-from services.common import smart
+from services.common import bodies, smart
 from services.common.auth import TokenValidator, bearer_token, parse_bearer
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -222,7 +222,7 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS
                    if name in request.headers}
         upstream = upstreams.call(found.upstream, request.method, path, request.query_string,
-                                  headers, request.get_data(cache=False))
+                                  headers, bodies.raw_body(found.max_body))
         out = response_headers(upstream.headers, upstreams.peers[found.upstream], public_base)
         return Response(upstream.body, status=upstream.status_code, headers=out)
 

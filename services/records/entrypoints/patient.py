@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentRequestSchema,
                                                EntryRequestSchema)
-from services.common import i18n, smart
+from services.common import bodies, i18n, smart
 from services.common.auth import require_scope
 from services.common.params import whole_number
 from services.common.problem import Problem
@@ -103,7 +103,7 @@ def _invalid(messages: dict) -> Problem:
 
 
 def _body(schema) -> dict:
-    body = request.get_json(silent=True)
+    body = bodies.json_body(bodies.SMALL)
     if not isinstance(body, dict):
         raise _invalid({"body": ["Send a JSON object."]})
     try:
