@@ -9,9 +9,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import portal
 from gateway.fastpath import ProxyFastPath
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
+from gateway.schema import outbox
 from services.common.config import Settings, load_settings
 from services.common.observability import configure_logging, instrument
 from services.common.http import StrictJSONProvider
+from services.common.outbox import ParkedEvents
 from services.common import i18n
 from services.common.problem import install_problem_handlers
 
@@ -40,9 +42,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway = bootstrap(app, settings)
     app.extensions["gateway"] = gateway
     portal.init_app(app, settings)
-    instrument(app, "gateway", readiness_checks(gateway))
+    registry = instrument(app, "gateway", readiness_checks(gateway))
+    registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
     app.wsgi_app = ProxyFastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
-                                 app.extensions["observe_request"])
+                                 app.config["MAX_CONTENT_LENGTH"], app.extensions["observe_request"])
     if settings.trusted_proxies:
         # Only then is X-Forwarded-For believed, and only its last PHR_TRUSTED_PROXIES hops:
         # without a proxy in front, any client could name itself any address.

@@ -13,12 +13,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import sqlalchemy as sa
+from kafka.errors import (CorruptRecordError, InvalidRecordError, MessageSizeTooLargeError,
+                          RecordListTooLargeError)
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
 from services.common.db import ChangeProbe, transaction
 from services.common.envelope import new_traceparent
 
 log = logging.getLogger(__name__)
+
+#: Produce errors about the record itself (Kafka error codes 10, 18, 87, 2): sending the same
+#: bytes again can never succeed, unlike a broker that is away or a leader that moved.
+RECORD_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordError, CorruptRecordError)
 
 
 def _outbox_columns() -> list[sa.Column]:
@@ -34,6 +41,14 @@ def _outbox_columns() -> list[sa.Column]:
     ]
 
 
+def _dead_letter_columns() -> list[sa.Column]:
+    # A row the broker refuses for good is parked here instead of blocking every row after it.
+    return [
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("parked_reason", sa.String(200), nullable=True),
+    ]
+
+
 def _processed_columns() -> list[sa.Column]:
     return [
         sa.Column("consumer", sa.String(100), primary_key=True),
@@ -44,14 +59,32 @@ def _processed_columns() -> list[sa.Column]:
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     """Declare the outbox and processed-event tables on a service's METADATA."""
-    return (sa.Table("outbox", metadata, *_outbox_columns()),
+    return (sa.Table("outbox", metadata, *_outbox_columns(), *_dead_letter_columns()),
             sa.Table("processed_events", metadata, *_processed_columns()))
 
 
 def create_messaging_tables(op) -> None:
-    """Create the outbox and processed-event tables from an Alembic migration."""
+    """Create the outbox and processed-event tables from an Alembic migration.
+
+    This is the first version of the tables, which earlier migrations created; what came
+    later is added by its own migration (add_dead_letter_columns).
+    """
     op.create_table("outbox", *_outbox_columns())
     op.create_table("processed_events", *_processed_columns())
+
+
+def add_dead_letter_columns(op) -> None:
+    """Add the parked (dead-letter) columns to an existing outbox from an Alembic migration."""
+    with op.batch_alter_table("outbox") as batch:
+        for column in _dead_letter_columns():
+            batch.add_column(column)
+
+
+def drop_dead_letter_columns(op) -> None:
+    """Undo add_dead_letter_columns."""
+    with op.batch_alter_table("outbox") as batch:
+        for column in _dead_letter_columns():
+            batch.drop_column(column.name)
 
 
 def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
@@ -68,12 +101,23 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
         traceparent=traceparent or new_traceparent(), created_at=datetime.now(timezone.utc)))
 
 
+class Unpublishable(Exception):
+    """The broker will never accept this one message (too large, invalid); others may go."""
+
+
 class Publisher(Protocol):
-    """Something that durably publishes messages (Kafka in production, a list in unit tests)."""
+    """Something that durably publishes messages (Kafka in production, a list in unit tests).
+
+    publish() raises Unpublishable for a message refused before it leaves; flush() waits for
+    the acknowledgements and returns {position: reason} for the messages the broker refused
+    for good (positions in publish order since the last flush, counting only messages
+    publish() took), or raises when any failed for another reason (nothing is lost: the
+    caller sends them all again). A publisher whose flush returns None refused nothing.
+    """
 
     def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> dict[int, str] | None: ...
 
 
 class KafkaPublisher:
@@ -95,18 +139,27 @@ class KafkaPublisher:
         return self._producer
 
     def publish(self, topic, key, value, headers):
-        self._pending.append(self._client().send(topic, key=key.encode(), value=value, headers=headers))
-
-    def flush(self):
-        pending, self._pending = self._pending, []
         try:
-            for future in pending:
-                future.get(timeout=self._timeout)
+            future = self._client().send(topic, key=key.encode(), value=value, headers=headers)
+        except RECORD_ERRORS as exc:  # kafka-python checks max_request_size before sending
+            raise Unpublishable(f"{type(exc).__name__}: {exc}") from exc
+        self._pending.append(future)
+
+    def flush(self) -> dict[int, str]:
+        pending, self._pending = self._pending, []
+        refused = {}
+        try:
+            for position, future in enumerate(pending):
+                try:
+                    future.get(timeout=self._timeout)
+                except RECORD_ERRORS as exc:
+                    refused[position] = type(exc).__name__
         except Exception:
             if self._factory is not None and self._producer is not None:
                 self._producer.close(timeout=0)
                 self._producer = None
             raise
+        return refused
 
 
 class OutboxRelay:
@@ -123,24 +176,61 @@ class OutboxRelay:
         self._next_prune = 0.0
 
     def run_once(self) -> int:
-        """Publish one batch; return how many rows were sent."""
+        """Publish one batch, park what the broker refuses for good; return how many rows were sent.
+
+        A parked row (``parked_at`` set) is never sent again; the rest of the batch goes on,
+        so one unpublishable event cannot hold back every event after it.
+        """
         o = self.outbox
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(o.c.seq, o.c.topic, o.c.key, o.c.payload, o.c.traceparent)
-                                .where(o.c.sent_at.is_(None)).order_by(o.c.seq)
-                                .limit(self.batch)).all()
+            rows = conn.execute(sa.select(o.c.seq, o.c.event_id, o.c.topic, o.c.key, o.c.payload,
+                                          o.c.traceparent)
+                                .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))
+                                .order_by(o.c.seq).limit(self.batch)).all()
         if not rows:
             return 0
+        sent, refused = self._publish(rows)
+        if refused and len(rows) > 1:
+            # A broker refuses a whole produce request for one record in it: park a row only
+            # when it is refused on its own.
+            for row, _reason in list(refused.values()):
+                alone, _ = self._publish([row])
+                if alone:
+                    sent.extend(alone)
+                    del refused[row.seq]
+        self._mark(sent, refused)
+        return len(sent)
+
+    def _publish(self, rows) -> tuple[list, dict]:
+        """Publish ROWS and wait; return (rows acknowledged, {seq: (row, reason)} refused for good)."""
+        taken, refused = [], {}
         for row in rows:
             headers = [("content-type", b"application/cloudevents+json")]
             if row.traceparent:
                 headers.append(("traceparent", row.traceparent.encode()))
-            self.publisher.publish(row.topic, row.key, row.payload.encode(), headers)
-        self.publisher.flush()  # only acknowledged messages are marked sent
+            try:
+                self.publisher.publish(row.topic, row.key, row.payload.encode(), headers)
+            except Unpublishable as exc:
+                refused[row.seq] = (row, str(exc))
+                continue
+            taken.append(row)
+        by_broker = self.publisher.flush() or {}  # only acknowledged messages count as sent
+        for position, reason in by_broker.items():
+            refused[taken[position].seq] = (taken[position], reason)
+        return [row for position, row in enumerate(taken) if position not in by_broker], refused
+
+    def _mark(self, sent: list, refused: dict) -> None:
+        o, now = self.outbox, datetime.now(timezone.utc)
         with transaction(self.engine) as conn:
-            conn.execute(o.update().where(o.c.seq.in_([r.seq for r in rows]))
-                         .values(sent_at=datetime.now(timezone.utc)))
-        return len(rows)
+            if sent:
+                conn.execute(o.update().where(o.c.seq.in_([r.seq for r in sent])).values(sent_at=now))
+            for seq, (_row, reason) in refused.items():
+                conn.execute(o.update().where(o.c.seq == seq).values(parked_at=now, parked_reason=reason[:200]))
+        for row, reason in refused.values():
+            # No payload in the log: it may hold health data. The row keeps it for an operator.
+            log.error("parked outbox event %s (type %s, topic %s, %d bytes) the broker will not take: %s",
+                      row.event_id, _event_type(row.payload), row.topic, len(row.payload.encode()),
+                      reason[:200])
 
     def prune(self, now: datetime | None = None) -> int:
         """Delete the rows sent longer than the retention ago; return how many."""
@@ -193,3 +283,42 @@ class OutboxRelay:
                 log.warning("outbox relay paused: %s", exc)
                 backoff = min(max(backoff * 2, 0.2), 5.0)
             stop.wait(backoff)
+
+
+def _event_type(payload: str) -> str:
+    try:
+        return str(json.loads(payload).get("type"))[:100]
+    except (ValueError, AttributeError):
+        return "unknown"
+
+
+class ParkedEvents:
+    """Prometheus collector of ``outbox_parked_events{service,topic}``, counted in the outbox.
+
+    Read from the table at scrape time: the relay runs in the worker process, which serves
+    no /metrics, and the count must survive restarts until an operator deals with the rows.
+    """
+
+    def __init__(self, engine: Engine, outbox: sa.Table, service: str):
+        self.engine, self.outbox, self.service = engine, outbox, service
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily("outbox_parked_events",
+                                 "Outbox events the broker refused for good, parked unsent",
+                                 labels=["service", "topic"])
+
+    def describe(self):
+        yield self._family()
+
+    def collect(self):
+        o, family = self.outbox, self._family()
+        try:
+            with self.engine.connect() as conn:
+                counts = conn.execute(sa.select(o.c.topic, sa.func.count())
+                                      .where(o.c.parked_at.is_not(None)).group_by(o.c.topic)).all()
+        except Exception as exc:  # a scrape reports what it can; readiness reports the database
+            log.warning("parked outbox events not counted: %s", exc)
+            counts = []
+        for topic, count in counts:
+            family.add_metric([self.service, topic], count)
+        yield family

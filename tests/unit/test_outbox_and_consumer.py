@@ -10,7 +10,7 @@ from services.common import envelope
 from services.common.consumer import IdempotentConsumer
 from services.common.config import load_settings
 from services.common.db import make_engine, transaction
-from services.common.outbox import OutboxRelay, enqueue, messaging_tables
+from services.common.outbox import OutboxRelay, ParkedEvents, Unpublishable, enqueue, messaging_tables
 from services.common.worker import outbox_retention
 
 
@@ -98,6 +98,81 @@ def test_a_relay_without_retention_keeps_every_sent_row(db):
 def test_the_worker_keeps_sent_rows_as_long_as_outbox_retention_days_says(days, kept):
     environ = {} if days is None else {"OUTBOX_RETENTION_DAYS": days}
     assert outbox_retention(load_settings("records", environ)) == kept
+
+
+class RefusingPublisher(ListPublisher):
+    """Refuses, as kafka-python does, any message over LIMIT bytes: before sending it
+    (client side), or, with AT_BROKER, as the broker does: the whole flush of a batch holding it."""
+
+    def __init__(self, limit: int, at_broker: bool = False):
+        super().__init__()
+        self.limit, self.at_broker = limit, at_broker
+
+    def publish(self, topic, key, value, headers):
+        if len(value) > self.limit and not self.at_broker:
+            raise Unpublishable("MessageSizeTooLargeError: too large")
+        super().publish(topic, key, value, headers)
+
+    def flush(self):
+        if self.at_broker and any(len(v) > self.limit for _, _, v, _ in self.pending):
+            refused = dict.fromkeys(range(len(self.pending)), "MessageSizeTooLargeError")
+            self.pending.clear()
+            return refused
+        super().flush()
+        return {}
+
+
+def _parked(engine, outbox) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [(r.key, r.parked_reason) for r in conn.execute(
+            sa.select(outbox).where(outbox.c.parked_at.is_not(None)).order_by(outbox.c.seq))]
+
+
+def _big_event(n=0, size=5000):
+    return envelope.new_event("phr.test.happened", "/tests", f"p-{n}", {"n": n, "pad": "x" * size})
+
+
+@pytest.mark.parametrize("at_broker", [False, True], ids=["refused-by-the-client", "refused-by-the-broker"])
+def test_an_event_the_broker_will_never_take_is_parked_and_the_rest_of_the_batch_goes_out(db, at_broker, caplog):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        enqueue(conn, outbox, "phr.test.v1", _event(1))
+        enqueue(conn, outbox, "phr.test.v1", _big_event(2))
+        enqueue(conn, outbox, "phr.test.v1", _event(3))
+    publisher = RefusingPublisher(limit=1000, at_broker=at_broker)
+    relay = OutboxRelay(engine, outbox, publisher)
+    assert relay.run_once() == 2
+    assert sorted(k for _, k, _, _ in publisher.sent) == ["p-1", "p-3"]
+    assert [(key, "MessageSizeTooLargeError" in reason) for key, reason in _parked(engine, outbox)] == [("p-2", True)]
+    assert relay.run_once() == 0 and len(publisher.sent) == 2  # parked: never tried again
+    log = " ".join(r.getMessage() for r in caplog.records if "parked" in r.getMessage())
+    assert "phr.test.happened" in log and "xxxx" not in log  # the type and size, never the payload
+
+
+def test_a_broker_outage_parks_nothing_and_every_event_goes_out_later(db):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        for n in range(3):
+            enqueue(conn, outbox, "phr.test.v1", _event(n))
+    publisher = ListPublisher(fail_times=2)
+    relay = OutboxRelay(engine, outbox, publisher)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            relay.run_once()
+    assert _parked(engine, outbox) == []
+    assert relay.run_once() == 3
+
+
+def test_parked_events_are_counted_per_topic_for_prometheus(db):
+    engine, outbox, _, _ = db
+    with transaction(engine) as conn:
+        enqueue(conn, outbox, "phr.a.v1", _big_event(1))
+        enqueue(conn, outbox, "phr.a.v1", _big_event(2))
+        enqueue(conn, outbox, "phr.b.v1", _event(3))
+    OutboxRelay(engine, outbox, RefusingPublisher(limit=1000)).run_once()
+    [family] = ParkedEvents(engine, outbox, "unit").collect()
+    assert [(s.name, s.labels, s.value) for s in family.samples] == [
+        ("outbox_parked_events", {"service": "unit", "topic": "phr.a.v1"}, 2)]
 
 
 def _seqs(engine, outbox) -> list[int]:

@@ -8,6 +8,8 @@ from services.common.db import ping
 from services.common.fastpath import HotRoutes
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
+from services.common.outbox import ParkedEvents
+from services.consent.adapters.tables import outbox
 from services.consent.bootstrap import bootstrap
 from services.consent.entrypoints import departments, fhir, patient
 from services.consent.entrypoints.hot import hot_decide
@@ -23,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
     }, test_config.get("validator"))
     app.extensions["consent"] = consent
+    app.extensions["metrics_registry"].register(ParkedEvents(consent.engine, outbox, settings.service))
     patient.register(app)
     departments.register(app)
     fhir.register(app)

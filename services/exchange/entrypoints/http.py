@@ -8,6 +8,8 @@ from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
+from services.common.outbox import ParkedEvents
+from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints import departments, equity, patient
 
@@ -24,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
     }, test_config.get("validator"))
     app.extensions["exchange"] = exchange
+    app.extensions["metrics_registry"].register(ParkedEvents(exchange.engine, outbox, settings.service))
     departments.register(app)
     patient.register(app)
     equity.register(app)

@@ -7,15 +7,16 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, g, json, request
 
 from contracts.schemas import BundleSchema
-from services.common import bodies
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.fhir_errors import outcome_problem
 from services.common.kafka import broker_reachable
+from services.common.outbox import ParkedEvents
 from services.common.problem import Problem
 from services.common.fastpath import HotRoutes
 from services.common.http import service_app
+from services.records.adapters.tables import outbox
 from services.records.bootstrap import Records, bootstrap
 from services.records.domain.bundle import InvalidBundle
 from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
@@ -43,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
     }, test_config.get("validator"), open_paths=("/fhir/metadata",))
     app.extensions["records"] = records
+    app.extensions["metrics_registry"].register(ParkedEvents(records.engine, outbox, settings.service))
 
     app.add_url_rule("/fhir/metadata", view_func=capability_statement, methods=["GET"])
     app.add_url_rule("/fhir", view_func=post_transaction, methods=["POST"])
@@ -107,7 +109,7 @@ def post_transaction():
     """Store a transaction Bundle atomically (FHIR R4 section 3.1.0.11.2)."""
     require_scope("system", "*", "c")
     custodian = _department()
-    body = bodies.json_body(bodies.BUNDLE)
+    body = request.get_json(silent=True)
     if body is None:
         raise outcome_problem(400, "The body is not JSON.", [("Bundle", "The body is not JSON.", "structure")])
     if plainly_valid(body):
@@ -223,7 +225,7 @@ def update(resource_type: str, rid: str):
     """Store a new version of one resource; If-Match W/"<version>" is required (FHIR R4 3.1.0.4.2)."""
     require_scope("system", resource_type, "u")
     dept = _department()
-    body = bodies.json_body(bodies.RESOURCE)
+    body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise outcome_problem(400, "The body is not a FHIR resource.",
                               [(resource_type, "The body must be a JSON object.", "structure")])
