@@ -1,0 +1,209 @@
+"""Request bodies have a size per route and a nesting depth: over the size is a 413 problem
+before the body is read (or as soon as a chunked body passes it), deeper than 64 levels a 400
+problem, never a 500 (the json module's RecursionError) nor a 32 MiB body parsed.
+
+Sizes (services.common.bodies): 16 KiB everywhere but PUT /fhir/{type}/{id} (1 MiB) and
+POST /fhir (8 MiB); the gateway refuses the same before it forwards (gateway.routes).
+"""
+import json
+
+import pytest
+import requests
+
+from services.common.config import load_settings
+from services.common.db import make_engine, migrate
+from services.consent import MIGRATIONS_DIR as CONSENT_MIGRATIONS
+from services.consent.entrypoints.http import create_app as consent_app
+from services.exchange import MIGRATIONS_DIR as EXCHANGE_MIGRATIONS
+from services.exchange.adapters.fakes import FakeConsent, FakeRecords
+from services.exchange.entrypoints.http import create_app as exchange_app
+from tests.support.apps import records_app
+from tests.support.client import demo_departments, demo_patient_headers
+
+KIB, MIB = 1024, 1024 * 1024
+PATIENT_SCOPE = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c "
+                 "patient/Task.c")
+
+
+def padded(size: int) -> bytes:
+    """A JSON object of SIZE bytes."""
+    return json.dumps({"pad": "x" * (size - len('{"pad": ""}'))}).encode()
+
+
+def nested(depth: int, key: str = "patient") -> bytes:
+    """A JSON object whose KEY holds arrays DEPTH - 1 deep (DEPTH levels in all)."""
+    return f'{{"{key}":{"[" * (depth - 1)}{"]" * (depth - 1)}}}'.encode()
+
+
+def _settings(service, url, tmp_path, mint):
+    return load_settings(service, {"PHR_VAR_DIR": str(tmp_path)}, database_url=url, issuer=mint.issuer,
+                         audience=mint.audience, testing=True, contract_checks="enforce")
+
+
+@pytest.fixture
+def apps(mint, tmp_path):
+    """The three services' Flask test clients on SQLite files."""
+    engines, clients = [], {}
+    for name, migrations in (("consent", CONSENT_MIGRATIONS), ("exchange", EXCHANGE_MIGRATIONS)):
+        url = f"sqlite:///{tmp_path / name}.db"
+        migrate(url, migrations)
+        engines.append(make_engine(url))
+        config = {"settings": _settings(name, url, tmp_path, mint), "engine": engines[-1],
+                  "validator": mint.validator()}
+        if name == "exchange":
+            config.update(consent=FakeConsent(), records=FakeRecords())
+        clients[name] = (consent_app if name == "consent" else exchange_app)(config).test_client()
+    with records_app(f"sqlite:///{tmp_path / 'records.db'}", mint, tmp_path) as (app, _engine):
+        clients["records"] = app.test_client()
+        yield clients
+    for engine in engines:
+        engine.dispose()
+
+
+def _patient(mint) -> dict:
+    return {"Authorization": f"Bearer {mint.token(scope=PATIENT_SCOPE, patient='p-1', sub='acct')}"}
+
+
+# (service, path, who, the route's size)
+ROUTES = [
+    ("consent", "/patient/v1/consents", "patient", 16 * KIB),
+    ("consent", "/consent/v1/decisions", "department", 16 * KIB),
+    ("consent", "/consent/v1/break-glass", "department", 16 * KIB),
+    ("exchange", "/exchange/v1/requests", "department", 16 * KIB),
+    ("records", "/patient/v1/entries", "patient", 16 * KIB),
+    ("records", "/patient/v1/amendments", "patient", 16 * KIB),
+    ("records", "/fhir", "department", 8 * MIB),
+]
+
+
+def _headers(mint, who: str) -> dict:
+    scope = "system/*.cruds system/Exchange.cr system/BreakGlass.c"
+    return (_patient(mint) if who == "patient"
+            else {"Authorization": f"Bearer {mint.token(scope=scope, dept='emergency')}"})
+
+
+def _problem(resp, status: int) -> dict:
+    assert resp.status_code == status, resp.get_data(as_text=True)[:300]
+    assert resp.content_type == "application/problem+json"
+    return resp.get_json()
+
+
+@pytest.mark.parametrize("service, path, who, size", ROUTES)
+def test_a_body_one_byte_over_its_routes_size_is_a_413_naming_the_size(apps, mint, service, path, who, size):
+    resp = apps[service].post(path, data=padded(size + 1), content_type="application/json",
+                              headers=_headers(mint, who))
+    body = _problem(resp, 413)
+    assert body["max_bytes"] == size
+    assert (f"{size // MIB} MiB" if size >= MIB else f"{size // KIB} KiB") in body["detail"]
+
+
+@pytest.mark.parametrize("service, path, who, size", ROUTES)
+def test_a_body_nested_deeper_than_the_recursion_limit_is_a_400_not_a_500(apps, mint, service, path, who, size):
+    resp = apps[service].post(path, data=nested(5000), content_type="application/json",
+                              headers=_headers(mint, who))
+    assert "64" in _problem(resp, 400)["detail"]
+
+
+@pytest.mark.parametrize("service, path, who, size", ROUTES)
+def test_nesting_of_65_levels_is_refused_and_64_is_not(apps, mint, service, path, who, size):
+    headers = _headers(mint, who)
+    refused = apps[service].post(path, data=nested(65), content_type="application/json", headers=headers)
+    assert "64" in _problem(refused, 400)["detail"]
+    allowed = apps[service].post(path, data=nested(64), content_type="application/json", headers=headers)
+    assert "64" not in (allowed.get_json() or {}).get("detail", "")
+
+
+def test_a_fhir_update_takes_one_resource_of_at_most_1_mib(apps, mint):
+    resp = apps["records"].put("/fhir/Observation/x", data=padded(MIB + 1), content_type="application/fhir+json",
+                               headers={**_headers(mint, "department"), "If-Match": 'W/"1"'})
+    assert _problem(resp, 413)["max_bytes"] == MIB
+
+
+def test_the_largest_synthea_bundle_is_well_under_the_bundle_size_and_still_imported(apps, mint):
+    from pathlib import Path
+    biggest = max(Path("tests/data/synthea-r4").glob("*.json"), key=lambda p: p.stat().st_size)
+    assert biggest.stat().st_size < 8 * MIB / 10
+    resp = apps["records"].post("/fhir", data=biggest.read_bytes(), content_type="application/fhir+json",
+                                headers=_headers(mint, "department"))
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+
+
+# -- through the running stack --------------------------------------------------------------
+
+def _chunks(size: int, piece: int = 4 * KIB):
+    body = padded(size)
+    for at in range(0, len(body), piece):
+        yield body[at:at + piece]
+
+
+@pytest.fixture(scope="module")
+def clients(stack):
+    _who, patient = demo_patient_headers(stack, 0, PATIENT_SCOPE)
+    return demo_departments(stack), patient
+
+
+def _served(stack, service: str, route: str) -> float:
+    """How many requests to ROUTE SERVICE has answered, by its own /metrics."""
+    text = requests.get(f"{stack.url(service)}/metrics", timeout=5).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("http_requests_total{") and f'route="{route}"' in line)
+
+
+def test_the_gateway_refuses_a_decision_body_over_16_kib_before_forwarding_it(stack, clients):
+    depts, _patient = clients
+    before = _served(stack, "consent", "/consent/v1/decisions")
+    resp = depts["primary-care"].post("/consent/v1/decisions", data=padded(16 * KIB + 1),
+                                      headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413, resp.text
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert resp.json()["max_bytes"] == 16 * KIB
+    assert _served(stack, "consent", "/consent/v1/decisions") == before
+
+
+@pytest.mark.parametrize("where", ["gateway", "consent"])
+def test_a_chunked_body_is_refused_once_it_passes_16_kib(stack, clients, where):
+    depts, patient = clients
+    base = stack.gateway if where == "gateway" else stack.url("consent")
+    resp = requests.post(f"{base}/patient/v1/consents", data=_chunks(64 * KIB), timeout=30,
+                         headers={**patient, "Content-Type": "application/json"})
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["max_bytes"] == 16 * KIB
+
+
+def test_a_small_chunked_body_is_still_read(stack, clients):
+    _depts, patient = clients
+    body = json.dumps({"grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).encode()
+    resp = requests.post(f"{stack.gateway}/patient/v1/consents", data=iter([body[:10], body[10:]]), timeout=30,
+                         headers={**patient, "Content-Type": "application/json"})
+    assert resp.status_code == 201, resp.text
+
+
+def test_a_bundle_over_8_mib_is_refused_at_the_gateway(stack, clients):
+    depts, _patient = clients
+    before = _served(stack, "records", "/fhir")
+    resp = depts["primary-care"].post("/fhir", data=padded(8 * MIB + 1),
+                                      headers={"Content-Type": "application/fhir+json"})
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["max_bytes"] == 8 * MIB
+    assert _served(stack, "records", "/fhir") == before
+
+
+def test_a_bundle_nested_100000_deep_is_a_400_operation_outcome(stack, clients):
+    depts, _patient = clients
+    resp = depts["primary-care"].post("/fhir", data=nested(100_000, "entry"),
+                                      headers={"Content-Type": "application/fhir+json"})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["resourceType"] == "OperationOutcome"
+
+
+
+@pytest.mark.parametrize("path, kind", [("/accounts/v1/activate", "json"), ("/oauth/token", "form")])
+def test_the_gateways_own_routes_take_16_kib_too(stack, path, kind):
+    if kind == "json":
+        resp = requests.post(f"{stack.gateway}{path}", data=padded(16 * KIB + 1), timeout=30,
+                             headers={"Content-Type": "application/json"})
+    else:
+        resp = requests.post(f"{stack.gateway}{path}", timeout=30,
+                             data={"grant_type": "client_credentials", "pad": "x" * (16 * KIB)})
+    assert resp.status_code == 413, resp.text
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
