@@ -117,7 +117,7 @@ class SensitiveClaimSchema(Schema):
     """A sensitive label an emergency claim releases, with its own written reason."""
 
     label = fields.String(required=True, validate=validate.OneOf(SENSITIVE_LABELS))
-    reason = fields.String(required=True, validate=validate.Length(min=1))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=REASON_MAX))
 
 
 class BreakGlassRequestSchema(Schema):

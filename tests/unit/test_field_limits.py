@@ -4,7 +4,8 @@ from datetime import datetime, timezone
 import pytest
 
 from contracts.limits import ID_MAX, REASON_MAX, TEXT_MAX
-from contracts.schemas.consent import BreakGlassRequestSchema, DecisionRequestSchema, PartySchema
+from contracts.schemas.consent import (BreakGlassRequestSchema, DecisionRequestSchema, PartySchema,
+                                      SensitiveClaimSchema)
 from contracts.schemas.patient_records import AmendmentRequestSchema
 from services.consent.domain import model
 from services.consent.entrypoints import wording
@@ -35,6 +36,13 @@ def test_a_break_the_glass_claim_past_a_bound_is_refused_naming_the_field(patien
     assert model.break_glass("p" * ID_MAX, "emergency", "r" * REASON_MAX, NOW).reason == "r" * REASON_MAX
 
 
+def test_a_sensitive_label_claimed_with_a_reason_past_the_bound_is_refused_naming_the_field():
+    with pytest.raises(model.InvalidConsent) as refused:
+        model.break_glass("p-1", "emergency", "Unconscious", NOW,
+                          sensitive=[{"label": "PSY", "reason": "r" * (REASON_MAX + 1)}])
+    assert (refused.value.field, refused.value.value) == ("sensitive.reason", None)
+
+
 def test_every_length_the_domain_refuses_has_words_in_the_consent_catalog():
     # domain.model.within words the reason from the number; the catalog must hold those words.
     assert wording.LENGTH_REASONS == [f"must be at most {ID_MAX} characters",
@@ -47,6 +55,7 @@ def test_every_length_the_domain_refuses_has_words_in_the_consent_catalog():
     (DecisionRequestSchema(), {"patient": "x" * (ID_MAX + 1), "actor": "cardiology", "purpose": "TREAT",
                                "classes": ["Observation"]}, "patient"),
     (BreakGlassRequestSchema(), {"patient": "p-1", "reason": "x" * (REASON_MAX + 1)}, "reason"),
+    (SensitiveClaimSchema(), {"label": "PSY", "reason": "x" * (REASON_MAX + 1)}, "reason"),
     (AmendmentRequestSchema(), {"record_id": "Observation/1", "what_is_wrong": "x" * (TEXT_MAX + 1),
                                 "correction": "y"}, "what_is_wrong"),
 ])

@@ -238,6 +238,7 @@ def sensitive_claims(items) -> tuple[SensitiveClaim, ...]:
             raise InvalidConsent("sensitive", "a label is named twice", label)
         if not isinstance(why, str) or not why.strip():
             raise InvalidConsent("sensitive", "each label needs its own written reason", label)
+        within("sensitive.reason", why.strip(), REASON_MAX)
         found[label] = SensitiveClaim(label, why.strip())
     return tuple(found.values())
 
