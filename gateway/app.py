@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     registry = instrument(app, "gateway", readiness_checks(gateway))
     registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
     app.wsgi_app = ProxyFastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
-                                 app.config["MAX_CONTENT_LENGTH"], app.extensions["observe_request"])
+                                 app.extensions["observe_request"])
     if settings.trusted_proxies:
         # Only then is X-Forwarded-For believed, and only its last PHR_TRUSTED_PROXIES hops:
         # without a proxy in front, any client could name itself any address.

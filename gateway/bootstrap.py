@@ -20,6 +20,7 @@ from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
 from gateway.store import Store
 from gateway.throttle import SignInPolicy
+from services.common import bodies
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
@@ -39,7 +40,8 @@ DEFAULTS = {
     "SIGNIN_DELAY_BASE_SECONDS": 1.0,
     "SIGNIN_DELAY_CAP_SECONDS": 300.0,
     "SIGNIN_FORGET_SECONDS": 24 * 3600.0,
-    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    # The gateway's own forms and bodies; a proxied route takes its own size (routes.BODY_LIMITS).
+    "MAX_CONTENT_LENGTH": bodies.SMALL,
 }
 
 

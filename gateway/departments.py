@@ -18,7 +18,7 @@ OVERSIGHT_SCOPES = "system/Equity.r"
 
 PORTAL_CLIENT_ID = "phr-portal"
 PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds "
-                 "patient/Observation.c")
+                 "patient/Observation.c patient/Task.c")
 
 
 def scopes_for(department: str) -> str:

@@ -11,8 +11,9 @@ Guard (token, revocation, scope, rate) and the Upstreams.
 
 What goes to Flask: paths the gateway does not forward, open routes, HEAD and OPTIONS, a
 refused token, scope or rate (the view checks again and renders the problem), a dot segment,
-a body without a Content-Length or over the size limit, and a failed call to the service:
-that problem is handed to the view in the WSGI environ, so the request is never sent twice.
+a body without a Content-Length or over the route's size (routes.BODY_LIMITS; the view refuses
+it), and a failed call to the service: that problem is handed to the view in the WSGI environ,
+so the request is never sent twice.
 """
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ class ProxyFastPath:
     """WSGI middleware: forward requests that pass the Guard without entering Flask."""
 
     def __init__(self, app: Callable, guard: proxy.Guard, upstreams: proxy.Upstreams,
-                 public_base: str, max_body: int, observe: Callable[[str, str, int, float], None]):
+                 public_base: str, observe: Callable[[str, str, int, float], None]):
         self.app, self.guard, self.upstreams = app, guard, upstreams
-        self.public_base, self.max_body, self.observe = public_base, max_body, observe
+        self.public_base, self.observe = public_base, observe
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -50,7 +51,7 @@ class ProxyFastPath:
         found = routes.match(method, path)
         if found is None or found.rule is None or "/./" in path + "/" or "/../" in path + "/":
             return self.app(environ, start_response)
-        length = content_length(environ, self.max_body)
+        length = content_length(environ, found.max_body)
         if length is None:
             return self.app(environ, start_response)
         try:

@@ -6,8 +6,9 @@ How it works:
 
 1. ``POST /patient/v1/proxies`` (the patient's own token; never a token that carries ``act``)
    with ``{rights, relationship, expires_on?, name?}`` stores a *grant* and answers a one-time
-   invite code (shown once, stored hashed). Rights are ``view-records`` (``patient/*.rs``) and
-   ``manage-consents`` (``patient/Consent.cruds``). ``expires_on`` is the last day of access
+   invite code (shown once, stored hashed). Rights are ``view-records`` (``patient/*.rs``),
+   ``manage-consents`` (``patient/Consent.cruds``) and ``request-corrections``
+   (``patient/Task.c``: file correction requests). ``expires_on`` is the last day of access
    (inclusive, UTC): default one year from today, at most five years. ``guardian`` is only for
    a patient under 18 (birth date from activation): the grant's last day is then the day
    before the 18th birthday at the latest, so a guardian's rights end by themselves.
@@ -51,13 +52,16 @@ from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
 
-RIGHTS = {"view-records": "patient/*.rs", "manage-consents": "patient/Consent.cruds"}
+# Asking the custodian to correct a record files a FHIR Task: a right apart from seeing.
+RIGHTS = {"view-records": "patient/*.rs", "manage-consents": "patient/Consent.cruds",
+          "request-corrections": "patient/Task.c"}
 BASE_SCOPES = "openid offline_access"
 DEFAULT_YEARS, MAX_YEARS, ADULT_AGE = 1, 5, 18
 MAX_FAILED_ATTEMPTS = 5
 
 RIGHT_TEXT = {"view-records": N_("See your health records"),
-              "manage-consents": N_("Choose who may see your health records")}
+              "manage-consents": N_("Choose who may see your health records"),
+              "request-corrections": N_("Ask your care team to correct your health records")}
 RELATIONSHIP_TEXT = {"caregiver": N_("Caregiver"), "guardian": N_("Guardian")}
 WHO = {"caregiver": N_("Your caregiver"), "guardian": N_("Your guardian")}
 STATUS_TEXT = {"invited": N_("Invited, has not joined yet"), "active": N_("Active"),
@@ -67,6 +71,16 @@ SUMMARY = {
     ("manage-consents",): N_("{name} can choose who may see your health records until {date}."),
     ("manage-consents", "view-records"): N_(
         "{name} can see your health records and choose who may see them until {date}."),
+    ("request-corrections",): N_(
+        "{name} can ask your care team to correct your health records until {date}."),
+    ("request-corrections", "view-records"): N_(
+        "{name} can see your health records and ask your care team to correct them until {date}."),
+    ("manage-consents", "request-corrections"): N_(
+        "{name} can choose who may see your health records and ask your care team to correct "
+        "them until {date}."),
+    ("manage-consents", "request-corrections", "view-records"): N_(
+        "{name} can see your health records, ask your care team to correct them, and choose "
+        "who may see them until {date}."),
 }
 SUMMARY_ENDED = N_("{name} can no longer see or change anything for you.")
 ENDS_AT_18 = N_("This ends when you turn 18.")

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 from gateway import routes, wire
 from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
-from services.common import smart
+from services.common import bodies, smart
 from services.common.auth import TokenValidator, bearer_token, parse_bearer
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -31,6 +31,8 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
                         "proxy-connection", "content-length"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+CAREGIVER_MAY_NOT = N_("The patient has not given you the right to do this.")
+CAREGIVER_ASK = N_("Ask the patient to give you this right, or to do it themselves.")
 #: The WSGI environ key under which gateway.fastpath hands a failed call's problem to the view.
 UPSTREAM_PROBLEM_KEY = "phr.gateway.upstream_problem"
 
@@ -74,6 +76,9 @@ class Guard:
         context, resource, interactions = rule
         if not smart.allows(claims.get("scope", ""), context, resource, interactions):
             needed = f"{context}/{resource}.{interactions}"
+            if claims.get("act"):  # a caregiver holds only the rights the patient gave
+                raise Problem(403, N_("Forbidden"), CAREGIVER_MAY_NOT, next_step=CAREGIVER_ASK,
+                              headers=_challenge("insufficient_scope", needed))
             raise Problem(403, N_("Forbidden"),
                           N_("Your token may not do this. It needs the scope {scope}."),
                           headers=_challenge("insufficient_scope", needed), params={"scope": needed})
@@ -217,7 +222,7 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS
                    if name in request.headers}
         upstream = upstreams.call(found.upstream, request.method, path, request.query_string,
-                                  headers, request.get_data(cache=False))
+                                  headers, bodies.raw_body(found.max_body))
         out = response_headers(upstream.headers, upstreams.peers[found.upstream], public_base)
         return Response(upstream.body, status=upstream.status_code, headers=out)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.common import bodies
+
 #: Path prefix -> upstream service (a key of Settings.peers); longest prefix first.
 UPSTREAMS: list[tuple[str, str]] = [
     ("/patient/v1/notifications", "exchange"),
@@ -45,7 +47,8 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/patient/v1/records", ("patient", "*", "rs")),
     ("GET", "/patient/v1/records/{id}", ("patient", "*", "r")),
     ("POST", "/patient/v1/entries", ("patient", "Observation", "c")),
-    ("POST", "/patient/v1/amendments", ("patient", "*", "r")),  # a request to the custodian
+    # a request to the custodian, stored as a FHIR Task: a right of its own for a caregiver
+    ("POST", "/patient/v1/amendments", ("patient", "Task", "c")),
     ("GET", "/patient/v1/amendments", ("patient", "*", "r")),
     ("GET", "/patient/v1/consents", ("patient", "Consent", "s")),
     ("POST", "/patient/v1/consents", ("patient", "Consent", "c")),
@@ -66,6 +69,13 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]
 
+#: (method, path pattern of ROUTES) -> the largest body the route takes, in bytes (the service
+#: refuses the same, services.common.bodies); every other route takes bodies.SMALL.
+BODY_LIMITS: dict[tuple[str, str], int] = {
+    ("POST", "/fhir"): bodies.BUNDLE,
+    ("PUT", "/fhir/{type}/{id}"): bodies.RESOURCE,
+}
+
 _PARTS = {"type": r"[A-Z][A-Za-z]{1,63}", "id": r"[A-Za-z0-9\-.]{1,64}",
           "vid": r"[A-Za-z0-9\-.]{1,64}"}
 
@@ -76,6 +86,7 @@ class Match:
 
     upstream: str
     rule: Rule
+    max_body: int = bodies.SMALL
 
 
 def _compile(pattern: str) -> re.Pattern:
@@ -84,7 +95,8 @@ def _compile(pattern: str) -> re.Pattern:
     return re.compile(f"^{regex}/?$")
 
 
-_COMPILED = [(method, _compile(pattern), rule) for method, pattern, rule in ROUTES]
+_COMPILED = [(method, _compile(pattern), rule, BODY_LIMITS.get((method, pattern), bodies.SMALL))
+             for method, pattern, rule in ROUTES]
 
 
 def upstream_for(path: str) -> str | None:
@@ -111,12 +123,12 @@ def match(method: str, path: str) -> Match | None:
     if service is None:
         return None
     method = "GET" if method == "HEAD" else method
-    for row_method, regex, rule in _COMPILED:
+    for row_method, regex, rule, max_body in _COMPILED:
         if row_method != method:
             continue
         found = regex.match(path)
         if found:
             if rule is not None and "{type}" in rule[1]:
                 rule = (rule[0], found.group("type"), rule[2])
-            return Match(service, rule)
+            return Match(service, rule, max_body)
     return None

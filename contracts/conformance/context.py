@@ -13,7 +13,8 @@ from contracts.conformance.model import Skip
 ROLES = {
     "department": "the custodian department (client credentials): FHIR and exchange operations",
     "requester": "a second department that asks for the patient's records in the consent scenarios",
-    "emergency": "a department that may break the glass (default: the custodian department)",
+    "emergency": "a department that may break the glass, holding system/BreakGlass.c (default: the "
+                 "custodian department)",
     "oversight": "an oversight client (for operations only it may call)",
     "patient": "patient A: a portal account (username and password) and the portal client",
     "other_patient": "patient B: another portal account, for the cross-patient checks",

@@ -187,6 +187,56 @@ def missing_scope(ctx: Context) -> Result:
     return result
 
 
+#: The scope break-the-glass needs: a deployment must not let any wildcard scope cover it.
+BREAK_GLASS_SCOPE = "system/BreakGlass.c"
+#: A patient id no deployment holds: a refusal that wrongly succeeds touches no real record.
+NOBODY = "phr-conformance-no-such-patient"
+
+
+def break_glass_without_its_scope(ctx: Context) -> Result:
+    """Every department given whose token does not name system/BreakGlass.c is refused with 403."""
+    result = Result("security", "break-the-glass without its own scope")
+    with timed(result):
+        tried = []
+        for role in ("department", "requester"):
+            who = ctx.identities.get(role)
+            if who is None or BREAK_GLASS_SCOPE in who.scopes:
+                continue
+            tried.append(who.label)
+            resp = ctx.gateway.post("/consent/v1/break-glass", who, json={
+                "patient": NOBODY, "reason": "phr-conformance: this claim must be refused"})
+            wrong = refused(resp, (403,))
+            if wrong:
+                result.fail(f"{who.label} (scopes {' '.join(who.scopes)}) broke the glass: POST "
+                            f"/consent/v1/break-glass {wrong}")
+        if not tried:
+            raise Skip(f"every department given holds {BREAK_GLASS_SCOPE}; give one that does not")
+        result.details.append(f"tried {', '.join(tried)}")
+    return result
+
+
+def decision_about_another_department(ctx: Context) -> Result:
+    """A department may ask a consent decision only about itself: about another, a 403 that says nothing."""
+    result = Result("security", "a decision asked about another department")
+    with timed(result):
+        asker, other = ctx.identity("requester"), ctx.identity("department")
+        mine, theirs = asker.department, other.department
+        if not mine or not theirs or mine == theirs:
+            raise Skip("needs two different departments (the requester and the custodian)")
+        patient = ctx.identities["patient"].patient if ctx.has("patient") else NOBODY
+        question = {"patient": patient, "purpose": "TREAT", "classes": ["Observation"]}
+        own = ctx.gateway.post("/consent/v1/decisions", asker, json={**question, "actor": mine})
+        if own.status_code != 200:
+            raise AssertionError(f"{mine} asking about itself answered {own.status_code}, so a refusal proves nothing")
+        resp = ctx.gateway.post("/consent/v1/decisions", asker, json={**question, "actor": theirs})
+        wrong = refused(resp, (403,), (patient,))
+        if not wrong and any(k in resp.json() for k in ("decision", "consent_id", "obligations")):
+            wrong = "the refusal carries a decision"
+        if wrong:
+            result.fail(f"{mine} asking about {theirs}: POST /consent/v1/decisions {wrong}")
+    return result
+
+
 def run(ctx: Context) -> list[Result]:
     """Run every security negative; one result each."""
     results = [Result("security", "no token")]
@@ -206,4 +256,6 @@ def run(ctx: Context) -> list[Result]:
     results.append(_token_check(ctx, "a token with alg none", unsigned))
     results.append(cross_patient(ctx))
     results.append(missing_scope(ctx))
+    results.append(break_glass_without_its_scope(ctx))
+    results.append(decision_about_another_department(ctx))
     return results

@@ -39,7 +39,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/patient/v1/amendments", "Ask the custodian department to correct one of my records",
               "patient", (Response(201, "Stored as a FHIR Task (status requested).", s.AmendmentCreatedSchema),
                           *problems(401, 403, 404, 422)),
-              request=s.AmendmentRequestSchema, scopes=("patient/*.r",), parameters=(_LANGUAGE,),
+              request=s.AmendmentRequestSchema, scopes=("patient/Task.c",), parameters=(_LANGUAGE,),
               patient_facing=True),
     Operation("get", "/patient/v1/amendments", "My correction requests and where each one stands", "patient",
               (Response(200, "Newest first, status in words.", s.AmendmentListSchema), *problems(401, 403)),

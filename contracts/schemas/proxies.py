@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
 
-RIGHTS = ("view-records", "manage-consents")
+RIGHTS = ("view-records", "manage-consents", "request-corrections")
 RELATIONSHIPS = ("caregiver", "guardian")
 
 
@@ -13,7 +13,8 @@ class ProxyInviteRequestSchema(Schema):
     rights = fields.List(fields.String(validate=validate.OneOf(RIGHTS)), required=True,
                          validate=validate.Length(min=1, max=len(RIGHTS)), metadata={
                              "description": "view-records (patient/*.rs), manage-consents "
-                                            "(patient/Consent.cruds)."})
+                                            "(patient/Consent.cruds), request-corrections "
+                                            "(patient/Task.c: POST /patient/v1/amendments)."})
     relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS), metadata={
         "description": "guardian only for a patient under 18; the grant then ends by itself "
                        "the day before the 18th birthday."})

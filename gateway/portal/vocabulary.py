@@ -52,7 +52,8 @@ RECORD_CATEGORY_NAMES = {
 }
 
 RIGHT_NAMES = {"view-records": N_("See my health records"),
-               "manage-consents": N_("Choose who may see my health records")}
+               "manage-consents": N_("Choose who may see my health records"),
+               "request-corrections": N_("Ask my care team to correct my health records")}
 RELATIONSHIP_NAMES = {"caregiver": N_("Caregiver"), "guardian": N_("Guardian of a child")}
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from services.common import contract_checks, i18n, jsontext
+from services.common import bodies, contract_checks, i18n, jsontext
 from services.common.auth import JwksCache, RevocationFeed, TokenValidator, protect
 from services.common.config import Settings
 from services.common.observability import configure_logging, instrument
@@ -26,8 +26,9 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     """Create a Flask app for SETTINGS.service with errors, metrics and token checks wired."""
     configure_logging(settings.log_level)
     app = Flask(import_name)
+    # Every body is at most bodies.SMALL unless its view reads it with a larger size.
     app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False,
-                      MAX_CONTENT_LENGTH=32 * 1024 * 1024)
+                      MAX_CONTENT_LENGTH=bodies.SMALL)
     app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.json.compact = True

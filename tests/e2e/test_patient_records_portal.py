@@ -3,7 +3,7 @@ import pytest
 
 from tests.support.client import Department, patient_login
 
-SCOPE = "openid fhirUser offline_access patient/*.rs patient/Observation.c"
+SCOPE = "openid fhirUser offline_access patient/*.rs patient/Observation.c patient/Task.c"
 
 
 @pytest.fixture(scope="module")

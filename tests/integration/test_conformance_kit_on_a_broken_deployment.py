@@ -39,10 +39,14 @@ def test_the_kit_exits_non_zero_and_fails_exactly_the_broken_rules(run):
     failed = _failed(root)
     assert set(failed) == {"openapi: GET /counts", "openapi: GET /divide",
                            "accessibility: GET /patient/v1/me [en]", "accessibility: GET /patient/v1/me [es]",
-                           "security: a token with alg none"}
+                           "security: a token with alg none", "security: break-the-glass without its own scope",
+                           "security: a decision asked about another department"}
     assert "Response violates schema" in failed["openapi: GET /counts"]
     assert "Server error" in failed["openapi: GET /divide"]
     assert "colour-only" in failed["accessibility: GET /patient/v1/me [es]"]
+    assert "answered 201, expected 403" in failed["security: break-the-glass without its own scope"]
+    assert "other asking about dept: POST /consent/v1/decisions answered 200, expected 403" \
+        in failed["security: a decision asked about another department"]
     assert "language-tag" in failed["accessibility: GET /patient/v1/me [es]"]
 
 

@@ -98,7 +98,9 @@ def test_a_view_only_caregiver_reads_records_but_gets_403_granting_a_consent(cli
     headers = bearer(tokens["access_token"])
     assert client.get("/patient/v1/records", headers=headers).status_code == 200
     refused = client.post("/patient/v1/consents", json={"grantee": "cardiology"}, headers=headers)
-    assert refused.status_code == 403 and "patient/Consent.c" in refused.json["detail"]
+    assert refused.status_code == 403 and "patient/Consent.c" in refused.headers["WWW-Authenticate"]
+    assert refused.json["detail"] == "The patient has not given you the right to do this."
+    assert refused.json["next_step"].startswith("Ask the patient to give you this right")
     assert [r["path"] for r in upstream.requests] == ["/patient/v1/records"]
 
 

@@ -16,7 +16,8 @@ from tests.support.fhir import demo_bundle, small_bundle
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"  # prefers Spanish
 LIZ = "ee9f8dd8-72d2-4769-8020-89e504b1504b"      # prefers en-US
 NED = "616eaeb2-a67a-44e5-a7e6-9bbd85e47c5c"      # prefers Portuguese (not supported)
-PATIENT_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c"
+PATIENT_SCOPE = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c "
+                 "patient/Task.c")
 VISIBLE = ("Observation", "Condition", "Immunization", "MedicationRequest", "Procedure", "Encounter",
            "DiagnosticReport", "CarePlan")
 

@@ -11,7 +11,7 @@ from tests.support.fhir import demo_bundle
 
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"
 LIZ = "ee9f8dd8-72d2-4769-8020-89e504b1504b"
-SCOPE = "openid fhirUser offline_access patient/*.rs patient/Observation.c"
+SCOPE = "openid fhirUser offline_access patient/*.rs patient/Observation.c patient/Task.c"
 ROUTES = [("get", "/patient/v1/me", None), ("get", "/patient/v1/records", None),
           ("get", "/patient/v1/amendments", None),
           ("post", "/patient/v1/entries", {"kind": "weight", "value": 70, "unit": "kg"}),

@@ -2,8 +2,9 @@
 
 It serves its own little contract (``SPEC``) over real HTTP and breaks it in known ways:
 ``GET /counts`` answers a body its schema forbids, ``GET /divide?by=0`` is a 500,
-``GET /patient/v1/me`` shows a status by colour alone and has no Content-Language, and
-every endpoint accepts a token with ``alg: none``. Everything else it does right: tokens
+``GET /patient/v1/me`` shows a status by colour alone and has no Content-Language,
+every endpoint accepts a token with ``alg: none``, any department may break the glass, and
+a department may ask consent decisions about another. Everything else it does right: tokens
 from its own key, expiry, scopes, patients kept apart, problem+json refusals.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 DEPARTMENT = ("dept", "dept-secret")
+OTHER_DEPARTMENT = ("other", "other-secret")
 PATIENTS = {"ana": ("ana-password", "p-a"), "ben": ("ben-password", "p-b")}
 PORTAL = ("portal", "http://portal.test/callback")
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -110,10 +112,11 @@ def create_app(key: RSAKey) -> Flask:
         form = request.form
         if form.get("grant_type") == "client_credentials":
             auth = request.authorization
-            if not auth or (auth.username, auth.password) != DEPARTMENT:
+            if not auth or (auth.username, auth.password) not in (DEPARTMENT, OTHER_DEPARTMENT):
                 return jsonify(error="invalid_client"), 401
-            return jsonify(issue({"client_id": "dept", "dept": "dept", "sub": "dept"},
-                                 form.get("scope") or "system/*.rs"))
+            name = auth.username
+            return jsonify(issue({"client_id": name, "dept": name, "sub": name},
+                                 form.get("scope") or "system/*.rs system/Consent.r"))
         if form.get("grant_type") == "authorization_code" and form.get("code") in codes:
             patient, scope = codes.pop(form["code"]).split(" ", 1)
             return jsonify(issue({"client_id": PORTAL[0], "sub": patient, "patient": patient}, scope))
@@ -160,6 +163,21 @@ def create_app(key: RSAKey) -> Flask:
         language = "es" if request.headers.get("Accept-Language", "").startswith("es") else "en"
         return jsonify(items=[]), 200, {"Content-Language": language}
 
+    @app.post("/consent/v1/break-glass")
+    def break_glass():
+        found, refusal = guard("system/*.rs", "system/Consent.r")  # THE BUG: no scope of its own
+        if refusal:
+            return refusal
+        return jsonify(id=str(uuid.uuid4()), department=found["dept"], decision="permit"), 201
+
+    @app.post("/consent/v1/decisions")
+    def decisions():
+        found, refusal = guard("system/Consent.r")
+        if refusal:
+            return refusal
+        # THE BUG: it answers about whichever department the body names
+        return jsonify(decision="deny", consent_id=None, consent_version=None, obligations=[])
+
     @app.get("/counts")
     def counts():
         _found, refusal = guard("system/*.rs", "system/Patient.r")
@@ -204,6 +222,7 @@ class BrokenDeployment:
         key.write_text(json.dumps(self.key.as_dict(private=True)))
         return ["--base-url", self.url, "--spec", str(spec), "--signing-key", str(key),
                 "--department-id", DEPARTMENT[0], "--department-secret", DEPARTMENT[1],
+                "--requester-id", OTHER_DEPARTMENT[0], "--requester-secret", OTHER_DEPARTMENT[1],
                 "--portal-client-id", PORTAL[0], "--redirect-uri", PORTAL[1],
                 "--patient-username", "ana", "--patient-password", PATIENTS["ana"][0],
                 "--other-patient-username", "ben", "--other-patient-password", PATIENTS["ben"][0]]

@@ -18,6 +18,21 @@ def test_rights_become_the_scopes_a_caregivers_token_may_carry():
         "openid offline_access patient/Consent.cruds patient/*.rs")
 
 
+def test_only_the_right_to_ask_for_corrections_lets_a_caregiver_file_one():
+    from services.common import smart
+    assert not smart.allows(scope_for(["view-records", "manage-consents"]), "patient", "Task", "c")
+    assert smart.allows(scope_for(["view-records", "request-corrections"]), "patient", "Task", "c")
+
+
+def test_every_set_of_rights_a_patient_can_choose_has_a_summary_in_words():
+    from itertools import combinations
+
+    from contracts.schemas.proxies import RIGHTS
+    from gateway.proxies import SUMMARY
+    chosen = [tuple(sorted(c)) for n in range(1, len(RIGHTS) + 1) for c in combinations(RIGHTS, n)]
+    assert sorted(chosen) == sorted(SUMMARY)
+
+
 def test_a_caregiver_grant_lasts_a_year_by_default():
     assert last_day("caregiver", None, ADULT, TODAY) == (dt.date(2027, 11, 25), False)
 

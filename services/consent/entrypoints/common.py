@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 
-from flask import current_app, request
+from flask import current_app
 
-from services.common import i18n
+from services.common import bodies, i18n
 from services.common.problem import Problem
 from services.consent.bootstrap import ConsentService
 from services.consent.domain.model import InvalidConsent
@@ -35,7 +35,7 @@ def from_domain(exc: InvalidConsent, patient: bool = False) -> Problem:
 
 
 def json_body(patient: bool = False) -> dict:
-    body = request.get_json(silent=True)
+    body = bodies.json_body(bodies.SMALL)
     if not isinstance(body, dict):
         raise invalid("body", "the body is not a JSON object", patient=patient)
     return body

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import re
 
+from services.common import bodies, jsontext
 from services.common.auth import TokenValidator
 from services.common.fastpath import Answer, HotRoute, authorized, language_headers, read_body
 from services.consent.domain.model import InvalidConsent
 from services.consent.service_layer import handlers
 
-MAX_BODY = 64 * 1024  # a question is a few hundred bytes; anything larger is the view's to judge
 # As Flask's jsonify with this service's settings (compact, keys in order, ASCII, a newline).
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
@@ -32,11 +32,11 @@ def hot_decide(service, validator: TokenValidator) -> HotRoute:
         claims = authorized(environ, validator, "system", "Consent", "r")
         if claims is None:
             return None
-        raw = read_body(environ, MAX_BODY)
+        raw = read_body(environ, bodies.SMALL)  # a larger one is the view's to refuse
         if not raw:
             return None
         try:
-            body = json.loads(raw)
+            body = jsontext.loads(raw)
         except ValueError:
             return None
         if not isinstance(body, dict):

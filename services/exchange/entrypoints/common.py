@@ -6,7 +6,7 @@ import json
 from flask import current_app, g, request
 from marshmallow import Schema, ValidationError
 
-from services.common import i18n
+from services.common import bodies, i18n
 from services.common.i18n import N_
 from services.common.params import whole_number
 from services.common.problem import Problem
@@ -31,7 +31,7 @@ def department() -> str:
 
 def load(schema: Schema) -> dict:
     """Load the JSON body with SCHEMA; a broken body is a 422 naming the fields."""
-    body = request.get_json(silent=True)
+    body = bodies.json_body(bodies.SMALL)
     if not isinstance(body, dict):
         raise Problem(422, N_("Unprocessable Content"), N_("The body must be a JSON object."),
                       slug="invalid-input", fields=["body"])

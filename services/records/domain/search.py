@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from services.common import jsontext
 from services.common.params import whole_number
 
 #: The resource's main date (first element present), per type; Period and Timing use their start.
@@ -224,7 +225,7 @@ def encode_cursor(last_id: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        after = json.loads(raw)["a"]
+        after = jsontext.loads(raw)["a"]  # nested too deep: a ValueError too
         if not isinstance(after, str):
             raise ValueError
         return after

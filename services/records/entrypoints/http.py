@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, current_app, g, json, request
 
 from contracts.schemas import BundleSchema
+from services.common import bodies
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
@@ -109,7 +110,7 @@ def post_transaction():
     """Store a transaction Bundle atomically (FHIR R4 section 3.1.0.11.2)."""
     require_scope("system", "*", "c")
     custodian = _department()
-    body = request.get_json(silent=True)
+    body = bodies.json_body(bodies.BUNDLE)
     if body is None:
         raise outcome_problem(400, "The body is not JSON.", [("Bundle", "The body is not JSON.", "structure")])
     if plainly_valid(body):
@@ -225,7 +226,7 @@ def update(resource_type: str, rid: str):
     """Store a new version of one resource; If-Match W/"<version>" is required (FHIR R4 3.1.0.4.2)."""
     require_scope("system", resource_type, "u")
     dept = _department()
-    body = request.get_json(silent=True)
+    body = bodies.json_body(bodies.RESOURCE)
     if not isinstance(body, dict):
         raise outcome_problem(400, "The body is not a FHIR resource.",
                               [(resource_type, "The body must be a JSON object.", "structure")])

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentRequestSchema,
                                                EntryRequestSchema)
-from services.common import i18n
+from services.common import bodies, i18n, smart
 from services.common.auth import require_scope
 from services.common.params import whole_number
 from services.common.problem import Problem
@@ -26,6 +26,8 @@ blp = Blueprint("patient", __name__, url_prefix="/patient/v1")
 NOT_YOURS = N_("Only a patient's own sign-in can use this.")
 NOT_YOURS_NEXT = N_("Sign in to the patient portal with your own account.")
 NO_RECORD = N_("We could not find this in your record.")
+CAREGIVER_MAY_NOT = N_("The patient has not given you the right to do this.")
+CAREGIVER_ASK = N_("Ask the patient to give you this right, or to do it themselves.")
 NO_RECORD_NEXT = N_("Go back to your records and pick one from the list.")
 NO_FILE = N_("We do not have a record for you here yet.")
 NO_FILE_NEXT = N_("Call your care team. They can set up your record.")
@@ -53,6 +55,11 @@ def _patient(context_resource: str = "*", interactions: str = "r") -> str:
     claims = g.claims
     if claims.get("dept") or not isinstance(claims.get("patient"), str) or not claims["patient"]:
         raise Problem(403, N_("Forbidden"), NOT_YOURS, next_step=NOT_YOURS_NEXT)
+    if claims.get("act") and not smart.allows(claims.get("scope", ""), "patient", context_resource,
+                                              interactions):
+        # A caregiver's token carries only the rights the patient gave (gateway/proxies.py).
+        raise Problem(403, N_("Forbidden"), CAREGIVER_MAY_NOT, next_step=CAREGIVER_ASK,
+                      headers={"WWW-Authenticate": 'Bearer realm="phr", error="insufficient_scope"'})
     require_scope("patient", context_resource, interactions)
     return claims["patient"]
 
@@ -96,7 +103,7 @@ def _invalid(messages: dict) -> Problem:
 
 
 def _body(schema) -> dict:
-    body = request.get_json(silent=True)
+    body = bodies.json_body(bodies.SMALL)
     if not isinstance(body, dict):
         raise _invalid({"body": ["Send a JSON object."]})
     try:
@@ -180,7 +187,7 @@ def entries():
 @blp.post("/amendments")
 def request_amendment():
     """Ask the custodian department to correct one of my records (a FHIR Task)."""
-    patient_id = _patient("*", "r")
+    patient_id = _patient("Task", "c")
     lang = _language(patient_id)
     data = _body(AmendmentRequestSchema())
     try:

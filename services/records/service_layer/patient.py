@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from services.common import i18n
+from services.common import i18n, jsontext
 from services.common.envelope import new_event
 from services.records.adapters import patient_queries as q
 from services.records.adapters.repository import StoredResource
@@ -210,7 +210,7 @@ def encode_cursor(key: list) -> str:
 
 def decode_cursor(cursor: str) -> list:
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = jsontext.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadCursor(cursor) from None
     if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
