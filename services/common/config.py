@@ -30,6 +30,10 @@ def database_url(env: Mapping[str, str], service: str, var_dir: Path) -> str:
     )
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one process needs to know about its surroundings."""
@@ -62,8 +66,10 @@ class Settings:
     trusted_proxies: int = 0
     # Password checks at sign-in per client address and minute (SIGNIN_CHECKS_PER_MINUTE).
     signin_checks_per_minute: float = 30.0
-    # The exchange service's client id: the only caller consent lets ask about another department.
-    exchange_client_id: str | None = None
+    # The OAuth clients consent lets ask decisions about any department: the exchange service's
+    # (CONSENT_DECISION_CLIENTS, comma-separated; default EXCHANGE_CLIENT_ID). Departments ask
+    # only about themselves.
+    decision_clients: tuple[str, ...] = ()
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -97,7 +103,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         client_secret=env.get(f"{service.upper()}_CLIENT_SECRET") or None,
         trusted_proxies=int(env.get("PHR_TRUSTED_PROXIES", 0)),
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
-        exchange_client_id=env.get("EXCHANGE_CLIENT_ID") or None,
+        decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
     )
     values.update(overrides)
     return Settings(**values)

@@ -39,7 +39,9 @@ def world(database_url, tmp_path, mint):
     migrate(consent_url, CONSENT_MIGRATIONS)
     migrate(database_url, MIGRATIONS_DIR)
     common = dict(issuer=mint.issuer, audience=mint.audience, testing=True, contract_checks="enforce")
-    consent = consent_app({"settings": load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)},
+    # The exchange worker's client is the one consent lets ask about the requesting department.
+    consent = consent_app({"settings": load_settings("consent", {"PHR_VAR_DIR": str(tmp_path),
+                                                                 "EXCHANGE_CLIENT_ID": "exchange-service"},
                                                      database_url=consent_url, **common),
                            "engine": make_engine(consent_url), "validator": mint.validator()}).test_client()
     service_token = mint.token(scope="system/Consent.r", sub="exchange-service", client_id="exchange-service")

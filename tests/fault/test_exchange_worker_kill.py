@@ -22,7 +22,9 @@ SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with Stack(tmp_path_factory.mktemp("exchange-kill")) as s:
+    # Consent must trust the second worker's client too: it asks about the requesting department.
+    trusted = {"CONSENT_DECISION_CLIENTS": "exchange-service,exchange-service-2"}
+    with Stack(tmp_path_factory.mktemp("exchange-kill"), extra_env=trusted) as s:
         yield s
 
 

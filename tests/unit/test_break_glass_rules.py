@@ -83,13 +83,13 @@ def test_a_claim_lasts_an_hour_unless_it_says_otherwise():
     assert model.break_glass("pat-1", "emergency", "x", NOW, 240).expires_at == NOW + timedelta(hours=4)
 
 
-EXCHANGE = "exchange-service"
+EXCHANGE = ("exchange-service",)
 
 
 @pytest.mark.parametrize("claims, named, expected", [
     ({"dept": "research", "client_id": "research"}, None, "research"),
     ({"dept": "research", "client_id": "research"}, "research", "research"),
-    ({"client_id": EXCHANGE}, "emergency", "emergency"),
+    ({"client_id": "exchange-service"}, "emergency", "emergency"),
 ])
 def test_a_department_asks_about_itself_and_the_exchange_service_about_any(claims, named, expected):
     assert handlers.actor_for(claims, named, EXCHANGE) == expected
@@ -97,11 +97,20 @@ def test_a_department_asks_about_itself_and_the_exchange_service_about_any(claim
 
 @pytest.mark.parametrize("claims, exchange", [
     ({"dept": "research", "client_id": "research"}, EXCHANGE),
-    ({"dept": "research", "client_id": EXCHANGE}, EXCHANGE),  # a department named like the service
-    ({"client_id": EXCHANGE, "patient": "pat-1"}, EXCHANGE),
+    ({"dept": "research", "client_id": "exchange-service"}, EXCHANGE),  # a department named like it
+    ({"client_id": "exchange-service", "patient": "pat-1"}, EXCHANGE),
     ({"client_id": "another-service"}, EXCHANGE),
-    ({"client_id": EXCHANGE}, None),  # consent not told who the exchange service is: nobody
+    ({"client_id": "exchange-service"}, ()),  # consent not told who the exchange service is: nobody
 ])
 def test_nobody_else_may_ask_about_another_department(claims, exchange):
     with pytest.raises(handlers.NotYours):
         handlers.actor_for(claims, "emergency", exchange)
+
+
+def test_consent_trusts_the_exchange_client_unless_told_a_list():
+    from services.common.config import load_settings
+
+    assert load_settings("consent", {"EXCHANGE_CLIENT_ID": "exchange-service"}).decision_clients == ("exchange-service",)
+    listed = load_settings("consent", {"EXCHANGE_CLIENT_ID": "x", "CONSENT_DECISION_CLIENTS": "ex-1, ex-2"})
+    assert listed.decision_clients == ("ex-1", "ex-2")
+    assert load_settings("consent", {}).decision_clients == ()

@@ -23,7 +23,7 @@ def decide():
     body = json_body()
     svc = service()
     try:
-        actor = handlers.actor_for(claims, body.get("actor"), svc.settings.exchange_client_id)
+        actor = handlers.actor_for(claims, body.get("actor"), svc.settings.decision_clients)
     except handlers.NotYours:
         # The same answer whatever the patient, the other department or their consents.
         raise Problem(403, "Forbidden", wording.t(wording.OWN_DECISIONS_ONLY, locale())) from None

@@ -42,7 +42,7 @@ def hot_decide(service, validator: TokenValidator) -> HotRoute:
         if not isinstance(body, dict):
             return None
         try:  # the view's rule, the same function: a question about another department is its refusal
-            actor = handlers.actor_for(claims, body.get("actor"), service.settings.exchange_client_id)
+            actor = handlers.actor_for(claims, body.get("actor"), service.settings.decision_clients)
         except handlers.NotYours:
             return None
         q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))

@@ -67,19 +67,19 @@ class NotYours(Exception):
     """A caller asked a decision about a department it is not."""
 
 
-def actor_for(claims: dict, named, exchange_client: str | None):
+def actor_for(claims: dict, named, trusted_clients) -> str | None:
     """Return the department a decision question is about, for a caller with CLAIMS.
 
     A department asks only about itself (NAMED absent or its own ``dept``); otherwise a
     decision would tell it whether another department holds a consent. Only the exchange
-    service's own client (EXCHANGE_CLIENT: a client-credentials token with no ``dept`` and
-    no ``patient`` claim, which no department token lacks) asks on behalf of the requester.
+    service's own client (one of TRUSTED_CLIENTS, with a token that carries no ``dept`` and
+    no ``patient`` claim: the gateway puts ``dept`` in every department's token) asks on
+    behalf of the department that requested an exchange.
     """
     dept = claims.get("dept")
     if named is None or named == dept:
         return dept
-    if (exchange_client and claims.get("client_id") == exchange_client
-            and dept is None and claims.get("patient") is None):
+    if claims.get("client_id") in trusted_clients and dept is None and claims.get("patient") is None:
         return named
     raise NotYours(named)
 
