@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from gateway.admin import ensure_portal_client
 from gateway.portal.client import Pkce
 from tests.security.gateway_server import GatewayServer, error_text, hidden_fields
 
@@ -39,8 +40,8 @@ def open_account(gw: GatewayServer) -> None:
     assert resp.status_code == 201, resp.text
 
 
-def sign_in(gw: GatewayServer, username: str, password: str, address: str) -> requests.Response:
-    """Open the portal's sign-in page from ADDRESS and send the form."""
+def open_form(gw: GatewayServer, address: str) -> tuple[requests.Session, dict]:
+    """Open the portal's sign-in page from ADDRESS; return the session and the form's fields."""
     s = requests.Session()
     s.headers["X-Forwarded-For"] = address
     pkce = Pkce.new()
@@ -49,8 +50,19 @@ def sign_in(gw: GatewayServer, username: str, password: str, address: str) -> re
         "scope": "openid fhirUser patient/*.rs", "state": pkce.state,
         "code_challenge": pkce.challenge, "code_challenge_method": "S256"})
     assert page.status_code == 200, page.text
-    return s.post(gw.url + "/oauth/authorize", timeout=30, allow_redirects=False,
-                  data={**hidden_fields(page.text), "username": username, "password": password})
+    return s, hidden_fields(page.text)
+
+
+def send(gw: GatewayServer, opened: tuple[requests.Session, dict], username: str,
+         password: str) -> requests.Response:
+    session, form = opened
+    return session.post(gw.url + "/oauth/authorize", timeout=30, allow_redirects=False,
+                        data={**form, "username": username, "password": password})
+
+
+def sign_in(gw: GatewayServer, username: str, password: str, address: str) -> requests.Response:
+    """Open the portal's sign-in page from ADDRESS and send the form."""
+    return send(gw, open_form(gw, address), username, password)
 
 
 def signed_in(resp: requests.Response) -> bool:
@@ -121,3 +133,28 @@ def test_x_forwarded_for_is_ignored_unless_a_proxy_is_trusted(make_gateway):
     statuses = [sign_in(gw, f"guess-{n}", "some password", f"192.0.2.{n}").status_code
                 for n in range(4)]
     assert statuses == [400, 400, 400, 429]
+
+
+def test_tries_sent_together_after_a_wait_get_one_password_check_between_them(make_gateway):
+    from concurrent.futures import ThreadPoolExecutor
+    gw = make_gateway(SIGNIN_DELAY_BASE_SECONDS=2.0)
+    open_account(gw)
+    forms = [open_form(gw, f"192.0.2.{n}") for n in range(6)]
+    for _ in range(5):
+        sign_in(gw, PATIENT, "not her password", STRANGER)
+    time.sleep(2.1)
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(lambda opened: send(gw, opened, PATIENT, "a guess").status_code,
+                                   forms))
+    assert statuses == [400] + [429] * 5
+
+
+def test_every_gateway_process_on_one_database_counts_the_same_wrong_tries(make_gateway):
+    first = make_gateway(SIGNIN_DELAY_BASE_SECONDS=30.0)
+    open_account(first)
+    second = make_gateway(SIGNIN_DELAY_BASE_SECONDS=30.0)
+    ensure_portal_client(second.app.extensions["gateway"].engine,
+                         [gw.url + "/portal/callback" for gw in (first, second)])
+    for _ in range(5):
+        assert sign_in(first, PATIENT, "not her password", STRANGER).status_code == 400
+    assert sign_in(second, PATIENT, PASSWORD, PATIENT_HOME).status_code == 429
