@@ -1,6 +1,9 @@
 """Number parameters too long for the database or for int() are a 4xx naming the parameter, not
 a 500: a paging cursor past 64 bits (SQLite's OverflowError) and a limit or _count of 5,000
-digits (int()'s ValueError past 4,300 digits)."""
+digits (int()'s ValueError past 4,300 digits); so are the records' opaque cursors (base64 JSON)
+nested past the json module's recursion limit (its RecursionError)."""
+import base64
+
 import pytest
 import requests
 
@@ -73,6 +76,22 @@ def test_a_fhir_count_of_five_thousand_digits_is_a_400_naming_it(records, mint):
                        headers=mint.department())
     assert resp.status_code == 400, resp.get_data(as_text=True)
     assert resp.get_json()["issue"][0]["expression"] == ["_count"]
+
+
+def _deep_cursor(prefix: str = "") -> str:
+    return base64.urlsafe_b64encode((prefix + "[" * 3000).encode()).decode().rstrip("=")
+
+
+def test_a_records_page_cursor_nested_3000_deep_is_a_422_naming_it(records, mint):
+    resp = records.get("/patient/v1/records", query_string={"cursor": _deep_cursor()}, headers=_patient(mint))
+    _names(resp, 422, "cursor")
+
+
+def test_a_fhir_search_cursor_nested_3000_deep_is_a_400_naming_it(records, mint):
+    resp = records.get("/fhir/Observation", query_string={"patient": "p-1", "_cursor": _deep_cursor('{"a":')},
+                       headers=mint.department())
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert resp.get_json()["issue"][0]["expression"] == ["_cursor"]
 
 
 @pytest.mark.parametrize("path", ["/patient/v1/notifications", "/patient/v1/disclosures"])
