@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import requests
 
 TIMEOUT = 30
-PATIENT_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c"
+PATIENT_SCOPE = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c "
+                 "patient/Task.c")
 
 
 class LoginError(Exception):

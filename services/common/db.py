@@ -28,8 +28,8 @@ def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
             private_file(path)  # health data: 0600 in a 0700 folder (services.common.files)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

@@ -48,6 +48,7 @@ def test_the_probe_always_says_yes_where_it_cannot_watch_a_file():
 
 def test_the_probe_says_yes_when_its_database_file_cannot_be_read_and_creates_none(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'not yet' / 'x.db'}")
+    (tmp_path / "not yet" / "x.db").unlink()  # make_engine creates it 0600; the file goes away
     probe = ChangeProbe(engine, floor=3600)
     assert probe.changed() and probe.changed()
     assert not (tmp_path / "not yet" / "x.db").exists()
