@@ -11,6 +11,7 @@ from contracts.schemas.common import (HealthSchema, OperationOutcomeProblemSchem
 from contracts.schemas.fhir import (BundleSchema, CapabilityStatementSchema, ResourceSchema,
                                     TransactionResponseSchema)
 from contracts.schemas.oauth import (IntrospectionSchema, JwksSchema, OAuthErrorSchema,
-                                     SmartConfigurationSchema, TokenResponseSchema)
+                                     RevokedTokensSchema, SmartConfigurationSchema,
+                                     TokenResponseSchema)
 
 __all__ = [name for name in dir() if name.endswith("Schema")]

@@ -62,6 +62,21 @@ class JwksSchema(Schema):
     keys = fields.List(fields.Nested(JwkSchema), required=True, validate=validate.Length(min=1))
 
 
+class RevokedTokenSchema(Schema):
+    jti = fields.String(required=True, metadata={"description": "The revoked access token's id."})
+    exp = fields.Integer(required=True, metadata={"description": "When it would have expired (seconds since the epoch)."})
+
+
+class RevokedTokensSchema(Schema):
+    """The access tokens revoked before their expiry, for services that validate tokens themselves.
+
+    Open like the JWK Set: a token id names a token without being one, and nothing here says
+    whose it was. Copy it every second (with If-None-Match) to refuse revoked tokens too.
+    """
+
+    revoked = fields.List(fields.Nested(RevokedTokenSchema), required=True)
+
+
 class SmartConfigurationSchema(Schema):
     """SMART App Launch 2 `.well-known/smart-configuration` (section 2.0.0 Conformance)."""
 
