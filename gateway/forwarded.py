@@ -40,4 +40,7 @@ class AddressVoucher:
         address, stamp, mac = parts
         if abs((time.time() if at is None else at) - int(stamp)) > MAX_AGE_SECONDS:
             return None
-        return address if hmac.compare_digest(mac, self._mac(address, stamp)) else None
+        # Bytes, not str: compare_digest raises TypeError on a str with non-ASCII characters,
+        # and this header comes from anyone.
+        expected = self._mac(address, stamp).encode()
+        return address if hmac.compare_digest(mac.encode("utf-8", "replace"), expected) else None

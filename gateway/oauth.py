@@ -27,6 +27,7 @@ from gateway import proxies
 from gateway.models import DEPARTMENT, ProxyUser, TokenRecord
 from gateway.store import Store, digest
 from services.common import smart
+from services.common.auth import LEEWAY_SECONDS
 from services.common.config import Settings
 
 ASSERTION_ALGS = ["RS256", "RS384", "ES256", "ES384"]
@@ -180,7 +181,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def __init__(self, store: Store, audiences: list[str]):
-        super().__init__(validate_jti=True, leeway=30)
+        super().__init__(validate_jti=True, leeway=LEEWAY_SECONDS)
         self.store, self.audiences = store, audiences
 
     def get_audiences(self):

@@ -23,6 +23,7 @@ from collections import deque
 from flask import Blueprint, Response, request
 
 from gateway.store import Store
+from services.common.auth import LEEWAY_SECONDS
 from services.common.i18n import N_
 from services.common.problem import Problem
 
@@ -73,7 +74,7 @@ class RevocationList:
             now = time.time()
             for row_id, jti, expires_at in rows:
                 self._last_id = max(self._last_id, row_id)
-                if expires_at >= now and jti not in self._revoked:
+                if expires_at + LEEWAY_SECONDS >= now and jti not in self._revoked:
                     self._revoked[jti] = expires_at
                     self._snapshot = None
             if rows and len(self._revoked) > 1000:
@@ -88,7 +89,8 @@ class RevocationList:
         return marks[0][1] if marks and started - marks[0][0] >= self.overlap_seconds else 0
 
     def _forget_expired(self, now: float) -> None:
-        kept = {j: e for j, e in self._revoked.items() if e >= now}
+        # Kept past exp by the validators' leeway, within which they still accept the token.
+        kept = {j: e for j, e in self._revoked.items() if e + LEEWAY_SECONDS >= now}
         if len(kept) != len(self._revoked):
             self._revoked, self._snapshot = kept, None
 

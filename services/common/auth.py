@@ -21,6 +21,10 @@ ALGORITHMS = ["RS256"]
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
 log = logging.getLogger(__name__)
 
+#: Clock skew allowed on a token's exp. A revocation must outlive exp by at least this much,
+#: or a revoked token would work again in its last LEEWAY_SECONDS (gateway.revocation).
+LEEWAY_SECONDS = 30
+
 
 class JwksCache:
     """Fetch the issuer's JWKS once, refetch after TTL or on an unknown key id (at most every 10 s)."""
@@ -118,7 +122,7 @@ class TokenValidator:
     issuer: str
     audience: str
     jwks: JwksCache
-    leeway: int = 30
+    leeway: int = LEEWAY_SECONDS
     cache_size: int = 4096
     #: The gateway's revocations (None in the gateway itself, whose Guard checks its own list).
     revocations: RevocationFeed | None = None

@@ -22,8 +22,10 @@ from services.common.problem import Problem
 
 KIB, MIB = 1024, 1024 * 1024
 #: A consent, a decision question, break-the-glass, an exchange request, a patient's entry,
-#: amendment or caregiver invitation, an activation: a few hundred bytes each.
-SMALL = 16 * KIB
+#: amendment or caregiver invitation, an activation: a few hundred bytes each in English, but
+#: a correction request's two texts of 2,000 characters (contracts.limits) in Greek or with
+#: emoji, sent as JSON escapes (6 to 12 bytes a character, as Python's json writes them), reach 48 KB.
+SMALL = 64 * KIB
 #: One FHIR resource (PUT /fhir/{type}/{id}).
 RESOURCE = 1 * MIB
 #: A transaction Bundle (POST /fhir). Synthea's largest test patient is 0.55 MB (121 entries).

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 #: The most unread body bytes read and dropped to keep a connection; beyond, it is closed.
-DRAIN_LIMIT = 1024 * 1024
+#: As large as the bodies most routes take (services.common.bodies.SMALL) and no larger: a
+#: client that declares a long body and trickles it would hold a server thread after its answer.
+DRAIN_LIMIT = 64 * 1024
 _CHUNK = 64 * 1024
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import sqlalchemy as sa
-from kafka.errors import (CorruptRecordError, InvalidRecordError, MessageSizeTooLargeError,
+from kafka.errors import (InvalidRecordError, MessageSizeTooLargeError,
                           RecordListTooLargeError)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
@@ -23,9 +23,10 @@ from services.common.envelope import new_traceparent
 
 log = logging.getLogger(__name__)
 
-#: Produce errors about the record itself (Kafka error codes 10, 18, 87, 2): sending the same
+#: Produce errors about the record itself (Kafka error codes 10, 18, 87): sending the same
 #: bytes again can never succeed, unlike a broker that is away or a leader that moved.
-RECORD_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordError, CorruptRecordError)
+#: CORRUPT_MESSAGE (2) is not one: a checksum spoiled on the way is retried, as Kafka's clients do.
+RECORD_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordError)
 
 
 def _outbox_columns() -> list[sa.Column]:

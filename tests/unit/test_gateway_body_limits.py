@@ -23,6 +23,6 @@ def test_every_size_names_a_route_of_the_table():
 
 
 def test_the_sizes_are_16_kib_1_mib_and_8_mib():
-    assert (bodies.SMALL, bodies.RESOURCE, bodies.BUNDLE) == (16 * 1024, 1024 ** 2, 8 * 1024 ** 2)
-    assert bodies.size_text(bodies.SMALL) == "16 KiB" and bodies.size_text(bodies.BUNDLE) == "8 MiB"
+    assert (bodies.SMALL, bodies.RESOURCE, bodies.BUNDLE) == (64 * 1024, 1024 ** 2, 8 * 1024 ** 2)
+    assert bodies.size_text(bodies.SMALL) == "64 KiB" and bodies.size_text(bodies.BUNDLE) == "8 MiB"
     assert bodies.size_text(1000) == "1000 bytes"

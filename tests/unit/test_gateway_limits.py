@@ -5,6 +5,7 @@ import time
 
 from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
+from services.common.auth import LEEWAY_SECONDS
 
 
 def test_a_bucket_allows_the_burst_then_says_how_long_to_wait():
@@ -33,7 +34,7 @@ class FakeStore:
 def test_the_revocation_list_polls_at_most_once_per_interval_and_skips_expired_rows():
     store = FakeStore()
     revoked = RevocationList(store, refresh_seconds=60)
-    store.rows = [(1, "gone", int(time.time()) + 60), (2, "old", int(time.time()) - 1)]
+    store.rows = [(1, "gone", int(time.time()) + 60), (2, "old", int(time.time()) - LEEWAY_SECONDS - 1)]
     assert revoked.is_revoked("gone") and not revoked.is_revoked("old")
     store.rows.append((3, "later", int(time.time()) + 60))
     assert not revoked.is_revoked("later") and store.calls == 1  # cached until the next poll
@@ -67,9 +68,17 @@ def test_the_revocation_poller_rereads_recent_ids_and_moves_its_floor_once_they_
 def test_the_revocation_snapshot_lists_unexpired_jtis_and_its_etag_follows_the_content():
     store = FakeStore()
     revoked = RevocationList(store, refresh_seconds=0)
-    store.rows = [(1, "a", int(time.time()) + 60), (2, "old", int(time.time()) - 1)]
+    store.rows = [(1, "a", int(time.time()) + 60), (2, "old", int(time.time()) - LEEWAY_SECONDS - 1)]
     etag, body = revoked.snapshot()
     assert b'"a"' in body and b"old" not in body
     assert revoked.snapshot()[0] == etag
     store.rows.append((3, "b", int(time.time()) + 60))
     assert revoked.snapshot()[0] != etag
+
+
+def test_a_revocation_outlives_its_tokens_expiry_by_the_leeway_validators_still_accept():
+    store = FakeStore()
+    revoked = RevocationList(store, refresh_seconds=0)
+    store.rows = [(1, "just-expired", int(time.time()) - 5)]  # still accepted for 25 more seconds
+    assert revoked.is_revoked("just-expired")
+    assert b"just-expired" in revoked.snapshot()[1]
