@@ -46,6 +46,7 @@ def test_the_portal_vouches_for_an_address_the_api_believes():
     lambda v: "198.51.100.2",
     lambda v: "a b c d",
     lambda v: "198.51.100.2 " + "9" * 5000 + " x",  # a stamp past int()'s digit limit
+    lambda v: v[:-1] + "\u00e9",  # a non-ASCII signature (compare_digest refuses str of it)
 ])
 def test_a_forged_or_altered_address_is_not_believed(tamper):
     voucher = AddressVoucher(b"k" * 32)
