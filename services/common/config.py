@@ -66,6 +66,8 @@ class Settings:
     trusted_proxies: int = 0
     # Password checks at sign-in per client address and minute (SIGNIN_CHECKS_PER_MINUTE).
     signin_checks_per_minute: float = 30.0
+    # Account activation tries per client address and minute, and per code (ACTIVATION_ATTEMPTS_PER_MINUTE).
+    activation_attempts_per_minute: float = 10.0
     # The OAuth clients consent lets ask decisions about any department: the exchange service's
     # (CONSENT_DECISION_CLIENTS, comma-separated; default EXCHANGE_CLIENT_ID). Departments ask
     # only about themselves.
@@ -103,6 +105,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         client_secret=env.get(f"{service.upper()}_CLIENT_SECRET") or None,
         trusted_proxies=int(env.get("PHR_TRUSTED_PROXIES", 0)),
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
+        activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),
         decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
     )
     values.update(overrides)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import sqlalchemy as sa
+from kafka.errors import KafkaError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
@@ -105,4 +106,11 @@ class IdempotentConsumer:
                         kafka_consumer.seek(tp, message.offset)
                         stop.wait(1.0)
                         break
-            kafka_consumer.commit()
+            try:
+                kafka_consumer.commit()
+            except KafkaError as exc:
+                # The broker restarting, or the group rebalancing after it: the effects are
+                # stored, and the messages whose offsets did not commit come again and are
+                # duplicates then. Stopping the worker here would stop the whole stack.
+                log.warning("offsets not committed, the messages will come again: %s", exc)
+                stop.wait(1.0)

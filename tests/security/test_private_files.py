@@ -10,9 +10,11 @@ def test_every_file_and_folder_the_running_stack_keeps_is_owner_only(stack):
             path = os.path.join(folder, name)
             looked_at.append((os.path.relpath(path, stack.var_dir), stat.S_IMODE(os.stat(path).st_mode)))
     names = {name for name, _mode in looked_at}
-    # The databases, the signing key and the demo's credentials are all there to be judged.
-    assert {"consent.db", "records.db", "exchange.db", "gateway.db", "gateway-signing-key.json",
-            "demo-credentials.json"} <= names, names
+    # The keys and the demo's credentials are there to be judged, and the databases when on SQLite.
+    expected = {"gateway-signing-key.json", "gateway-session-key", "demo-credentials.json"}
+    if stack.database_url("consent").startswith("sqlite"):
+        expected |= {"consent.db", "records.db", "exchange.db", "gateway.db"}
+    assert expected <= names, names
     readable_by_others = [(name, oct(mode)) for name, mode in looked_at if mode & 0o077]
     assert readable_by_others == []
     assert stat.S_IMODE(os.stat(stack.var_dir).st_mode) == 0o700

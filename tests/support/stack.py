@@ -29,6 +29,7 @@ class Stack:
         # Every test signs in from 127.0.0.1: the per-address budget of password checks
         # (gateway/throttle.py) would be one budget for the whole session's tests.
         env.setdefault("SIGNIN_CHECKS_PER_MINUTE", "1000")
+        env.setdefault("ACTIVATION_ATTEMPTS_PER_MINUTE", "1000")
         for name, url in (database_urls or {}).items():
             env[f"{name.upper()}_DATABASE_URL"] = url
         env.update(extra_env or {})

@@ -262,3 +262,40 @@ def test_a_database_outage_is_not_the_messages_fault_and_is_not_dead_lettered(db
     with pytest.raises(InfrastructureError):
         consumer.handle("phr.test.v1", json.dumps(_event()).encode())
     assert dead.sent == []
+
+
+class RestartingBroker:
+    """A kafka consumer whose first commit fails as one does while the broker restarts."""
+
+    def __init__(self, batches, stop):
+        self.batches, self.stop, self.commits = list(batches), stop, 0
+
+    def poll(self, timeout_ms=0):
+        if not self.batches:
+            self.stop.set()
+            return {}
+        return self.batches.pop(0)
+
+    def commit(self):
+        self.commits += 1
+        if self.commits == 1:
+            from kafka.errors import CommitFailedError
+            raise CommitFailedError("the group rebalanced")
+
+
+def test_a_commit_refused_while_the_broker_restarts_does_not_stop_the_consumer(db):
+    import threading
+    from types import SimpleNamespace
+
+    engine, _, _, effects = db
+    consumer = _consumer(db, lambda conn, e: conn.execute(effects.insert().values(event_id=e["id"])),
+                         ListPublisher())
+    message = lambda n: SimpleNamespace(topic="phr.test.v1", value=json.dumps(_event(n)).encode(),  # noqa: E731
+                                        headers=[], offset=n)
+    first = message(1)  # not committed, so it comes again: a duplicate then
+    stop = threading.Event()
+    broker = RestartingBroker([{"tp": [first]}, {"tp": [first, message(2)]}], stop)
+    consumer.run(broker, stop, poll_ms=0)
+    assert broker.commits == 2
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(effects)).scalar() == 2
