@@ -18,12 +18,12 @@ import time
 
 from contracts.conformance.context import Context
 from contracts.conformance.model import Result, Skip, timed
+from contracts.conformance.security import BREAK_GLASS_SCOPE
 
 PURPOSE, TYPES = "TREAT", ["Observation"]
 WAIT_SECONDS = 30.0
 #: Sensitive classes of the contract (HL7 v3 ActCode); released under break-the-glass only when named.
 SENSITIVE = frozenset({"PSY", "SUD", "HIV", "SEX", "GDIS"})
-BREAK_GLASS_SCOPE = "system/BreakGlass.c"
 #: What the emergency scenario asks for: the kinds of record sensitive labels are most often on.
 EMERGENCY_TYPES = ["Condition", "Procedure", "Observation", "MedicationRequest"]
 
