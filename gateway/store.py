@@ -199,20 +199,30 @@ class Store:
                              .values(wait_until=at + delay))
             return 0.0
 
+    def signin_failures(self, key: str, at: float, policy: SignInPolicy) -> int:
+        """KEY's wrong tries in a row (0 once forgotten)."""
+        row = self._one(sa.select(t.signin_delays).where(t.signin_delays.c.key == key))
+        if row is None or at - row["last_failure_at"] > policy.forget_seconds:
+            return 0
+        return row["failures"]
+
     def signin_failed(self, key: str, at: float, policy: SignInPolicy) -> None:
         """Count a wrong try for KEY and set its next wait; forget long-quiet keys."""
         c = t.signin_delays.c
+        query = sa.select(c.failures).where(c.key == key).with_for_update()
         with transaction(self.engine) as conn:
             conn.execute(sa.delete(t.signin_delays)
                          .where(c.last_failure_at < at - policy.forget_seconds))
-            row = conn.execute(sa.select(c.failures).where(c.key == key)
-                               .with_for_update()).first()
-            failures = 1 if row is None else row.failures + 1
-            values = {"failures": failures, "last_failure_at": at,
-                      "wait_until": at + policy.delay(failures)}
-            if row is None and _inserted(conn, t.signin_delays, key=key, **values):
-                return
-            conn.execute(sa.update(t.signin_delays).where(c.key == key).values(**values))
+            row = conn.execute(query).first()
+            if row is None:
+                first = {"failures": 1, "last_failure_at": at, "wait_until": at + policy.delay(1)}
+                if _inserted(conn, t.signin_delays, key=key, **first):
+                    return
+                # A concurrent first failure inserted the row (PostgreSQL): count on top of it.
+                row = conn.execute(query).first()
+            failures = row.failures + 1
+            conn.execute(sa.update(t.signin_delays).where(c.key == key).values(
+                failures=failures, last_failure_at=at, wait_until=at + policy.delay(failures)))
 
     def signin_succeeded(self, key: str) -> None:
         """Clear KEY's count after a right password."""
@@ -223,18 +233,21 @@ class Store:
         """Spend one password check of KEY's budget; return 0, else the seconds until one is left."""
         c = t.signin_budgets.c
         full_after = policy.check_burst / max(policy.checks_per_minute / 60.0, 1e-9)
+        query = sa.select(t.signin_budgets).where(c.key == key).with_for_update()
         with transaction(self.engine) as conn:
             conn.execute(sa.delete(t.signin_budgets).where(c.at < at - full_after))
-            row = conn.execute(sa.select(t.signin_budgets).where(c.key == key)
-                               .with_for_update()).mappings().first()
-            tokens = (float(policy.check_burst) if row is None
-                      else policy.refill(row["tokens"], row["at"], at))
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                if _inserted(conn, t.signin_budgets, key=key,
+                             tokens=policy.check_burst - 1.0, at=at):
+                    return 0.0
+                # A concurrent first try inserted the row (PostgreSQL): spend from it.
+                row = conn.execute(query).mappings().first()
+            tokens = policy.refill(row["tokens"], row["at"], at)
             if tokens < 1.0:
                 return policy.budget_wait(tokens)
-            values = {"tokens": tokens - 1.0, "at": at}
-            if row is None and _inserted(conn, t.signin_budgets, key=key, **values):
-                return 0.0
-            conn.execute(sa.update(t.signin_budgets).where(c.key == key).values(**values))
+            conn.execute(sa.update(t.signin_budgets).where(c.key == key)
+                         .values(tokens=tokens - 1.0, at=max(at, row["at"])))
             return 0.0
 
     # login tickets (between the password and the approval page) --------------------------
