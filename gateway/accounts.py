@@ -14,6 +14,7 @@ from gateway import proxies
 from gateway.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
 from gateway.proxy import Guard, Upstreams
 from gateway.ratelimit import TokenBucket
+from gateway.signin import PasswordGate
 from gateway.store import Store, digest, now
 from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
 from services.common.bodies import load_body
@@ -53,7 +54,8 @@ def preferred_language(patient: dict) -> str | None:
 
 
 def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days: int,
-                     activation_limiter: TokenBucket, voucher: AddressVoucher) -> Blueprint:
+                     activation_limiter: TokenBucket, voucher: AddressVoucher,
+                     gate: PasswordGate) -> Blueprint:
     bp = Blueprint("accounts", __name__)
     hasher = PasswordHasher()
 
@@ -107,7 +109,8 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         if row is None:
             invite = store.grant_by_invite(normalise_code(body["code"]))
             if invite is not None:  # a caregiver's invite (gateway/proxies.py)
-                return jsonify(proxies.join(store, hasher, invite, body, username, password)), 201
+                return jsonify(proxies.join(store, gate, invite, body, username, password,
+                                            client or "?")), 201
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
                           next_step=CHECK_OR_ASK)
         if row["used_at"] or row["expires_at"] < now() \

@@ -3,22 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import secrets
-import time
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from gateway import proxies
 from gateway.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
+from gateway.devices import COOKIE as DEVICE_COOKIE, LIFETIME_SECONDS as DEVICE_LIFETIME
+from gateway.devices import PATH as DEVICE_PATH, DeviceCookies
 from gateway.keys import public_jwks
 from gateway.models import CAREGIVER_ACCOUNT
 from gateway.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
+from gateway.signin import PasswordGate
 from gateway.store import Store
-from gateway.throttle import SignInPolicy, address_key, username_key, whole_seconds
+from gateway.throttle import told_wait
 from services.common import smart
 from services.common.i18n import N_, _, current_language, use_preferred
 
@@ -53,12 +52,10 @@ def render_page(template: str, status: int = 200, **context) -> Response:
                     headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
 
 
-def create_blueprint(server: GatewayAuthorizationServer, store: Store,
-                     policy: SignInPolicy) -> Blueprint:
+def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: PasswordGate,
+                     devices: DeviceCookies) -> Blueprint:
     bp = Blueprint("oauth", __name__, template_folder="templates")
     settings = server.settings
-    hasher = PasswordHasher()
-    dummy_hash = hasher.hash(secrets.token_urlsafe(16))
     audiences = {settings.issuer, settings.issuer + "/fhir", settings.audience}
 
     def params() -> list[tuple[str, str]]:
@@ -90,35 +87,25 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store,
                      username=username)
 
     def wait_page(grant, wait: float, username: str) -> Response:
-        """Say in words how long to wait (never "1 seconds"); Retry-After says the same."""
-        seconds = max(2, whole_seconds(wait))
-        if seconds <= 90:
-            page = login_page(grant, 429, WAIT_SECONDS, username, seconds=seconds)
-        else:
-            minutes = math.ceil(seconds / 60)
-            seconds = minutes * 60
-            page = login_page(grant, 429, WAIT_MINUTES, username, minutes=minutes)
+        """Say in words how long to wait; Retry-After says the same."""
+        unit, count, seconds = told_wait(wait)
+        message = WAIT_SECONDS if unit == "seconds" else WAIT_MINUTES
+        page = login_page(grant, 429, message, username, **{unit: count})
         page.headers["Retry-After"] = str(seconds)
         return page
 
     def check_password(username: str, password: str):
-        """Check a password under the throttle (gateway/throttle.py); return (account, wait).
+        """Check a password under the throttle; return (account, wait)."""
+        device = devices.nonce(request.cookies.get(DEVICE_COOKIE), username)
+        checked = gate.check(username, password, request.remote_addr or "?", device)
+        return checked.account, checked.wait
 
-        An unknown username costs the same checks and counts the same failures as a known one,
-        so the answers cannot tell them apart.
-        """
-        user_key, at = username_key(username), time.time()
-        wait = (store.claim_signin(user_key, at, policy)
-                or store.take_signin_check(address_key(request.remote_addr or "?"), at, policy))
-        if wait:
-            return None, wait
-        account = store.account(username=username) if len(username) <= 64 else None
-        ok = _password_ok(hasher, account.password_hash if account else dummy_hash, password)
-        if not ok or account is None:
-            store.signin_failed(user_key, time.time(), policy)
-            return None, 0.0
-        store.signin_succeeded(user_key)
-        return account, 0.0
+    def trust_device(page: Response, username: str) -> Response:
+        """Give the browser a new device cookie for USERNAME (gateway/devices.py)."""
+        page.set_cookie(DEVICE_COOKIE, devices.issue(username), max_age=DEVICE_LIFETIME,
+                        path=DEVICE_PATH, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+        return page
 
     @bp.route("/oauth/authorize", methods=["GET", "POST"])
     def authorize():
@@ -161,9 +148,10 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store,
         use_preferred(account.language)  # no Accept-Language: the patient's own language
         scopes = [_(PLAIN_SCOPES[s]) if s in PLAIN_SCOPES else s
                   for s in requested]
-        return render_page("approve.html", title=_("Allow access?"), action=request.path, params=params(),
-                     ticket=ticket, username=account.username, client_name=grant.client.name,
-                     scopes=list(dict.fromkeys(scopes)))
+        return trust_device(render_page(
+            "approve.html", title=_("Allow access?"), action=request.path, params=params(),
+            ticket=ticket, username=account.username, client_name=grant.client.name,
+            scopes=list(dict.fromkeys(scopes))), username)
 
     @bp.post("/oauth/token")
     def token():
@@ -215,9 +203,3 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store,
 
     return bp
 
-
-def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
-    try:
-        return hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False

@@ -12,12 +12,14 @@ from sqlalchemy.engine import Engine
 
 from contracts.events import EventChecker
 from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy, revocation
+from gateway.devices import DeviceCookies
 from gateway.forwarded import AddressVoucher
 from gateway.keys import load_or_create_signing_key, public_jwks
 from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.portal.secret import load_or_create_session_key
 from gateway.ratelimit import TokenBucket
 from gateway.revocation import RevocationList
+from gateway.signin import PasswordGate
 from gateway.store import Store
 from gateway.throttle import SignInPolicy
 from services.common import bodies
@@ -88,12 +90,14 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     upstreams = proxy.Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
                                 config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
+    session_key = load_or_create_session_key(settings.var_dir)
+    gate = PasswordGate(store, signin_policy(config, settings))
 
-    app.register_blueprint(authorize.create_blueprint(server, store, signin_policy(config, settings)))
+    app.register_blueprint(authorize.create_blueprint(server, store, gate,
+                                                      DeviceCookies(session_key)))
     app.register_blueprint(accounts.create_blueprint(
         store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
-        TokenBucket(per_minute / 60.0, per_minute),
-        AddressVoucher(load_or_create_session_key(settings.var_dir))))
+        TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))
     app.register_blueprint(proxies.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))

@@ -35,8 +35,6 @@ import datetime as dt
 import logging
 import uuid
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from babel.dates import format_date
 from flask import Blueprint, jsonify
 
@@ -44,7 +42,9 @@ from contracts.schemas.proxies import ProxyInviteRequestSchema
 from gateway import store as storage
 from gateway.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ProxyUser
 from gateway.proxy import Guard
+from gateway.signin import PasswordGate
 from gateway.store import Store
+from gateway.throttle import told_wait
 from services.common import i18n
 from services.common.bodies import load_body
 from services.common.i18n import N_, translate
@@ -291,11 +291,17 @@ INVITE_NO_MATCH = N_("The code and birth date do not match our records.")
 INVITE_CHECK = N_("Check both and try again, or ask the patient for a new code.")
 INVITE_GONE = N_("This code has expired, was used, or was stopped by the patient.")
 INVITE_ASK = N_("Ask the patient for a new code.")
+WAIT_SECONDS = N_("Too many password tries. Wait {seconds} seconds, then try again.")
+WAIT_MINUTES = N_("Too many password tries. Wait {minutes} minutes, then try again.")
 
 
-def join(store: Store, hasher: PasswordHasher, row, body: dict, username: str,
-         password: str) -> dict:
-    """Open (or link) the caregiver's account for the grant ROW; return the 201 body."""
+def join(store: Store, gate: PasswordGate, row, body: dict, username: str, password: str,
+         address: str) -> dict:
+    """Open (or link) the caregiver's account for the grant ROW; return the 201 body.
+
+    Linking an existing account checks its password under the sign-in throttle, from the
+    visitor's ADDRESS: an invite code is no way around the delays of signing in.
+    """
     at = storage.now()
     if status(row, at) != "invited" or row["invite_expires_at"] <= at \
             or row["failed_attempts"] >= MAX_FAILED_ATTEMPTS:
@@ -307,11 +313,11 @@ def join(store: Store, hasher: PasswordHasher, row, body: dict, username: str,
                       next_step=INVITE_CHECK)
     existing = store.account(username=username)
     if existing is not None and not (existing.kind == CAREGIVER_ACCOUNT
-                                     and _password_ok(hasher, existing.password_hash, password)):
+                                     and _owns(gate, username, password, address)):
         raise Problem(409, N_("Username taken"), N_("Someone else has that username."),
                       next_step=N_("Choose another username."), fields=["username"])
     new = None if existing else dict(id=str(uuid.uuid4()), username=username,
-                                     password_hash=hasher.hash(password),
+                                     password_hash=gate.hasher.hash(password),
                                      language=i18n.current_language().requested)
     caregiver_id = store.join_grant(row["id"], existing.id if existing else None, new)
     if caregiver_id is None:
@@ -322,11 +328,15 @@ def join(store: Store, hasher: PasswordHasher, row, body: dict, username: str,
     return {"username": username, "patient": row["patient"]}
 
 
-def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
-    try:
-        return hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+def _owns(gate: PasswordGate, username: str, password: str, address: str) -> bool:
+    """Whether PASSWORD is USERNAME's, checked as a sign-in is; 429 while the throttle waits."""
+    checked = gate.check(username, password, address)
+    if checked.wait:
+        unit, count, seconds = told_wait(checked.wait)
+        raise Problem(429, N_("Too Many Requests"),
+                      WAIT_SECONDS if unit == "seconds" else WAIT_MINUTES,
+                      headers={"Retry-After": str(seconds)}, params={unit: count})
+    return checked.account is not None
 
 
 # signing in (gateway/authorize.py, gateway/oauth.py) ------------------------------------------

@@ -11,7 +11,14 @@ wait BASE, 2 BASE, 4 BASE, ... seconds, at most CAP, counted from the last wrong
 during the wait is answered at once, never checked, and never lengthens it; a right password
 once the wait is over signs in and clears the count. Each client address also has a budget
 of password checks (a token bucket) so that no address can make the gateway compute Argon2
-hashes without bound.
+hashes without bound; a try spends it before anything else, so a refused try costs only the
+sender's budget.
+
+A browser that signed in before (a device cookie, gateway/devices.py) is counted apart: its
+tries for that username use the device's own count, not the username's, so a stranger who
+drives the username's wait up slows only browsers the user never signed in with
+(OWASP, "Slow down online guessing attacks with device cookies"). A device that reaches
+FREE_FAILURES wrong tries is counted with everyone else until its next right password.
 """
 from __future__ import annotations
 
@@ -56,6 +63,16 @@ def whole_seconds(wait: float) -> int:
     return max(1, math.ceil(wait))
 
 
+def told_wait(wait: float) -> tuple[str, int, int]:
+    """A wait as a person is told it: ("seconds", n) up to 90 s, else ("minutes", n), with the
+    Retry-After seconds that say the same (never "1 seconds": at least 2)."""
+    seconds = max(2, whole_seconds(wait))
+    if seconds <= 90:
+        return "seconds", seconds, seconds
+    minutes = math.ceil(seconds / 60)
+    return "minutes", minutes, minutes * 60
+
+
 def username_key(username: str) -> str:
     """The counter key of a typed username.
 
@@ -63,6 +80,12 @@ def username_key(username: str) -> str:
     must not keep it in clear; and any length of input maps to one fixed-size key.
     """
     return hashlib.sha256(b"user\0" + username.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def device_key(username: str, nonce: str) -> str:
+    """The counter key of one device's tries for one username."""
+    return hashlib.sha256(b"device\0" + username.encode("utf-8", "surrogatepass") + b"\0"
+                          + nonce.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def address_key(address: str) -> str:

@@ -1,8 +1,11 @@
-"""The sign-in throttle's arithmetic and the portal's signed client address (pure code)."""
+"""The sign-in throttle's arithmetic, the device cookies and the portal's signed client
+address (pure code)."""
 import pytest
 
+from gateway.devices import LIFETIME_SECONDS, DeviceCookies
 from gateway.forwarded import HEADER, AddressVoucher
-from gateway.throttle import SignInPolicy, address_key, username_key, whole_seconds
+from gateway.throttle import (SignInPolicy, address_key, device_key, told_wait, username_key,
+                              whole_seconds)
 
 
 def test_the_first_wrong_tries_cost_no_wait_then_the_wait_doubles_up_to_the_cap():
@@ -25,11 +28,45 @@ def test_a_wait_is_told_in_whole_seconds_rounded_up(wait, shown):
     assert whole_seconds(wait) == shown
 
 
+@pytest.mark.parametrize("wait,told", [(0.2, ("seconds", 2, 2)), (89.5, ("seconds", 90, 90)),
+                                       (91.0, ("minutes", 2, 120)), (300.0, ("minutes", 5, 300))])
+def test_a_wait_is_told_in_seconds_up_to_a_minute_and_a_half_then_in_minutes(wait, told):
+    assert told_wait(wait) == told
+
+
 def test_counter_keys_never_hold_what_was_typed():
     typed = "my secret password"
     assert typed not in username_key(typed) and len(username_key(typed)) == 64
     assert username_key("ana") != address_key("ana")
     assert len(username_key("x" * 100_000)) == 64
+    assert device_key("ana", "n1") not in (username_key("ana"), device_key("ana", "n2"))
+    assert len(device_key("x" * 100_000, "n")) == 64
+
+
+def test_a_device_cookie_names_its_username_only_to_the_gateway():
+    cookies = DeviceCookies(b"k" * 32)
+    value = cookies.issue("maria", at=1_000)
+    nonce = cookies.nonce(value, "maria", at=1_000)
+    assert nonce and "maria" not in value and len(value) < 200
+    assert cookies.issue("maria", at=1_000) != value  # a fresh nonce each sign-in
+    assert cookies.nonce(value, "maria", at=1_000 + LIFETIME_SECONDS) == nonce
+
+
+@pytest.mark.parametrize("tamper,username,at", [
+    (lambda v: v, "ana", 1_000),  # another username's cookie
+    (lambda v: v, "maria", 1_000 + LIFETIME_SECONDS + 1),  # expired
+    (lambda v: v, "maria", 1_000 - 3600),  # issued in the future
+    (lambda v: v[:-1] + ("0" if v[-1] != "0" else "1"), "maria", 1_000),  # changed signature
+    (lambda v: v.replace(".1000.", ".1001."), "maria", 1_000),  # changed time
+    (lambda v: DeviceCookies(b"j" * 32).issue("maria", at=1_000), "maria", 1_000),  # another key
+    (lambda v: v + "." + v, "maria", 1_000),
+    (lambda v: "", "maria", 1_000),
+    (lambda v: "a.b." + "9" * 5000 + ".c", "maria", 1_000),  # past int()'s digit limit
+    (lambda v: v[:-1] + "é", "maria", 1_000),  # a non-ASCII signature
+])
+def test_a_forged_expired_or_another_usernames_device_cookie_is_not_believed(tamper, username, at):
+    cookies = DeviceCookies(b"k" * 32)
+    assert cookies.nonce(tamper(cookies.issue("maria", at=1_000)), username, at=at) is None
 
 
 def test_the_portal_vouches_for_an_address_the_api_believes():

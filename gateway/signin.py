@@ -1,0 +1,77 @@
+"""Password checks under the sign-in throttle (gateway/throttle.py), for every place that takes
+a password: the sign-in form (gateway/authorize.py) and a caregiver linking an existing
+account to an invite (gateway/proxies.py)."""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gateway.models import Account
+from gateway.store import Store
+from gateway.throttle import SignInPolicy, address_key, device_key, username_key
+
+MAX_USERNAME = 64  # contracts/schemas/accounts.py; a longer one is no account
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a try came to: the account (right password), or the seconds to wait (not checked)."""
+
+    account: Account | None
+    wait: float = 0.0
+
+
+class PasswordGate:
+    """Check a password only when the address's budget and the username's (or device's) delay
+    allow it; count what it comes to."""
+
+    def __init__(self, store: Store, policy: SignInPolicy):
+        self.store, self.policy = store, policy
+        self.hasher = PasswordHasher()
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    def check(self, username: str, password: str, address: str,
+              device: str | None = None) -> Checked:
+        """Check USERNAME's PASSWORD for a try from ADDRESS, from a device known by its nonce.
+
+        The address's budget is spent first, so a try it refuses never touches the username's
+        wait. An unknown username costs the same checks and counts the same failures as a
+        known one, so the answers cannot tell them apart.
+        """
+        at = time.time()
+        wait = self.store.take_signin_check(address_key(address), at, self.policy)
+        if wait:
+            return Checked(None, wait)
+        key = self._counter(username, device, at)
+        wait = self.store.claim_signin(key, at, self.policy)
+        if wait:
+            return Checked(None, wait)
+        account = self.store.account(username=username) if len(username) <= MAX_USERNAME else None
+        ok = _password_ok(self.hasher, account.password_hash if account else self._dummy_hash,
+                          password)
+        if not ok or account is None:
+            self.store.signin_failed(key, time.time(), self.policy)
+            return Checked(None)
+        # A device's right password clears only its own count: the username's wait, set by
+        # strangers, stays for the browsers the user never signed in with.
+        self.store.signin_succeeded(key)
+        return Checked(account)
+
+    def _counter(self, username: str, device: str | None, at: float) -> str:
+        """The device's own counter while it has free tries left, else the username's."""
+        if device is not None:
+            key = device_key(username, device)
+            if self.store.signin_failures(key, at, self.policy) < self.policy.free_failures:
+                return key
+        return username_key(username)
+
+
+def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
