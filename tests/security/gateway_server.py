@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+import uuid
 
 from werkzeug.serving import make_server
 
 from gateway.accounts import normalise_code
 from gateway.admin import ensure_portal_client
 from gateway.app import create_app
+from gateway.store import digest
 from tests.support.broker import free_port
 
 
@@ -48,6 +51,18 @@ class GatewayServer:
         """Store an activation code for PATIENT, as the custodian department would get one."""
         self.store.save_activation_code(normalise_code(code), patient, birth_date, "en",
                                         "primary-care", 3600)
+        return code
+
+    def caregiver_invite(self, code: str, patient_username: str) -> str:
+        """Store an invite from PATIENT_USERNAME's account, as POST /patient/v1/proxies does."""
+        account, at = self.store.account(username=patient_username), int(time.time())
+        self.store.create_grant(
+            id=str(uuid.uuid4()), patient=account.patient, patient_account_id=account.id,
+            patient_birth_date=account.birth_date, relationship="caregiver",
+            rights="view-records", name=None, last_day="2099-12-31", ends_at=at + 365 * 86400,
+            limited_by_age=False, invite_hash=digest(normalise_code(code)),
+            invite_expires_at=at + 86400, failed_attempts=0, caregiver_account_id=None,
+            created_at=at, activated_at=None, revoked_at=None)
         return code
 
 

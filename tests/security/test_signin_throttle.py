@@ -1,5 +1,6 @@
 """Sign-in over real HTTP: growing delays instead of a lock a stranger can set off, the same
-answers for known and unknown usernames, and a bounded number of password checks per address
+answers for known and unknown usernames, a bounded number of password checks per address, and
+a browser that signed in before (its device cookie) kept out of a stranger's delays
 (issue 15, point 8)."""
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import time
 import pytest
 import requests
 
+import gateway.store
+from gateway import schema
 from gateway.admin import ensure_portal_client
+from gateway.devices import COOKIE, DeviceCookies
+from gateway.portal.secret import load_or_create_session_key
+from gateway.throttle import SignInPolicy, address_key, username_key
 from gateway.portal.client import Pkce
 from tests.security.gateway_server import GatewayServer, error_text, hidden_fields
 
@@ -40,9 +46,11 @@ def open_account(gw: GatewayServer) -> None:
     assert resp.status_code == 201, resp.text
 
 
-def open_form(gw: GatewayServer, address: str) -> tuple[requests.Session, dict]:
-    """Open the portal's sign-in page from ADDRESS; return the session and the form's fields."""
-    s = requests.Session()
+def open_form(gw: GatewayServer, address: str,
+              s: requests.Session | None = None) -> tuple[requests.Session, dict]:
+    """Open the portal's sign-in page from ADDRESS (in browser S, else a new one); return the
+    session and the form's fields."""
+    s = s or requests.Session()
     s.headers["X-Forwarded-For"] = address
     pkce = Pkce.new()
     page = s.get(gw.url + "/oauth/authorize", timeout=10, params={
@@ -158,3 +166,155 @@ def test_every_gateway_process_on_one_database_counts_the_same_wrong_tries(make_
     for _ in range(5):
         assert sign_in(first, PATIENT, "not her password", STRANGER).status_code == 400
     assert sign_in(second, PATIENT, PASSWORD, PATIENT_HOME).status_code == 429
+
+
+def test_a_stranger_whose_address_budget_is_spent_does_not_push_the_victims_wait(make_gateway):
+    gw = make_gateway(SIGNIN_DELAY_BASE_SECONDS=2.0, signin_checks_per_minute=5)
+    open_account(gw)
+    for _ in range(5):  # the stranger's whole budget of password checks
+        assert sign_in(gw, PATIENT, "not her password", STRANGER).status_code == 400
+    time.sleep(2.1)
+    for _ in range(3):  # refused by the budget: not checked, and the username's wait stays over
+        assert sign_in(gw, PATIENT, "another guess", STRANGER).status_code == 429
+    assert signed_in(sign_in(gw, PATIENT, PASSWORD, PATIENT_HOME))
+
+
+def _her_browser(gw: GatewayServer) -> requests.Session:
+    """The patient's own browser, after she signed in once (it holds her device cookie)."""
+    opened = open_form(gw, PATIENT_HOME)
+    assert signed_in(send(gw, opened, PATIENT, PASSWORD))
+    return opened[0]
+
+
+def test_the_device_cookie_is_httponly_same_site_lax_and_sent_only_to_the_sign_in_form(make_gateway):
+    gw = make_gateway()
+    open_account(gw)
+    resp = send(gw, open_form(gw, PATIENT_HOME), PATIENT, PASSWORD)
+    attributes = [a.strip().lower() for a in resp.headers["Set-Cookie"].split(";")]
+    assert attributes[0].startswith(COOKIE + "=") and PATIENT not in attributes[0]
+    assert {"httponly", "samesite=lax", "path=/oauth/authorize",
+            f"max-age={180 * 86400}"} <= set(attributes)
+    assert "secure" not in attributes  # as the portal's session cookie: Secure with an https issuer
+    assert "Set-Cookie" not in sign_in(gw, PATIENT, "not her password", PATIENT_HOME).headers
+
+
+def _hold_at_the_cap(gw: GatewayServer) -> None:
+    """A stranger's wrong tries put the patient's username at its longest wait."""
+    for _ in range(5):
+        assert sign_in(gw, PATIENT, "not her password", STRANGER).status_code == 400
+    held = sign_in(gw, PATIENT, "not her password", STRANGER)
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) == 300
+
+
+def test_a_stranger_holding_a_username_at_the_cap_does_not_stop_the_users_own_browser(make_gateway):
+    gw = make_gateway(SIGNIN_DELAY_BASE_SECONDS=300.0)
+    open_account(gw)
+    browser = _her_browser(gw)
+    _hold_at_the_cap(gw)
+    # A browser she never signed in with waits like the stranger ...
+    assert sign_in(gw, PATIENT, PASSWORD, PATIENT_HOME).status_code == 429
+    # ... hers signs in at once, and again the next time.
+    assert signed_in(send(gw, open_form(gw, PATIENT_HOME, browser), PATIENT, PASSWORD))
+    assert signed_in(send(gw, open_form(gw, PATIENT_HOME, browser), PATIENT, PASSWORD))
+    # The stranger is still held.
+    assert sign_in(gw, PATIENT, PASSWORD, STRANGER).status_code == 429
+
+
+def test_a_browser_with_too_many_wrong_tries_of_its_own_waits_like_any_other(make_gateway):
+    gw = make_gateway(SIGNIN_DELAY_BASE_SECONDS=300.0)
+    open_account(gw)
+    browser = _her_browser(gw)
+    _hold_at_the_cap(gw)
+    for _ in range(5):  # counted on the browser's own count, not the username's
+        assert send(gw, open_form(gw, PATIENT_HOME, browser), PATIENT, "a typo").status_code == 400
+    assert send(gw, open_form(gw, PATIENT_HOME, browser), PATIENT, PASSWORD).status_code == 429
+
+
+def test_a_forged_expired_or_another_usernames_device_cookie_gets_no_exemption(make_gateway):
+    gw = make_gateway(SIGNIN_DELAY_BASE_SECONDS=300.0)
+    open_account(gw)
+    gw.activation_code("BCDE-FGHJ-KMNP", patient="p-10", birth_date="1970-01-01")
+    ana = requests.post(gw.url + "/accounts/v1/activate", timeout=10, json={
+        "code": "BCDE-FGHJ-KMNP", "birth_date": "1970-01-01", "username": "ana",
+        "password": "another long passphrase"})
+    assert ana.status_code == 201, ana.text
+    anas_browser = open_form(gw, ELSEWHERE)
+    assert signed_in(send(gw, anas_browser, "ana", "another long passphrase"))
+    browser = _her_browser(gw)
+    _hold_at_the_cap(gw)
+    assert signed_in(send(gw, open_form(gw, PATIENT_HOME, browser), PATIENT, PASSWORD))
+
+    real = browser.cookies.get(COOKIE, path="/oauth/authorize")
+    user, nonce, stamp, mac = real.split(".")
+    genuine_key = DeviceCookies(load_or_create_session_key(gw.app.extensions["gateway"].settings.var_dir))
+    cookies = {
+        "another username's": anas_browser[0].cookies.get(COOKIE, path="/oauth/authorize"),
+        "another nonce": ".".join([user, "x" + nonce[1:], stamp, mac]),
+        "a later time": ".".join([user, nonce, str(int(stamp) + 1), mac]),
+        "another key": DeviceCookies(b"not the gateway's key" * 2).issue(PATIENT),
+        "expired": genuine_key.issue(PATIENT, at=time.time() - 181 * 86400),
+        "garbage": "x" * 5000,
+    }
+    for what, value in cookies.items():
+        session, form = open_form(gw, PATIENT_HOME)
+        resp = session.post(gw.url + "/oauth/authorize", timeout=30, allow_redirects=False,
+                            data={**form, "username": PATIENT, "password": PASSWORD},
+                            headers={"Cookie": f"{COOKIE}={value}"})
+        assert resp.status_code == 429, what
+
+
+def _join(gw: GatewayServer, code: str, password: str) -> requests.Response:
+    return requests.post(gw.url + "/accounts/v1/activate", timeout=10,
+                         headers={"X-Forwarded-For": STRANGER}, json={
+                             "code": code, "birth_date": "1961-04-02", "username": "carla",
+                             "password": password})
+
+
+def test_guessing_a_caregivers_password_with_an_invite_code_is_throttled_like_signing_in(make_gateway):
+    gw = make_gateway(SIGNIN_DELAY_BASE_SECONDS=300.0)
+    open_account(gw)
+    carla_password = "carla's own passphrase"
+    assert _join(gw, gw.caregiver_invite("CDEF-GHJK-MNPQ", PATIENT), carla_password).status_code == 201
+    stolen = gw.caregiver_invite("DEFG-HJKM-NPQR", PATIENT)
+    for n in range(5):
+        assert _join(gw, stolen, f"guess {n} of carla's password").status_code == 409
+    held = _join(gw, stolen, carla_password)
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) == 300
+    assert "Too many password tries" in held.json()["detail"]
+    # The guesses count as wrong sign-ins: her username waits at the sign-in form too.
+    assert sign_in(gw, "carla", carla_password, PATIENT_HOME).status_code == 429
+
+
+def test_guessing_a_caregivers_password_with_an_invite_code_spends_the_address_budget(make_gateway):
+    gw = make_gateway(signin_checks_per_minute=3)
+    open_account(gw)
+    assert _join(gw, gw.caregiver_invite("CDEF-GHJK-MNPQ", PATIENT), "carla's own passphrase").status_code == 201
+    stolen = gw.caregiver_invite("DEFG-HJKM-NPQR", PATIENT)
+    assert [_join(gw, stolen, f"guess number {n}").status_code for n in range(4)] == [409, 409, 409, 429]
+
+
+def test_first_tries_that_lose_the_race_to_insert_their_counter_still_count(make_gateway, database_url,
+                                                                             monkeypatch):
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one writer at a time in: no insert race")
+    gw = make_gateway()
+    store, policy, at = gw.store, SignInPolicy(check_burst=20), time.time()
+    real_insert = gateway.store._inserted
+
+    def another_process_first(conn, table, **values):
+        """Another gateway process commits the same first row between our read and insert."""
+        monkeypatch.setattr(gateway.store, "_inserted", real_insert)
+        if table is schema.signin_delays:
+            store.signin_failed(values["key"], at, policy)
+        else:
+            store.take_signin_check(values["key"], at, policy)
+        return real_insert(conn, table, **values)
+
+    monkeypatch.setattr(gateway.store, "_inserted", another_process_first)
+    store.signin_failed(username_key(PATIENT), at, policy)
+    monkeypatch.setattr(gateway.store, "_inserted", another_process_first)
+    store.take_signin_check(address_key(STRANGER), at, policy)
+    with gw.app.extensions["gateway"].engine.connect() as conn:
+        failures = conn.execute(schema.signin_delays.select()).one().failures
+        tokens = conn.execute(schema.signin_budgets.select()).one().tokens
+    assert failures == 2 and tokens == pytest.approx(18.0)
