@@ -7,7 +7,6 @@ and the browser stop when this tier ends, not at the end of the whole run.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -53,23 +52,13 @@ def departments(stack) -> dict[str, Department]:
             for name, d in stack.credentials()["departments"].items()}
 
 
-def wait_until_done(dept: Department, request_id: str, timeout: float = 30.0) -> dict:
-    """Poll an exchange request until it leaves 'pending'."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = dept.get(f"/exchange/v1/requests/{request_id}").json()
-        if status["status"] != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.1)
-
-
 def ask_for_records(dept: Department, patient: str) -> dict:
     """Ask for PATIENT's test results as DEPT and wait for the outcome."""
     resp = dept.post("/exchange/v1/requests", json={
         "patient": patient, "purpose": "TREAT", "resource_types": ["Observation"],
         "reason": "Follow-up visit"})
     assert resp.status_code == 202, resp.text
-    return wait_until_done(dept, resp.json()["id"])
+    return dept.wait_until_done(resp.json()["id"])
 
 
 @pytest.fixture(scope="package")

@@ -15,15 +15,6 @@ def people(stack):
     return who, headers, demo_departments(stack)
 
 
-def _wait(dept, request_id, timeout=30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = dept.get(f"/exchange/v1/requests/{request_id}").json()
-        if status["status"] != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.1)
-
-
 def _ask(dept, patient, types=("Observation",)) -> str:
     resp = dept.post("/exchange/v1/requests", json={"patient": patient, "purpose": "TREAT",
                                                     "resource_types": list(types), "reason": "Follow-up"})
@@ -34,12 +25,12 @@ def _ask(dept, patient, types=("Observation",)) -> str:
 def test_cardiology_gets_the_records_with_consent_and_a_clear_refusal_after_revocation(stack, people):
     who, me, depts = people
     patient, cardiology = who["patient"], depts["cardiology"]
-    refused = _wait(cardiology, _ask(cardiology, patient))
+    refused = cardiology.wait_until_done(_ask(cardiology, patient))
     assert refused["status"] == "denied" and refused["outcome"]["code"] == "no-consent"
     consent = requests.post(f"{stack.gateway}/patient/v1/consents", headers=me, timeout=10, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).json()
     request_id = _ask(cardiology, patient)
-    status = _wait(cardiology, request_id)
+    status = cardiology.wait_until_done(request_id)
     assert status["status"] == "fulfilled", status
     assert status["consent"]["id"] == consent["id"] and status["resource_count"] > 0
     assert depts["research"].get(f"/exchange/v1/requests/{request_id}").status_code == 404
@@ -52,7 +43,7 @@ def test_cardiology_gets_the_records_with_consent_and_a_clear_refusal_after_revo
                            timeout=10).status_code == 200
     after = cardiology.get(f"/exchange/v1/requests/{request_id}/bundle")
     assert after.status_code == 403 and after.headers["Content-Type"].startswith("application/problem+json")
-    late = _wait(cardiology, _ask(cardiology, patient))
+    late = cardiology.wait_until_done(_ask(cardiology, patient))
     assert late["status"] == "denied"
 
     verdict = cardiology.get("/exchange/v1/ledger/verify").json()

@@ -3,7 +3,6 @@
 The demo's second patient holds a SEX-labelled Procedure; only this module breaks the glass
 for her, as the emergency department.
 """
-import time
 
 import pytest
 import requests
@@ -19,15 +18,6 @@ PROBLEM = "application/problem+json"
 def people(stack):
     who, headers = demo_patient_headers(stack, 1, SCOPE)
     return who["patient"], headers, demo_departments(stack)
-
-
-def _wait(dept, request_id: str, timeout: float = 90.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = dept.get(f"/exchange/v1/requests/{request_id}").json()
-        if status["status"] != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.1)
 
 
 def _labels(resource: dict) -> set[str]:
@@ -51,7 +41,7 @@ def test_break_the_glass_does_not_release_the_sensitive_procedure_the_patients_c
             "patient": patient, "purpose": "ETREAT", "resource_types": ["Procedure", "Condition"],
             "reason": "Unconscious on arrival"})
         assert asked.status_code == 202, asked.text
-        status = _wait(emergency, asked.json()["id"])
+        status = emergency.wait_until_done(asked.json()["id"], timeout=90.0)
         assert status["status"] == "fulfilled", status
         assert status["consent"]["basis"] == "break-glass"
         assert "SEX" in status["redacted"]["labels"] and status["redacted"]["count"] >= 1, status["redacted"]

@@ -1,6 +1,8 @@
 """A small API client, used by the e2e tests as a department or a patient app would."""
 from __future__ import annotations
 
+import time
+
 import requests
 
 from contracts.conformance import client as conformance_client
@@ -22,6 +24,15 @@ class Department:
 
     def post(self, path: str, **kw) -> requests.Response:
         return self.session.post(self.gateway + path, timeout=60, **kw)
+
+    def wait_until_done(self, request_id: str, timeout: float = 30.0) -> dict:
+        """Poll exchange request REQUEST_ID until it leaves 'pending' (or TIMEOUT); return its status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.get(f"/exchange/v1/requests/{request_id}").json()
+            if status["status"] != "pending" or time.monotonic() > deadline:
+                return status
+            time.sleep(0.1)
 
 
 def patient_login(gateway: str, client_id: str, redirect_uri: str, username: str, password: str,
