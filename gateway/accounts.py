@@ -16,6 +16,7 @@ from gateway.proxy import Guard, Upstreams
 from gateway.ratelimit import TokenBucket
 from gateway.signin import PasswordGate
 from gateway.store import Store, digest, now
+from gateway.throttle import address_key
 from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
 from services.common.bodies import load_body
 from services.common.i18n import N_
@@ -95,7 +96,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         # Tries are counted per client (the visitor's address when the portal vouches for it,
         # gateway/forwarded.py) and per code, so one client's tries never hold up another's.
         client = voucher.address(request.headers.get(VOUCHED_ADDRESS)) or request.remote_addr
-        limit_activation("address " + (client or "?"))
+        limit_activation("address " + address_key(client or "?"))  # an IPv6 host as its /64
         body = load_body(ActivateRequestSchema())
         limit_activation("code " + digest(normalise_code(body["code"])))
         username, password = body["username"].strip(), body["password"]

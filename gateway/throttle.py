@@ -23,6 +23,7 @@ FREE_FAILURES wrong tries is counted with everyone else until its next right pas
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from dataclasses import dataclass
 
@@ -89,5 +90,17 @@ def device_key(username: str, nonce: str) -> str:
 
 
 def address_key(address: str) -> str:
-    """The counter key of a client address."""
+    """The counter key of a client address: an IPv6 address counts as its /64.
+
+    One IPv6 host is usually given a whole /64 and may send from any address in it, so
+    counting each address alone would give it an unbounded budget of password checks.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    elif isinstance(ip, ipaddress.IPv6Address):
+        address = str(ip.ipv4_mapped)
     return hashlib.sha256(b"addr\0" + address.encode("utf-8", "surrogatepass")).hexdigest()

@@ -96,3 +96,11 @@ def test_a_vouched_address_is_believed_only_briefly_and_only_with_the_same_key()
     value = voucher.headers("198.51.100.2", at=1_000)[HEADER]
     assert voucher.address(value, at=1_000 + 61) is None
     assert AddressVoucher(b"j" * 32).address(value, at=1_000) is None
+
+
+def test_an_ipv6_host_counts_as_its_slash_64_and_a_mapped_ipv4_as_itself():
+    assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
+    assert address_key("::ffff:198.51.100.7") == address_key("198.51.100.7")
+    assert address_key("198.51.100.7") != address_key("198.51.100.8")
+    assert address_key("not an address") == address_key("not an address")
