@@ -10,10 +10,11 @@ one place that refuses and explains. The checks are the same objects: gateway.ro
 Guard (token, revocation, scope, rate) and the Upstreams.
 
 What goes to Flask: paths the gateway does not forward, open routes, HEAD and OPTIONS, a
-refused token, scope or rate (the view checks again and renders the problem), a dot segment,
-a body without a Content-Length or over the route's size (routes.BODY_LIMITS; the view refuses
-it), and a failed call to the service: that problem is handed to the view in the WSGI environ,
-so the request is never sent twice.
+refused token, scope or rate, a dot segment, a body without a Content-Length or over the
+route's size (routes.BODY_LIMITS; the view refuses it), and a failed call to the service. A
+refusal and a failed call are handed to the view in the WSGI environ, which renders them as
+they are: a refused request does not spend a second token of its rate budget, and a request is
+never sent twice.
 """
 from __future__ import annotations
 
@@ -56,8 +57,9 @@ class ProxyFastPath:
             return self.app(environ, start_response)
         try:
             claims = self.guard.check(found.rule, environ.get("HTTP_AUTHORIZATION", ""))
-        except Problem:
-            return self.app(environ, start_response)  # the view checks again and explains
+        except Problem as refusal:
+            environ[proxy.REFUSAL_KEY] = refusal  # the view renders it, without checking again
+            return self.app(environ, start_response)
         except Exception:  # nothing was sent: the view meets the same failure and answers it
             log.warning("proxy fast path failed before forwarding; the Flask view answers", exc_info=True)
             return self.app(environ, start_response)

@@ -35,6 +35,9 @@ CAREGIVER_MAY_NOT = N_("The patient has not given you the right to do this.")
 CAREGIVER_ASK = N_("Ask the patient to give you this right, or to do it themselves.")
 #: The WSGI environ key under which gateway.fastpath hands a failed call's problem to the view.
 UPSTREAM_PROBLEM_KEY = "phr.gateway.upstream_problem"
+#: The fast path's refusal of a token, scope or rate, for the view to render as it is: checking
+#: again would spend a second token of the rate budget, and could let the request through.
+REFUSAL_KEY = "phr.gateway.refusal"
 
 
 def _challenge(error: str, scope: str | None = None) -> dict:
@@ -206,8 +209,8 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
 
     def forward(rest: str = ""):
         """Check the route's rule and pass the request to its service."""
-        failed = request.environ.get(UPSTREAM_PROBLEM_KEY)
-        if failed is not None:  # the fast path's call failed; it was not sent twice
+        failed = request.environ.get(UPSTREAM_PROBLEM_KEY) or request.environ.get(REFUSAL_KEY)
+        if failed is not None:  # the fast path refused it, or its call failed (not sent twice)
             raise failed
         found = routes.match(request.method, request.path)
         if found is None:

@@ -129,6 +129,20 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(gateway_config, upstre
     assert client.get("/fhir/Patient/p-1", headers=bearer(other)).status_code == 200
 
 
+
+def test_a_request_over_its_rate_spends_one_token_and_is_refused_once(gateway_config, upstream):
+    app = create_app({**gateway_config, "rate_limit_per_second": 0.001, "rate_limit_burst": 2})
+    client = app.test_client()
+    token = department_token(client, department(app.extensions["gateway"].engine))
+    limiter, taken = app.extensions["gateway"].guard.limiter, []
+    take = limiter.take
+    limiter.take = lambda key: taken.append(key) or take(key)
+    statuses = [client.get("/fhir/Patient/p-1", headers=bearer(token)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    # The fast path refused the third; the Flask view renders that refusal without a second check.
+    assert len(taken) == 3 and len(upstream.requests) == 2
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
