@@ -88,32 +88,63 @@ def _guarded(mint, gateway, **feed):
 
 def test_a_token_revoked_at_the_gateway_is_refused_even_after_it_was_accepted(mint):
     gateway = GatewayList()
-    validator = _guarded(mint, gateway, refresh=0)
+    validator = _guarded(mint, gateway, refresh=0.05)
     raw = mint.token()
     jti = validator.validate(raw)["jti"]
     gateway.revoked[jti] = int(time.time()) + 300
-    with pytest.raises(Problem) as info:
-        validator.validate(raw)
-    assert info.value.status == 401 and "revoked" in info.value.detail
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the feed's own thread picks it up, no request waits
+        try:
+            validator.validate(raw)
+        except Problem as refused:
+            assert refused.status == 401 and "revoked" in refused.detail
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the revoked token was still accepted after 5 s")
+    validator.revocations.close()
 
 
-def test_the_revocation_copy_is_refreshed_at_most_once_per_interval(mint):
+def test_the_revocation_copy_is_fetched_by_the_first_request_then_by_its_thread_only(mint):
     gateway = GatewayList()
     validator = _guarded(mint, gateway, refresh=60)
     for _ in range(5):
         validator.validate(mint.token())
     assert gateway.calls == 1
+    validator.revocations.close()
+
+
+def test_no_request_calls_the_gateway_once_the_first_copy_is_in_hand(mint):
+    """The gateway waits on the services it forwards to: a request here calling it back could stall both."""
+    import threading
+    gateway, callers = GatewayList(), []
+    validator = _guarded(mint, gateway, refresh=0.01)
+    validator.validate(mint.token())
+
+    def fetch(url, etag):
+        callers.append(threading.current_thread().name)
+        return gateway(url, etag)
+
+    validator.revocations._fetch = fetch
+    deadline = time.monotonic() + 5
+    while len(callers) < 3 and time.monotonic() < deadline:
+        validator.validate(mint.token())
+        time.sleep(0.01)
+    validator.revocations.close()
+    assert callers and set(callers) == {"revocation-feed"}
 
 
 def test_a_revocation_copy_the_gateway_cannot_refresh_fails_closed_once_too_old(mint):
     gateway = GatewayList()
-    validator = _guarded(mint, gateway, refresh=0, max_staleness=0.2)
+    validator = _guarded(mint, gateway, refresh=0.05, max_staleness=0.3)
     validator.validate(mint.token())
     gateway.down = True
     validator.validate(mint.token())  # the copy in hand is fresh enough
-    time.sleep(0.25)
+    time.sleep(0.4)
     with pytest.raises(Problem) as info:
         validator.validate(mint.token())
     assert info.value.status == 503
     gateway.down = False
+    assert validator.revocations.refresh_now()
     validator.validate(mint.token())
+    validator.revocations.close()
