@@ -23,7 +23,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY . .
 RUN pip install --no-deps -c constraints.txt . \
  && rm -rf build *.egg-info \
- && python -m compileall -q services gateway contracts demo
+ && python -m compileall -q services gateway contracts launcher
 
 # An unprivileged user; /data (PHR_VAR_DIR) holds the gateway's signing key and the demo
 # credentials and is owned by that user so that a named volume mounted there inherits it

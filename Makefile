@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
 up: install ## run broker, gateway and services (HTTP + worker each) in the foreground
-	$(PY) -m services.stack up
+	$(PY) -m launcher.stack up
 
 test: install browser ## every test tier (unit, integration, e2e on SQLite and PostgreSQL, browser, ...)
 	$(PY) -m pytest

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contracts import events
-from services.common.kafka import PARTITIONS, TOPICS
+from contracts.events import PARTITIONS, TOPICS
 
 VERSION = "1.0.0"
 

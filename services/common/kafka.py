@@ -1,4 +1,4 @@
-"""Kafka client setup (kafka-python) and the topic catalogue of DESIGN section 2."""
+"""Kafka client setup (kafka-python) for the topics the contract names (contracts/events.py)."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +9,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from contracts.events import PARTITIONS, TOPICS
+
 log = logging.getLogger(__name__)
 
-TOPICS = ("phr.consent.v1", "phr.records.v1", "phr.exchange.v1", "phr.records.fetch.v1",
-          "phr.audit.v1", "phr.notify.v1", "phr.accounts.v1")
-PARTITIONS = 6
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 # Measured with the embedded broker: a group join takes about 3 s with these settings and

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import requests
 
-from demo.seed import DEMO_DIR, patient_of
+from launcher.demo.seed import DEMO_DIR, patient_of
 from tests.support.client import PORTAL_SCOPE, demo_patient_headers, patient_login
 
 PASSWORD = "correct horse battery staple"

@@ -5,7 +5,7 @@ import json
 import uuid
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parents[2] / "demo" / "patients"
+DEMO = Path(__file__).resolve().parents[2] / "launcher" / "demo" / "patients"
 
 
 def demo_bundle(name: str = "Liz_Conn") -> dict:

@@ -63,11 +63,11 @@ class Stack:
         self.stop()
 
     def start(self, timeout: float = 150.0) -> "Stack":
-        """Start `python -m services.stack up` and wait for its ready marker."""
+        """Start `python -m launcher.stack up` and wait for its ready marker."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         # The log holds what the services print (ids, paths): owner only, like the rest of var/.
         log = open(self.log_path, "ab", opener=lambda path, flags: os.open(path, flags, 0o600))
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.stack", "up"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "launcher.stack", "up"], cwd=ROOT,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -1,4 +1,4 @@
-"""Run the whole stack from the Procfile with honcho: ``python -m services.stack up``.
+"""Run the whole stack from the Procfile with honcho: ``python -m launcher.stack up``.
 
 Prepares the environment (ports, var/, the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is
 set), runs the migrations, starts every process in the foreground, waits until each service
@@ -78,7 +78,7 @@ def _after_start(manager: Manager, env: dict[str, str], demo: bool, started: flo
     try:
         wait_ready(env, stop=stop)
         if demo:
-            from demo import seed
+            from launcher.demo import seed
             seed.run(env)
         print(f"stack: ready in {time.monotonic() - started:.1f} s; gateway at {base_url(env, 'gateway')}"
               " (Ctrl-C stops everything)", flush=True)
@@ -112,7 +112,7 @@ def up(demo: bool = True) -> int:
     os.umask(PRIVATE_UMASK)
     var_dir = private_dir(env["PHR_VAR_DIR"])
     (var_dir / "stack.ready").unlink(missing_ok=True)
-    from services.common import migrate
+    from launcher import migrate
     for name in migrate.PACKAGES:
         migrate.migrate_service(name)
     env.update(service_clients())

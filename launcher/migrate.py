@@ -1,22 +1,21 @@
-"""Bring service databases to their newest schema: ``python -m services.common.migrate all``."""
+"""Bring service databases to their newest schema: ``python -m launcher.migrate all``."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
+import gateway
+from services import consent, exchange, records
 from services.common.config import SERVICES, load_settings
 from services.common.db import migrate
 
-PACKAGES = {"gateway": "gateway", "consent": "services.consent",
-            "records": "services.records", "exchange": "services.exchange"}
+PACKAGES = {"gateway": gateway, "consent": consent, "records": records, "exchange": exchange}
 
 
 def migrate_service(name: str) -> None:
     """Run the Alembic migrations of service NAME against its configured database."""
-    package = importlib.import_module(PACKAGES[name])
-    migrate(load_settings(name).database_url, package.MIGRATIONS_DIR)
+    migrate(load_settings(name).database_url, PACKAGES[name].MIGRATIONS_DIR)
 
 
 def main(argv: list[str] | None = None) -> int:
