@@ -1,8 +1,9 @@
-"""A service's hottest routes answered as plain WSGI, in front of its Flask app.
+"""A service's fast path: its most frequent routes answered as plain WSGI, in front of its
+Flask app (docs/architecture.md, "The fast path").
 
 Flask's per-request machinery (request context, URL map, hooks, a Response object) is a
 fixed cost that, on a one-lookup route such as a consent decision or a FHIR read by id, is
-larger than the work itself. A hot route's handler answers only the common case that passes
+larger than the work itself. A fast route's handler answers only the common case that passes
 every check, with the same objects the Flask view uses; it returns None for anything else,
 and the request goes to Flask as it came (a body read here is put back), so the view stays
 the one place that refuses and explains. A handler that raises (its database away, say) is
@@ -33,17 +34,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class HotRoute:
+class FastRoute:
     method: str
     pattern: re.Pattern
     label: str  # the Flask rule of the same route: the metrics' route label
     handler: Handler
 
 
-class HotRoutes:
-    """WSGI middleware: try each matching hot route's handler; on None, call the Flask app."""
+class FastRoutes:
+    """WSGI middleware: try each matching fast route's handler; on None, call the Flask app."""
 
-    def __init__(self, app: Callable, routes: list[HotRoute],
+    def __init__(self, app: Callable, routes: list[FastRoute],
                  observe: Callable[[str, str, int, float], None]):
         self.app, self.routes, self.observe = app, routes, observe
 
@@ -59,7 +60,7 @@ class HotRoutes:
             try:
                 answer = route.handler(environ, found)
             except Exception:  # the view meets the same failure and answers it as a problem
-                log.warning("hot route %s failed; the Flask view answers", route.label, exc_info=True)
+                log.warning("fast route %s failed; the Flask view answers", route.label, exc_info=True)
                 answer = None
             if answer is None:
                 break

@@ -1,4 +1,4 @@
-"""The records read fast path (entrypoints.fastread) on a real database with real tokens:
+"""The records read fast path (entrypoints.fastpath) on a real database with real tokens:
 a custodian's plain read skips Flask and answers as the view does; every other read is the view's."""
 import pytest
 from werkzeug.test import Client

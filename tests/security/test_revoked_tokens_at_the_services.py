@@ -40,7 +40,7 @@ def test_a_departments_revoked_token_is_refused_directly_at_every_service(stack)
     dept = Department(stack.gateway, d["client_id"], d["client_secret"])
     patient = stack.credentials()["patients"][0]["patient"]
     bearer = {"Authorization": f"Bearer {dept.token}"}
-    calls = {  # each service's hot path where it has one
+    calls = {  # each service's fast path where it has one
         "consent": lambda: requests.post(
             stack.url("consent") + "/consent/v1/decisions", headers=bearer, timeout=10,
             json={"patient": patient, "actor": "primary-care", "purpose": "TREAT",

@@ -5,14 +5,14 @@ from flask import Flask
 
 from services.common.config import load_settings
 from services.common.db import ping
-from services.common.fastpath import HotRoutes
+from services.common.fastpath import FastRoutes
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
 from services.consent.adapters.tables import outbox
 from services.consent.bootstrap import bootstrap
 from services.consent.entrypoints import departments, fhir, patient
-from services.consent.entrypoints.hot import hot_decide
+from services.consent.entrypoints.fastpath import fast_decide
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -29,6 +29,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     patient.register(app)
     departments.register(app)
     fhir.register(app)
-    app.wsgi_app = HotRoutes(app.wsgi_app, [hot_decide(consent, app.extensions["token_validator"])],
+    app.wsgi_app = FastRoutes(app.wsgi_app, [fast_decide(consent, app.extensions["token_validator"])],
                              app.extensions["observe_request"])
     return app

@@ -15,7 +15,7 @@ from services.common.fhir_errors import outcome_problem
 from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
 from services.common.problem import Problem
-from services.common.fastpath import HotRoutes
+from services.common.fastpath import FastRoutes
 from services.common.http import service_app
 from services.records.adapters.tables import outbox
 from services.records.bootstrap import Records, bootstrap
@@ -23,7 +23,7 @@ from services.records.domain.bundle import InvalidBundle
 from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
                                             BadSearch, encode_cursor, parse_query)
 from services.records.entrypoints import patient
-from services.records.entrypoints.fastread import hot_read, resource_headers
+from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
 from services.records.service_layer.claim_checks import claim_check_grace
@@ -56,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_url_rule("/fhir/<resource_type>/<rid>/_history/<vid>", view_func=vread, methods=["GET"])
     app.add_url_rule("/internal/v1/bundles/<ref>", view_func=claim_check, methods=["GET"])
     patient.register(app)
-    app.wsgi_app = HotRoutes(app.wsgi_app, [hot_read(records, app.extensions["token_validator"])],
+    app.wsgi_app = FastRoutes(app.wsgi_app, [fast_read(records, app.extensions["token_validator"])],
                              app.extensions["observe_request"])
     return app
 

@@ -1,4 +1,4 @@
-"""The decision hot route (consent.entrypoints.hot) on a real database with real tokens: a
+"""The decision fast route (consent.entrypoints.fastpath) on a real database with real tokens: a
 well-formed question skips Flask and is answered as the view answers it; anything else is the view's."""
 import json
 
@@ -39,7 +39,7 @@ def test_a_well_formed_question_is_answered_without_flask_exactly_as_the_view_an
     assert fast.get_json()["decision"] == ("permit" if granted else "deny")
 
 
-def test_a_revocation_is_seen_by_the_next_hot_decision(consent, mint):
+def test_a_revocation_is_seen_by_the_next_fast_decision(consent, mint):
     client, _engine, _clock, _app = consent
     created = grant(client, patient(mint))
     ask = lambda: client.post("/consent/v1/decisions", json=QUESTION, headers=department(mint)).get_json()
@@ -69,7 +69,7 @@ def test_every_other_question_goes_to_the_view_and_comes_back_as_a_problem(conse
         data = json.dumps({**QUESTION, "purpose": "SELLING"})
     elif case == "unknown label":
         data = json.dumps({**QUESTION, "classes": ["XYZ"]})
-    elif case == "another department":  # the hot route never answers what the view refuses
+    elif case == "another department":  # the fast route never answers what the view refuses
         headers = department(mint, "research")
     elif case == "form body":
         data, content_type = "patient=pat-1", "application/x-www-form-urlencoded"

@@ -1,5 +1,5 @@
 """``POST /consent/v1/decisions`` answered without Flask (services.common.fastpath): the
-question every exchange asks, and the consent service's hottest route.
+question every exchange asks, and the consent service's most frequent route.
 
 The handler does what the view (entrypoints.departments.decide) does, with the same objects:
 the token validator, the scope grammar, handlers.decide on the prepared reads. It answers
@@ -14,7 +14,7 @@ import re
 
 from services.common import bodies, jsontext
 from services.common.auth import TokenValidator
-from services.common.fastpath import Answer, HotRoute, authorized, language_headers, read_body
+from services.common.fastpath import Answer, FastRoute, authorized, language_headers, read_body
 from services.consent.domain.model import InvalidConsent
 from services.consent.service_layer import handlers
 
@@ -22,8 +22,8 @@ from services.consent.service_layer import handlers
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
-def hot_decide(service, validator: TokenValidator) -> HotRoute:
-    """The hot route of a department's decision."""
+def fast_decide(service, validator: TokenValidator) -> FastRoute:
+    """The fast route of a department's decision."""
 
     def decide(environ: dict, _found: re.Match) -> Answer | None:
         mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
@@ -53,4 +53,4 @@ def hot_decide(service, validator: TokenValidator) -> HotRoute:
         headers = [("Content-Type", "application/json"), *language_headers(environ)]
         return 200, headers, (_DUMPS(decision.as_dict()) + "\n").encode()
 
-    return HotRoute("POST", re.compile(r"^/consent/v1/decisions$"), "/consent/v1/decisions", decide)
+    return FastRoute("POST", re.compile(r"^/consent/v1/decisions$"), "/consent/v1/decisions", decide)
