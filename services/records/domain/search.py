@@ -3,14 +3,11 @@ how parameters parse, and the opaque paging cursor. Pure code: the SQL lives in 
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from services.common import jsontext
+from services.common import paging
 from services.common.params import whole_number
 
 #: The resource's main date (first element present), per type; Period and Timing use their start.
@@ -218,16 +215,13 @@ def _token(name: str, value: str) -> TokenFilter:
 
 
 def encode_cursor(last_id: str) -> str:
-    """Return an opaque cursor that resumes a search after LAST_ID."""
-    return base64.urlsafe_b64encode(json.dumps({"a": last_id}).encode()).decode().rstrip("=")
+    """Return the opaque cursor (services.common.paging) that resumes a search after LAST_ID."""
+    return paging.encode("search", last_id)
 
 
 def decode_cursor(cursor: str) -> str:
+    """Return the id a search cursor resumes after, or raise BadSearch naming _cursor."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        after = jsontext.loads(raw)["a"]  # nested too deep: a ValueError too
-        if not isinstance(after, str):
-            raise ValueError
-        return after
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return paging.decode(cursor, "search", str)[0]
+    except paging.BadCursor:
         raise BadSearch("_cursor", "The paging cursor is not valid; start the search again.") from None

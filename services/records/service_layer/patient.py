@@ -2,27 +2,24 @@
 my correction requests. Every use case is confined to one patient's compartment."""
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from services.common import i18n, jsontext
+from services.common import i18n, paging
 from services.common.envelope import new_event
+from services.common.i18n import N_
 from services.records.adapters import patient_queries as q
 from services.records.adapters.repository import StoredResource
 from services.records.domain import plain_language as pl
 from services.records.domain.bundle import validate_resource
-from services.records.domain.plain_language import N_
 
 SOURCE = "/services/records"
 TOPIC = "phr.records.v1"
-DEFAULT_PAGE, MAX_PAGE = 20, 100
+DEFAULT_PAGE, MAX_PAGE = paging.DEFAULT_PAGE, paging.MAX_PAGE
 TASK_TYPES = ("Task",)
 INTERPRETER_URL = "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired"
 
@@ -41,8 +38,7 @@ class NotFound(Exception):
     """Nothing the patient may see has that id (or the patient has no record here)."""
 
 
-class BadCursor(ValueError):
-    """The cursor was not made by this service (or is damaged)."""
+BadCursor = paging.BadCursor
 
 
 # -- language -----------------------------------------------------------------------------------
@@ -204,18 +200,13 @@ def _items(uow, patient_id: str, stamp: tuple, lang: str, vocab: pl.Vocabulary) 
 
 
 def encode_cursor(key: list) -> str:
-    raw = json.dumps(key, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """Return the cursor that resumes my records after KEY (date, resource type, id)."""
+    return paging.encode("records", *key)
 
 
 def decode_cursor(cursor: str) -> list:
-    try:
-        key = jsontext.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor(cursor) from None
-    if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
-        raise BadCursor(cursor)
-    return key
+    """Return the key a records cursor resumes after, or raise BadCursor (services.common.paging)."""
+    return paging.decode(cursor, "records", str, str, str)
 
 
 def _etag(*parts) -> str:
