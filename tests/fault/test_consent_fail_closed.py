@@ -22,7 +22,7 @@ def test_a_decision_without_its_database_is_an_error_never_a_permit(tmp_path, mi
     migrate(url, MIGRATIONS_DIR)
     engine = make_engine(url)
     client = _app(tmp_path, mint, engine, url).test_client()
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/Consent.cruds', patient='pat-1')}"}
+    me = mint.patient("pat-1", scope="patient/Consent.cruds")
     assert client.post("/patient/v1/consents", headers=me, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).status_code == 201
     with engine.begin() as conn:  # the database loses its consents table: a broken dependency

@@ -52,8 +52,7 @@ def world(database_url, tmp_path, mint):
                       "engine": engine, "validator": mint.validator(), "consent": decisions,
                       "records": FakeRecords()})
     exchange = app.extensions["exchange"]
-    patient = {"Authorization": "Bearer " + mint.token(scope="patient/Consent.cruds patient/*.rs",
-                                                       patient="pat-1", sub="acc-1")}
+    patient = mint.patient("pat-1", scope="patient/Consent.cruds patient/*.rs", sub="acc-1")
     granted = consent.post("/patient/v1/consents", headers=patient, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]})
     assert granted.status_code == 201, granted.get_json()

@@ -38,8 +38,7 @@ def consent(database_url, mint, tmp_path):
 
 
 def patient(mint, pid="pat-1", **claims):
-    token = mint.token(scope="patient/Consent.cruds patient/*.rs", patient=pid, sub=f"acc-{pid}", **claims)
-    return {"Authorization": f"Bearer {token}"}
+    return mint.patient(pid, scope="patient/Consent.cruds patient/*.rs", sub=f"acc-{pid}", **claims)
 
 
 EMERGENCY = "system/Consent.r system/BreakGlass.c"

@@ -48,7 +48,7 @@ def _decisions(base, headers, patient, stop, log):
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_no_decision_started_after_the_revoke_returned_says_permit(server, mint, round_):
     patient = f"pat-load-{round_}"
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/Consent.cruds', patient=patient)}"}
+    me = mint.patient(patient, scope="patient/Consent.cruds")
     dept = mint.department("cardiology", "system/Consent.r")
     created = requests.post(f"{server}/patient/v1/consents", headers=me, timeout=10, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]})

@@ -133,7 +133,7 @@ def test_the_patient_reads_their_disclosures_and_notifications_in_spanish(world,
     consent.permits[(PATIENT, "cardiology")] = []
     _ask(client, mint)
     pump.run()
-    patient = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient=PATIENT, sub='acct-1', locale='es')}"}
+    patient = mint.patient(PATIENT, scope="patient/*.rs", sub="acct-1", locale="es")
     page = client.get("/patient/v1/disclosures", headers=patient)
     assert page.status_code == 200 and page.headers["Content-Language"] == "es"
     item = page.get_json()["items"][0]
@@ -144,5 +144,5 @@ def test_the_patient_reads_their_disclosures_and_notifications_in_spanish(world,
     assert english["items"][0]["summary"] == "Cardiology got 3 of your records to treat you."
     notes = client.get("/patient/v1/notifications", headers=patient).get_json()
     assert [n["kind"] for n in notes["items"]] == ["disclosure"]
-    other = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-2', sub='acct-2')}"}
+    other = mint.patient("p-2", scope="patient/*.rs", sub="acct-2")
     assert client.get("/patient/v1/disclosures", headers=other).get_json()["items"] == []

@@ -53,7 +53,7 @@ def test_consent_changes_and_emergency_access_reach_the_patient_in_spanish_once_
         raw = json.dumps(event).encode()
         assert consumer.handle("phr.consent.v1", raw) == "applied"
         assert consumer.handle("phr.consent.v1", raw) == "duplicate"
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1', locale='es')}"}
+    me = mint.patient("p-1", scope="patient/*.rs", sub="a-1", locale="es")
     page = client.get("/patient/v1/notifications", headers=me)
     assert page.status_code == 200 and page.headers["Content-Language"] == "es"
     items = page.get_json()["items"]
@@ -67,7 +67,7 @@ def test_consent_changes_and_emergency_access_reach_the_patient_in_spanish_once_
 def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter(world, mint):
     client, consumer = world
     consumer.handle("phr.consent.v1", json.dumps(_events()[0]).encode())
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1', locale='pt')}"}
+    me = mint.patient("p-1", scope="patient/*.rs", sub="a-1", locale="pt")
     body = client.get("/patient/v1/notifications", headers=me).get_json()
     assert body["language"]["fallback"] is True and body["language"]["interpreter"]["offered"] is True
     assert body["items"][0]["message"] == "You let Cardiology see some of your records."
@@ -78,7 +78,7 @@ def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter
                                           ("?cursor=abc", "cursor"), ("?cursor=%C2%B3", "cursor")])
 def test_a_page_out_of_range_is_a_422_that_names_the_field(world, mint, query, field):
     client, _consumer = world
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1')}"}
+    me = mint.patient("p-1", scope="patient/*.rs", sub="a-1")
     resp = client.get(f"/patient/v1/notifications{query}", headers=me)
     assert resp.status_code == 422
     assert resp.content_type.startswith("application/problem+json")
@@ -106,7 +106,7 @@ def test_the_outcome_of_a_correction_request_reaches_the_patient_in_their_langua
         "patient": "p-1", "custodian": "primary-care", "task": "Task/t-1", "record": "Condition/c-1",
         "status": status, "previous_status": "requested", "updated_at": "2026-03-04T00:00:00+00:00"})
     assert records_consumer.handle("phr.records.v1", json.dumps(event).encode()) == "applied"
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1', locale='es')}"}
+    me = mint.patient("p-1", scope="patient/*.rs", sub="a-1", locale="es")
     items = client.get("/patient/v1/notifications", headers=me).get_json()["items"]
     assert [(i["kind"], i["title"]) for i in items] == [(kind, spanish)]
     assert items[0]["message"].startswith("Atención primaria ")
@@ -122,5 +122,5 @@ def test_a_status_change_that_is_not_an_outcome_tells_the_patient_nothing(world,
         "patient": "p-1", "custodian": "primary-care", "task": "Task/t-1", "record": "Condition/c-1",
         "status": "received", "previous_status": "requested", "updated_at": "2026-03-04T00:00:00+00:00"})
     assert records_consumer.handle("phr.records.v1", json.dumps(event).encode()) == "applied"
-    me = {"Authorization": f"Bearer {mint.token(scope='patient/*.rs', patient='p-1', sub='a-1')}"}
+    me = mint.patient("p-1", scope="patient/*.rs", sub="a-1")
     assert client.get("/patient/v1/notifications", headers=me).get_json()["items"] == []

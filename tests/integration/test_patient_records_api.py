@@ -32,9 +32,8 @@ def records(database_url, mint, tmp_path):
 
 
 def _patient(mint, patient, **claims):
-    token = mint.token(scope=PATIENT_SCOPE, patient=patient, sub=f"acct-{patient[:6]}",
-                       fhirUser=f"Patient/{patient}", **claims)
-    return {"Authorization": f"Bearer {token}"}
+    return mint.patient(patient, scope=PATIENT_SCOPE, sub=f"acct-{patient[:6]}", fhirUser=f"Patient/{patient}",
+                        **claims)
 
 
 def _all_pages(client, headers, query=""):
@@ -314,8 +313,7 @@ def test_problems_speak_the_patients_language_with_a_next_step(records, mint):
 
 def test_a_correction_request_made_by_a_caregiver_says_so_in_the_task(records, mint):
     client, _ = records
-    token = mint.token(scope=PATIENT_SCOPE, patient=LIZ, sub="liz-account", act={"sub": "carer-7"})
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = mint.patient(LIZ, scope=PATIENT_SCOPE, sub="liz-account", act={"sub": "carer-7"})
     record = client.get("/patient/v1/records?category=conditions", headers=headers).get_json()["items"][0]
     resp = client.post("/patient/v1/amendments", headers=headers, json={
         "record_id": record["id"], "what_is_wrong": "Wrong date.", "correction": "It was in May."})

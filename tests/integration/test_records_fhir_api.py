@@ -132,8 +132,7 @@ def test_a_token_without_the_create_scope_cannot_post_a_bundle(records, mint):
 
 def test_a_patient_token_cannot_use_the_department_fhir_api(records, mint):
     client, _ = records
-    token = mint.token(scope="system/*.cruds", patient="p", sub="someone")
-    resp = client.post("/fhir", json=small_bundle(), headers={"Authorization": f"Bearer {token}"})
+    resp = client.post("/fhir", json=small_bundle(), headers=mint.patient("p", scope="system/*.cruds", sub="someone"))
     assert resp.status_code == 403
 
 

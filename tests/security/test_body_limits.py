@@ -61,7 +61,7 @@ def apps(mint, tmp_path):
 
 
 def _patient(mint) -> dict:
-    return {"Authorization": f"Bearer {mint.token(scope=PATIENT_SCOPE, patient='p-1', sub='acct')}"}
+    return mint.patient("p-1", scope=PATIENT_SCOPE, sub="acct")
 
 
 # (service, path, who, the route's size)

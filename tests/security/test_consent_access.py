@@ -20,7 +20,7 @@ def client(tmp_path, mint):
 
 
 def _patient(mint, pid, scope="patient/Consent.cruds", **claims):
-    return {"Authorization": f"Bearer {mint.token(scope=scope, patient=pid, **claims)}"}
+    return mint.patient(pid, scope=scope, **claims)
 
 
 def _grant(client, headers):

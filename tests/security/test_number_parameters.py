@@ -49,7 +49,7 @@ def records(mint, tmp_path):
 
 
 def _patient(mint) -> dict:
-    return {"Authorization": f"Bearer {mint.token(scope=PATIENT_SCOPE, patient='p-1', sub='acct')}"}
+    return mint.patient("p-1", scope=PATIENT_SCOPE, sub="acct")
 
 
 def _names(resp, status: int, field: str) -> None:

@@ -34,7 +34,7 @@ def records(mint, tmp_path):
 
 
 def _as(mint, patient, scope=SCOPE, **claims):
-    return {"Authorization": f"Bearer {mint.token(scope=scope, patient=patient, sub='acct', **claims)}"}
+    return mint.patient(patient, scope=scope, sub="acct", **claims)
 
 
 def _ids(engine, patient):

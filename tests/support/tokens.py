@@ -39,3 +39,8 @@ class TokenMint:
     def department(self, dept: str = "primary-care", scope: str = "system/*.cruds") -> dict:
         """Return Authorization headers for a department client."""
         return {"Authorization": f"Bearer {self.token(scope=scope, dept=dept, sub=dept, client_id=dept)}"}
+
+    def patient(self, patient_id: str | None, scope: str = "patient/*.rs", **claims) -> dict:
+        """Return Authorization headers for a patient's app: a token naming PATIENT_ID, with SCOPE
+        and any other CLAIMS (sub, act for a caregiver, locale, fhirUser)."""
+        return {"Authorization": f"Bearer {self.token(scope=scope, patient=patient_id, **claims)}"}
