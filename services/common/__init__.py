@@ -1,1 +1,1 @@
-"""Code that two or more services use the same way (DESIGN section 7)."""
+"""Code that two or more services use the same way (docs/architecture.md, "Layers")."""

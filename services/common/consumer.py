@@ -1,4 +1,4 @@
-"""Idempotent Kafka consumer with bounded retries and a dead-letter topic (DESIGN section 2)."""
+"""Idempotent Kafka consumer with bounded retries and a dead-letter topic (docs/architecture.md, "Events")."""
 from __future__ import annotations
 
 import logging

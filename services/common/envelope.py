@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 envelopes in structured JSON mode (DESIGN section 2)."""
+"""CloudEvents 1.0 envelopes in structured JSON mode (docs/architecture.md, "Events")."""
 from __future__ import annotations
 
 import json

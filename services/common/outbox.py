@@ -1,4 +1,4 @@
-"""Transactional outbox (DESIGN section 2): the state change and its event commit together.
+"""Transactional outbox (docs/architecture.md, "Events"): the state change and its event commit together.
 
 A relay in the worker process publishes what is pending and marks it sent; delivery is at
 least once, and consumers are idempotent (see consumer.py).

@@ -1,4 +1,5 @@
-"""The demographics phr.records.imported carries for the equity report (issue 7).
+"""The demographics phr.records.imported carries for the equity report (docs/architecture.md,
+"Accessibility and equity").
 
 Read from the FHIR R4 Patient resource of an import:
 
