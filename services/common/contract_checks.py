@@ -4,7 +4,8 @@
 and counts it in ``contract_violations_total{service,rule}``; ``enforce`` also turns the
 response into a 500 problem+json listing the violations (for development and tests);
 ``off`` installs nothing. Only JSON responses under ``/patient/v1/`` are checked, in the
-language of their ``Content-Language`` header (``en`` without one). See docs/architecture.md, "Accessibility and equity".
+language of their ``Content-Language`` header (``en`` without one).
+See docs/architecture.md, "Accessibility and equity".
 """
 from __future__ import annotations
 
