@@ -1,4 +1,5 @@
-"""The outbox parks an event the broker refuses for good (parked_at, parked_reason), issue 15.
+"""The outbox parks an event the broker refuses for good (parked_at, parked_reason), so the
+relay goes on with the other events instead of retrying that one for ever.
 
 Revision ID: 0004
 Revises: 0003

@@ -1,4 +1,5 @@
-"""Claim checks note their first download, so they can be deleted after a grace (issue 15).
+"""Claim checks note their first download, so they can be deleted after a grace:
+a prepared Bundle, a full copy of records, is not kept for ever.
 
 Revision ID: 0003
 Revises: 0002
