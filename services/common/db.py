@@ -78,8 +78,8 @@ class ChangeProbe:
 
     On a SQLite file, PRAGMA data_version on a connection of its own changes whenever another
     connection commits (sqlite.org/pragma.html#pragma_data_version): one C-level call instead
-    of a pooled connection, a transaction and a compiled SELECT, which cost an idle outbox
-    relay polling every 20 ms about 8 % of a core. Elsewhere (PostgreSQL) it always says yes.
+    of a pooled connection, a transaction and a compiled SELECT, which kept an idle outbox
+    relay polling every 20 ms busy (README, "Benchmarks"). Elsewhere (PostgreSQL) it always says yes.
     However quiet the database, it says yes at least every FLOOR seconds, so a probe that
     failed (the file away, say) delays nothing for long.
     """

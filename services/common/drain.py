@@ -4,7 +4,8 @@ An app that answers without reading the body (a 401, 403 or 429 refusal of a POS
 leaves its bytes unread, and granian (hyper underneath) then closes the kept-alive
 connection after the answer, or before it when the bytes have not all arrived. The client
 sees its next request on that connection fail with no answer at all (``RemoteDisconnected``,
-``BrokenPipeError``): 12 in 15,000 requests past the gateway's rate limit (issue #15, point 4).
+``BrokenPipeError``), as keep-alive clients posting past the gateway's rate limit did
+(tests/fault/test_gateway_overload.py).
 A body of known, modest length is therefore read and dropped here before the answer goes out;
 any other unread body (no Content-Length, or longer than DRAIN_LIMIT, as a refused oversized
 upload is) gets ``Connection: close`` on its answer, so the client knows not to reuse the

@@ -1,7 +1,7 @@
 """Compact JSON text of the documents the records service stores and rewrites.
 
-orjson writes it about fifteen times faster than the json module (a Synthea bundle's 70
-resources: 0.06 ms against 1 ms), which the import pays once to store each resource and once
+orjson writes it many times faster than the json module (README, "Benchmarks"), which the
+import pays once to store each resource and once
 more to rewrite its references. Its text is what ``json.dumps(separators=(",", ":"),
 ensure_ascii=False)`` writes for these documents (a float may be spelled otherwise, 1.5e-7 for
 1.5e-07, and reads back the same), except where orjson refuses: an integer
@@ -56,7 +56,7 @@ _STEP[ord("]")] = _STEP[ord("}")] = -1
 def depth(text: bytes) -> int:
     """Return how deep TEXT nests arrays and objects, brackets inside strings not counted.
 
-    Byte operations the interpreter runs in C (about 3 ms for a 0.5 MB bundle, less than
+    Byte operations the interpreter runs in C (cheaper than
     parsing it): drop the escapes, keep only brackets and quotes, drop the strings, then the
     highest running sum of +1 per opening and -1 per closing bracket.
     """

@@ -2,10 +2,9 @@
 
 Every HTTP process of the stack (and the bench's ceiling) starts here, so that they share one
 set of settings. Granian (a Rust HTTP server with a WSGI interface) replaced gunicorn's
-gthread workers: on this project's 2-core machines gunicorn parsed HTTP and juggled
-keep-alive connections in Python, 0.3 to 0.4 ms of CPU a request before Flask ran, and its
-threads queued behind the GIL; the same bare Flask endpoint served 2.6 times the requests
-under granian with a p99 a third as long (bench/, 2026-12-02).
+gthread workers: gunicorn parsed HTTP and juggled keep-alive connections in Python, a large
+share of each request's CPU before Flask ran, and its threads queued behind the GIL (README,
+"Benchmarks", has the figures before and after).
 
 Settings, from the environment:
 
@@ -60,9 +59,8 @@ def app():
     Granian imports this function in each worker it spawns. After the app is built, every
     object alive (modules, the FHIR models, the code lists) moves out of the garbage
     collector's reach with ``gc.freeze()``: a full collection otherwise walks them all
-    (94,000 objects in consent, 106,000 in the gateway, 112,000 in records after start-up;
-    72 to 91 ms a collection on a busy 2-core machine, 0.01 ms once frozen), a pause that
-    lands on whichever requests are in flight.
+    (about a hundred thousand objects in each service after start-up; README, "Benchmarks"),
+    a pause that lands on whichever requests are in flight.
     """
     import gc
     import importlib
