@@ -4,10 +4,10 @@ orjson writes it many times faster than the json module (README, "Benchmarks"), 
 import pays once to store each resource and once more to rewrite its references. Its text is
 what ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` writes for these documents (a
 float may be spelled otherwise, 1.5e-7 for 1.5e-07, and reads back the same), except where
-orjson refuses: an integer beyond 64 bits (json.loads reads a FHIR decimal such as 123456789012345678901234567890 as an
-exact int), which goes through the json module instead. NaN and infinities never get here:
-request bodies are parsed by loads() below (services.common.bodies), which refuses them, and
-refuses nesting deeper than MAX_DEPTH.
+orjson refuses: an integer beyond 64 bits (json.loads reads a FHIR decimal such as
+123456789012345678901234567890 as an exact int), which goes through the json module instead.
+NaN and infinities never get here: request bodies are parsed by loads() below
+(services.common.bodies), which refuses them, and refuses nesting deeper than MAX_DEPTH.
 """
 from __future__ import annotations
 
