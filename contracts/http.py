@@ -1,4 +1,5 @@
-"""The HTTP operations of contract v1, served by the gateway at one origin (DESIGN section 5).
+"""The HTTP operations of contract v1, served by the gateway at one origin (docs/architecture.md,
+"The public contract").
 
 Each module of ``contracts.operations`` declares ``OPERATIONS`` for one area (one row per
 implemented operation); ``operations()`` gathers them all. The OpenAPI document is generated

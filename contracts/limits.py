@@ -1,4 +1,4 @@
-"""How long the ids and free text of contract v1 may be (issue 15).
+"""How long the ids and free text of contract v1 may be.
 
 Every request field that is stored or travels in an event has a bound: an event must fit
 one Kafka message (services.common.kafka.MAX_MESSAGE_BYTES, 4 MiB), and one patient's long

@@ -1,4 +1,5 @@
-"""The accessibility and language rules of DESIGN.md section 6, runnable on any JSON payload.
+"""The accessibility and language rules of contract v1, runnable on any JSON payload
+(docs/architecture.md, "Accessibility and equity").
 
 ``check(payload, locale="es", headers=response_headers)`` returns the ``Violation``s of a
 patient-facing response; ``RULES`` describes each rule (id, threshold, standard). The shapes

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m contracts.accessibility",
         description="Check a patient-facing JSON payload against the accessibility rules "
-                    "(DESIGN.md section 6).")
+                    "(contracts/PATIENT_FACING.md).")
     parser.add_argument("file", nargs="?", help="the JSON payload ('-' for standard input)")
     parser.add_argument("--locale", default="en", help="the payload's language (BCP 47), default en")
     parser.add_argument("--content-language", dest="content_language",

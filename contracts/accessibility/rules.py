@@ -1,4 +1,5 @@
-"""The accessibility and language rules of DESIGN.md section 6, one function per rule.
+"""The accessibility and language rules of contract v1, one function per rule
+(docs/architecture.md, "Accessibility and equity").
 
 Each rule receives a node already recognised as its shape (see ``shapes.py``) and yields
 its violations. ``RULES`` lists them with their threshold and the standard they come from.
@@ -100,7 +101,7 @@ def plain_language(node: Node, ctx: Context) -> Iterator[Violation]:
 @rule("coded-value-text", "Codes never stand alone",
       shape="an object with `code` and `system` (Coding) or with `coding` (CodeableConcept)",
       threshold="a non-empty `text` or `display` (a CodeableConcept may rely on a coding's display)",
-      standard="FHIR R4 CodeableConcept.text and Coding.display; DESIGN.md section 6",
+      standard="FHIR R4 CodeableConcept.text and Coding.display; contracts/PATIENT_FACING.md",
       recognise=lambda node: shapes.is_coded_value(node.value))
 def coded_value_text(node: Node, ctx: Context) -> Iterator[Violation]:
     """A Coding or CodeableConcept carries words: a non-empty `text` or `display`.
@@ -128,7 +129,7 @@ def coded_value_text(node: Node, ctx: Context) -> Iterator[Violation]:
       threshold="`unit` present; `display`/`unit_display` name the unit in words, no "
                 "UCUM/abbreviated symbols (mm[Hg], mmHg, mg, kg/m2, /min); `%` is accepted",
       standard="FHIR R4 Quantity.unit; UCUM; WCAG 2.2 SC 3.1.4 Abbreviations (AAA); "
-               "DESIGN.md section 6 (units spelled out)",
+               "contracts/PATIENT_FACING.md (units spelled out)",
       recognise=lambda node: shapes.is_quantity(node.value))
 def quantity_units(node: Node, ctx: Context) -> Iterator[Violation]:
     """A quantity has a `unit`, and its display strings spell the unit out in words.
@@ -166,7 +167,7 @@ def quantity_units(node: Node, ctx: Context) -> Iterator[Violation]:
       shape="an object with `iso` and `display`",
       threshold="`iso` is ISO 8601; `display` names the month in words in the locale (CLDR "
                 "wide month names via babel) and has no all-numeric date",
-      standard="ISO 8601 (machine dates); Unicode CLDR long date formats; DESIGN.md section 6",
+      standard="ISO 8601 (machine dates); Unicode CLDR long date formats; contracts/PATIENT_FACING.md",
       recognise=lambda node: shapes.is_display_date(node.value))
 def display_date(node: Node, ctx: Context) -> Iterator[Violation]:
     """A date object has an ISO 8601 `iso` and a long-form `display` with the month in words.

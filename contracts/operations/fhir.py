@@ -1,4 +1,4 @@
-"""FHIR operations for departments beyond import and read: search, history, vread, update (issue 5).
+"""FHIR operations for departments beyond import and read: search, history, vread, update.
 
 vread (``GET /fhir/{type}/{id}/_history/{vid}``) is served and routed but not listed yet: the
 contract test fills in only {type} and {id}. Not here because the gateway does not route it

@@ -1,4 +1,4 @@
-"""Operations of caregiver (proxy) access, served by the gateway itself (issue 4; gateway/proxies.py)."""
+"""Operations of caregiver (proxy) access, served by the gateway itself (its accounts and caregivers)."""
 from contracts.http import Operation, Response, path_param, problems
 from contracts.schemas import proxies as p
 

@@ -1,4 +1,4 @@
-"""Portal accounts: activation codes and activation (DESIGN section 3)."""
+"""Portal accounts: activation codes and activation (docs/architecture.md, "Security model")."""
 from marshmallow import Schema, fields, validate
 
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"

@@ -1,4 +1,4 @@
-"""The equity report for the oversight team (DESIGN section 6; issue 7, point 1).
+"""The equity report for the oversight team (docs/architecture.md, "Accessibility and equity").
 
 Staff-facing: labels are English, codes (groupings, groups, measures) are stable and never
 translated. services/exchange/domain/equity.py says how each number is computed.

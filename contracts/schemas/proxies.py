@@ -1,4 +1,4 @@
-"""Caregivers (proxies): a patient's grant of limited, expiring rights (issue 4; gateway/proxies.py)."""
+"""Caregivers (proxies): a patient's grant of limited, expiring rights, kept by the gateway."""
 from marshmallow import Schema, fields, validate
 
 from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
