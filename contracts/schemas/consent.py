@@ -4,9 +4,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from contracts.limits import ID_MAX, REASON_MAX
 from contracts.schemas.patient_facing import (CodedSchema, DisplayDateSchema, LanguageBlockSchema,
                                               StatusTextSchema)
-
-from services.consent.domain.vocabulary import (DEPARTMENTS, PURPOSES, RESOURCE_TYPES,
-                                                 SENSITIVE_LABELS)
+from contracts.vocabulary import DEPARTMENTS, PURPOSES, RESOURCE_TYPES, SENSITIVE_LABELS
 
 PURPOSE = validate.OneOf(PURPOSES)
 CLASS = validate.OneOf(RESOURCE_TYPES + SENSITIVE_LABELS)

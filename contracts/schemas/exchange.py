@@ -4,7 +4,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 
 from contracts.limits import ID_MAX
 from contracts.schemas.patient_facing import CodedSchema, DisplayDateSchema, LanguageBlockSchema
-from services.consent.domain.vocabulary import PURPOSES, RESOURCE_TYPES
+from contracts.vocabulary import PURPOSES, RESOURCE_TYPES
 
 STATUSES = ("pending", "fulfilled", "denied", "failed")
 

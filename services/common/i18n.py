@@ -1,11 +1,13 @@
 """Language negotiation and message catalogs (DESIGN section 6, "Language"; RFC 9110 section 12.5.4).
 
 Messages are gettext-style: the msgid is the English text, with ``{name}`` placeholders that
-are filled in after translation. Mark text where it is written with ``N_`` (returns it
-unchanged) or translate it for the current request with ``_``; both are found by the babel
-extractor (``babel.cfg``). Catalogs are the ``.po`` files under ``translations/`` (the shared
-catalog, beside this module) and under ``services/<service>/translations/`` (a service's own
-texts: every message marked in a service that has such a folder belongs to its catalog).
+are filled in after translation. Mark text where it is written with ``N_`` (the one marker,
+``contracts.vocabulary.N_``, re-exported here; it returns the text unchanged) or translate it
+for the current request with ``_``; both are found by the babel extractor (``babel.cfg``).
+Catalogs are the ``.po`` files under ``translations/`` (the shared catalog, beside this module:
+the vocabulary of ``contracts/`` and the gateway's text) and under
+``services/<service>/translations/`` (a service's own texts: every message marked in a service
+that has such a folder belongs to its catalog).
 They are read directly with babel the first time a locale is needed (no compiled ``.mo``
 files), and merged.
 
@@ -30,13 +32,15 @@ from babel.core import negotiate_locale
 from flask import Flask, Response, g, has_request_context, request
 from markupsafe import Markup, escape
 
+from contracts.vocabulary import N_  # the one marker: re-exported for services and the gateway
+
 SUPPORTED = ("en", "es")
 DEFAULT = "en"
 DOMAIN = "messages"
 TRANSLATIONS = Path(__file__).with_name("translations")
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "babel.cfg"
-KEYWORDS = {"_": None, "N_": None, "C_": None, "gettext": None}
+KEYWORDS = {"_": None, "N_": None, "gettext": None}
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,6 @@ class Language:
     requested: str | None
     used: str
     fallback: bool
-
-
-def N_(message: str) -> str:
-    """Mark MESSAGE for the catalog without translating it (it is translated where shown)."""
-    return message
 
 
 # --- negotiation -------------------------------------------------------------------------

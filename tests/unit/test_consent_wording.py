@@ -5,25 +5,28 @@ from datetime import datetime, timezone
 import pytest
 from babel.messages.extract import extract_from_dir
 
+from contracts import vocabulary as v
 from contracts.accessibility import check
+from services.common import i18n
 from services.consent.domain import model
-from services.consent.domain import vocabulary as v
 from services.consent.domain.model import Party
 from services.consent.entrypoints import wording
 
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
 END = datetime(2025, 3, 3, 23, 59, 59, tzinfo=timezone.utc)
+ROOT = i18n.ROOT
 
 
 def _marked() -> set[str]:
-    root = wording.TRANSLATIONS.parent
-    return {m for _f, _l, m, _c, _x in extract_from_dir(str(root), [("**.py", "python")],
-                                                        keywords={"C_": None})}
+    """The consent service's own messages and the contract's vocabulary it names codes with."""
+    return {m for folder in (ROOT / "services" / "consent", ROOT / "contracts")
+            for _f, _l, m, _c, _x in extract_from_dir(str(folder), [("**.py", "python")],
+                                                      keywords={"N_": None})}
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
 def test_every_marked_message_has_a_translation_that_keeps_its_placeholders(locale):
-    catalog = wording._catalog(locale)
+    catalog = i18n._messages(locale)
     marked = _marked()
     assert marked and sorted(marked - set(catalog)) == []
     for msgid in marked:
@@ -33,9 +36,10 @@ def test_every_marked_message_has_a_translation_that_keeps_its_placeholders(loca
 
 
 def test_every_department_purpose_and_class_has_words():
-    assert set(wording.DEPARTMENT_NAMES) == set(v.DEPARTMENTS)
-    assert set(wording.PURPOSE_NAMES) == set(wording.PURPOSE_PHRASES) == set(v.PURPOSES)
-    assert set(wording.CLASS_NAMES) == set(v.RESOURCE_TYPES) | set(v.SENSITIVE_LABELS)
+    assert set(v.DEPARTMENT_NAMES) == set(v.DEPARTMENTS)
+    assert set(v.PURPOSE_NAMES) == set(v.PURPOSE_PHRASES) == set(v.PURPOSE_PHRASES_FIRST_PERSON) \
+        == set(v.PURPOSES)
+    assert set(v.CLASS_NAMES) == set(v.RESOURCE_TYPES) | set(v.SENSITIVE_LABELS)
 
 
 def _consent(classes=("Observation",), end=END, locale="en"):

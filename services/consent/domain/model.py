@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from contracts.limits import ID_MAX, REASON_MAX
-from services.consent.domain import vocabulary as v
+from contracts import vocabulary as v
 
 ACTIVE, REVOKED, EXPIRED = "active", "revoked", "expired"
 PERMIT, DENY = "permit", "deny"

@@ -8,7 +8,7 @@ from flask import Flask, Response, g, json, request
 from services.common.auth import require_scope
 from services.common.fhir_errors import outcome_problem
 from services.common.problem import Problem
-from services.consent.domain import vocabulary as v
+from contracts import vocabulary as v
 from services.consent.domain.model import ACTIVE, Consent
 from services.consent.entrypoints import wording
 from services.consent.entrypoints.common import service

@@ -1,42 +1,21 @@
 """Plain words for consents in the patient's language (contracts/PATIENT_FACING.md).
 
-The consent service keeps its own catalog, ``services/consent/translations/<locale>/
-LC_MESSAGES/messages.po``: English msgids marked with ``C_``, which services.common.i18n
-extracts, merges and checks with every other catalog. After changing marked text run
-``make i18n`` and translate the new empty Spanish entries.
+Departments, purposes and data classes are named with the message ids of
+``contracts/vocabulary.py`` (the shared catalog); the sentences below are English msgids marked
+with ``N_`` and kept in the consent service's catalog, ``services/consent/translations``. After
+changing marked text run ``make i18n`` and translate the new empty Spanish entries.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 from babel.dates import format_date
 from babel.lists import format_list
 
+from contracts import vocabulary as v
 from services.common import i18n
-from services.consent.domain import vocabulary as v
+from services.common.i18n import N_
 from services.consent.domain.model import ACTIVE, EXPIRED, REVOKED, Consent
-
-TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
-DOMAIN = "messages"  # the catalog services.common.i18n merges and checks with the others
-
-
-def C_(message: str) -> str:
-    """Mark MESSAGE for the consent catalog (translated where it is shown)."""
-    return message
-
-
-@lru_cache(maxsize=None)
-def _catalog(locale: str) -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as fileobj:
-        catalog = read_po(fileobj, locale=locale, domain=DOMAIN)
-    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
 
 
 def t(message: str, locale: str, **params) -> str:
@@ -44,61 +23,28 @@ def t(message: str, locale: str, **params) -> str:
     return i18n.translate(message, locale, **params)
 
 
-DEPARTMENT_NAMES = {"primary-care": C_("Primary care"), "cardiology": C_("Cardiology"),
-                    "emergency": C_("Emergency"), "research": C_("Research")}
-PURPOSE_NAMES = {"TREAT": C_("Treatment"), "ETREAT": C_("Emergency treatment"),
-                 "HPAYMT": C_("Payment for your care"), "HOPERAT": C_("Running the hospital"),
-                 "HRESCH": C_("Research"), "PATRQT": C_("Your own request")}
-PURPOSE_PHRASES = {"TREAT": C_("to treat you"), "ETREAT": C_("to treat you in an emergency"),
-                   "HPAYMT": C_("to handle payment for your care"),
-                   "HOPERAT": C_("to run the hospital"), "HRESCH": C_("for research"),
-                   "PATRQT": C_("because you asked them to")}
-CLASS_NAMES = {
-    "PSY": C_("mental health notes"), "SUD": C_("drug and alcohol treatment"),
-    "HIV": C_("HIV test results and care"), "SEX": C_("sexual and reproductive health"),
-    "GDIS": C_("genetic test results"),
-    "AllergyIntolerance": C_("allergies"), "CarePlan": C_("care plans"),
-    "CareTeam": C_("care team"), "Claim": C_("insurance bills"),
-    "Condition": C_("health problems"), "Coverage": C_("insurance details"),
-    "Device": C_("medical devices"), "DiagnosticReport": C_("test reports"),
-    "DocumentReference": C_("documents"), "Encounter": C_("visits"),
-    "ExplanationOfBenefit": C_("insurance payments"),
-    "FamilyMemberHistory": C_("family health history"), "Goal": C_("health goals"),
-    "ImagingStudy": C_("scans and X-rays"), "Immunization": C_("vaccines"),
-    "Medication": C_("medicines"), "MedicationAdministration": C_("medicines given in hospital"),
-    "MedicationRequest": C_("prescriptions"), "MedicationStatement": C_("medicine lists"),
-    "Observation": C_("lab results"), "Patient": C_("name and contact details"),
-    "Procedure": C_("procedures and surgeries"), "Provenance": C_("record history"),
-    "QuestionnaireResponse": C_("filled-in forms"), "ServiceRequest": C_("test orders"),
-    "Specimen": C_("lab samples"),
-}
-# The consent text is the patient's own voice ("I allow ..."), so its purposes say "me".
-TEXT_PURPOSE_PHRASES = {"TREAT": C_("to treat me"), "ETREAT": C_("to treat me in an emergency"),
-                        "HPAYMT": C_("to handle payment for my care"),
-                        "HOPERAT": C_("to run the hospital"), "HRESCH": C_("for research"),
-                        "PATRQT": C_("because I asked them to")}
-STATUS_TEXT = {ACTIVE: C_("In effect"), REVOKED: C_("Withdrawn by you"), EXPIRED: C_("Ended")}
+STATUS_TEXT = {ACTIVE: N_("In effect"), REVOKED: N_("Withdrawn by you"), EXPIRED: N_("Ended")}
 
-SUMMARY_UNTIL = C_("{grantee} can see your {classes} {purposes} until {end}.")
-SUMMARY_OPEN = C_("{grantee} can see your {classes} {purposes}. There is no end date.")
-SPLIT_UNTIL = C_("{grantee} can see your {classes}. They may use them {purposes} until {end}.")
-SPLIT_OPEN = C_("{grantee} can see your {classes}. They may use them {purposes}. There is no end date.")
-SUMMARY_REVOKED = C_("{grantee} could see your {classes}. You took this back on {date}.")
-SUMMARY_EXPIRED = C_("{grantee} could see your {classes}. This ended on {date}.")
-PROXY_NAME = C_("Your caregiver {id}")
-MANY_CLASSES = C_("records of {count} kinds")
+SUMMARY_UNTIL = N_("{grantee} can see your {classes} {purposes} until {end}.")
+SUMMARY_OPEN = N_("{grantee} can see your {classes} {purposes}. There is no end date.")
+SPLIT_UNTIL = N_("{grantee} can see your {classes}. They may use them {purposes} until {end}.")
+SPLIT_OPEN = N_("{grantee} can see your {classes}. They may use them {purposes}. There is no end date.")
+SUMMARY_REVOKED = N_("{grantee} could see your {classes}. You took this back on {date}.")
+SUMMARY_EXPIRED = N_("{grantee} could see your {classes}. This ended on {date}.")
+PROXY_NAME = N_("Your caregiver {id}")
+MANY_CLASSES = N_("records of {count} kinds")
 
-TEXT_GRANT = C_("I allow {grantee} to see these records about me: {classes}.")
-TEXT_MORE = C_("Also: {classes}.")
-TEXT_PURPOSE = C_("They may use them {purposes}.")
-TEXT_PERIOD = C_("This starts on {start} and ends on {end}.")
-TEXT_OPEN = C_("This starts on {start}. It has no end date.")
-TEXT_NOTIFY = C_("I want to be told each time they use it.")
-TEXT_REVOKE = C_("I can take this back at any time. If I do, it stops at once.")
+TEXT_GRANT = N_("I allow {grantee} to see these records about me: {classes}.")
+TEXT_MORE = N_("Also: {classes}.")
+TEXT_PURPOSE = N_("They may use them {purposes}.")
+TEXT_PERIOD = N_("This starts on {start} and ends on {end}.")
+TEXT_OPEN = N_("This starts on {start}. It has no end date.")
+TEXT_NOTIFY = N_("I want to be told each time they use it.")
+TEXT_REVOKE = N_("I can take this back at any time. If I do, it stops at once.")
 
 
 def department_name(dept: str, locale: str) -> str:
-    return t(DEPARTMENT_NAMES.get(dept, dept), locale)
+    return t(v.DEPARTMENT_NAMES.get(dept, dept), locale)
 
 
 def grantee_name(consent: Consent, locale: str) -> str:
@@ -123,11 +69,11 @@ def _join(items: list[str], locale: str) -> str:
 
 
 def class_list(classes, locale: str) -> str:
-    return _join([t(CLASS_NAMES[c], locale) for c in classes], locale)
+    return _join([t(v.CLASS_NAMES[c], locale) for c in classes], locale)
 
 
 def purpose_list(purposes, locale: str) -> str:
-    return _join([t(PURPOSE_PHRASES[p], locale) for p in purposes], locale)
+    return _join([t(v.PURPOSE_PHRASES[p], locale) for p in purposes], locale)
 
 
 def plain_enough(text: str, locale: str) -> bool:
@@ -174,7 +120,7 @@ def consent_text(consent: Consent, locale: str) -> str:
     parts = [t(TEXT_GRANT, locale, grantee=grantee_name(consent, locale),
                classes=class_list(chunks[0], locale))]
     parts += [t(TEXT_MORE, locale, classes=class_list(chunk, locale)) for chunk in chunks[1:]]
-    purposes = _join([t(TEXT_PURPOSE_PHRASES[p], locale) for p in consent.purposes], locale)
+    purposes = _join([t(v.PURPOSE_PHRASES_FIRST_PERSON[p], locale) for p in consent.purposes], locale)
     parts.append(t(TEXT_PURPOSE, locale, purposes=purposes))
     start = long_date(consent.start, locale)
     if consent.end is None:
@@ -200,9 +146,9 @@ def patient_view(consent: Consent, locale: str, now: datetime) -> dict:
         "summary": summary(consent, locale, now),
         "status": {"code": status, "status_text": t(STATUS_TEXT[status], locale)},
         "grantee": grantee,
-        "purposes": [coded(v.PURPOSE_SYSTEM, p, t(PURPOSE_NAMES[p], locale)) for p in consent.purposes],
+        "purposes": [coded(v.PURPOSE_SYSTEM, p, t(v.PURPOSE_NAMES[p], locale)) for p in consent.purposes],
         "classes": [coded(v.LABEL_SYSTEM if v.is_label(c) else v.RESOURCE_SYSTEM, c,
-                          t(CLASS_NAMES[c], locale)) for c in consent.classes],
+                          t(v.CLASS_NAMES[c], locale)) for c in consent.classes],
         "period": {"start": date_block(consent.start, locale), "end": date_block(consent.end, locale)},
         "notify": consent.notify,
         "version": consent.version,
@@ -220,21 +166,21 @@ def patient_view(consent: Consent, locale: str, now: datetime) -> dict:
 
 
 # Problems: English message ids, translated here (the shared catalog does not know them).
-NOT_FOUND = C_("There is no consent with this id that you may see.")
-NOT_FOUND_NEXT = C_("Go back to your list of consents and pick one from there.")
-INVALID = C_("The field {field} is not right: {reason}.")
-INVALID_NEXT = C_("Check what you entered, then try again.")
-PATIENT_ONLY = C_("Only a patient or their caregiver can do this.")
-DEPARTMENT_ONLY = C_("Only a department can ask for this.")
-OWN_DECISIONS_ONLY = C_("A department may ask only about its own access to a patient's records.")
-REASONS = [C_("unknown department"), C_("unknown purpose"), C_("unknown data class or label"),
-           C_("must be a non-empty list"), C_("must be a list of codes"),
-           C_("the end is not after the start"), C_("the end is in the past"),
-           C_("a patient id is required"), C_("a written reason is required"),
-           C_("must be a whole number from 1 to 240"), C_("must be a date"),
-           C_("must be a list of labels, each with a reason"), C_("unknown sensitivity label"),
-           C_("a label is named twice"), C_("each label needs its own written reason"),
-           C_("must be an object"), C_("the body is not a JSON object"), C_("must be true or false"),
-           C_("a proxy grantee needs an id")]
+NOT_FOUND = N_("There is no consent with this id that you may see.")
+NOT_FOUND_NEXT = N_("Go back to your list of consents and pick one from there.")
+INVALID = N_("The field {field} is not right: {reason}.")
+INVALID_NEXT = N_("Check what you entered, then try again.")
+PATIENT_ONLY = N_("Only a patient or their caregiver can do this.")
+DEPARTMENT_ONLY = N_("Only a department can ask for this.")
+OWN_DECISIONS_ONLY = N_("A department may ask only about its own access to a patient's records.")
+REASONS = [N_("unknown department"), N_("unknown purpose"), N_("unknown data class or label"),
+           N_("must be a non-empty list"), N_("must be a list of codes"),
+           N_("the end is not after the start"), N_("the end is in the past"),
+           N_("a patient id is required"), N_("a written reason is required"),
+           N_("must be a whole number from 1 to 240"), N_("must be a date"),
+           N_("must be a list of labels, each with a reason"), N_("unknown sensitivity label"),
+           N_("a label is named twice"), N_("each label needs its own written reason"),
+           N_("must be an object"), N_("the body is not a JSON object"), N_("must be true or false"),
+           N_("a proxy grantee needs an id")]
 # The bounds of contracts.limits (ID_MAX, REASON_MAX), as domain.model.within words them.
-LENGTH_REASONS = [C_("must be at most 64 characters"), C_("must be at most 1000 characters")]
+LENGTH_REASONS = [N_("must be at most 64 characters"), N_("must be at most 1000 characters")]

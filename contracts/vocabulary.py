@@ -1,0 +1,89 @@
+"""The codes of the public contract, each with the one English message id people read for it.
+
+Departments; purposes of use (HL7 v3 PurposeOfUse, terminology.hl7.org/ValueSet/v3-PurposeOfUse);
+sensitivity labels (HL7 v3 ActCode confidentiality/sensitivity codes); resource types (FHIR R4).
+Every service and the portal name a code with the message id written here and translate it
+from the shared catalog (``services/common/translations``), so a patient reads one wording
+for one code wherever it shows. A new code or a new wording goes here, then ``make i18n``.
+"""
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Mark MESSAGE as an English message id for the catalogs (it is translated where shown)."""
+    return message
+
+
+PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+LABEL_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+RESOURCE_SYSTEM = "http://hl7.org/fhir/resource-types"
+
+# -- departments: who may hold a consent and receive records ---------------------------------
+DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
+                    "emergency": N_("Emergency"), "research": N_("Research")}
+DEPARTMENTS = tuple(DEPARTMENT_NAMES)
+
+# -- purposes of use ---------------------------------------------------------------------------
+PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PATRQT")
+EMERGENCY_PURPOSE = "ETREAT"
+
+#: The purpose as a name ("Why: Treatment").
+PURPOSE_NAMES = {"TREAT": N_("Treatment"), "ETREAT": N_("Emergency treatment"),
+                 "HPAYMT": N_("Payment for your care"), "HOPERAT": N_("Running the hospital"),
+                 "HRESCH": N_("Research"), "PATRQT": N_("Your own request")}
+#: The purpose inside a sentence spoken to the patient ("... can see your lab results to treat you").
+PURPOSE_PHRASES = {"TREAT": N_("to treat you"), "ETREAT": N_("to treat you in an emergency"),
+                   "HPAYMT": N_("to handle payment for your care"),
+                   "HOPERAT": N_("to run the hospital"), "HRESCH": N_("for research"),
+                   "PATRQT": N_("because you asked them to")}
+#: The same phrases in the patient's own voice, for the consent text they agree to ("I allow ...").
+PURPOSE_PHRASES_FIRST_PERSON = {
+    "TREAT": N_("to treat me"), "ETREAT": N_("to treat me in an emergency"),
+    "HPAYMT": N_("to handle payment for my care"), "HOPERAT": PURPOSE_PHRASES["HOPERAT"],
+    "HRESCH": PURPOSE_PHRASES["HRESCH"], "PATRQT": N_("because I asked them to")}
+
+# -- data classes: sensitivity labels and resource types ---------------------------------------
+#: Sensitive classes: a department sees them only when the consent names them.
+SENSITIVE_LABELS = ("PSY", "SUD", "HIV", "SEX", "GDIS")
+
+RESOURCE_TYPES = (
+    "AllergyIntolerance", "CarePlan", "CareTeam", "Claim", "Condition", "Coverage",
+    "Device", "DiagnosticReport", "DocumentReference", "Encounter",
+    "ExplanationOfBenefit", "FamilyMemberHistory", "Goal", "ImagingStudy", "Immunization",
+    "Medication", "MedicationAdministration", "MedicationRequest", "MedicationStatement",
+    "Observation", "Patient", "Procedure", "Provenance", "QuestionnaireResponse",
+    "ServiceRequest", "Specimen",
+)
+
+#: Each class in words that fit inside a sentence ("... can see your lab results"); a list or a
+#: title shows it with a capital first letter.
+CLASS_NAMES = {
+    "PSY": N_("mental health notes"), "SUD": N_("drug and alcohol treatment"),
+    "HIV": N_("HIV test results and care"), "SEX": N_("sexual and reproductive health"),
+    "GDIS": N_("genetic test results"),
+    "AllergyIntolerance": N_("allergies"), "CarePlan": N_("care plans"),
+    "CareTeam": N_("care team"), "Claim": N_("insurance bills"),
+    "Condition": N_("health problems"), "Coverage": N_("insurance details"),
+    "Device": N_("medical devices"), "DiagnosticReport": N_("test reports"),
+    "DocumentReference": N_("documents"), "Encounter": N_("visits"),
+    "ExplanationOfBenefit": N_("insurance payments"),
+    "FamilyMemberHistory": N_("family health history"), "Goal": N_("health goals"),
+    "ImagingStudy": N_("scans and X-rays"), "Immunization": N_("vaccines"),
+    "Medication": N_("medicines"), "MedicationAdministration": N_("medicines given in hospital"),
+    "MedicationRequest": N_("prescriptions"), "MedicationStatement": N_("medicine lists"),
+    "Observation": N_("lab results"), "Patient": N_("name and contact details"),
+    "Procedure": N_("procedures and surgeries"), "Provenance": N_("record history"),
+    "QuestionnaireResponse": N_("filled-in forms"), "ServiceRequest": N_("test orders"),
+    "Specimen": N_("lab samples"),
+}
+
+
+def is_label(code: str) -> bool:
+    """Tell whether CODE names a sensitivity label rather than a resource type."""
+    return code in SENSITIVE_LABELS
+
+
+def known_class(code: str) -> bool:
+    """Tell whether CODE is a sensitivity label or a resource type a consent may name."""
+    return code in SENSITIVE_LABELS or code in RESOURCE_TYPES
+
