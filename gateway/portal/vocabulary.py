@@ -1,11 +1,12 @@
 """The choices the portal's forms offer, in plain words, over the codes of the public contract.
 
-The codes come from ``contracts/`` (the published vocabulary a generated client would use);
-only the patient-facing words and their grouping are the portal's own.
+The codes, and the names of departments and purposes, come from ``contracts/vocabulary.py``
+(one wording for a code wherever a patient reads it); only the form's own words (groups of
+record types, the private-records checkboxes, periods, caregiver rights) are the portal's.
 """
 from __future__ import annotations
 
-from contracts.schemas.consent import DEPARTMENTS, PURPOSES, RESOURCE_TYPES, SENSITIVE_LABELS
+from contracts import vocabulary
 from contracts.schemas.patient_records import RECORD_CATEGORIES
 from services.common.i18n import N_
 
@@ -13,8 +14,7 @@ from services.common.i18n import N_
 #: the login template translates known names and shows other clients' names as they are).
 CLIENT_NAME = N_("Patient portal")
 
-DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
-                    "emergency": N_("Emergency"), "research": N_("Research")}
+DEPARTMENT_NAMES = vocabulary.DEPARTMENT_NAMES
 
 #: Groups of FHIR resource types a patient picks from (the consent names the types).
 CLASS_GROUPS = {
@@ -29,15 +29,15 @@ CLASS_GROUPS = {
     "plans": (N_("Care plans"), ("CarePlan", "CareTeam", "Goal")),
 }
 
-#: Sensitivity labels: shared only when the consent names them (DESIGN section 4).
+#: Sensitivity labels, as the form's checkboxes name them: shared only when the consent names them.
 SENSITIVE_NAMES = {"PSY": N_("Mental health"), "SUD": N_("Drug and alcohol use"),
                    "HIV": N_("HIV"), "SEX": N_("Sexual and reproductive health"),
                    "GDIS": N_("Genetic tests")}
 
-#: Purposes a patient may choose (ETREAT is the emergency override, never a patient's choice).
-PURPOSE_NAMES = {"TREAT": N_("To treat you"), "PATRQT": N_("Because you asked them to"),
-                 "HRESCH": N_("For research"), "HPAYMT": N_("For payment"),
-                 "HOPERAT": N_("To run the hospital")}
+#: Purposes a patient may choose, by their names in the contract (ETREAT is the emergency
+#: override, never a patient's choice).
+PURPOSE_CHOICES = ("TREAT", "PATRQT", "HRESCH", "HPAYMT", "HOPERAT")
+PURPOSE_NAMES = {code: vocabulary.PURPOSE_NAMES[code] for code in PURPOSE_CHOICES}
 
 #: How long a consent lasts: choice -> days (None: until the patient stops it).
 PERIODS = {"1m": (N_("One month"), 31), "3m": (N_("Three months"), 92),
@@ -61,5 +61,6 @@ def unknown_codes() -> list[str]:
     """Return the portal's choices that the contract's vocabulary does not know (none, we hope)."""
     offered = {*DEPARTMENT_NAMES, *PURPOSE_NAMES, *SENSITIVE_NAMES, *RECORD_CATEGORY_NAMES,
                *(t for _name, types in CLASS_GROUPS.values() for t in types)}
-    known = {*DEPARTMENTS, *PURPOSES, *SENSITIVE_LABELS, *RECORD_CATEGORIES, *RESOURCE_TYPES}
+    known = {*vocabulary.DEPARTMENTS, *vocabulary.PURPOSES, *vocabulary.SENSITIVE_LABELS,
+             *RECORD_CATEGORIES, *vocabulary.RESOURCE_TYPES}
     return sorted(offered - known)

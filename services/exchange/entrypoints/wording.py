@@ -1,6 +1,8 @@
 """The exchange service's words: reasons for departments, plain sentences for patients.
 
-Every text is an English msgid (marked with N_) translated from the service's catalog.
+Departments, purposes and record kinds are named with the message ids of
+``contracts/vocabulary.py`` (the shared catalog); every other text is an English msgid marked
+with N_ and translated from the service's catalog.
 """
 from __future__ import annotations
 
@@ -8,10 +10,8 @@ from datetime import date, datetime
 
 from babel.dates import format_date
 
+from contracts import vocabulary as v
 from services.common.i18n import N_, translate
-
-PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-RESOURCE_SYSTEM = "http://hl7.org/fhir/resource-types"
 
 OUTCOMES = {
     "pending": N_("The request is being handled."),
@@ -24,18 +24,6 @@ OUTCOMES = {
     "refused-by-consent": N_("The consent service could not judge this request, so nothing was released."),
 }
 
-DEPARTMENTS = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
-               "emergency": N_("Emergency"), "research": N_("Research")}
-PURPOSE_NAMES = {"TREAT": N_("Treatment"), "ETREAT": N_("Emergency treatment"), "HPAYMT": N_("Payment"),
-                 "HOPERAT": N_("Running the clinic"), "HRESCH": N_("Research"), "PATRQT": N_("Your request")}
-PURPOSE_PHRASES = {"TREAT": N_("to treat you"), "ETREAT": N_("to treat you in an emergency"),
-                   "HPAYMT": N_("for billing"), "HOPERAT": N_("to run the clinic"),
-                   "HRESCH": N_("for research"), "PATRQT": N_("because you asked")}
-RECORD_KINDS = {"Observation": N_("Test results and measurements"), "Condition": N_("Health problems"),
-                "MedicationRequest": N_("Medicines"), "MedicationStatement": N_("Medicines"),
-                "AllergyIntolerance": N_("Allergies"), "Immunization": N_("Vaccines"),
-                "Procedure": N_("Procedures"), "DiagnosticReport": N_("Test reports"),
-                "Encounter": N_("Visits"), "CarePlan": N_("Care plans"), "Patient": N_("Your details")}
 OTHER_RECORDS = N_("Other records")
 
 DISCLOSURE_TITLE = N_("{department} saw your records")
@@ -71,20 +59,23 @@ def outcome(code: str | None, lang: str) -> dict:
 
 
 def department(name: str | None, lang: str) -> str:
-    return t(DEPARTMENTS[name], lang) if name in DEPARTMENTS else (name or "")
+    return t(v.DEPARTMENT_NAMES[name], lang) if name in v.DEPARTMENT_NAMES else (name or "")
 
 
 def purpose_coding(code: str, lang: str) -> dict:
-    return {"system": PURPOSE_SYSTEM, "code": code, "display": t(PURPOSE_NAMES.get(code, code), lang)}
+    return {"system": v.PURPOSE_SYSTEM, "code": code,
+            "display": t(v.PURPOSE_NAMES.get(code, code), lang)}
 
 
 def purpose_phrase(code: str, lang: str) -> str:
-    return t(PURPOSE_PHRASES.get(code, PURPOSE_PHRASES["TREAT"]), lang)
+    return t(v.PURPOSE_PHRASES.get(code, v.PURPOSE_PHRASES["TREAT"]), lang)
 
 
 def record_kind(resource_type: str, lang: str) -> dict:
-    return {"system": RESOURCE_SYSTEM, "code": resource_type,
-            "display": t(RECORD_KINDS.get(resource_type, OTHER_RECORDS), lang)}
+    """Name a kind of record as a list item: the contract's class name with a capital letter."""
+    name = v.CLASS_NAMES.get(resource_type)
+    display = t(name, lang) if name else t(OTHER_RECORDS, lang)
+    return {"system": v.RESOURCE_SYSTEM, "code": resource_type, "display": display[:1].upper() + display[1:]}
 
 
 def long_date(value: datetime | str, lang: str) -> dict:

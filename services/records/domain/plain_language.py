@@ -1,8 +1,10 @@
 """FHIR resources as plain-language items for patients (contracts/PATIENT_FACING.md, "A clinical item").
 
 Pure domain code: no Flask, no SQL. Names of codes and units come from the data files under
-``services/records/data`` (a ``Vocabulary``); sentences are English message ids marked with
-``N_`` and translated by the ``translate`` callable the caller passes in (gettext style).
+``services/records/data`` (a ``Vocabulary``); department names are the message ids of
+``contracts/vocabulary.py``; sentences are English message ids marked with ``N_`` (kept in
+``services/records/translations``); all are translated by the ``translate`` callable the caller
+passes in (gettext style).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from typing import Callable
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
+from contracts.vocabulary import DEPARTMENT_NAMES, N_
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 Translate = Callable[..., str]  # translate(message_id, **params) -> text in the item's language
 
@@ -23,11 +27,6 @@ Translate = Callable[..., str]  # translate(message_id, **params) -> text in the
 PATIENT_REPORTED = {"system": "https://phr.example.org/fhir/CodeSystem/record-source",
                     "code": "patient-reported", "display": "Patient-reported"}
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-
-
-def N_(message: str) -> str:
-    """Mark MESSAGE for the catalog (services/records/translations); it is translated where shown."""
-    return message
 
 
 # kind (one item) -> category (the ?category= filter) ---------------------------------------
@@ -39,9 +38,6 @@ RESOURCE_KINDS = {"Condition": "condition", "Immunization": "immunization",
                   "MedicationRequest": "medication", "Procedure": "procedure",
                   "Encounter": "encounter", "DiagnosticReport": "report", "CarePlan": "care-plan"}
 VISIBLE_TYPES = ("Observation", *RESOURCE_KINDS)
-
-DEPARTMENTS = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
-               "emergency": N_("Emergency"), "research": N_("Research")}
 
 STATUS_TEXT = {
     "Observation": {"final": N_("Final result"), "amended": N_("Corrected result"),
@@ -204,7 +200,7 @@ def quantity(q: dict, lang: str, vocab: Vocabulary) -> tuple[dict | None, bool]:
 
 
 def source(custodian: str, t: Translate) -> dict:
-    label = DEPARTMENTS.get(custodian)
+    label = DEPARTMENT_NAMES.get(custodian)
     return {"department": custodian,
             "display": t(label) if label else custodian.replace("-", " ").capitalize()}
 

@@ -15,10 +15,10 @@ from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentReque
                                                EntryRequestSchema)
 from services.common import bodies, i18n, smart
 from services.common.auth import require_scope
+from services.common.i18n import N_
 from services.common.params import whole_number
 from services.common.problem import Problem
 from services.records.domain import plain_language as pl
-from services.records.domain.plain_language import N_
 from services.records.service_layer import patient as uc
 
 blp = Blueprint("patient", __name__, url_prefix="/patient/v1")
