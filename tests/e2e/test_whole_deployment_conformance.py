@@ -5,7 +5,7 @@ correction requests in patient A's record, refused exchange requests, break-the-
 patient A), so it runs when the other modules are done with the shared stack. Patient A is the
 third demo patient, whom no other module signs in as; the kit revokes what it can undo.
 
-On SQLite the kit fuzzes with at least 2,000 generated cases in total (issue 7). On PostgreSQL it
+On SQLite the kit fuzzes with at least 2,000 generated cases in total (README, "Tests"). On PostgreSQL it
 fuzzes every operation in both modes too, with fewer cases each: the HTTP contract code is the
 same on both databases, and what only PostgreSQL refuses (a NUL byte, an over-long value) shows
 with few cases, so the 2,000-case budget is spent once and the suite stays within its time.

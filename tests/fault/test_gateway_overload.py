@@ -1,6 +1,6 @@
 """Past its rate limit the gateway still answers every request on a kept-alive connection.
 
-Issue #15, point 4: keep-alive clients posting past the limit lost about one request in a
+Before refused bodies were read, keep-alive clients posting past the limit lost about one request in a
 thousand with no answer at all (RemoteDisconnected, BrokenPipeError): a refusal that did not
 read the request's body left the server to close the connection under the next request.
 """

@@ -1,4 +1,4 @@
-"""One event the broker will never take is parked; the relay goes on with everyone else's (issue 15, point 6)."""
+"""One event the broker will never take is parked; the relay goes on with everyone else's."""
 import threading
 import time
 import uuid

@@ -1,4 +1,4 @@
-"""The gateway queues account facts in its outbox with the change itself (issue 7)."""
+"""The gateway queues account facts in its outbox with the change itself (the equity report's source)."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,5 @@
 """Account activation over real HTTP: tries are limited per visitor and per code, not for
-everyone at once (issue 15, point 9)."""
+everyone at once."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""Break-the-glass and decisions on the running stack (issue 15, points 1-3), over real HTTP.
+"""Break-the-glass and decisions on the running stack, over real HTTP.
 
 The demo's second patient holds a SEX-labelled Procedure; only this module breaks the glass
 for her, as the emergency department.

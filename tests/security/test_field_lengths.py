@@ -1,5 +1,5 @@
 """Ids and free text have bounds (contracts.limits): a longer value is a 422 naming the field,
-never a row whose event no broker takes (issue 15, point 6). Through the gateway, as a client."""
+never a row whose event no broker takes. Through the gateway, as a client."""
 import pytest
 import requests
 

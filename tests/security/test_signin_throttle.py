@@ -1,7 +1,6 @@
 """Sign-in over real HTTP: growing delays instead of a lock a stranger can set off, the same
 answers for known and unknown usernames, a bounded number of password checks per address, and
-a browser that signed in before (its device cookie) kept out of a stranger's delays
-(issue 15, point 8)."""
+a browser that signed in before (its device cookie) kept out of a stranger's delays."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""Nothing is kept for ever (issue 15, point 14): prepared Bundles, the full copies of records
+"""Nothing is kept for ever: prepared Bundles, the full copies of records
 an exchange makes, expire and are deleted; the gateway deletes expired token rows and
 revocations. SQLite and PostgreSQL."""
 import threading

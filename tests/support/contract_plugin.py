@@ -4,7 +4,7 @@ Responses to paths under ``/patient/v1/`` are checked with ``contracts.accessibi
 whether they come from a Flask/Werkzeug test client or over real HTTP through ``requests``.
 A violation fails the test whose setup, call or teardown produced the response, even when
 the test caught the error it raised. A test that checks bad payloads on purpose opts out
-with ``@pytest.mark.contract_violations_expected``. DESIGN.md section 6.
+with ``@pytest.mark.contract_violations_expected``. The rules: contracts/PATIENT_FACING.md.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def _watch(item: pytest.Item):
 
 
 def _summary(found: list[str]) -> str:
-    return ("patient-facing responses broke the accessibility contract (DESIGN.md section 6; "
+    return ("patient-facing responses broke the accessibility contract (contracts/PATIENT_FACING.md; "
             f"mark the test @pytest.mark.{MARKER} if that is the point of it):\n"
             + "\n".join(found))
 

@@ -1,4 +1,4 @@
-"""Each accessibility rule passes a good payload and catches a bad one (DESIGN.md section 6)."""
+"""Each accessibility rule passes a good payload and catches a bad one (contracts/PATIENT_FACING.md)."""
 from __future__ import annotations
 
 import pytest

@@ -52,7 +52,7 @@ def test_a_claim_naming_every_label_still_says_what_it_redacts():
 
 
 def test_a_consent_for_part_of_the_request_does_not_let_break_glass_release_what_it_withholds():
-    # Issue 15, point 1: the consent covers Procedure only (sensitive labels withheld); the
+    # The hole this closes: the consent covers Procedure only (sensitive labels withheld); the
     # request adds Condition, so break-the-glass answers, and it must redact them too.
     consent = model.grant("pat-1", Party("department", "emergency"), ["ETREAT"], ["Procedure"], None, None,
                           Party("patient", "pat-1"), NOW, "en", lambda c: "text")

@@ -1,4 +1,4 @@
-"""The bounds of contracts.limits in the consent domain and the contract schemas (issue 15, point 6)."""
+"""The bounds of contracts.limits in the consent domain and the contract schemas."""
 from datetime import datetime, timezone
 
 import pytest

@@ -1,4 +1,4 @@
-"""Language negotiation, translation and the fallback block (DESIGN section 6, "Language")."""
+"""Language negotiation, translation and the fallback block (docs/architecture.md, "Language")."""
 from __future__ import annotations
 
 import pytest

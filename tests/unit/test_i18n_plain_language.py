@@ -1,4 +1,4 @@
-"""Translated prose passes the plain-language rule of DESIGN section 6 (contracts.accessibility)."""
+"""Translated prose passes the plain-language rule (docs/architecture.md, "Language")."""
 from __future__ import annotations
 
 import pytest
