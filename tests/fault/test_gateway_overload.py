@@ -1,8 +1,9 @@
 """Past its rate limit the gateway still answers every request on a kept-alive connection.
 
-Before refused bodies were read, keep-alive clients posting past the limit lost about one request in a
-thousand with no answer at all (RemoteDisconnected, BrokenPipeError): a refusal that did not
-read the request's body left the server to close the connection under the next request.
+Before refused bodies were read, keep-alive clients posting past the limit lost about one
+request in a thousand with no answer at all (RemoteDisconnected, BrokenPipeError): a refusal
+that did not read the request's body left the server to close the connection under the next
+request.
 """
 from __future__ import annotations
 
