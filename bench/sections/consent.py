@@ -1,4 +1,4 @@
-"""Consent decisions: requests per second and latency, direct and through the gateway (issue 4).
+"""Consent decisions: requests per second and latency, direct and through the gateway.
 
 The consent benchmarked against is made as a patient would: a demo patient signs in through
 the portal login (authorization code + PKCE) and POSTs /patient/v1/consents via the gateway.

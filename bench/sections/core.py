@@ -9,7 +9,7 @@ from tests.support.fhir import demo_bundle
 
 
 def _under_gunicorn(ctx: Context):
-    """The bare endpoint under gunicorn: issue #2's baseline, and the services' server until granian."""
+    """The bare endpoint under gunicorn: the first baseline, and the services' server until granian."""
     proc, url = start_ceiling(ctx.stack.env, server="gunicorn")
     try:
         print("bench: the same endpoint under gunicorn (reference) ...", flush=True)

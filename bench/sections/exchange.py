@@ -1,4 +1,4 @@
-"""Exchange end to end (issue 6): from POST /exchange/v1/requests to ``fulfilled``.
+"""Exchange end to end: from POST /exchange/v1/requests to ``fulfilled``.
 
 Open loop: requests are sent on a fixed schedule (not when the previous one answered), for a
 bounded time; each request's latency runs from just before its POST is sent to the moment the
