@@ -10,13 +10,13 @@ from tests.integration.test_consent_api import consent, department, grant, patie
 
 
 def _count_decide(app) -> list:
-    calls, view = [], app.view_functions["decide"]
+    calls, view = [], app.view_functions["departments.decide"]
 
     def counted(*args, **kwargs):
         calls.append(1)
         return view(*args, **kwargs)
 
-    app.view_functions["decide"] = counted
+    app.view_functions["departments.decide"] = counted
     return calls
 
 

@@ -18,13 +18,13 @@ def records(database_url, mint, tmp_path):
 
 
 def _count_reads(app) -> list:
-    calls, view = [], app.view_functions["read"]
+    calls, view = [], app.view_functions["fhir.read"]
 
     def counted(*args, **kwargs):
         calls.append(kwargs)
         return view(*args, **kwargs)
 
-    app.view_functions["read"] = counted
+    app.view_functions["fhir.read"] = counted
     return calls
 
 

@@ -1,7 +1,7 @@
 """Department-facing consent API: decisions and break-the-glass (DESIGN sections 4 and 5)."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify
 
 from services.common.auth import require_scope
 from services.common.problem import Problem
@@ -11,12 +11,15 @@ from services.consent.entrypoints.common import from_domain, invalid, json_body,
 from services.consent.service_layer import handlers
 
 
+blp = Blueprint("departments", __name__)
+
+
 def register(app: Flask) -> None:
     """Add the department-facing routes to APP."""
-    app.add_url_rule("/consent/v1/decisions", view_func=decide, methods=["POST"])
-    app.add_url_rule("/consent/v1/break-glass", view_func=break_glass, methods=["POST"])
+    app.register_blueprint(blp)
 
 
+@blp.post("/consent/v1/decisions")
 def decide():
     """Answer "may ACTOR have CLASSES of PATIENT for PURPOSE?" from committed state, now."""
     claims = require_scope("system", "Consent", "r")
@@ -35,6 +38,7 @@ def decide():
     return jsonify(decision.as_dict())
 
 
+@blp.post("/consent/v1/break-glass")
 def break_glass():
     """Grant the calling department a time-limited emergency permit, flagged for review.
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Flask, Response, g, json, request
+from flask import Blueprint, Flask, Response, g, json, request
 
 from services.common.auth import require_scope
 from services.common.fhir_errors import outcome_problem
@@ -20,10 +20,15 @@ PROXY_SYSTEM = "https://phr.example.org/fhir/proxy"
 DEPARTMENT_SYSTEM = "https://phr.example.org/fhir/department"
 
 
+blp = Blueprint("fhir", __name__)
+
+
 def register(app: Flask) -> None:
-    app.add_url_rule("/fhir/Consent", view_func=search, methods=["GET"])
+    """Add the FHIR routes to APP."""
+    app.register_blueprint(blp)
 
 
+@blp.get("/fhir/Consent")
 def search():
     """Return the patient's consents that name the calling department, as a searchset Bundle."""
     require_scope("system", "Consent", "r")

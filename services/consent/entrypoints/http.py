@@ -30,5 +30,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     departments.register(app)
     fhir.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_decide(consent, app.extensions["token_validator"])],
-                             app.extensions["observe_request"])
+                              app.extensions["observe_request"])
     return app

@@ -1,7 +1,7 @@
 """Patient-facing consent API: /patient/v1/consents (contracts/PATIENT_FACING.md)."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify
 
 from services.common import i18n
 from services.common.auth import require_scope
@@ -13,12 +13,12 @@ from services.consent.entrypoints.common import (from_domain, invalid, json_body
 from services.consent.service_layer import handlers
 
 
+blp = Blueprint("patient", __name__)
+
+
 def register(app: Flask) -> None:
     """Add the patient-facing routes to APP."""
-    app.add_url_rule("/patient/v1/consents", view_func=list_consents, methods=["GET"])
-    app.add_url_rule("/patient/v1/consents", view_func=create_consent, methods=["POST"])
-    app.add_url_rule("/patient/v1/consents/<consent_id>", view_func=read_consent, methods=["GET"])
-    app.add_url_rule("/patient/v1/consents/<consent_id>", view_func=revoke_consent, methods=["DELETE"])
+    app.register_blueprint(blp)
 
 
 def _patient(interactions: str) -> tuple[str, Party]:
@@ -49,6 +49,7 @@ def _envelope(body: dict) -> dict:
     return {**body, "language": i18n.language_block(i18n.current_language())}
 
 
+@blp.get("/patient/v1/consents")
 def list_consents():
     """List the patient's consents, newest first, each in plain words."""
     patient, _actor = _patient("s")
@@ -70,6 +71,7 @@ def _grantee(value) -> Party:
     raise invalid("grantee", "unknown department", None, patient=True)
 
 
+@blp.post("/patient/v1/consents")
 def create_consent():
     """Grant a consent; its wording is written now, in the patient's language, and hashed."""
     patient, actor = _patient("c")
@@ -98,6 +100,7 @@ def create_consent():
     return resp
 
 
+@blp.get("/patient/v1/consents/<consent_id>")
 def read_consent(consent_id: str):
     """Show one of the patient's consents; anyone else's is simply not found."""
     patient, _actor = _patient("r")
@@ -108,6 +111,7 @@ def read_consent(consent_id: str):
     return jsonify(_envelope(_view(consent)))
 
 
+@blp.delete("/patient/v1/consents/<consent_id>")
 def revoke_consent(consent_id: str):
     """Revoke at once: the change is committed before this answers; again is harmless."""
     patient, actor = _patient("d")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from flask import Flask, Response, jsonify, url_for
+from flask import Blueprint, Flask, Response, jsonify, url_for
 
 from contracts.schemas.exchange import ExchangeRequestSchema
 from services.common.auth import bearer_token, require_scope
@@ -19,15 +19,15 @@ from services.exchange.entrypoints.common import department, lang, load, service
 from services.exchange.service_layer import ledger_store
 
 _REQUEST = ExchangeRequestSchema()
+blp = Blueprint("departments", __name__)
 
 
 def register(app: Flask) -> None:
-    app.add_url_rule("/exchange/v1/requests", view_func=create_request, methods=["POST"])
-    app.add_url_rule("/exchange/v1/requests/<request_id>", view_func=get_request, methods=["GET"])
-    app.add_url_rule("/exchange/v1/requests/<request_id>/bundle", view_func=get_bundle, methods=["GET"])
-    app.add_url_rule("/exchange/v1/ledger/verify", view_func=verify_ledger, methods=["GET"])
+    """Add the department-facing routes to APP."""
+    app.register_blueprint(blp)
 
 
+@blp.post("/exchange/v1/requests")
 def create_request():
     """Store the request and its event together; the worker takes it from there."""
     require_scope("system", "Exchange", "c")
@@ -38,7 +38,7 @@ def create_request():
                                     list(dict.fromkeys(body["resource_types"])), body.get("reason"))
     resp = jsonify({"id": row["id"], "status": row["status"]})
     resp.status_code = 202
-    resp.headers["Location"] = url_for("get_request", request_id=row["id"])
+    resp.headers["Location"] = url_for(".get_request", request_id=row["id"])
     return resp
 
 
@@ -62,15 +62,17 @@ def _status(row, language: str) -> dict:
         body["consent"] = {"id": row.consent_id, "version": row.consent_version, "basis": row.basis}
     if row.status == m.FULFILLED:
         body["redacted"] = {"labels": json.loads(row.redact_labels), "count": row.redacted_count or 0}
-        body["bundle"] = url_for("get_bundle", request_id=row.id)
+        body["bundle"] = url_for(".get_bundle", request_id=row.id)
     return body
 
 
+@blp.get("/exchange/v1/requests/<request_id>")
 def get_request(request_id: str):
     require_scope("system", "Exchange", "r")
     return jsonify(_status(_own(request_id), lang()))
 
 
+@blp.get("/exchange/v1/requests/<request_id>/bundle")
 def get_bundle(request_id: str):
     """Decide afresh with the caller's own token, then pass on the Bundle records prepared."""
     require_scope("system", "Exchange", "r")
@@ -112,6 +114,7 @@ def get_bundle(request_id: str):
     return Response(got.content, mimetype="application/fhir+json", headers={"Cache-Control": "no-store"})
 
 
+@blp.get("/exchange/v1/ledger/verify")
 def verify_ledger():
     """Walk the whole hash chain and report any entry edited or removed."""
     require_scope("system", "Exchange", "r")

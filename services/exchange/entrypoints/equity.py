@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 
 from contracts.schemas.equity import EquityReportSchema
 from services.common.auth import require_scope
@@ -20,10 +20,12 @@ from services.exchange.service_layer import equity as projection
 
 _REPORT = EquityReportSchema()
 _UNITS = {"time_to_fulfil_p50": "seconds"}
+blp = Blueprint("equity", __name__)
 
 
 def register(app: Flask) -> None:
-    app.add_url_rule("/equity/v1/report", view_func=report, methods=["GET"])
+    """Add the equity report's route to APP."""
+    app.register_blueprint(blp)
 
 
 def _since() -> dt.date | None:
@@ -37,6 +39,7 @@ def _since() -> dt.date | None:
                       slug="invalid-input", fields=["since"]) from None
 
 
+@blp.get("/equity/v1/report")
 def report():
     """Compare the groups of patients on every measure, as of now."""
     require_scope("system", "Equity", "r")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify
 
 from services.common import i18n
 from services.common.auth import require_scope
@@ -17,9 +17,12 @@ from services.exchange.entrypoints.common import page_args, service
 from services.exchange.service_layer import ledger_store
 
 
+blp = Blueprint("patient", __name__)
+
+
 def register(app: Flask) -> None:
-    app.add_url_rule("/patient/v1/disclosures", view_func=disclosures, methods=["GET"])
-    app.add_url_rule("/patient/v1/notifications", view_func=list_notifications, methods=["GET"])
+    """Add the patient-facing routes to APP."""
+    app.register_blueprint(blp)
 
 
 def _patient(resource: str) -> tuple[str, i18n.Language]:
@@ -62,6 +65,7 @@ def disclosure(entry: dict, lang: str) -> dict:
     }
 
 
+@blp.get("/patient/v1/disclosures")
 def disclosures():
     patient, language = _patient("AuditEvent")
     limit, offset = page_args()
@@ -82,6 +86,7 @@ def notification(row, lang: str) -> dict:
             "message": w.t(message, lang, **values), "date": w.long_date(row.created_at, lang)}
 
 
+@blp.get("/patient/v1/notifications")
 def list_notifications():
     patient, language = _patient("Communication")
     limit, offset = page_args()

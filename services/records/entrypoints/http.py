@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, g, json, request
+from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.schemas import BundleSchema
 from services.common import bodies
@@ -33,6 +33,7 @@ _TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 SEARCHABLE = ("AllergyIntolerance", "CarePlan", "Claim", "Condition", "DiagnosticReport", "Encounter",
               "ExplanationOfBenefit", "Immunization", "MedicationRequest", "Observation", "Organization",
               "Patient", "Practitioner", "Procedure")
+blp = Blueprint("fhir", __name__)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -47,17 +48,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["records"] = records
     app.extensions["metrics_registry"].register(ParkedEvents(records.engine, outbox, settings.service))
 
-    app.add_url_rule("/fhir/metadata", view_func=capability_statement, methods=["GET"])
-    app.add_url_rule("/fhir", view_func=post_transaction, methods=["POST"])
-    app.add_url_rule("/fhir/<resource_type>", view_func=search, methods=["GET"])
-    app.add_url_rule("/fhir/<resource_type>/<rid>", view_func=read, methods=["GET"])
-    app.add_url_rule("/fhir/<resource_type>/<rid>", view_func=update, methods=["PUT"])
-    app.add_url_rule("/fhir/<resource_type>/<rid>/_history", view_func=history, methods=["GET"])
-    app.add_url_rule("/fhir/<resource_type>/<rid>/_history/<vid>", view_func=vread, methods=["GET"])
-    app.add_url_rule("/internal/v1/bundles/<ref>", view_func=claim_check, methods=["GET"])
+    app.register_blueprint(blp)
     patient.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_read(records, app.extensions["token_validator"])],
-                             app.extensions["observe_request"])
+                              app.extensions["observe_request"])
     return app
 
 
@@ -76,6 +70,7 @@ def fhir_response(body: dict, status: int = 200, headers: dict | None = None) ->
     return Response(json.dumps(body), status=status, mimetype=FHIR_JSON, headers=headers or {})
 
 
+@blp.get("/fhir/metadata")
 def capability_statement():
     """Describe what this FHIR server supports (FHIR R4 CapabilityStatement)."""
     return fhir_response({
@@ -106,6 +101,7 @@ def _params(rtype: str) -> list[str]:
     return names
 
 
+@blp.post("/fhir")
 def post_transaction():
     """Store a transaction Bundle atomically (FHIR R4 section 3.1.0.11.2)."""
     require_scope("system", "*", "c")
@@ -140,6 +136,7 @@ def _flatten(messages, where: str) -> list[tuple[str, str]]:
     return [(where, str(messages))]
 
 
+@blp.get("/fhir/<resource_type>/<rid>")
 def read(resource_type: str, rid: str):
     """Return the current version of one resource to its custodian department."""
     require_scope("system", resource_type, "r")
@@ -163,6 +160,7 @@ def _resource_response(stored, status: int = 200) -> Response:
 
 
 
+@blp.get("/fhir/<resource_type>")
 def search(resource_type: str):
     """Search the department's resources of one type (FHIR R4 3.1.1.5); a searchset page with cursors."""
     require_scope("system", resource_type, "s")
@@ -191,6 +189,7 @@ def _url(path: str, args: list[tuple[str, str]]) -> str:
     return f"{path}?{urlencode(args)}" if args else path
 
 
+@blp.get("/fhir/<resource_type>/<rid>/_history")
 def history(resource_type: str, rid: str):
     """Every version of one resource, newest first (FHIR R4 3.1.0.9, history-instance)."""
     require_scope("system", resource_type, "r")
@@ -209,6 +208,7 @@ def history(resource_type: str, rid: str):
                           "link": [{"relation": "self", "url": request.path}], "entry": entries})
 
 
+@blp.get("/fhir/<resource_type>/<rid>/_history/<vid>")
 def vread(resource_type: str, rid: str, vid: str):
     """One version of one resource (FHIR R4 3.1.0.3, vread)."""
     require_scope("system", resource_type, "r")
@@ -222,6 +222,7 @@ def vread(resource_type: str, rid: str, vid: str):
     raise _not_found(resource_type, f"{rid}/_history/{vid}")
 
 
+@blp.put("/fhir/<resource_type>/<rid>")
 def update(resource_type: str, rid: str):
     """Store a new version of one resource; If-Match W/"<version>" is required (FHIR R4 3.1.0.4.2)."""
     require_scope("system", resource_type, "u")
@@ -254,6 +255,7 @@ def update(resource_type: str, rid: str):
     return _resource_response(stored)
 
 
+@blp.get("/internal/v1/bundles/<ref>")
 def claim_check(ref: str):
     """Return a Bundle prepared for a phr.records.fetch request to the department that asked (claim-check)."""
     require_scope("system", "Exchange", "r")
