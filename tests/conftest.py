@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: token mint, real broker, real databases."""
+"""Fixtures shared by every tier: token mint, real broker, real databases, the services' apps."""
 from __future__ import annotations
 
 pytest_plugins = ["tests.support.contract_plugin"]
@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from tests.support.apps import Clock, ServiceApp, ServiceApps
 from tests.support.broker import Broker
 from tests.support.databases import (create_postgres_database, drop_postgres_database,
                                      postgres_available)
@@ -52,6 +53,41 @@ def database_url(request, tmp_path):
     url = create_postgres_database()
     yield url
     drop_postgres_database(url)
+
+
+# -- one service's app on the test's database (a module that must run on SQLite only overrides
+# `database_url`); tests that need two services use `service_apps`, each on a SQLite file.
+
+@pytest.fixture
+def service_apps(mint, tmp_path):
+    """Builds the services' apps for one test (tests/support/apps.py); their engines are disposed after it."""
+    with ServiceApps(mint, tmp_path) as apps:
+        yield apps
+
+
+@pytest.fixture
+def records_settings() -> dict:
+    """Settings fields the `records` app gets beyond the defaults; a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def records(service_apps, database_url, records_settings) -> ServiceApp:
+    """The records service: ``client, engine = records``; ``records.app``, ``records.service``."""
+    return service_apps.records(database_url, **records_settings)
+
+
+@pytest.fixture
+def consent(service_apps, database_url) -> ServiceApp:
+    """The consent service, on a clock the test moves (``consent.service.clock.now``)."""
+    return service_apps.consent(database_url, clock=Clock())
+
+
+@pytest.fixture
+def exchange(service_apps, database_url) -> ServiceApp:
+    """The exchange service, its consent and records peers faked in memory
+    (``exchange.service.consent``, ``exchange.service.records``)."""
+    return service_apps.exchange(database_url)
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

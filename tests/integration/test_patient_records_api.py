@@ -10,7 +10,6 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.task import Task
 
 from services.records.adapters.tables import outbox, resources
-from tests.support.apps import records_app
 from tests.support.fhir import demo_bundle, small_bundle
 
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"  # prefers Spanish
@@ -22,13 +21,11 @@ VISIBLE = ("Observation", "Condition", "Immunization", "MedicationRequest", "Pro
            "DiagnosticReport", "CarePlan")
 
 
-@pytest.fixture
-def records(database_url, mint, tmp_path):
-    with records_app(database_url, mint, tmp_path) as (app, engine):
-        client = app.test_client()
-        for name in ("Gustavo_Mejia", "Liz_Conn", "Ned_Hintz"):
-            assert client.post("/fhir", json=demo_bundle(name), headers=mint.department()).status_code == 200
-        yield client, engine
+@pytest.fixture(autouse=True)
+def three_patients(records, mint):
+    """Every test starts with Gustavo, Liz and Ned imported by primary care."""
+    for name in ("Gustavo_Mejia", "Liz_Conn", "Ned_Hintz"):
+        assert records.client.post("/fhir", json=demo_bundle(name), headers=mint.department()).status_code == 200
 
 
 def _patient(mint, patient, **claims):

@@ -6,14 +6,7 @@ import sqlalchemy as sa
 
 from contracts.schemas import OperationOutcomeProblemSchema, TransactionResponseSchema
 from services.records.adapters.tables import outbox, resources
-from tests.support.apps import records_app
 from tests.support.fhir import demo_bundle, small_bundle
-
-
-@pytest.fixture
-def records(database_url, mint, tmp_path):
-    with records_app(database_url, mint, tmp_path) as (app, engine):
-        yield app.test_client(), engine
 
 
 def _count(engine, table):

@@ -13,16 +13,9 @@ from contracts.schemas.fhir import HistoryBundleSchema, SearchsetBundleSchema
 from services.common.db import transaction
 from services.records.adapters.tables import claim_checks, outbox, resources
 from services.records.entrypoints.worker import fetch_handlers
-from tests.support.apps import records_app
 from tests.support.fhir import small_bundle
 
 SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"
-
-
-@pytest.fixture
-def records(database_url, mint, tmp_path):
-    with records_app(database_url, mint, tmp_path) as (app, engine):
-        yield app.test_client(), engine, app.extensions["records"]
 
 
 def _stored_types(engine) -> Counter:
@@ -32,7 +25,7 @@ def _stored_types(engine) -> Counter:
 
 
 def test_every_synthea_bundle_imports_with_nothing_lost(records, mint):
-    client, engine, _ = records
+    client, engine = records
     files = sorted(SYNTHEA.glob("*_*-*.json")) + sorted(SYNTHEA.glob("*Information*.json"))
     assert len(files) == 27
     sent: dict[tuple[str, str], str] = {}
@@ -49,7 +42,7 @@ def test_every_synthea_bundle_imports_with_nothing_lost(records, mint):
 
 
 def test_a_procedure_with_a_listed_code_is_labelled_and_the_senders_labels_are_kept(records, mint):
-    client, _, _ = records
+    client, _ = records
     bundle = small_bundle("lab-1", observations=1)
     sender_label = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "PSY"}
     bundle["entry"][1]["resource"]["meta"] = {"security": [sender_label]}
@@ -82,7 +75,7 @@ def _encounter(patient, org_ref):
 
 
 def test_conditional_references_resolve_to_a_stored_or_bundled_organization_or_stay_as_given(records, mint):
-    client, _, _ = records
+    client, _ = records
     first = small_bundle("cond-1", observations=0)
     first["entry"] += [_org("org-a", "A1"), _encounter("cond-1", "Organization?identifier=https://example.org/orgs|A1")]
     assert client.post("/fhir", json=first, headers=mint.department()).status_code == 200
@@ -98,7 +91,7 @@ def test_conditional_references_resolve_to_a_stored_or_bundled_organization_or_s
 
 
 def test_an_organization_posted_again_with_other_content_is_reused_not_refused(records, mint):
-    client, engine, _ = records
+    client, engine = records
     one = {"resourceType": "Bundle", "type": "transaction", "entry": [_org("org-b", "B1")]}
     again = json.loads(json.dumps(one))
     again["entry"][0]["resource"]["name"] = "Clinic (renamed in another export)"
@@ -122,7 +115,7 @@ def _observations(patient, dates, code="8867-4", category="vital-signs"):
 
 
 def test_search_pages_with_a_total_and_an_opaque_next_link_until_every_match_is_seen(records, mint):
-    client, _, _ = records
+    client, _ = records
     dates = [f"2020-01-{d:02d}T10:00:00Z" for d in range(1, 26)]
     client.post("/fhir", json=_observations("s-1", dates), headers=mint.department())
     client.post("/fhir", json=_observations("s-2", dates[:3]), headers=mint.department())
@@ -147,7 +140,7 @@ def test_search_pages_with_a_total_and_an_opaque_next_link_until_every_match_is_
     ("category=vital-signs", 25), ("category=laboratory", 0),
 ])
 def test_search_filters_by_date_prefix_code_and_category(records, mint, query, expected):
-    client, _, _ = records
+    client, _ = records
     client.post("/fhir", json=_observations("f-1", [f"2020-01-{d:02d}T10:00:00Z" for d in range(1, 26)]),
                 headers=mint.department())
     body = client.get(f"/fhir/Observation?patient=f-1&{query}", headers=mint.department()).get_json()
@@ -155,7 +148,7 @@ def test_search_filters_by_date_prefix_code_and_category(records, mint, query, e
 
 
 def test_search_since_and_department_boundaries(records, mint):
-    client, _, _ = records
+    client, _ = records
     client.post("/fhir", json=_observations("b-1", ["2021-05-01"]), headers=mint.department())
     assert client.get("/fhir/Observation?patient=b-1", headers=mint.department("cardiology")).get_json()["total"] == 0
     assert client.get("/fhir/Observation?_since=2000-01-01", headers=mint.department()).get_json()["total"] == 1
@@ -165,14 +158,14 @@ def test_search_since_and_department_boundaries(records, mint):
 @pytest.mark.parametrize("query", ["colour=red", "date=yesterday", "_count=0", "_count=%C2%B3", "_cursor=%%%",
                                    "code=a,b"])
 def test_a_search_parameter_that_cannot_be_understood_is_a_400_outcome_naming_it(records, mint, query):
-    client, _, _ = records
+    client, _ = records
     resp = client.get(f"/fhir/Observation?{query}", headers=mint.department())
     assert resp.status_code == 400 and resp.get_json()["resourceType"] == "OperationOutcome"
     assert resp.get_json()["issue"][0]["expression"][0] == query.split("=")[0]
 
 
 def test_an_update_needs_the_current_version_and_history_lists_every_version(records, mint):
-    client, _, _ = records
+    client, _ = records
     bundle = small_bundle("u-1", observations=1)
     client.post("/fhir", json=bundle, headers=mint.department())
     patient = client.get("/fhir/Patient/u-1", headers=mint.department()).get_json()
@@ -197,7 +190,7 @@ def test_an_update_needs_the_current_version_and_history_lists_every_version(rec
 
 
 def test_an_invalid_update_is_a_422_outcome_and_keeps_the_old_version(records, mint):
-    client, _, _ = records
+    client, _ = records
     client.post("/fhir", json=small_bundle("u-2"), headers=mint.department())
     resp = client.put("/fhir/Patient/u-2", json={"resourceType": "Patient", "id": "u-2", "birthDate": "soon"},
                       headers={**mint.department(), "If-Match": 'W/"1"'})
@@ -214,7 +207,7 @@ def _fetch(engine, app_records, request_id, patient, redact=(), types=()):
 
 
 def test_a_fetch_request_prepares_one_redacted_bundle_that_only_the_requester_can_fetch(records, mint):
-    client, engine, app_records = records
+    (client, engine), app_records = records, records.service
     bundle = _observations("x-1", ["2020-01-01"])
     bundle["entry"].append(_observations("x-1", ["2020-01-02"], code="75622-1")["entry"][1])
     client.post("/fhir", json=bundle, headers=mint.department())

@@ -10,14 +10,6 @@ import json
 import pytest
 import requests
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.consent import MIGRATIONS_DIR as CONSENT_MIGRATIONS
-from services.consent.entrypoints.http import create_app as consent_app
-from services.exchange import MIGRATIONS_DIR as EXCHANGE_MIGRATIONS
-from services.exchange.adapters.fakes import FakeConsent, FakeRecords
-from services.exchange.entrypoints.http import create_app as exchange_app
-from tests.support.apps import records_app
 from tests.support.client import demo_departments, demo_patient_headers
 
 KIB, MIB = 1024, 1024 * 1024
@@ -35,29 +27,11 @@ def nested(depth: int, key: str = "patient") -> bytes:
     return f'{{"{key}":{"[" * (depth - 1)}{"]" * (depth - 1)}}}'.encode()
 
 
-def _settings(service, url, tmp_path, mint):
-    return load_settings(service, {"PHR_VAR_DIR": str(tmp_path)}, database_url=url, issuer=mint.issuer,
-                         audience=mint.audience, testing=True, contract_checks="enforce")
-
-
 @pytest.fixture
-def apps(mint, tmp_path):
-    """The three services' Flask test clients on SQLite files."""
-    engines, clients = [], {}
-    for name, migrations in (("consent", CONSENT_MIGRATIONS), ("exchange", EXCHANGE_MIGRATIONS)):
-        url = f"sqlite:///{tmp_path / name}.db"
-        migrate(url, migrations)
-        engines.append(make_engine(url))
-        config = {"settings": _settings(name, url, tmp_path, mint), "engine": engines[-1],
-                  "validator": mint.validator()}
-        if name == "exchange":
-            config.update(consent=FakeConsent(), records=FakeRecords())
-        clients[name] = (consent_app if name == "consent" else exchange_app)(config).test_client()
-    with records_app(f"sqlite:///{tmp_path / 'records.db'}", mint, tmp_path) as (app, _engine):
-        clients["records"] = app.test_client()
-        yield clients
-    for engine in engines:
-        engine.dispose()
+def apps(service_apps):
+    """The three services' Flask test clients, each on a SQLite file."""
+    return {"consent": service_apps.consent().client, "exchange": service_apps.exchange().client,
+            "records": service_apps.records().client}
 
 
 def _patient(mint) -> dict:
@@ -111,6 +85,15 @@ def test_nesting_of_65_levels_is_refused_and_64_is_not(apps, mint, service, path
     assert "64" in _problem(refused, 400)["detail"]
     allowed = apps[service].post(path, data=nested(64), content_type="application/json", headers=headers)
     assert "64" not in (allowed.get_json() or {}).get("detail", "")
+
+
+@pytest.mark.parametrize("service, path, who, size", [route for route in ROUTES if route[1] != "/fhir"])
+@pytest.mark.parametrize("body", [b"[]", b'{"patient": NaN}', b"{not json"])
+def test_a_body_that_is_not_a_json_object_is_a_422_naming_the_body_on_every_route(apps, mint, service, path,
+                                                                                  who, size, body):
+    """One fault, one status (services.common.bodies); a FHIR route answers as FHIR does, 400."""
+    resp = apps[service].post(path, data=body, content_type="application/json", headers=_headers(mint, who))
+    assert _problem(resp, 422)["fields"] == ["body"]
 
 
 def test_a_fhir_update_takes_one_resource_of_at_most_1_mib(apps, mint):

@@ -7,13 +7,6 @@ import base64
 import pytest
 import requests
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.exchange import MIGRATIONS_DIR as EXCHANGE_MIGRATIONS
-from services.exchange.adapters.fakes import FakeConsent, FakeRecords
-from services.exchange.entrypoints.http import create_app as exchange_app
-from services.records import MIGRATIONS_DIR as RECORDS_MIGRATIONS
-from services.records.entrypoints.http import create_app as records_app
 from tests.support.client import demo_departments, demo_patient_headers
 
 PAST_64_BITS = "100000000000000000000"
@@ -21,31 +14,10 @@ FIVE_THOUSAND_DIGITS = "9" * 5000
 PATIENT_SCOPE = "openid fhirUser offline_access patient/*.rs"
 
 
-def _settings(service, url, tmp_path, mint):
-    return load_settings(service, {"PHR_VAR_DIR": str(tmp_path)}, database_url=url, issuer=mint.issuer,
-                         audience=mint.audience, testing=True, contract_checks="enforce")
-
-
 @pytest.fixture
-def exchange(mint, tmp_path):
-    url = f"sqlite:///{tmp_path / 'exchange.db'}"
-    migrate(url, EXCHANGE_MIGRATIONS)
-    engine = make_engine(url)
-    app = exchange_app({"settings": _settings("exchange", url, tmp_path, mint), "engine": engine,
-                        "validator": mint.validator(), "consent": FakeConsent(), "records": FakeRecords()})
-    yield app.test_client()
-    engine.dispose()
-
-
-@pytest.fixture
-def records(mint, tmp_path):
-    url = f"sqlite:///{tmp_path / 'records.db'}"
-    migrate(url, RECORDS_MIGRATIONS)
-    engine = make_engine(url)
-    app = records_app({"settings": _settings("records", url, tmp_path, mint), "engine": engine,
-                       "validator": mint.validator()})
-    yield app.test_client()
-    engine.dispose()
+def database_url(tmp_path):
+    """SQLite only, where a number past 64 bits overflows (each test here runs one service)."""
+    return f"sqlite:///{tmp_path / 'service.db'}"
 
 
 def _patient(mint) -> dict:
@@ -62,17 +34,17 @@ def _names(resp, status: int, field: str) -> None:
 @pytest.mark.parametrize("field, value", [("cursor", PAST_64_BITS), ("cursor", FIVE_THOUSAND_DIGITS),
                                           ("limit", FIVE_THOUSAND_DIGITS)])
 def test_an_exchange_page_parameter_too_long_for_a_number_is_a_422_naming_it(exchange, mint, path, field, value):
-    _names(exchange.get(path, query_string={field: value}, headers=_patient(mint)), 422, field)
+    _names(exchange.client.get(path, query_string={field: value}, headers=_patient(mint)), 422, field)
 
 
 def test_a_records_page_limit_of_five_thousand_digits_is_a_422_naming_it(records, mint):
-    resp = records.get("/patient/v1/records", query_string={"limit": FIVE_THOUSAND_DIGITS},
+    resp = records.client.get("/patient/v1/records", query_string={"limit": FIVE_THOUSAND_DIGITS},
                        headers=_patient(mint))
     _names(resp, 422, "limit")
 
 
 def test_a_fhir_count_of_five_thousand_digits_is_a_400_naming_it(records, mint):
-    resp = records.get("/fhir/Observation", query_string={"patient": "p-1", "_count": FIVE_THOUSAND_DIGITS},
+    resp = records.client.get("/fhir/Observation", query_string={"patient": "p-1", "_count": FIVE_THOUSAND_DIGITS},
                        headers=mint.department())
     assert resp.status_code == 400, resp.get_data(as_text=True)
     assert resp.get_json()["issue"][0]["expression"] == ["_count"]
@@ -83,12 +55,12 @@ def _deep_cursor(prefix: str = "") -> str:
 
 
 def test_a_records_page_cursor_nested_3000_deep_is_a_422_naming_it(records, mint):
-    resp = records.get("/patient/v1/records", query_string={"cursor": _deep_cursor()}, headers=_patient(mint))
+    resp = records.client.get("/patient/v1/records", query_string={"cursor": _deep_cursor()}, headers=_patient(mint))
     _names(resp, 422, "cursor")
 
 
 def test_a_fhir_search_cursor_nested_3000_deep_is_a_400_naming_it(records, mint):
-    resp = records.get("/fhir/Observation", query_string={"patient": "p-1", "_cursor": _deep_cursor('{"a":')},
+    resp = records.client.get("/fhir/Observation", query_string={"patient": "p-1", "_cursor": _deep_cursor('{"a":')},
                        headers=mint.department())
     assert resp.status_code == 400, resp.get_data(as_text=True)
     assert resp.get_json()["issue"][0]["expression"] == ["_cursor"]

@@ -2,11 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.records import MIGRATIONS_DIR
 from services.records.adapters.tables import resources
-from services.records.entrypoints.http import create_app
 from tests.support.fhir import demo_bundle
 
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"
@@ -19,18 +15,16 @@ ROUTES = [("get", "/patient/v1/me", None), ("get", "/patient/v1/records", None),
 
 
 @pytest.fixture
-def records(mint, tmp_path):
-    url = f"sqlite:///{tmp_path / 'records.db'}"
-    migrate(url, MIGRATIONS_DIR)
-    engine = make_engine(url)
-    settings = load_settings("records", {"PHR_VAR_DIR": str(tmp_path)}, database_url=url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
-    client = create_app({"settings": settings, "engine": engine, "validator": mint.validator()}).test_client()
+def database_url(tmp_path):
+    """SQLite only: who sees what does not depend on the database."""
+    return f"sqlite:///{tmp_path / 'records.db'}"
+
+
+@pytest.fixture(autouse=True)
+def two_patients(records, mint):
+    """Every test starts with Gustavo and Liz imported by primary care."""
     for name in ("Gustavo_Mejia", "Liz_Conn"):
-        assert client.post("/fhir", json=demo_bundle(name), headers=mint.department()).status_code == 200
-    yield client, engine
-    engine.dispose()
+        assert records.client.post("/fhir", json=demo_bundle(name), headers=mint.department()).status_code == 200
 
 
 def _as(mint, patient, scope=SCOPE, **claims):

@@ -20,7 +20,6 @@ from services.records.adapters.tables import claim_checks
 from services.records.entrypoints.worker import fetch_handlers, prune_claim_checks
 from services.records.service_layer import handlers
 from services.records.service_layer.unit_of_work import SqlUnitOfWork
-from tests.support.apps import records_app
 from tests.support.client import demo_departments, demo_patient_headers
 from tests.support.fhir import small_bundle
 
@@ -28,9 +27,9 @@ GRACE_SECONDS = 1.5
 
 
 @pytest.fixture
-def records(database_url, mint, tmp_path):
-    with records_app(database_url, mint, tmp_path, claim_check_grace_minutes=GRACE_SECONDS / 60) as (app, engine):
-        yield app.test_client(), engine, app.extensions["records"]
+def records_settings() -> dict:
+    """A prepared Bundle outlives its first download by GRACE_SECONDS."""
+    return {"claim_check_grace_minutes": GRACE_SECONDS / 60}
 
 
 def _prepare(engine, recs, patient: str) -> str:
@@ -50,7 +49,7 @@ def _checks(engine) -> int:
 
 
 def test_a_prepared_bundle_survives_a_retried_download_then_is_gone_and_deleted(records, mint):
-    client, engine, recs = records
+    (client, engine), recs = records, records.service
     client.post("/fhir", json=small_bundle("cc-1"), headers=mint.department())
     ref = _prepare(engine, recs, "cc-1")
     url, cardiology = f"/internal/v1/bundles/{ref}", mint.department("cardiology")
@@ -63,7 +62,7 @@ def test_a_prepared_bundle_survives_a_retried_download_then_is_gone_and_deleted(
 
 
 def test_a_prepared_bundle_no_one_downloads_expires_after_its_time_and_is_deleted(records, mint):
-    client, engine, recs = records
+    (client, engine), recs = records, records.service
     client.post("/fhir", json=small_bundle("cc-2"), headers=mint.department())
     ref = _prepare(engine, recs, "cc-2")
     with engine.connect() as conn:

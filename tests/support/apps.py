@@ -1,30 +1,110 @@
-"""Service apps for integration tests: migrated real database, real tokens, strict contract checks."""
+"""Service apps for tests: a migrated real database, real tokens, strict contract checks.
+
+The fixtures `records`, `consent` and `exchange` (tests/conftest.py) build one of these on the
+test's database; a test that needs more than one service, or other settings, builds them with
+the `service_apps` fixture, a `ServiceApps`.
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
 
 from services.common.config import load_settings
 from services.common.db import make_engine, migrate
 from tests.support.tokens import TokenMint
 
 
-@contextmanager
-def records_app(database_url: str, mint: TokenMint, var_dir: Path, **overrides) -> Iterator[tuple[Flask, object]]:
-    """Yield (app, engine) of the records service on DATABASE_URL, trusting MINT's tokens
-    (OVERRIDES: other Settings fields, e.g. claim_check_grace_minutes)."""
-    from services.records import MIGRATIONS_DIR
-    from services.records.entrypoints.http import create_app
+class ServiceApp(NamedTuple):
+    """One service's test client and database engine: ``client, engine = records``."""
 
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("records", {"PHR_VAR_DIR": str(var_dir)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce", **overrides)
-    try:
-        yield create_app({"settings": settings, "engine": engine, "validator": mint.validator()}), engine
-    finally:
-        engine.dispose()
+    client: FlaskClient
+    engine: Engine
+
+    @property
+    def app(self) -> Flask:
+        return self.client.application
+
+    @property
+    def service(self):
+        """What the app's views call: the records, consent or exchange service object."""
+        return self.app.extensions[self.app.config["SETTINGS"].service]
+
+
+class ServiceApps:
+    """Build service apps that trust MINT's tokens, with VAR_DIR as their PHR_VAR_DIR.
+
+    Each app runs on the database URL it is given, or on a SQLite file of its own in VAR_DIR
+    (two services never share a database); ``close()`` disposes of every engine.
+    SETTINGS override the Settings fields (testing=True and contract_checks="enforce" unless said).
+    """
+
+    def __init__(self, mint: TokenMint, var_dir: Path):
+        self.mint, self.var_dir, self._engines = mint, Path(var_dir), []
+
+    def records(self, database_url: str | None = None, **settings) -> ServiceApp:
+        from services.records import MIGRATIONS_DIR
+        from services.records.entrypoints.http import create_app
+        return self._build("records", MIGRATIONS_DIR, create_app, database_url, settings)
+
+    def consent(self, database_url: str | None = None, clock: Callable | None = None, **settings) -> ServiceApp:
+        """The consent service; CLOCK, if given, is its clock (see `Clock`)."""
+        from services.consent import MIGRATIONS_DIR
+        from services.consent.entrypoints.http import create_app
+        return self._build("consent", MIGRATIONS_DIR, create_app, database_url, settings,
+                           **({"clock": clock} if clock else {}))
+
+    def exchange(self, database_url: str | None = None, consent=None, records=None, **settings) -> ServiceApp:
+        """The exchange service; its CONSENT and RECORDS peers are faked in memory unless given
+        (reach them as ``exchange.service.consent`` and ``exchange.service.records``)."""
+        from services.exchange import MIGRATIONS_DIR
+        from services.exchange.adapters.fakes import FakeConsent, FakeRecords
+        from services.exchange.entrypoints.http import create_app
+        return self._build("exchange", MIGRATIONS_DIR, create_app, database_url, settings,
+                           consent=consent or FakeConsent(), records=records or FakeRecords())
+
+    def __enter__(self) -> "ServiceApps":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for engine in self._engines:
+            engine.dispose()
+
+    def _build(self, service: str, migrations: Path, create_app, database_url: str | None, settings: dict,
+               **config) -> ServiceApp:
+        url = database_url or f"sqlite:///{self.var_dir / service}.db"
+        migrate(url, migrations)
+        engine = make_engine(url)
+        self._engines.append(engine)
+        values = {"issuer": self.mint.issuer, "audience": self.mint.audience, "testing": True,
+                  "contract_checks": "enforce", **settings}
+        app = create_app({"settings": load_settings(service, {"PHR_VAR_DIR": str(self.var_dir)}, database_url=url,
+                                                    **values),
+                          "engine": engine, "validator": self.mint.validator(), **config})
+        return ServiceApp(app.test_client(), engine)
+
+
+class Clock:
+    """A clock a test sets: it reads ``now`` (the time it was made) until the test moves it."""
+
+    def __init__(self):
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+
+@contextmanager
+def records_app(database_url: str, mint: TokenMint, var_dir: Path, **overrides) -> Iterator[tuple[Flask, Engine]]:
+    """Yield (app, engine) of the records service on DATABASE_URL (OVERRIDES: Settings fields)."""
+    with ServiceApps(mint, var_dir) as apps:
+        records = apps.records(database_url, **overrides)
+        yield records.app, records.engine
