@@ -1,4 +1,4 @@
-"""Consents, decisions and break-the-glass (DESIGN section 4; issue 4)."""
+"""Consents, decisions and break-the-glass (docs/architecture.md, "Consent rules")."""
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from contracts.limits import ID_MAX, REASON_MAX

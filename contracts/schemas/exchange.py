@@ -1,5 +1,5 @@
 """Exchange requests between departments, the disclosure ledger, the patient's disclosures and
-notifications (DESIGN sections 4 and 5; issue 6)."""
+notifications (docs/architecture.md, "Consent rules")."""
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from contracts.limits import ID_MAX

@@ -1,4 +1,4 @@
-"""Language negotiation and message catalogs (DESIGN section 6, "Language"; RFC 9110 section 12.5.4).
+"""Language negotiation and message catalogs (docs/architecture.md, "Language"; RFC 9110 section 12.5.4).
 
 Messages are gettext-style: the msgid is the English text, with ``{name}`` placeholders that
 are filled in after translation. Mark text where it is written with ``N_`` (the one marker,
@@ -58,7 +58,7 @@ class Language:
 # answer), so what it may cost is bounded: a header longer than MAX_HEADER characters is cut
 # at its last comma before the limit (whole ranges only; with no comma there it counts as
 # absent), and only its first MAX_RANGES ranges are ranked. A browser sends a few ranges in
-# well under a hundred characters. Issue #15, point 7: 40 KB of unique tags cost seconds.
+# well under a hundred characters; 40 KB of unique tags once cost seconds.
 
 #: Characters of Accept-Language (or of a preferred language) read at most.
 MAX_HEADER = 256

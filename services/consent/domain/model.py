@@ -1,4 +1,4 @@
-"""Consents, break-the-glass grants and the decision rule (DESIGN section 4). No framework here."""
+"""Consents, break-the-glass grants and the decision rule (docs/architecture.md, "Consent rules"). No framework here."""
 from __future__ import annotations
 
 import hashlib
@@ -282,7 +282,7 @@ def validate_question(actor, purpose, classes) -> tuple[str, tuple[str, ...]]:
 
 
 def decide(consents, grants, actor: str, purpose: str, classes, now: datetime) -> Decision:
-    """Deny by default; permit on a consent in force that covers the request (DESIGN section 4).
+    """Deny by default; permit on a consent in force that covers the request (docs/architecture.md, "Consent rules").
 
     A consent covers the request when it names ACTOR, PURPOSE and every requested resource
     type. Every sensitive label the consent does not name comes back as a redact obligation,

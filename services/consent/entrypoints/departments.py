@@ -1,4 +1,4 @@
-"""Department-facing consent API: decisions and break-the-glass (DESIGN sections 4 and 5)."""
+"""Department-facing consent API: decisions and break-the-glass (docs/architecture.md, "Consent rules")."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify

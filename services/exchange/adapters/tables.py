@@ -82,7 +82,7 @@ notifications = sa.Table("notifications", metadata, *_notification_columns())
 
 outbox, processed_events = messaging_tables(metadata)
 
-# The equity report's projection (issue 7), fed by events only (service_layer/equity.py):
+# The equity report's projection, fed by events only (service_layer/equity.py):
 # who the patients are, whether they opened an account, who has a caregiver, and how each
 # exchange request ended and when.
 equity_patients = sa.Table(

@@ -1,4 +1,4 @@
-"""The equity report (DESIGN section 6, issue 7): do some groups of patients fare worse?
+"""The equity report (docs/architecture.md, "Accessibility and equity"): do some groups fare worse?
 
 For each grouping of patients (preferred language, age band, sex, proxy-managed, interpreter
 needed) and each measure, every group gets its number of cases, its value, the ratio of its
