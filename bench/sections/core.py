@@ -29,7 +29,7 @@ def run(ctx: Context) -> list[Row]:
 
     proc, url = start_ceiling(stack.env)
     try:
-        # The ceiling swings by half between runs on a shared machine; it is measured before
+        # The ceiling swings widely between runs on a shared machine; it is measured before
         # and after the gateway read and the higher rate is kept: no ratio gains from a bad run.
         print(f"bench: ceiling (bare Flask, served as the services are), {ctx.concurrency} clients ...",
               flush=True)

@@ -1,7 +1,7 @@
 """A quick look at a transaction Bundle's shape, before the contract's full check.
 
 ``contracts.schemas.BundleSchema`` describes the shape and words the errors; walking it with
-marshmallow costs about a fifth of an import's time outside the fhir.resources validation.
+marshmallow is a large share of an import's time outside the validation (README, "Benchmarks").
 A Bundle that passes ``plainly_valid`` is one the schema accepts (tests/unit/test_records_bundle_shape.py
 holds the two together); anything else still goes through the schema for its messages.
 """
