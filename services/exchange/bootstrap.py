@@ -10,6 +10,7 @@ from services.common.config import Settings
 from services.common.db import make_engine
 from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
 from services.exchange.service_layer.flow import Flow
+from services.exchange.service_layer.unit_of_work import SqlUnitOfWork
 
 
 @dataclass
@@ -21,6 +22,10 @@ class Exchange:
     flow: Flow
     consent: object  # ConsentClient: decisions for the worker (service token) and for downloads
     records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
+
+    def uow(self, write: bool = True) -> SqlUnitOfWork:
+        """Start a unit of work."""
+        return SqlUnitOfWork(self.engine, write=write, checker=self.flow.checker)
 
 
 def _no_service_token() -> str:

@@ -1,13 +1,17 @@
-"""In-memory stand-ins for the exchange service's peers, for unit and fault tests.
+"""In-memory stand-ins for the exchange service's peers and storage, for unit and fault tests.
 
 FakeConsent answers decisions from a table the test controls (or is "down"); FakeRecords
 answers phr.records.fetch events the way the records worker does (same request id, same
-reference) and serves the Bundles; Pump moves the exchange outbox's events through the real
-idempotent consumer, as the broker and the workers would.
+reference) and serves the Bundles; FakeUnitOfWork holds the repositories of
+adapters/repository.py in memory and keeps what was published; Pump moves the exchange
+outbox's events through the real idempotent consumer, as the broker and the workers would.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import requests
@@ -17,6 +21,8 @@ from services.common.consumer import IdempotentConsumer
 from services.common.envelope import new_event
 from services.exchange.adapters.peers import PeerUnavailable
 from services.exchange.adapters.tables import outbox, processed_events
+from services.exchange.domain import ledger as chain
+from services.exchange.domain.model import PENDING, ExchangeRequest, IndexedPatient, Notification
 
 
 @dataclass
@@ -115,3 +121,114 @@ class Pump:
     def deliver(self, event: dict) -> str:
         self.delivered.append(event)
         return self.consumer.handle("phr.exchange.v1", json.dumps(event).encode())
+
+
+class FakeRequests:
+    """SqlRequests in memory."""
+
+    def __init__(self):
+        self.rows: dict[str, ExchangeRequest] = {}
+
+    def add(self, req: ExchangeRequest) -> None:
+        assert req.id not in self.rows
+        self.rows[req.id] = req
+
+    def get(self, request_id: str, lock: bool = False) -> ExchangeRequest | None:
+        return self.rows.get(request_id)
+
+    def change(self, request_id: str, **values) -> None:
+        if request_id in self.rows:
+            self.rows[request_id] = dataclasses.replace(self.rows[request_id], **values)
+
+    def due(self, now, limit: int) -> list[str]:
+        waiting = sorted((r for r in self.rows.values() if r.status == PENDING and r.next_attempt_at <= now),
+                         key=lambda r: r.next_attempt_at)
+        return [r.id for r in waiting[:limit]]
+
+
+class FakeLedger:
+    """SqlLedger in memory (each Link with its request and patient)."""
+
+    def __init__(self):
+        self.entries: list[tuple[chain.Link, str, str]] = []
+        self.head_row: tuple[int, str] | None = None
+
+    def head(self, lock: bool = False) -> tuple[int, str] | None:
+        return self.head_row
+
+    def append(self, link: chain.Link, request_id: str, patient: str, first: bool) -> None:
+        assert first == (self.head_row is None) and request_id not in [r for _, r, _ in self.entries]
+        self.entries.append((link, request_id, patient))
+        self.head_row = (link.seq, link.hash)
+
+    def links(self) -> list[chain.Link]:
+        return sorted((link for link, _, _ in self.entries), key=lambda link: link.seq)
+
+    def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[dict], bool]:
+        mine = sorted((link for link, _, p in self.entries if p == patient), key=lambda link: -link.seq)
+        page = mine[offset:offset + limit + 1]
+        return [{**json.loads(link.entry_text), "hash": link.hash} for link in page[:limit]], len(page) > limit
+
+
+class FakeNotifications:
+    """SqlNotifications in memory."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, Notification]] = []  # (source id, notification)
+
+    def add_once(self, patient, kind, source_id, when, params) -> None:
+        if source_id not in [s for s, _ in self.rows]:
+            self.rows.append((source_id, Notification(str(uuid.uuid4()), patient, kind, dict(params), when)))
+
+    def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:
+        mine = sorted((n for _, n in self.rows if n.patient == patient), key=lambda n: n.id)
+        mine.sort(key=lambda n: n.created_at, reverse=True)
+        page = mine[offset:offset + limit + 1]
+        return page[:limit], len(page) > limit
+
+
+class FakePatientIndex:
+    """SqlPatientIndex in memory."""
+
+    def __init__(self):
+        self.rows: dict[str, IndexedPatient] = {}
+
+    def get(self, patient_id: str) -> IndexedPatient | None:
+        return self.rows.get(patient_id)
+
+    def add(self, entry: IndexedPatient) -> None:
+        assert entry.patient_id not in self.rows
+        self.rows[entry.patient_id] = entry
+
+    def replace(self, entry: IndexedPatient) -> None:
+        self.rows[entry.patient_id] = entry
+
+
+class FakeUnitOfWork:
+    """The exchange repositories in memory, and the events published (topic, event). Nothing is
+    rolled back: a test that needs a transaction to fail uses the real database."""
+
+    def __init__(self):
+        self.requests, self.ledger = FakeRequests(), FakeLedger()
+        self.notifications, self.patients = FakeNotifications(), FakePatientIndex()
+        self.published: list[tuple[str, dict]] = []
+        self.entered = 0
+
+    def __enter__(self):
+        self.entered += 1
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def publish(self, topic: str, event: dict) -> None:
+        self.published.append((topic, event))
+
+    def units(self):
+        """A factory for Flow.sweep that gives this unit of work every time."""
+
+        @contextmanager
+        def unit(write: bool = False):
+            yield self
+
+        return unit

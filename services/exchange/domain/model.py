@@ -1,5 +1,9 @@
-"""Exchange requests: states, steps and the reasons a request ends without a release."""
+"""Exchange requests: states, steps, the reasons a request ends without a release, and the one
+rule that lets prepared records go out (may_release). Pure code: no Flask, SQL or Kafka."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 PENDING, FULFILLED, DENIED, FAILED = "pending", "fulfilled", "denied", "failed"
 STATUSES = (PENDING, FULFILLED, DENIED, FAILED)
@@ -40,3 +44,81 @@ def redact_labels(obligations: list[dict]) -> list[str]:
 
 def must_notify(obligations: list[dict]) -> bool:
     return any(o.get("type") == "notify" for o in obligations or [])
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a fresh decision says about records prepared earlier: they may go out (true), or
+    not, with the outcome code that says why (``refusal``)."""
+
+    refusal: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.refusal is None
+
+
+def may_release(decision: dict, redacted_for: list[str]) -> Release:
+    """Judge a fresh consent DECISION on records prepared with REDACTED_FOR's labels left out.
+
+    A deny is "consent-withdrawn"; a permit that now asks to leave out a label the prepared
+    records still hold is "consent-narrowed" (they were made for a wider consent). The worker
+    asks this right before the release, the download view again before each download, so the
+    two cannot answer differently.
+    """
+    if decision.get("decision") != "permit":
+        return Release("consent-withdrawn")
+    if narrowed(redacted_for, redact_labels(decision.get("obligations") or [])):
+        return Release("consent-narrowed")
+    return Release()
+
+
+@dataclass(frozen=True)
+class ExchangeRequest:
+    """A department's request for a patient's records, as stored, and how far it has come."""
+
+    id: str
+    patient: str
+    requester: str
+    purpose: str
+    resource_types: list[str]
+    reason: str | None
+    status: str
+    step: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    redact_labels: list[str]
+    obligations: list[dict]
+    outcome: str | None = None  # a code of OUTCOMES once done
+    consent_id: str | None = None
+    consent_version: int | None = None
+    basis: str | None = None  # consent | break-glass
+    break_glass_id: str | None = None
+    bundle_ref: str | None = None  # records' claim check, once it replied
+    resource_count: int | None = None
+    redacted_count: int | None = None
+    ledger_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One thing the patient is told: a KIND of sentence and the PARAMS it needs."""
+
+    id: str
+    patient: str
+    kind: str
+    params: dict
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class IndexedPatient:
+    """Who holds a patient's records here, and how many of each type (from records' imports)."""
+
+    patient_id: str
+    custodian: str
+    resource_count: int
+    resource_types: dict[str, int]
+    last_event_id: str
+    updated_at: datetime

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-
-from services.exchange.adapters.tables import equity_exchanges as X
-from services.exchange.adapters.tables import equity_patients as P
-from services.exchange.adapters.tables import equity_proxies as G
 from services.exchange.domain import equity
+from services.exchange.service_layer.unit_of_work import on
 
 DEMOGRAPHICS = ("language", "birth_date", "sex", "interpreter_needed")
 
@@ -26,63 +22,46 @@ def _time(value) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives naive datetimes back: they were stored in UTC."""
-    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
-
-
-def _upsert(conn: sa.Connection, table: sa.Table, key: str, key_value: str, values: dict) -> None:
-    column = table.c[key]
-    if conn.execute(sa.select(column).where(column == key_value)).first() is None:
-        conn.execute(table.insert().values({key: key_value, **values}))
-    elif values:
-        conn.execute(table.update().where(column == key_value).values(**values))
-
-
-def _patient(conn: sa.Connection, patient: str, values: dict) -> None:
-    _upsert(conn, P, "patient_id", patient, {**values, "updated_at": dt.datetime.now(dt.timezone.utc)})
-
-
-def on_records_imported(conn: sa.Connection, event: dict) -> None:
+def on_records_imported(work, event: dict) -> None:
     """Keep the demographics the import states (an import without a Patient states none)."""
     data = event["data"]
     stated = data.get("demographics") or {}
-    _patient(conn, str(data["patient"]), {k: stated[k] for k in DEMOGRAPHICS if k in stated})
+    on(work).equity.patient(str(data["patient"]), {k: stated[k] for k in DEMOGRAPHICS if k in stated})
 
 
-def on_code_issued(conn: sa.Connection, event: dict) -> None:
+def on_code_issued(work, event: dict) -> None:
     data = event["data"]
-    _patient(conn, str(data["patient"]), {"code_issued_at": _time(data["issued_at"])})
+    on(work).equity.patient(str(data["patient"]), {"code_issued_at": _time(data["issued_at"])})
 
 
-def on_activated(conn: sa.Connection, event: dict) -> None:
+def on_activated(work, event: dict) -> None:
     data = event["data"]
-    _patient(conn, str(data["patient"]), {"activated_at": _time(data["activated_at"])})
+    on(work).equity.patient(str(data["patient"]), {"activated_at": _time(data["activated_at"])})
 
 
-def on_proxy_activated(conn: sa.Connection, event: dict) -> None:
+def on_proxy_activated(work, event: dict) -> None:
     data = event["data"]
-    _upsert(conn, G, "grant_id", str(data["grant_id"]), {
+    on(work).equity.proxy(str(data["grant_id"]), {
         "patient": str(data["patient"]), "activated_at": _time(data["activated_at"]),
         "ends_at": _time(data["ends_at"])})
 
 
-def on_proxy_ended(conn: sa.Connection, event: dict) -> None:
+def on_proxy_ended(work, event: dict) -> None:
     data = event["data"]
-    _upsert(conn, G, "grant_id", str(data["grant_id"]), {
+    on(work).equity.proxy(str(data["grant_id"]), {
         "patient": str(data["patient"]), "ended_at": _time(data["ended_at"])})
 
 
-def on_exchange_requested(conn: sa.Connection, event: dict) -> None:
+def on_exchange_requested(work, event: dict) -> None:
     data = event["data"]
-    _upsert(conn, X, "request_id", str(data["request_id"]), {
+    on(work).equity.exchange(str(data["request_id"]), {
         "patient": str(data["patient"]), "requested_at": _time(event["time"])})
 
 
-def on_exchange_finished(conn: sa.Connection, event: dict) -> None:
+def on_exchange_finished(work, event: dict) -> None:
     """Record how the request ended (fulfilled, denied or failed) and when."""
     data = event["data"]
-    _upsert(conn, X, "request_id", str(data["request_id"]), {
+    on(work).equity.exchange(str(data["request_id"]), {
         "patient": str(data["patient"]), "outcome": event["type"].rsplit(".", 1)[-1],
         "finished_at": _time(event["time"])})
 
@@ -101,22 +80,8 @@ EQUITY_HANDLERS = {
 }
 
 
-def load(conn: sa.Connection, now: dt.datetime, since: dt.datetime | None = None
+def load(uow, now: dt.datetime, since: dt.datetime | None = None
          ) -> tuple[list[equity.Patient], list[equity.Exchange]]:
     """Return the report's patients (as they are at NOW) and the decided exchanges since SINCE."""
-    in_force = sa.select(G.c.patient).where(
-        G.c.activated_at.is_not(None), G.c.ended_at.is_(None), G.c.ends_at > now).distinct()
-    managed = {row.patient for row in conn.execute(in_force)}
-    patients = [equity.Patient(
-        id=row.patient_id, language=row.language, birth_date=row.birth_date, sex=row.sex,
-        interpreter_needed=row.interpreter_needed, proxy_managed=row.patient_id in managed,
-        activated=row.activated_at is not None) for row in conn.execute(sa.select(P))]
-    query = sa.select(X).where(X.c.outcome.in_(("fulfilled", "denied")))
-    if since is not None:
-        query = query.where(X.c.requested_at >= since)
-    exchanges = []
-    for row in conn.execute(query):
-        requested, finished = _utc(row.requested_at), _utc(row.finished_at)
-        seconds = (finished - requested).total_seconds() if requested and finished else None
-        exchanges.append(equity.Exchange(row.patient, row.outcome == "fulfilled", seconds))
-    return patients, exchanges
+    with on(uow) as work:
+        return work.equity.load(now, since)

@@ -1,10 +1,8 @@
-"""Notifications for the patient (issue 6, point 3): break-the-glass and consent changes (from
-consent events) and the outcome of their correction requests (phr.records.amendment-updated)."""
+"""Notifications for the patient: break-the-glass and consent changes (from consent events) and
+the outcome of their correction requests (phr.records.amendment-updated)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-
-import sqlalchemy as sa
 
 from services.exchange.service_layer.flow import add_notification
 
@@ -21,18 +19,18 @@ def _grantee(data: dict) -> str:
     return str(grantee.get("id") or "")
 
 
-def on_consent_changed(conn: sa.Connection, event: dict) -> None:
+def on_consent_changed(work, event: dict) -> None:
     """Tell the patient that a consent was granted, revoked or ended."""
     data, kind = event["data"], event["type"].rsplit(".", 1)[-1]
-    add_notification(conn, str(data["patient"]), f"consent-{kind}", f"event:{event['id']}", _when(event),
+    add_notification(work, str(data["patient"]), f"consent-{kind}", f"event:{event['id']}", _when(event),
                      {"consent_id": data.get("consent_id"), "department": _grantee(data),
                       "grantee_kind": (data.get("grantee") or {}).get("kind", "department")})
 
 
-def on_break_glass(conn: sa.Connection, event: dict) -> None:
+def on_break_glass(work, event: dict) -> None:
     """Tell the patient that a department used emergency access, and why."""
     data = event["data"]
-    add_notification(conn, str(data["patient"]), "break-glass", f"event:{event['id']}", _when(event),
+    add_notification(work, str(data["patient"]), "break-glass", f"event:{event['id']}", _when(event),
                      {"department": data.get("department"), "reason": data.get("reason"),
                       "grant_id": data.get("grant_id"), "expires_at": data.get("expires_at")})
 
@@ -43,13 +41,13 @@ AMENDMENT_OUTCOMES = {"accepted": "amendment-accepted", "in-progress": "amendmen
                       "failed": "amendment-rejected", "completed": "amendment-completed"}
 
 
-def on_amendment_updated(conn: sa.Connection, event: dict) -> None:
+def on_amendment_updated(work, event: dict) -> None:
     """Tell the patient what the custodian did with their correction request."""
     data = event["data"]
     kind = AMENDMENT_OUTCOMES.get(str(data["status"]))
     if kind is None:
         return
-    add_notification(conn, str(data["patient"]), kind, f"event:{event['id']}", _when(event),
+    add_notification(work, str(data["patient"]), kind, f"event:{event['id']}", _when(event),
                      {"department": data.get("custodian"), "task": data.get("task"),
                       "record": data.get("record"), "status": data.get("status")})
 

@@ -1,0 +1,195 @@
+"""The exchange service's tables in SQL, on the caller's connection (its transaction): requests,
+the disclosure ledger, the patient's notifications, the patient index and the equity
+projection. The only SQL of the service outside its migrations and the messaging tables."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import sqlalchemy as sa
+
+from services.exchange.adapters.tables import equity_exchanges, equity_patients, equity_proxies
+from services.exchange.adapters.tables import exchange_requests as R
+from services.exchange.adapters.tables import ledger, ledger_head, notifications, patient_index
+from services.exchange.domain import equity
+from services.exchange.domain import ledger as chain
+from services.exchange.domain.model import PENDING, ExchangeRequest, IndexedPatient, Notification
+
+_LISTS = ("resource_types", "redact_labels", "obligations")  # stored as JSON text
+
+
+def _to_columns(values: dict) -> dict:
+    return {k: json.dumps(v) if k in _LISTS else v for k, v in values.items()}
+
+
+def _request(row) -> ExchangeRequest:
+    values = dict(row._mapping)
+    return ExchangeRequest(**{k: json.loads(v) if k in _LISTS else v for k, v in values.items()})
+
+
+class SqlRequests:
+    """Exchange requests on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def add(self, req: ExchangeRequest) -> None:
+        self.conn.execute(R.insert().values(**_to_columns(req.__dict__)))
+
+    def get(self, request_id: str, lock: bool = False) -> ExchangeRequest | None:
+        """Return the request; LOCK holds its row until the transaction ends (PostgreSQL; SQLite
+        holds the write lock already)."""
+        query = sa.select(R).where(R.c.id == request_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        return _request(row) if row else None
+
+    def change(self, request_id: str, **values) -> None:
+        """Write VALUES (columns of ExchangeRequest) to the request."""
+        self.conn.execute(R.update().where(R.c.id == request_id).values(**_to_columns(values)))
+
+    def due(self, now: dt.datetime, limit: int) -> list[str]:
+        """The ids of pending requests whose next try is due by NOW, the longest waiting first."""
+        return [r.id for r in self.conn.execute(sa.select(R.c.id).where(
+            R.c.status == PENDING, R.c.next_attempt_at <= now).order_by(R.c.next_attempt_at).limit(limit))]
+
+
+class SqlLedger:
+    """The disclosure ledger's entries and its head on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def head(self, lock: bool = False) -> tuple[int, str] | None:
+        """Return the head (last sequence number and hash), or None before the first entry; LOCK
+        holds it so that entries are appended one at a time."""
+        query = sa.select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        return (row.seq, row.hash) if row else None
+
+    def append(self, link: chain.Link, request_id: str, patient: str, first: bool) -> None:
+        """Store LINK and make it the head (FIRST: the ledger had no head yet)."""
+        self.conn.execute(ledger.insert().values(seq=link.seq, request_id=request_id, patient=patient,
+                                                 entry=link.entry_text, prev_hash=link.prev_hash, hash=link.hash))
+        if first:
+            self.conn.execute(ledger_head.insert().values(id=1, seq=link.seq, hash=link.hash))
+        else:
+            self.conn.execute(ledger_head.update().where(ledger_head.c.id == 1)
+                              .values(seq=link.seq, hash=link.hash))
+
+    def links(self) -> list[chain.Link]:
+        """Every entry as stored, in sequence order."""
+        rows = self.conn.execute(sa.select(ledger.c.seq, ledger.c.entry, ledger.c.prev_hash, ledger.c.hash)
+                                 .order_by(ledger.c.seq)).all()
+        return [chain.Link(r.seq, r.entry, r.prev_hash, r.hash) for r in rows]
+
+    def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[dict], bool]:
+        """Return one page of PATIENT's entries (newest first, each with its hash) and whether
+        more follow."""
+        rows = self.conn.execute(sa.select(ledger.c.seq, ledger.c.entry, ledger.c.hash)
+                                 .where(ledger.c.patient == patient).order_by(ledger.c.seq.desc())
+                                 .limit(limit + 1).offset(offset)).all()
+        return [{**json.loads(r.entry), "hash": r.hash} for r in rows[:limit]], len(rows) > limit
+
+
+class SqlNotifications:
+    """The patient's notifications on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def add_once(self, patient: str, kind: str, source_id: str, when: dt.datetime, params: dict) -> None:
+        """Store one notification for PATIENT, unless one was stored for SOURCE_ID already."""
+        n = notifications
+        if self.conn.execute(sa.select(n.c.id).where(n.c.source_id == source_id)).first() is None:
+            self.conn.execute(n.insert().values(id=str(uuid.uuid4()), patient=patient, kind=kind,
+                                                params=json.dumps(params), source_id=source_id, created_at=when))
+
+    def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:
+        """Return one page of PATIENT's notifications (newest first) and whether more follow."""
+        n = notifications
+        rows = self.conn.execute(sa.select(n).where(n.c.patient == patient)
+                                 .order_by(n.c.created_at.desc(), n.c.id).limit(limit + 1).offset(offset)).all()
+        return [Notification(r.id, r.patient, r.kind, json.loads(r.params), r.created_at)
+                for r in rows[:limit]], len(rows) > limit
+
+
+class SqlPatientIndex:
+    """Who holds each patient's records (the patient index) on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def get(self, patient_id: str) -> IndexedPatient | None:
+        row = self.conn.execute(sa.select(patient_index).where(patient_index.c.patient_id == patient_id)).first()
+        if row is None:
+            return None
+        return IndexedPatient(row.patient_id, row.custodian, row.resource_count, json.loads(row.resource_types),
+                              row.last_event_id, row.updated_at)
+
+    def add(self, entry: IndexedPatient) -> None:
+        self.conn.execute(patient_index.insert().values(**{**entry.__dict__,
+                                                           "resource_types": json.dumps(entry.resource_types)}))
+
+    def replace(self, entry: IndexedPatient) -> None:
+        values = {**entry.__dict__, "resource_types": json.dumps(entry.resource_types)}
+        del values["patient_id"]
+        self.conn.execute(patient_index.update().where(patient_index.c.patient_id == entry.patient_id)
+                          .values(**values))
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives naive datetimes back: they were stored in UTC."""
+    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+class SqlEquityProjection:
+    """The equity report's projection on CONN: patients, caregiver grants, exchange outcomes.
+
+    Every write is an upsert: events from three producers arrive in no order between topics,
+    so a row may first appear from any of them and be completed by the others.
+    """
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def _upsert(self, table: sa.Table, key: str, key_value: str, values: dict) -> None:
+        column = table.c[key]
+        if self.conn.execute(sa.select(column).where(column == key_value)).first() is None:
+            self.conn.execute(table.insert().values({key: key_value, **values}))
+        elif values:
+            self.conn.execute(table.update().where(column == key_value).values(**values))
+
+    def patient(self, patient_id: str, values: dict) -> None:
+        """Set VALUES (demographics, account times) of the patient; updated_at is now."""
+        self._upsert(equity_patients, "patient_id", patient_id,
+                     {**values, "updated_at": dt.datetime.now(dt.timezone.utc)})
+
+    def proxy(self, grant_id: str, values: dict) -> None:
+        """Set VALUES (patient, activation, end) of a caregiver grant."""
+        self._upsert(equity_proxies, "grant_id", grant_id, values)
+
+    def exchange(self, request_id: str, values: dict) -> None:
+        """Set VALUES (patient, when asked, outcome, when finished) of an exchange request."""
+        self._upsert(equity_exchanges, "request_id", request_id, values)
+
+    def load(self, now: dt.datetime, since: dt.datetime | None = None
+             ) -> tuple[list[equity.Patient], list[equity.Exchange]]:
+        """Return the report's patients (as they are at NOW) and the decided exchanges since SINCE."""
+        P, G, X = equity_patients, equity_proxies, equity_exchanges
+        in_force = sa.select(G.c.patient).where(
+            G.c.activated_at.is_not(None), G.c.ended_at.is_(None), G.c.ends_at > now).distinct()
+        managed = {row.patient for row in self.conn.execute(in_force)}
+        patients = [equity.Patient(
+            id=row.patient_id, language=row.language, birth_date=row.birth_date, sex=row.sex,
+            interpreter_needed=row.interpreter_needed, proxy_managed=row.patient_id in managed,
+            activated=row.activated_at is not None) for row in self.conn.execute(sa.select(P))]
+        query = sa.select(X).where(X.c.outcome.in_(("fulfilled", "denied")))
+        if since is not None:
+            query = query.where(X.c.requested_at >= since)
+        exchanges = []
+        for row in self.conn.execute(query):
+            requested, finished = _utc(row.requested_at), _utc(row.finished_at)
+            seconds = (finished - requested).total_seconds() if requested and finished else None
+            exchanges.append(equity.Exchange(row.patient, row.outcome == "fulfilled", seconds))
+        return patients, exchanges

@@ -1,0 +1,32 @@
+"""What the views and the command line read: a department's request, the ledger's verdict, a
+patient's disclosures and notifications. Each takes a unit of work and reads in it."""
+from __future__ import annotations
+
+from services.exchange.domain import ledger as chain
+from services.exchange.domain.model import ExchangeRequest, Notification
+
+
+def request_for(uow, request_id: str, department: str) -> ExchangeRequest | None:
+    """Return DEPARTMENT's request REQUEST_ID, or None (another department's is None too)."""
+    with uow:
+        req = uow.requests.get(request_id)
+    return req if req is not None and req.requester == department else None
+
+
+def verify_ledger(uow) -> chain.Verdict:
+    """Check every entry's hash and link, and the head, in sequence order."""
+    with uow:
+        links, head = uow.ledger.links(), uow.ledger.head()
+    return chain.verify(links, head)
+
+
+def disclosures(uow, patient: str, limit: int, offset: int) -> tuple[list[dict], bool]:
+    """Return one page of PATIENT's ledger entries (newest first) and whether more follow."""
+    with uow:
+        return uow.ledger.for_patient(patient, limit, offset)
+
+
+def notifications(uow, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:
+    """Return one page of PATIENT's notifications (newest first) and whether more follow."""
+    with uow:
+        return uow.notifications.for_patient(patient, limit, offset)
