@@ -1,5 +1,10 @@
-"""Request bodies, read one way everywhere: at most the route's size, JSON no deeper than
-jsontext.MAX_DEPTH, then (load_body) the contract schema.
+"""Request bodies, read one way everywhere, by the views and the fast paths alike: at most the
+route's size, JSON parsed by parse_json (jsontext.loads: no NaN or Infinity, no deeper than
+jsontext.MAX_DEPTH), then (load_body) the contract schema.
+
+One fault, one status, whichever service answers: over the route's size is a 413, nested too
+deep a 400, and a body that is not what the route takes (not JSON, not a JSON object, or not
+the schema's shape) a 422 naming the fields (INVALID); only the words are the service's own.
 
 Each route takes one of the sizes below, and the gateway refuses the same sizes before it
 forwards (gateway.routes.BODY_LIMITS). A body over its route's size is a 413 before any of it
@@ -10,11 +15,13 @@ empty objects, so a 3 MB body took 72 MB.
 """
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 from flask import request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
 
 from services.common import jsontext
 from services.common.i18n import N_
@@ -30,6 +37,9 @@ SMALL = 64 * KIB
 RESOURCE = 1 * MIB
 #: A transaction Bundle (POST /fhir). Synthea's largest test patient is 0.55 MB (121 entries).
 BUNDLE = 8 * MIB
+#: The status of a body that is not what its route takes (RFC 9110 section 15.5.21).
+INVALID = 422
+NOT_AN_OBJECT = N_("Send a JSON object.")
 
 
 def too_large(limit: int) -> Problem:
@@ -63,11 +73,25 @@ def raw_body(limit: int) -> bytes:
     return body
 
 
-def json_body(limit: int = SMALL) -> Any:
-    """Return the request's JSON body (any JSON value), or None when it is not JSON (another
-    media type, or text that does not parse); raise a 413 or, nested too deep, a 400 Problem."""
-    raw = raw_body(limit)  # the size first, whatever the media type
-    if not request.is_json:
+@lru_cache(maxsize=64)
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case, without parameters (as Werkzeug's
+    request.mimetype reads it)."""
+    return parse_options_header(content_type or "")[0].lower()
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type header names JSON: application/json or application/*+json (as
+    Werkzeug's request.is_json)."""
+    mt = media_type(content_type)
+    return mt == "application/json" or mt.startswith("application/") and mt.endswith("+json")
+
+
+def parse_json(raw: bytes, content_type: str | None) -> Any:
+    """Return the JSON value RAW holds when CONTENT_TYPE names JSON; None for another media type
+    or text that is not JSON (NaN and Infinity included); raise a 400 Problem when it nests
+    deeper than jsontext.MAX_DEPTH. The one parse of a request body, for views and fast paths."""
+    if not is_json(content_type):
         return None
     try:
         return jsontext.loads(raw)
@@ -79,15 +103,37 @@ def json_body(limit: int = SMALL) -> Any:
         return None
 
 
-def load_body(schema: Schema, limit: int = SMALL) -> dict:
-    """Return the request's JSON object loaded by SCHEMA, or raise a 400/413/422 Problem."""
+def json_body(limit: int = SMALL) -> Any:
+    """Return the request's JSON body (any JSON value), or None when it is not JSON (another
+    media type, or text that does not parse); raise a 413 or, nested too deep, a 400 Problem."""
+    raw = raw_body(limit)  # the size first, whatever the media type
+    return parse_json(raw, request.headers.get("Content-Type"))
+
+
+def invalid_input(messages: dict) -> Problem:
+    """The INVALID problem naming the fields of MESSAGES (a field's name -> what is wrong)."""
+    fields = sorted(str(name) for name in messages)
+    return Problem(INVALID, N_("Invalid input"), N_("Check these fields: {fields}."),
+                   params={"fields": ", ".join(fields)}, fields=fields, errors=messages)
+
+
+Invalid = Callable[[dict], Problem]
+
+
+def json_object(limit: int = SMALL, invalid: Invalid = invalid_input) -> dict:
+    """Return the request's JSON object; any other body is INVALID({"body": [...]}), a 422 in
+    the service's words; raise a 413 or 400 Problem as json_body does."""
     body = json_body(limit)
     if not isinstance(body, dict):
-        raise Problem(400, N_("Bad Request"), N_("Send a JSON object."))
+        raise invalid({"body": [NOT_AN_OBJECT]})
+    return body
+
+
+def load_body(schema: Schema, limit: int = SMALL, invalid: Invalid = invalid_input) -> dict:
+    """Return the request's JSON object loaded by SCHEMA; a body that is not a JSON object or
+    breaks the schema is INVALID(the fields' messages), a 422; raise a 413 or 400 Problem."""
+    body = json_object(limit, invalid)
     try:
         return schema.load(body)
     except ValidationError as exc:
-        fields = sorted(str(name) for name in exc.messages) if isinstance(exc.messages, dict) else []
-        raise Problem(422, N_("Invalid input"), N_("Check these fields: {fields}."),
-                      params={"fields": ", ".join(fields)}, fields=fields,
-                      errors=exc.messages) from exc
+        raise invalid(exc.normalized_messages()) from exc

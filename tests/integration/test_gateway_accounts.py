@@ -76,6 +76,16 @@ def test_bad_activation_code_requests_are_4xx_problems(client, engine, records, 
     assert 400 <= resp.status_code < 500 and resp.mimetype == "application/problem+json"
 
 
+@pytest.mark.parametrize("body", [b"[]", b'{"patient": NaN}', b"{not json"])
+def test_a_body_that_is_not_a_json_object_is_a_422_naming_the_body_as_at_the_services(client, engine, records,
+                                                                                      body):
+    token = department_token(client, department(engine, "primary-care"))
+    resp = client.post("/accounts/v1/activation-codes", data=body, content_type="application/json",
+                       headers=bearer(token))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert resp.json["fields"] == ["body"]
+
+
 def test_only_a_department_token_may_ask_for_codes(client, records):
     assert client.post("/accounts/v1/activation-codes", json={"patient": "p-9"}).status_code == 401
 

@@ -35,10 +35,9 @@ def from_domain(exc: InvalidConsent, patient: bool = False) -> Problem:
 
 
 def json_body(patient: bool = False) -> dict:
-    body = bodies.json_body(bodies.SMALL)
-    if not isinstance(body, dict):
-        raise invalid("body", "the body is not a JSON object", patient=patient)
-    return body
+    """Return the request's JSON object (services.common.bodies); any other body is a 422."""
+    return bodies.json_object(bodies.SMALL,
+                              lambda _messages: invalid("body", "the body is not a JSON object", patient=patient))
 
 
 def parse_instant(value, field: str, end: bool = False, patient: bool = False) -> datetime | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 
-from services.common import bodies, jsontext
+from services.common import bodies
 from services.common.auth import TokenValidator
 from services.common.fastpath import Answer, FastRoute, authorized, language_headers, read_body
+from services.common.problem import Problem
 from services.consent.domain.model import InvalidConsent
 from services.consent.service_layer import handlers
 
@@ -26,8 +27,8 @@ def fast_decide(service, validator: TokenValidator) -> FastRoute:
     """The fast route of a department's decision."""
 
     def decide(environ: dict, _found: re.Match) -> Answer | None:
-        mimetype = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-        if mimetype != "application/json":
+        content_type = environ.get("CONTENT_TYPE")
+        if not bodies.is_json(content_type):
             return None
         claims = authorized(environ, validator, "system", "Consent", "r")
         if claims is None:
@@ -35,9 +36,9 @@ def fast_decide(service, validator: TokenValidator) -> FastRoute:
         raw = read_body(environ, bodies.SMALL)  # a larger one is the view's to refuse
         if not raw:
             return None
-        try:
-            body = jsontext.loads(raw)
-        except ValueError:
+        try:  # the view's parse (services.common.bodies): NaN, depth and size alike
+            body = bodies.parse_json(raw, content_type)
+        except Problem:
             return None
         if not isinstance(body, dict):
             return None

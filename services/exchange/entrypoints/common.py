@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import current_app, g, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 
 from services.common import bodies, i18n
 from services.common.i18n import N_
@@ -30,18 +30,15 @@ def department() -> str:
 
 
 def load(schema: Schema) -> dict:
-    """Load the JSON body with SCHEMA; a broken body is a 422 naming the fields."""
-    body = bodies.json_body(bodies.SMALL)
-    if not isinstance(body, dict):
-        raise Problem(422, N_("Unprocessable Content"), N_("The body must be a JSON object."),
-                      slug="invalid-input", fields=["body"])
-    try:
-        return schema.load(body)
-    except ValidationError as exc:
-        fields = sorted(exc.messages) if isinstance(exc.messages, dict) else ["body"]
-        raise Problem(422, N_("Unprocessable Content"), N_("These fields are not valid: {fields}."),
-                      slug="invalid-input", params={"fields": ", ".join(fields)}, fields=fields,
-                      errors=json.loads(json.dumps(exc.messages, default=str))) from None
+    """Load the JSON body with SCHEMA (services.common.bodies); a broken body is a 422 naming the fields."""
+    return bodies.load_body(schema, bodies.SMALL, _invalid)
+
+
+def _invalid(messages: dict) -> Problem:
+    fields = sorted(messages)
+    return Problem(bodies.INVALID, N_("Unprocessable Content"), N_("These fields are not valid: {fields}."),
+                   slug="invalid-input", params={"fields": ", ".join(fields)}, fields=fields,
+                   errors=json.loads(json.dumps(messages, default=str)))
 
 
 DEFAULT_PAGE, MAX_PAGE = 20, 100

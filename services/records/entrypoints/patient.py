@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
-from marshmallow import ValidationError
 
 from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentRequestSchema,
                                                EntryRequestSchema)
@@ -103,13 +102,7 @@ def _invalid(messages: dict) -> Problem:
 
 
 def _body(schema) -> dict:
-    body = bodies.json_body(bodies.SMALL)
-    if not isinstance(body, dict):
-        raise _invalid({"body": ["Send a JSON object."]})
-    try:
-        return schema.load(body)
-    except ValidationError as exc:
-        raise _invalid(exc.normalized_messages()) from None
+    return bodies.load_body(schema, bodies.SMALL, _invalid)
 
 
 @blp.get("/me")
