@@ -3,15 +3,10 @@ a consent revoked mid-request releases nothing; revoked after the release, the d
 import pytest
 import sqlalchemy as sa
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate, transaction
-from services.consent import MIGRATIONS_DIR as CONSENT_MIGRATIONS
-from services.consent.entrypoints.http import create_app as consent_app
-from services.exchange import MIGRATIONS_DIR
-from services.exchange.adapters.fakes import FakeRecords, Pump
+from services.common.db import transaction
+from services.exchange.adapters.fakes import Pump
 from services.exchange.adapters.peers import ConsentClient
 from services.exchange.adapters.tables import exchange_requests, ledger
-from services.exchange.entrypoints.http import create_app
 from services.exchange.entrypoints.worker import flow_handlers
 
 
@@ -34,31 +29,19 @@ class InProcess:
 
 
 @pytest.fixture
-def world(database_url, tmp_path, mint):
-    consent_url = f"sqlite:///{tmp_path / 'consent.db'}"
-    migrate(consent_url, CONSENT_MIGRATIONS)
-    migrate(database_url, MIGRATIONS_DIR)
-    common = dict(issuer=mint.issuer, audience=mint.audience, testing=True, contract_checks="enforce")
+def world(service_apps, database_url, mint):
     # The exchange worker's client is the one consent lets ask about the requesting department.
-    consent = consent_app({"settings": load_settings("consent", {"PHR_VAR_DIR": str(tmp_path),
-                                                                 "EXCHANGE_CLIENT_ID": "exchange-service"},
-                                                     database_url=consent_url, **common),
-                           "engine": make_engine(consent_url), "validator": mint.validator()}).test_client()
+    consent = service_apps.consent(decision_clients=("exchange-service",)).client  # on a SQLite file
     service_token = mint.token(scope="system/Consent.r", sub="exchange-service", client_id="exchange-service")
     decisions = ConsentClient("http://consent.invalid", lambda: service_token, session=InProcess(consent))
-    engine = make_engine(database_url)
-    app = create_app({"settings": load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)},
-                                                database_url=database_url, **common),
-                      "engine": engine, "validator": mint.validator(), "consent": decisions,
-                      "records": FakeRecords()})
+    app = service_apps.exchange(database_url, consent=decisions).app
     exchange = app.extensions["exchange"]
     patient = mint.patient("pat-1", scope="patient/Consent.cruds patient/*.rs", sub="acc-1")
     granted = consent.post("/patient/v1/consents", headers=patient, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]})
     assert granted.status_code == 201, granted.get_json()
-    yield (app.test_client(), exchange, Pump(exchange, app.extensions["exchange"].records, flow_handlers(exchange)),
-           lambda: consent.delete(f"/patient/v1/consents/{granted.get_json()['id']}", headers=patient))
-    engine.dispose()
+    return (app.test_client(), exchange, Pump(exchange, app.extensions["exchange"].records, flow_handlers(exchange)),
+            lambda: consent.delete(f"/patient/v1/consents/{granted.get_json()['id']}", headers=patient))
 
 
 def _request(exchange) -> str:

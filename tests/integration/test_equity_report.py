@@ -11,31 +11,21 @@ import pytest
 
 from contracts.schemas.equity import EquityReportSchema
 from services.common import kafka
-from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
-from services.common.db import make_engine, migrate
 from services.common.envelope import new_event
 from services.common.outbox import KafkaPublisher
-from services.exchange import MIGRATIONS_DIR
-from services.exchange.adapters.fakes import FakeConsent, FakeRecords, Letters
+from services.exchange.adapters.fakes import Letters
 from services.exchange.adapters.tables import processed_events
-from services.exchange.entrypoints.http import create_app
 from services.exchange.service_layer.equity import EQUITY_HANDLERS
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def world(database_url, tmp_path, mint):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             testing=True, contract_checks="enforce")
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
-                      "consent": FakeConsent(), "records": FakeRecords()})
-    consumer = IdempotentConsumer("exchange.equity", engine, processed_events, EQUITY_HANDLERS, Letters())
-    yield app.test_client(), consumer
-    engine.dispose()
+def world(exchange):
+    """The exchange's client and its consumer of every service's events (the equity report)."""
+    consumer = IdempotentConsumer("exchange.equity", exchange.engine, processed_events, EQUITY_HANDLERS, Letters())
+    return exchange.client, consumer
 
 
 def _at(event: dict, when: dt.datetime) -> dict:

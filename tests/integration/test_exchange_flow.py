@@ -3,12 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.exchange import MIGRATIONS_DIR
-from services.exchange.adapters.fakes import FakeConsent, FakeRecords, Pump
+from services.exchange.adapters.fakes import Pump
 from services.exchange.adapters.tables import exchange_requests, ledger, notifications
-from services.exchange.entrypoints.http import create_app
 from services.exchange.entrypoints.worker import flow_handlers
 
 PATIENT = "p-1"
@@ -16,17 +12,10 @@ ASK = {"patient": PATIENT, "purpose": "TREAT", "resource_types": ["Observation"]
 
 
 @pytest.fixture
-def world(database_url, tmp_path, mint):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             testing=True, contract_checks="enforce")
-    consent, records = FakeConsent(), FakeRecords()
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
-                      "consent": consent, "records": records})
-    exchange = app.extensions["exchange"]
-    yield app.test_client(), exchange, consent, Pump(exchange, records, flow_handlers(exchange))
-    engine.dispose()
+def world(exchange):
+    """The exchange's client, service, fake consent, and a pump that runs its flow to the end."""
+    service = exchange.service
+    return exchange.client, service, service.consent, Pump(service, service.records, flow_handlers(service))
 
 
 def _ask(client, mint, dept="cardiology", body=ASK):

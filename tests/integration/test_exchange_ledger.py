@@ -4,33 +4,22 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.exchange import MIGRATIONS_DIR
-from services.exchange.adapters.fakes import FakeConsent, FakeRecords, Pump
+from services.exchange.adapters.fakes import FakeRecords, Pump
 from services.exchange.adapters.tables import ledger
 from services.exchange.entrypoints import cli
-from services.exchange.entrypoints.http import create_app
 from services.exchange.entrypoints.worker import flow_handlers
 
 
 @pytest.fixture
-def released(database_url, tmp_path, mint):
+def released(exchange, database_url, mint):
     """Three releases to three patients, all in the ledger."""
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             testing=True, contract_checks="enforce")
-    consent = FakeConsent({(f"p-{i}", "cardiology"): [] for i in range(3)})
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
-                      "consent": consent, "records": FakeRecords()})
-    client = app.test_client()
+    client, engine = exchange
+    exchange.service.consent.permits.update({(f"p-{i}", "cardiology"): [] for i in range(3)})
     for i in range(3):
         assert client.post("/exchange/v1/requests", headers=mint.department("cardiology"), json={
             "patient": f"p-{i}", "purpose": "TREAT", "resource_types": ["Observation"]}).status_code == 202
-    Pump(app.extensions["exchange"], FakeRecords(), flow_handlers(app.extensions["exchange"])).run()
-    yield client, engine, database_url
-    engine.dispose()
+    Pump(exchange.service, FakeRecords(), flow_handlers(exchange.service)).run()
+    return client, engine, database_url
 
 
 def _verify(client, mint):

@@ -3,14 +3,10 @@ import json
 
 import pytest
 
-from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
-from services.common.db import make_engine, migrate
 from services.common.envelope import new_event
-from services.exchange import MIGRATIONS_DIR
-from services.exchange.adapters.fakes import FakeConsent, FakeRecords, Letters
+from services.exchange.adapters.fakes import Letters
 from services.exchange.adapters.tables import processed_events
-from services.exchange.entrypoints.http import create_app
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
 
 PARTY = {"kind": "department", "id": "cardiology"}
@@ -18,16 +14,10 @@ ME = {"kind": "patient", "id": "p-1"}
 
 
 @pytest.fixture
-def world(database_url, tmp_path, mint):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             testing=True, contract_checks="enforce")
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
-                      "consent": FakeConsent(), "records": FakeRecords()})
-    consumer = IdempotentConsumer("exchange.notify", engine, processed_events, NOTIFY_HANDLERS, Letters())
-    yield app.test_client(), consumer
-    engine.dispose()
+def world(exchange):
+    """The exchange's client and its consumer of consent events (the notifications)."""
+    consumer = IdempotentConsumer("exchange.notify", exchange.engine, processed_events, NOTIFY_HANDLERS, Letters())
+    return exchange.client, consumer
 
 
 def _events():
