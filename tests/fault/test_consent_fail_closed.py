@@ -4,24 +4,13 @@ import threading
 import sqlalchemy as sa
 
 from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.consent import MIGRATIONS_DIR
+from services.common.db import make_engine
 from services.consent.bootstrap import bootstrap
-from services.consent.entrypoints.http import create_app
 from services.consent.entrypoints.worker import sweep_forever
 
 
-def _app(tmp_path, mint, engine, url):
-    settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True)
-    return create_app({"settings": settings, "engine": engine, "validator": mint.validator()})
-
-
-def test_a_decision_without_its_database_is_an_error_never_a_permit(tmp_path, mint):
-    url = f"sqlite:///{tmp_path / 'consent.db'}"
-    migrate(url, MIGRATIONS_DIR)
-    engine = make_engine(url)
-    client = _app(tmp_path, mint, engine, url).test_client()
+def test_a_decision_without_its_database_is_an_error_never_a_permit(service_apps, mint):
+    client, engine = service_apps.consent()  # on a SQLite file
     me = mint.patient("pat-1", scope="patient/Consent.cruds")
     assert client.post("/patient/v1/consents", headers=me, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).status_code == 201
@@ -32,7 +21,6 @@ def test_a_decision_without_its_database_is_an_error_never_a_permit(tmp_path, mi
                              "classes": ["Observation"]})
     assert resp.status_code >= 500
     assert resp.mimetype == "application/problem+json" and "permit" not in resp.get_data(as_text=True)
-    engine.dispose()
 
 
 def test_the_expiry_sweep_survives_a_database_outage(tmp_path, caplog):

@@ -1,6 +1,6 @@
 """Consent service HTTP API on a real database (SQLite and PostgreSQL) with real tokens."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -8,49 +8,11 @@ import sqlalchemy as sa
 from contracts.events import problems as event_problems
 from contracts.schemas.consent import DecisionSchema, PatientConsentSchema
 from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.consent import MIGRATIONS_DIR
 from services.consent.adapters.tables import outbox
-from services.consent.entrypoints.http import create_app
 from services.consent.service_layer import handlers
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def consent(database_url, mint, tmp_path):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    clock = Clock()
-    settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator(),
-                      "clock": clock})
-    yield app.test_client(), engine, clock, app
-    engine.dispose()
-
-
-def patient(mint, pid="pat-1", **claims):
-    return mint.patient(pid, scope="patient/Consent.cruds patient/*.rs", sub=f"acc-{pid}", **claims)
-
+from tests.support.consent import department, grant, patient
 
 EMERGENCY = "system/Consent.r system/BreakGlass.c"
-
-
-def department(mint, dept="cardiology", scope="system/*.rs system/Consent.r"):
-    return mint.department(dept, scope)
-
-
-def grant(client, headers, **body):
-    body = {"grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"], **body}
-    return client.post("/patient/v1/consents", json=body, headers=headers)
 
 
 def ask(client, mint, dept="cardiology", purpose="TREAT", classes=("Observation",), pid="pat-1"):
@@ -70,7 +32,7 @@ def events(engine):
 
 
 def test_a_patient_grants_a_consent_and_sees_it_in_plain_words(consent, mint):
-    client, engine, _clock, _app = consent
+    client, engine = consent
     resp = grant(client, patient(mint), period={"end": "2030-03-03"})
     assert resp.status_code == 201, resp.get_data(as_text=True)
     body = resp.get_json()
@@ -89,7 +51,7 @@ def test_a_patient_grants_a_consent_and_sees_it_in_plain_words(consent, mint):
 
 
 def test_the_consent_text_is_rendered_in_spanish_for_a_spanish_speaker(consent, mint):
-    client, _e, _c, _a = consent
+    client, _ = consent
     resp = grant(client, {**patient(mint), "Accept-Language": "es"}, period={"end": "2030-03-03"})
     body = resp.get_json()
     assert resp.headers["Content-Language"] == "es"
@@ -104,7 +66,7 @@ def test_the_consent_text_is_rendered_in_spanish_for_a_spanish_speaker(consent, 
     ({"grantee": "dermatology"}, "grantee"), ({"purposes": ["CURE"]}, "purposes"),
     ({"classes": ["Observation", "XXX"]}, "classes"), ({"period": {"end": "soon"}}, "period.end")])
 def test_an_unknown_department_purpose_or_label_is_a_422_that_names_the_field(consent, mint, change, field):
-    client, engine, _c, _a = consent
+    client, engine = consent
     resp = grant(client, patient(mint), **change)
     assert resp.status_code == 422
     assert resp.get_json()["fields"] == [field]
@@ -113,7 +75,7 @@ def test_an_unknown_department_purpose_or_label_is_a_422_that_names_the_field(co
 
 
 def test_revocation_takes_effect_before_the_call_returns_and_twice_is_harmless(consent, mint):
-    client, engine, _c, _a = consent
+    client, engine = consent
     cid = grant(client, patient(mint)).get_json()["id"]
     assert ask(client, mint)["decision"] == "permit"
     first = client.delete(f"/patient/v1/consents/{cid}", headers=patient(mint))
@@ -126,7 +88,7 @@ def test_revocation_takes_effect_before_the_call_returns_and_twice_is_harmless(c
 
 
 def test_a_consent_made_or_revoked_by_a_proxy_is_recorded_as_the_proxys(consent, mint):
-    client, engine, _c, _a = consent
+    client, engine = consent
     carer = patient(mint, act={"sub": "carer-7"})
     body = grant(client, carer).get_json()
     assert body["created_by"] == {"kind": "proxy", "id": "carer-7"}
@@ -136,7 +98,7 @@ def test_a_consent_made_or_revoked_by_a_proxy_is_recorded_as_the_proxys(consent,
 
 
 def test_a_decision_names_the_consent_and_redacts_labels_it_does_not_name(consent, mint):
-    client, _e, _c, _a = consent
+    client, _ = consent
     cid = grant(client, patient(mint), classes=["Observation", "SUD"], notify=True).get_json()["id"]
     decision = ask(client, mint, classes=("Observation", "PSY"))
     assert decision["decision"] == "permit" and decision["consent_id"] == cid
@@ -150,14 +112,14 @@ def test_a_decision_names_the_consent_and_redacts_labels_it_does_not_name(consen
 
 
 def test_a_decision_with_an_unknown_code_is_a_422_naming_it(consent, mint):
-    client, _e, _c, _a = consent
+    client, _ = consent
     resp = client.post("/consent/v1/decisions", headers=department(mint),
                        json={"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "classes": ["ZZZ"]})
     assert resp.status_code == 422 and resp.get_json()["fields"] == ["classes"]
 
 
 def test_an_expired_consent_never_permits_and_the_sweep_marks_it_and_announces_it(consent, mint, database_url):
-    client, engine, clock, app = consent
+    (client, engine), clock, app = consent, consent.service.clock, consent.app
     end = (clock.now + timedelta(days=1)).isoformat()
     grant(client, patient(mint), period={"end": end})
     assert ask(client, mint)["decision"] == "permit"
@@ -172,7 +134,7 @@ def test_an_expired_consent_never_permits_and_the_sweep_marks_it_and_announces_i
 
 
 def test_break_the_glass_gives_a_flagged_time_limited_permit(consent, mint):
-    client, engine, clock, _a = consent
+    (client, engine), clock = consent, consent.service.clock
     em = department(mint, "emergency", EMERGENCY)
     refused = client.post("/consent/v1/break-glass", json={"patient": "pat-1"}, headers=em)
     assert refused.status_code == 422 and refused.get_json()["fields"] == ["reason"]
@@ -193,7 +155,7 @@ def test_break_the_glass_gives_a_flagged_time_limited_permit(consent, mint):
 
 @pytest.mark.parametrize("scope", ["system/Consent.r", "system/Consent.cruds", "system/*.cruds"])
 def test_break_the_glass_needs_its_own_scope_named_outright(consent, mint, scope):
-    client, engine, _c, _a = consent
+    client, engine = consent
     resp = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", scope),
                        json={"patient": "pat-1", "reason": "x"})
     assert resp.status_code == 403 and resp.mimetype == "application/problem+json"
@@ -203,7 +165,7 @@ def test_break_the_glass_needs_its_own_scope_named_outright(consent, mint, scope
 def test_a_second_claim_while_one_is_in_force_answers_it_and_records_nothing(consent, mint):
     from contracts.schemas.consent import BreakGlassSchema
 
-    client, engine, clock, _a = consent
+    (client, engine), clock = consent, consent.service.clock
     em = department(mint, "emergency", EMERGENCY)
     first = client.post("/consent/v1/break-glass", headers=em, json={"patient": "pat-1", "reason": "Collapsed"})
     again = client.post("/consent/v1/break-glass", headers=em, json={
@@ -221,7 +183,7 @@ def test_a_second_claim_while_one_is_in_force_answers_it_and_records_nothing(con
 
 @pytest.mark.parametrize("minutes", [0, 241, 1440, "60"])
 def test_a_claim_longer_than_four_hours_is_a_422_naming_minutes(consent, mint, minutes):
-    client, engine, _c, _a = consent
+    client, engine = consent
     resp = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY),
                        json={"patient": "pat-1", "reason": "Collapsed", "minutes": minutes})
     assert resp.status_code == 422 and resp.get_json()["fields"] == ["minutes"]
@@ -229,7 +191,7 @@ def test_a_claim_longer_than_four_hours_is_a_422_naming_minutes(consent, mint, m
 
 
 def test_a_sensitive_label_named_with_a_reason_is_released_and_flagged_for_priority_review(consent, mint):
-    client, engine, _c, _a = consent
+    client, engine = consent
     resp = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY), json={
         "patient": "pat-1", "reason": "Collapsed", "minutes": 240,
         "sensitive": [{"label": "SEX", "reason": "Suspected ectopic pregnancy"}]})
@@ -248,7 +210,7 @@ def test_a_sensitive_label_named_with_a_reason_is_released_and_flagged_for_prior
 def test_two_claims_at_once_store_one_grant_and_both_answer_it(consent, mint):
     import threading
 
-    client, engine, _c, app = consent
+    (client, engine), app = consent, consent.app
     svc = app.extensions["consent"]
     barrier, answers = threading.Barrier(4), []
 
@@ -268,7 +230,7 @@ def test_two_claims_at_once_store_one_grant_and_both_answer_it(consent, mint):
 
 
 def test_a_department_asking_about_another_gets_a_403_that_reveals_nothing(consent, mint):
-    client, _e, _c, _a = consent
+    client, _ = consent
     grant(client, patient(mint))  # cardiology holds a consent; research must not learn it
     asks = lambda pid: client.post("/consent/v1/decisions", headers=department(mint, "research"), json={  # noqa: E731
         "patient": pid, "actor": "cardiology", "purpose": "TREAT", "classes": ["Observation"]})
@@ -280,7 +242,7 @@ def test_a_department_asking_about_another_gets_a_403_that_reveals_nothing(conse
 
 
 def test_only_the_exchange_service_client_asks_about_any_department(consent, mint, tmp_path):
-    client, _e, _c, app = consent
+    client, app = consent.client, consent.app
     grant(client, patient(mint))
     body = {"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "classes": ["Observation"]}
     service = {"Authorization": f"Bearer {mint.token(scope='system/Consent.r', client_id='exchange-service', sub='exchange-service')}"}
@@ -296,7 +258,7 @@ def test_only_the_exchange_service_client_asks_about_any_department(consent, min
 def test_fhir_consent_search_is_valid_r4b_and_shows_the_callers_consents(consent, mint):
     from fhir.resources.R4B.bundle import Bundle
 
-    client, _e, _c, _a = consent
+    client, _ = consent
     grant(client, patient(mint), classes=["Observation", "PSY"], period={"end": "2030-01-01"})
     grant(client, patient(mint), grantee="research", purposes=["HRESCH"])
     resp = client.get("/fhir/Consent?patient=pat-1", headers=department(mint))
@@ -311,7 +273,7 @@ def test_fhir_consent_search_is_valid_r4b_and_shows_the_callers_consents(consent
 
 
 def test_an_unsupported_language_falls_back_to_english_and_offers_an_interpreter(consent, mint):
-    client, _e, _c, _a = consent
+    client, _ = consent
     resp = grant(client, {**patient(mint), "Accept-Language": "pt-BR"})
     assert resp.status_code == 201 and resp.headers["Content-Language"] == "en"
     body = resp.get_json()

@@ -6,7 +6,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from tests.integration.test_consent_api import consent, department, grant, patient  # noqa: F401
+from tests.support.consent import department, grant, patient
 
 
 def _count_decide(app) -> list:
@@ -25,7 +25,7 @@ QUESTION = {"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "clas
 
 @pytest.mark.parametrize("granted", [True, False])
 def test_a_well_formed_question_is_answered_without_flask_exactly_as_the_view_answers(consent, mint, granted):
-    client, _engine, _clock, app = consent
+    client, app = consent.client, consent.app
     if granted:
         assert grant(client, patient(mint)).status_code == 201
     calls = _count_decide(app)
@@ -40,7 +40,7 @@ def test_a_well_formed_question_is_answered_without_flask_exactly_as_the_view_an
 
 
 def test_a_revocation_is_seen_by_the_next_fast_decision(consent, mint):
-    client, _engine, _clock, _app = consent
+    client, _ = consent
     created = grant(client, patient(mint))
     ask = lambda: client.post("/consent/v1/decisions", json=QUESTION, headers=department(mint)).get_json()
     assert ask()["decision"] == "permit"
@@ -52,7 +52,7 @@ def test_a_revocation_is_seen_by_the_next_fast_decision(consent, mint):
     ("no token", 401), ("bad token", 401), ("no scope", 403), ("not json", 422), ("a list", 422),
     ("unknown purpose", 422), ("unknown label", 422), ("form body", 422), ("another department", 403)])
 def test_every_other_question_goes_to_the_view_and_comes_back_as_a_problem(consent, mint, case, status):
-    client, _engine, _clock, app = consent
+    client, app = consent.client, consent.app
     headers = department(mint)
     data, content_type = json.dumps(QUESTION), "application/json"
     if case == "no token":

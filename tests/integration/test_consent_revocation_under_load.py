@@ -11,28 +11,19 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.consent import MIGRATIONS_DIR
-from services.consent.entrypoints.http import create_app
 
 THREADS = 8
 ROUNDS = 3
 
 
 @pytest.fixture
-def server(database_url, mint, tmp_path):
-    migrate(database_url, MIGRATIONS_DIR)
-    engine = make_engine(database_url)
-    settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
-                             issuer=mint.issuer, audience=mint.audience, contract_checks="off")
-    app = create_app({"settings": settings, "engine": engine, "validator": mint.validator()})
+def server(service_apps, database_url):
+    app = service_apps.consent(database_url, testing=False, contract_checks="off").app
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
-    engine.dispose()
 
 
 def _decisions(base, headers, patient, stop, log):

@@ -1,22 +1,11 @@
 """A patient touches only their own consents; each route needs the right kind of token."""
 import pytest
 
-from services.common.config import load_settings
-from services.common.db import make_engine, migrate
-from services.consent import MIGRATIONS_DIR
-from services.consent.entrypoints.http import create_app
-
 
 @pytest.fixture
-def client(tmp_path, mint):
-    url = f"sqlite:///{tmp_path / 'consent.db'}"
-    migrate(url, MIGRATIONS_DIR)
-    engine = make_engine(url)
-    settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=url,
-                             issuer=mint.issuer, audience=mint.audience, testing=True,
-                             contract_checks="enforce")
-    yield create_app({"settings": settings, "engine": engine, "validator": mint.validator()}).test_client()
-    engine.dispose()
+def client(service_apps):
+    """The consent service's test client, on a SQLite file and the real clock."""
+    return service_apps.consent().client
 
 
 def _patient(mint, pid, scope="patient/Consent.cruds", **claims):
