@@ -9,12 +9,11 @@ from tests.support.fhir import small_bundle
 
 
 @pytest.fixture
-def records(database_url, mint, tmp_path):
-    with records_app(database_url, mint, tmp_path) as (app, engine):
-        client = app.test_client()
-        bundle = small_bundle("pat-7")
-        assert client.post("/fhir", json=bundle, headers=mint.department()).status_code == 200
-        yield app, client, bundle["entry"][1]["resource"]["id"]
+def observation(records, mint) -> str:
+    """The id of an Observation primary care stored."""
+    bundle = small_bundle("pat-7")
+    assert records.client.post("/fhir", json=bundle, headers=mint.department()).status_code == 200
+    return bundle["entry"][1]["resource"]["id"]
 
 
 def _count_reads(app) -> list:
@@ -28,8 +27,8 @@ def _count_reads(app) -> list:
     return calls
 
 
-def test_the_custodians_plain_read_does_not_enter_flask_and_answers_as_the_view_does(records, mint):
-    app, client, oid = records
+def test_the_custodians_plain_read_does_not_enter_flask_and_answers_as_the_view_does(records, observation, mint):
+    app, client, oid = records.app, records.client, observation
     calls = _count_reads(app)
     headers = {**mint.department(), "Accept-Language": "es"}
     fast = client.get(f"/fhir/Observation/{oid}", headers=headers)
@@ -43,8 +42,8 @@ def test_the_custodians_plain_read_does_not_enter_flask_and_answers_as_the_view_
 
 @pytest.mark.parametrize("case", ["other department", "unknown id", "no token", "bad token",
                                   "no scope", "no department", "conditional", "query"])
-def test_every_other_read_is_answered_by_the_view(records, mint, case):
-    app, client, oid = records
+def test_every_other_read_is_answered_by_the_view(records, observation, mint, case):
+    app, client, oid = records.app, records.client, observation
     calls = _count_reads(app)
     path, headers = f"/fhir/Observation/{oid}", mint.department()
     expected = {"other department": 404, "unknown id": 404, "no token": 401, "bad token": 401,
