@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import portal
-from gateway.fastpath import ProxyFastPath
+from gateway.proxy.fastpath import ProxyFastPath
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from gateway.schema import outbox
 from services.common.config import Settings, load_settings

@@ -11,17 +11,20 @@ from joserfc.jwk import RSAKey
 from sqlalchemy.engine import Engine
 
 from contracts.events import EventChecker
-from gateway import MIGRATIONS_DIR, accounts, authorize, proxies, proxy, revocation
-from gateway.devices import DeviceCookies
-from gateway.forwarded import AddressVoucher
-from gateway.keys import load_or_create_signing_key, public_jwks
-from gateway.oauth import GatewayAuthorizationServer, create_authorization_server
+from gateway import MIGRATIONS_DIR
+from gateway.accounts import activation, caregivers
+from gateway.authz import authorize, revocation
+from gateway.proxy import forward as proxy
+from gateway.accounts.devices import DeviceCookies
+from gateway.accounts.forwarded import AddressVoucher
+from gateway.authz.keys import load_or_create_signing_key, public_jwks
+from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.portal.secret import load_or_create_session_key
-from gateway.ratelimit import TokenBucket
-from gateway.revocation import RevocationList
-from gateway.signin import PasswordGate
+from gateway.proxy.ratelimit import TokenBucket
+from gateway.authz.revocation import RevocationList
+from gateway.accounts.signin import PasswordGate
 from gateway.store import Store
-from gateway.throttle import SignInPolicy
+from gateway.accounts.throttle import SignInPolicy
 from services.common import bodies
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
@@ -95,10 +98,10 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
 
     app.register_blueprint(authorize.create_blueprint(server, store, gate,
                                                       DeviceCookies(session_key)))
-    app.register_blueprint(accounts.create_blueprint(
+    app.register_blueprint(activation.create_blueprint(
         store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
         TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))
-    app.register_blueprint(proxies.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
+    app.register_blueprint(caregivers.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
     return Gateway(settings, engine, store, key, server, guard, upstreams)

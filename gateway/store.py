@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from gateway import events
+from gateway.accounts import events
 from gateway import schema as t
-from gateway.models import Account, AuthorizationCode, Client, TokenRecord
-from gateway.throttle import SignInPolicy
+from gateway.authz.models import Account, AuthorizationCode, Client, TokenRecord
+from gateway.accounts.throttle import SignInPolicy
 from services.common.db import transaction
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from gateway import housekeeping
+from gateway.admin import housekeeping
 from gateway.schema import outbox
 from services.common.config import load_settings
 from services.common.db import make_engine

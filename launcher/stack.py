@@ -91,7 +91,7 @@ def _after_start(manager: Manager, env: dict[str, str], demo: bool, started: flo
 
 def service_clients() -> dict[str, str]:
     """Give the exchange worker its own OAuth client, with a fresh secret on every start."""
-    from gateway.admin import ensure_service_client
+    from gateway.admin.clients import ensure_service_client
     from services.common.config import load_settings
     from services.common.db import make_engine
 

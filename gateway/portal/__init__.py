@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from markupsafe import Markup
 
-from gateway.forwarded import AddressVoucher
+from gateway.accounts.forwarded import AddressVoucher
 from gateway.portal import prefs as preferences
 from gateway.portal.client import Portal
 from gateway.portal.secret import load_or_create_session_key

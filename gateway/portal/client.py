@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from gateway.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES
-from gateway.forwarded import AddressVoucher
+from gateway.authz.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES
+from gateway.accounts.forwarded import AddressVoucher
 
 
 class ApiError(Exception):

@@ -9,7 +9,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect,
                    request, session, url_for)
 from werkzeug.datastructures import MultiDict
 
-from gateway.authorize import render_page
+from gateway.authz.authorize import render_page
 from gateway.portal import prefs as preferences
 from gateway.portal import vocabulary as v
 from gateway.portal.client import ApiError, Pkce, SignedOut

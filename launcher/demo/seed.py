@@ -64,8 +64,8 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         print_credentials(doc, out)
         return doc
 
-    from gateway import admin
-    from gateway.departments import DEPARTMENT_SCOPES, OVERSIGHT_CLIENT_ID, OVERSIGHT_SCOPES
+    from gateway.admin import clients as admin
+    from gateway.authz.departments import DEPARTMENT_SCOPES, OVERSIGHT_CLIENT_ID, OVERSIGHT_SCOPES
     from services.common.config import load_settings
     from services.common.db import make_engine
 

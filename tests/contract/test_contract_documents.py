@@ -64,7 +64,7 @@ def test_every_event_type_has_a_schema_a_producer_and_a_known_channel():
 
 
 def test_every_operation_path_is_routed_by_the_gateway():
-    from gateway import routes
+    from gateway.proxy import routes
 
     own = {"/.well-known/smart-configuration", "/oauth/jwks", "/oauth/revoked", "/oauth/token", "/oauth/introspect",
            "/oauth/revoke", "/accounts/v1/activation-codes", "/accounts/v1/activate",

@@ -8,7 +8,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from gateway import MIGRATIONS_DIR, oauth, proxies
+from gateway import MIGRATIONS_DIR
+from gateway.accounts import caregivers
+from gateway.authz import oauth
 from gateway import schema as t
 from gateway.store import Store
 from services.common.db import make_engine, migrate
@@ -20,7 +22,7 @@ from tests.integration.test_gateway_proxies import caregiver, refresh
 def test_a_refresh_that_races_the_patient_stopping_the_grant_gets_no_token(client, engine, monkeypatch):
     grant, tokens = caregiver(client, engine)
     store = client.application.extensions["gateway"].store
-    checked = proxies.principal
+    checked = caregivers.principal
 
     def stopped_right_after_the_check(store_, account_id, grant_id):
         user = checked(store_, account_id, grant_id)  # the grant is still in force here
@@ -28,7 +30,7 @@ def test_a_refresh_that_races_the_patient_stopping_the_grant_gets_no_token(clien
         store.revoke_grant(grant_id, row["patient"], row["patient_account_id"])
         return user
 
-    monkeypatch.setattr(oauth.proxies, "principal", stopped_right_after_the_check)
+    monkeypatch.setattr(oauth.caregivers, "principal", stopped_right_after_the_check)
     answer = refresh(client, tokens["refresh_token"])
     assert answer.status_code == 400, answer.json
     assert answer.json["error"] == "invalid_grant"

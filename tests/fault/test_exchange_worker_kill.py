@@ -11,7 +11,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from gateway.admin import ensure_service_client
+from gateway.admin.clients import ensure_service_client
 from services.common.db import make_engine
 from services.exchange.adapters.tables import ledger
 from tests.support.client import Department, patient_login

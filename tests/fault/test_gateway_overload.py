@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.admin import ensure_department
+from gateway.admin.clients import ensure_department
 from services.common.db import make_engine
 from tests.support.client import Department
 

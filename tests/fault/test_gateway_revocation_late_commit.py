@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from gateway import MIGRATIONS_DIR
 from gateway import schema as t
-from gateway.revocation import RevocationList
+from gateway.authz.revocation import RevocationList
 from gateway.store import Store
 from services.common.db import make_engine, migrate, transaction
 from tests.support.databases import (create_postgres_database, drop_postgres_database,

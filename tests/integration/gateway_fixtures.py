@@ -17,9 +17,9 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from gateway import schema
-from gateway.admin import ensure_department, ensure_portal_client
+from gateway.admin.clients import ensure_department, ensure_portal_client
 from gateway.app import create_app
-from gateway.departments import scopes_for
+from gateway.authz.departments import scopes_for
 from services.common.db import transaction
 
 ISSUER = "http://gateway.test"

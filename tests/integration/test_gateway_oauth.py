@@ -13,7 +13,7 @@ from tests.integration.gateway_fixtures import (ISSUER, REDIRECT_URI, app, autho
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from gateway.admin import ensure_portal_client, register_department_jwks
+from gateway.admin.clients import ensure_portal_client, register_department_jwks
 from services.common.auth import JwksCache, TokenValidator
 from services.common.problem import Problem
 

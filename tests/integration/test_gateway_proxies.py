@@ -14,8 +14,8 @@ from tests.integration.gateway_fixtures import (REDIRECT_URI, app, authorize_par
                               gateway_config, hidden_fields, patient_tokens, pkce, upstream)
 
 from gateway import schema
-from gateway.admin import ensure_portal_client
-from gateway.proxies import add_years
+from gateway.admin.clients import ensure_portal_client
+from gateway.accounts.caregivers import add_years
 from services.common.db import transaction
 
 PASSWORD = "correct horse battery"

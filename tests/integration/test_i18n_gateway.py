@@ -8,7 +8,7 @@ from tests.integration.gateway_fixtures import (REDIRECT_URI, app, authorize_par
                               make_account, pkce, upstream)
 from werkzeug.wrappers import Response
 
-from gateway.admin import ensure_portal_client
+from gateway.admin.clients import ensure_portal_client
 
 
 def login_page(client, engine, **headers):

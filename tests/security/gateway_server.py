@@ -12,8 +12,8 @@ import uuid
 
 from werkzeug.serving import make_server
 
-from gateway.accounts import normalise_code
-from gateway.admin import ensure_portal_client
+from gateway.accounts.activation import normalise_code
+from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
 from gateway.store import digest
 from tests.support.broker import free_port

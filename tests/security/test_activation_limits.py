@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from gateway.forwarded import HEADER
+from gateway.accounts.forwarded import HEADER
 from tests.security.gateway_server import GatewayServer
 
 STRANGER, PATIENT_HOME = "203.0.113.7", "198.51.100.2"

@@ -11,10 +11,10 @@ import requests
 
 import gateway.store
 from gateway import schema
-from gateway.admin import ensure_portal_client
-from gateway.devices import COOKIE, DeviceCookies
+from gateway.admin.clients import ensure_portal_client
+from gateway.accounts.devices import COOKIE, DeviceCookies
 from gateway.portal.secret import load_or_create_session_key
-from gateway.throttle import SignInPolicy, address_key, username_key
+from gateway.accounts.throttle import SignInPolicy, address_key, username_key
 from gateway.portal.client import Pkce
 from tests.security.gateway_server import GatewayServer, error_text, hidden_fields
 

@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from gateway import MIGRATIONS_DIR as GATEWAY_MIGRATIONS
-from gateway import housekeeping
+from gateway.admin import housekeeping
 from gateway import schema as t
 from gateway.worker import GatewayWorker
 from services.common.config import load_settings

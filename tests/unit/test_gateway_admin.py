@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from joserfc.jwk import RSAKey
 
 from gateway import MIGRATIONS_DIR
-from gateway.admin import ensure_department, ensure_portal_client, main, register_department_jwks
-from gateway.departments import DEPARTMENT_SCOPES, scopes_for
+from gateway.admin.clients import ensure_department, ensure_portal_client, main, register_department_jwks
+from gateway.authz.departments import DEPARTMENT_SCOPES, scopes_for
 from services.common.db import make_engine, migrate
 
 

@@ -1,7 +1,7 @@
 """gateway.routes.BODY_LIMITS: each route's largest body, the sizes the services refuse too."""
 import pytest
 
-from gateway import routes
+from gateway.proxy import routes
 from services.common import bodies
 
 

@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import stat
 
-from gateway.keys import KEY_FILE, load_or_create_signing_key, public_jwks
+from gateway.authz.keys import KEY_FILE, load_or_create_signing_key, public_jwks
 
 
 def test_the_key_is_created_once_with_mode_0600_and_reloaded(tmp_path):

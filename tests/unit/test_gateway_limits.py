@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from gateway.ratelimit import TokenBucket
-from gateway.revocation import RevocationList
+from gateway.proxy.ratelimit import TokenBucket
+from gateway.authz.revocation import RevocationList
 from services.common.auth import LEEWAY_SECONDS
 
 

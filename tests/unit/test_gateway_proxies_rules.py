@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from gateway.proxies import add_years, coming_of_age, last_day, scope_for, start_of, status
+from gateway.accounts.caregivers import add_years, coming_of_age, last_day, scope_for, start_of, status
 from services.common.problem import Problem
 
 TODAY = dt.date(2026, 11, 25)
@@ -28,7 +28,7 @@ def test_every_set_of_rights_a_patient_can_choose_has_a_summary_in_words():
     from itertools import combinations
 
     from contracts.schemas.proxies import RIGHTS
-    from gateway.proxies import SUMMARY
+    from gateway.accounts.caregivers import SUMMARY
     chosen = [tuple(sorted(c)) for n in range(1, len(RIGHTS) + 1) for c in combinations(RIGHTS, n)]
     assert sorted(chosen) == sorted(SUMMARY)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.routes import match, upstream_for
+from gateway.proxy.routes import match, upstream_for
 
 
 @pytest.mark.parametrize("path,service", [

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gateway import wire
+from gateway.proxy import wire
 
 
 CLOSE = b"<close>"

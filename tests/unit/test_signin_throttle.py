@@ -2,9 +2,9 @@
 address (pure code)."""
 import pytest
 
-from gateway.devices import LIFETIME_SECONDS, DeviceCookies
-from gateway.forwarded import HEADER, AddressVoucher
-from gateway.throttle import (SignInPolicy, address_key, device_key, told_wait, username_key,
+from gateway.accounts.devices import LIFETIME_SECONDS, DeviceCookies
+from gateway.accounts.forwarded import HEADER, AddressVoucher
+from gateway.accounts.throttle import (SignInPolicy, address_key, device_key, told_wait, username_key,
                               whole_seconds)
 
 

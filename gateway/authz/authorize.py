@@ -8,16 +8,16 @@ import secrets
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from gateway import proxies
-from gateway.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
-from gateway.devices import COOKIE as DEVICE_COOKIE, LIFETIME_SECONDS as DEVICE_LIFETIME
-from gateway.devices import PATH as DEVICE_PATH, DeviceCookies
-from gateway.keys import public_jwks
-from gateway.models import CAREGIVER_ACCOUNT
-from gateway.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
-from gateway.signin import PasswordGate
+from gateway.accounts import caregivers
+from gateway.authz.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
+from gateway.accounts.devices import COOKIE as DEVICE_COOKIE, LIFETIME_SECONDS as DEVICE_LIFETIME
+from gateway.accounts.devices import PATH as DEVICE_PATH, DeviceCookies
+from gateway.authz.keys import public_jwks
+from gateway.authz.models import CAREGIVER_ACCOUNT
+from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
+from gateway.accounts.signin import PasswordGate
 from gateway.store import Store
-from gateway.throttle import told_wait
+from gateway.accounts.throttle import told_wait
 from services.common import smart
 from services.common.i18n import N_, _, current_language, use_preferred
 
@@ -54,7 +54,7 @@ def render_page(template: str, status: int = 200, **context) -> Response:
 
 def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: PasswordGate,
                      devices: DeviceCookies) -> Blueprint:
-    bp = Blueprint("oauth", __name__, template_folder="templates")
+    bp = Blueprint("oauth", __name__)  # its pages are in gateway/templates, the app's folder
     settings = server.settings
     audiences = {settings.issuer, settings.issuer + "/fhir", settings.audience}
 
@@ -121,10 +121,10 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: Pas
                 return login_page(grant, 400, EXPIRED)
             user = account
             if account.kind == CAREGIVER_ACCOUNT:
-                row = proxies.choose_grant(store, account, request.values.get("patient"))
+                row = caregivers.choose_grant(store, account, request.values.get("patient"))
                 if row is None:
                     return login_page(grant, 403, NO_GRANT)
-                user = proxies.acting_user(account, row)
+                user = caregivers.acting_user(account, row)
             user = user if form["decision"] == "allow" else None
             return server.create_authorization_response(grant_user=user, grant=grant)
         if "username" not in form and "password" not in form:
@@ -139,10 +139,10 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: Pas
             return login_page(grant, 400, BAD_LOGIN, username)
         requested = (grant.request.scope or "").split()
         if account.kind == CAREGIVER_ACCOUNT:
-            row = proxies.choose_grant(store, account, request.values.get("patient"))
+            row = caregivers.choose_grant(store, account, request.values.get("patient"))
             if row is None:
                 return login_page(grant, 403, NO_GRANT, username)
-            requested = smart.within(requested, proxies.scope_for(row["rights"]))
+            requested = smart.within(requested, caregivers.scope_for(row["rights"]))
         ticket = secrets.token_urlsafe(32)
         store.save_ticket(ticket, account.id, request_hash())
         use_preferred(account.language)  # no Accept-Language: the patient's own language

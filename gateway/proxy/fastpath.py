@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Callable, Iterable
 
-from gateway import proxy, routes
+from gateway.proxy import forward as proxy, routes
 from services.common import i18n
 from services.common.fastpath import NO_LENGTH, content_length, reason
 from services.common.problem import Problem

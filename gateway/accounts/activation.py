@@ -10,13 +10,13 @@ import uuid
 from argon2 import PasswordHasher
 from flask import Blueprint, jsonify, request
 
-from gateway import proxies
-from gateway.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
-from gateway.proxy import Guard, Upstreams
-from gateway.ratelimit import TokenBucket
-from gateway.signin import PasswordGate
+from gateway.accounts import caregivers
+from gateway.accounts.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
+from gateway.proxy.forward import Guard, Upstreams
+from gateway.proxy.ratelimit import TokenBucket
+from gateway.accounts.signin import PasswordGate
 from gateway.store import Store, digest, now
-from gateway.throttle import address_key
+from gateway.accounts.throttle import address_key
 from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
 from services.common.bodies import load_body
 from services.common.i18n import N_
@@ -110,7 +110,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         if row is None:
             invite = store.grant_by_invite(normalise_code(body["code"]))
             if invite is not None:  # a caregiver's invite (gateway/proxies.py)
-                return jsonify(proxies.join(store, gate, invite, body, username, password,
+                return jsonify(caregivers.join(store, gate, invite, body, username, password,
                                             client or "?")), 201
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
                           next_step=CHECK_OR_ASK)

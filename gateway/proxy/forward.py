@@ -14,9 +14,9 @@ from urllib.parse import quote, urlsplit
 import urllib3
 from flask import Blueprint, Response, request
 
-from gateway import routes, wire
-from gateway.ratelimit import TokenBucket
-from gateway.revocation import RevocationList
+from gateway.proxy import routes, wire
+from gateway.proxy.ratelimit import TokenBucket
+from gateway.authz.revocation import RevocationList
 from services.common import bodies, smart
 from services.common.auth import TokenValidator, bearer_token, parse_bearer
 from services.common.i18n import N_

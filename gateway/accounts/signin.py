@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.models import Account
+from gateway.authz.models import Account
 from gateway.store import Store
-from gateway.throttle import SignInPolicy, address_key, device_key, username_key
+from gateway.accounts.throttle import SignInPolicy, address_key, device_key, username_key
 
 MAX_USERNAME = 64  # contracts/schemas/accounts.py; a longer one is no account
 

@@ -23,8 +23,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from gateway import proxies
-from gateway.models import DEPARTMENT, ProxyUser, TokenRecord
+from gateway.accounts import caregivers
+from gateway.authz.models import DEPARTMENT, ProxyUser, TokenRecord
 from gateway.store import Store, digest
 from services.common import smart
 from services.common.auth import LEEWAY_SECONDS
@@ -134,7 +134,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Use up the code (once only, section 4.1.2) and return its account."""
         if not self.server.store.delete_code(authorization_code.code_hash):
             raise InvalidGrantError("The authorization code was already used.")
-        return proxies.principal(self.server.store, authorization_code.account_id,
+        return caregivers.principal(self.server.store, authorization_code.account_id,
                                  authorization_code.grant_id)
 
     def delete_authorization_code(self, authorization_code):
@@ -168,7 +168,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         if not self.server.store.retire_refresh(refresh_token.jti):
             raise InvalidGrantError("The refresh token was already used.")
-        return proxies.principal(self.server.store, refresh_token.account_id, refresh_token.grant_id)
+        return caregivers.principal(self.server.store, refresh_token.account_id, refresh_token.grant_id)
 
     def revoke_old_credential(self, refresh_token):
         pass  # already retired by authenticate_user
@@ -308,7 +308,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
         if not saved:  # the patient stopped the grant while this token was being made
             raise InvalidGrantError("The caregiver's access has ended or was stopped.")
         if grant_id and request.payload.grant_type == "authorization_code":
-            proxies.record_sign_in(self.store, user)
+            caregivers.record_sign_in(self.store, user)
         if user is not None:
             token["patient"] = user.patient  # SMART App Launch launch context
 

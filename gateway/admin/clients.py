@@ -16,7 +16,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.engine import Engine
 
 from gateway import schema as t
-from gateway.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES, scopes_for
+from gateway.authz.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES, scopes_for
 from gateway.store import digest
 from services.common.db import transaction
 
@@ -125,6 +125,3 @@ def ensure_service_client(engine: Engine, name: str, scopes: str) -> dict:
                 scope=scopes, redirect_uris="[]", created_at=int(time.time())))
     return {"client_id": name, "client_secret": secret}
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Portal accounts and caregivers: activation, invites, password checks and the sign-in throttle."""

@@ -1,0 +1,1 @@
+"""Operators' tools: register clients from the command line, delete expired token rows."""
