@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 import uuid
 
 from argon2 import PasswordHasher
 from flask import Blueprint, jsonify, request
 
 from gateway.accounts import caregivers
+from gateway.accounts.codes import new_code, normalise_code
 from gateway.accounts.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
 from gateway.proxy.forward import Guard, Upstreams
 from gateway.proxy.ratelimit import TokenBucket
@@ -22,8 +22,6 @@ from services.common.bodies import load_body
 from services.common.i18n import N_
 from services.common.problem import Problem
 
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read aloud
-CODE_LENGTH = 12  # about 59 bits
 MAX_FAILED_ATTEMPTS = 5
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
@@ -33,16 +31,6 @@ INVALID = N_("Invalid input")
 NO_MATCH = N_("The activation code and birth date do not match our records.")
 CHECK_OR_ASK = N_("Check both and try again, or ask your care team for a new code.")
 ASK_NEW_CODE = N_("Ask your care team for a new activation code.")
-
-
-def new_code() -> str:
-    """Return a code like ABCD-EFGH-JKMN."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
-
-
-def normalise_code(code: str) -> str:
-    return re.sub(r"[\s-]", "", code).upper()
 
 
 def preferred_language(patient: dict) -> str | None:

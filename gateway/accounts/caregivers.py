@@ -40,6 +40,7 @@ from flask import Blueprint, jsonify
 
 from contracts.schemas.proxies import ProxyInviteRequestSchema
 from gateway import store as storage
+from gateway.accounts.codes import new_code, normalise_code
 from gateway.authz.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ProxyUser
 from gateway.proxy.forward import Guard
 from gateway.accounts.signin import PasswordGate
@@ -242,7 +243,6 @@ def create_blueprint(store: Store, guard: Guard, invite_days: int) -> Blueprint:
         day, by_age = last_day(body["relationship"], body.get("expires_on"),
                                dt.date.fromisoformat(account.birth_date), on)
         ends_at = start_of(day + dt.timedelta(days=1))
-        from gateway.accounts.activation import new_code, normalise_code  # accounts imports this module
         code = new_code()
         row = store.create_grant(
             id=str(uuid.uuid4()), patient=account.patient, patient_account_id=account.id,

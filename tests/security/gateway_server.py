@@ -12,7 +12,7 @@ import uuid
 
 from werkzeug.serving import make_server
 
-from gateway.accounts.activation import normalise_code
+from gateway.accounts.codes import normalise_code
 from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
 from gateway.store import digest
