@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import portal
-from gateway.proxy.fastpath import ProxyFastPath
+from gateway.proxy.fastpath import FastPath
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from gateway.schema import outbox
 from services.common.config import Settings, load_settings
@@ -44,8 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     portal.init_app(app, settings)
     registry = instrument(app, "gateway", readiness_checks(gateway))
     registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
-    app.wsgi_app = ProxyFastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
-                                 app.extensions["observe_request"])
+    app.wsgi_app = FastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
+                            app.extensions["observe_request"])
     if settings.trusted_proxies:
         # Only then is X-Forwarded-For believed, and only its last PHR_TRUSTED_PROXIES hops:
         # without a proxy in front, any client could name itself any address.

@@ -14,7 +14,9 @@ from contracts.events import EventChecker
 from gateway import MIGRATIONS_DIR
 from gateway.accounts import activation, caregivers
 from gateway.authz import authorize, revocation
-from gateway.proxy import forward as proxy
+from gateway.proxy import forward
+from gateway.proxy.guard import Guard
+from gateway.proxy.upstreams import Upstreams
 from gateway.accounts.devices import DeviceCookies
 from gateway.accounts.forwarded import AddressVoucher
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
@@ -59,8 +61,8 @@ class Gateway:
     store: Store
     key: RSAKey
     server: GatewayAuthorizationServer
-    guard: proxy.Guard
-    upstreams: proxy.Upstreams
+    guard: Guard
+    upstreams: Upstreams
 
 
 def migrate_once(settings: Settings) -> None:
@@ -88,9 +90,9 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     jwks = public_jwks(key)
     validator = TokenValidator(settings.issuer, settings.audience,
                                JwksCache(settings.jwks_url, ttl=math.inf, fetch=lambda _url: jwks))
-    guard = proxy.Guard(validator, revocations,
+    guard = Guard(validator, revocations,
                         TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
-    upstreams = proxy.Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
+    upstreams = Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
                                 config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
     session_key = load_or_create_session_key(settings.var_dir)
@@ -102,7 +104,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
         store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
         TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))
     app.register_blueprint(caregivers.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
-    app.register_blueprint(proxy.create_blueprint(guard, upstreams, settings.issuer))
+    app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
     return Gateway(settings, engine, store, key, server, guard, upstreams)
 

@@ -12,7 +12,8 @@ from flask import Blueprint, jsonify, request
 from gateway.accounts import caregivers
 from gateway.accounts.codes import new_code, normalise_code
 from gateway.accounts.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
-from gateway.proxy.forward import Guard, Upstreams
+from gateway.proxy.guard import Guard
+from gateway.proxy.upstreams import Upstreams
 from gateway.proxy.ratelimit import TokenBucket
 from gateway.accounts.signin import PasswordGate
 from gateway.store import Store, digest, now

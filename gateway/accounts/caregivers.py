@@ -42,7 +42,7 @@ from contracts.schemas.proxies import ProxyInviteRequestSchema
 from gateway import store as storage
 from gateway.accounts.codes import new_code, normalise_code
 from gateway.authz.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ProxyUser
-from gateway.proxy.forward import Guard
+from gateway.proxy.guard import Guard
 from gateway.accounts.signin import PasswordGate
 from gateway.store import Store
 from gateway.accounts.throttle import told_wait

@@ -1,13 +1,14 @@
-"""The proxy's common case as plain WSGI, in front of the gateway's Flask app (the services'
-hot routes, services.common.fastpath, do the same for one route each; the proxy has many
-prefixes and methods, hands a failed call's problem to its view, and so has its own).
+"""The proxy's fast path: its common case as plain WSGI, in front of the gateway's Flask app
+(docs/architecture.md, "The fast path"). The services' fast routes (services.common.fastpath)
+answer one route each; the proxy has many prefixes and methods and hands a failed call's
+problem to its view, and so has its own.
 
 A forwarded request needs none of Flask's per-request machinery (request context, session
-cookie, URL map, hooks, a Response object), and that machinery was a quarter of the gateway's
-CPU per proxied request. So a request that passes every check is forwarded from here; every
-other request goes to Flask as it came, and the Flask proxy view (gateway.proxy) stays the
-one place that refuses and explains. The checks are the same objects: gateway.routes, the
-Guard (token, revocation, scope, rate) and the Upstreams.
+cookie, URL map, hooks, a Response object), which costs more than the forwarding itself. So a
+request that passes every check is forwarded from here; every other request goes to Flask as
+it came, and the Flask view (gateway.proxy.forward) stays the one place that refuses and
+explains. The checks are the same objects: gateway.proxy.routes, the Guard (token,
+revocation, scope, rate) and the Upstreams.
 
 What goes to Flask: paths the gateway does not forward, open routes, HEAD and OPTIONS, a
 refused token, scope or rate, a dot segment, a body without a Content-Length or over the
@@ -22,7 +23,9 @@ import logging
 import time
 from typing import Callable, Iterable
 
-from gateway.proxy import forward as proxy, routes
+from gateway.proxy import forward, routes
+from gateway.proxy.guard import Guard
+from gateway.proxy.upstreams import Upstreams
 from services.common import i18n
 from services.common.fastpath import NO_LENGTH, content_length, reason
 from services.common.problem import Problem
@@ -31,14 +34,14 @@ log = logging.getLogger(__name__)
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # Request headers forwarded, as WSGI environ keys.
-_FORWARDED = [(name, "HTTP_" + name.upper().replace("-", "_")) for name in proxy.FORWARDED_HEADERS
+_FORWARDED = [(name, "HTTP_" + name.upper().replace("-", "_")) for name in forward.FORWARDED_HEADERS
               if name != "Content-Type"]
 
 
-class ProxyFastPath:
+class FastPath:
     """WSGI middleware: forward requests that pass the Guard without entering Flask."""
 
-    def __init__(self, app: Callable, guard: proxy.Guard, upstreams: proxy.Upstreams,
+    def __init__(self, app: Callable, guard: Guard, upstreams: Upstreams,
                  public_base: str, observe: Callable[[str, str, int, float], None]):
         self.app, self.guard, self.upstreams = app, guard, upstreams
         self.public_base, self.observe = public_base, observe
@@ -58,7 +61,7 @@ class ProxyFastPath:
         try:
             claims = self.guard.check(found.rule, environ.get("HTTP_AUTHORIZATION", ""))
         except Problem as refusal:
-            environ[proxy.REFUSAL_KEY] = refusal  # the view renders it, without checking again
+            environ[forward.REFUSAL_KEY] = refusal  # the view renders it, without checking again
             return self.app(environ, start_response)
         except Exception:  # nothing was sent: the view meets the same failure and answers it
             log.warning("proxy fast path failed before forwarding; the Flask view answers", exc_info=True)
@@ -73,13 +76,13 @@ class ProxyFastPath:
         body = environ["wsgi.input"].read(length) if length else b""
         query = environ.get("QUERY_STRING", "").encode("latin-1")
         try:
-            upstream = self.upstreams.call(found.upstream, method, proxy.quote_path(path), query,
+            upstream = self.upstreams.call(found.upstream, method, forward.quote_path(path), query,
                                            headers, body)
         except Problem as problem:
-            environ[proxy.UPSTREAM_PROBLEM_KEY] = problem
+            environ[forward.UPSTREAM_PROBLEM_KEY] = problem
             return self.app(environ, start_response)
 
-        out = proxy.response_headers(upstream.headers, self.upstreams.peers[found.upstream],
+        out = forward.response_headers(upstream.headers, self.upstreams.peers[found.upstream],
                                      self.public_base)
         names = {name.lower() for name, _ in out}
         if "content-language" not in names:

@@ -1,24 +1,21 @@
-"""One origin for every service: check the token, scope and rate, then forward (DESIGN section 1).
+"""One origin for every service: a request that passes the Guard goes to its service
+(routes.UPSTREAMS), and the answer comes back as the service sent it.
 
-This is the hot path. Per request it does: one regex walk over routes.ROUTES, one cached token
-check (signature verified once per token), one dict lookup for revocation, one bucket update,
-and one pooled HTTP call. No key loading, no database query.
+The common case never reaches the Flask view below: gateway.proxy.fastpath forwards it
+without Flask (docs/architecture.md, "The fast path"). The view serves the rest, and renders
+every refusal and failure.
 """
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import urllib3
 from flask import Blueprint, Response, request
 
-from gateway.proxy import routes, wire
-from gateway.proxy.ratelimit import TokenBucket
-from gateway.authz.revocation import RevocationList
-from services.common import bodies, smart
-from services.common.auth import TokenValidator, bearer_token, parse_bearer
+from gateway.proxy import routes
+from gateway.proxy.guard import Guard
+from gateway.proxy.upstreams import Upstreams
+from services.common import bodies
 from services.common.i18n import N_
 from services.common.problem import Problem
 
@@ -31,153 +28,11 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
                         "proxy-connection", "content-length"})
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-CAREGIVER_MAY_NOT = N_("The patient has not given you the right to do this.")
-CAREGIVER_ASK = N_("Ask the patient to give you this right, or to do it themselves.")
-#: The WSGI environ key under which gateway.fastpath hands a failed call's problem to the view.
+#: The WSGI environ key under which the fast path hands a failed call's problem to the view.
 UPSTREAM_PROBLEM_KEY = "phr.gateway.upstream_problem"
 #: The fast path's refusal of a token, scope or rate, for the view to render as it is: checking
 #: again would spend a second token of the rate budget, and could let the request through.
 REFUSAL_KEY = "phr.gateway.refusal"
-
-
-def _challenge(error: str, scope: str | None = None) -> dict:
-    value = f'Bearer realm="phr", error="{error}"'
-    if scope:
-        value += f', scope="{scope}"'
-    return {"WWW-Authenticate": value}
-
-
-@dataclass
-class Guard:
-    """The coarse checks: a valid, unrevoked token, the route's scope, the client's rate."""
-
-    validator: TokenValidator
-    revocations: RevocationList
-    limiter: TokenBucket
-
-    def claims(self, authorization: str | None = None) -> dict:
-        """Return the claims of the bearer token in AUTHORIZATION (default: the Flask
-        request's header), or raise 401."""
-        # TokenValidator keeps verified tokens until they expire, so a signature is checked once.
-        raw = bearer_token() if authorization is None else parse_bearer(authorization)
-        claims = self.validator.validate(raw)
-        if self.revocations.is_revoked(claims["jti"]):
-            raise Problem(401, N_("Unauthorized"), N_("The access token was revoked."),
-                          next_step=N_("Sign in again."),
-                          headers=_challenge("invalid_token"))
-        if claims.get("act") and claims["exp"] <= time.time():
-            # A caregiver's token expires with the grant (gateway/proxies.py). We issued it on
-            # this clock, so the validator's leeway for clock skew does not apply.
-            raise Problem(401, N_("Unauthorized"), N_("The caregiver's access has ended."),
-                          next_step=N_("Ask the patient to invite you again."),
-                          headers=_challenge("invalid_token"))
-        return claims
-
-    def check(self, rule: tuple[str, str, str], authorization: str | None = None) -> dict:
-        """Return the claims if the token passes RULE and the rate limit, else raise 401/403/429."""
-        claims = self.claims(authorization)
-        context, resource, interactions = rule
-        if not smart.allows(claims.get("scope", ""), context, resource, interactions):
-            needed = f"{context}/{resource}.{interactions}"
-            if claims.get("act"):  # a caregiver holds only the rights the patient gave
-                raise Problem(403, N_("Forbidden"), CAREGIVER_MAY_NOT, next_step=CAREGIVER_ASK,
-                              headers=_challenge("insufficient_scope", needed))
-            raise Problem(403, N_("Forbidden"),
-                          N_("Your token may not do this. It needs the scope {scope}."),
-                          headers=_challenge("insufficient_scope", needed), params={"scope": needed})
-        if context == "patient" and not claims.get("patient"):
-            raise Problem(403, N_("Forbidden"), N_("This request needs a patient's access token."),
-                          headers=_challenge("insufficient_scope"))
-        self.limit(claims)
-        return claims
-
-    def limit(self, claims: dict) -> None:
-        """Spend one request of the caller's budget or raise 429."""
-        # Department clients share one budget; every patient of the public portal has their own.
-        # A caregiver (act) has a budget of their own, apart from the patient's.
-        actor = claims.get("act") if isinstance(claims.get("act"), dict) else {}
-        key = (claims["client_id"] if not claims.get("patient")
-               else f"{claims['client_id']} {actor.get('sub') or claims['sub']}")
-        wait = self.limiter.take(key)
-        if wait:
-            raise Problem(429, N_("Too Many Requests"),
-                          N_("Too many requests from this app. Wait {seconds} seconds, then try again."),
-                          headers={"Retry-After": str(wait)}, params={"seconds": wait})
-
-
-@dataclass
-class UpstreamResponse:
-    """What a service answered: status, headers and the body exactly as sent."""
-
-    status_code: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-class Upstreams:
-    """Forward requests to the services: plain-HTTP peers over gateway.wire's keep-alive
-    connections, any other (https) over one urllib3 pool.
-
-    Not requests: this is the gateway's hot path, and requests' session machinery (hooks,
-    cookies, redirects, environment proxies) roughly doubles the per-call cost while adding
-    nothing a fixed set of internal peers needs (gateway.wire says why not urllib3 either).
-    """
-
-    def __init__(self, peers: dict[str, str], connect_timeout: float = 2.0,
-                 read_timeout: float = 30.0, pool_size: int = 32):
-        self.peers = {name: url.rstrip("/") for name, url in peers.items()}
-        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self.pool = urllib3.PoolManager(num_pools=max(len(self.peers), 1), maxsize=pool_size,
-                                        block=False, retries=False)
-        self.wire: dict[str, wire.Peer] = {}
-        for name, url in self.peers.items():
-            parts = urlsplit(url)
-            if parts.scheme == "http" and parts.hostname and not parts.path:
-                self.wire[name] = wire.Peer(parts.hostname, parts.port or 80, connect_timeout,
-                                            read_timeout, pool_size)
-
-    def call(self, service: str, method: str, path: str, query: bytes = b"",
-             headers: dict | None = None, body: bytes | None = None) -> UpstreamResponse:
-        """Send one request to SERVICE, mapping network failures to 503/504/502 problems."""
-        target = path + (("?" + query.decode("latin-1")) if query else "")
-        peer = self.wire.get(service)
-        if peer is not None:
-            try:
-                return UpstreamResponse(*peer.request(method, target, list((headers or {}).items()),
-                                                      body or b""))
-            except wire.UpstreamError as exc:
-                log.warning("%s failed (%s): %s", service, exc.kind, exc)
-                raise _failure(service, exc.kind) from exc
-        try:
-            resp = self.pool.request(method, self.peers[service] + target, headers=headers or {},
-                                     body=body or None, timeout=self.timeout, redirect=False,
-                                     retries=False, preload_content=True, decode_content=False)
-            return UpstreamResponse(resp.status, list(resp.headers.items()), resp.data)
-        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
-            log.warning("%s unreachable: %s", service, exc)
-            raise _failure(service, "connect") from exc
-        except urllib3.exceptions.TimeoutError as exc:
-            log.warning("%s timed out: %s", service, exc)
-            raise _failure(service, "timeout") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            log.warning("%s failed: %s", service, exc)
-            raise _failure(service, "protocol") from exc
-
-
-def _failure(service: str, kind: str) -> Problem:
-    """Return the problem for a failed call of KIND (gateway.wire.UpstreamError's kinds):
-    "connect" (unreachable) 503, "timeout" 504, anything else 502."""
-    if kind == "connect":
-        return Problem(503, N_("Service Unavailable"),
-                       N_("The {service} service cannot be reached right now."),
-                       next_step=N_("Try again in a few minutes."),
-                       headers={"Retry-After": "5"}, params={"service": service})
-    if kind == "timeout":
-        return Problem(504, N_("Gateway Timeout"),
-                       N_("The {service} service did not answer in time. Nothing is known to have changed."),
-                       next_step=N_("Try again in a few minutes."), params={"service": service})
-    return Problem(502, N_("Bad Gateway"), N_("The {service} service gave an invalid answer."),
-                   next_step=N_("Try again in a few minutes."), params={"service": service})
 
 
 def quote_path(path: str) -> str:
@@ -200,11 +55,7 @@ def response_headers(headers: list[tuple[str, str]], base: str, public_base: str
 
 
 def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Blueprint:
-    """Register one catch-all rule per proxied prefix (routes.UPSTREAMS).
-
-    The common case never reaches these views: gateway.fastpath forwards it without Flask.
-    They serve the rest, and render every refusal and failure.
-    """
+    """Register one catch-all rule per proxied prefix (routes.UPSTREAMS)."""
     bp = Blueprint("proxy", __name__)
 
     def forward(rest: str = ""):

@@ -108,7 +108,7 @@ def upstream_for(path: str) -> str | None:
 
 
 def rule_for(path: str) -> str:
-    """Return the Flask URL rule (gateway.proxy's blueprint) that serves PATH, for metrics labels."""
+    """Return the Flask URL rule (gateway.proxy.forward's blueprint) that serves PATH, for metrics labels."""
     for prefix, _service in UPSTREAMS:
         if path == prefix:
             return prefix

@@ -6,7 +6,7 @@ response objects, was about 40 % of the gateway's CPU per proxied request (py-sp
 ``make bench``). The peers are our own services, so this needs little: keep-alive sockets
 pooled per peer, a request with a Content-Length body, and a response delimited by
 Content-Length, chunked coding or the connection's close. Anything else (https peers, say)
-stays with urllib3 (gateway.proxy.Upstreams).
+stays with urllib3 (gateway.proxy.upstreams.Upstreams).
 """
 from __future__ import annotations
 
