@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.accounts import events
 from gateway import schema as t
-from gateway.authz.models import Account, AuthorizationCode, Client, TokenRecord
+from gateway.accounts.models import Account
+from gateway.authz.models import AuthorizationCode, Client, TokenRecord
 from gateway.accounts.throttle import SignInPolicy
 from services.common.db import transaction
 

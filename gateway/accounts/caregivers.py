@@ -41,7 +41,7 @@ from flask import Blueprint, jsonify
 from contracts.schemas.proxies import ProxyInviteRequestSchema
 from gateway import store as storage
 from gateway.accounts.codes import new_code, normalise_code
-from gateway.authz.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ProxyUser
+from gateway.accounts.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ActingCaregiver
 from gateway.proxy.guard import Guard
 from gateway.accounts.signin import PasswordGate
 from gateway.store import Store
@@ -156,9 +156,9 @@ def is_active(row, at: int) -> bool:
     return status(row, at) == "active"
 
 
-def acting_user(caregiver: Account, row) -> ProxyUser:
+def acting_user(caregiver: Account, row) -> ActingCaregiver:
     """The user authlib issues a caregiver's token to, bound to the grant ROW."""
-    return ProxyUser(id=caregiver.id, username=caregiver.username, language=caregiver.language,
+    return ActingCaregiver(id=caregiver.id, username=caregiver.username, language=caregiver.language,
                      patient=row["patient"], patient_account_id=row["patient_account_id"],
                      grant_id=row["id"], scope=scope_for(row["rights"]), ends_at=row["ends_at"])
 
@@ -357,7 +357,7 @@ def principal(store: Store, account_id: str, grant_id: str | None):
     return acting_user(account, row)
 
 
-def record_sign_in(store: Store, user: ProxyUser) -> None:
+def record_sign_in(store: Store, user: ActingCaregiver) -> None:
     """Store and log that a caregiver signed in to act for a patient."""
     store.record_proxy_event(user.grant_id, user.patient, "signed-in", "caregiver", user.id)
     log.info("caregiver account %s signed in to act for patient %s (grant %s)",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.authz.models import Account
+from gateway.accounts.models import Account
 from gateway.store import Store
 from gateway.accounts.throttle import SignInPolicy, address_key, device_key, username_key
 

@@ -13,7 +13,7 @@ from gateway.authz.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
 from gateway.accounts.devices import COOKIE as DEVICE_COOKIE, LIFETIME_SECONDS as DEVICE_LIFETIME
 from gateway.accounts.devices import PATH as DEVICE_PATH, DeviceCookies
 from gateway.authz.keys import public_jwks
-from gateway.authz.models import CAREGIVER_ACCOUNT
+from gateway.accounts.models import CAREGIVER_ACCOUNT
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.accounts.signin import PasswordGate
 from gateway.store import Store

@@ -1,4 +1,5 @@
-"""The objects authlib's grants work with (RFC 6749 client, code and token models)."""
+"""The objects authlib's grants work with (RFC 6749 client, code and token models); the
+users they are issued to are gateway.accounts.models."""
 from __future__ import annotations
 
 import hmac
@@ -11,7 +12,6 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from services.common import smart
 
 PORTAL, DEPARTMENT = "portal", "department"
-PATIENT_ACCOUNT, CAREGIVER_ACCOUNT = "patient", "caregiver"
 
 
 @dataclass
@@ -64,42 +64,6 @@ class Client(ClientMixin):
         if self.kind == PORTAL:
             return grant_type in ("authorization_code", "refresh_token")
         return grant_type == "client_credentials"
-
-
-@dataclass
-class Account:
-    """A portal account: a patient's own, or a caregiver's (``patient`` is None)."""
-
-    id: str
-    username: str
-    password_hash: str
-    patient: str | None
-    language: str | None
-    failed_logins: int
-    locked_until: int
-    created_at: int
-    kind: str = PATIENT_ACCOUNT
-    birth_date: str | None = None
-
-    def get_user_id(self):
-        return self.id
-
-
-@dataclass
-class ProxyUser:
-    """A caregiver signed in to act for one patient under one grant (RFC 8693 ``act``)."""
-
-    id: str  # the caregiver's account id (the actor)
-    username: str
-    language: str | None
-    patient: str  # the patient's FHIR id
-    patient_account_id: str  # the token's ``sub``: the person acted for
-    grant_id: str
-    scope: str  # the most the grant's rights allow
-    ends_at: int  # no token outlives this
-
-    def get_user_id(self):
-        return self.id
 
 
 @dataclass

@@ -24,7 +24,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from gateway.accounts import caregivers
-from gateway.authz.models import DEPARTMENT, ProxyUser, TokenRecord
+from gateway.accounts.models import ActingCaregiver
+from gateway.authz.models import DEPARTMENT, TokenRecord
 from gateway.store import Store, digest
 from services.common import smart
 from services.common.auth import LEEWAY_SECONDS
@@ -51,7 +52,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         A caregiver's token carries no more than the grant's rights and ends with the grant.
         """
         scope = self.get_allowed_scope(client, scope)
-        if isinstance(user, ProxyUser):
+        if isinstance(user, ActingCaregiver):
             scope = " ".join(smart.within(scope, user.scope))
             if not scope:
                 raise InvalidScopeError(description="The caregiver's rights do not allow this scope.")
@@ -75,7 +76,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         }
         if client.kind == DEPARTMENT:
             claims["dept"] = client.name
-        if isinstance(user, ProxyUser):
+        if isinstance(user, ActingCaregiver):
             # RFC 8693 section 4.1: sub is the person acted for, act.sub the one acting.
             claims.update(sub=user.patient_account_id, patient=user.patient,
                           act={"sub": user.id}, exp=min(claims["exp"], user.ends_at))
@@ -294,7 +295,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
         previous = getattr(request, "refresh_token", None)
         refresh = token.get("refresh_token")
         refresh_expires_at = claims["iat"] + REFRESH_TOKEN_SECONDS if refresh else None
-        grant_id = user.grant_id if isinstance(user, ProxyUser) else None
+        grant_id = user.grant_id if isinstance(user, ActingCaregiver) else None
         if grant_id and refresh:
             refresh_expires_at = min(refresh_expires_at, user.ends_at)
         saved = self.store.save_token(
