@@ -52,6 +52,14 @@ def test_cardiology_gets_the_records_with_consent_and_a_clear_refusal_after_revo
     assert page.status_code == 200
     mine = [d for d in page.json()["items"] if d["consent"]["id"] == consent["id"]]
     assert len(mine) == 1 and mine[0]["recipient"]["department"] == "cardiology"
+    for lang in ("en", "es"):  # the consent and the disclosure name the purpose with one wording
+        asked = {**me, "Accept-Language": lang}
+        granted = requests.get(f"{stack.gateway}/patient/v1/consents/{consent['id']}", headers=asked,
+                               timeout=10).json()
+        seen = [d for d in requests.get(f"{stack.gateway}/patient/v1/disclosures", headers=asked,
+                                        timeout=10).json()["items"] if d["consent"]["id"] == consent["id"]]
+        assert seen[0]["purpose"] == granted["purposes"][0], lang
+        assert seen[0]["recipient"]["display"] == granted["grantee"]["display"], lang
     deadline, kinds = time.monotonic() + 20, set()
     while time.monotonic() < deadline and not {"disclosure", "consent-granted", "consent-revoked"} <= kinds:
         notes = requests.get(f"{stack.gateway}/patient/v1/notifications", headers=me, timeout=10)
