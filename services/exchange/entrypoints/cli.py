@@ -148,11 +148,12 @@ def _verify(args) -> int:
     if args.local:
         from services.common.config import load_settings
         from services.common.db import make_engine
-        from services.exchange.service_layer import ledger_store
+        from services.exchange.service_layer.queries import verify_ledger
+        from services.exchange.service_layer.unit_of_work import SqlUnitOfWork
 
         engine = make_engine(load_settings("exchange").database_url)
         try:
-            verdict = ledger_store.verify(engine).as_dict()
+            verdict = verify_ledger(SqlUnitOfWork(engine, write=False)).as_dict()
         finally:
             engine.dispose()
     else:

@@ -6,9 +6,8 @@ import json
 from flask import current_app, g, request
 from marshmallow import Schema
 
-from services.common import bodies, i18n
+from services.common import bodies, i18n, paging
 from services.common.i18n import N_
-from services.common.params import whole_number
 from services.common.problem import Problem
 from services.exchange.bootstrap import Exchange
 
@@ -41,18 +40,24 @@ def _invalid(messages: dict) -> Problem:
                    errors=json.loads(json.dumps(messages, default=str)))
 
 
-DEFAULT_PAGE, MAX_PAGE = 20, 100
-
-
-def page_args() -> tuple[int, int]:
-    """Return (limit, offset) from ?limit= (1 to 100, default 20) and ?cursor= (an opaque
-    offset), or raise a 422 naming the field: a limit out of range is refused, not bent."""
-    limit, cursor = request.args.get("limit", str(DEFAULT_PAGE)), request.args.get("cursor", "0")
-    size, offset = whole_number(limit), whole_number(cursor)
-    fields = [name for name, ok in (("limit", size is not None and 1 <= size <= MAX_PAGE),
-                                    ("cursor", offset is not None)) if not ok]
+def page_args(name: str) -> tuple[int, int]:
+    """Return (limit, offset) of list NAME from ?limit= (1 to 100, default 20) and ?cursor= (the
+    `next` of the page before: services.common.paging), or raise a 422 naming the field: a limit
+    out of range is refused, not bent."""
+    size, offset, cursor = paging.page_size(request.args.get("limit")), 0, request.args.get("cursor")
+    fields = [] if size is not None else ["limit"]
+    if cursor is not None:
+        try:
+            offset = paging.decode(cursor, name, int)[0]
+        except paging.BadCursor:
+            fields.append("cursor")
     if fields:
         raise Problem(422, N_("Unprocessable Content"),
                       N_("Use a limit from 1 to {max} and the cursor of the page before, as it is."),
-                      slug="invalid-input", params={"max": MAX_PAGE}, fields=fields)
+                      slug="invalid-input", params={"max": paging.MAX_PAGE}, fields=fields)
     return size, offset
+
+
+def next_cursor(name: str, offset: int, items: list, more: bool) -> str | None:
+    """Return the cursor of list NAME's page after ITEMS (read from OFFSET), or None at the end."""
+    return paging.encode(name, offset + len(items)) if more else None

@@ -1,24 +1,22 @@
 """Department-facing exchange API: requests, their status, the Bundle, the ledger check."""
 from __future__ import annotations
 
-import json
-
-import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, jsonify, url_for
 
 from contracts.schemas.exchange import ExchangeRequestSchema
 from services.common.auth import bearer_token, require_scope
-from services.common.db import read_only, transaction
 from services.common.i18n import N_
 from services.common.problem import Problem
 from services.exchange.adapters.peers import PeerRefused, PeerUnavailable
-from services.exchange.adapters.tables import exchange_requests as R
 from services.exchange.domain import model as m
 from services.exchange.entrypoints import wording
 from services.exchange.entrypoints.common import department, lang, load, service
-from services.exchange.service_layer import ledger_store
+from services.exchange.service_layer import queries
 
 _REQUEST = ExchangeRequestSchema()
+# What a department is told when domain.model.may_release refuses a download, by refusal.
+_REFUSED = {"consent-withdrawn": N_("The patient's consent no longer allows this release."),
+            "consent-narrowed": N_("The patient's consent changed since release. Ask for the records again.")}
 blp = Blueprint("departments", __name__)
 
 
@@ -33,8 +31,8 @@ def create_request():
     require_scope("system", "Exchange", "c")
     dept = department()
     body = load(_REQUEST)
-    with transaction(service().engine) as conn:
-        row = service().flow.submit(conn, body["patient"], dept, body["purpose"],
+    with service().uow() as uow:
+        row = service().flow.submit(uow, body["patient"], dept, body["purpose"],
                                     list(dict.fromkeys(body["resource_types"])), body.get("reason"))
     resp = jsonify({"id": row["id"], "status": row["status"]})
     resp.status_code = 202
@@ -42,26 +40,24 @@ def create_request():
     return resp
 
 
-def _own(request_id: str):
+def _own(request_id: str) -> m.ExchangeRequest:
     """Return the caller's request, else 404 (another department's is not found either)."""
-    dept = department()
-    with read_only(service().engine) as conn:
-        row = conn.execute(sa.select(R).where(R.c.id == request_id)).first()
-    if row is None or row.requester != dept:
+    row = queries.request_for(service().uow(write=False), request_id, department())
+    if row is None:
         raise Problem(404, N_("Not Found"), N_("There is no exchange request with that id for you."))
     return row
 
 
-def _status(row, language: str) -> dict:
+def _status(row: m.ExchangeRequest, language: str) -> dict:
     body = {"id": row.id, "status": row.status, "outcome": wording.outcome(row.outcome, language),
-            "patient": row.patient, "purpose": row.purpose, "resource_types": json.loads(row.resource_types),
+            "patient": row.patient, "purpose": row.purpose, "resource_types": row.resource_types,
             "requested_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
             "consent": None, "redacted": None, "resource_count": row.resource_count,
             "ledger_seq": row.ledger_seq, "bundle": None}
     if row.consent_id or row.basis:
         body["consent"] = {"id": row.consent_id, "version": row.consent_version, "basis": row.basis}
     if row.status == m.FULFILLED:
-        body["redacted"] = {"labels": json.loads(row.redact_labels), "count": row.redacted_count or 0}
+        body["redacted"] = {"labels": row.redact_labels, "count": row.redacted_count or 0}
         body["bundle"] = url_for(".get_bundle", request_id=row.id)
     return body
 
@@ -82,8 +78,7 @@ def get_bundle(request_id: str):
                       params={"status": row.status}, status_code=row.status)
     token, svc = bearer_token(), service()
     try:
-        decision = svc.consent.decide(row.patient, row.requester, row.purpose, json.loads(row.resource_types),
-                                      bearer=token)
+        decision = svc.consent.decide(row.patient, row.requester, row.purpose, row.resource_types, bearer=token)
     except PeerUnavailable:
         raise Problem(503, N_("Service Unavailable"),
                       N_("The consent service did not answer, so nothing was released. Try again soon."),
@@ -91,13 +86,9 @@ def get_bundle(request_id: str):
     except PeerRefused as exc:
         raise Problem(403, N_("Forbidden"), N_("The consent service refused to decide for this token."),
                       consent_status=exc.status) from None
-    if decision["decision"] != "permit":
-        raise Problem(403, N_("Forbidden"), N_("The patient's consent no longer allows this release."),
-                      slug="consent-withdrawn")
-    if m.narrowed(json.loads(row.redact_labels), m.redact_labels(decision.get("obligations") or [])):
-        raise Problem(403, N_("Forbidden"),
-                      N_("The patient's consent changed since release. Ask for the records again."),
-                      slug="consent-withdrawn")
+    verdict = m.may_release(decision, row.redact_labels)  # the rule the worker released by
+    if not verdict:
+        raise Problem(403, N_("Forbidden"), _REFUSED[verdict.refusal], slug="consent-withdrawn")
     try:
         got = svc.records.bundle(row.bundle_ref, token)
     except PeerUnavailable:
@@ -118,4 +109,4 @@ def get_bundle(request_id: str):
 def verify_ledger():
     """Walk the whole hash chain and report any entry edited or removed."""
     require_scope("system", "Exchange", "r")
-    return jsonify(ledger_store.verify(service().engine).as_dict())
+    return jsonify(queries.verify_ledger(service().uow(write=False)).as_dict())

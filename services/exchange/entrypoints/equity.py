@@ -11,7 +11,6 @@ from flask import Blueprint, Flask, jsonify, request
 
 from contracts.schemas.equity import EquityReportSchema
 from services.common.auth import require_scope
-from services.common.db import read_only
 from services.common.i18n import N_
 from services.common.problem import Problem
 from services.exchange.domain import equity
@@ -45,8 +44,7 @@ def report():
     require_scope("system", "Equity", "r")
     since, now = _since(), dt.datetime.now(dt.timezone.utc)
     start = dt.datetime.combine(since, dt.time(), dt.timezone.utc) if since else None
-    with read_only(service().engine) as conn:
-        patients, exchanges = projection.load(conn, now, start)
+    patients, exchanges = projection.load(service().uow(write=False), now, start)
     built = equity.build_report(patients, exchanges, now.date())
     return jsonify(_REPORT.dump(as_dict(built, now, since)))
 

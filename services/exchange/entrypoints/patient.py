@@ -1,20 +1,16 @@
 """Patient-facing exchange API: my disclosures and my notifications, in plain words."""
 from __future__ import annotations
 
-import json
-
-import sqlalchemy as sa
 from flask import Blueprint, Flask, jsonify
 
 from services.common import i18n
 from services.common.auth import require_scope
-from services.common.db import read_only
 from services.common.i18n import N_
 from services.common.problem import Problem
-from services.exchange.adapters.tables import notifications
+from services.exchange.domain.model import Notification
 from services.exchange.entrypoints import wording as w
-from services.exchange.entrypoints.common import page_args, service
-from services.exchange.service_layer import ledger_store
+from services.exchange.entrypoints.common import next_cursor, page_args, service
+from services.exchange.service_layer import queries
 
 
 blp = Blueprint("patient", __name__)
@@ -36,8 +32,8 @@ def _patient(resource: str) -> tuple[str, i18n.Language]:
     return str(patient), language
 
 
-def _page(items: list[dict], more: bool, offset: int, language: i18n.Language):
-    return jsonify({"items": items, "next": str(offset + len(items)) if more else None,
+def _page(name: str, items: list[dict], more: bool, offset: int, language: i18n.Language):
+    return jsonify({"items": items, "next": next_cursor(name, offset, items, more),
                     "language": i18n.language_block(language)})
 
 
@@ -68,13 +64,13 @@ def disclosure(entry: dict, lang: str) -> dict:
 @blp.get("/patient/v1/disclosures")
 def disclosures():
     patient, language = _patient("AuditEvent")
-    limit, offset = page_args()
-    entries, more = ledger_store.for_patient(service().engine, patient, limit, offset)
-    return _page([disclosure(e, language.used) for e in entries], more, offset, language)
+    limit, offset = page_args("disclosures")
+    entries, more = queries.disclosures(service().uow(write=False), patient, limit, offset)
+    return _page("disclosures", [disclosure(e, language.used) for e in entries], more, offset, language)
 
 
-def notification(row, lang: str) -> dict:
-    params = json.loads(row.params)
+def notification(row: Notification, lang: str) -> dict:
+    params = row.params
     if params.get("grantee_kind") == "proxy":
         who = w.t(w.A_CAREGIVER, lang)
     else:
@@ -89,10 +85,6 @@ def notification(row, lang: str) -> dict:
 @blp.get("/patient/v1/notifications")
 def list_notifications():
     patient, language = _patient("Communication")
-    limit, offset = page_args()
-    n = notifications
-    with read_only(service().engine) as conn:
-        rows = conn.execute(sa.select(n).where(n.c.patient == patient)
-                            .order_by(n.c.created_at.desc(), n.c.id).limit(limit + 1).offset(offset)).all()
-    items = [notification(r, language.used) for r in rows[:limit]]
-    return _page(items, len(rows) > limit, offset, language)
+    limit, offset = page_args("notifications")
+    rows, more = queries.notifications(service().uow(write=False), patient, limit, offset)
+    return _page("notifications", [notification(r, language.used) for r in rows], more, offset, language)
