@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
-
-from contracts import schemas as s
 
 
 JSON = "application/json"
@@ -44,7 +43,11 @@ class Operation:
     patient_facing: bool = False
 
 
-def problems(*statuses: int, schema=s.ProblemSchema) -> tuple[Response, ...]:
+def problems(*statuses: int, schema: type | None = None) -> tuple[Response, ...]:
+    """The problem responses of STATUSES, each with SCHEMA (contracts.schemas.ProblemSchema)."""
+    if schema is None:
+        # Imported here: the schemas import this module for the FHIR patterns below.
+        from contracts.schemas import ProblemSchema as schema
     text = {400: "The request is malformed.", 401: "No valid access token.",
             403: "The token does not allow this.", 404: "Not found, or not yours to see.",
             409: "Conflicts with what is stored.", 410: "No longer valid.",
@@ -53,9 +56,14 @@ def problems(*statuses: int, schema=s.ProblemSchema) -> tuple[Response, ...]:
     return tuple(Response(code, text.get(code, "Error."), schema, PROBLEM) for code in statuses)
 
 
-#: FHIR R4 resource type names as the gateway routes them, and the FHIR R4 ``id`` datatype.
-FHIR_TYPE_PATTERN = r"^[A-Z][A-Za-z]{1,63}$"
-FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
+#: FHIR R4 resource type names as the gateway routes them, and the FHIR R4 ``id`` datatype,
+#: written here only: each as a part of larger patterns, whole (anchored), and compiled.
+FHIR_TYPE_PART = r"[A-Z][A-Za-z]{1,63}"
+FHIR_ID_PART = r"[A-Za-z0-9\-.]{1,64}"
+FHIR_TYPE_PATTERN = f"^{FHIR_TYPE_PART}$"
+FHIR_ID_PATTERN = f"^{FHIR_ID_PART}$"
+FHIR_TYPE_RE = re.compile(FHIR_TYPE_PATTERN)
+FHIR_ID_RE = re.compile(FHIR_ID_PATTERN)
 
 
 def path_param(name: str, description: str, pattern: str | None = None) -> dict:

@@ -1,13 +1,13 @@
 """Portal accounts: activation codes and activation (docs/architecture.md, "Security model")."""
 from marshmallow import Schema, fields, validate
 
-FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+from contracts.http import FHIR_ID_PATTERN
 
 
 class ActivationCodeRequestSchema(Schema):
     """A custodian department asks for a code for one of its patients."""
 
-    patient = fields.String(required=True, validate=validate.Regexp(FHIR_ID, error="'patient' is not a FHIR id."),
+    patient = fields.String(required=True, validate=validate.Regexp(FHIR_ID_PATTERN, error="'patient' is not a FHIR id."),
                             metadata={"description": "The patient's FHIR id."})
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from marshmallow import (INCLUDE, Schema, ValidationError, fields, validate, validates,
                          validates_schema)
 
+from contracts.http import FHIR_ID_PART
 from contracts.limits import TEXT_MAX
 from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
 from contracts.vocabulary import DEPARTMENT_NAMES
@@ -146,7 +147,7 @@ class AmendmentRequestSchema(Schema):
     """Ask the custodian department to correct one of my records."""
 
     record_id = fields.String(required=True, validate=validate.Regexp(
-        r"^([A-Za-z]+/)?[A-Za-z0-9\-.]{1,64}$", error="This is not the id of a record."),
+        rf"^([A-Za-z]+/)?{FHIR_ID_PART}$", error="This is not the id of a record."),
         metadata={"description": "An item's `id` (or its `reference`, Type/id)."})
     what_is_wrong = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
     correction = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from contracts.http import FHIR_ID_PART, FHIR_TYPE_PART
 from services.common import bodies
 
 #: Path prefix -> upstream service (a key of Settings.peers); longest prefix first.
@@ -76,8 +77,7 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("PUT", "/fhir/{type}/{id}"): bodies.RESOURCE,
 }
 
-_PARTS = {"type": r"[A-Z][A-Za-z]{1,63}", "id": r"[A-Za-z0-9\-.]{1,64}",
-          "vid": r"[A-Za-z0-9\-.]{1,64}"}
+_PARTS = {"type": FHIR_TYPE_PART, "id": FHIR_ID_PART, "vid": FHIR_ID_PART}
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ from urllib.parse import parse_qsl
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from contracts.http import FHIR_ID_RE, FHIR_TYPE_PART
 from services.common import jsontext
 
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 PATIENT_LINKS = ("subject", "patient", "beneficiary", "for")  # "for": Task (amendment requests)
 #: Directory resources that many bundles repeat (Synthea writes the same Organization and
 #: Practitioner into every patient's bundle): a POST of one that is already stored (same id,
 #: or a match of its request.ifNoneExist) reuses the stored one, as a conditional create would.
 DIRECTORY = ("Organization", "Practitioner", "PractitionerRole", "Location")
-_CONDITIONAL = re.compile(r"^([A-Z][A-Za-z]{1,63})\?(.+)$")
+_CONDITIONAL = re.compile(rf"^({FHIR_TYPE_PART})\?(.+)$")
 
 #: lookup(resource_type, system or None, value) -> id of a stored resource with that identifier.
 IdentifierLookup = Callable[[str, str | None, str], "str | None"]
@@ -216,7 +216,7 @@ def _method_and_id(entry, resource, new_id, where, errors) -> tuple[str, str | N
         errors.append(EntryError(f"{where}.request.method", f"The method {method} is not supported here.",
                                  "not-supported"))
         return method, None
-    if not _ID.match(str(rid)):
+    if not FHIR_ID_RE.match(str(rid)):
         errors.append(EntryError(f"{where}.resource.id", "The id is not a valid FHIR id."))
         return method, None
     return method, str(rid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from contracts.http import FHIR_ID_PART, FHIR_TYPE_PART
 from services.common.auth import TokenValidator
 from services.common.fastpath import Answer, FastRoute, authorized, language_headers
 from services.records.service_layer import handlers
@@ -42,5 +43,5 @@ def fast_read(records, validator: TokenValidator) -> FastRoute:
                    *language_headers(environ)]
         return 200, headers, stored.serialized().encode()
 
-    return FastRoute("GET", re.compile(r"^/fhir/([A-Z][A-Za-z]{1,63})/([A-Za-z0-9\-.]{1,64})$"),
+    return FastRoute("GET", re.compile(rf"^/fhir/({FHIR_TYPE_PART})/({FHIR_ID_PART})$"),
                     "/fhir/<resource_type>/<rid>", read)

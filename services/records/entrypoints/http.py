@@ -1,11 +1,11 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 
+from contracts.http import FHIR_TYPE_RE
 from contracts.schemas import BundleSchema
 from services.common import bodies
 from services.common.auth import require_scope
@@ -29,7 +29,6 @@ from services.records.service_layer import handlers
 from services.records.service_layer.claim_checks import claim_check_grace
 
 FHIR_JSON = "application/fhir+json"
-_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 SEARCHABLE = ("AllergyIntolerance", "CarePlan", "Claim", "Condition", "DiagnosticReport", "Encounter",
               "ExplanationOfBenefit", "Immunization", "MedicationRequest", "Observation", "Organization",
               "Patient", "Practitioner", "Procedure")
@@ -165,7 +164,7 @@ def search(resource_type: str):
     """Search the department's resources of one type (FHIR R4 3.1.1.5); a searchset page with cursors."""
     require_scope("system", resource_type, "s")
     dept = _department()
-    if not _TYPE.match(resource_type):
+    if not FHIR_TYPE_RE.match(resource_type):
         raise outcome_problem(404, f"{resource_type} is not a FHIR resource type.",
                               [(resource_type, "Unknown resource type.", "not-found")])
     args = list(request.args.items(multi=True))
