@@ -12,10 +12,9 @@ from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentRequestSchema,
                                                EntryRequestSchema)
-from services.common import bodies, i18n, smart
+from services.common import bodies, i18n, paging, smart
 from services.common.auth import require_scope
 from services.common.i18n import N_
-from services.common.params import whole_number
 from services.common.problem import Problem
 from services.records.domain import plain_language as pl
 from services.records.service_layer import patient as uc
@@ -76,9 +75,9 @@ def _language(patient_id: str) -> i18n.Language:
 
 def _json(body: dict, lang: i18n.Language, status: int = 200, etag: str | None = None) -> Response:
     resp = Response(json.dumps(body), status=status, mimetype="application/json")
-    resp.headers["Content-Language"] = lang.used
+    i18n.label(resp.headers, lang.used)
     resp.headers["Cache-Control"] = "private, no-cache"
-    resp.vary.update(("Accept-Language", "Authorization"))
+    resp.vary.add("Authorization")
     if etag:
         resp.headers["ETag"] = etag
     return resp
@@ -86,8 +85,9 @@ def _json(body: dict, lang: i18n.Language, status: int = 200, etag: str | None =
 
 def _not_modified(etag: str, lang: i18n.Language) -> Response:
     resp = Response(status=304)
-    resp.headers.update({"ETag": etag, "Content-Language": lang.used, "Cache-Control": "private, no-cache"})
-    resp.vary.update(("Accept-Language", "Authorization"))
+    i18n.label(resp.headers, lang.used)
+    resp.headers.update({"ETag": etag, "Cache-Control": "private, no-cache"})
+    resp.vary.add("Authorization")
     return resp
 
 
@@ -128,9 +128,8 @@ def records():
     category = args.get("category") or None
     if category is not None and category not in RECORD_CATEGORIES:
         errors["category"] = [f"Use one of: {', '.join(RECORD_CATEGORIES)}."]
-    limit = args.get("limit", str(uc.DEFAULT_PAGE))
-    size = whole_number(limit)
-    if size is None or not 1 <= size <= uc.MAX_PAGE:
+    size = paging.page_size(args.get("limit"), uc.DEFAULT_PAGE, uc.MAX_PAGE)
+    if size is None:
         errors["limit"] = [f"Use a whole number from 1 to {uc.MAX_PAGE}."]
     cursor = args.get("cursor") or None
     if cursor is not None:
