@@ -118,6 +118,8 @@ def authorized(environ: dict, validator: TokenValidator, context: str, resource:
 
 
 def language_headers(environ: dict) -> list[tuple[str, str]]:
-    """Content-Language and Vary as services.common.i18n labels a Flask response."""
-    return [("Content-Language", i18n.negotiate(environ.get("HTTP_ACCEPT_LANGUAGE")).used),
-            ("Vary", "Accept-Language")]
+    """Content-Language and Vary of an answer in the request's language, by i18n.label, the
+    function that labels a Flask response."""
+    labels: dict[str, str] = {}
+    i18n.label(labels, i18n.negotiate(environ.get("HTTP_ACCEPT_LANGUAGE")).used)
+    return list(labels.items())

@@ -31,6 +31,7 @@ from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
 from flask import Flask, Response, g, has_request_context, request
 from markupsafe import Markup, escape
+from werkzeug.datastructures import Headers
 
 from contracts.vocabulary import N_  # the one marker: re-exported for services and the gateway
 
@@ -288,19 +289,27 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def _label(resp: Response) -> Response:
-        # A proxied response keeps the label its service gave it.
-        headers = resp.headers
-        if "Content-Language" not in headers:
-            headers["Content-Language"] = current_language().used
-        # What resp.vary.add does, without parsing and re-serialising the header each time.
-        vary = headers.get("Vary")
-        if not vary:
-            headers["Vary"] = "Accept-Language"
-        elif "accept-language" not in vary.lower():
-            headers["Vary"] = vary + ", Accept-Language"
+        label(resp.headers, current_language().used)
         return resp
 
     app.jinja_env.globals.update(_=_html, current_language=current_language)
+
+
+def label(headers: Headers | dict[str, str], language: str) -> None:
+    """Label a response in LANGUAGE (RFC 9110 sections 8.5 and 12.5.5): Content-Language,
+    unless it has one (a proxied response keeps its service's), and Accept-Language in Vary.
+
+    HEADERS is a response's Werkzeug Headers (a view's), or a new dict (a fast path's, which
+    appends its items). The one place a response is labelled: views and fast paths alike.
+    """
+    if "Content-Language" not in headers:
+        headers["Content-Language"] = language
+    # What resp.vary.add does, without parsing and re-serialising the header each time.
+    vary = headers.get("Vary")
+    if not vary:
+        headers["Vary"] = "Accept-Language"
+    elif "accept-language" not in vary.lower():
+        headers["Vary"] = vary + ", Accept-Language"
 
 
 # --- catalog maintenance -----------------------------------------------------------------
