@@ -2,10 +2,8 @@
 records, the portal's form) names a code with the same words, in English and in Spanish."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime, timezone
-from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +13,7 @@ from services.common import i18n
 from services.consent.domain import model
 from services.consent.domain.model import Party
 from services.consent.entrypoints import wording as consent_words
+from services.exchange.domain.model import Notification
 from services.exchange.entrypoints import patient as exchange_patient
 from services.exchange.entrypoints import wording as exchange_words
 from services.records.domain import plain_language
@@ -35,9 +34,9 @@ def _ledger_entry(purpose: str, department: str = "cardiology") -> dict:
             "released_at": NOW.isoformat(), "consent_id": "c-1", "consent_version": 1, "hash": "0" * 64}
 
 
-def _notice(kind: str, purpose: str = "TREAT", department: str = "cardiology"):
+def _notice(kind: str, purpose: str = "TREAT", department: str = "cardiology") -> Notification:
     params = {"department": department, "purpose": purpose, "resource_count": 2}
-    return SimpleNamespace(id="n-1", kind=kind, params=json.dumps(params), created_at=NOW)
+    return Notification(id="n-1", patient="pat-1", kind=kind, params=params, created_at=NOW)
 
 
 def _purpose_names(lang: str) -> dict[str, list[tuple[str, str]]]:
