@@ -7,11 +7,11 @@ deep a 400, and a body that is not what the route takes (not JSON, not a JSON ob
 the schema's shape) a 422 naming the fields (INVALID); only the words are the service's own.
 
 Each route takes one of the sizes below, and the gateway refuses the same sizes before it
-forwards (gateway.routes.BODY_LIMITS). A body over its route's size is a 413 before any of it
+forwards (gateway.proxy.routes.BODY_LIMITS). A body over its route's size is a 413 before any of it
 is read when its Content-Length says so, and as soon as the reading passes the size when it
 comes chunked (granian sets wsgi.input_terminated, so Werkzeug reads such a body). Small sizes
-also bound what parsing costs: the json module holds about 25 bytes per byte of a body of
-empty objects, so a 3 MB body took 72 MB.
+also bound what parsing costs: the json module holds about 25 bytes of memory per byte of a
+body of empty objects.
 """
 from __future__ import annotations
 

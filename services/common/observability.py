@@ -32,7 +32,7 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) 
     children: dict[tuple, tuple] = {}  # labels() takes a lock and builds tuples on every call
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
-        """Count one request (also for requests served outside Flask's hooks: gateway.fastpath)."""
+        """Count one request (also for requests served outside Flask's hooks: the fast paths)."""
         key = (method, route, status)
         pair = children.get(key)
         if pair is None:

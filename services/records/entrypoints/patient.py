@@ -55,7 +55,7 @@ def _patient(context_resource: str = "*", interactions: str = "r") -> str:
         raise Problem(403, N_("Forbidden"), NOT_YOURS, next_step=NOT_YOURS_NEXT)
     if claims.get("act") and not smart.allows(claims.get("scope", ""), "patient", context_resource,
                                               interactions):
-        # A caregiver's token carries only the rights the patient gave (gateway/proxies.py).
+        # A caregiver's token carries only the rights the patient gave (gateway/accounts/caregivers.py).
         raise Problem(403, N_("Forbidden"), CAREGIVER_MAY_NOT, next_step=CAREGIVER_ASK,
                       headers={"WWW-Authenticate": 'Bearer realm="phr", error="insufficient_scope"'})
     require_scope("patient", context_resource, interactions)
