@@ -210,7 +210,7 @@ def test_a_sensitive_label_named_with_a_reason_is_released_and_flagged_for_prior
 def test_two_claims_at_once_store_one_grant_and_both_answer_it(consent, mint):
     import threading
 
-    (client, engine), app = consent, consent.app
+    engine, app = consent.engine, consent.app
     svc = app.extensions["consent"]
     barrier, answers = threading.Barrier(4), []
 

@@ -52,7 +52,7 @@ def test_a_revocation_is_seen_by_the_next_fast_decision(consent, mint):
     ("no token", 401), ("bad token", 401), ("no scope", 403), ("not json", 422), ("a list", 422),
     ("unknown purpose", 422), ("unknown label", 422), ("form body", 422), ("another department", 403)])
 def test_every_other_question_goes_to_the_view_and_comes_back_as_a_problem(consent, mint, case, status):
-    client, app = consent.client, consent.app
+    client = consent.client
     headers = department(mint)
     data, content_type = json.dumps(QUESTION), "application/json"
     if case == "no token":
