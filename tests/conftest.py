@@ -1,4 +1,5 @@
-"""Fixtures shared by every tier: token mint, real broker, real databases, the services' apps."""
+"""Fixtures shared by every tier: token mint, real broker, real databases, the services' apps, the
+gateway's app (its helpers are in tests/support/gateway.py)."""
 from __future__ import annotations
 
 pytest_plugins = ["tests.support.contract_plugin"]
@@ -7,10 +8,12 @@ import os
 
 import pytest
 
+from gateway.app import create_app as create_gateway_app
 from tests.support.apps import Clock, ServiceApp, ServiceApps
 from tests.support.broker import Broker
 from tests.support.databases import (create_postgres_database, drop_postgres_database,
                                      postgres_available)
+from tests.support.gateway import ISSUER, Upstream
 from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
 
@@ -88,6 +91,44 @@ def exchange(service_apps, database_url) -> ServiceApp:
     """The exchange service, its consent and records peers faked in memory
     (``exchange.service.consent``, ``exchange.service.records``)."""
     return service_apps.exchange(database_url)
+
+
+# -- the gateway: `app`, `client` and `engine` are the gateway's, on SQLite; it forwards to `upstream`
+
+@pytest.fixture
+def upstream() -> Upstream:
+    """A real HTTP server standing for records, consent and exchange behind the gateway."""
+    with Upstream() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway_config(tmp_path, upstream) -> dict:
+    """Settings overrides and app config for one test's gateway."""
+    peers = {"gateway": ISSUER, "records": upstream.url, "consent": upstream.url,
+             "exchange": upstream.url}
+    return {"TESTING": True, "var_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/gw.db",
+            "issuer": ISSUER, "audience": ISSUER, "jwks_url": ISSUER + "/oauth/jwks",
+            "peers": peers, "rate_limit_per_second": 100.0, "rate_limit_burst": 100,
+            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0}
+
+
+@pytest.fixture
+def app(gateway_config):
+    """The gateway's Flask app."""
+    return create_gateway_app(gateway_config)
+
+
+@pytest.fixture
+def client(app):
+    """The gateway's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(app):
+    """The gateway's database engine."""
+    return app.extensions["gateway"].engine
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

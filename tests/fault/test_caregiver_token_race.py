@@ -14,9 +14,7 @@ from gateway.authz import oauth
 from gateway import schema as t
 from gateway.store import Store
 from services.common.db import make_engine, migrate
-from tests.integration.gateway_fixtures import (app, bearer, client, engine,  # noqa: F401
-                                                gateway_config, upstream)
-from tests.integration.test_gateway_proxies import caregiver, refresh
+from tests.support.gateway import caregiver, refresh
 
 
 def test_a_refresh_that_races_the_patient_stopping_the_grant_gets_no_token(client, engine, monkeypatch):

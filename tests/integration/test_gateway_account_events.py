@@ -4,13 +4,10 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from tests.integration.gateway_fixtures import (app, bearer, client, department, department_token,  # noqa: F401
-                                                engine, gateway_config, upstream)
-from tests.integration.test_gateway_accounts import activate, code, records  # noqa: F401
-from tests.integration.test_gateway_proxies import caregiver, sign_in
 
 from contracts.events import problems
 from gateway import schema
+from tests.support.gateway import activate, bearer, caregiver, invite, make_patient, sign_in
 
 
 def queued(engine) -> list[dict]:
@@ -47,7 +44,6 @@ def test_a_caregiver_joining_and_the_patient_revoking_queue_proxy_events(client,
 
 
 def test_revoking_an_invite_nobody_joined_says_nothing(client, engine):
-    from tests.integration.test_gateway_proxies import invite, make_patient
     make_patient(engine)
     patient = sign_in(client, engine)["access_token"]
     created = invite(client, patient)

@@ -5,41 +5,11 @@ import datetime as dt
 import json
 
 import pytest
-from tests.integration.gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
-                              gateway_config, upstream)
-from werkzeug.wrappers import Response
 
-PATIENT = {"resourceType": "Patient", "id": "p-9", "birthDate": "1961-04-02",
-           "communication": [{"language": {"coding": [{"system": "urn:ietf:bcp:47", "code": "es"}]},
-                              "preferred": True}]}
+from tests.support.gateway import activate, bearer, department, department_token, patient_tokens
 
 
-@pytest.fixture
-def records(upstream):
-    """Records answers the Patient only to the caller whose token it was given."""
-    def handler(req):
-        if req.path == "/fhir/Patient/p-9" and req.headers.get("Authorization", "").startswith("Bearer "):
-            return Response(json.dumps(PATIENT), 200, content_type="application/fhir+json")
-        return Response(json.dumps({"resourceType": "OperationOutcome"}), 404,
-                        content_type="application/fhir+json")
-    upstream.handler = handler
-    return upstream
-
-
-@pytest.fixture
-def code(client, engine, records) -> str:
-    token = department_token(client, department(engine, "primary-care"))
-    resp = client.post("/accounts/v1/activation-codes", json={"patient": "p-9"}, headers=bearer(token))
-    assert resp.status_code == 201, resp.json
-    return resp.json["code"]
-
-
-def activate(client, code, birth_date="1961-04-02", username="maria", password="a long passphrase"):
-    return client.post("/accounts/v1/activate", json={"code": code, "birth_date": birth_date,
-                                                      "username": username, "password": password})
-
-
-def test_a_department_gets_an_activation_code_for_its_patient(client, engine, records):
+def test_a_department_gets_an_activation_code_for_its_patient(client, engine, records_upstream):
     token = department_token(client, department(engine, "primary-care"))
     resp = client.post("/accounts/v1/activation-codes", json={"patient": "p-9"},
                        headers={**bearer(token), "traceparent": "00-t-s-01"})
@@ -47,7 +17,7 @@ def test_a_department_gets_an_activation_code_for_its_patient(client, engine, re
     expires = dt.datetime.fromisoformat(resp.json["expires_at"].replace("Z", "+00:00"))
     days = (expires - dt.datetime.now(dt.timezone.utc)).days
     assert days in (13, 14)
-    lookup = records.requests[-1]
+    lookup = records_upstream.requests[-1]
     assert lookup["path"] == "/fhir/Patient/p-9"
     assert lookup["headers"]["Authorization"] == f"Bearer {token}"
     assert lookup["headers"]["Traceparent"] == "00-t-s-01"
@@ -62,14 +32,14 @@ def test_the_code_is_stored_hashed_with_the_birth_date_and_language(client, engi
     assert row["department"] == "primary-care"
 
 
-def test_a_patient_outside_the_department_is_a_404_problem(client, engine, records):
+def test_a_patient_outside_the_department_is_a_404_problem(client, engine, records_upstream):
     token = department_token(client, department(engine, "primary-care"))
     resp = client.post("/accounts/v1/activation-codes", json={"patient": "p-other"}, headers=bearer(token))
     assert resp.status_code == 404 and resp.mimetype == "application/problem+json"
 
 
 @pytest.mark.parametrize("body", [None, [], {}, {"patient": 5}, {"patient": "../x"}, {"patient": " "}])
-def test_bad_activation_code_requests_are_4xx_problems(client, engine, records, body):
+def test_bad_activation_code_requests_are_4xx_problems(client, engine, records_upstream, body):
     token = department_token(client, department(engine, "primary-care"))
     resp = client.post("/accounts/v1/activation-codes", data=json.dumps(body),
                        content_type="application/json", headers=bearer(token))
@@ -77,8 +47,8 @@ def test_bad_activation_code_requests_are_4xx_problems(client, engine, records, 
 
 
 @pytest.mark.parametrize("body", [b"[]", b'{"patient": NaN}', b"{not json"])
-def test_a_body_that_is_not_a_json_object_is_a_422_naming_the_body_as_at_the_services(client, engine, records,
-                                                                                      body):
+def test_a_body_that_is_not_a_json_object_is_a_422_naming_the_body_as_at_the_services(client, engine,
+                                                                                      records_upstream, body):
     token = department_token(client, department(engine, "primary-care"))
     resp = client.post("/accounts/v1/activation-codes", data=body, content_type="application/json",
                        headers=bearer(token))
@@ -86,12 +56,11 @@ def test_a_body_that_is_not_a_json_object_is_a_422_naming_the_body_as_at_the_ser
     assert resp.json["fields"] == ["body"]
 
 
-def test_only_a_department_token_may_ask_for_codes(client, records):
+def test_only_a_department_token_may_ask_for_codes(client, records_upstream):
     assert client.post("/accounts/v1/activation-codes", json={"patient": "p-9"}).status_code == 401
 
 
 def test_a_patient_activates_an_account_and_can_sign_in(client, engine, code):
-    from tests.integration.gateway_fixtures import patient_tokens
     resp = activate(client, code.lower())  # codes are read back case-insensitively
     assert resp.status_code == 201 and resp.json == {"username": "maria", "patient": "p-9"}
     tokens = patient_tokens(client, engine, username="maria", password="a long passphrase")
@@ -125,7 +94,7 @@ def test_wrong_birth_dates_use_up_the_code(client, code):
     assert activate(client, code).status_code == 410
 
 
-def test_activation_attempts_are_rate_limited(gateway_config, records):
+def test_activation_attempts_are_rate_limited(gateway_config, records_upstream):
     from gateway.app import create_app
     client = create_app({**gateway_config, "ACTIVATION_ATTEMPTS_PER_MINUTE": 3}).test_client()
     statuses = [activate(client, "AAAA-BBBB-CCCC").status_code for _ in range(4)]
@@ -141,7 +110,7 @@ def test_bad_activation_input_is_a_4xx_problem(client, code, change):
     assert 400 <= resp.status_code < 500 and resp.mimetype == "application/problem+json"
 
 
-def test_a_taken_username_is_a_409(client, engine, records):
+def test_a_taken_username_is_a_409(client, engine, records_upstream):
     token = department_token(client, department(engine, "primary-care"))
     first = client.post("/accounts/v1/activation-codes", json={"patient": "p-9"}, headers=bearer(token))
     assert activate(client, first.json["code"], username="maria").status_code == 201

@@ -5,12 +5,11 @@ import json
 import socket
 import threading
 
-from tests.integration.gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
-                              gateway_config, upstream)
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from gateway.app import create_app
+from tests.support.gateway import bearer, department, department_token
 
 PROBLEM = "application/problem+json"
 

@@ -6,16 +6,14 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.integration.gateway_fixtures import (ISSUER, REDIRECT_URI, app, authorize_params, basic, bearer,  # noqa: F401
-                              client, department, department_token, engine, gateway_config,
-                              hidden_fields, login_for_code, make_account, patient_tokens, pkce,
-                              upstream)
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from gateway.admin.clients import ensure_portal_client, register_department_jwks
 from services.common.auth import JwksCache, TokenValidator
 from services.common.problem import Problem
+from tests.support.gateway import (ISSUER, REDIRECT_URI, authorize_params, basic, bearer, department, department_token,
+                                   hidden_fields, login_for_code, make_account, patient_tokens, pkce)
 
 
 def validator_for(client) -> TokenValidator:

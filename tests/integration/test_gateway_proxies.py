@@ -5,65 +5,22 @@ import base64
 import datetime as dt
 import json
 import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from tests.integration.gateway_fixtures import (REDIRECT_URI, app, authorize_params, bearer, client, engine,  # noqa: F401
-                              gateway_config, hidden_fields, patient_tokens, pkce, upstream)
 
 from gateway import schema
 from gateway.admin.clients import ensure_portal_client
 from gateway.accounts.caregivers import add_years
 from services.common.db import transaction
-
-PASSWORD = "correct horse battery"
-FULL_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c"
-
-
-def make_patient(engine, username="ana", patient="p-1", birth_date="1980-05-17") -> str:
-    account_id = str(uuid.uuid4())
-    with transaction(engine) as conn:
-        conn.execute(sa.insert(schema.accounts).values(
-            id=account_id, username=username, password_hash=PasswordHasher().hash(PASSWORD),
-            patient=patient, language="en", failed_logins=0, locked_until=0,
-            created_at=int(time.time()), kind="patient", birth_date=birth_date))
-    return account_id
-
-
-def sign_in(client, engine, username="ana", scope=FULL_SCOPE) -> dict:
-    return patient_tokens(client, engine, scope=scope, username=username, password=PASSWORD)
+from tests.support.gateway import (FULL_SCOPE, PASSWORD, REDIRECT_URI, authorize_params, bearer, caregiver,
+                                   hidden_fields, invite, join, login_for_code, make_patient, pkce, refresh,
+                                   sign_in)
 
 
 def claims_of(token: str) -> dict:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def invite(client, token, **body):
-    body = {"rights": ["view-records"], "relationship": "caregiver", **body}
-    return client.post("/patient/v1/proxies", json=body, headers=bearer(token))
-
-
-def join(client, code, birth_date="1980-05-17", username="carla"):
-    return client.post("/accounts/v1/activate", json={
-        "code": code, "birth_date": birth_date, "username": username, "password": PASSWORD})
-
-
-def refresh(client, refresh_token):
-    return client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": "phr-portal",
-                                              "refresh_token": refresh_token})
-
-
-def caregiver(client, engine, rights=("view-records",), **body) -> tuple[dict, dict]:
-    """A patient ana invites carla with RIGHTS; carla joins and signs in. Return (grant, tokens)."""
-    make_patient(engine)
-    patient = sign_in(client, engine)
-    created = invite(client, patient["access_token"], rights=list(rights), **body)
-    assert created.status_code == 201, created.json
-    assert join(client, created.json["invite_code"]).status_code == 201
-    return created.json, sign_in(client, engine, username="carla")
 
 
 def test_a_patients_invite_lets_a_caregiver_sign_in_with_act_and_only_the_granted_scopes(client, engine):
@@ -257,7 +214,6 @@ def test_an_existing_caregiver_links_a_second_patient_and_picks_one_with_a_patie
     assert claims_of(first["access_token"])["patient"] == "p-1"  # the grant joined first
     verifier, challenge = pkce()
     params = {**authorize_params(challenge, scope=FULL_SCOPE), "patient": "p-2"}
-    from tests.integration.gateway_fixtures import login_for_code
     code = login_for_code(client, params, username="carla", password=PASSWORD)
     resp = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
                                              "redirect_uri": REDIRECT_URI, "client_id": "phr-portal",

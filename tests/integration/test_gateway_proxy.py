@@ -7,11 +7,10 @@ import socket
 import time
 
 import pytest
-from tests.integration.gateway_fixtures import (app, bearer, client, department, department_token, engine,  # noqa: F401
-                              gateway_config, make_account, patient_tokens, upstream)
 from werkzeug.wrappers import Response
 
 from gateway.app import create_app
+from tests.support.gateway import bearer, department, department_token, make_account, patient_tokens
 
 PROBLEM = "application/problem+json"
 

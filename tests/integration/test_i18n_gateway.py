@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.gateway_fixtures import (REDIRECT_URI, app, authorize_params, bearer, client,  # noqa: F401
-                              department, department_token, engine, gateway_config, hidden_fields,
-                              make_account, pkce, upstream)
 from werkzeug.wrappers import Response
 
 from gateway.admin.clients import ensure_portal_client
+from tests.support.gateway import (REDIRECT_URI, authorize_params, bearer, department, department_token,
+                                   hidden_fields, make_account, pkce)
 
 
 def login_page(client, engine, **headers):

@@ -2,8 +2,7 @@
 nothing but which token ids are revoked, and refuse anything but a plain read."""
 from __future__ import annotations
 
-from tests.integration.gateway_fixtures import (app, basic, bearer, client, department,  # noqa: F401
-                                                department_token, engine, gateway_config, upstream)
+from tests.support.gateway import basic, bearer, department, department_token
 
 
 def _revoke(client, creds) -> str:

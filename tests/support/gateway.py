@@ -1,4 +1,5 @@
-"""Fixtures for the gateway tests: a real app on SQLite, a real upstream HTTP server, helpers."""
+"""Helpers for the gateway's tests: a real upstream HTTP server, clients' credentials and tokens,
+the portal sign-in, caregivers. The fixtures (app, client, engine, upstream) are in tests/conftest.py."""
 from __future__ import annotations
 
 import base64
@@ -10,7 +11,6 @@ import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from werkzeug.serving import make_server
@@ -18,7 +18,6 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import schema
 from gateway.admin.clients import ensure_department, ensure_portal_client
-from gateway.app import create_app
 from gateway.authz.departments import scopes_for
 from services.common.db import transaction
 
@@ -51,38 +50,6 @@ class Upstream:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
-
-
-@pytest.fixture
-def upstream():
-    with Upstream() as server:
-        yield server
-
-
-@pytest.fixture
-def gateway_config(tmp_path, upstream) -> dict:
-    """Settings overrides and app config for one test's gateway."""
-    peers = {"gateway": ISSUER, "records": upstream.url, "consent": upstream.url,
-             "exchange": upstream.url}
-    return {"TESTING": True, "var_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/gw.db",
-            "issuer": ISSUER, "audience": ISSUER, "jwks_url": ISSUER + "/oauth/jwks",
-            "peers": peers, "rate_limit_per_second": 100.0, "rate_limit_burst": 100,
-            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0}
-
-
-@pytest.fixture
-def app(gateway_config):
-    return create_app(gateway_config)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def engine(app):
-    return app.extensions["gateway"].engine
 
 
 def basic(client_id: str, secret: str) -> dict:
@@ -169,3 +136,54 @@ def patient_tokens(client, engine, scope="openid fhirUser offline_access patient
         "client_id": "phr-portal", "code_verifier": verifier})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.json
+
+
+# -- activation and caregivers ---------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+FULL_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c"
+
+
+def activate(client, code, birth_date="1961-04-02", username="maria", password="a long passphrase"):
+    return client.post("/accounts/v1/activate", json={"code": code, "birth_date": birth_date,
+                                                      "username": username, "password": password})
+
+
+def make_patient(engine, username="ana", patient="p-1", birth_date="1980-05-17") -> str:
+    """A patient's account (password PASSWORD, English, a birth date); return its id."""
+    account_id = str(uuid.uuid4())
+    with transaction(engine) as conn:
+        conn.execute(sa.insert(schema.accounts).values(
+            id=account_id, username=username, password_hash=PasswordHasher().hash(PASSWORD),
+            patient=patient, language="en", failed_logins=0, locked_until=0,
+            created_at=int(time.time()), kind="patient", birth_date=birth_date))
+    return account_id
+
+
+def sign_in(client, engine, username="ana", scope=FULL_SCOPE) -> dict:
+    return patient_tokens(client, engine, scope=scope, username=username, password=PASSWORD)
+
+
+def invite(client, token, **body):
+    body = {"rights": ["view-records"], "relationship": "caregiver", **body}
+    return client.post("/patient/v1/proxies", json=body, headers=bearer(token))
+
+
+def join(client, code, birth_date="1980-05-17", username="carla"):
+    return client.post("/accounts/v1/activate", json={
+        "code": code, "birth_date": birth_date, "username": username, "password": PASSWORD})
+
+
+def refresh(client, refresh_token):
+    return client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": "phr-portal",
+                                              "refresh_token": refresh_token})
+
+
+def caregiver(client, engine, rights=("view-records",), **body) -> tuple[dict, dict]:
+    """A patient ana invites carla with RIGHTS; carla joins and signs in. Return (grant, tokens)."""
+    make_patient(engine)
+    patient = sign_in(client, engine)
+    created = invite(client, patient["access_token"], rights=list(rights), **body)
+    assert created.status_code == 201, created.json
+    assert join(client, created.json["invite_code"]).status_code == 201
+    return created.json, sign_in(client, engine, username="carla")
