@@ -1,26 +1,15 @@
 """Gateway migration 0006: a department that held the consent-create scope by name keeps
 break-the-glass under system/BreakGlass.c; one that reached it by a wildcard does not."""
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from gateway import MIGRATIONS_DIR
 from services.common.db import make_engine, migrate
-
-CLIENTS = sa.table("clients", *(sa.column(c) for c in (
-    "client_id", "kind", "name", "secret_hash", "jwks", "scope", "redirect_uris", "created_at")))
-
-
-def _upgrade_to(url: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, revision)
+from tests.support.gateway import CLIENTS, upgrade_to
 
 
 def test_only_departments_granted_the_consent_create_scope_by_name_keep_break_the_glass(tmp_path):
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    _upgrade_to(url, "0005_outbox_dead_letters")
+    upgrade_to(url, "0005_outbox_dead_letters")
     before = {"emergency": "system/*.rs system/Exchange.cr system/Consent.r system/Consent.c",
               "primary-care": "system/*.rs system/Exchange.cr system/Consent.r system/*.cu",
               "research": "system/Exchange.cr system/Consent.r"}

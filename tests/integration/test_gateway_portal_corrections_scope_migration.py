@@ -4,14 +4,14 @@ import sqlalchemy as sa
 
 from gateway import MIGRATIONS_DIR
 from services.common.db import make_engine, migrate
-from tests.integration.test_gateway_break_glass_scope_migration import CLIENTS, _upgrade_to
+from tests.support.gateway import CLIENTS, upgrade_to
 
 OLD_PORTAL = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c"
 
 
 def test_an_upgraded_portal_client_may_ask_for_corrections_and_departments_are_untouched(tmp_path):
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    _upgrade_to(url, "0006_break_glass_scope")
+    upgrade_to(url, "0006_break_glass_scope")
     rows = {"phr-portal": ("portal", OLD_PORTAL), "a-read-only-app": ("portal", "openid patient/Patient.r"),
             "cardiology": ("department", "system/*.rs system/Exchange.cr system/Consent.r")}
     engine = make_engine(url)

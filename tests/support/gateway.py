@@ -12,11 +12,13 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from argon2 import PasswordHasher
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from gateway import schema
+from gateway import MIGRATIONS_DIR, schema
 from gateway.admin.clients import ensure_department, ensure_portal_client
 from gateway.authz.departments import scopes_for
 from services.common.db import transaction
@@ -136,6 +138,21 @@ def patient_tokens(client, engine, scope="openid fhirUser offline_access patient
         "client_id": "phr-portal", "code_verifier": verifier})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.json
+
+
+# -- migrations -------------------------------------------------------------------------------------
+
+#: The gateway's clients table, as every migration so far leaves it.
+CLIENTS = sa.table("clients", *(sa.column(c) for c in (
+    "client_id", "kind", "name", "secret_hash", "jwks", "scope", "redirect_uris", "created_at")))
+
+
+def upgrade_to(url: str, revision: str) -> None:
+    """Migrate the gateway database at URL up to REVISION (not further)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, revision)
 
 
 # -- activation and caregivers ---------------------------------------------------------------------
