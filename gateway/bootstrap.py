@@ -1,4 +1,4 @@
-"""The one wiring point of the gateway process: engine, key, authorization server, proxy."""
+"""The one wiring point of the gateway process: engine, stores, key, authorization server, proxy."""
 from __future__ import annotations
 
 import fcntl
@@ -13,20 +13,21 @@ from sqlalchemy.engine import Engine
 from contracts.events import EventChecker
 from gateway import MIGRATIONS_DIR
 from gateway.accounts import activation, caregivers
-from gateway.authz import authorize, revocation
-from gateway.proxy import forward
-from gateway.proxy.guard import Guard
-from gateway.proxy.upstreams import Upstreams
 from gateway.accounts.devices import DeviceCookies
 from gateway.accounts.forwarded import AddressVoucher
+from gateway.accounts.signin import PasswordGate
+from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
+from gateway.accounts.throttle import SignInPolicy
+from gateway.authz import authorize, revocation
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
-from gateway.portal.secret import load_or_create_session_key
-from gateway.proxy.ratelimit import TokenBucket
 from gateway.authz.revocation import RevocationList
-from gateway.accounts.signin import PasswordGate
-from gateway.store import Store
-from gateway.accounts.throttle import SignInPolicy
+from gateway.authz.stores import ClientStore, CodeStore, TicketStore, TokenStore
+from gateway.portal.secret import load_or_create_session_key
+from gateway.proxy import forward
+from gateway.proxy.guard import Guard
+from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.upstreams import Upstreams
 from services.common import bodies
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
@@ -41,15 +42,38 @@ DEFAULTS = {
     "UPSTREAM_POOL_SIZE": 32,
     "ACTIVATION_CODE_DAYS": 14,
     "ACTIVATION_ATTEMPTS_PER_MINUTE": None,  # a test's own; else the setting of that name
-    # Sign-in (gateway/throttle.py): after 5 wrong tries for a username, wait 1, 2, 4 ... s
+    # Sign-in (gateway/accounts/throttle.py): after 5 wrong tries for a username, wait 1, 2, 4 ... s
     # (at most 5 minutes) between tries; counts forgotten after a day without a wrong try.
     "SIGNIN_FREE_FAILURES": 5,
     "SIGNIN_DELAY_BASE_SECONDS": 1.0,
     "SIGNIN_DELAY_CAP_SECONDS": 300.0,
     "SIGNIN_FORGET_SECONDS": 24 * 3600.0,
-    # The gateway's own forms and bodies; a proxied route takes its own size (routes.BODY_LIMITS).
+    # The gateway's own forms and bodies; a proxied route takes its own size
+    # (gateway/proxy/routes.py BODY_LIMITS).
     "MAX_CONTENT_LENGTH": bodies.SMALL,
 }
+
+
+@dataclass
+class Stores:
+    """One store per aggregate, all over the gateway's one engine."""
+
+    clients: ClientStore
+    codes: CodeStore
+    tickets: TicketStore
+    tokens: TokenStore
+    accounts: AccountStore
+    grants: GrantStore
+    signin: SignInStore
+
+
+def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
+    """Build the stores; stopping a caregiver's grant revokes its tokens in the same transaction."""
+    tokens = TokenStore(engine)
+    return Stores(clients=ClientStore(engine), codes=CodeStore(engine), tickets=TicketStore(engine),
+                  tokens=tokens, accounts=AccountStore(engine, checker),
+                  grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
+                  signin=SignInStore(engine))
 
 
 @dataclass
@@ -58,7 +82,7 @@ class Gateway:
 
     settings: Settings
     engine: Engine
-    store: Store
+    stores: Stores
     key: RSAKey
     server: GatewayAuthorizationServer
     guard: Guard
@@ -82,31 +106,34 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     if config["MIGRATE_ON_START"]:
         migrate_once(settings)
     engine = make_engine(settings.database_url)
-    store = Store(engine, EventChecker(settings.contract_checks))
+    stores = make_stores(engine, EventChecker(settings.contract_checks))
     key = load_or_create_signing_key(settings.var_dir)
-    revocations = RevocationList(store, config["REVOCATION_REFRESH_SECONDS"])
-    server = create_authorization_server(app, store, key, settings, on_revoked=revocations.refresh)
+    revocations = RevocationList(stores.tokens, config["REVOCATION_REFRESH_SECONDS"])
+    server = create_authorization_server(
+        app, key, settings, revocations.refresh, clients=stores.clients, codes=stores.codes,
+        tokens=stores.tokens, accounts=stores.accounts, grants=stores.grants)
 
     jwks = public_jwks(key)
     validator = TokenValidator(settings.issuer, settings.audience,
                                JwksCache(settings.jwks_url, ttl=math.inf, fetch=lambda _url: jwks))
     guard = Guard(validator, revocations,
-                        TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
+                  TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
     upstreams = Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
-                                config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
+                          config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
     session_key = load_or_create_session_key(settings.var_dir)
-    gate = PasswordGate(store, signin_policy(config, settings))
+    gate = PasswordGate(stores.signin, stores.accounts, signin_policy(config, settings))
 
-    app.register_blueprint(authorize.create_blueprint(server, store, gate,
-                                                      DeviceCookies(session_key)))
+    app.register_blueprint(authorize.create_blueprint(
+        server, stores.tickets, stores.accounts, stores.grants, gate, DeviceCookies(session_key)))
     app.register_blueprint(activation.create_blueprint(
-        store, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
+        stores.accounts, stores.grants, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
         TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))
-    app.register_blueprint(caregivers.create_blueprint(store, guard, config["ACTIVATION_CODE_DAYS"]))
+    app.register_blueprint(caregivers.create_blueprint(stores.accounts, stores.grants, guard,
+                                                       config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
-    return Gateway(settings, engine, store, key, server, guard, upstreams)
+    return Gateway(settings, engine, stores, key, server, guard, upstreams)
 
 
 def signin_policy(config, settings: Settings) -> SignInPolicy:

@@ -16,15 +16,16 @@ from gateway.proxy.guard import Guard
 from gateway.proxy.upstreams import Upstreams
 from gateway.proxy.ratelimit import TokenBucket
 from gateway.accounts.signin import PasswordGate
-from gateway.store import Store, digest, now
+from gateway import storage
+from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import address_key
+from contracts.http import FHIR_ID_RE
 from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
 from services.common.bodies import load_body
 from services.common.i18n import N_
 from services.common.problem import Problem
 
 MAX_FAILED_ATTEMPTS = 5
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MIN_PASSWORD = 10
@@ -43,9 +44,9 @@ def preferred_language(patient: dict) -> str | None:
     return None
 
 
-def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days: int,
-                     activation_limiter: TokenBucket, voucher: AddressVoucher,
-                     gate: PasswordGate) -> Blueprint:
+def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
+                     upstreams: Upstreams, code_days: int, activation_limiter: TokenBucket,
+                     voucher: AddressVoucher, gate: PasswordGate) -> Blueprint:
     bp = Blueprint("accounts", __name__)
     hasher = PasswordHasher()
 
@@ -64,7 +65,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         if not claims.get("dept"):
             raise Problem(403, N_("Forbidden"), N_("Only a department may ask for activation codes."))
         patient_id = load_body(ActivationCodeRequestSchema())["patient"].strip()
-        if not FHIR_ID.match(patient_id):
+        if not FHIR_ID_RE.match(patient_id):
             raise Problem(422, INVALID, N_("'patient' is not a FHIR id."), fields=["patient"])
         patient = _fetch_patient(upstreams, patient_id)
         birth_date = patient.get("birthDate")
@@ -73,7 +74,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
                           N_("The patient's record has no full birth date, which the patient needs "
                              "to activate an account. Add it to the record first."))
         code = new_code()
-        expires = store.save_activation_code(normalise_code(code), patient_id, birth_date,
+        expires = accounts.save_activation_code(normalise_code(code), patient_id, birth_date,
                                              preferred_language(patient), claims["dept"],
                                              code_days * 86400)
         expires_at = dt.datetime.fromtimestamp(expires, dt.timezone.utc).isoformat().replace("+00:00", "Z")
@@ -87,7 +88,7 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         client = voucher.address(request.headers.get(VOUCHED_ADDRESS)) or request.remote_addr
         limit_activation("address " + address_key(client or "?"))  # an IPv6 host as its /64
         body = load_body(ActivateRequestSchema())
-        limit_activation("code " + digest(normalise_code(body["code"])))
+        limit_activation("code " + storage.digest(normalise_code(body["code"])))
         username, password = body["username"].strip(), body["password"]
         if not USERNAME.match(username):
             raise Problem(422, INVALID, N_("Choose a username of 3 to 64 letters, digits, "
@@ -95,24 +96,24 @@ def create_blueprint(store: Store, guard: Guard, upstreams: Upstreams, code_days
         if not MIN_PASSWORD <= len(password) <= 256:
             raise Problem(422, INVALID, N_("Choose a password of at least {count} characters."),
                           params={"count": MIN_PASSWORD}, fields=["password"])
-        row = store.activation_code(normalise_code(body["code"]))
+        row = accounts.activation_code(normalise_code(body["code"]))
         if row is None:
-            invite = store.grant_by_invite(normalise_code(body["code"]))
+            invite = grants.grant_by_invite(normalise_code(body["code"]))
             if invite is not None:  # a caregiver's invite (gateway/proxies.py)
-                return jsonify(caregivers.join(store, gate, invite, body, username, password,
-                                            client or "?")), 201
+                return jsonify(caregivers.join(accounts, grants, gate, invite, body, username,
+                                               password, client or "?")), 201
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
                           next_step=CHECK_OR_ASK)
-        if row["used_at"] or row["expires_at"] < now() \
+        if row["used_at"] or row["expires_at"] < storage.now() \
                 or row["failed_attempts"] >= MAX_FAILED_ATTEMPTS:
             raise Problem(410, N_("Activation code no longer valid"),
                           N_("This activation code has expired or can no longer be used."),
                           slug="activation-code-invalid", next_step=ASK_NEW_CODE)
         if body["birth_date"].strip() != row["birth_date"]:
-            store.count_failed_activation(row["id"])
+            accounts.count_failed_activation(row["id"])
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",
                           next_step=CHECK_OR_ASK)
-        failure = store.open_account(row["id"], str(uuid.uuid4()), username, hasher.hash(password),
+        failure = accounts.open_account(row["id"], str(uuid.uuid4()), username, hasher.hash(password),
                                      row["patient"], row["language"], row["birth_date"])
         if failure == "username":
             raise Problem(409, N_("Username taken"), N_("Someone else has that username."),

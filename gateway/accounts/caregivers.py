@@ -39,12 +39,12 @@ from babel.dates import format_date
 from flask import Blueprint, jsonify
 
 from contracts.schemas.proxies import ProxyInviteRequestSchema
-from gateway import store as storage
+from gateway import storage
 from gateway.accounts.codes import new_code, normalise_code
 from gateway.accounts.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ActingCaregiver
 from gateway.proxy.guard import Guard
 from gateway.accounts.signin import PasswordGate
-from gateway.store import Store
+from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import told_wait
 from services.common import i18n
 from services.common.bodies import load_body
@@ -158,14 +158,15 @@ def is_active(row, at: int) -> bool:
 
 def acting_user(caregiver: Account, row) -> ActingCaregiver:
     """The user authlib issues a caregiver's token to, bound to the grant ROW."""
-    return ActingCaregiver(id=caregiver.id, username=caregiver.username, language=caregiver.language,
-                     patient=row["patient"], patient_account_id=row["patient_account_id"],
-                     grant_id=row["id"], scope=scope_for(row["rights"]), ends_at=row["ends_at"])
+    return ActingCaregiver(id=caregiver.id, username=caregiver.username,
+                           language=caregiver.language, patient=row["patient"],
+                           patient_account_id=row["patient_account_id"], grant_id=row["id"],
+                           scope=scope_for(row["rights"]), ends_at=row["ends_at"])
 
 
-def choose_grant(store: Store, caregiver: Account, patient_hint: str | None = None):
+def choose_grant(grants: GrantStore, caregiver: Account, patient_hint: str | None = None):
     """Return the caregiver's active grant (for PATIENT_HINT if given, else the first joined), or None."""
-    rows = store.active_grants(caregiver.id, storage.now())
+    rows = grants.active_grants(caregiver.id, storage.now())
     if patient_hint:
         rows = [r for r in rows if r["patient"] == patient_hint]
     return rows[0] if rows else None
@@ -209,7 +210,8 @@ def _iso(seconds: int) -> str:
 
 
 # HTTP ---------------------------------------------------------------------------------------------
-def create_blueprint(store: Store, guard: Guard, invite_days: int) -> Blueprint:
+def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
+                     invite_days: int) -> Blueprint:
     """The patient's own routes for caregivers (served by the gateway, not forwarded)."""
     bp = Blueprint("proxies", __name__)
 
@@ -220,7 +222,7 @@ def create_blueprint(store: Store, guard: Guard, invite_days: int) -> Blueprint:
             raise Problem(403, N_("Forbidden"),
                           N_("A caregiver cannot add, see or stop other caregivers."),
                           next_step=N_("Ask the patient to do this."))
-        account = store.account(account_id=str(claims.get("sub", "")))
+        account = accounts.account(account_id=str(claims.get("sub", "")))
         if account is None or account.kind != PATIENT_ACCOUNT \
                 or account.patient != claims.get("patient"):
             raise Problem(403, N_("Forbidden"), N_("This request needs a patient's access token."))
@@ -244,7 +246,7 @@ def create_blueprint(store: Store, guard: Guard, invite_days: int) -> Blueprint:
                                dt.date.fromisoformat(account.birth_date), on)
         ends_at = start_of(day + dt.timedelta(days=1))
         code = new_code()
-        row = store.create_grant(
+        row = grants.create_grant(
             id=str(uuid.uuid4()), patient=account.patient, patient_account_id=account.id,
             patient_birth_date=account.birth_date, relationship=body["relationship"],
             rights=" ".join(sorted(set(body["rights"]))), name=body.get("name"),
@@ -268,14 +270,14 @@ def create_blueprint(store: Store, guard: Guard, invite_days: int) -> Blueprint:
         """List the patient's caregivers, newest first."""
         _claims, account = patient_account("s")
         lang, at = i18n.current_language().used, storage.now()
-        items = [view(row, lang, at) for row in store.grants_of(account.patient)]
+        items = [view(row, lang, at) for row in grants.grants_of(account.patient)]
         return jsonify(envelope({"items": items, "next": None}))
 
     @bp.delete("/patient/v1/proxies/<grant_id>")
     def revoke(grant_id: str):
         """Stop a caregiver's rights at once, with every token they hold (again is harmless)."""
         _claims, account = patient_account("d")
-        row = store.revoke_grant(grant_id[:64], account.patient, account.id)
+        row = grants.revoke_grant(grant_id[:64], account.patient, account.id)
         if row is None:
             raise Problem(404, N_("Not Found"), NOT_YOURS,
                           next_step=N_("Go back to your list of caregivers and pick one."))
@@ -295,8 +297,8 @@ WAIT_SECONDS = N_("Too many password tries. Wait {seconds} seconds, then try aga
 WAIT_MINUTES = N_("Too many password tries. Wait {minutes} minutes, then try again.")
 
 
-def join(store: Store, gate: PasswordGate, row, body: dict, username: str, password: str,
-         address: str) -> dict:
+def join(accounts: AccountStore, grants: GrantStore, gate: PasswordGate, row, body: dict,
+         username: str, password: str, address: str) -> dict:
     """Open (or link) the caregiver's account for the grant ROW; return the 201 body.
 
     Linking an existing account checks its password under the sign-in throttle, from the
@@ -308,10 +310,10 @@ def join(store: Store, gate: PasswordGate, row, body: dict, username: str, passw
         raise Problem(410, N_("Activation code no longer valid"), INVITE_GONE,
                       slug="activation-code-invalid", next_step=INVITE_ASK)
     if body["birth_date"].strip() != row["patient_birth_date"]:
-        store.count_failed_invite(row["id"])
+        grants.count_failed_invite(row["id"])
         raise Problem(400, N_("Activation failed"), INVITE_NO_MATCH, slug="activation-failed",
                       next_step=INVITE_CHECK)
-    existing = store.account(username=username)
+    existing = accounts.account(username=username)
     if existing is not None and not (existing.kind == CAREGIVER_ACCOUNT
                                      and _owns(gate, username, password, address)):
         raise Problem(409, N_("Username taken"), N_("Someone else has that username."),
@@ -319,7 +321,7 @@ def join(store: Store, gate: PasswordGate, row, body: dict, username: str, passw
     new = None if existing else dict(id=str(uuid.uuid4()), username=username,
                                      password_hash=gate.hasher.hash(password),
                                      language=i18n.current_language().requested)
-    caregiver_id = store.join_grant(row["id"], existing.id if existing else None, new)
+    caregiver_id = grants.join_grant(row["id"], existing.id if existing else None, new)
     if caregiver_id is None:
         raise Problem(410, N_("Activation code no longer valid"), INVITE_GONE,
                       slug="activation-code-invalid", next_step=INVITE_ASK)
@@ -340,25 +342,26 @@ def _owns(gate: PasswordGate, username: str, password: str, address: str) -> boo
 
 
 # signing in (gateway/authorize.py, gateway/oauth.py) ------------------------------------------
-def principal(store: Store, account_id: str, grant_id: str | None):
+def principal(accounts: AccountStore, grants: GrantStore, account_id: str,
+              grant_id: str | None):
     """Return who a code or refresh token was issued to: an Account, or a caregiver bound to a grant.
 
     Raises InvalidGrantError when the grant was revoked or ended: no token after that.
     """
     from authlib.oauth2.rfc6749 import InvalidGrantError
 
-    account = store.account(account_id=account_id)
+    account = accounts.account(account_id=account_id)
     if grant_id is None:
         return account
-    row = store.grant(grant_id)
+    row = grants.grant(grant_id)
     if account is None or row is None or row["caregiver_account_id"] != account.id \
             or not is_active(row, storage.now()):
         raise InvalidGrantError("The caregiver's access has ended or was stopped.")
     return acting_user(account, row)
 
 
-def record_sign_in(store: Store, user: ActingCaregiver) -> None:
+def record_sign_in(grants: GrantStore, user: ActingCaregiver) -> None:
     """Store and log that a caregiver signed in to act for a patient."""
-    store.record_proxy_event(user.grant_id, user.patient, "signed-in", "caregiver", user.id)
+    grants.record_event(user.grant_id, user.patient, "signed-in", "caregiver", user.id)
     log.info("caregiver account %s signed in to act for patient %s (grant %s)",
              user.id, user.patient, user.grant_id)

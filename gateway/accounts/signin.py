@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.accounts.models import Account
-from gateway.store import Store
+from gateway.accounts.stores import AccountStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy, address_key, device_key, username_key
 
 MAX_USERNAME = 64  # contracts/schemas/accounts.py; a longer one is no account
@@ -29,8 +29,8 @@ class PasswordGate:
     """Check a password only when the address's budget and the username's (or device's) delay
     allow it; count what it comes to."""
 
-    def __init__(self, store: Store, policy: SignInPolicy):
-        self.store, self.policy = store, policy
+    def __init__(self, counters: SignInStore, accounts: AccountStore, policy: SignInPolicy):
+        self.counters, self.accounts, self.policy = counters, accounts, policy
         self.hasher = PasswordHasher()
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
@@ -43,29 +43,29 @@ class PasswordGate:
         known one, so the answers cannot tell them apart.
         """
         at = time.time()
-        wait = self.store.take_signin_check(address_key(address), at, self.policy)
+        wait = self.counters.take_signin_check(address_key(address), at, self.policy)
         if wait:
             return Checked(None, wait)
         key = self._counter(username, device, at)
-        wait = self.store.claim_signin(key, at, self.policy)
+        wait = self.counters.claim_signin(key, at, self.policy)
         if wait:
             return Checked(None, wait)
-        account = self.store.account(username=username) if len(username) <= MAX_USERNAME else None
+        account = self.accounts.account(username=username) if len(username) <= MAX_USERNAME else None
         ok = _password_ok(self.hasher, account.password_hash if account else self._dummy_hash,
                           password)
         if not ok or account is None:
-            self.store.signin_failed(key, time.time(), self.policy)
+            self.counters.signin_failed(key, time.time(), self.policy)
             return Checked(None)
         # A device's right password clears only its own count: the username's wait, set by
         # strangers, stays for the browsers the user never signed in with.
-        self.store.signin_succeeded(key)
+        self.counters.signin_succeeded(key)
         return Checked(account)
 
     def _counter(self, username: str, device: str | None, at: float) -> str:
         """The device's own counter while it has free tries left, else the username's."""
         if device is not None:
             key = device_key(username, device)
-            if self.store.signin_failures(key, at, self.policy) < self.policy.free_failures:
+            if self.counters.signin_failures(key, at, self.policy) < self.policy.free_failures:
                 return key
         return username_key(username)
 

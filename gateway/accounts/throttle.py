@@ -1,6 +1,6 @@
 """Sign-in throttling rules: growing delays per username, a password-check budget per address.
 
-Pure arithmetic; the counters live in the gateway's database (gateway/store.py), so every
+Pure arithmetic; the counters live in the gateway's database (gateway/accounts/stores.py), so every
 worker process sees the same ones. Written here rather than with the ``limits`` library:
 its storages are memory, Redis, Memcached, MongoDB and etcd (none is the database the gateway
 already has), and it offers fixed and moving windows, not delays that grow with each failure.

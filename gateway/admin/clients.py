@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from gateway import schema as t
 from gateway.authz.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES, scopes_for
-from gateway.store import digest
+from gateway.storage import digest
 from services.common.db import transaction
 
 

@@ -1,1 +1,1 @@
-"""The authorization server: OAuth 2.0 and SMART endpoints, clients, signing key, tokens and their revocation."""
+"""The authorization server: OAuth 2.0 and SMART endpoints, clients, signing key, tokens, revocations."""

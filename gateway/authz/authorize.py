@@ -16,7 +16,8 @@ from gateway.authz.keys import public_jwks
 from gateway.accounts.models import CAREGIVER_ACCOUNT
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.accounts.signin import PasswordGate
-from gateway.store import Store
+from gateway.accounts.stores import AccountStore, GrantStore
+from gateway.authz.stores import TicketStore
 from gateway.accounts.throttle import told_wait
 from services.common import smart
 from services.common.i18n import N_, _, current_language, use_preferred
@@ -52,7 +53,8 @@ def render_page(template: str, status: int = 200, **context) -> Response:
                     headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
 
 
-def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: PasswordGate,
+def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
+                     accounts: AccountStore, grants: GrantStore, gate: PasswordGate,
                      devices: DeviceCookies) -> Blueprint:
     bp = Blueprint("oauth", __name__)  # its pages are in gateway/templates, the app's folder
     settings = server.settings
@@ -115,13 +117,13 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: Pas
             return failure
         form = request.form if request.method == "POST" else {}
         if "decision" in form:
-            account_id = store.take_ticket(form.get("ticket", ""), request_hash())
-            account = store.account(account_id=account_id) if account_id else None
+            account_id = tickets.take_ticket(form.get("ticket", ""), request_hash())
+            account = accounts.account(account_id=account_id) if account_id else None
             if account is None:
                 return login_page(grant, 400, EXPIRED)
             user = account
             if account.kind == CAREGIVER_ACCOUNT:
-                row = caregivers.choose_grant(store, account, request.values.get("patient"))
+                row = caregivers.choose_grant(grants, account, request.values.get("patient"))
                 if row is None:
                     return login_page(grant, 403, NO_GRANT)
                 user = caregivers.acting_user(account, row)
@@ -139,12 +141,12 @@ def create_blueprint(server: GatewayAuthorizationServer, store: Store, gate: Pas
             return login_page(grant, 400, BAD_LOGIN, username)
         requested = (grant.request.scope or "").split()
         if account.kind == CAREGIVER_ACCOUNT:
-            row = caregivers.choose_grant(store, account, request.values.get("patient"))
+            row = caregivers.choose_grant(grants, account, request.values.get("patient"))
             if row is None:
                 return login_page(grant, 403, NO_GRANT, username)
             requested = smart.within(requested, caregivers.scope_for(row["rights"]))
         ticket = secrets.token_urlsafe(32)
-        store.save_ticket(ticket, account.id, request_hash())
+        tickets.save_ticket(ticket, account.id, request_hash())
         use_preferred(account.language)  # no Accept-Language: the patient's own language
         scopes = [_(PLAIN_SCOPES[s]) if s in PLAIN_SCOPES else s
                   for s in requested]

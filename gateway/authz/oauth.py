@@ -26,7 +26,9 @@ from joserfc.jwk import KeySet, RSAKey
 from gateway.accounts import caregivers
 from gateway.accounts.models import ActingCaregiver
 from gateway.authz.models import DEPARTMENT, TokenRecord
-from gateway.store import Store, digest
+from gateway import storage
+from gateway.accounts.stores import AccountStore, GrantStore
+from gateway.authz.stores import ClientStore, CodeStore, TokenStore
 from services.common import smart
 from services.common.auth import LEEWAY_SECONDS
 from services.common.config import Settings
@@ -122,21 +124,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
-        self.server.store.save_code(
+        self.server.codes.save_code(
             code, request.client.get_client_id(), request.user.id,
             request.payload.redirect_uri or "", request.scope,
             data["code_challenge"], data["code_challenge_method"],
             grant_id=getattr(request.user, "grant_id", None))
 
     def query_authorization_code(self, code, client):
-        return self.server.store.code(code, client.get_client_id())
+        return self.server.codes.code(code, client.get_client_id())
 
     def authenticate_user(self, authorization_code):
         """Use up the code (once only, section 4.1.2) and return its account."""
-        if not self.server.store.delete_code(authorization_code.code_hash):
+        if not self.server.codes.delete_code(authorization_code.code_hash):
             raise InvalidGrantError("The authorization code was already used.")
-        return caregivers.principal(self.server.store, authorization_code.account_id,
-                                 authorization_code.grant_id)
+        return caregivers.principal(self.server.accounts, self.server.grants,
+                                    authorization_code.account_id, authorization_code.grant_id)
 
     def delete_authorization_code(self, authorization_code):
         pass  # already deleted by authenticate_user
@@ -155,21 +157,22 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
-        record = self.server.store.token_by_refresh(refresh_token)
+        record = self.server.tokens.token_by_refresh(refresh_token)
         if record is None:
             return None
         record.presented = "refresh_token"
         if record.refresh_revoked:
             # A rotated refresh token came back: someone holds a copy. End the whole login.
-            self.server.store.revoke_family(record.family)
+            self.server.tokens.revoke_family(record.family)
             self.server.on_revoked()
             return None
         return None if record.is_expired() else record
 
     def authenticate_user(self, refresh_token):
-        if not self.server.store.retire_refresh(refresh_token.jti):
+        if not self.server.tokens.retire_refresh(refresh_token.jti):
             raise InvalidGrantError("The refresh token was already used.")
-        return caregivers.principal(self.server.store, refresh_token.account_id, refresh_token.grant_id)
+        return caregivers.principal(self.server.accounts, self.server.grants,
+                                    refresh_token.account_id, refresh_token.grant_id)
 
     def revoke_old_credential(self, refresh_token):
         pass  # already retired by authenticate_user
@@ -181,9 +184,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, store: Store, audiences: list[str]):
+    def __init__(self, clients: ClientStore, audiences: list[str]):
         super().__init__(validate_jti=True, leeway=LEEWAY_SECONDS)
-        self.store, self.audiences = store, audiences
+        self.clients, self.audiences = clients, audiences
 
     def get_audiences(self):
         return self.audiences
@@ -203,7 +206,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return token.claims
 
     def validate_jti(self, claims, jti):
-        return self.store.remember_assertion(f"{claims['sub']} {jti}", int(claims["exp"]))
+        return self.clients.remember_assertion(f"{claims['sub']} {jti}", int(claims["exp"]))
 
 
 # RFC 7009 / RFC 7662 ----------------------------------------------------------------------
@@ -214,9 +217,9 @@ def _find_token(server, token_string: str, hint: str | None) -> TokenRecord | No
             claims = jwt.decode(token_string, server.signing_key, algorithms=["RS256"]).claims
         except (JoseError, ValueError):
             return None
-        record = server.store.token_by_jti(str(claims.get("jti", "")))
+        record = server.tokens.token_by_jti(str(claims.get("jti", "")))
         return record
-    record = server.store.token_by_refresh(token_string)
+    record = server.tokens.token_by_refresh(token_string)
     if record is not None:
         record.presented = "refresh_token"
     return record
@@ -233,9 +236,9 @@ class Revocation(RevocationEndpoint):
     def revoke_token(self, token, request):
         """Revoke an access token alone, or a refresh token with its whole login (section 2.1)."""
         if token.presented == "refresh_token":
-            self.server.store.revoke_family(token.family)
+            self.server.tokens.revoke_family(token.family)
         else:
-            self.server.store.revoke([token.jti], refresh=False)
+            self.server.tokens.revoke([token.jti], refresh=False)
         self.server.on_revoked()
 
 
@@ -251,14 +254,14 @@ class Introspection(IntrospectionEndpoint):
         return token.check_client(client)
 
     def introspect_token(self, token):
-        client = self.server.store.client(token.client_id)
+        client = self.server.clients.client(token.client_id)
         body = {"active": True, "client_id": token.client_id, "scope": token.scope,
                 "token_type": "Bearer" if token.presented == "access_token" else "refresh_token",
                 "sub": token.account_id or token.client_id, "iss": self.server.settings.issuer,
                 "aud": self.server.settings.audience, "iat": token.issued_at,
                 "exp": (token.expires_at if token.presented == "access_token"
                         else token.refresh_expires_at), "jti": token.jti}
-        grant = self.server.store.grant(token.grant_id) if token.grant_id else None
+        grant = self.server.grants.grant(token.grant_id) if token.grant_id else None
         if grant is not None:  # a caregiver's token (RFC 8693 section 4.1)
             body.update(sub=grant["patient_account_id"], act={"sub": token.account_id},
                         patient=token.patient)
@@ -271,13 +274,16 @@ class Introspection(IntrospectionEndpoint):
 
 # wiring ----------------------------------------------------------------------------------
 class GatewayAuthorizationServer(AuthorizationServer):
-    """authlib's Flask server bound to the gateway's store, key and settings."""
+    """authlib's Flask server bound to the gateway's stores, key and settings."""
 
-    def __init__(self, store: Store, key: RSAKey, settings: Settings,
-                 on_revoked: Callable[[], None]):
+    def __init__(self, key: RSAKey, settings: Settings, on_revoked: Callable[[], None], *,
+                 clients: ClientStore, codes: CodeStore, tokens: TokenStore,
+                 accounts: AccountStore, grants: GrantStore):
         super().__init__()
-        self.store, self.signing_key, self.settings = store, key, settings
-        self.on_revoked = on_revoked
+        self.signing_key, self.settings, self.on_revoked = key, settings, on_revoked
+        self.clients, self.codes, self.tokens = clients, codes, tokens
+        # who a code or refresh token was issued to: an account, or a caregiver under a grant
+        self.accounts, self.grants = accounts, grants
 
     def load_config(self, config):
         self.register_token_generator("default", AccessTokenGenerator(self.signing_key, self.settings))
@@ -286,7 +292,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id):
         if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
             return None
-        return self.store.client(client_id)
+        return self.clients.client(client_id)
 
     def save_token(self, token, request):
         """Record the token's jti (and refresh token hash) for introspection and revocation."""
@@ -298,30 +304,31 @@ class GatewayAuthorizationServer(AuthorizationServer):
         grant_id = user.grant_id if isinstance(user, ActingCaregiver) else None
         if grant_id and refresh:
             refresh_expires_at = min(refresh_expires_at, user.ends_at)
-        saved = self.store.save_token(
+        saved = self.tokens.save_token(
             jti=claims["jti"], client_id=claims["client_id"],
             account_id=user.id if user else None, patient=claims.get("patient"),
             scope=claims["scope"], issued_at=claims["iat"], expires_at=claims["exp"],
             access_revoked=False, refresh_revoked=refresh is None,
-            refresh_hash=digest(refresh) if refresh else None,
+            refresh_hash=storage.digest(refresh) if refresh else None,
             refresh_expires_at=refresh_expires_at, grant_id=grant_id,
             family=previous.family if isinstance(previous, TokenRecord) else claims["jti"])
         if not saved:  # the patient stopped the grant while this token was being made
             raise InvalidGrantError("The caregiver's access has ended or was stopped.")
         if grant_id and request.payload.grant_type == "authorization_code":
-            caregivers.record_sign_in(self.store, user)
+            caregivers.record_sign_in(self.grants, user)
         if user is not None:
             token["patient"] = user.patient  # SMART App Launch launch context
 
 
-def create_authorization_server(app, store: Store, key: RSAKey, settings: Settings,
-                                on_revoked: Callable[[], None]) -> GatewayAuthorizationServer:
-    """Build the server with only the grants and endpoints this platform uses."""
-    server = GatewayAuthorizationServer(store, key, settings, on_revoked)
+def create_authorization_server(app, key: RSAKey, settings: Settings, on_revoked: Callable[[], None],
+                                **stores) -> GatewayAuthorizationServer:
+    """Build the server with only the grants and endpoints this platform uses; STORES are
+    GatewayAuthorizationServer's (clients, codes, tokens, accounts, grants)."""
+    server = GatewayAuthorizationServer(key, settings, on_revoked, **stores)
     server.init_app(app)
     token_url = settings.issuer + "/oauth/token"
     server.register_client_auth_method("private_key_jwt",
-                                       PrivateKeyJWT(store, [token_url, settings.issuer]))
+                                       PrivateKeyJWT(server.clients, [token_url, settings.issuer]))
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(RefreshTokenGrant)

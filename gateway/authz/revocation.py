@@ -22,7 +22,7 @@ from collections import deque
 
 from flask import Blueprint, Response, request
 
-from gateway.store import Store
+from gateway.authz.stores import TokenStore
 from services.common.auth import LEEWAY_SECONDS
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -36,7 +36,7 @@ OVERLAP_SECONDS = 60.0
 class RevocationList:
     """Answer "is this jti revoked?" without a database round trip per request."""
 
-    def __init__(self, store: Store, refresh_seconds: float = 1.0,
+    def __init__(self, store: TokenStore, refresh_seconds: float = 1.0,
                  overlap_seconds: float = OVERLAP_SECONDS):
         self.store, self.refresh_seconds = store, refresh_seconds
         self.overlap_seconds = overlap_seconds

@@ -12,20 +12,20 @@ from gateway import MIGRATIONS_DIR
 from gateway.accounts import caregivers
 from gateway.authz import oauth
 from gateway import schema as t
-from gateway.store import Store
+from gateway.authz.stores import TokenStore
 from services.common.db import make_engine, migrate
 from tests.support.gateway import caregiver, refresh
 
 
 def test_a_refresh_that_races_the_patient_stopping_the_grant_gets_no_token(client, engine, monkeypatch):
     grant, tokens = caregiver(client, engine)
-    store = client.application.extensions["gateway"].store
+    grants = client.application.extensions["gateway"].stores.grants
     checked = caregivers.principal
 
-    def stopped_right_after_the_check(store_, account_id, grant_id):
-        user = checked(store_, account_id, grant_id)  # the grant is still in force here
-        row = store.grant(grant_id)
-        store.revoke_grant(grant_id, row["patient"], row["patient_account_id"])
+    def stopped_right_after_the_check(accounts_, grants_, account_id, grant_id):
+        user = checked(accounts_, grants_, account_id, grant_id)  # the grant is still in force here
+        row = grants.grant(grant_id)
+        grants.revoke_grant(grant_id, row["patient"], row["patient_account_id"])
         return user
 
     monkeypatch.setattr(oauth.caregivers, "principal", stopped_right_after_the_check)
@@ -77,10 +77,10 @@ def test_a_token_saved_while_a_grant_is_being_stopped_waits_for_the_stop_and_is_
     saved = []
     with gateway_db.connect() as stopping:
         stopping = stopping.execution_options(write=True)
-        with stopping.begin():  # the first write of Store.revoke_grant, not committed yet
+        with stopping.begin():  # the first write of GrantStore.revoke_grant, not committed yet
             stopping.execute(sa.update(t.proxy_grants).where(t.proxy_grants.c.id == ids["grant"])
                              .values(revoked_at=now))
-            saver = threading.Thread(target=lambda: saved.append(Store(gateway_db).save_token(**token)))
+            saver = threading.Thread(target=lambda: saved.append(TokenStore(gateway_db).save_token(**token)))
             saver.start()
             saver.join(0.5)
             assert saver.is_alive()  # it waits for the grant's row

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from gateway import MIGRATIONS_DIR
 from gateway import schema as t
 from gateway.authz.revocation import RevocationList
-from gateway.store import Store
+from gateway.authz.stores import TokenStore
 from services.common.db import make_engine, migrate, transaction
 from tests.support.databases import (create_postgres_database, drop_postgres_database,
                                      postgres_available)
@@ -34,7 +34,7 @@ def _revoke(conn, jti: str) -> None:
 
 
 def test_a_revocation_that_commits_after_a_later_one_was_read_is_not_skipped(engine):
-    revoked = RevocationList(Store(engine), refresh_seconds=0)
+    revoked = RevocationList(TokenStore(engine), refresh_seconds=0)
     with engine.connect() as slow:
         late = slow.begin()
         _revoke(slow, "slow")  # takes the lower id, commits last

@@ -146,8 +146,8 @@ def test_a_guardians_rights_over_a_minor_end_on_the_eighteenth_birthday(client, 
     assert claims_of(tokens["access_token"])["exp"] <= int(
         dt.datetime.combine(tomorrow, dt.time(), dt.timezone.utc).timestamp())
 
-    from gateway import store
-    monkeypatch.setattr(store, "now", lambda: int(time.time()) + 86400)  # tomorrow
+    from gateway import storage
+    monkeypatch.setattr(storage, "now", lambda: int(time.time()) + 86400)  # tomorrow
     listed = client.get("/patient/v1/proxies", headers=bearer(patient))
     assert listed.json["items"][0]["status"]["code"] == "ended"
     ensure_portal_client(engine, [REDIRECT_URI])

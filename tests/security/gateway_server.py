@@ -15,12 +15,12 @@ from werkzeug.serving import make_server
 from gateway.accounts.codes import normalise_code
 from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
-from gateway.store import digest
+from gateway.storage import digest
 from tests.support.broker import free_port
 
 
 class GatewayServer:
-    """The gateway app at ``url``; its store, and helpers to sign in and activate."""
+    """The gateway app at ``url``; its stores, and helpers to sign in and activate."""
 
     def __init__(self, tmp_path, database_url: str, **overrides):
         port = free_port()
@@ -32,7 +32,7 @@ class GatewayServer:
                             "exchange": unused},
                   "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url, **overrides}
         self.app = create_app(config)
-        self.store = self.app.extensions["gateway"].store
+        self.stores = self.app.extensions["gateway"].stores
         ensure_portal_client(self.app.extensions["gateway"].engine, [self.url + "/portal/callback"])
         self._server = make_server("127.0.0.1", port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -49,14 +49,14 @@ class GatewayServer:
     def activation_code(self, code: str = "ABCD-EFGH-JKMN", patient: str = "p-9",
                         birth_date: str = "1961-04-02") -> str:
         """Store an activation code for PATIENT, as the custodian department would get one."""
-        self.store.save_activation_code(normalise_code(code), patient, birth_date, "en",
-                                        "primary-care", 3600)
+        self.stores.accounts.save_activation_code(normalise_code(code), patient, birth_date, "en",
+                                                 "primary-care", 3600)
         return code
 
     def caregiver_invite(self, code: str, patient_username: str) -> str:
         """Store an invite from PATIENT_USERNAME's account, as POST /patient/v1/proxies does."""
-        account, at = self.store.account(username=patient_username), int(time.time())
-        self.store.create_grant(
+        account, at = self.stores.accounts.account(username=patient_username), int(time.time())
+        self.stores.grants.create_grant(
             id=str(uuid.uuid4()), patient=account.patient, patient_account_id=account.id,
             patient_birth_date=account.birth_date, relationship="caregiver",
             rights="view-records", name=None, last_day="2099-12-31", ends_at=at + 365 * 86400,

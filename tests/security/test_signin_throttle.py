@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-import gateway.store
+import gateway.storage
 from gateway import schema
 from gateway.admin.clients import ensure_portal_client
 from gateway.accounts.devices import COOKIE, DeviceCookies
@@ -297,21 +297,21 @@ def test_first_tries_that_lose_the_race_to_insert_their_counter_still_count(make
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite lets one writer at a time in: no insert race")
     gw = make_gateway()
-    store, policy, at = gw.store, SignInPolicy(check_burst=20), time.time()
-    real_insert = gateway.store._inserted
+    store, policy, at = gw.stores.signin, SignInPolicy(check_burst=20), time.time()
+    real_insert = gateway.storage.inserted
 
     def another_process_first(conn, table, **values):
         """Another gateway process commits the same first row between our read and insert."""
-        monkeypatch.setattr(gateway.store, "_inserted", real_insert)
+        monkeypatch.setattr(gateway.storage, "inserted", real_insert)
         if table is schema.signin_delays:
             store.signin_failed(values["key"], at, policy)
         else:
             store.take_signin_check(values["key"], at, policy)
         return real_insert(conn, table, **values)
 
-    monkeypatch.setattr(gateway.store, "_inserted", another_process_first)
+    monkeypatch.setattr(gateway.storage, "inserted", another_process_first)
     store.signin_failed(username_key(PATIENT), at, policy)
-    monkeypatch.setattr(gateway.store, "_inserted", another_process_first)
+    monkeypatch.setattr(gateway.storage, "inserted", another_process_first)
     store.take_signin_check(address_key(STRANGER), at, policy)
     with gw.app.extensions["gateway"].engine.connect() as conn:
         failures = conn.execute(schema.signin_delays.select()).one().failures

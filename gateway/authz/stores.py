@@ -1,0 +1,162 @@
+"""The authorization server's stores: clients, authorization codes, login tickets and tokens."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from gateway import schema as t
+from gateway import storage
+from gateway.accounts.stores import grant_in_force
+from gateway.authz.models import AuthorizationCode, Client, TokenRecord
+from gateway.storage import TableStore
+from services.common.db import transaction
+
+
+class ClientStore(TableStore):
+    """Registered clients, and the client assertions already used (RFC 7523 section 3, item 7).
+
+    Clients are registered by gateway/admin/clients.py.
+    """
+
+    def client(self, client_id: str) -> Client | None:
+        """Load a client by id."""
+        row = self._one(sa.select(t.clients).where(t.clients.c.client_id == client_id))
+        if row is None:
+            return None
+        return Client(client_id=row["client_id"], kind=row["kind"], name=row["name"],
+                      secret_hash=row["secret_hash"],
+                      jwks=json.loads(row["jwks"]) if row["jwks"] else None,
+                      scope=row["scope"], redirect_uris=json.loads(row["redirect_uris"]))
+
+    def remember_assertion(self, key: str, expires_at: int) -> bool:
+        """Record a client assertion's jti; False when it was seen before."""
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.assertion_jtis)
+                         .where(t.assertion_jtis.c.expires_at < storage.now()))
+            seen = conn.execute(sa.select(t.assertion_jtis.c.key)
+                                .where(t.assertion_jtis.c.key == key)).first()
+            if seen:
+                return False
+            conn.execute(sa.insert(t.assertion_jtis).values(key=key, expires_at=expires_at))
+            return True
+
+
+class CodeStore(TableStore):
+    """Authorization codes (RFC 6749 section 4.1.2): short-lived, used once, kept hashed."""
+
+    def save_code(self, code: str, client_id: str, account_id: str, redirect_uri: str,
+                  scope: str, challenge: str, method: str, ttl: int = 300,
+                  grant_id: str | None = None) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.auth_codes).where(t.auth_codes.c.expires_at < storage.now()))
+            conn.execute(sa.insert(t.auth_codes).values(
+                code_hash=storage.digest(code), client_id=client_id, account_id=account_id,
+                redirect_uri=redirect_uri, scope=scope, code_challenge=challenge,
+                code_challenge_method=method, expires_at=storage.now() + ttl, grant_id=grant_id))
+
+    def code(self, code: str, client_id: str) -> AuthorizationCode | None:
+        """Load an unexpired code issued to CLIENT_ID."""
+        row = self._one(sa.select(t.auth_codes).where(
+            t.auth_codes.c.code_hash == storage.digest(code), t.auth_codes.c.client_id == client_id,
+            t.auth_codes.c.expires_at >= storage.now()))
+        return AuthorizationCode(**row) if row else None
+
+    def delete_code(self, code_hash: str) -> bool:
+        """Delete a code; False when another request already used it."""
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.delete(t.auth_codes)
+                                .where(t.auth_codes.c.code_hash == code_hash)).rowcount == 1
+
+
+class TicketStore(TableStore):
+    """Login tickets: who signed in, between the password and the approval page."""
+
+    def save_ticket(self, ticket: str, account_id: str, request_hash: str, ttl: int = 600) -> None:
+        with transaction(self.engine) as conn:
+            conn.execute(sa.delete(t.login_tickets)
+                         .where(t.login_tickets.c.expires_at < storage.now()))
+            conn.execute(sa.insert(t.login_tickets).values(
+                ticket_hash=storage.digest(ticket), account_id=account_id,
+                request_hash=request_hash, expires_at=storage.now() + ttl))
+
+    def take_ticket(self, ticket: str, request_hash: str) -> str | None:
+        """Consume a ticket issued for the same authorization request; return its account id."""
+        c = t.login_tickets.c
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(t.login_tickets).where(
+                c.ticket_hash == storage.digest(ticket),
+                c.expires_at >= storage.now())).mappings().first()
+            if row is None or row["request_hash"] != request_hash:
+                return None
+            conn.execute(sa.delete(t.login_tickets).where(c.ticket_hash == row["ticket_hash"]))
+            return row["account_id"]
+
+
+class TokenStore(TableStore):
+    """Issued access tokens by jti, the refresh tokens issued with them, and the revocations
+    every process polls (gateway/authz/revocation.py)."""
+
+    def save_token(self, **values) -> bool:
+        """Record an issued token; False, and nothing stored, when its caregiver grant has
+        ended or was stopped since the grant was checked (the token must not be handed out)."""
+        with transaction(self.engine) as conn:
+            if values.get("grant_id") and not grant_in_force(conn, values["grant_id"]):
+                return False
+            conn.execute(sa.insert(t.tokens).values(**values))
+        return True
+
+    def token_by_jti(self, jti: str) -> TokenRecord | None:
+        row = self._one(sa.select(t.tokens).where(t.tokens.c.jti == jti))
+        return TokenRecord(**row) if row else None
+
+    def token_by_refresh(self, refresh_token: str) -> TokenRecord | None:
+        row = self._one(sa.select(t.tokens)
+                        .where(t.tokens.c.refresh_hash == storage.digest(refresh_token)))
+        return TokenRecord(**row) if row else None
+
+    def revoke(self, jtis: list[str], refresh: bool) -> None:
+        """Revoke the access tokens JTIS (and their refresh tokens when REFRESH)."""
+        with transaction(self.engine) as conn:
+            _revoke(conn, sa.select(t.tokens).where(t.tokens.c.jti.in_(jtis)), refresh)
+
+    def revoke_family(self, family: str) -> None:
+        """Revoke every token of one login (refresh token reuse, RFC 9700 section 4.14.2)."""
+        with transaction(self.engine) as conn:
+            _revoke(conn, sa.select(t.tokens).where(t.tokens.c.family == family), True)
+
+    def retire_refresh(self, jti: str) -> bool:
+        """Mark a rotated refresh token used; False when it was already used."""
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.update(t.tokens).where(
+                t.tokens.c.jti == jti, t.tokens.c.refresh_revoked == sa.false()
+            ).values(refresh_revoked=True)).rowcount == 1
+
+    def revoked_since(self, last_id: int) -> list[tuple[int, str, int]]:
+        """Return (id, jti, expires_at) of revocations newer than LAST_ID that still matter."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.revoked_jtis.c.id, t.revoked_jtis.c.jti,
+                                          t.revoked_jtis.c.expires_at)
+                                .where(t.revoked_jtis.c.id > last_id)
+                                .order_by(t.revoked_jtis.c.id)).all()
+        return [tuple(r) for r in rows]
+
+    @staticmethod
+    def revoke_grant_tokens(conn, grant_id: str) -> None:
+        """Revoke every token issued under a caregiver's grant, in the caller's transaction
+        (the grant store's revoke_grant, which stops the grant in the same one)."""
+        _revoke(conn, sa.select(t.tokens).where(t.tokens.c.grant_id == grant_id), True)
+
+
+def _revoke(conn, query, refresh: bool) -> None:
+    """Revoke the access tokens QUERY selects (and their refresh tokens when REFRESH); list the
+    unexpired ones in revoked_jtis, which every process polls."""
+    rows = conn.execute(query).mappings().all()
+    values = {"access_revoked": True}
+    if refresh:
+        values["refresh_revoked"] = True
+    for row in rows:
+        conn.execute(sa.update(t.tokens).where(t.tokens.c.jti == row["jti"]).values(**values))
+        if not row["access_revoked"] and row["expires_at"] >= storage.now():
+            conn.execute(sa.insert(t.revoked_jtis).values(jti=row["jti"],
+                                                          expires_at=row["expires_at"]))
