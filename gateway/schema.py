@@ -100,7 +100,8 @@ login_tickets = sa.Table(
     sa.Column("expires_at", sa.Integer, nullable=False),
 )
 
-# Sign-in throttle (gateway/throttle.py), in the database so every worker process counts alike.
+# Sign-in throttle (gateway/accounts/throttle.py), in the database so every worker process counts
+# alike.
 # Keys are SHA-256 digests of the typed username or of the client address, never the text.
 signin_delays = sa.Table(
     "signin_delays", metadata,
@@ -117,7 +118,7 @@ signin_budgets = sa.Table(
     sa.Column("at", sa.Float, nullable=False, index=True),  # when TOKENS was true
 )
 
-# A patient's grant of limited, expiring rights to a caregiver (gateway/proxies.py).
+# A patient's grant of limited, expiring rights to a caregiver (gateway/accounts/caregivers.py).
 proxy_grants = sa.Table(
     "proxy_grants", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
@@ -151,6 +152,6 @@ proxy_events = sa.Table(
     sa.Column("at", sa.Integer, nullable=False),
 )
 
-# Account facts for the other services (gateway/events.py), relayed by gateway/worker.py;
+# Account facts for the other services (gateway/accounts/events.py), relayed by gateway/worker.py;
 # processed_events is declared with it and stays empty while the gateway consumes nothing.
 outbox, processed_events = messaging_tables(metadata)

@@ -1,5 +1,5 @@
-"""Worker process of the gateway: relays the account facts in its outbox (gateway/events.py)
-and deletes expired token rows and revocations (gateway/housekeeping.py).
+"""Worker process of the gateway: relays the account facts in its outbox (gateway/accounts/events.py)
+and deletes expired token rows and revocations (gateway/admin/housekeeping.py).
 
 ``python -m gateway.worker``; the gateway consumes no topic, so there is no consumer.
 """

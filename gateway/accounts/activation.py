@@ -1,4 +1,5 @@
-"""Portal accounts from activation codes, as patient portals do (DESIGN sections 3 and 5)."""
+"""Portal accounts from activation codes, as patient portals do (docs/architecture.md,
+"Security model")."""
 from __future__ import annotations
 
 import datetime as dt
@@ -84,7 +85,7 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
     def activate():
         """Open a portal account with an activation code, the birth date and a new password."""
         # Tries are counted per client (the visitor's address when the portal vouches for it,
-        # gateway/forwarded.py) and per code, so one client's tries never hold up another's.
+        # forwarded.py) and per code, so one client's tries never hold up another's.
         client = voucher.address(request.headers.get(VOUCHED_ADDRESS)) or request.remote_addr
         limit_activation("address " + address_key(client or "?"))  # an IPv6 host as its /64
         body = load_body(ActivateRequestSchema())
@@ -99,7 +100,7 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
         row = accounts.activation_code(normalise_code(body["code"]))
         if row is None:
             invite = grants.grant_by_invite(normalise_code(body["code"]))
-            if invite is not None:  # a caregiver's invite (gateway/proxies.py)
+            if invite is not None:  # a caregiver's invite (caregivers.py)
                 return jsonify(caregivers.join(accounts, grants, gate, invite, body, username,
                                                password, client or "?")), 201
             raise Problem(400, N_("Activation failed"), NO_MATCH, slug="activation-failed",

@@ -1,6 +1,7 @@
-"""Caregivers (proxies): a patient gives another person limited, expiring rights (issue 4).
+"""Caregivers: a patient gives another person limited, expiring rights.
 
-Not to be confused with ``gateway/proxy.py``, the reverse proxy.
+The tables, the events and the API path keep the older name "proxy" (``proxy_grants``,
+``phr.accounts.proxy-activated``, ``/patient/v1/proxies``); the reverse proxy is gateway/proxy/.
 
 How it works:
 
@@ -341,7 +342,7 @@ def _owns(gate: PasswordGate, username: str, password: str, address: str) -> boo
     return checked.account is not None
 
 
-# signing in (gateway/authorize.py, gateway/oauth.py) ------------------------------------------
+# signing in (gateway/authz/authorize.py, gateway/authz/oauth.py) ------------------------------
 def principal(accounts: AccountStore, grants: GrantStore, account_id: str,
               grant_id: str | None):
     """Return who a code or refresh token was issued to: an Account, or a caregiver bound to a grant.

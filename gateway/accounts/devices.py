@@ -3,10 +3,10 @@
 OWASP, "Slow down online guessing attacks with device cookies": after a right password the
 gateway gives the browser a cookie naming (a keyed hash of) the username, a random nonce and
 the time, signed with HMAC-SHA256 (RFC 2104) under a key derived from the portal's session
-key, as gateway/forwarded.py derives its own. A later sign-in for the same username that
-carries a valid cookie is throttled on that device's own counter (gateway/throttle.py
-``device_key``), not on the username's counter that anyone can drive up. Nothing is stored
-server-side but the device's count of wrong tries.
+key, as forwarded.py derives its own. A later sign-in for the same username that carries a
+valid cookie is throttled on that device's own counter (throttle.py ``device_key``), not on
+the username's counter that anyone can drive up. Nothing is stored server-side but the
+device's count of wrong tries.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What the gateway tells the other services about accounts (issue 7): facts on phr.accounts.v1.
+"""What the gateway tells the other services about accounts: facts on phr.accounts.v1
+(docs/architecture.md, "Events").
 
 Each event is queued in the gateway's outbox inside the transaction that changes the account
 or the grant (services.common.outbox), and gateway.worker relays it. The equity report in the

@@ -1,6 +1,6 @@
-"""Password checks under the sign-in throttle (gateway/throttle.py), for every place that takes
-a password: the sign-in form (gateway/authorize.py) and a caregiver linking an existing
-account to an invite (gateway/proxies.py)."""
+"""Password checks under the sign-in throttle (throttle.py), for every place that takes a
+password: the sign-in form (gateway/authz/authorize.py) and a caregiver linking an existing
+account to an invite (caregivers.py)."""
 from __future__ import annotations
 
 import secrets

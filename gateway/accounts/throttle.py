@@ -14,7 +14,7 @@ of password checks (a token bucket) so that no address can make the gateway comp
 hashes without bound; a try spends it before anything else, so a refused try costs only the
 sender's budget.
 
-A browser that signed in before (a device cookie, gateway/devices.py) is counted apart: its
+A browser that signed in before (a device cookie, devices.py) is counted apart: its
 tries for that username use the device's own count, not the username's, so a stranger who
 drives the username's wait up slows only browsers the user never signed in with
 (OWASP, "Slow down online guessing attacks with device cookies"). A device that reaches

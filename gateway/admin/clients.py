@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     dept = sub.add_parser("department", help="create a department client; prints its secret once")
     dept.add_argument("name")
-    dept.add_argument("--scopes", help="default: the table in gateway/departments.py")
+    dept.add_argument("--scopes", help="default: the table in gateway/authz/departments.py")
     keys = sub.add_parser("department-jwks", help="register a department's public JWK Set")
     keys.add_argument("name")
     keys.add_argument("jwks_file", type=argparse.FileType("r"))

@@ -35,7 +35,7 @@ def prune_tokens(engine: Engine, now: int, margin: int = MARGIN_SECONDS) -> int:
 def prune_revocations(engine: Engine, now: int, margin: int = MARGIN_SECONDS) -> int:
     """Delete the revocations of access tokens that expired MARGIN ago, except the newest row.
 
-    The revocation pollers (gateway.revocation) read rows by id; SQLite, without
+    The revocation pollers (gateway.authz.revocation) read rows by id; SQLite, without
     AUTOINCREMENT, hands out the largest id + 1, so deleting the newest row would let the next
     revocation take an id a poller has already passed. An expired token needs no revocation:
     its ``exp`` refuses it everywhere.

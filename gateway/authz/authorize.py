@@ -103,7 +103,7 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
         return checked.account, checked.wait
 
     def trust_device(page: Response, username: str) -> Response:
-        """Give the browser a new device cookie for USERNAME (gateway/devices.py)."""
+        """Give the browser a new device cookie for USERNAME (gateway/accounts/devices.py)."""
         page.set_cookie(DEVICE_COOKIE, devices.issue(username), max_age=DEVICE_LIFETIME,
                         path=DEVICE_PATH, httponly=True, samesite="Lax",
                         secure=current_app.config.get("SESSION_COOKIE_SECURE", False))

@@ -9,7 +9,7 @@ transaction commits: on PostgreSQL a revocation that took id 10 can commit after
 took id 11 was already read. So each poll reads from the high-water mark as it stood
 ``OVERLAP_SECONDS`` ago, not from the newest id: a revocation is missed only if its
 transaction took longer than that to commit. The list also serves the services' copies
-(gateway.authorize's ``/oauth/revoked``, services.common.auth.RevocationFeed).
+(``GET /oauth/revoked`` below, read by services.common.auth.RevocationFeed).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``init_app(app, settings)`` registers the pages, the session cookie (signed with a key made at
 first start under the var dir) and the layout's shared context, which the OAuth login and
-approval pages (gateway/authorize.py) use too.
+approval pages (gateway/authz/authorize.py) use too.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["portal"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
                                       AddressVoucher(app.secret_key))
     # Inlined into every page: one request on a slow line, and the login page's CSP
-    # (style-src 'unsafe-inline', gateway/authorize.py) allows no external stylesheet.
+    # (style-src 'unsafe-inline', gateway/authz/authorize.py) allows no external stylesheet.
     css = Markup(STYLESHEET.read_text())
     app.register_blueprint(bp)
 

@@ -3,7 +3,7 @@
 The portal runs inside the gateway process but takes no shortcut: it calls the gateway's own
 public URL over HTTP with the patient's bearer token, exactly as a third-party patient app would
 (RFC 6749 section 4.1, RFC 7636 S256, RFC 7009 on sign-out). The one thing it adds is the
-visitor's address, signed (gateway/forwarded.py), so that the API's limits per client count
+visitor's address, signed (gateway/accounts/forwarded.py), so that the API's limits per client count
 each visitor apart instead of the portal as one client.
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ def load_or_create_session_key(var_dir: Path) -> bytes:
     path = Path(var_dir) / KEY_FILE
     if not path.exists():
         private_dir(path.parent)
-        # As with the signing key (gateway/keys.py): write a complete file, then link it in;
+        # As with the signing key (gateway/authz/keys.py): write a complete file, then link it in;
         # when two workers start together, the second link fails and both read the first key.
         fd, tmp = tempfile.mkstemp(prefix=".session-key-", dir=path.parent)
         try:

@@ -1,7 +1,7 @@
 """Token-bucket rate limits, kept in this process's memory.
 
 With N server worker processes a client may get up to N times the configured rate; that is accepted
-for the coarse limit the gateway enforces (DESIGN section 1).
+for the coarse limit the gateway enforces (docs/architecture.md, "Security model").
 """
 from __future__ import annotations
 

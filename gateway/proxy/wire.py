@@ -2,11 +2,11 @@
 
 Written by hand around httptools' C parser (llhttp) on purpose: urllib3 and http.client parse
 every response's header block with ``email.parser``, and that, with urllib3's pool and
-response objects, was about 40 % of the gateway's CPU per proxied request (py-spy --gil under
-``make bench``). The peers are our own services, so this needs little: keep-alive sockets
-pooled per peer, a request with a Content-Length body, and a response delimited by
-Content-Length, chunked coding or the connection's close. Anything else (https peers, say)
-stays with urllib3 (gateway.proxy.upstreams.Upstreams).
+response objects, was a large share of the gateway's CPU per proxied request (README,
+"Benchmarks"). The peers are our own services, so this needs little:
+keep-alive sockets pooled per peer, a request with a Content-Length body, and a response
+delimited by Content-Length, chunked coding or the connection's close. Anything else (https
+peers, say) stays with urllib3 (gateway.proxy.upstreams.Upstreams).
 """
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ import httptools
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _BUFFER = 65536
 #: A request with a body larger than this (a transaction Bundle, say: hundreds of kilobytes,
-#: a hundred milliseconds of the peer's CPU) goes on a connection of its own, closed after the
-#: answer. On a pooled connection it ran in whichever server worker had accepted that
-#: connection earlier, and imports piled up in one worker (75 % of a core against 15 % for
-#: the other, measured under gunicorn; granian's workers accept connections the same way); a
-#: new connection is accepted by the worker that is free to accept it first, the least busy
-#: one. One connect on loopback is nothing next to such a request.
+#: much of the peer's CPU) goes on a connection of its own, closed after the answer. On a
+#: pooled connection it ran in whichever server worker had accepted that connection earlier,
+#: and imports piled up in one worker while the other stood idle (under gunicorn and granian
+#: alike, whose workers accept connections the same way); a new connection is accepted by the
+#: worker that is free to accept it first, the least busy one. One connect on loopback is
+#: nothing next to such a request.
 ALONE_BYTES = 64 * 1024
 
 

@@ -23,7 +23,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
 log = logging.getLogger(__name__)
 
 #: Clock skew allowed on a token's exp. A revocation must outlive exp by at least this much,
-#: or a revoked token would work again in its last LEEWAY_SECONDS (gateway.revocation).
+#: or a revoked token would work again in its last LEEWAY_SECONDS (gateway.authz.revocation).
 LEEWAY_SECONDS = 30
 
 
@@ -66,7 +66,7 @@ class RevocationFeed:
     stall both (seen in the bench: a records read at 16 clients through the gateway stopped
     dead). A copy older than MAX_STALENESS, because the gateway cannot be reached, fails closed:
     every token is refused with 503 until a refresh succeeds. So a token revoked at the gateway
-    stops working here within REFRESH seconds plus the gateway's own poll (gateway/revocation.py).
+    stops working here within REFRESH seconds plus the gateway's own poll (gateway/authz/revocation.py).
     """
 
     def __init__(self, url: str, refresh: float = 1.0, max_staleness: float = 10.0,

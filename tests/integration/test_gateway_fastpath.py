@@ -1,4 +1,4 @@
-"""The proxy's fast path (gateway.fastpath): the common case skips Flask, everything else does not."""
+"""The proxy's fast path (gateway.proxy.fastpath): the common case skips Flask, everything else does not."""
 from __future__ import annotations
 
 import json

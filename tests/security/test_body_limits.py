@@ -3,7 +3,7 @@ before the body is read (or as soon as a chunked body passes it), deeper than 64
 problem, never a 500 (the json module's RecursionError) nor a 32 MiB body parsed.
 
 Sizes (services.common.bodies): 64 KiB everywhere but PUT /fhir/{type}/{id} (1 MiB) and
-POST /fhir (8 MiB); the gateway refuses the same before it forwards (gateway.routes).
+POST /fhir (8 MiB); the gateway refuses the same before it forwards (gateway.proxy.routes).
 """
 import json
 

@@ -27,7 +27,7 @@ class Stack:
         env.update({f"{n.upper()}_PORT": str(p) for n, p in self.ports.items()})
         env.update(PHR_VAR_DIR=str(var_dir), WEB_CONCURRENCY="1", LOG_LEVEL="WARNING")
         # Every test signs in from 127.0.0.1: the per-address budget of password checks
-        # (gateway/throttle.py) would be one budget for the whole session's tests.
+        # (gateway/accounts/throttle.py) would be one budget for the whole session's tests.
         env.setdefault("SIGNIN_CHECKS_PER_MINUTE", "1000")
         env.setdefault("ACTIVATION_ATTEMPTS_PER_MINUTE", "1000")
         for name, url in (database_urls or {}).items():

@@ -1,4 +1,4 @@
-"""gateway.routes.BODY_LIMITS: each route's largest body, the sizes the services refuse too."""
+"""gateway.proxy.routes.BODY_LIMITS: each route's largest body, the sizes the services refuse too."""
 import pytest
 
 from gateway.proxy import routes

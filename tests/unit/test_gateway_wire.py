@@ -1,4 +1,4 @@
-"""The gateway's lean HTTP/1.1 client (gateway.wire) against a real socket server on 127.0.0.1."""
+"""The gateway's lean HTTP/1.1 client (gateway.proxy.wire) against a real socket server on 127.0.0.1."""
 from __future__ import annotations
 
 import socket

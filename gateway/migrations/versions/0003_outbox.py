@@ -1,4 +1,4 @@
-"""The gateway's transactional outbox: account facts for the equity report (issue 7).
+"""The gateway's transactional outbox: account facts for the equity report.
 
 Revision ID: 0003_outbox
 Revises: 0002_proxies

@@ -1,4 +1,4 @@
-"""The outbox parks an event the broker refuses for good (parked_at, parked_reason), issue 15.
+"""The outbox parks an event the broker refuses for good (parked_at, parked_reason).
 
 Revision ID: 0005_outbox_dead_letters
 Revises: 0004_signin_throttle

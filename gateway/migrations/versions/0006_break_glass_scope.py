@@ -2,7 +2,7 @@
 
 A department granted a consent-create scope by name (system/Consent.c and the like) held
 it only to break the glass, so it keeps that right under the new scope; a department that
-reached it through a wildcard (system/*.cu) loses it, as intended (issue 15, point 2).
+reached it through a wildcard (system/*.cu) loses it, as intended.
 
 Revision ID: 0006_break_glass_scope
 Revises: 0005_outbox_dead_letters

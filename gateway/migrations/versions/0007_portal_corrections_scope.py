@@ -1,4 +1,4 @@
-"""Filing a correction request needs patient/Task.c (issue 15, point 13): patient-facing clients
+"""Filing a correction request needs patient/Task.c: patient-facing clients
 registered before it (the portal) are given it, so an upgraded deployment's patients can still
 ask for corrections once they sign in again (tokens issued before keep the scopes they had).
 
