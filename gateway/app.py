@@ -7,14 +7,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import portal
-from gateway.proxy.fastpath import FastPath
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
+from gateway.proxy.fastpath import FastPath
 from gateway.schema import outbox
-from services.common.config import Settings, load_settings
-from services.common.observability import configure_logging, instrument
-from services.common.http import StrictJSONProvider
-from services.common.outbox import ParkedEvents
 from services.common import i18n
+from services.common.config import Settings, load_settings
+from services.common.http import StrictJSONProvider
+from services.common.observability import configure_logging, instrument
+from services.common.outbox import ParkedEvents
 from services.common.problem import install_problem_handlers
 
 _SETTING_NAMES = {f.name for f in dataclasses.fields(Settings)}

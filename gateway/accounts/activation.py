@@ -10,18 +10,18 @@ import uuid
 from argon2 import PasswordHasher
 from flask import Blueprint, jsonify, request
 
+from contracts.http import FHIR_ID_RE
+from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
+from gateway import storage
 from gateway.accounts import caregivers
 from gateway.accounts.codes import new_code, normalise_code
 from gateway.accounts.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
-from gateway.proxy.guard import Guard
-from gateway.proxy.upstreams import Upstreams
-from gateway.proxy.ratelimit import TokenBucket
 from gateway.accounts.signin import PasswordGate
-from gateway import storage
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import address_key
-from contracts.http import FHIR_ID_RE
-from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
+from gateway.proxy.guard import Guard
+from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.upstreams import Upstreams
 from services.common.bodies import load_body
 from services.common.i18n import N_
 from services.common.problem import Problem

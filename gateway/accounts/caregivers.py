@@ -43,10 +43,10 @@ from contracts.schemas.proxies import ProxyInviteRequestSchema
 from gateway import storage
 from gateway.accounts.codes import new_code, normalise_code
 from gateway.accounts.models import CAREGIVER_ACCOUNT, PATIENT_ACCOUNT, Account, ActingCaregiver
-from gateway.proxy.guard import Guard
 from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import told_wait
+from gateway.proxy.guard import Guard
 from services.common import i18n
 from services.common.bodies import load_body
 from services.common.i18n import N_, translate

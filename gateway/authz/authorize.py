@@ -9,16 +9,16 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from gateway.accounts import caregivers
-from gateway.authz.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
 from gateway.accounts.devices import COOKIE as DEVICE_COOKIE, LIFETIME_SECONDS as DEVICE_LIFETIME
 from gateway.accounts.devices import PATH as DEVICE_PATH, DeviceCookies
-from gateway.authz.keys import public_jwks
 from gateway.accounts.models import CAREGIVER_ACCOUNT
-from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
-from gateway.authz.stores import TicketStore
 from gateway.accounts.throttle import told_wait
+from gateway.authz.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
+from gateway.authz.keys import public_jwks
+from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
+from gateway.authz.stores import TicketStore
 from services.common import smart
 from services.common.i18n import N_, _, current_language, use_preferred
 

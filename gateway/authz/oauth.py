@@ -23,11 +23,11 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from gateway import storage
 from gateway.accounts import caregivers
 from gateway.accounts.models import ActingCaregiver
-from gateway.authz.models import DEPARTMENT, TokenRecord
-from gateway import storage
 from gateway.accounts.stores import AccountStore, GrantStore
+from gateway.authz.models import DEPARTMENT, TokenRecord
 from gateway.authz.stores import ClientStore, CodeStore, TokenStore
 from services.common import smart
 from services.common.auth import LEEWAY_SECONDS
