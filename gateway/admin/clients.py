@@ -9,39 +9,25 @@ import argparse
 import json
 import secrets
 import sys
-import time
 
-import sqlalchemy as sa
 from joserfc.jwk import KeySet
 from sqlalchemy.engine import Engine
 
-from gateway import schema as t
 from gateway.authz.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES, scopes_for
-from gateway.storage import digest
-from services.common.db import transaction
+from gateway.authz.stores import ClientStore
 
 
 def ensure_department(engine: Engine, name: str, scopes: str) -> dict:
     """Register department NAME (client_id = NAME); return its secret only when just created."""
-    with transaction(engine) as conn:
-        if conn.execute(sa.select(t.clients.c.client_id)
-                        .where(t.clients.c.client_id == name)).first():
-            return {"client_id": name, "client_secret": None}
-        secret = secrets.token_urlsafe(32)
-        conn.execute(sa.insert(t.clients).values(
-            client_id=name, kind="department", name=name, secret_hash=digest(secret), jwks=None,
-            scope=scopes, redirect_uris="[]", created_at=int(time.time())))
-    return {"client_id": name, "client_secret": secret}
+    secret = secrets.token_urlsafe(32)
+    created = ClientStore(engine).add_department(name, scopes, secret)
+    return {"client_id": name, "client_secret": secret if created else None}
 
 
 def register_department_jwks(engine: Engine, name: str, jwks: dict) -> None:
     """Let department NAME authenticate with private_key_jwt; only the public parts are kept."""
     keys = KeySet.import_key_set(jwks)  # raises ValueError/JoseError on a malformed set
-    with transaction(engine) as conn:
-        updated = conn.execute(sa.update(t.clients).where(
-            t.clients.c.client_id == name, t.clients.c.kind == "department"
-        ).values(jwks=json.dumps(keys.as_dict(private=False)))).rowcount
-    if updated != 1:
+    if not ClientStore(engine).set_department_jwks(name, keys.as_dict(private=False)):
         raise LookupError(f"No department client {name!r}; call ensure_department first.")
 
 
@@ -49,17 +35,7 @@ def ensure_portal_client(engine: Engine, redirect_uris: list[str]) -> dict:
     """Register (or update the redirect URIs of) the public patient-portal client."""
     if not redirect_uris:
         raise ValueError("The portal needs at least one redirect URI.")
-    values = dict(kind="portal", name="Patient portal", secret_hash=None, jwks=None,
-                  scope=PORTAL_SCOPES, redirect_uris=json.dumps(list(redirect_uris)))
-    with transaction(engine) as conn:
-        exists = conn.execute(sa.select(t.clients.c.client_id)
-                              .where(t.clients.c.client_id == PORTAL_CLIENT_ID)).first()
-        if exists:
-            conn.execute(sa.update(t.clients).where(t.clients.c.client_id == PORTAL_CLIENT_ID)
-                         .values(**values))
-        else:
-            conn.execute(sa.insert(t.clients).values(client_id=PORTAL_CLIENT_ID,
-                                                     created_at=int(time.time()), **values))
+    ClientStore(engine).save_portal(PORTAL_CLIENT_ID, PORTAL_SCOPES, redirect_uris)
     return {"client_id": PORTAL_CLIENT_ID, "redirect_uri": redirect_uris[0]}
 
 
@@ -114,14 +90,5 @@ def ensure_service_client(engine: Engine, name: str, scopes: str) -> dict:
     hands its processes a secret nobody else has seen.
     """
     secret = secrets.token_urlsafe(32)
-    with transaction(engine) as conn:
-        exists = conn.execute(sa.select(t.clients.c.client_id).where(t.clients.c.client_id == name)).first()
-        if exists:
-            conn.execute(sa.update(t.clients).where(t.clients.c.client_id == name)
-                         .values(secret_hash=digest(secret), scope=scopes))
-        else:
-            conn.execute(sa.insert(t.clients).values(
-                client_id=name, kind="service", name=name, secret_hash=digest(secret), jwks=None,
-                scope=scopes, redirect_uris="[]", created_at=int(time.time())))
+    ClientStore(engine).save_service(name, scopes, secret)
     return {"client_id": name, "client_secret": secret}
-

@@ -16,7 +16,7 @@ from services.common.db import transaction
 class ClientStore(TableStore):
     """Registered clients, and the client assertions already used (RFC 7523 section 3, item 7).
 
-    Clients are registered by gateway/admin/clients.py.
+    Operators register clients with gateway/admin/clients.py; only hashes of secrets are kept.
     """
 
     def client(self, client_id: str) -> Client | None:
@@ -40,6 +40,51 @@ class ClientStore(TableStore):
                 return False
             conn.execute(sa.insert(t.assertion_jtis).values(key=key, expires_at=expires_at))
             return True
+
+    def add_department(self, name: str, scopes: str, secret: str) -> bool:
+        """Register department NAME (client_id = NAME) with SECRET; False when it exists already."""
+        with transaction(self.engine) as conn:
+            if conn.execute(sa.select(t.clients.c.client_id)
+                            .where(t.clients.c.client_id == name)).first():
+                return False
+            conn.execute(sa.insert(t.clients).values(
+                client_id=name, kind="department", name=name, secret_hash=storage.digest(secret),
+                jwks=None, scope=scopes, redirect_uris="[]", created_at=storage.now()))
+        return True
+
+    def set_department_jwks(self, name: str, public_jwks: dict) -> bool:
+        """Let department NAME authenticate with private_key_jwt; False when there is none."""
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.update(t.clients).where(
+                t.clients.c.client_id == name, t.clients.c.kind == "department"
+            ).values(jwks=json.dumps(public_jwks))).rowcount == 1
+
+    def save_portal(self, client_id: str, scope: str, redirect_uris: list[str]) -> None:
+        """Register the public patient-portal client, or update its scopes and redirect URIs."""
+        values = dict(kind="portal", name="Patient portal", secret_hash=None, jwks=None,
+                      scope=scope, redirect_uris=json.dumps(list(redirect_uris)))
+        with transaction(self.engine) as conn:
+            exists = conn.execute(sa.select(t.clients.c.client_id)
+                                  .where(t.clients.c.client_id == client_id)).first()
+            if exists:
+                conn.execute(sa.update(t.clients).where(t.clients.c.client_id == client_id)
+                             .values(**values))
+            else:
+                conn.execute(sa.insert(t.clients).values(client_id=client_id,
+                                                         created_at=storage.now(), **values))
+
+    def save_service(self, name: str, scopes: str, secret: str) -> None:
+        """Register service client NAME with SECRET, or give it SECRET and SCOPES."""
+        with transaction(self.engine) as conn:
+            exists = conn.execute(sa.select(t.clients.c.client_id)
+                                  .where(t.clients.c.client_id == name)).first()
+            if exists:
+                conn.execute(sa.update(t.clients).where(t.clients.c.client_id == name)
+                             .values(secret_hash=storage.digest(secret), scope=scopes))
+            else:
+                conn.execute(sa.insert(t.clients).values(
+                    client_id=name, kind="service", name=name, secret_hash=storage.digest(secret),
+                    jwks=None, scope=scopes, redirect_uris="[]", created_at=storage.now()))
 
 
 class CodeStore(TableStore):
