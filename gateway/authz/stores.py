@@ -186,6 +186,33 @@ class TokenStore(TableStore):
                                 .order_by(t.revoked_jtis.c.id)).all()
         return [tuple(r) for r in rows]
 
+    def prune(self, cutoff: int) -> int:
+        """Delete the token rows whose access token and refresh token (if any) expired before
+        CUTOFF; return how many."""
+        tokens = t.tokens
+        with transaction(self.engine) as conn:
+            return conn.execute(tokens.delete().where(
+                tokens.c.expires_at < cutoff,
+                sa.or_(tokens.c.refresh_expires_at.is_(None),
+                       tokens.c.refresh_expires_at < cutoff))).rowcount
+
+    def prune_revocations(self, cutoff: int) -> int:
+        """Delete the revocations of access tokens that expired before CUTOFF, except the newest
+        row; return how many.
+
+        The revocation pollers (gateway/authz/revocation.py) read rows by id; SQLite, without
+        AUTOINCREMENT, hands out the largest id + 1, so deleting the newest row would let the
+        next revocation take an id a poller has already passed. An expired token needs no
+        revocation: its ``exp`` refuses it everywhere.
+        """
+        revoked = t.revoked_jtis
+        with transaction(self.engine) as conn:
+            newest = conn.execute(sa.select(sa.func.max(revoked.c.id))).scalar()
+            if newest is None:
+                return 0
+            return conn.execute(revoked.delete().where(revoked.c.expires_at < cutoff,
+                                                       revoked.c.id < newest)).rowcount
+
     @staticmethod
     def revoke_grant_tokens(conn, grant_id: str) -> None:
         """Revoke every token issued under a caregiver's grant, in the caller's transaction
