@@ -178,7 +178,8 @@ class GrantStore(TableStore):
             return conn.execute(sa.select(t.proxy_grants).where(c.id == grant_id)).mappings().first()
 
     def record_event(self, grant_id: str, patient: str, action: str, actor_kind: str,
-                           actor: str) -> None:
+                     actor: str) -> None:
+        """Store what happened to a grant and who did it (proxy_events)."""
         with transaction(self.engine) as conn:
             self._event(conn, grant_id, patient, action, actor_kind, actor)
 
