@@ -73,7 +73,7 @@ class CapabilityStatementSchema(ResourceSchema):
 
 class BundleLinkSchema(Schema):
     relation = fields.String(required=True, metadata={"example": "next"})
-    url = fields.String(required=True, metadata={"example": "/fhir/Observation?patient=p1&_cursor=eyJhIjoiMSJ9"})
+    url = fields.String(required=True, metadata={"example": "/fhir/Observation?patient=p1&_cursor=WyJzZWFyY2giLCJvYnMtMSJd"})
 
 
 class SearchEntrySchema(Schema):

@@ -10,7 +10,7 @@ from contracts import vocabulary
 from contracts.schemas.patient_records import RECORD_CATEGORIES
 from services.common.i18n import N_
 
-#: The portal client's name as the sign-in page shows it (gateway/admin.py stores it in English;
+#: The portal client's name as the sign-in page shows it (gateway/admin/clients.py stores it in English;
 #: the login template translates known names and shows other clients' names as they are).
 CLIENT_NAME = N_("Patient portal")
 

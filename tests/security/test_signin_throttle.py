@@ -248,7 +248,7 @@ def test_a_forged_expired_or_another_usernames_device_cookie_gets_no_exemption(m
     genuine_key = DeviceCookies(load_or_create_session_key(gw.app.extensions["gateway"].settings.var_dir))
     cookies = {
         "another username's": anas_browser[0].cookies.get(COOKIE, path="/oauth/authorize"),
-        "another nonce": ".".join([user, "x" + nonce[1:], stamp, mac]),
+        "another nonce": ".".join([user, ("x" if nonce[0] != "x" else "y") + nonce[1:], stamp, mac]),
         "a later time": ".".join([user, nonce, str(int(stamp) + 1), mac]),
         "another key": DeviceCookies(b"not the gateway's key" * 2).issue(PATIENT),
         "expired": genuine_key.issue(PATIENT, at=time.time() - 181 * 86400),

@@ -1,7 +1,6 @@
 """Nothing is kept for ever: prepared Bundles, the full copies of records
 an exchange makes, expire and are deleted; the gateway deletes expired token rows and
 revocations. SQLite and PostgreSQL."""
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone

@@ -17,7 +17,7 @@ from services.records.service_layer import patient as uc
 from tests.support.fhir import DEMO
 
 RECORDS = Path(pl.__file__).resolve().parents[1]
-SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"  # a copy of ../shared/data/synthea-r4
+SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"  # the 25 synthetic patients the tests use
 VOCAB = pl.load_vocabulary()
 
 
