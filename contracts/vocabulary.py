@@ -19,6 +19,14 @@ LABEL_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 RESOURCE_SYSTEM = "http://hl7.org/fhir/resource-types"
 
 # -- departments: who may hold a consent and receive records ---------------------------------
+#: A department's id: its OAuth client id and its tokens' ``dept`` claim. Which departments
+#: exist is data (the directory, events on phr.directory.v1), not code.
+DEPARTMENT_ID_PATTERN = r"[a-z][a-z0-9-]{1,39}"
+#: What kind of department it is: clinical ones treat patients and exchange records, research
+#: ones receive records for research under consent, oversight ones see reports only.
+DEPARTMENT_KINDS = ("clinical", "research", "oversight")
+DEPARTMENT_KIND_NAMES = {"clinical": N_("Clinical care"), "research": N_("Research"),
+                         "oversight": N_("Oversight")}
 DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
                     "emergency": N_("Emergency"), "research": N_("Research")}
 DEPARTMENTS = tuple(DEPARTMENT_NAMES)

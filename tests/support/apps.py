@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.config import load_settings
 from services.common.db import make_engine, migrate
+from tests.support.directory import seed_directory
 from tests.support.tokens import TokenMint
 
 
@@ -83,6 +84,7 @@ class ServiceApps:
         url = database_url or f"sqlite:///{self.var_dir / service}.db"
         migrate(url, migrations)
         engine = make_engine(url)
+        seed_directory(engine)  # the demo's departments, as the service's worker would keep them
         self._engines.append(engine)
         values = {"issuer": self.mint.issuer, "audience": self.mint.audience, "testing": True,
                   "contract_checks": "enforce", **settings}

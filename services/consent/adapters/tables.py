@@ -1,10 +1,12 @@
 """The consent database: consents, break-the-glass grants, and the messaging tables."""
 import sqlalchemy as sa
 
+from services.common.directory import directory_table
 from services.common.outbox import messaging_tables
 
 metadata = sa.MetaData()
 outbox, processed_events = messaging_tables(metadata)
+departments = directory_table(metadata)
 
 
 def consent_columns() -> list[sa.Column]:

@@ -2,6 +2,7 @@
 notifications, and the messaging tables."""
 import sqlalchemy as sa
 
+from services.common.directory import directory_table
 from services.common.outbox import messaging_tables
 
 metadata = sa.MetaData()
@@ -81,6 +82,7 @@ ledger_head = sa.Table("ledger_head", metadata, *_head_columns())
 notifications = sa.Table("notifications", metadata, *_notification_columns())
 
 outbox, processed_events = messaging_tables(metadata)
+departments = directory_table(metadata)
 
 # The equity report's projection, fed by events only (service_layer/equity.py):
 # who the patients are, whether they opened an account, who has a caregiver, and how each

@@ -1,6 +1,7 @@
 """The records database: current resources, their history, search index, claim checks, messaging."""
 import sqlalchemy as sa
 
+from services.common.directory import directory_table
 from services.common.outbox import messaging_tables
 
 metadata = sa.MetaData()
@@ -57,3 +58,4 @@ claim_checks = sa.Table(
 )
 
 outbox, processed_events = messaging_tables(metadata)
+departments = directory_table(metadata)
