@@ -20,8 +20,14 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) -> CollectorRegistry:
-    """Add /healthz, /readyz and /metrics to APP and count every request it serves."""
+def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
+               facts: dict[str, Callable[[], object]] | None = None) -> CollectorRegistry:
+    """Add /healthz, /readyz and /metrics to APP and count every request it serves.
+
+    FACTS are shown by /readyz without deciding readiness (how many departments the service's
+    directory holds, say: the demo seeding waits until each service knows the departments it
+    registered).
+    """
     registry = CollectorRegistry()
     requests_total = Counter("http_requests_total", "HTTP requests served",
                              ["service", "method", "route", "status"], registry=registry)
@@ -78,8 +84,14 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]]) 
                 log.warning("readiness check %s failed: %s", name, exc)
                 results[name] = f"failing: {type(exc).__name__}"
                 ready = False
+        shown = {}
+        for name, fact in (facts or {}).items():
+            try:
+                shown[name] = fact()
+            except Exception as exc:  # a fact it cannot read is not a reason to be unready
+                shown[name] = f"unknown: {type(exc).__name__}"
         return jsonify(status="ready" if ready else "not ready", service=service,
-                       checks=results), (200 if ready else 503)
+                       checks=results, **({"facts": shown} if shown else {})), (200 if ready else 503)
 
     @ops.get("/metrics")
     def metrics():
