@@ -15,6 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from services.common import smart
+from services.common.directory import Directory
 from services.common.i18n import N_
 from services.common.problem import Problem
 
@@ -148,6 +149,10 @@ class TokenValidator:
     cache_size: int = 4096
     #: The gateway's revocations (None in the gateway itself, whose Guard checks its own list).
     revocations: RevocationFeed | None = None
+    #: The service's copy of the directory: a token whose ``dept`` is not an active department
+    #: there is refused (a disabled department's tokens are also revoked by the gateway; this
+    #: holds even if a revocation were missed). None: no check (the gateway owns the directory).
+    departments: Directory | None = None
 
     def __post_init__(self):
         # Verified tokens, kept until they expire: a client reuses one token for many calls,
@@ -166,6 +171,10 @@ class TokenValidator:
         if self.revocations is not None and self.revocations.is_revoked(claims["jti"]):
             raise Problem(401, N_("Unauthorized"), N_("The access token was revoked."),
                           next_step=N_("Sign in again."), headers=_challenge("invalid_token"))
+        dept = claims.get("dept")
+        if dept is not None and self.departments is not None and self.departments.active(dept) is None:
+            raise Problem(401, N_("Unauthorized"), N_("This department is not active in the directory."),
+                          next_step=N_("Ask your administrator."), headers=_challenge("invalid_token"))
         return claims
 
     def _verify(self, raw: str) -> dict:

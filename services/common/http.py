@@ -9,6 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from services.common import bodies, contract_checks, i18n, jsontext
 from services.common.auth import JwksCache, RevocationFeed, TokenValidator, protect
 from services.common.config import Settings
+from services.common.directory import Directory
 from services.common.observability import configure_logging, instrument
 from services.common.problem import install_problem_handlers
 
@@ -22,8 +23,13 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 def service_app(import_name: str, settings: Settings, checks: dict[str, Callable[[], None]],
-                validator: TokenValidator | None = None, open_paths: tuple[str, ...] = ()) -> Flask:
-    """Create a Flask app for SETTINGS.service with errors, metrics and token checks wired."""
+                validator: TokenValidator | None = None, open_paths: tuple[str, ...] = (),
+                directory: Directory | None = None) -> Flask:
+    """Create a Flask app for SETTINGS.service with errors, metrics and token checks wired.
+
+    DIRECTORY, the service's copy of the departments, makes the token check refuse a department
+    that is not active, and /readyz show how many departments the service knows.
+    """
     configure_logging(settings.log_level)
     app = Flask(import_name)
     # Every body is at most bodies.SMALL unless its view reads it with a larger size.
@@ -33,13 +39,16 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     app.json.sort_keys = False
     app.json.compact = True
     install_problem_handlers(app)
-    registry = instrument(app, settings.service, checks)
+    registry = instrument(app, settings.service, checks,
+                          facts={"departments": directory.__len__} if directory is not None else None)
     # Flask runs after_request hooks last-registered first: i18n labels the response
     # (Content-Language) before the contract checks read that label.
     contract_checks.install(app, settings.service, registry, settings.contract_checks)
     i18n.install(app)
     validator = validator or TokenValidator(settings.issuer, settings.audience, JwksCache(settings.jwks_url),
                                             revocations=RevocationFeed(settings.revocations_url))
+    if directory is not None:
+        validator.departments = directory
     protect(app, validator, open_paths)
     app.extensions["token_validator"] = validator
     return app
