@@ -90,12 +90,12 @@ def test_an_unknown_id_reloads_at_once_but_not_more_than_ten_times_a_second(copy
     apply(engine, table, event("physiotherapy"))
     ticks.now += 0.05
     assert directory.get("physiotherapy") is None and len(loads) == 2  # a miss just before: not again
-    ticks.now += 0.1
+    ticks.now += 0.2
     assert directory.get("physiotherapy").id == "physiotherapy"
     for _ in range(5):
         assert directory.get("no-such-department") is None
     assert len(loads) == 3  # the miss that found physiotherapy was the last reload for 0.1 s
-    ticks.now += 0.1
+    ticks.now += 0.2
     assert directory.get("no-such-department") is None
     assert len(loads) == 4
 
