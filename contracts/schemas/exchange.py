@@ -107,7 +107,7 @@ class NotificationSchema(Schema):
     id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(
         ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired",
-         "amendment-accepted", "amendment-rejected", "amendment-completed"]))
+         "amendment-accepted", "amendment-rejected", "amendment-completed", "department-disabled"]))
     title = fields.String(required=True)
     message = fields.String(required=True)
     date = fields.Nested(DisplayDateSchema, required=True)

@@ -8,7 +8,9 @@ from sqlalchemy.engine import Engine
 from contracts.events import EventChecker
 from services.common.config import Settings
 from services.common.db import make_engine
+from services.common.directory import Directory, sql_loader
 from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
+from services.exchange.adapters.tables import departments
 from services.exchange.service_layer.flow import Flow
 from services.exchange.service_layer.unit_of_work import SqlUnitOfWork
 
@@ -22,6 +24,7 @@ class Exchange:
     flow: Flow
     consent: object  # ConsentClient: decisions for the worker (service token) and for downloads
     records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
+    directory: Directory  # the departments: who may call, and their names in each language
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
@@ -41,8 +44,13 @@ def service_token(settings: Settings):
 
 def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, records=None,
               deadline: float = 120.0, fetch_wait: float = 5.0) -> Exchange:
-    """Build the dependencies from SETTINGS; a test may pass the ENGINE, CONSENT and RECORDS to use."""
+    """Build the dependencies from SETTINGS; a test may pass the ENGINE, CONSENT and RECORDS to use.
+
+    The process's one Directory reads the service's copy of the departments (kept by the
+    worker from phr.directory.v1) when it is first asked, not here.
+    """
+    engine = engine or make_engine(settings.database_url)
     consent = consent or ConsentClient(settings.peers["consent"], service_token(settings))
     records = records or RecordsClient(settings.peers["records"])
     flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
-    return Exchange(settings, engine or make_engine(settings.database_url), flow, consent, records)
+    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)))

@@ -44,7 +44,7 @@ class Clock:
 @pytest.fixture
 def flow():
     consent = FakeConsent({("p-1", "cardiology"): [{"type": "redact", "labels": ["PSY"]}]})
-    return Flow(consent, clock=Clock(), deadline=60, fetch_wait=5), FakeUnitOfWork()
+    return Flow(consent, clock=Clock(), deadline=60, fetch_wait=5), FakeUnitOfWork(active={"cardiology"})
 
 
 def _types(uow) -> list[str]:

@@ -145,6 +145,21 @@ class FakeRequests:
                          key=lambda r: r.next_attempt_at)
         return [r.id for r in waiting[:limit]]
 
+    def pending_from(self, requester: str) -> list[str]:
+        mine = sorted((r for r in self.rows.values() if r.status == PENDING and r.requester == requester),
+                      key=lambda r: (r.created_at, r.id))
+        return [r.id for r in mine]
+
+
+class FakeDepartments:
+    """SqlDepartments in memory: the ids of the departments the directory holds as active."""
+
+    def __init__(self, active=()):
+        self.active = set(active)
+
+    def is_active(self, department: str) -> bool:
+        return department in self.active
+
 
 class FakeLedger:
     """SqlLedger in memory (each Link with its request and patient)."""
@@ -206,11 +221,13 @@ class FakePatientIndex:
 
 class FakeUnitOfWork:
     """The exchange repositories in memory, and the events published (topic, event). Nothing is
-    rolled back: a test that needs a transaction to fail uses the real database."""
+    rolled back: a test that needs a transaction to fail uses the real database.
+    ACTIVE names the departments the directory holds as active."""
 
-    def __init__(self):
+    def __init__(self, active=()):
         self.requests, self.ledger = FakeRequests(), FakeLedger()
         self.notifications, self.patients = FakeNotifications(), FakePatientIndex()
+        self.departments = FakeDepartments(active)
         self.published: list[tuple[str, dict]] = []
         self.entered = 0
 

@@ -1,6 +1,6 @@
 """The exchange service's tables in SQL, on the caller's connection (its transaction): requests,
-the disclosure ledger, the patient's notifications, the patient index and the equity
-projection. The only SQL of the service outside its migrations and the messaging tables."""
+the disclosure ledger, the patient's notifications, the patient index, the equity projection
+and the service's copy of the directory. The only SQL of the service outside its migrations and the messaging tables."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +9,8 @@ import uuid
 
 import sqlalchemy as sa
 
-from services.exchange.adapters.tables import equity_exchanges, equity_patients, equity_proxies
+from services.common.directory import ACTIVE
+from services.exchange.adapters.tables import departments, equity_exchanges, equity_patients, equity_proxies
 from services.exchange.adapters.tables import exchange_requests as R
 from services.exchange.adapters.tables import ledger, ledger_head, notifications, patient_index
 from services.exchange.domain import equity
@@ -52,6 +53,23 @@ class SqlRequests:
         """The ids of pending requests whose next try is due by NOW, the longest waiting first."""
         return [r.id for r in self.conn.execute(sa.select(R.c.id).where(
             R.c.status == PENDING, R.c.next_attempt_at <= now).order_by(R.c.next_attempt_at).limit(limit))]
+
+    def pending_from(self, requester: str) -> list[str]:
+        """The ids of REQUESTER's pending requests, oldest first."""
+        return [r.id for r in self.conn.execute(sa.select(R.c.id).where(
+            R.c.status == PENDING, R.c.requester == requester).order_by(R.c.created_at, R.c.id))]
+
+
+class SqlDepartments:
+    """The service's copy of the directory on CONN (kept from phr.directory.v1 by the worker)."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def is_active(self, department: str) -> bool:
+        """Whether DEPARTMENT is registered and not disabled, as this transaction sees the copy."""
+        status = self.conn.execute(sa.select(departments.c.status).where(departments.c.id == department)).scalar()
+        return status == ACTIVE
 
 
 class SqlLedger:

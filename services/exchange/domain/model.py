@@ -20,7 +20,10 @@ OUTCOMES = {
     "consent-unavailable": FAILED,
     "records-unavailable": FAILED,
     "refused-by-consent": FAILED,
+    "department-disabled": DENIED,
 }
+#: The outcome of a request whose department the directory no longer holds as active.
+DEPARTMENT_DISABLED = "department-disabled"
 
 
 def retry_delay(attempts: int) -> float:
@@ -70,6 +73,17 @@ def may_release(decision: dict, redacted_for: list[str]) -> Release:
     if narrowed(redacted_for, redact_labels(decision.get("obligations") or [])):
         return Release("consent-narrowed")
     return Release()
+
+
+def directory_refusal(req: "ExchangeRequest", requester_active: bool) -> str | None:
+    """Why REQ must end now, given whether the directory holds its requester as active.
+
+    A pending request of a department that is not active (disabled since it asked, or never
+    registered) is denied: nothing may be released to it. The worker asks this when a
+    department's entry changes, and again before each decision and each release, so a request
+    that slipped in while the department was being disabled ends too. None: it may go on.
+    """
+    return DEPARTMENT_DISABLED if req.status == PENDING and not requester_active else None
 
 
 @dataclass(frozen=True)

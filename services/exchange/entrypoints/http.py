@@ -24,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = service_app(__name__, settings, {
         "database": lambda: ping(exchange.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
-    }, test_config.get("validator"))
+    }, test_config.get("validator"), directory=exchange.directory)
     app.extensions["exchange"] = exchange
     app.extensions["metrics_registry"].register(ParkedEvents(exchange.engine, outbox, settings.service))
     departments.register(app)

@@ -37,9 +37,10 @@ def _page(name: str, items: list[dict], more: bool, offset: int, language: i18n.
                     "language": i18n.language_block(language)})
 
 
-def disclosure(entry: dict, lang: str) -> dict:
-    """One ledger entry in plain words: who saw what, when, why, under which consent."""
-    dept = w.department(entry["recipient"], lang)
+def disclosure(entry: dict, lang: str, names: w.Names) -> dict:
+    """One ledger entry in plain words: who saw what, when, why, under which consent (the
+    department named by NAMES, the directory's names)."""
+    dept = w.department(entry["recipient"], lang, names)
     emergency = entry.get("basis") == "break-glass"
     withheld = int(entry.get("redacted_count") or 0)
     kinds = list(dict.fromkeys(entry.get("resource_types") or []))
@@ -66,15 +67,17 @@ def disclosures():
     patient, language = _patient("AuditEvent")
     limit, offset = page_args("disclosures")
     entries, more = queries.disclosures(service().uow(write=False), patient, limit, offset)
-    return _page("disclosures", [disclosure(e, language.used) for e in entries], more, offset, language)
+    names = service().directory.name
+    return _page("disclosures", [disclosure(e, language.used, names) for e in entries], more, offset, language)
 
 
-def notification(row: Notification, lang: str) -> dict:
+def notification(row: Notification, lang: str, names: w.Names) -> dict:
+    """One notification in plain words (a department named by NAMES, the directory's names)."""
     params = row.params
     if params.get("grantee_kind") == "proxy":
         who = w.t(w.A_CAREGIVER, lang)
     else:
-        who = w.department(params.get("department"), lang)
+        who = w.department(params.get("department"), lang, names)
     title, message = w.NOTICES[row.kind]
     values = dict(department=who, count=params.get("resource_count", 0),
                   purpose=w.purpose_phrase(params.get("purpose", "TREAT"), lang))
@@ -87,4 +90,5 @@ def list_notifications():
     patient, language = _patient("Communication")
     limit, offset = page_args("notifications")
     rows, more = queries.notifications(service().uow(write=False), patient, limit, offset)
-    return _page("notifications", [notification(r, language.used) for r in rows], more, offset, language)
+    names = service().directory.name
+    return _page("notifications", [notification(r, language.used, names) for r in rows], more, offset, language)

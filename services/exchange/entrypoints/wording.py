@@ -1,17 +1,22 @@
 """The exchange service's words: reasons for departments, plain sentences for patients.
 
-Departments, purposes and record kinds are named with the message ids of
-``contracts/vocabulary.py`` (the shared catalog); every other text is an English msgid marked
-with N_ and translated from the service's catalog.
+Departments are named by the directory (their names in each language are data: a NAMES
+function such as ``Directory.name`` is passed in); purposes and record kinds with the message
+ids of ``contracts/vocabulary.py`` (the shared catalog); every other text is an English msgid
+marked with N_ and translated from the service's catalog.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Callable
 
 from babel.dates import format_date
 
 from contracts import vocabulary as v
 from services.common.i18n import N_, translate
+
+#: A department's display name: NAMES(department id, language), e.g. ``Directory.name``.
+Names = Callable[[str | None, str], str]
 
 OUTCOMES = {
     "pending": N_("The request is being handled."),
@@ -22,6 +27,7 @@ OUTCOMES = {
     "consent-unavailable": N_("The consent service did not answer in time, so nothing was released."),
     "records-unavailable": N_("The records service did not answer in time, so nothing was released."),
     "refused-by-consent": N_("The consent service could not judge this request, so nothing was released."),
+    "department-disabled": N_("This department was closed in the directory, so nothing was released."),
 }
 
 OTHER_RECORDS = N_("Other records")
@@ -45,6 +51,9 @@ NOTICES = {
     "amendment-rejected": (N_("Your correction request was turned down"),
                            N_("{department} did not change your record. You can ask them why.")),
     "amendment-completed": (N_("Your record was corrected"), N_("{department} corrected your record.")),
+    "department-disabled": (N_("A request for your records was stopped"),
+                            N_("{department} asked for your records. It was closed before it got them, "
+                               "so nothing was shared.")),
 }
 A_CAREGIVER = N_("A caregiver")
 
@@ -58,8 +67,10 @@ def outcome(code: str | None, lang: str) -> dict:
     return {"code": code, "text": t(OUTCOMES.get(code, OUTCOMES["pending"]), lang)}
 
 
-def department(name: str | None, lang: str) -> str:
-    return t(v.DEPARTMENT_NAMES[name], lang) if name in v.DEPARTMENT_NAMES else (name or "")
+def department(department_id: str | None, lang: str, names: Names) -> str:
+    """The department's name in LANG, as the directory gives it (NAMES); a department it never
+    held is named by its id."""
+    return names(department_id, lang) or (department_id or "")
 
 
 def purpose_coding(code: str, lang: str) -> dict:

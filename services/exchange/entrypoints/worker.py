@@ -1,17 +1,18 @@
 """Worker process of the exchange service: the request flow, notifications, the records index,
-the equity report's projection, the sweeper that drives due requests again, and the outbox relay."""
+the equity report's projection, the copy of the directory, the sweeper that drives due requests
+again, and the outbox relay."""
 from __future__ import annotations
 
 import logging
 import sys
 import threading
 
-from services.common import kafka
+from services.common import directory, kafka
 from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
 from services.common.outbox import KafkaPublisher
 from services.common.worker import ConsumerSpec, Worker
-from services.exchange.adapters.tables import outbox, processed_events
+from services.exchange.adapters.tables import departments, outbox, processed_events
 from services.exchange.bootstrap import Exchange, bootstrap
 from services.exchange.service_layer.equity import EQUITY_HANDLERS, EQUITY_TOPICS
 from services.exchange.service_layer.flow import connections
@@ -20,7 +21,7 @@ from services.exchange.service_layer.notify import NOTIFY_HANDLERS
 
 log = logging.getLogger(__name__)
 FLOW_GROUP, NOTIFY_GROUP, RECORDS_GROUP = "phr-exchange-flow", "phr-exchange-notify", "phr-exchange-records"
-EQUITY_GROUP = "phr-exchange-equity"
+EQUITY_GROUP, DIRECTORY_GROUP = "phr-exchange-equity", "phr-exchange-directory"
 FLOW_TOPICS = ["phr.exchange.v1", "phr.records.fetch.v1"]
 FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 10, 250
 
@@ -31,11 +32,17 @@ def flow_handlers(exchange: Exchange) -> dict:
             "phr.records.fetched": exchange.flow.on_fetched}
 
 
+def directory_handlers(exchange: Exchange) -> dict:
+    """The directory consumer's routing table: keep each department's entry, and in the same
+    transaction deny the pending requests of a department that was disabled."""
+    return directory.directory_handlers(departments, then=exchange.flow.on_department_changed)
+
+
 def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
     """The worker's consumer groups. The client's default fetch wait (500 ms) would be paid on
     every hop of the flow (the embedded broker holds an empty fetch that long): the flow asks
     for data every FETCH_WAIT_MS while requests come, every IDLE_FETCH_WAIT_MS once idle;
-    notifications, the patient index and the equity projection can wait a little."""
+    notifications, the patient index, the equity projection and the directory can wait a little."""
     engine = exchange.engine
     return [
         ConsumerSpec(FLOW_GROUP, FLOW_TOPICS, IdempotentConsumer(
@@ -47,6 +54,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.records-index", engine, processed_events, HANDLERS, dead_letters)),
         ConsumerSpec(EQUITY_GROUP, EQUITY_TOPICS, IdempotentConsumer(
             "exchange.equity", engine, processed_events, EQUITY_HANDLERS, dead_letters)),
+        ConsumerSpec(DIRECTORY_GROUP, [directory.TOPIC], IdempotentConsumer(
+            "exchange.directory", engine, processed_events, directory_handlers(exchange), dead_letters)),
     ]
 
 

@@ -89,6 +89,8 @@ class Flow:
     def decide(self, work, req: m.ExchangeRequest) -> None:
         """Ask for a fresh decision; on permit ask records for the data, else refuse."""
         uow = on(work, self.checker)
+        if self._requester_gone(uow, req):
+            return
         decision = self._ask(uow, req)
         if decision is None:
             return
@@ -108,6 +110,8 @@ class Flow:
         """Decide again right before release (domain.model.may_release); write the ledger entry
         and fulfil, or refuse."""
         uow = on(work, self.checker)
+        if self._requester_gone(uow, req):
+            return
         decision = self._ask(uow, req)
         if decision is None:
             return
@@ -147,9 +151,43 @@ class Flow:
         if req.step == m.DECIDE:
             self.decide(uow, req)
         elif req.step == m.FETCH:
-            self._ask_records(uow, req)
+            if not self._requester_gone(uow, req):
+                self._ask_records(uow, req)
         elif req.step == m.RELEASE:
             self.release(uow, req)
+
+    # --- the directory ------------------------------------------------------------------
+
+    def on_department_changed(self, work, department) -> None:
+        """Deny every pending request of DEPARTMENT (a services.common.directory.Department) that
+        its new entry no longer lets go on (domain.model.directory_refusal: it was disabled).
+
+        The THEN of the directory consumer's handlers: it runs in the transaction that kept the
+        change, so the copy and the denials commit together, and a repeated or older event, which
+        changes nothing, denies nothing either.
+        """
+        uow = on(work, self.checker)
+        for request_id in uow.requests.pending_from(department.id):
+            req = uow.requests.get(request_id, lock=True)
+            code = m.directory_refusal(req, department.active) if req is not None else None
+            if code is not None:
+                self._stop(uow, req, code)
+
+    def _requester_gone(self, uow, req: m.ExchangeRequest) -> bool:
+        """End REQ when the directory copy (read in this transaction) no longer holds its
+        requester as active; return whether it did. This covers a request stored while its
+        department was being disabled, after the disabling event looked for pending requests."""
+        code = m.directory_refusal(req, uow.departments.is_active(req.requester))
+        if code is None:
+            return False
+        self._stop(uow, req, code)
+        return True
+
+    def _stop(self, uow, req: m.ExchangeRequest, code: str) -> None:
+        """Deny REQ with CODE and tell the patient: they learn who asked and that nothing went out."""
+        self._finish(uow, req, code)
+        add_notification(uow, req.patient, code, f"stopped:{req.id}", self.clock(), {
+            "department": req.requester, "purpose": req.purpose, "request_id": req.id})
 
     # --- helpers ------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ from sqlalchemy.engine import Engine
 
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
-from services.exchange.adapters.repository import (SqlEquityProjection, SqlLedger, SqlNotifications,
-                                                   SqlPatientIndex, SqlRequests)
+from services.exchange.adapters.repository import (SqlDepartments, SqlEquityProjection, SqlLedger,
+                                                   SqlNotifications, SqlPatientIndex, SqlRequests)
 from services.exchange.adapters.tables import outbox
 
 
@@ -23,6 +23,7 @@ class _OnConnection:
         self.notifications = SqlNotifications(conn)
         self.patients = SqlPatientIndex(conn)
         self.equity = SqlEquityProjection(conn)
+        self.departments = SqlDepartments(conn)
 
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
