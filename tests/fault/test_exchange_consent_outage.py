@@ -12,6 +12,7 @@ from services.exchange.adapters.tables import exchange_requests, ledger
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints.worker import flow_handlers
 from services.exchange.service_layer.flow import connections
+from tests.support.directory import seed_directory
 
 
 class Clock:
@@ -32,6 +33,7 @@ def exchange(database_url, tmp_path):
                              testing=True, contract_checks="enforce")
     consent, clock = FakeConsent({("p-1", "cardiology"): []}, down=True), Clock()
     ex = bootstrap(settings, make_engine(database_url), consent=consent, deadline=60)
+    seed_directory(ex.engine)  # the demo's departments, as the worker keeps them
     ex.flow.clock = clock
     yield ex, consent, clock, Pump(ex, FakeRecords(), flow_handlers(ex))
     ex.engine.dispose()

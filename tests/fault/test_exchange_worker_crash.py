@@ -12,6 +12,7 @@ from services.exchange.adapters.tables import exchange_requests, ledger, notific
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints.worker import flow_handlers
 from services.exchange.service_layer import flow as flow_module
+from tests.support.directory import seed_directory
 
 
 class Killed(BaseException):
@@ -24,6 +25,7 @@ def exchange(database_url, tmp_path):
     settings = load_settings("exchange", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url,
                              testing=True, contract_checks="enforce")
     ex = bootstrap(settings, make_engine(database_url), consent=FakeConsent({("p-1", "cardiology"): []}))
+    seed_directory(ex.engine)  # the demo's departments, as the worker keeps them
     yield ex
     ex.engine.dispose()
 
