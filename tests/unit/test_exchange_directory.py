@@ -142,3 +142,12 @@ def test_every_outcome_has_its_reason_in_words_in_english_and_spanish():
         "Este departamento se cerró en el directorio, así que no se entregó nada.")
     assert i18n.translate(w.OUTCOMES["department-disabled"], "en") == (
         "This department was closed in the directory, so nothing was released.")
+
+
+def test_every_kind_of_notice_is_a_kind_the_contract_allows_and_each_has_words():
+    from contracts.schemas.exchange import NotificationSchema
+
+    allowed = set(NotificationSchema().fields["kind"].validate.choices)
+    assert set(w.NOTICES) == allowed
+    for title, message in w.NOTICES.values():
+        assert i18n.translate(title, "es") != title and i18n.translate(message, "es") != message
