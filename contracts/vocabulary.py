@@ -31,6 +31,15 @@ DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardio
                     "emergency": N_("Emergency"), "research": N_("Research")}
 DEPARTMENTS = tuple(DEPARTMENT_NAMES)
 
+# -- department staff: the people who sign in for a department -------------------------------
+#: What a member of staff may do for their department: ask for records and claim emergencies
+#: where the department may (clinician), answer correction requests for its patients
+#: (records-officer), review break-the-glass claims and disclosures (privacy-officer), and keep
+#: its staff accounts, roles and invite codes (admin). A person holds one or more of them.
+STAFF_ROLES = ("clinician", "records-officer", "privacy-officer", "admin")
+ROLE_NAMES = {"clinician": N_("Clinician"), "records-officer": N_("Records officer"),
+              "privacy-officer": N_("Privacy officer"), "admin": N_("Administrator")}
+
 # -- purposes of use ---------------------------------------------------------------------------
 PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PATRQT")
 EMERGENCY_PURPOSE = "ETREAT"
