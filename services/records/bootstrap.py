@@ -8,8 +8,10 @@ from sqlalchemy.engine import Engine
 
 from services.common.config import Settings
 from services.common.db import make_engine
+from services.common.directory import Directory, sql_loader
 from services.records.domain.sensitivity import Labeller
 from services.records.adapters.repository import ResourceReads
+from services.records.adapters.tables import departments
 from services.records.service_layer.unit_of_work import ReadUnitOfWork, SqlUnitOfWork
 
 
@@ -21,6 +23,9 @@ class Records:
     engine: Engine
     events: EventChecker
     labeller: Labeller
+    #: The departments this service knows (its copy, kept by the worker from phr.directory.v1):
+    #: the token check refuses a department that is not active, and patients read their names.
+    directory: Directory
     reads: ResourceReads = field(init=False)
 
     def __post_init__(self):
@@ -37,5 +42,6 @@ class Records:
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Records:
     """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
-    return Records(settings, engine or make_engine(settings.database_url),
-                   EventChecker(settings.contract_checks), Labeller.from_directory())
+    engine = engine or make_engine(settings.database_url)
+    return Records(settings, engine, EventChecker(settings.contract_checks), Labeller.from_directory(),
+                   Directory(sql_loader(engine, departments)))

@@ -4,7 +4,8 @@
 The handler uses what the Flask view uses (the token validator, the scope grammar,
 handlers.read_resource with its custodian rule and the prepared read) and answers only a
 read that passes all of it. Anything else goes to the view (entrypoints.http.read), which
-refuses and explains: no token or a bad one, a missing scope, a token without a department,
+refuses and explains: no token or a bad one (a department the service's directory does not hold
+as active among them: the one validator checks it), a missing scope, a token without a department,
 an unknown id or another department's resource (404 either way), a conditional request, a
 query string, HEAD.
 """

@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = service_app(__name__, settings, {
         "database": lambda: ping(records.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
-    }, test_config.get("validator"), open_paths=("/fhir/metadata",))
+    }, test_config.get("validator"), open_paths=("/fhir/metadata",), directory=records.directory)
     app.extensions["records"] = records
     app.extensions["metrics_registry"].register(ParkedEvents(records.engine, outbox, settings.service))
 
