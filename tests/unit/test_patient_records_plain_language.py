@@ -12,13 +12,25 @@ from marshmallow import ValidationError
 
 from contracts.accessibility import check
 from contracts.schemas.patient_records import AmendmentRequestSchema, EntryRequestSchema
+from services.common.directory import Department, Directory
 from services.records.domain import plain_language as pl
 from services.records.service_layer import patient as uc
+from tests.support.directory import DEMO_DEPARTMENTS, entry
 from tests.support.fhir import DEMO
 
 RECORDS = Path(pl.__file__).resolve().parents[1]
 SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"  # the 25 synthetic patients the tests use
 VOCAB = pl.load_vocabulary()
+PHYSIOTHERAPY = {"en": "Physiotherapy", "es": "Fisioterapia"}
+
+
+def _directory(*entries: dict) -> Directory:
+    """A directory holding the demo's departments, then ENTRIES (event data, tests/support/directory.py)."""
+    return Directory.of(Department.from_event_data(e)
+                        for e in [*(entry(d["department"]) for d in DEMO_DEPARTMENTS), *entries])
+
+
+DIRECTORY = _directory()
 
 
 def _resources(paths):
@@ -33,7 +45,8 @@ DEMO_RESOURCES = list(_resources(sorted(DEMO.glob("*_*.json"))))
 
 
 def _item(resource, lang="en"):
-    return pl.to_item(resource, "primary-care", lang, VOCAB, uc.translator(lang))
+    return pl.to_item(resource, "primary-care", lang, VOCAB, uc.translator(lang),
+                      uc.department_names(DIRECTORY, lang))
 
 
 def test_every_code_and_unit_of_the_demo_patients_has_a_plain_name_in_english_and_spanish():
@@ -175,6 +188,63 @@ def test_the_amendment_task_is_valid_r4():
                  "owner": {"identifier": {"system": uc.DEPARTMENT_SYSTEM, "value": "primary-care"}},
                  "input": [{"type": uc.INPUT_WHAT, "valueString": "x"}]}
     Task.model_validate(task_like)
-    item = uc.amendment_item(task_like, None, "es", VOCAB)
+    item = uc.amendment_item(task_like, None, "es", VOCAB, DIRECTORY)
     assert item["status"]["status_text"] == "Enviado. Esperando revisión."
     assert item["source"] == {"department": "primary-care", "display": "Atención primaria"}
+
+
+# -- departments' names: data from the directory, not code ------------------------------------
+
+@pytest.mark.parametrize(("lang", "name"), [("en", "Physiotherapy"), ("es", "Fisioterapia")])
+def test_a_department_registered_at_runtime_is_the_source_in_its_name_for_the_language(lang, name):
+    directory = _directory(entry("physiotherapy", names=PHYSIOTHERAPY))
+    item = pl.to_item(_blood_pressure(), "physiotherapy", lang, VOCAB, uc.translator(lang),
+                      uc.department_names(directory, lang))
+    assert item["source"] == {"department": "physiotherapy", "display": name}
+    assert check({"items": [item]}, locale=lang) == []
+
+
+@pytest.mark.parametrize(("lang", "name"), [("en", "Primary care"), ("es", "Atención primaria")])
+def test_the_demo_custodian_is_named_as_the_directory_names_it(lang, name):
+    assert _item(_blood_pressure(), lang)["source"] == {"department": "primary-care", "display": name}
+
+
+def test_a_language_the_directory_has_no_name_for_reads_the_english_name():
+    directory = _directory(entry("physiotherapy", names={"en": "Physiotherapy"}))
+    assert pl.source("physiotherapy", uc.department_names(directory, "es"))["display"] == "Physiotherapy"
+
+
+def test_a_renamed_department_is_shown_by_its_newest_name():
+    renamed = {"en": "Heart care", "es": "Cuidado del corazón"}
+    directory = _directory(entry("cardiology", names=renamed, version=2))
+    assert pl.source("cardiology", uc.department_names(directory, "es"))["display"] == "Cuidado del corazón"
+
+
+def test_a_disabled_department_still_names_the_records_it_kept():
+    directory = _directory(entry("physiotherapy", names=PHYSIOTHERAPY, status="disabled", version=2))
+    assert directory.active("physiotherapy") is None
+    assert pl.source("physiotherapy", uc.department_names(directory, "es"))["display"] == "Fisioterapia"
+
+
+def test_a_custodian_the_directory_does_not_hold_still_shows_as_its_id_in_words():
+    for lang in ("en", "es"):
+        source = pl.source("sleep-clinic", uc.department_names(DIRECTORY, lang))
+        assert source == {"department": "sleep-clinic", "display": "Sleep clinic"}
+    assert pl.source("sleep-clinic", uc.department_names(Directory.of([]), "en"))["display"] == "Sleep clinic"
+
+
+def test_a_correction_request_names_the_custodian_from_the_directory():
+    directory = _directory(entry("physiotherapy", names=PHYSIOTHERAPY))
+    task = {"resourceType": "Task", "id": "t", "status": "requested", "focus": {"reference": "Observation/o"},
+            "owner": {"identifier": {"system": uc.DEPARTMENT_SYSTEM, "value": "physiotherapy"}},
+            "authoredOn": "2025-01-10T12:00:00+00:00"}
+    item = uc.amendment_item(task, None, "es", VOCAB, directory)
+    assert item["source"] == {"department": "physiotherapy", "display": "Fisioterapia"}
+    assert "Fisioterapia" in item["summary"]
+
+
+def test_the_directory_stamp_changes_when_an_entry_changes():
+    before = uc.directory_stamp(_directory(entry("physiotherapy", names=PHYSIOTHERAPY)))
+    renamed = uc.directory_stamp(_directory(entry("physiotherapy", names={"en": "Physio"}, version=2)))
+    assert before != renamed
+    assert before == uc.directory_stamp(_directory(entry("physiotherapy", names=PHYSIOTHERAPY)))

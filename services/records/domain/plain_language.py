@@ -1,10 +1,10 @@
 """FHIR resources as plain-language items for patients (contracts/PATIENT_FACING.md, "A clinical item").
 
 Pure domain code: no Flask, no SQL. Names of codes and units come from the data files under
-``services/records/data`` (a ``Vocabulary``); department names are the message ids of
-``contracts/vocabulary.py``; sentences are English message ids marked with ``N_`` (kept in
-``services/records/translations``); all are translated by the ``translate`` callable the caller
-passes in (gettext style).
+``services/records/data`` (a ``Vocabulary``); sentences are English message ids marked with
+``N_`` (kept in ``services/records/translations``), translated by the ``translate`` callable the
+caller passes in (gettext style). Department names are data, not code: the caller passes a
+``Names`` lookup (the service reads its copy of the directory of departments).
 """
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from typing import Callable
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal
 
-from contracts.vocabulary import DEPARTMENT_NAMES, N_
+from contracts.vocabulary import N_
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 Translate = Callable[..., str]  # translate(message_id, **params) -> text in the item's language
+Names = Callable[[str], "str | None"]  # names(department id) -> its name in the item's language, or None
 
 # The meta.tag that marks what a patient entered (documented in contracts/schemas/patient_records.py).
 PATIENT_REPORTED = {"system": "https://phr.example.org/fhir/CodeSystem/record-source",
@@ -199,10 +200,11 @@ def quantity(q: dict, lang: str, vocab: Vocabulary) -> tuple[dict | None, bool]:
     return out, unit == "1"
 
 
-def source(custodian: str, t: Translate) -> dict:
-    label = DEPARTMENT_NAMES.get(custodian)
+def source(custodian: str, names: Names) -> dict:
+    """The department that keeps a record, by its id and its name; a department the directory
+    does not hold (never registered there, or its entry gone) still shows, its id in words."""
     return {"department": custodian,
-            "display": t(label) if label else custodian.replace("-", " ").capitalize()}
+            "display": names(custodian) or custodian.replace("-", " ").capitalize()}
 
 
 def status(resource: dict, t: Translate) -> dict:
@@ -244,8 +246,9 @@ def capitalised(text: str) -> str:
 
 # -- the item ---------------------------------------------------------------------------------
 
-def to_item(resource: dict, custodian: str, lang: str, vocab: Vocabulary, t: Translate) -> dict:
-    """Map one FHIR resource to a patient-facing item in LANG (contracts/PATIENT_FACING.md)."""
+def to_item(resource: dict, custodian: str, lang: str, vocab: Vocabulary, t: Translate, names: Names) -> dict:
+    """Map one FHIR resource to a patient-facing item in LANG (contracts/PATIENT_FACING.md);
+    NAMES gives the custodian's name in LANG."""
     kind = kind_of(resource)
     coding, text = main_coding(resource)
     name, known = plain_name(coding, text, lang, vocab)
@@ -255,7 +258,7 @@ def to_item(resource: dict, custodian: str, lang: str, vocab: Vocabulary, t: Tra
             "status": status(resource, t),
             "code": {"system": coding.get("system"), "code": coding.get("code"),
                      "display": coding.get("display") or text or capitalised(name)} if coding else None,
-            "source": source(custodian, t)}
+            "source": source(custodian, names)}
     summary, value_text, spelled = _observation_value(resource, item, lang, vocab, t) \
         if resource.get("resourceType") == "Observation" else (kind, None, True)
     if kind == "patient-reported":

@@ -111,7 +111,7 @@ def me():
     patient_id = _patient("Patient", "r")
     lang = _language(patient_id)
     try:
-        body, etag = uc.me(_records().uow(write=False), patient_id, lang)
+        body, etag = uc.me(_records().uow(write=False), patient_id, lang, _records().directory)
     except uc.NotFound:
         raise Problem(404, N_("Not Found"), NO_FILE, next_step=NO_FILE_NEXT) from None
     if _matches(etag):
@@ -140,7 +140,7 @@ def records():
     if errors:
         raise _invalid(errors)
     query = uc.ListRecords(patient_id, lang, category, cursor, size)
-    etag, body = uc.list_records(_records().uow(write=False), query, vocabulary(),
+    etag, body = uc.list_records(_records().uow(write=False), query, vocabulary(), _records().directory,
                                  request.headers.get("If-None-Match"))
     if body is None:
         return _not_modified(etag, lang)
@@ -153,7 +153,8 @@ def record(record_id: str):
     patient_id = _patient("*", "r")
     lang = _language(patient_id)
     try:
-        etag, body = uc.read_record(_records().uow(write=False), patient_id, record_id, lang, vocabulary())
+        etag, body = uc.read_record(_records().uow(write=False), patient_id, record_id, lang, vocabulary(),
+                                    _records().directory)
     except uc.NotFound:
         raise Problem(404, N_("Not Found"), NO_RECORD, next_step=NO_RECORD_NEXT) from None
     if _matches(etag):
@@ -168,7 +169,8 @@ def entries():
     lang = _language(patient_id)
     data = _body(EntryRequestSchema())
     try:
-        item = uc.add_entry(uc.AddEntry(patient_id, data), _records().uow(), vocabulary(), lang)
+        item = uc.add_entry(uc.AddEntry(patient_id, data), _records().uow(), vocabulary(),
+                            _records().directory, lang)
     except uc.NotFound:
         raise Problem(404, N_("Not Found"), NO_FILE, next_step=NO_FILE_NEXT) from None
     resp = _json({**item, "language": i18n.language_block(lang)}, lang, status=201)
@@ -186,7 +188,7 @@ def request_amendment():
         # A caregiver's token carries act (RFC 8693): the Task records who really asked.
         proxy = (g.claims.get("act") or {}).get("sub")
         item = uc.request_amendment(uc.RequestAmendment(patient_id, **data, proxy=proxy), _records().uow(),
-                                    vocabulary(), lang)
+                                    vocabulary(), _records().directory, lang)
     except uc.NotFound:
         raise Problem(404, N_("Not Found"), NO_RECORD, next_step=NO_RECORD_NEXT) from None
     return _json({**item, "language": i18n.language_block(lang)}, lang, status=201)
@@ -197,5 +199,6 @@ def amendments():
     """Return my correction requests and where each one stands, in words."""
     patient_id = _patient("*", "r")
     lang = _language(patient_id)
-    body = uc.list_amendments(_records().uow(write=False), patient_id, lang, vocabulary())
+    body = uc.list_amendments(_records().uow(write=False), patient_id, lang, vocabulary(),
+                              _records().directory)
     return _json(body, lang)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from services.common import i18n, paging
+from services.common.directory import Directory
 from services.common.envelope import new_event
 from services.common.i18n import N_
 from services.records.adapters import patient_queries as q
@@ -52,6 +53,23 @@ def translator(locale: str):
     return translate
 
 
+def department_names(directory: Directory, locale: str) -> pl.Names:
+    """Return names(department id) in LOCALE from the service's copy of the directory; None for
+    a department it does not hold (the item then shows the id in words, plain_language.source).
+    A disabled department keeps its name: the records it kept are still the patient's."""
+
+    def name(department: str) -> str | None:
+        found = directory.get(department)
+        return found.name(locale) if found is not None else None
+
+    return name
+
+
+def directory_stamp(directory: Directory) -> tuple:
+    """What changes whenever an entry of the directory changes (each entry's version grows)."""
+    return tuple((d.id, d.version) for d in directory.all())
+
+
 def preferred_language(patient: dict | None) -> str | None:
     """Return the BCP 47 code of the patient's preferred language (FHIR Patient.communication)."""
     comms = [c for c in (patient or {}).get("communication") or [] if isinstance(c, dict)]
@@ -71,7 +89,7 @@ def patient_language(uow, patient_id: str) -> str | None:
 
 # -- me -----------------------------------------------------------------------------------------
 
-def me(uow, patient_id: str, lang: i18n.Language) -> tuple[dict, str]:
+def me(uow, patient_id: str, lang: i18n.Language, directory: Directory) -> tuple[dict, str]:
     """Return (my details, their ETag) or raise NotFound."""
     with uow:
         stored = q.patient(uow.conn, patient_id)
@@ -89,9 +107,9 @@ def me(uow, patient_id: str, lang: i18n.Language) -> tuple[dict, str]:
             "preferred_language": {"code": preferred,
                                    "display": i18n.language_name(preferred, lang.used) if preferred else None},
             "interpreter_needed": bool(flag), "proxies": [],
-            "custodian": pl.source(stored.custodian, t),
+            "custodian": pl.source(stored.custodian, department_names(directory, lang.used)),
             "language": i18n.language_block(lang)}
-    return body, _etag("me", patient_id, stored.version_id, lang)
+    return body, _etag("me", patient_id, stored.version_id, lang, body["custodian"]["display"])
 
 
 def _name(patient: dict) -> str:
@@ -143,18 +161,21 @@ class _Cache:
 _items_cache = _Cache()
 
 
-def list_records(uow, query: ListRecords, vocab: pl.Vocabulary,
+def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Directory,
                  if_none_match: str | None = None) -> tuple[str, dict | None]:
     """Return (ETag, {items, next, language}) for one page, newest first; the body is None
-    when IF_NONE_MATCH already names this page (RFC 9110 section 13.1.2)."""
+    when IF_NONE_MATCH already names this page (RFC 9110 section 13.1.2).
+
+    Items name their departments, so the page's state is the compartment's and the directory's.
+    """
     after = decode_cursor(query.cursor) if query.cursor else None
     with uow:
-        stamp = q.stamp(uow.conn, query.patient_id, pl.VISIBLE_TYPES)
+        stamp = (q.stamp(uow.conn, query.patient_id, pl.VISIBLE_TYPES), directory_stamp(directory))
         etag = _etag("records", query.patient_id, stamp, query.lang, query.category,
                      query.cursor, query.limit)
         if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
             return etag, None
-        items = _items(uow, query.patient_id, stamp, query.lang.used, vocab)
+        items = _items(uow, query.patient_id, stamp, query.lang.used, vocab, directory)
     if query.category:
         items = [i for i in items if i["item"]["category"] == query.category]
     if after is not None:
@@ -167,31 +188,33 @@ def list_records(uow, query: ListRecords, vocab: pl.Vocabulary,
 
 
 def read_record(uow, patient_id: str, record_id: str, lang: i18n.Language,
-                vocab: pl.Vocabulary) -> tuple[str, dict]:
+                vocab: pl.Vocabulary, directory: Directory) -> tuple[str, dict]:
     """Return (ETag, one of my records in plain words) or raise NotFound."""
     rtype, _, rid = record_id.rpartition("/")
     with uow:
         row = q.own_record(uow.conn, patient_id, rid, rtype or None)
     if row is None or row.resource_type not in pl.VISIBLE_TYPES or pl.kind_of(row.body()) is None:
         raise NotFound(record_id)
-    item = pl.to_item(row.body(), row.custodian, lang.used, vocab, translator(lang.used))
-    return (_etag("record", row.resource_type, row.id, row.version_id, lang),
+    item = pl.to_item(row.body(), row.custodian, lang.used, vocab, translator(lang.used),
+                      department_names(directory, lang.used))
+    return (_etag("record", row.resource_type, row.id, row.version_id, lang, item["source"]["display"]),
             {**item, "language": i18n.language_block(lang)})
 
 
-def _items(uow, patient_id: str, stamp: tuple, lang: str, vocab: pl.Vocabulary) -> list[dict]:
+def _items(uow, patient_id: str, stamp: tuple, lang: str, vocab: pl.Vocabulary,
+           directory: Directory) -> list[dict]:
     """Map and sort the compartment once per (patient, state, language); later pages hit the cache."""
     cached = _items_cache.get((patient_id, stamp, lang))
     if cached is not None:
         return cached
     rows = q.compartment(uow.conn, patient_id, pl.VISIBLE_TYPES)
-    t = translator(lang)
+    t, names = translator(lang), department_names(directory, lang)
     mapped = []
     for row in rows:
         resource = row.body()
         if pl.kind_of(resource) is None:
             continue
-        item = pl.to_item(resource, row.custodian, lang, vocab, t)
+        item = pl.to_item(resource, row.custodian, lang, vocab, t, names)
         date = (item["date"] or {}).get("iso") or ""
         mapped.append({"key": [date[:19], row.resource_type, row.id], "item": item})
     mapped.sort(key=lambda m: m["key"], reverse=True)  # newest first; undated last
@@ -268,7 +291,7 @@ def _ucum(value, unit: str) -> dict:
             "code": unit}
 
 
-def add_entry(cmd: AddEntry, uow, vocab: pl.Vocabulary, lang: i18n.Language) -> dict:
+def add_entry(cmd: AddEntry, uow, vocab: pl.Vocabulary, directory: Directory, lang: i18n.Language) -> dict:
     """Store the entry in the patient's compartment under the patient's custodian; return the item."""
     now = datetime.now(timezone.utc)
     with uow:
@@ -287,7 +310,8 @@ def add_entry(cmd: AddEntry, uow, vocab: pl.Vocabulary, lang: i18n.Language) -> 
             "patient": cmd.patient_id, "custodian": patient.custodian, "resource_count": 1,
             "resource_types": {"Observation": 1}, "imported_at": now.isoformat(),
             "demographics": {}}))  # no Patient in this import: consumers keep what they knew
-    return pl.to_item(content, patient.custodian, lang.used, vocab, translator(lang.used))
+    return pl.to_item(content, patient.custodian, lang.used, vocab, translator(lang.used),
+                      department_names(directory, lang.used))
 
 
 # -- amendments ---------------------------------------------------------------------------------
@@ -313,7 +337,8 @@ INPUT_WHAT = {"text": "What is wrong"}
 INPUT_CORRECTION = {"text": "Correction asked for"}
 
 
-def request_amendment(cmd: RequestAmendment, uow, vocab: pl.Vocabulary, lang: i18n.Language) -> dict:
+def request_amendment(cmd: RequestAmendment, uow, vocab: pl.Vocabulary, directory: Directory,
+                      lang: i18n.Language) -> dict:
     """Store a Task for the record's custodian (FHIR R4 Task, code `change`); return it in plain words."""
     rtype, _, rid = cmd.record_id.rpartition("/")
     now = datetime.now(timezone.utc)
@@ -347,10 +372,11 @@ def request_amendment(cmd: RequestAmendment, uow, vocab: pl.Vocabulary, lang: i1
         uow.publish(TOPIC, new_event("phr.records.amendment-requested", SOURCE, cmd.patient_id, {
             "patient": cmd.patient_id, "custodian": record.custodian, "task": f"Task/{task['id']}",
             "record": f"{record.resource_type}/{record.id}", "requested_at": now.isoformat()}))
-    return amendment_item(task, record, lang.used, vocab)
+    return amendment_item(task, record, lang.used, vocab, directory)
 
 
-def list_amendments(uow, patient_id: str, lang: i18n.Language, vocab: pl.Vocabulary) -> dict:
+def list_amendments(uow, patient_id: str, lang: i18n.Language, vocab: pl.Vocabulary,
+                    directory: Directory) -> dict:
     """Return my correction requests, newest first, with their status in words."""
     with uow:
         tasks = [t for t in q.compartment(uow.conn, patient_id, TASK_TYPES)
@@ -361,24 +387,24 @@ def list_amendments(uow, patient_id: str, lang: i18n.Language, vocab: pl.Vocabul
             rtype, _, rid = ref.partition("/")
             records[ref] = q.own_record(uow.conn, patient_id, rid, rtype)
     items = [amendment_item(t.body(), records.get(t.body().get("focus", {}).get("reference", "")),
-                            lang.used, vocab, t.custodian) for t in tasks]
+                            lang.used, vocab, directory, t.custodian) for t in tasks]
     items.sort(key=lambda i: i["date"]["iso"] if i["date"] else "", reverse=True)
     return {"items": items, "next": None, "language": i18n.language_block(lang)}
 
 
 def amendment_item(task: dict, record: StoredResource | None, lang: str, vocab: pl.Vocabulary,
-                   custodian: str | None = None) -> dict:
-    t = translator(lang)
+                   directory: Directory, custodian: str | None = None) -> dict:
+    t, names = translator(lang), department_names(directory, lang)
     inputs = {(i.get("type") or {}).get("text"): i.get("valueString") for i in task.get("input") or []}
     owner = (task.get("owner") or {}).get("identifier", {}).get("value") or custodian or ""
     focus = (task.get("focus") or {}).get("reference", "")
     if record is not None and pl.kind_of(record.body()):
-        title = pl.to_item(record.body(), record.custodian, lang, vocab, t)["title"]
+        title = pl.to_item(record.body(), record.custodian, lang, vocab, t, names)["title"]
     elif record is not None and record.resource_type == "Patient":
         title = t(YOUR_DETAILS)
     else:
         title = focus
-    source = pl.source(owner, t)
+    source = pl.source(owner, names)
     code = task.get("status") or "requested"
     return {"id": task["id"], "record_id": focus.rpartition("/")[2], "record": focus, "title": title,
             "summary": t(AMENDMENT_SUMMARY, department=source["display"], title=title),
