@@ -1,5 +1,6 @@
-"""Worker process of the records service: relays its outbox, answers phr.records.fetch requests
-and deletes the prepared Bundles no one may download any more."""
+"""Worker process of the records service: relays its outbox, answers phr.records.fetch requests,
+keeps the service's copy of the directory of departments from phr.directory.v1, and deletes the
+prepared Bundles no one may download any more."""
 from __future__ import annotations
 
 import logging
@@ -9,18 +10,18 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from services.common import kafka
+from services.common import directory, kafka
 from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
 from services.common.outbox import KafkaPublisher
 from services.common.worker import ConsumerSpec, Worker, run_every
-from services.records.adapters.tables import outbox, processed_events
+from services.records.adapters.tables import departments, outbox, processed_events
 from services.records.bootstrap import Records, bootstrap
 from services.records.service_layer import handlers
 from services.records.service_layer.claim_checks import claim_check_grace, claim_check_ttl
 from services.records.service_layer.unit_of_work import ConnectionUnitOfWork
 
-FETCH_GROUP = "phr-records-fetch"
+FETCH_GROUP, DIRECTORY_GROUP = "phr-records-fetch", "phr-records-directory"
 # Fetch requests are one hop of the exchange flow: answered as soon as they arrive while
 # requests come; after kafka.IDLE_AFTER_SECONDS without any, the broker is asked 4 times a second.
 FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 20, 250
@@ -50,6 +51,23 @@ def fetch_consumer(records: Records, dead_letters) -> IdempotentConsumer:
                               fetch_handlers(records), dead_letters)
 
 
+def directory_consumer(records: Records, dead_letters) -> IdempotentConsumer:
+    """The idempotent consumer of phr.directory.v1: keeps each department's entry in the
+    service's copy (the table the token check and the patients' pages read)."""
+    return IdempotentConsumer("records.directory", records.engine, processed_events,
+                              directory.directory_handlers(departments), dead_letters)
+
+
+def consumer_specs(records: Records, dead_letters) -> list[ConsumerSpec]:
+    """The worker's consumer groups: fetch requests are one hop of the exchange flow (answered
+    as soon as they arrive); a directory change may wait for the default fetch wait."""
+    return [
+        ConsumerSpec(FETCH_GROUP, [handlers.FETCH_TOPIC], fetch_consumer(records, dead_letters),
+                     fetch_wait_ms=FETCH_WAIT_MS, idle_fetch_wait_ms=IDLE_FETCH_WAIT_MS),
+        ConsumerSpec(DIRECTORY_GROUP, [directory.TOPIC], directory_consumer(records, dead_letters)),
+    ]
+
+
 def prune_claim_checks(records: Records) -> int:
     """Delete the prepared Bundles past their expiry or their grace after download; return how many."""
     pruned = handlers.prune_claim_checks(records.uow(), datetime.now(timezone.utc),
@@ -73,9 +91,7 @@ def main() -> int:
     """Run the records worker until a signal."""
     records = bootstrap(load_settings("records"))
     dead_letters = KafkaPublisher(kafka.producer(records.settings.kafka_bootstrap, client_id="records-dlq"))
-    spec = ConsumerSpec(FETCH_GROUP, [handlers.FETCH_TOPIC], fetch_consumer(records, dead_letters),
-                        fetch_wait_ms=FETCH_WAIT_MS, idle_fetch_wait_ms=IDLE_FETCH_WAIT_MS)
-    worker = RecordsWorker(records.settings, records.engine, outbox, [spec])
+    worker = RecordsWorker(records.settings, records.engine, outbox, consumer_specs(records, dead_letters))
     worker.records = records
     return worker.run()
 
