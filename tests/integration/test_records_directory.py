@@ -100,6 +100,12 @@ def test_a_department_renamed_in_the_directory_changes_the_patients_pages_and_th
     assert read.status_code == 200 and read.get_json()["source"]["display"] == "Terapia física"
 
 
+def test_readiness_shows_how_many_departments_the_service_knows(records):
+    assert records.client.get("/readyz").get_json()["facts"] == {"departments": 5}  # the demo's
+    _register(records.engine)
+    assert _within(3, lambda: records.client.get("/readyz").get_json()["facts"] == {"departments": 6})
+
+
 def test_a_department_the_directory_never_held_is_refused_and_changes_nothing(records, mint):
     before = _count(records.engine, resources), _count(records.engine, outbox)
     resp = records.client.post("/fhir", json=demo_bundle("Liz_Conn"), headers=mint.department("physiotherapy"))
