@@ -4,10 +4,13 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from contracts.limits import ID_MAX, REASON_MAX
 from contracts.schemas.patient_facing import (CodedSchema, DisplayDateSchema, LanguageBlockSchema,
                                               StatusTextSchema)
-from contracts.vocabulary import DEPARTMENTS, PURPOSES, RESOURCE_TYPES, SENSITIVE_LABELS
+from contracts.vocabulary import DEPARTMENT_ID_PATTERN, PURPOSES, RESOURCE_TYPES, SENSITIVE_LABELS
 
 PURPOSE = validate.OneOf(PURPOSES)
 CLASS = validate.OneOf(RESOURCE_TYPES + SENSITIVE_LABELS)
+#: The shape of a department id. Which departments exist is data (the directory), so the
+#: service checks that one is registered and may receive records, and answers 422 if not.
+DEPARTMENT_ID = validate.Regexp(f"^{DEPARTMENT_ID_PATTERN}$", error="Not a department id.")
 
 
 class PartySchema(Schema):
@@ -29,8 +32,8 @@ class GrantConsentRequestSchema(Schema):
     """The patient (or a proxy, token claim ``act``) grants a department access."""
 
     grantee = fields.Raw(required=True, metadata={
-        "description": f"A department id ({', '.join(DEPARTMENTS)}) or {{kind, id}} "
-                       f"(an id of at most {ID_MAX} characters)."})
+        "description": "A department id (a clinical or research department registered in the "
+                       f"directory and active) or {{kind, id}} (an id of at most {ID_MAX} characters)."})
     purposes = fields.List(fields.String(validate=PURPOSE), required=True,
                            metadata={"description": "HL7 PurposeOfUse codes."})
     classes = fields.List(fields.String(validate=CLASS), required=True, metadata={
@@ -88,8 +91,9 @@ class DecisionRequestSchema(Schema):
     """May ACTOR receive CLASSES of PATIENT's record for PURPOSE?"""
 
     patient = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX))
-    actor = fields.String(required=True, validate=validate.OneOf(list(DEPARTMENTS)),
-                          metadata={"description": "The department asking."})
+    actor = fields.String(required=True, validate=DEPARTMENT_ID, metadata={
+        "description": "The department asking: a department id registered in the directory (an "
+                       "unknown one is a 422; a disabled one is answered deny)."})
     purpose = fields.String(required=True, validate=PURPOSE)
     classes = fields.List(fields.String(validate=CLASS), required=True)
 

@@ -10,7 +10,9 @@ from sqlalchemy.engine import Engine
 from contracts.events import EventChecker
 from services.common.config import Settings
 from services.common.db import make_engine
+from services.common.directory import Directory, sql_loader
 from services.consent.adapters.repository import DecisionReads
+from services.consent.adapters.tables import departments
 from services.consent.service_layer.unit_of_work import DecisionUnitOfWork, SqlUnitOfWork
 
 
@@ -20,11 +22,15 @@ def utc_now() -> datetime:
 
 @dataclass
 class ConsentService:
-    """The consent service's dependencies: settings, database, event checks, clock."""
+    """The consent service's dependencies: settings, database, event checks, the directory of
+    departments, clock."""
 
     settings: Settings
     engine: Engine
     events: EventChecker
+    #: The departments as this service knows them (its table, kept by the worker from
+    #: phr.directory.v1): one per process, shared by the token check, the views and the fast path.
+    directory: Directory
     clock: Callable[[], datetime] = field(default=utc_now)
     reads: DecisionReads | None = None
 
@@ -42,5 +48,6 @@ class ConsentService:
 def bootstrap(settings: Settings, engine: Engine | None = None,
               clock: Callable[[], datetime] | None = None) -> ConsentService:
     """Build the dependencies from SETTINGS (or use the ENGINE and CLOCK a test gives)."""
-    return ConsentService(settings, engine or make_engine(settings.database_url),
-                          EventChecker(settings.contract_checks), clock or utc_now)
+    engine = engine or make_engine(settings.database_url)
+    return ConsentService(settings, engine, EventChecker(settings.contract_checks),
+                          Directory(sql_loader(engine, departments)), clock or utc_now)

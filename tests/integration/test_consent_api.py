@@ -217,7 +217,7 @@ def test_two_claims_at_once_store_one_grant_and_both_answer_it(consent, mint):
     def claim():
         barrier.wait()
         answers.append(handlers.break_the_glass(handlers.BreakTheGlass("pat-1", "emergency", "Collapsed"),
-                                                svc.uow(), svc.clock()))
+                                                svc.uow(), svc.clock(), svc.directory))
 
     threads = [threading.Thread(target=claim) for _ in range(4)]
     for t in threads:

@@ -10,6 +10,7 @@ from services.consent.bootstrap import bootstrap
 from services.consent.domain import model
 from services.consent.domain.model import Party
 from services.consent.service_layer import handlers
+from tests.support.directory import seed_directory
 
 NOW = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
 
@@ -18,6 +19,7 @@ NOW = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
 def svc(database_url, tmp_path):
     migrate(database_url, MIGRATIONS_DIR)
     service = bootstrap(load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=database_url))
+    seed_directory(service.engine)  # the demo's departments, as the worker keeps them
     yield service
     service.engine.dispose()
 
@@ -25,7 +27,7 @@ def svc(database_url, tmp_path):
 def _grant(svc, dept, classes, end=None, notify=False, patient="pat-1"):
     cmd = handlers.GrantConsent(patient, Party("department", dept), ["TREAT"], classes, None, end,
                                 Party("patient", patient), "en", notify)
-    return handlers.grant_consent(cmd, svc.uow(), NOW, lambda c: "text")
+    return handlers.grant_consent(cmd, svc.uow(), NOW, lambda c: "text", svc.directory)
 
 
 def test_the_decision_reads_return_what_the_repositories_return(svc):
@@ -35,15 +37,17 @@ def test_the_decision_reads_return_what_the_repositories_return(svc):
     handlers.revoke_consent(handlers.RevokeConsent("pat-1", revoked.id, Party("patient", "pat-1")), svc.uow(), NOW)
     _grant(svc, "primary-care", ["Observation"])
     _grant(svc, "cardiology", ["Observation"], patient="pat-2")
-    handlers.break_the_glass(handlers.BreakTheGlass("pat-1", "cardiology", "unconscious on arrival"), svc.uow(), NOW)
+    # The claim is emergency's: cardiology may not claim emergencies (its directory entry).
+    handlers.break_the_glass(handlers.BreakTheGlass("pat-1", "emergency", "unconscious on arrival"), svc.uow(), NOW,
+                             svc.directory)
     later = NOW + timedelta(minutes=5)
 
     with svc.uow(write=False) as uow:
         consents = uow.consents.active_for("pat-1", "cardiology")
-        grants = uow.grants.live_for("pat-1", "cardiology", later)
+        grants = uow.grants.live_for("pat-1", "emergency", later)
     with svc.decision_uow() as fast:
         fast_consents = fast.consents.active_for("pat-1", "cardiology")
-        fast_grants = fast.grants.live_for("pat-1", "cardiology", later)
+        fast_grants = fast.grants.live_for("pat-1", "emergency", later)
 
     assert len(consents) == 2 and len(grants) == 1
     key = lambda c: c.id  # noqa: E731 - the orders are the database's, not part of the contract
@@ -57,6 +61,6 @@ def test_the_decision_reads_return_what_the_repositories_return(svc):
 def test_a_decision_read_sees_a_revocation_committed_just_before(svc):
     consent = _grant(svc, "cardiology", ["Observation"])
     question = handlers.AskDecision("pat-1", "cardiology", "TREAT", ["Observation"])
-    assert handlers.decide(question, svc.decision_uow(), NOW).decision == "permit"
+    assert handlers.decide(question, svc.decision_uow(), NOW, svc.directory).decision == "permit"
     handlers.revoke_consent(handlers.RevokeConsent("pat-1", consent.id, Party("patient", "pat-1")), svc.uow(), NOW)
-    assert handlers.decide(question, svc.decision_uow(), NOW).decision == "deny"
+    assert handlers.decide(question, svc.decision_uow(), NOW, svc.directory).decision == "deny"

@@ -5,6 +5,9 @@ import pytest
 
 from services.consent.domain import model
 from services.consent.domain.model import InvalidConsent, Party
+from tests.support.consent import directory
+
+DIRECTORY = directory()
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 PATIENT = Party("patient", "pat-1")
@@ -13,11 +16,12 @@ PATIENT = Party("patient", "pat-1")
 def _consent(grantee="cardiology", purposes=("TREAT",), classes=("Observation",), end=None,
              start=None, notify=False, now=NOW):
     return model.grant("pat-1", Party("department", grantee), list(purposes), list(classes),
-                       start, end, PATIENT, now, "en", lambda c: "text", notify)
+                       start, end, PATIENT, now, "en", lambda c: "text", notify, departments=DIRECTORY)
 
 
-def _ask(consents, actor="cardiology", purpose="TREAT", classes=("Observation",), grants=(), now=NOW):
-    return model.decide(consents, list(grants), actor, purpose, list(classes), now)
+def _ask(consents, actor="cardiology", purpose="TREAT", classes=("Observation",), grants=(), now=NOW,
+         departments=DIRECTORY):
+    return model.decide(consents, list(grants), actor, purpose, list(classes), now, departments=departments)
 
 
 def test_with_no_consent_the_answer_is_deny():
@@ -82,7 +86,7 @@ def test_expiry_bumps_the_version_once():
 
 
 def test_break_glass_permits_emergency_treatment_for_its_department_and_names_the_grant():
-    grant = model.break_glass("pat-1", "emergency", "Unconscious on arrival", NOW)
+    grant = model.break_glass("pat-1", "emergency", "Unconscious on arrival", NOW, departments=DIRECTORY)
     assert grant.expires_at == NOW + timedelta(minutes=60)
     decision = _ask([], actor="emergency", purpose="ETREAT", grants=[grant])
     assert decision.decision == "permit" and decision.break_glass_id == grant.id
@@ -92,7 +96,7 @@ def test_break_glass_permits_emergency_treatment_for_its_department_and_names_th
 
 
 def test_break_glass_does_not_cover_another_purpose_or_outlive_its_window():
-    grant = model.break_glass("pat-1", "emergency", "Unconscious", NOW)
+    grant = model.break_glass("pat-1", "emergency", "Unconscious", NOW, departments=DIRECTORY)
     assert _ask([], actor="emergency", purpose="TREAT", grants=[grant]).decision == "deny"
     later = NOW + timedelta(minutes=61)
     assert _ask([], actor="emergency", purpose="ETREAT", grants=[grant], now=later).decision == "deny"
@@ -101,7 +105,7 @@ def test_break_glass_does_not_cover_another_purpose_or_outlive_its_window():
 @pytest.mark.parametrize("reason", [None, "", "   ", 5])
 def test_break_glass_without_a_written_reason_is_refused(reason):
     with pytest.raises(InvalidConsent) as err:
-        model.break_glass("pat-1", "emergency", reason, NOW)
+        model.break_glass("pat-1", "emergency", reason, NOW, departments=DIRECTORY)
     assert err.value.field == "reason"
 
 
@@ -117,7 +121,7 @@ def test_an_unknown_department_purpose_or_label_names_the_field(change, field):
 
 def test_the_consent_text_is_kept_with_its_sha256():
     consent = model.grant("pat-1", Party("department", "cardiology"), ["TREAT"], ["Observation"],
-                          None, None, PATIENT, NOW, "en", lambda c: "I allow it.")
+                          None, None, PATIENT, NOW, "en", lambda c: "I allow it.", departments=DIRECTORY)
     import hashlib
     assert consent.text == "I allow it."
     assert consent.text_sha256 == hashlib.sha256(b"I allow it.").hexdigest()

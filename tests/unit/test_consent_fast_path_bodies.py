@@ -15,6 +15,7 @@ from services.common.db import make_engine, migrate
 from services.consent import MIGRATIONS_DIR
 from services.consent.entrypoints.fastpath import fast_decide
 from services.consent.entrypoints.http import create_app
+from tests.support.directory import seed_directory
 
 # A question the fast path answers, with one more member it ignores.
 QUESTION = '{{"patient":"pat-1","actor":"cardiology","purpose":"TREAT","classes":["Observation"],"note":{note}}}'
@@ -33,6 +34,7 @@ def app(mint, tmp_path):
     url = f"sqlite:///{tmp_path / 'consent.db'}"
     migrate(url, MIGRATIONS_DIR)
     engine = make_engine(url)
+    seed_directory(engine)  # the demo's departments: a department the directory lacks gets a 401
     settings = load_settings("consent", {"PHR_VAR_DIR": str(tmp_path)}, database_url=url,
                              issuer=mint.issuer, audience=mint.audience, testing=True,
                              contract_checks="enforce")

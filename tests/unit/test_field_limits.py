@@ -9,13 +9,16 @@ from contracts.schemas.consent import (BreakGlassRequestSchema, DecisionRequestS
 from contracts.schemas.patient_records import AmendmentRequestSchema
 from services.consent.domain import model
 from services.consent.entrypoints import wording
+from tests.support.consent import directory
+
+DIRECTORY = directory()
 
 NOW = datetime(2026, 12, 4, tzinfo=timezone.utc)
 
 
 def _grant(grantee_id: str):
     return model.grant("p-1", model.Party("proxy", grantee_id), ["TREAT"], ["Observation"], None, None,
-                       model.Party("patient", "p-1"), NOW, "en", lambda c: "text")
+                       model.Party("patient", "p-1"), NOW, "en", lambda c: "text", departments=DIRECTORY)
 
 
 def test_a_grantee_id_of_the_bound_is_taken_and_one_longer_is_refused_without_echoing_it():
@@ -31,14 +34,15 @@ def test_a_grantee_id_of_the_bound_is_taken_and_one_longer_is_refused_without_ec
 ])
 def test_a_break_the_glass_claim_past_a_bound_is_refused_naming_the_field(patient, reason, field):
     with pytest.raises(model.InvalidConsent) as refused:
-        model.break_glass(patient, "emergency", reason, NOW)
+        model.break_glass(patient, "emergency", reason, NOW, departments=DIRECTORY)
     assert refused.value.field == field
-    assert model.break_glass("p" * ID_MAX, "emergency", "r" * REASON_MAX, NOW).reason == "r" * REASON_MAX
+    within = model.break_glass("p" * ID_MAX, "emergency", "r" * REASON_MAX, NOW, departments=DIRECTORY)
+    assert within.reason == "r" * REASON_MAX
 
 
 def test_a_sensitive_label_claimed_with_a_reason_past_the_bound_is_refused_naming_the_field():
     with pytest.raises(model.InvalidConsent) as refused:
-        model.break_glass("p-1", "emergency", "Unconscious", NOW,
+        model.break_glass("p-1", "emergency", "Unconscious", NOW, departments=DIRECTORY,
                           sensitive=[{"label": "PSY", "reason": "r" * (REASON_MAX + 1)}])
     assert (refused.value.field, refused.value.value) == ("sensitive.reason", None)
 

@@ -17,15 +17,17 @@ from services.exchange.domain.model import Notification
 from services.exchange.entrypoints import patient as exchange_patient
 from services.exchange.entrypoints import wording as exchange_words
 from services.records.domain import plain_language
+from tests.support.consent import directory
 
 LANGUAGES = ("en", "es")
 NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
+DIRECTORY = directory()  # the demo's departments, named as the directory names them
 
 
 def _consent(purposes, lang: str, department: str = "cardiology") -> model.Consent:
     return model.grant("pat-1", Party("department", department), list(purposes), ["Observation"], NOW,
                        None, Party("patient", "pat-1"), NOW, lang,
-                       lambda c: consent_words.consent_text(c, lang))
+                       lambda c: consent_words.consent_text(c, lang, DIRECTORY), departments=DIRECTORY)
 
 
 def _ledger_entry(purpose: str, department: str = "cardiology") -> dict:
@@ -42,12 +44,12 @@ def _notice(kind: str, purpose: str = "TREAT", department: str = "cardiology") -
 def _purpose_names(lang: str) -> dict[str, list[tuple[str, str]]]:
     """Every (where, display) pair that names a purpose in LANG, by purpose code."""
     shown = defaultdict(list)
-    view = consent_words.patient_view(_consent(v.PURPOSES, lang), lang, NOW)
+    view = consent_words.patient_view(_consent(v.PURPOSES, lang), lang, NOW, DIRECTORY)
     for coding in view["purposes"]:
         shown[coding["code"]].append(("consent patient view", coding["display"]))
     for code in v.PURPOSES:
         shown[code].append(("exchange purpose coding", exchange_words.purpose_coding(code, lang)["display"]))
-        disclosure = exchange_patient.disclosure(_ledger_entry(code), lang)
+        disclosure = exchange_patient.disclosure(_ledger_entry(code), lang, DIRECTORY.name)
         shown[code].append(("exchange disclosure", disclosure["purpose"]["display"]))
     for code, name in portal.PURPOSE_NAMES.items():
         shown[code].append(("portal sharing form", i18n.translate(name, lang)))
@@ -72,13 +74,14 @@ def test_every_sentence_about_a_purpose_uses_its_one_phrase(lang, code):
     own_voice = i18n.translate(v.PURPOSE_PHRASES_FIRST_PERSON[code], lang)
     consent = _consent([code], lang)
     sentences = {
-        "consent summary": consent_words.summary(consent, lang, NOW),
-        "exchange disclosure": exchange_patient.disclosure(_ledger_entry(code), lang)["summary"],
-        "exchange notification": exchange_patient.notification(_notice("disclosure", code), lang)["message"],
+        "consent summary": consent_words.summary(consent, lang, NOW, DIRECTORY),
+        "exchange disclosure": exchange_patient.disclosure(_ledger_entry(code), lang, DIRECTORY.name)["summary"],
+        "exchange notification": exchange_patient.notification(_notice("disclosure", code), lang,
+                                                               DIRECTORY.name)["message"],
     }
     assert exchange_words.purpose_phrase(code, lang) == phrase
     assert {where: text for where, text in sentences.items() if phrase not in text} == {}
-    assert own_voice in consent.text and own_voice in consent_words.consent_text(consent, lang)
+    assert own_voice in consent.text and own_voice in consent_words.consent_text(consent, lang, DIRECTORY)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -94,13 +97,13 @@ def test_every_answer_names_each_department_with_the_same_words(lang, department
     def translate(message: str, **params) -> str:
         return i18n.translate(message, lang, **params)
 
-    view = consent_words.patient_view(_consent(["TREAT"], lang, department), lang, NOW)
-    disclosure = exchange_patient.disclosure(_ledger_entry("TREAT", department), lang)
+    view = consent_words.patient_view(_consent(["TREAT"], lang, department), lang, NOW, DIRECTORY)
+    disclosure = exchange_patient.disclosure(_ledger_entry("TREAT", department), lang, DIRECTORY.name)
     shown = {
         "consent grantee": view["grantee"]["display"],
         "exchange recipient": disclosure["recipient"]["display"],
-        "exchange notice": exchange_words.department(department, lang),
-        "records source": plain_language.source(department, translate)["display"],
+        "exchange notice": exchange_words.department(department, lang, DIRECTORY.name),
+        "records source": plain_language.source(department, lambda d: DIRECTORY.name(d, lang))["display"],
         "portal sharing form": translate(portal.DEPARTMENT_NAMES[department]),
     }
     assert set(shown.values()) == {translate(v.DEPARTMENT_NAMES[department])}, shown

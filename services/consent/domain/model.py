@@ -5,6 +5,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 from contracts.limits import ID_MAX, REASON_MAX
 from contracts import vocabulary as v
@@ -33,12 +34,44 @@ class Party:
         return {"kind": self.kind, "id": self.id}
 
 
+class DepartmentEntry(Protocol):
+    """What the rules read of a department's directory entry (services/common/directory.py)."""
+
+    id: str
+    kind: str
+    active: bool
+    may_claim_emergencies: bool
+
+    @property
+    def holds_patient_data(self) -> bool: ...
+
+
+class Departments(Protocol):
+    """The directory of departments the rules ask: the service's copy, or a list in a test.
+
+    Which departments exist, and what each may do, is data kept from events, not code; the rules
+    take it as an argument so they stay free of storage."""
+
+    def get(self, department_id: str | None) -> DepartmentEntry | None: ...
+
+
+def may_receive(entry: DepartmentEntry | None) -> bool:
+    """Whether a department may hold a consent and have records released to it: registered,
+    active, and of a kind that holds patient data (oversight sees reports only)."""
+    return entry is not None and bool(entry.active) and bool(entry.holds_patient_data)
+
+
 class InvalidConsent(ValueError):
     """A request names something the consent domain does not know; FIELD says which."""
 
     def __init__(self, field_name: str, message: str, value=None):
         super().__init__(message)
         self.field, self.value = field_name, value
+
+
+class NotPermitted(Exception):
+    """The department is known but the directory does not let it do this (not a client error:
+    the request was well formed, the department lacks the right)."""
 
 
 @dataclass
@@ -114,13 +147,15 @@ def sha256(text: str) -> str:
 
 def grant(patient: str, grantee: Party, purposes, classes, start: datetime | None,
           end: datetime | None, created_by: Party, now: datetime, language: str,
-          render_text, notify: bool = False) -> Consent:
-    """Validate the request and return a new active consent (RENDER_TEXT writes its wording)."""
+          render_text, notify: bool = False, *, departments: Departments) -> Consent:
+    """Validate the request and return a new active consent (RENDER_TEXT writes its wording).
+
+    A department grantee must be in DEPARTMENTS, active, and hold patient data."""
     purposes = _unique(purposes, "purposes")
     classes = _unique(classes, "classes")
-    if grantee.kind == "department" and grantee.id not in v.DEPARTMENTS:
-        raise InvalidConsent("grantee", "unknown department", grantee.id)
     within("grantee.id", grantee.id, ID_MAX)
+    if grantee.kind == "department":
+        _receiving_department(departments, grantee.id)
     for code in purposes:
         if code not in v.PURPOSES:
             raise InvalidConsent("purposes", "unknown purpose", code)
@@ -140,6 +175,17 @@ def grant(patient: str, grantee: Party, purposes, classes, start: datetime | Non
     text = render_text(consent)
     consent = replace(consent, text=text, text_sha256=sha256(text), events=["granted"])
     return consent
+
+
+def _receiving_department(departments: Departments, department_id: str) -> None:
+    """Refuse a consent to a department that cannot receive records (a client error, 422)."""
+    entry = departments.get(department_id)
+    if entry is None:
+        raise InvalidConsent("grantee", "unknown department", department_id)
+    if not entry.active:
+        raise InvalidConsent("grantee", "the department is not active", department_id)
+    if not entry.holds_patient_data:
+        raise InvalidConsent("grantee", "not a department that can receive records", department_id)
 
 
 def _unique(values, name: str) -> tuple[str, ...]:
@@ -202,17 +248,25 @@ class BreakGlass:
                 {"type": "notify", "target": "patient"}, review]
 
 
+def may_claim_emergencies(entry: DepartmentEntry | None) -> bool:
+    """Whether a department may break the glass: active and allowed by its directory entry."""
+    return may_receive(entry) and bool(entry.may_claim_emergencies)
+
+
 def break_glass(patient: str, department: str, reason, now: datetime,
-                minutes: int = BREAK_GLASS_MINUTES, sensitive=()) -> BreakGlass:
-    """Validate an emergency claim and return its time-limited grant."""
+                minutes: int = BREAK_GLASS_MINUTES, sensitive=(), *, departments: Departments) -> BreakGlass:
+    """Validate an emergency claim and return its time-limited grant.
+
+    The department's right comes first (NotPermitted), whatever the rest of the claim says:
+    its scope is not enough, its directory entry must let it claim emergencies."""
+    if not may_claim_emergencies(departments.get(department)):
+        raise NotPermitted(department)
     if not isinstance(patient, str) or not patient.strip():
         raise InvalidConsent("patient", "a patient id is required", patient)
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidConsent("reason", "a written reason is required", reason)
     within("patient", patient, ID_MAX)
     within("reason", reason.strip(), REASON_MAX)
-    if department not in v.DEPARTMENTS:
-        raise InvalidConsent("department", "unknown department", department)
     if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= BREAK_GLASS_MAX_MINUTES:
         raise InvalidConsent("minutes", "must be a whole number from 1 to 240", minutes)
     return BreakGlass(str(uuid.uuid4()), patient, department, v.EMERGENCY_PURPOSE,
@@ -268,9 +322,12 @@ class Decision:
         return body
 
 
-def validate_question(actor, purpose, classes) -> tuple[str, tuple[str, ...]]:
-    """Check a decision request's codes (unknown codes are a client error, not a deny)."""
-    if not isinstance(actor, str) or actor not in v.DEPARTMENTS:
+def validate_question(actor, purpose, classes, *, departments: Departments) -> tuple[str, tuple[str, ...]]:
+    """Check a decision request's codes (unknown codes are a client error, not a deny).
+
+    The actor must be a department DEPARTMENTS has registered; a disabled one is known, and is
+    answered (deny) by decide."""
+    if not isinstance(actor, str) or departments.get(actor) is None:
         raise InvalidConsent("actor", "unknown department", actor)
     if purpose not in v.PURPOSES:
         raise InvalidConsent("purpose", "unknown purpose", purpose)
@@ -281,8 +338,13 @@ def validate_question(actor, purpose, classes) -> tuple[str, tuple[str, ...]]:
     return purpose, classes
 
 
-def decide(consents, grants, actor: str, purpose: str, classes, now: datetime) -> Decision:
+def decide(consents, grants, actor: str, purpose: str, classes, now: datetime, *,
+           departments: Departments) -> Decision:
     """Deny by default; permit on a consent in force that covers the request (docs/architecture.md, "Consent rules").
+
+    Only a department that may receive records now (active in DEPARTMENTS, holding patient
+    data) is ever permitted: a disabled department's consents and claims permit nothing, and a
+    claim permits only while its department may still claim emergencies.
 
     A consent covers the request when it names ACTOR, PURPOSE and every requested resource
     type. Every sensitive label the consent does not name comes back as a redact obligation,
@@ -291,6 +353,9 @@ def decide(consents, grants, actor: str, purpose: str, classes, now: datetime) -
     label the claim does not name redacted: breaking the glass never overrides a patient's
     withholding of a sensitive class unless the claim names it with a reason.
     """
+    entry = departments.get(actor)
+    if not may_receive(entry):
+        return Decision(DENY)
     wanted_types = {c for c in classes if not v.is_label(c)}
     best: tuple | None = None
     for c in consents:
@@ -308,7 +373,7 @@ def decide(consents, grants, actor: str, purpose: str, classes, now: datetime) -
         if c.notify:
             obligations.append({"type": "notify", "target": "patient"})
         return Decision(PERMIT, c.id, c.version, tuple(obligations))
-    if purpose == v.EMERGENCY_PURPOSE:
+    if purpose == v.EMERGENCY_PURPOSE and entry.may_claim_emergencies:
         live = [g for g in grants if g.department == actor and g.in_force(now)]
         if live:
             g = max(live, key=lambda g: utc(g.expires_at))

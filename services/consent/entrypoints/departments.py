@@ -5,7 +5,7 @@ from flask import Blueprint, Flask, jsonify
 
 from services.common.auth import require_scope
 from services.common.problem import Problem
-from services.consent.domain.model import InvalidConsent
+from services.consent.domain.model import InvalidConsent, NotPermitted
 from services.consent.entrypoints import wording
 from services.consent.entrypoints.common import from_domain, invalid, json_body, locale, service
 from services.consent.service_layer import handlers
@@ -32,7 +32,7 @@ def decide():
         raise Problem(403, "Forbidden", wording.t(wording.OWN_DECISIONS_ONLY, locale())) from None
     q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
     try:
-        decision = handlers.decide(q, svc.decision_uow(), svc.clock())
+        decision = handlers.decide(q, svc.decision_uow(), svc.clock(), svc.directory)
     except InvalidConsent as exc:
         raise from_domain(exc) from None
     return jsonify(decision.as_dict())
@@ -42,14 +42,19 @@ def decide():
 def break_glass():
     """Grant the calling department a time-limited emergency permit, flagged for review.
 
-    It needs system/BreakGlass.c, which no wildcard scope covers (services.common.smart).
-    A new claim is 201; while the department's claim for this patient is in force, a
-    second one is 200 with the claim in force, and nothing new is recorded.
+    It needs system/BreakGlass.c, which no wildcard scope covers (services.common.smart), and
+    a department whose directory entry lets it claim emergencies: one that may not is refused
+    before its claim is read. A new claim is 201; while the department's claim for this
+    patient is in force, a second one is 200 with the claim in force, and nothing new is
+    recorded.
     """
     claims = require_scope("system", "BreakGlass", "c")
     department = claims.get("dept")
     if not department:
         raise Problem(403, "Forbidden", wording.t(wording.DEPARTMENT_ONLY, locale()))
+    svc = service()
+    if not handlers.may_claim_emergencies(department, svc.directory):
+        raise _no_emergency_claims()
     body = json_body()
     minutes = body.get("minutes", handlers.model.BREAK_GLASS_MINUTES)
     purpose = body.get("purpose", "ETREAT")
@@ -57,9 +62,10 @@ def break_glass():
         raise invalid("purpose", "unknown purpose", purpose if isinstance(purpose, str) else None)
     cmd = handlers.BreakTheGlass(body.get("patient"), department, body.get("reason"), minutes,
                                  body.get("sensitive"))
-    svc = service()
     try:
-        grant, created = handlers.break_the_glass(cmd, svc.uow(), svc.clock())
+        grant, created = handlers.break_the_glass(cmd, svc.uow(), svc.clock(), svc.directory)
+    except NotPermitted:  # its entry changed while the claim was read
+        raise _no_emergency_claims() from None
     except InvalidConsent as exc:
         raise from_domain(exc) from None
     resp = jsonify({"id": grant.id, "patient": grant.patient, "department": grant.department,
@@ -70,3 +76,10 @@ def break_glass():
                     "obligations": grant.obligations()})
     resp.status_code = 201 if created else 200
     return resp
+
+
+def _no_emergency_claims() -> Problem:
+    """The 403 of a department its directory entry does not let claim emergencies, with what it can do."""
+    loc = locale()
+    return Problem(403, "Forbidden", wording.t(wording.NO_EMERGENCY_CLAIMS, loc),
+                   next_step=wording.t(wording.NO_EMERGENCY_CLAIMS_NEXT, loc))

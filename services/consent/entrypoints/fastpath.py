@@ -2,7 +2,8 @@
 question every exchange asks, and the consent service's most frequent route.
 
 The handler does what the view (entrypoints.departments.decide) does, with the same objects:
-the token validator, the scope grammar, handlers.decide on the prepared reads. It answers
+the token validator (which refuses a department the directory does not hold as active), the
+scope grammar, handlers.decide on the prepared reads with the same directory. It answers
 only a well-formed question with a valid token and the scope; anything else (no or bad
 token, no scope, a body that is not a JSON object, a question about another department, an
 unknown purpose or label) goes to the view, which refuses and explains.
@@ -48,7 +49,7 @@ def fast_decide(service, validator: TokenValidator) -> FastRoute:
             return None
         q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
         try:
-            decision = handlers.decide(q, service.decision_uow(), service.clock())
+            decision = handlers.decide(q, service.decision_uow(), service.clock(), service.directory)
         except InvalidConsent:
             return None
         headers = [("Content-Type", "application/json"), *language_headers(environ)]

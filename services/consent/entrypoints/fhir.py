@@ -42,7 +42,7 @@ def search():
     svc = service()
     now = svc.clock()
     consents = handlers.consents_for_department(svc.uow(write=False), patient, dept)
-    entries = [{"fullUrl": f"urn:uuid:{c.id}", "resource": to_fhir(c, now),
+    entries = [{"fullUrl": f"urn:uuid:{c.id}", "resource": to_fhir(c, now, svc.directory),
                 "search": {"mode": "match"}} for c in consents]
     bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
     return Response(json.dumps(bundle), mimetype=FHIR_JSON)
@@ -52,8 +52,9 @@ def _coding(system: str, code: str, display: str | None = None) -> dict:
     return {"system": system, "code": code, **({"display": display} if display else {})}
 
 
-def to_fhir(c: Consent, now) -> dict:
-    """Map a consent to a FHIR R4 Consent (scope patient-privacy, a permit provision)."""
+def to_fhir(c: Consent, now, names: wording.Names) -> dict:
+    """Map a consent to a FHIR R4 Consent (scope patient-privacy, a permit provision); the
+    grantee's display is its English name in NAMES, the directory."""
     status = "active" if c.status_at(now) == ACTIVE else "inactive"
     grantee = (_coding(DEPARTMENT_SYSTEM, c.grantee.id) if c.grantee.kind == "department"
                else _coding(PROXY_SYSTEM, c.grantee.id))
@@ -65,7 +66,7 @@ def to_fhir(c: Consent, now) -> dict:
         "actor": [{"role": {"coding": [_coding(
             "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP", "information recipient")]},
             "reference": {"identifier": {"system": grantee["system"], "value": grantee["code"]},
-                          "display": wording.grantee_name(c, "en")}}],
+                          "display": wording.grantee_name(c, "en", names)}}],
         "purpose": [_coding(v.PURPOSE_SYSTEM, p) for p in c.purposes],
     }
     if c.labels:

@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = service_app(__name__, settings, {
         "database": lambda: ping(consent.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
-    }, test_config.get("validator"))
+    }, test_config.get("validator"), directory=consent.directory)
     app.extensions["consent"] = consent
     app.extensions["metrics_registry"].register(ParkedEvents(consent.engine, outbox, settings.service))
     patient.register(app)

@@ -36,7 +36,7 @@ def _patient(interactions: str) -> tuple[str, Party]:
 
 def _view(consent) -> dict:
     svc = service()
-    return wording.patient_view(consent, locale(), svc.clock())
+    return wording.patient_view(consent, locale(), svc.clock(), svc.directory)
 
 
 def _not_found(consent_id: str) -> Problem:
@@ -91,7 +91,7 @@ def create_consent():
     svc = service()
     try:
         consent = handlers.grant_consent(cmd, svc.uow(), svc.clock(),
-                                         lambda c: wording.consent_text(c, loc))
+                                         lambda c: wording.consent_text(c, loc, svc.directory), svc.directory)
     except InvalidConsent as exc:
         raise from_domain(exc, patient=True) from None
     resp = jsonify(_envelope(_view(consent)))

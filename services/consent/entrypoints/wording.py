@@ -1,13 +1,17 @@
 """Plain words for consents in the patient's language (contracts/PATIENT_FACING.md).
 
-Departments, purposes and data classes are named with the message ids of
-``contracts/vocabulary.py`` (the shared catalog); the sentences below are English msgids marked
-with ``N_`` and kept in the consent service's catalog, ``services/consent/translations``. After
-changing marked text run ``make i18n`` and translate the new empty Spanish entries.
+Departments are named by the directory (each entry carries its names by language, kept from
+phr.directory.v1: services/common/directory.py), so the functions that name a grantee take it
+as NAMES, anything with ``name(id, lang)``. Purposes and data classes are named with the
+message ids of ``contracts/vocabulary.py`` (the shared catalog); the sentences below are
+English msgids marked with ``N_`` and kept in the consent service's catalog,
+``services/consent/translations``. After changing marked text run ``make i18n`` and translate
+the new empty Spanish entries.
 """
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from babel.dates import format_date
 from babel.lists import format_list
@@ -16,6 +20,12 @@ from contracts import vocabulary as v
 from services.common import i18n
 from services.common.i18n import N_
 from services.consent.domain.model import ACTIVE, EXPIRED, REVOKED, Consent
+
+
+class Names(Protocol):
+    """Where departments' display names come from: the service's Directory."""
+
+    def name(self, department_id: str | None, lang: str) -> str: ...
 
 
 def t(message: str, locale: str, **params) -> str:
@@ -43,13 +53,11 @@ TEXT_NOTIFY = N_("I want to be told each time they use it.")
 TEXT_REVOKE = N_("I can take this back at any time. If I do, it stops at once.")
 
 
-def department_name(dept: str, locale: str) -> str:
-    return t(v.DEPARTMENT_NAMES.get(dept, dept), locale)
-
-
-def grantee_name(consent: Consent, locale: str) -> str:
+def grantee_name(consent: Consent, locale: str, names: Names) -> str:
+    """The grantee as the patient reads it: the department's name in LOCALE from NAMES, or
+    their caregiver."""
     if consent.grantee.kind == "department":
-        return department_name(consent.grantee.id, locale)
+        return names.name(consent.grantee.id, locale)
     return t(PROXY_NAME, locale, id=consent.grantee.id)
 
 
@@ -87,13 +95,13 @@ def plain_enough(text: str, locale: str) -> bool:
     return readability.flesch_kincaid_grade(text) <= 8
 
 
-def summary(consent: Consent, locale: str, now: datetime) -> str:
+def summary(consent: Consent, locale: str, now: datetime, names: Names) -> str:
     """One or two plain sentences: who may see what, why and until when.
 
     The classes are named while the sentence stays at grade 8 or below, then counted (the
     ``classes`` list of the view names each one).
     """
-    grantee = grantee_name(consent, locale)
+    grantee = grantee_name(consent, locale, names)
     named = class_list(consent.classes, locale)
     counted = t(MANY_CLASSES, locale, count=len(consent.classes))
     status = consent.status_at(now)
@@ -111,13 +119,13 @@ def summary(consent: Consent, locale: str, now: datetime) -> str:
     return next((text for text in options if plain_enough(text, locale)), options[-1])
 
 
-def consent_text(consent: Consent, locale: str) -> str:
+def consent_text(consent: Consent, locale: str, names: Names) -> str:
     """The exact words the patient agrees to, in LOCALE (kept with its SHA-256 as evidence).
 
     Short sentences: the classes go three to a sentence.
     """
     chunks = [consent.classes[i:i + 3] for i in range(0, len(consent.classes), 3)]
-    parts = [t(TEXT_GRANT, locale, grantee=grantee_name(consent, locale),
+    parts = [t(TEXT_GRANT, locale, grantee=grantee_name(consent, locale, names),
                classes=class_list(chunks[0], locale))]
     parts += [t(TEXT_MORE, locale, classes=class_list(chunk, locale)) for chunk in chunks[1:]]
     purposes = _join([t(v.PURPOSE_PHRASES_FIRST_PERSON[p], locale) for p in consent.purposes], locale)
@@ -137,13 +145,13 @@ def coded(system: str, code: str, display: str) -> dict:
     return {"system": system, "code": code, "display": display}
 
 
-def patient_view(consent: Consent, locale: str, now: datetime) -> dict:
+def patient_view(consent: Consent, locale: str, now: datetime, names: Names) -> dict:
     """The patient-facing shape of one consent (contracts/PATIENT_FACING.md)."""
     status = consent.status_at(now)
-    grantee = {**consent.grantee.as_dict(), "display": grantee_name(consent, locale)}
+    grantee = {**consent.grantee.as_dict(), "display": grantee_name(consent, locale, names)}
     body = {
         "id": consent.id,
-        "summary": summary(consent, locale, now),
+        "summary": summary(consent, locale, now, names),
         "status": {"code": status, "status_text": t(STATUS_TEXT[status], locale)},
         "grantee": grantee,
         "purposes": [coded(v.PURPOSE_SYSTEM, p, t(v.PURPOSE_NAMES[p], locale)) for p in consent.purposes],
@@ -173,7 +181,12 @@ INVALID_NEXT = N_("Check what you entered, then try again.")
 PATIENT_ONLY = N_("Only a patient or their caregiver can do this.")
 DEPARTMENT_ONLY = N_("Only a department can ask for this.")
 OWN_DECISIONS_ONLY = N_("A department may ask only about its own access to a patient's records.")
-REASONS = [N_("unknown department"), N_("unknown purpose"), N_("unknown data class or label"),
+NO_EMERGENCY_CLAIMS = N_("Your department may not claim an emergency for a patient.")
+NO_EMERGENCY_CLAIMS_NEXT = N_("Ask the patient for consent. Or ask your administrator to let your "
+                              "department claim emergencies.")
+REASONS = [N_("unknown department"), N_("the department is not active"),
+           N_("not a department that can receive records"), N_("unknown purpose"),
+           N_("unknown data class or label"),
            N_("must be a non-empty list"), N_("must be a list of codes"),
            N_("the end is not after the start"), N_("the end is in the past"),
            N_("a patient id is required"), N_("a written reason is required"),

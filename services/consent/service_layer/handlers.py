@@ -8,7 +8,7 @@ from typing import Callable
 from contracts.limits import ID_MAX
 from services.common.envelope import new_event
 from services.consent.domain import model
-from services.consent.domain.model import BreakGlass, Consent, Decision, Party
+from services.consent.domain.model import BreakGlass, Consent, Decision, Departments, Party
 
 SOURCE = "/services/consent"
 TOPIC = "phr.consent.v1"
@@ -117,10 +117,13 @@ def _break_glass(g: BreakGlass) -> dict:
         "sensitive": [s.as_dict() for s in g.sensitive], "obligations": g.obligations()})
 
 
-def grant_consent(cmd: GrantConsent, uow, now: datetime, render_text: Callable[[Consent], str]) -> Consent:
-    """Store a new active consent and announce it."""
+def grant_consent(cmd: GrantConsent, uow, now: datetime, render_text: Callable[[Consent], str],
+                  departments: Departments) -> Consent:
+    """Store a new active consent to a department of DEPARTMENTS that may receive records (or
+    to a proxy), and announce it."""
     consent = model.grant(cmd.patient, cmd.grantee, cmd.purposes, cmd.classes, cmd.start, cmd.end,
-                          cmd.actor, now, cmd.language, render_text, cmd.notify)
+                          cmd.actor, now, cmd.language, render_text, cmd.notify,
+                          departments=departments)
     with uow:
         uow.consents.add(consent)
         uow.publish(TOPIC, _granted(consent))
@@ -159,25 +162,33 @@ def consents_for_department(uow, patient: str, department: str) -> list[Consent]
         return uow.consents.for_department(patient, department)
 
 
-def decide(q: AskDecision, uow, now: datetime) -> Decision:
-    """Answer from committed state read now: nothing is cached between calls."""
-    purpose, classes = model.validate_question(q.actor, q.purpose, q.classes)
+def decide(q: AskDecision, uow, now: datetime, departments: Departments) -> Decision:
+    """Answer from committed state read now: nothing is cached between calls. DEPARTMENTS is
+    the service's copy of the directory, reloaded when a second old (services/common/directory.py)."""
+    purpose, classes = model.validate_question(q.actor, q.purpose, q.classes, departments=departments)
     if not isinstance(q.patient, str) or not q.patient.strip():
         raise model.InvalidConsent("patient", "a patient id is required", q.patient)
     model.within("patient", q.patient, ID_MAX)
     with uow:
         consents = uow.consents.active_for(q.patient, q.actor)
         grants = uow.grants.live_for(q.patient, q.actor, now) if purpose == "ETREAT" else []
-    return model.decide(consents, grants, q.actor, purpose, classes, now)
+    return model.decide(consents, grants, q.actor, purpose, classes, now, departments=departments)
 
 
-def break_the_glass(cmd: BreakTheGlass, uow, now: datetime) -> tuple[BreakGlass, bool]:
+def may_claim_emergencies(department: str, departments: Departments) -> bool:
+    """Whether DEPARTMENT may break the glass now (its entry in DEPARTMENTS, the directory)."""
+    return model.may_claim_emergencies(departments.get(department))
+
+
+def break_the_glass(cmd: BreakTheGlass, uow, now: datetime, departments: Departments) -> tuple[BreakGlass, bool]:
     """Record an emergency grant and queue the patient's notice and the review.
 
     Return (grant, True) for a new claim; while the department's claim for this patient is
-    in force, return (that claim, False) and record nothing: one notice, one review.
+    in force, return (that claim, False) and record nothing: one notice, one review. A
+    department DEPARTMENTS does not let claim emergencies is refused (model.NotPermitted).
     """
-    grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes, cmd.sensitive)
+    grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes, cmd.sensitive,
+                              departments=departments)
     try:
         with uow:
             existing = _claim_in_force(uow, grant, now)
