@@ -19,7 +19,7 @@ ENV_PREFIX = "PHR_CONFORMANCE_"
 #: Run order: the read-only and reversible checks first, fuzzing (which writes) last.
 CHECKS = {"security": security.run, "consent": consent.run, "accessibility": accessibility.run,
           "openapi": schema.run}
-SECRET_OPTIONS = ("department", "requester", "emergency", "oversight")
+SECRET_OPTIONS = ("department", "requester", "emergency", "oversight", "admin")
 
 
 def _env(name: str, default=None):
@@ -43,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
                    help="a JSON file shaped like var/demo-credentials.json; options override it")
     for role, what in (("department", "the custodian department"), ("requester", "a second department"),
                        ("emergency", "a department that may break the glass"),
-                       ("oversight", "an oversight client")):
+                       ("oversight", "an oversight client"),
+                       ("admin", "the directory's administrators' client")):
         p.add_argument(f"--{role}-id", default=_env(f"{role}-id"), help=f"client id of {what}")
         p.add_argument(f"--{role}-secret", default=_env(f"{role}-secret"), help=f"client secret of {what}")
     p.add_argument("--portal-client-id", default=_env("portal-client-id"), help="the portal's public client id")

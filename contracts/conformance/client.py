@@ -114,7 +114,7 @@ def patient_login(base_url: str, client_id: str, redirect_uri: str, username: st
 class Identity:
     """One caller (a department, a patient, an oversight client) and how to get its token again."""
 
-    kind: str                      # "department", "patient" or "oversight"
+    kind: str                      # "department", "patient", "oversight" or "admin"
     label: str
     fetch: object                  # () -> token response dict
     _token: str | None = None

@@ -16,6 +16,7 @@ ROLES = {
     "emergency": "a department that may break the glass, holding system/BreakGlass.c (default: the "
                  "custodian department)",
     "oversight": "an oversight client (for operations only it may call)",
+    "admin": "the directory's administrators' client, holding admin/Departments.crus (the admin API)",
     "patient": "patient A: a portal account (username and password) and the portal client",
     "other_patient": "patient B: another portal account, for the cross-patient checks",
 }
@@ -74,7 +75,7 @@ def build(options: dict, base_url: str) -> tuple[dict[str, Identity], dict[str, 
     Options win over the file. From a file: the custodian is ``primary-care`` (else the first
     department), the requester ``cardiology`` (else another), the emergency department
     ``emergency`` (else the custodian), oversight the ``oversight`` entry, patients A and B
-    the first two patients.
+    the first two patients, the administrators' client the ``admin`` entry.
     """
     doc = load_credentials_file(options.get("credentials"))
     depts = doc.get("departments", {})
@@ -116,6 +117,13 @@ def build(options: dict, base_url: str) -> tuple[dict[str, Identity], dict[str, 
                                             "oversight")
         else:
             missing.setdefault("oversight", "give --oversight-id and --oversight-secret")
+
+    if not from_options("admin", "admin", "admin"):
+        creds = doc.get("admin")
+        if creds:
+            found["admin"] = department(base_url, "admin", creds["client_id"], creds["client_secret"], "admin")
+        else:
+            missing.setdefault("admin", "give --admin-id and --admin-secret")
 
     portal = dict(doc.get("portal", {}))
     portal.update({k: v for k, v in (("client_id", options.get("portal_client_id")),
