@@ -18,11 +18,13 @@ from gateway.accounts.forwarded import AddressVoucher
 from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy
+from gateway.admin import api as admin_api
 from gateway.authz import authorize, revocation
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.authz.revocation import RevocationList
 from gateway.authz.stores import ClientStore, CodeStore, TicketStore, TokenStore
+from gateway.directory.store import DirectoryStore
 from gateway.portal.secret import load_or_create_session_key
 from gateway.proxy import forward
 from gateway.proxy.guard import Guard
@@ -65,6 +67,7 @@ class Stores:
     accounts: AccountStore
     grants: GrantStore
     signin: SignInStore
+    directory: DirectoryStore
 
 
 def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
@@ -73,7 +76,7 @@ def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
     return Stores(clients=ClientStore(engine), codes=CodeStore(engine), tickets=TicketStore(engine),
                   tokens=tokens, accounts=AccountStore(engine, checker),
                   grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
-                  signin=SignInStore(engine))
+                  signin=SignInStore(engine), directory=DirectoryStore(engine, checker))
 
 
 @dataclass
@@ -133,6 +136,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
                                                        config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
+    app.register_blueprint(admin_api.create_blueprint(stores.directory, guard, revocations))
     return Gateway(settings, engine, stores, key, server, guard, upstreams)
 
 

@@ -17,6 +17,24 @@ clients = sa.Table(
     sa.Column("scope", sa.Text, nullable=False),
     sa.Column("redirect_uris", sa.Text, nullable=False, default="[]"),
     sa.Column("created_at", sa.Integer, nullable=False),
+    # A disabled department's client: refused at the token endpoint (gateway/directory/store.py)
+    sa.Column("disabled_at", sa.Integer),
+)
+
+# The directory of departments (gateway/directory/store.py): each department's whole entry, as
+# its phr.directory.v1 events carry it; its OAuth client has the same id. The services keep
+# copies with the same columns (services/common/directory.py), less the reason.
+departments = sa.Table(
+    "departments", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("names", sa.Text, nullable=False),  # JSON {language: name}
+    sa.Column("kind", sa.String(16), nullable=False),  # contracts.vocabulary.DEPARTMENT_KINDS
+    sa.Column("may_claim_emergencies", sa.Boolean, nullable=False),
+    sa.Column("may_write_records", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # "active" | "disabled"
+    sa.Column("version", sa.Integer, nullable=False),  # grows with every change
+    sa.Column("changed_at", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),  # why it was disabled, as the administrator wrote it
 )
 
 auth_codes = sa.Table(

@@ -1,7 +1,9 @@
-"""Seed clients for the demo and operators: departments and the patient portal.
+"""Seed clients for the demo and operators: departments (with their directory entries), the
+administrators' client and the patient portal.
 
-In process: ``ensure_department(engine, "cardiology", scopes_for("cardiology"))``.
-From a shell: ``python -m gateway.admin --help``.
+In process: ``register_department(engine, {"department": "cardiology", "names": {...},
+"kind": "clinical"})``. From a shell: ``python -m gateway.admin --help``. Once the gateway runs,
+departments are better registered through its admin API (``phr departments add``).
 """
 from __future__ import annotations
 
@@ -11,24 +13,54 @@ import secrets
 import sys
 
 from joserfc.jwk import KeySet
+from marshmallow import ValidationError
 from sqlalchemy.engine import Engine
 
-from gateway.authz.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES, scopes_for
+from contracts.events import EventChecker
+from contracts.schemas.directory import DepartmentRegistrationSchema
+from gateway.authz.departments import (ADMIN_CLIENT_ID, ADMIN_SCOPE, PORTAL_CLIENT_ID,
+                                       PORTAL_SCOPES)
 from gateway.authz.stores import ClientStore
+from gateway.directory.store import DepartmentExists, DirectoryStore
 
 
-def ensure_department(engine: Engine, name: str, scopes: str) -> dict:
-    """Register department NAME (client_id = NAME); return its secret only when just created."""
-    secret = secrets.token_urlsafe(32)
-    created = ClientStore(engine).add_department(name, scopes, secret)
-    return {"client_id": name, "client_secret": secret if created else None}
+def new_secret() -> str:
+    """A client secret: 256 random bits, URL-safe (only its hash is stored)."""
+    return secrets.token_urlsafe(32)
+
+
+def register_department(engine: Engine, entry: dict, checker: EventChecker | None = None) -> dict:
+    """Register a department from ENTRY (the admin API's body: department, names, kind and
+    rights) with its OAuth client, and queue its event; return its client's id, secret
+    (shown this once) and scopes, and the entry. Raise ValueError when ENTRY breaks the
+    contract or its id is taken."""
+    try:
+        body = DepartmentRegistrationSchema().load(entry)
+    except ValidationError as exc:
+        raise ValueError(f"not a department entry: {exc.normalized_messages()}") from None
+    secret = new_secret()
+    try:
+        data, scope = DirectoryStore(engine, checker or EventChecker("enforce")).register(
+            body["department"], body["names"], body["kind"], body["may_claim_emergencies"],
+            body["may_write_records"], secret)
+    except DepartmentExists:
+        raise ValueError(f"the id {body['department']!r} is taken") from None
+    return {"client_id": data["department"], "client_secret": secret, "scope": scope, "entry": data}
+
+
+def ensure_admin_client(engine: Engine) -> dict:
+    """Create the administrators' client (phr-admin, scope ADMIN_SCOPE), or give it a new
+    secret; return its id and secret (only the hash is stored, so it is shown this once)."""
+    secret = new_secret()
+    ClientStore(engine).save_admin(ADMIN_CLIENT_ID, ADMIN_SCOPE, secret)
+    return {"client_id": ADMIN_CLIENT_ID, "client_secret": secret}
 
 
 def register_department_jwks(engine: Engine, name: str, jwks: dict) -> None:
     """Let department NAME authenticate with private_key_jwt; only the public parts are kept."""
     keys = KeySet.import_key_set(jwks)  # raises ValueError/JoseError on a malformed set
     if not ClientStore(engine).set_department_jwks(name, keys.as_dict(private=False)):
-        raise LookupError(f"No department client {name!r}; call ensure_department first.")
+        raise LookupError(f"No department client {name!r}; register the department first.")
 
 
 def ensure_portal_client(engine: Engine, redirect_uris: list[str]) -> dict:
@@ -44,9 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway.admin",
                                      description="Register gateway clients (runs migrations first).")
     sub = parser.add_subparsers(dest="command", required=True)
-    dept = sub.add_parser("department", help="create a department client; prints its secret once")
-    dept.add_argument("name")
-    dept.add_argument("--scopes", help="default: the table in gateway/authz/departments.py")
+    dept = sub.add_parser("department", help="register a department and its client; prints its secret once "
+                                             "(the admin API, `phr departments add`, does the same)")
+    dept.add_argument("name", help="its id, e.g. physiotherapy")
+    dept.add_argument("--kind", choices=("clinical", "research", "oversight"), default="clinical")
+    dept.add_argument("--name", dest="names", action="append", default=[], metavar="LANG=TEXT",
+                      help="its name in a language (en and es; default: the id)")
+    dept.add_argument("--emergencies", action="store_true", help="may break the glass (clinical)")
+    dept.add_argument("--writes", action="store_true", help="may add and change records (clinical)")
+    dept.add_argument("--scopes", help=argparse.SUPPRESS)  # before the directory; refused below
     keys = sub.add_parser("department-jwks", help="register a department's public JWK Set")
     keys.add_argument("name")
     keys.add_argument("jwks_file", type=argparse.FileType("r"))
@@ -55,18 +93,27 @@ def main(argv: list[str] | None = None) -> int:
     svc = sub.add_parser("service", help="create a service client (or give it a new secret); prints the secret")
     svc.add_argument("name", help="e.g. exchange-service")
     svc.add_argument("--scopes", default="system/Consent.r")
+    sub.add_parser("admin-client", help=f"create the administrators' client {ADMIN_CLIENT_ID} "
+                                        "(or give it a new secret); prints the secret once")
     args = parser.parse_args(argv)
 
     from gateway import MIGRATIONS_DIR
     from services.common.config import load_settings
     from services.common.db import make_engine, migrate
 
+    if args.command == "department" and args.scopes:
+        print("error: a department's scopes come from its kind and rights now; "
+              "use --kind, --writes and --emergencies", file=sys.stderr)
+        return 2
     settings = load_settings("gateway")
     migrate(settings.database_url, MIGRATIONS_DIR)
     engine = make_engine(settings.database_url)
     try:
         if args.command == "department":
-            result = ensure_department(engine, args.name, args.scopes or scopes_for(args.name))
+            result = register_department(engine, department_entry(args),
+                                         EventChecker(settings.contract_checks))
+        elif args.command == "admin-client":
+            result = ensure_admin_client(engine)
         elif args.command == "department-jwks":
             register_department_jwks(engine, args.name, json.load(args.jwks_file))
             result = {"client_id": args.name, "jwks": "registered"}
@@ -83,12 +130,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def department_entry(args: argparse.Namespace) -> dict:
+    """The entry the ``department`` command registers: names LANG=TEXT, else the id in every
+    language."""
+    names = {"en": args.name, "es": args.name}
+    for pair in args.names:
+        lang, sep, text = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--name {pair!r}: write it as LANG=TEXT, e.g. en=Physiotherapy")
+        names[lang.strip()] = text.strip()
+    return {"department": args.name, "names": names, "kind": args.kind,
+            "may_claim_emergencies": args.emergencies, "may_write_records": args.writes}
+
+
 def ensure_service_client(engine: Engine, name: str, scopes: str) -> dict:
     """Register service client NAME (client credentials, no dept claim) with a fresh secret.
 
     The secret changes on every call (only its hash is stored), so each start of the stack
     hands its processes a secret nobody else has seen.
     """
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     ClientStore(engine).save_service(name, scopes, secret)
     return {"client_id": name, "client_secret": secret}

@@ -15,7 +15,7 @@ from gateway.accounts.models import CAREGIVER_ACCOUNT
 from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import told_wait
-from gateway.authz.departments import DEPARTMENT_SCOPES, PORTAL_SCOPES
+from gateway.authz.departments import supported_scopes
 from gateway.authz.keys import public_jwks
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.authz.stores import TicketStore
@@ -181,9 +181,6 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
     def smart_configuration():
         """Describe this server (SMART App Launch 2, section "Conformance")."""
         base = settings.issuer
-        scopes = set(PORTAL_SCOPES.split())
-        for value in DEPARTMENT_SCOPES.values():
-            scopes.update(value.split())
         return jsonify({
             "issuer": base,
             "jwks_uri": base + "/oauth/jwks",
@@ -194,7 +191,7 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "none"],
             "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
-            "scopes_supported": sorted(scopes),
+            "scopes_supported": supported_scopes(),
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
             "capabilities": ["launch-standalone", "authorize-post", "client-public",

@@ -1,28 +1,63 @@
-"""Who may ask for what: the default SMART v2 scopes of departments and of the patient portal."""
+"""Who may ask for what: the SMART v2 scopes of a department's client, worked out from its
+entry in the directory (its kind and what it may do), and those of the portal and the
+administrators' client.
+
+A department's scopes are never written by hand: registering or changing its entry
+(gateway/directory/store.py) sets them from ``department_scopes``.
+"""
 from __future__ import annotations
 
-DEPARTMENT_BASE = "system/*.rs system/Exchange.cr system/Consent.r"
+from contracts.vocabulary import DEPARTMENT_KINDS
 
-#: Department name -> the scopes its client may be granted. Unlisted names get DEPARTMENT_BASE.
-DEPARTMENT_SCOPES: dict[str, str] = {
-    "primary-care": DEPARTMENT_BASE + " system/*.cu",
-    "cardiology": DEPARTMENT_BASE,
-    # Only a department that may claim emergencies holds the break-the-glass scope, by name.
-    "emergency": DEPARTMENT_BASE + " system/BreakGlass.c",
-    "research": "system/Exchange.cr system/Consent.r",
-}
-
-#: The oversight team's client: the equity report only, no patient data (department-like).
-OVERSIGHT_CLIENT_ID = "oversight"
-OVERSIGHT_SCOPES = "system/Equity.r"
+#: What every clinical department may do: read and search what it holds, ask for exchanges,
+#: ask consent for decisions.
+CLINICAL = "system/*.rs system/Exchange.cr system/Consent.r"
+#: Adding and changing FHIR records (a department whose entry says may_write_records).
+WRITE = "system/*.cu"
+#: Breaking the glass: a scope no wildcard covers (services/common/smart.py NAMED_ONLY), held
+#: only by a department whose entry says may_claim_emergencies.
+BREAK_GLASS = "system/BreakGlass.c"
+#: Research receives records under consent but holds none of its own.
+RESEARCH = "system/Exchange.cr system/Consent.r"
+#: Oversight sees the equity report only, no patient data.
+OVERSIGHT = "system/Equity.r"
 
 PORTAL_CLIENT_ID = "phr-portal"
 PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds "
                  "patient/Observation.c patient/Task.c")
 
+#: The directory's administrators: register, read, change and list departments. Its context,
+#: ``admin``, is none of SMART's (patient, user, system), so no wildcard scope can cover it
+#: (services.common.smart parses only those three): a client holds it only by this exact name.
+ADMIN_CLIENT_ID = "phr-admin"
+ADMIN_SCOPE = "admin/Departments.crus"
 
-def scopes_for(department: str) -> str:
-    """Return the default scopes of DEPARTMENT (the oversight client's when it is that one)."""
-    if department == OVERSIGHT_CLIENT_ID:
-        return OVERSIGHT_SCOPES
-    return DEPARTMENT_SCOPES.get(department, DEPARTMENT_BASE)
+
+def department_scopes(kind: str, may_write_records: bool = False,
+                      may_claim_emergencies: bool = False) -> str:
+    """Return the scopes of a department of KIND with these rights (space-separated).
+
+    Only a clinical department may write records or break the glass; the others' flags are
+    refused when the entry is registered (contracts/schemas/directory.py) and ignored here.
+    """
+    if kind == "oversight":
+        return OVERSIGHT
+    if kind == "research":
+        return RESEARCH
+    if kind != "clinical":
+        raise ValueError(f"unknown department kind {kind!r}")
+    scopes = CLINICAL
+    if may_write_records:
+        scopes += " " + WRITE
+    if may_claim_emergencies:
+        scopes += " " + BREAK_GLASS
+    return scopes
+
+
+def supported_scopes() -> list[str]:
+    """Every scope a client of this server may be given, sorted: each kind's with every right,
+    the portal's and the administrators'."""
+    scopes = set(PORTAL_SCOPES.split()) | {ADMIN_SCOPE}
+    for kind in DEPARTMENT_KINDS:
+        scopes.update(department_scopes(kind, True, True).split())
+    return sorted(scopes)

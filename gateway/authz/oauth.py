@@ -312,8 +312,10 @@ class GatewayAuthorizationServer(AuthorizationServer):
             refresh_hash=storage.digest(refresh) if refresh else None,
             refresh_expires_at=refresh_expires_at, grant_id=grant_id,
             family=previous.family if isinstance(previous, TokenRecord) else claims["jti"])
-        if not saved:  # the patient stopped the grant while this token was being made
+        if not saved and grant_id:  # the patient stopped the grant while this token was being made
             raise InvalidGrantError("The caregiver's access has ended or was stopped.")
+        if not saved:  # an administrator disabled the department while this token was being made
+            raise InvalidClientError(description="The client was disabled.")
         if grant_id and request.payload.grant_type == "authorization_code":
             caregivers.record_sign_in(self.grants, user)
         if user is not None:

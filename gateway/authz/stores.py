@@ -20,9 +20,10 @@ class ClientStore(TableStore):
     """
 
     def client(self, client_id: str) -> Client | None:
-        """Load a client by id."""
+        """Load a client by id; None for one that is unknown or disabled (a disabled
+        department's: the token endpoint refuses it like an unknown one)."""
         row = self._one(sa.select(t.clients).where(t.clients.c.client_id == client_id))
-        if row is None:
+        if row is None or row["disabled_at"] is not None:
             return None
         return Client(client_id=row["client_id"], kind=row["kind"], name=row["name"],
                       secret_hash=row["secret_hash"],
@@ -42,15 +43,44 @@ class ClientStore(TableStore):
             return True
 
     def add_department(self, name: str, scopes: str, secret: str) -> bool:
-        """Register department NAME (client_id = NAME) with SECRET; False when it exists already."""
+        """Register department NAME (client_id = NAME) with SECRET; False when it exists already.
+
+        The directory registers a department's client with its entry, in one transaction
+        (gateway/directory/store.py, through insert_department); this one is the client alone.
+        """
         with transaction(self.engine) as conn:
-            if conn.execute(sa.select(t.clients.c.client_id)
-                            .where(t.clients.c.client_id == name)).first():
-                return False
-            conn.execute(sa.insert(t.clients).values(
-                client_id=name, kind="department", name=name, secret_hash=storage.digest(secret),
-                jwks=None, scope=scopes, redirect_uris="[]", created_at=storage.now()))
-        return True
+            return self.insert_department(conn, name, scopes, secret)
+
+    @staticmethod
+    def insert_department(conn, name: str, scopes: str, secret: str) -> bool:
+        """Insert department NAME's client in the caller's transaction; False when a client of
+        that id exists already (of any kind)."""
+        return storage.inserted(conn, t.clients, client_id=name, kind="department", name=name,
+                                secret_hash=storage.digest(secret), jwks=None, scope=scopes,
+                                redirect_uris="[]", created_at=storage.now())
+
+    @staticmethod
+    def exists(conn, client_id: str) -> bool:
+        """Whether any client (department, portal, service, admin) has CLIENT_ID."""
+        return conn.execute(sa.select(t.clients.c.client_id)
+                            .where(t.clients.c.client_id == client_id)).first() is not None
+
+    @staticmethod
+    def set_scopes(conn, client_id: str, scopes: str) -> None:
+        """Give client CLIENT_ID these SCOPES from its next token on, in the caller's transaction."""
+        conn.execute(sa.update(t.clients).where(t.clients.c.client_id == client_id)
+                     .values(scope=scopes))
+
+    @staticmethod
+    def disable(conn, client_id: str) -> None:
+        """Refuse client CLIENT_ID from now on, in the caller's transaction.
+
+        This update takes the client's row lock, which TokenStore.save_token reads its client
+        under: a token being saved meanwhile either commits first (and the caller, revoking the
+        client's tokens after this, finds it) or waits and is refused.
+        """
+        conn.execute(sa.update(t.clients).where(t.clients.c.client_id == client_id)
+                     .values(disabled_at=storage.now()))
 
     def set_department_jwks(self, name: str, public_jwks: dict) -> bool:
         """Let department NAME authenticate with private_key_jwt; False when there is none."""
@@ -75,6 +105,13 @@ class ClientStore(TableStore):
 
     def save_service(self, name: str, scopes: str, secret: str) -> None:
         """Register service client NAME with SECRET, or give it SECRET and SCOPES."""
+        self._save_confidential("service", name, scopes, secret)
+
+    def save_admin(self, client_id: str, scopes: str, secret: str) -> None:
+        """Register the administrators' client with SECRET, or give it SECRET and SCOPES."""
+        self._save_confidential("admin", client_id, scopes, secret)
+
+    def _save_confidential(self, kind: str, name: str, scopes: str, secret: str) -> None:
         with transaction(self.engine) as conn:
             exists = conn.execute(sa.select(t.clients.c.client_id)
                                   .where(t.clients.c.client_id == name)).first()
@@ -83,7 +120,7 @@ class ClientStore(TableStore):
                              .values(secret_hash=storage.digest(secret), scope=scopes))
             else:
                 conn.execute(sa.insert(t.clients).values(
-                    client_id=name, kind="service", name=name, secret_hash=storage.digest(secret),
+                    client_id=name, kind=kind, name=name, secret_hash=storage.digest(secret),
                     jwks=None, scope=scopes, redirect_uris="[]", created_at=storage.now()))
 
 
@@ -143,9 +180,12 @@ class TokenStore(TableStore):
     every process polls (gateway/authz/revocation.py)."""
 
     def save_token(self, **values) -> bool:
-        """Record an issued token; False, and nothing stored, when its caregiver grant has
-        ended or was stopped since the grant was checked (the token must not be handed out)."""
+        """Record an issued token; False, and nothing stored, when its client was disabled or
+        its caregiver grant has ended or was stopped since they were checked (the token must
+        not be handed out)."""
         with transaction(self.engine) as conn:
+            if not client_in_service(conn, values["client_id"]):
+                return False
             if values.get("grant_id") and not grant_in_force(conn, values["grant_id"]):
                 return False
             conn.execute(sa.insert(t.tokens).values(**values))
@@ -214,10 +254,26 @@ class TokenStore(TableStore):
                                                        revoked.c.id < newest)).rowcount
 
     @staticmethod
+    def revoke_client_tokens(conn, client_id: str) -> None:
+        """Revoke every token issued to client CLIENT_ID, in the caller's transaction (the
+        directory's, which disables the department in the same one)."""
+        _revoke(conn, sa.select(t.tokens).where(t.tokens.c.client_id == client_id), True)
+
+    @staticmethod
     def revoke_grant_tokens(conn, grant_id: str) -> None:
         """Revoke every token issued under a caregiver's grant, in the caller's transaction
         (the grant store's revoke_grant, which stops the grant in the same one)."""
         _revoke(conn, sa.select(t.tokens).where(t.tokens.c.grant_id == grant_id), True)
+
+
+def client_in_service(conn, client_id: str) -> bool:
+    """Is the client there and not disabled, read under a shared lock on its row (TokenStore.save_token
+    asks, in the transaction that stores its token)? ClientStore.disable updates that row, so it
+    either commits first (and this token is refused) or waits for this transaction (and then
+    its caller finds the token and revokes it): no token of a disabled department outlives it."""
+    row = conn.execute(sa.select(t.clients.c.disabled_at).where(t.clients.c.client_id == client_id)
+                       .with_for_update(read=True)).first()
+    return row is not None and row.disabled_at is None
 
 
 def _revoke(conn, query, refresh: bool) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect,
@@ -182,6 +183,21 @@ def records():
                 next=body.get("next"), category=category, categories=v.RECORD_CATEGORY_NAMES)
 
 
+def shareable() -> list[tuple[str, str]]:
+    """The departments a patient may share with now, as (id, name in the page's language) by
+    name: the active entries of the gateway's directory that may hold a consent (clinical and
+    research; an oversight team sees reports only)."""
+    lang = current_language().used
+    directory = current_app.extensions["gateway"].stores.directory
+    found = [(d.id, d.name(lang)) for d in directory.departments() if d.active and d.holds_patient_data]
+    return sorted(found, key=lambda pair: _sort_key(pair[1]))
+
+
+def _sort_key(name: str) -> str:
+    # "Área" sorts with "Area", not after "Z".
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+
+
 @bp.get("/portal/sharing")
 def sharing(errors=None, status=200):
     """Who may see my record, a form to share it, and a button to stop each sharing."""
@@ -190,7 +206,7 @@ def sharing(errors=None, status=200):
     active = [c for c in body["items"] if c["status"]["code"] == "active"]
     past = [c for c in body["items"] if c["status"]["code"] != "active"]
     return page("portal/sharing.html", status, title=_("Share my record"), active=active,
-                past=past, errors=errors or {}, form=request.form, v=v)
+                past=past, errors=errors or {}, form=request.form, v=v, departments=shareable())
 
 
 @bp.post("/portal/sharing")
@@ -199,7 +215,7 @@ def grant():
     need(CONSENT_SCOPE)
     form, errors = request.form, {}
     department = form.get("department")
-    if department not in v.DEPARTMENT_NAMES:
+    if department not in {code for code, _name in shareable()}:
         errors["department"] = _("Choose a department.")
     classes = [t for g in form.getlist("groups") if g in v.CLASS_GROUPS for t in v.CLASS_GROUPS[g][1]]
     classes += [label for label in form.getlist("sensitive") if label in v.SENSITIVE_NAMES]

@@ -1,8 +1,9 @@
 """The choices the portal's forms offer, in plain words, over the codes of the public contract.
 
-The codes, and the names of departments and purposes, come from ``contracts/vocabulary.py``
-(one wording for a code wherever a patient reads it); only the form's own words (groups of
-record types, the private-records checkboxes, periods, caregiver rights) are the portal's.
+The codes, and the names of purposes, come from ``contracts/vocabulary.py`` (one wording for a
+code wherever a patient reads it); the departments and their names are data, the gateway's
+directory (gateway/portal/views.py reads it); only the form's own words (groups of record
+types, the private-records checkboxes, periods, caregiver rights) are the portal's.
 """
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from services.common.i18n import N_
 #: The portal client's name as the sign-in page shows it (gateway/admin/clients.py stores it in English;
 #: the login template translates known names and shows other clients' names as they are).
 CLIENT_NAME = N_("Patient portal")
-
-DEPARTMENT_NAMES = vocabulary.DEPARTMENT_NAMES
 
 #: Groups of FHIR resource types a patient picks from (the consent names the types).
 CLASS_GROUPS = {
@@ -59,8 +58,8 @@ RELATIONSHIP_NAMES = {"caregiver": N_("Caregiver"), "guardian": N_("Guardian of 
 
 def unknown_codes() -> list[str]:
     """Return the portal's choices that the contract's vocabulary does not know (none, we hope)."""
-    offered = {*DEPARTMENT_NAMES, *PURPOSE_NAMES, *SENSITIVE_NAMES, *RECORD_CATEGORY_NAMES,
+    offered = {*PURPOSE_NAMES, *SENSITIVE_NAMES, *RECORD_CATEGORY_NAMES,
                *(t for _name, types in CLASS_GROUPS.values() for t in types)}
-    known = {*vocabulary.DEPARTMENTS, *vocabulary.PURPOSES, *vocabulary.SENSITIVE_LABELS,
+    known = {*vocabulary.PURPOSES, *vocabulary.SENSITIVE_LABELS,
              *RECORD_CATEGORIES, *vocabulary.RESOURCE_TYPES}
     return sorted(offered - known)

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.admin.clients import ensure_department
 from services.common.db import make_engine
 from tests.support.client import Department
+from tests.support.gateway import department
 
 CLIENTS = 4
 SECONDS = 5.0
@@ -32,7 +32,7 @@ def probe(stack) -> tuple[str, Department]:
     engine = make_engine(stack.database_url("gateway"))
     try:
         name = f"overload-probe-{uuid.uuid4().hex[:8]}"
-        created = ensure_department(engine, name, "system/Consent.r")
+        created = department(engine, name, "system/Consent.r")
     finally:
         engine.dispose()
     return name, Department(stack.gateway, name, created["client_secret"])

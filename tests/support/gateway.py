@@ -19,9 +19,11 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from gateway import MIGRATIONS_DIR, schema
-from gateway.admin.clients import ensure_department, ensure_portal_client
-from gateway.authz.departments import scopes_for
+from gateway.admin.clients import ensure_admin_client, ensure_portal_client, new_secret
+from gateway.authz.departments import department_scopes
+from gateway.authz.stores import ClientStore
 from services.common.db import transaction
+from tests.support.directory import entry
 
 ISSUER = "http://gateway.test"
 REDIRECT_URI = "http://portal.test/callback"
@@ -60,7 +62,28 @@ def basic(client_id: str, secret: str) -> dict:
 
 
 def department(engine, name: str = "cardiology", scopes: str | None = None) -> dict:
-    return ensure_department(engine, name, scopes or scopes_for(name))
+    """A department's client alone, outside the directory (for tests of the OAuth endpoints and
+    the proxy): the scopes of the demo's entry of NAME (a clinical one's when the demo has none),
+    or SCOPES. Its secret is None when the client exists already. The directory's own path,
+    entry and client and event together, is ``register`` below."""
+    if scopes is None:
+        demo = entry(name)
+        scopes = department_scopes(demo["kind"], demo["may_write_records"], demo["may_claim_emergencies"])
+    secret = new_secret()
+    created = ClientStore(engine).add_department(name, scopes, secret)
+    return {"client_id": name, "client_secret": secret if created else None}
+
+
+def register(client, token: str, department: str = "physiotherapy", **body):
+    """Register DEPARTMENT through the admin API (a clinical one named after it, unless BODY says)."""
+    words = department.replace("-", " ").capitalize()
+    body = {"department": department, "names": {"en": words, "es": words}, "kind": "clinical", **body}
+    return client.post("/admin/v1/departments", json=body, headers=bearer(token))
+
+
+def admin_token(client, engine) -> str:
+    """A token of the administrators' client, phr-admin, from the token endpoint."""
+    return department_token(client, ensure_admin_client(engine))
 
 
 def department_token(client, creds: dict, scope: str | None = None) -> str:

@@ -1,6 +1,6 @@
 """The gateway's own import-linter contracts (pyproject.toml): its subpackages import one way
-(app, wiring, pages and admin, authorization server, accounts, proxy, shared tables) and no two
-of its modules import each other.
+(app, wiring, pages and admin, directory, authorization server, accounts, proxy, shared tables)
+and no two of its modules import each other.
 
 The real code is checked by tests/unit/test_layers.py, which runs every contract. Here the
 gateway's contracts run alone over stub trees with one import each, to show what they refuse.
@@ -18,10 +18,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = ("gateway", "gateway.authz", "gateway.accounts", "gateway.proxy", "gateway.portal",
-            "gateway.admin")
+            "gateway.admin", "gateway.directory")
 MODULES = ("gateway.app", "gateway.bootstrap", "gateway.worker", "gateway.storage", "gateway.schema",
            "gateway.authz.oauth", "gateway.accounts.activation", "gateway.accounts.caregivers",
-           "gateway.proxy.guard", "gateway.portal.views", "gateway.admin.clients")
+           "gateway.proxy.guard", "gateway.portal.views", "gateway.admin.clients",
+           "gateway.directory.store")
 
 
 def _toml(value) -> str:
@@ -57,7 +58,9 @@ def test_the_gateway_contracts_pass_imports_that_run_down_the_layers(tmp_path):
     result = _lint(tmp_path, {
         "gateway.app": "import gateway.bootstrap, gateway.portal.views",
         "gateway.bootstrap": "import gateway.authz.oauth, gateway.accounts.activation",
-        "gateway.portal.views": "import gateway.authz.oauth",
+        "gateway.portal.views": "import gateway.authz.oauth, gateway.directory.store",
+        "gateway.admin.clients": "import gateway.directory.store",
+        "gateway.directory.store": "import gateway.authz.oauth",
         "gateway.authz.oauth": "import gateway.accounts.caregivers",
         "gateway.accounts.activation": "import gateway.accounts.caregivers, gateway.proxy.guard",
         "gateway.proxy.guard": "import gateway.storage",
@@ -71,12 +74,15 @@ def test_the_gateway_contracts_pass_imports_that_run_down_the_layers(tmp_path):
     {"gateway.authz.oauth": "import gateway.portal.views"},
     {"gateway.storage": "import gateway.accounts.caregivers"},
     {"gateway.portal.views": "import gateway.bootstrap"},
+    {"gateway.authz.oauth": "import gateway.directory.store"},
+    {"gateway.directory.store": "import gateway.portal.views"},
     {"gateway.accounts.activation": "import gateway.accounts.caregivers",
      "gateway.accounts.caregivers": "import gateway.accounts.activation"},
     {"gateway.billing": ""},
 ], ids=["the-proxy-imports-the-authorization-server", "accounts-import-the-authorization-server",
         "the-authorization-server-imports-the-portal", "the-shared-tables-import-accounts",
-        "the-portal-imports-the-wiring", "two-modules-import-each-other",
+        "the-portal-imports-the-wiring", "the-authorization-server-imports-the-directory",
+        "the-directory-imports-the-portal", "two-modules-import-each-other",
         "a-new-module-has-no-layer"])
 def test_the_gateway_contracts_break_on_an_upward_import_a_cycle_or_an_unplaced_module(tmp_path, imports):
     result = _lint(tmp_path, imports)

@@ -104,7 +104,8 @@ def test_every_answer_names_each_department_with_the_same_words(lang, department
         "exchange recipient": disclosure["recipient"]["display"],
         "exchange notice": exchange_words.department(department, lang, DIRECTORY.name),
         "records source": plain_language.source(department, lambda d: DIRECTORY.name(d, lang))["display"],
-        "portal sharing form": translate(portal.DEPARTMENT_NAMES[department]),
+        # the portal's form names each entry of the gateway's directory as the entry does
+        "portal sharing form": DIRECTORY.get(department).name(lang),
     }
     assert set(shown.values()) == {translate(v.DEPARTMENT_NAMES[department])}, shown
     assert shown["exchange recipient"] in disclosure["title"] and shown["consent grantee"] in view["summary"]
