@@ -2,13 +2,15 @@
 
 Each service's command module has ``register(subparsers)``, adding its subcommand(s) with
 ``set_defaults(func=...)``; ``func(args)`` returns the exit code. ``phr up`` is the launcher's
-own: the same as ``make up`` once installed.
+own: the same as ``make up`` once installed; ``phr departments`` is the admin API's client
+(launcher/departments.py).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from launcher import departments
 from services.exchange.entrypoints import cli as exchange_cli
 from services.records.entrypoints import cli as records_cli
 
@@ -28,7 +30,7 @@ def _register_up(subparsers) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="phr", description="PHR exchange command line.")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for register in (_register_up, records_cli.register, exchange_cli.register):
+    for register in (_register_up, departments.register, records_cli.register, exchange_cli.register):
         register(subparsers)
     return parser
 

@@ -1,9 +1,12 @@
-"""Seed the demo on first start: departments, the oversight client, portal client, patients,
-portal accounts.
+"""Seed the demo on first start: the administrators' client, the departments, the portal
+client, patients, portal accounts.
 
-Departments and the portal client are created with the gateway's admin functions (the
-gateway's own code, on its own database); everything else goes through the public API as a
-department and a patient would: import the bundles, ask for activation codes, activate.
+The administrators' client and the portal client are created with the gateway's admin
+functions (the gateway's own code, on its own database). Everything else goes through the
+public API as its users would: the administrator registers the departments of
+departments.json through the admin API (``phr departments add`` does the same), then waits
+until every service has heard of them; a department imports the bundles and asks for
+activation codes; the patients activate.
 """
 from __future__ import annotations
 
@@ -11,12 +14,20 @@ import json
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import requests
 
-DEMO_DIR = Path(__file__).resolve().parent / "patients"
+from launcher.departments import AdminClient, AdminError
+
+HERE = Path(__file__).resolve().parent
+DEMO_DIR = HERE / "patients"
+DEPARTMENTS = HERE / "departments.json"
 CREDENTIALS = "demo-credentials.json"
+#: The services that keep a copy of the directory, and how long to wait for them to learn it.
+DIRECTORY_COPIES = ("consent", "records", "exchange")
+DIRECTORY_WAIT_SECONDS = 60.0
 
 
 def patient_of(bundle: dict) -> dict:
@@ -65,22 +76,35 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         return doc
 
     from gateway.admin import clients as admin
-    from gateway.authz.departments import DEPARTMENT_SCOPES, OVERSIGHT_CLIENT_ID, OVERSIGHT_SCOPES
     from services.common.config import load_settings
     from services.common.db import make_engine
 
     gateway = env.get("PHR_ISSUER") or f"http://127.0.0.1:{env['GATEWAY_PORT']}"
     engine = make_engine(load_settings("gateway", env).database_url)
     try:
-        departments = {name: admin.ensure_department(engine, name, scopes)
-                       for name, scopes in DEPARTMENT_SCOPES.items()}
-        oversight = admin.ensure_department(engine, OVERSIGHT_CLIENT_ID, OVERSIGHT_SCOPES)
+        administrator = admin.ensure_admin_client(engine)
         portal = admin.ensure_portal_client(engine, [f"{gateway}/portal/callback"])
     finally:
         engine.dispose()
-    if any(d["client_secret"] is None for d in [*departments.values(), oversight]):
-        raise RuntimeError("departments exist but their credentials file is gone; "
-                           f"delete {var_dir} to start the demo afresh")
+
+    entries = json.loads(DEPARTMENTS.read_text())
+    client = AdminClient(gateway, administrator["client_id"], administrator["client_secret"])
+    registered = {}
+    for entry in entries:
+        try:
+            made = client.register(entry)
+        except AdminError as exc:
+            if exc.status == 409:
+                raise RuntimeError("departments exist but their credentials file is gone; "
+                                   f"delete {var_dir} to start the demo afresh") from None
+            raise
+        registered[made["department"]] = {"client_id": made["client_id"],
+                                          "client_secret": made["client_secret"]}
+    print(f"demo: registered {len(registered)} departments: {', '.join(registered)}", file=out, flush=True)
+    wait_for_directory(env, len(registered), out=out)
+    # The oversight team is not a department that exchanges records: a key of its own.
+    oversight = [e["department"] for e in entries if e["kind"] == "oversight"]
+    departments = {name: creds for name, creds in registered.items() if name not in oversight}
 
     token = department_token(gateway, departments["primary-care"])
     auth = {"Authorization": f"Bearer {token}"}
@@ -106,8 +130,8 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         patients.append({"patient": patient["id"], "username": username, "password": password,
                          "language": preferred_language(patient)})
 
-    # The oversight client is not a department that exchanges records: a key of its own.
-    doc = {"gateway": gateway, "departments": departments, "oversight": oversight,
+    doc = {"gateway": gateway, "departments": departments,
+           "oversight": registered[oversight[0]] if oversight else None, "admin": administrator,
            "portal": {"client_id": portal["client_id"], "redirect_uri": portal["redirect_uri"]},
            "patients": patients}
     write_private(path, doc)
@@ -116,11 +140,61 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
     return doc
 
 
+def directory_sizes(env: dict[str, str]) -> dict[str, int | None]:
+    """How many departments each service's copy of the directory holds, by its /readyz
+    (``facts.departments``); None when it does not say (not up yet, or an older service)."""
+    from services.common.config import service_url
+
+    sizes = {}
+    for name in DIRECTORY_COPIES:
+        try:
+            facts = requests.get(f"{service_url(env, name)}/readyz", timeout=2).json().get("facts") or {}
+        except (requests.RequestException, ValueError, AttributeError):
+            facts = {}
+        size = facts.get("departments")
+        sizes[name] = size if isinstance(size, int) and not isinstance(size, bool) else None
+    return sizes
+
+
+def wait_for_directory(env: dict[str, str], count: int, timeout: float = DIRECTORY_WAIT_SECONDS,
+                       out=sys.stdout, pause: float = 0.5) -> bool:
+    """Wait until every service's directory holds at least COUNT departments (the gateway's
+    events reach them through its worker and the broker); True when they all do. After TIMEOUT
+    seconds say which do not and go on: the demo's next calls would then be refused by those."""
+    started = time.monotonic()
+    said = started
+    while True:
+        sizes = directory_sizes(env)
+        late = {name: size for name, size in sizes.items() if size is None or size < count}
+        if not late:
+            print(f"demo: every service knows the {count} departments "
+                  f"({time.monotonic() - started:.1f} s)", file=out, flush=True)
+            return True
+        waited = time.monotonic() - started
+        if waited >= timeout:
+            print(f"demo: warning: after {timeout:.0f} s these services do not show the {count} "
+                  f"departments on /readyz: {_sizes(late)}; going on", file=out, flush=True)
+            return False
+        if time.monotonic() - said >= 5:
+            said = time.monotonic()
+            print(f"demo: waiting for the services to learn the {count} departments: {_sizes(sizes)}",
+                  file=out, flush=True)
+        time.sleep(pause)
+
+
+def _sizes(sizes: dict) -> str:
+    return ", ".join(f"{name} {'?' if size is None else size}" for name, size in sizes.items())
+
+
 def print_credentials(doc: dict, out=sys.stdout) -> None:
     """Print the demo credentials as a short table."""
     print(f"demo: gateway {doc['gateway']}", file=out)
     for name, d in doc["departments"].items():
         print(f"demo: department {name:<13} client_id={d['client_id']} client_secret={d['client_secret']}", file=out)
+    if doc.get("admin"):
+        d = doc["admin"]
+        print(f"demo: admin      client_id={d['client_id']} client_secret={d['client_secret']} "
+              "(the directory: phr departments ...)", file=out)
     if doc.get("oversight"):
         d = doc["oversight"]
         print(f"demo: oversight  client_id={d['client_id']} client_secret={d['client_secret']} "
