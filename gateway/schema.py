@@ -170,6 +170,65 @@ proxy_events = sa.Table(
     sa.Column("at", sa.Integer, nullable=False),
 )
 
+# Department staff (gateway/accounts/staff.py): people who sign in for one department with a
+# password and a second factor. Their usernames and the patients' are one namespace
+# (gateway/accounts/stores.py username_taken); codes are kept as SHA-256 digests, never the text.
+staff_accounts = sa.Table(
+    "staff_accounts", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("department", sa.String(40), nullable=False, index=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),  # Argon2, as accounts.password_hash
+    sa.Column("display_name", sa.String(80), nullable=False),
+    sa.Column("roles", sa.Text, nullable=False),  # space-separated contracts.vocabulary.STAFF_ROLES
+    sa.Column("practitioner", sa.String(64), nullable=False),  # FHIR id: fhirUser Practitioner/<id>
+    sa.Column("status", sa.String(16), nullable=False),  # "pending" | "active" | "disabled"
+    # The RFC 6238 secret (base32): kept readable, since every check computes codes from it.
+    sa.Column("totp_secret", sa.String(64), nullable=False),
+    sa.Column("totp_last_step", sa.BigInteger),  # the last time step accepted: no code twice
+    sa.Column("invite_id", sa.String(36), nullable=False),  # the invite it was opened with
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("activated_at", sa.Integer),  # the second factor confirmed
+    sa.Column("disabled_at", sa.Integer),
+)
+
+staff_recovery_codes = sa.Table(
+    "staff_recovery_codes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("staff_accounts.id"), nullable=False,
+              index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("used_at", sa.Integer),  # each works once
+)
+
+staff_invites = sa.Table(
+    "staff_invites", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("department", sa.String(40), nullable=False, index=True),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("display_name", sa.String(80), nullable=False),
+    sa.Column("practitioner", sa.String(64)),  # the person's Practitioner, when they have one
+    sa.Column("created_by", sa.String(36), nullable=False),  # a staff account id or "phr-admin"
+    sa.Column("created_at", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Integer, nullable=False),
+    sa.Column("used_at", sa.Integer),
+    sa.Column("account_id", sa.String(36)),  # the account it opened
+)
+
+# What staff did and what was done to their accounts, with who did it (append-only).
+staff_audit = sa.Table(
+    "staff_audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Integer, nullable=False, index=True),
+    sa.Column("department", sa.String(40), nullable=False, index=True),
+    sa.Column("actor", sa.String(36), nullable=False),  # a staff account id or "phr-admin"
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(64)),  # the account or invite acted on, if not the actor
+    sa.Column("detail", sa.Text),  # e.g. the roles given; never a password, secret or code
+)
+
 # Account facts for the other services (gateway/accounts/events.py), relayed by gateway/worker.py;
 # processed_events is declared with it and stays empty while the gateway consumes nothing.
 outbox, processed_events = messaging_tables(metadata)
