@@ -15,6 +15,7 @@ from contracts.schemas import ActivateRequestSchema, ActivationCodeRequestSchema
 from gateway import storage
 from gateway.accounts import caregivers
 from gateway.accounts.codes import new_code, normalise_code
+from gateway.accounts.credentials import MAX_PASSWORD, MIN_PASSWORD, USERNAME
 from gateway.accounts.forwarded import HEADER as VOUCHED_ADDRESS, AddressVoucher
 from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
@@ -27,9 +28,7 @@ from services.common.i18n import N_
 from services.common.problem import Problem
 
 MAX_FAILED_ATTEMPTS = 5
-USERNAME = re.compile(r"^[A-Za-z0-9._@-]{3,64}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MIN_PASSWORD = 10
 INVALID = N_("Invalid input")
 NO_MATCH = N_("The activation code and birth date do not match our records.")
 CHECK_OR_ASK = N_("Check both and try again, or ask your care team for a new code.")
@@ -94,7 +93,7 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
         if not USERNAME.match(username):
             raise Problem(422, INVALID, N_("Choose a username of 3 to 64 letters, digits, "
                                            "dots, dashes, underscores or @."), fields=["username"])
-        if not MIN_PASSWORD <= len(password) <= 256:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise Problem(422, INVALID, N_("Choose a password of at least {count} characters."),
                           params={"count": MIN_PASSWORD}, fields=["password"])
         row = accounts.activation_code(normalise_code(body["code"]))

@@ -315,8 +315,11 @@ def join(accounts: AccountStore, grants: GrantStore, gate: PasswordGate, row, bo
         raise Problem(400, N_("Activation failed"), INVITE_NO_MATCH, slug="activation-failed",
                       next_step=INVITE_CHECK)
     existing = accounts.account(username=username)
-    if existing is not None and not (existing.kind == CAREGIVER_ACCOUNT
-                                     and _owns(gate, username, password, address)):
+    if existing is None:
+        taken = accounts.username_taken(username)  # a member of a department's staff has it
+    else:  # linking the grant to an account only its caregiver may do, with its password
+        taken = not (existing.kind == CAREGIVER_ACCOUNT and _owns(gate, username, password, address))
+    if taken:
         raise Problem(409, N_("Username taken"), N_("Someone else has that username."),
                       next_step=N_("Choose another username."), fields=["username"])
     new = None if existing else dict(id=str(uuid.uuid4()), username=username,

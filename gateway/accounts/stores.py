@@ -16,8 +16,19 @@ from gateway.storage import TableStore
 from services.common.db import transaction
 
 
+def username_taken(conn: sa.Connection, username: str) -> bool:
+    """Whether USERNAME is a portal account's or a member of staff's (staff_store.py): one
+    namespace, so a username names one person wherever it is typed."""
+    return any(conn.execute(sa.select(table.c.id).where(table.c.username == username)).first()
+               for table in (t.accounts, t.staff_accounts))
+
+
 class AccountStore(TableStore):
     """Portal accounts, and the activation codes a patient opens one with."""
+
+    def username_taken(self, username: str) -> bool:
+        with self.engine.connect() as conn:
+            return username_taken(conn, username)
 
     def account(self, *, username: str | None = None, account_id: str | None = None,
                 patient: str | None = None) -> Account | None:
@@ -57,8 +68,7 @@ class AccountStore(TableStore):
         """Use the code and create the account together; return None or why it failed."""
         c = t.activation_codes.c
         with transaction(self.engine) as conn:
-            if conn.execute(sa.select(t.accounts.c.id)
-                            .where(t.accounts.c.username == username)).first():
+            if username_taken(conn, username):
                 return "username"
             if conn.execute(sa.select(t.accounts.c.id)
                             .where(t.accounts.c.patient == patient)).first():
@@ -140,8 +150,7 @@ class GrantStore(TableStore):
         c = t.proxy_grants.c
         with transaction(self.engine) as conn:
             if new is not None:
-                if conn.execute(sa.select(t.accounts.c.id)
-                                .where(t.accounts.c.username == new["username"])).first():
+                if username_taken(conn, new["username"]):
                     raise _TooLate()
                 conn.execute(sa.insert(t.accounts).values(
                     **new, patient=None, kind="caregiver", birth_date=None, failed_logins=0,
