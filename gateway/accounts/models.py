@@ -1,7 +1,8 @@
-"""The users tokens are issued to: a portal account, or a caregiver acting for a patient."""
+"""The users tokens are issued to: a portal account, a caregiver acting for a patient, or a
+member of a department's staff."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PATIENT_ACCOUNT, CAREGIVER_ACCOUNT = "patient", "caregiver"
 
@@ -37,6 +38,34 @@ class ActingCaregiver:
     grant_id: str
     scope: str  # the most the grant's rights allow
     ends_at: int  # no token outlives this
+
+    def get_user_id(self):
+        return self.id
+
+
+@dataclass
+class StaffAccount:
+    """A person who signs in for one department with a password and a second factor
+    (gateway/accounts/staff.py). Their Practitioner resource is ``fhir_user``."""
+
+    id: str
+    department: str
+    username: str
+    display_name: str
+    roles: tuple[str, ...]  # contracts.vocabulary.STAFF_ROLES, in that order
+    practitioner: str  # a FHIR id
+    status: str  # "pending" (second factor not confirmed yet) | "active" | "disabled"
+    created_at: int
+    activated_at: int | None = None
+    disabled_at: int | None = None
+    invite_id: str | None = None  # the invite the account was opened with
+    password_hash: str = field(default="", repr=False)
+    totp_secret: str = field(default="", repr=False)
+    totp_last_step: int | None = field(default=None, repr=False)
+
+    @property
+    def fhir_user(self) -> str:
+        return f"Practitioner/{self.practitioner}"
 
     def get_user_id(self):
         return self.id

@@ -1,16 +1,17 @@
 """Password checks under the sign-in throttle (throttle.py), for every place that takes a
-password: the sign-in form (gateway/authz/authorize.py) and a caregiver linking an existing
-account to an invite (caregivers.py)."""
+password: the sign-in form (gateway/authz/authorize.py), a caregiver linking an existing
+account to an invite (caregivers.py) and department staff (staff_signin.py)."""
 from __future__ import annotations
 
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.accounts.models import Account
+from gateway.accounts.models import Account, StaffAccount
 from gateway.accounts.stores import AccountStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy, address_key, device_key, username_key
 
@@ -21,7 +22,7 @@ MAX_USERNAME = 64  # contracts/schemas/accounts.py; a longer one is no account
 class Checked:
     """What a try came to: the account (right password), or the seconds to wait (not checked)."""
 
-    account: Account | None
+    account: Account | StaffAccount | None
     wait: float = 0.0
 
 
@@ -36,7 +37,15 @@ class PasswordGate:
 
     def check(self, username: str, password: str, address: str,
               device: str | None = None) -> Checked:
-        """Check USERNAME's PASSWORD for a try from ADDRESS, from a device known by its nonce.
+        """Check a portal account's password (see check_with)."""
+        return self.check_with(lambda name: self.accounts.account(username=name), username,
+                               password, address, device)
+
+    def check_with(self, lookup: Callable[[str], Any], username: str, password: str,
+                   address: str, device: str | None = None) -> Checked:
+        """Check USERNAME's PASSWORD for a try from ADDRESS, from a device known by its nonce;
+        LOOKUP(username) finds the account (with a ``password_hash``) or None: a portal
+        account's (check) or a member of staff's (staff_signin.py), under the same counters.
 
         The address's budget is spent first, so a try it refuses never touches the username's
         wait. An unknown username costs the same checks and counts the same failures as a
@@ -50,7 +59,7 @@ class PasswordGate:
         wait = self.counters.claim_signin(key, at, self.policy)
         if wait:
             return Checked(None, wait)
-        account = self.accounts.account(username=username) if len(username) <= MAX_USERNAME else None
+        account = lookup(username) if len(username) <= MAX_USERNAME else None
         ok = _password_ok(self.hasher, account.password_hash if account else self._dummy_hash,
                           password)
         if not ok or account is None:

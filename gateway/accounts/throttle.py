@@ -89,6 +89,12 @@ def device_key(username: str, nonce: str) -> str:
                           + nonce.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def second_factor_key(account_id: str) -> str:
+    """The counter key of one member of staff's second-factor tries (staff_signin.py): a wrong
+    TOTP or recovery code slows the next try as a wrong password does."""
+    return hashlib.sha256(b"second factor\0" + account_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def address_key(address: str) -> str:
     """The counter key of a client address: an IPv6 address counts as its /64.
 
