@@ -20,6 +20,12 @@ def _payload(event_type: str) -> dict:
             if k not in ("$schema", "$id") and not k.startswith("x-")}
 
 
+def _key(schema: dict) -> str:
+    """The Kafka key of an event: its subject (services.common.outbox.enqueue), as its schema says."""
+    said = schema["properties"]["subject"].get("description", "The event's subject.")
+    return said.replace(" (also the Kafka key)", "")
+
+
 def build() -> dict:
     """Return the AsyncAPI document as a dict."""
     channels: dict[str, dict] = {}
@@ -27,8 +33,9 @@ def build() -> dict:
         for address, kind in ((topic, "events"), (f"{topic}.dlq", "dead letters")):
             channels[_channel_id(address)] = {
                 "address": address, "messages": {},
-                "description": (f"{kind.capitalize()}, keyed by patient id so one patient's events stay "
-                                f"in order; {PARTITIONS} partitions." if kind == "events" else
+                "description": (f"{kind.capitalize()}, keyed by their subject (each message's key says "
+                                f"which: a patient's id, or a department's) so one subject's events "
+                                f"stay in order; {PARTITIONS} partitions." if kind == "events" else
                                 f"Messages of {topic} that could not be processed after bounded retries; "
                                 "headers dlq-reason and dlq-consumer say why and where."),
                 "bindings": {"kafka": {"topic": address, "partitions": PARTITIONS}}}
@@ -45,7 +52,7 @@ def build() -> dict:
                 "traceparent": {"type": "string", "description": "W3C trace context."},
                 "content-type": {"type": "string", "const": "application/cloudevents+json"}}},
             "payload": _payload(event_type),
-            "bindings": {"kafka": {"key": {"type": "string", "description": "The patient's FHIR id."}}}}
+            "bindings": {"kafka": {"key": {"type": "string", "description": _key(schema)}}}}
         cid = _channel_id(topic)
         channels[cid]["messages"][mid] = {"$ref": f"#/components/messages/{mid}"}
         ref = {"$ref": f"#/channels/{cid}/messages/{mid}"}
