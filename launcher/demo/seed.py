@@ -23,7 +23,7 @@ from launcher.departments import AdminClient, AdminError
 
 HERE = Path(__file__).resolve().parent
 DEMO_DIR = HERE / "patients"
-DEPARTMENTS = HERE / "departments.json"
+DEPARTMENTS_FILE = HERE / "departments.json"
 CREDENTIALS = "demo-credentials.json"
 #: The services that keep a copy of the directory, and how long to wait for them to learn it.
 DIRECTORY_COPIES = ("consent", "records", "exchange")
@@ -87,7 +87,7 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
     finally:
         engine.dispose()
 
-    entries = json.loads(DEPARTMENTS.read_text())
+    entries = json.loads(DEPARTMENTS_FILE.read_text())
     client = AdminClient(gateway, administrator["client_id"], administrator["client_secret"])
     registered = {}
     for entry in entries:
