@@ -27,9 +27,6 @@ DEPARTMENT_ID_PATTERN = r"[a-z][a-z0-9-]{1,39}"
 DEPARTMENT_KINDS = ("clinical", "research", "oversight")
 DEPARTMENT_KIND_NAMES = {"clinical": N_("Clinical care"), "research": N_("Research"),
                          "oversight": N_("Oversight")}
-DEPARTMENT_NAMES = {"primary-care": N_("Primary care"), "cardiology": N_("Cardiology"),
-                    "emergency": N_("Emergency"), "research": N_("Research")}
-DEPARTMENTS = tuple(DEPARTMENT_NAMES)
 
 # -- department staff: the people who sign in for a department -------------------------------
 #: What a member of staff may do for their department: ask for records and claim emergencies

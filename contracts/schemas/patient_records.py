@@ -15,7 +15,6 @@ from marshmallow import (INCLUDE, Schema, ValidationError, fields, validate, val
 from contracts.http import FHIR_ID_PART
 from contracts.limits import TEXT_MAX
 from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema, StatusTextSchema
-from contracts.vocabulary import DEPARTMENT_NAMES
 
 ENTRY_KINDS = ("blood-pressure", "weight", "glucose", "symptom")
 WEIGHT_UNITS = {"kg": (1, 500), "[lb_av]": (2, 1100)}
@@ -46,8 +45,8 @@ class RecordCodingSchema(Schema):
 
 
 class RecordSourceSchema(Schema):
-    department = fields.String(required=True, metadata={"example": "primary-care"})
-    display = fields.String(required=True, metadata={"example": DEPARTMENT_NAMES["primary-care"]})
+    department = fields.String(required=True, metadata={"example": "physiotherapy"})
+    display = fields.String(required=True, metadata={"example": "Physiotherapy"})
 
 
 class RecordItemSchema(Schema):

@@ -1,7 +1,10 @@
-"""The vocabulary is written once: contracts/vocabulary.py names each department and purpose,
-the shared catalog translates it, and no other source file spells those names again."""
+"""The vocabulary is written once: contracts/vocabulary.py names each purpose, the shared
+catalog translates it, and no other source file spells those names again. Departments are
+data, not vocabulary: their names live in the directory (launcher/demo/departments.json for
+the demo), so no source file spells them."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -14,11 +17,14 @@ from services.common import i18n
 ROOT = i18n.ROOT
 VOCABULARY = Path("contracts/vocabulary.py")
 FHIR_PATTERNS = Path("contracts/http.py")
+DEMO_DIRECTORY = ROOT / "launcher" / "demo" / "departments.json"
+#: The one migration that names departments: it gives an older deployment's department clients
+#: the names its catalog used to give them.
+UPGRADE = Path("gateway/migrations/versions/0008_directory.py")
 SOURCE_FOLDERS = [name for name in ("contracts", "services", "gateway", "launcher")
                   if (ROOT / name).is_dir()]
 
 NAMES = {
-    "department name": v.DEPARTMENT_NAMES,
     "purpose name": v.PURPOSE_NAMES,
     "purpose phrase": v.PURPOSE_PHRASES,
     "purpose phrase in the patient's voice": v.PURPOSE_PHRASES_FIRST_PERSON,
@@ -58,6 +64,17 @@ def _written_in(files: dict[Path, str], text: str) -> set[Path]:
 def test_each_department_and_purpose_wording_is_written_in_contracts_vocabulary_only(
         source_files, kind, msgid):
     assert _written_in(source_files, msgid) == {VOCABULARY}, (kind, msgid)
+
+
+def _department_names() -> list[str]:
+    purposes = {i18n.translate(name, lang) for name in v.PURPOSE_NAMES.values() for lang in i18n.SUPPORTED}
+    return sorted({name for d in json.loads(DEMO_DIRECTORY.read_text()) for name in d["names"].values()}
+                  - purposes)  # "Research" names a purpose too
+
+
+@pytest.mark.parametrize("name", _department_names())
+def test_no_source_file_spells_a_department_name_the_directory_holds(source_files, name):
+    assert _written_in(source_files, name) <= {UPGRADE}, name
 
 
 def test_the_wordings_that_drifted_are_gone_from_the_source_and_the_catalogs(source_files):
