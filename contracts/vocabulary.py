@@ -36,6 +36,18 @@ DEPARTMENT_KIND_NAMES = {"clinical": N_("Clinical care"), "research": N_("Resear
 STAFF_ROLES = ("clinician", "records-officer", "privacy-officer", "admin")
 ROLE_NAMES = {"clinician": N_("Clinician"), "records-officer": N_("Records officer"),
               "privacy-officer": N_("Privacy officer"), "admin": N_("Administrator")}
+#: The SMART scopes (``user/`` context: a person acting for their department) each role's
+#: token carries; a staff token holds the scopes of all its roles. ``user/BreakGlass.c`` is
+#: added to a clinician's only when the department's directory entry says it may claim
+#: emergencies. The services check the scope; the department is the token's ``dept`` claim and
+#: the person its ``sub`` and ``fhirUser`` (``Practitioner/<id>``), kept with every action.
+ROLE_SCOPES = {
+    "clinician": "user/Exchange.cr user/SharingRequest.cr",
+    "records-officer": "user/Task.rus",
+    "privacy-officer": "user/BreakGlassReview.rsu",
+    "admin": "user/Staff.cruds",
+}
+EMERGENCY_SCOPE = "user/BreakGlass.c"
 
 # -- purposes of use ---------------------------------------------------------------------------
 PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PATRQT")

@@ -7,10 +7,11 @@ from functools import lru_cache
 _SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Za-z]+)\.([cruds]+|read|write|\*)(\?.*)?$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 
-#: Resources that are oversight or emergency functions, not clinical data: a wildcard scope
-#: such as ``system/*.rs`` or ``system/*.cu`` never covers them, so only a client granted them
-#: by name gets them (the equity report; breaking the glass).
-NAMED_ONLY = frozenset({"Equity", "BreakGlass"})
+#: Resources that are oversight, emergency or staff functions, not clinical data: a wildcard
+#: scope such as ``system/*.rs`` or ``user/*.cu`` never covers them, so only a client granted
+#: them by name gets them (the equity report; breaking the glass; reviewing it; a department's
+#: staff accounts; asking a patient to share).
+NAMED_ONLY = frozenset({"Equity", "BreakGlass", "BreakGlassReview", "Staff", "SharingRequest"})
 
 
 def parse(scope: str) -> tuple[str, str, str] | None:

@@ -44,3 +44,15 @@ class TokenMint:
         """Return Authorization headers for a patient's app: a token naming PATIENT_ID, with SCOPE
         and any other CLAIMS (sub, act for a caregiver, locale, fhirUser)."""
         return {"Authorization": f"Bearer {self.token(scope=scope, patient=patient_id, **claims)}"}
+
+    def staff(self, dept: str = "cardiology", roles: tuple[str, ...] = ("clinician",), staff_id: str = "staff-1",
+              scope: str | None = None, **claims) -> dict:
+        """Return Authorization headers for a member of DEPT's staff with ROLES: the scopes of
+        those roles (contracts.vocabulary.ROLE_SCOPES) unless SCOPE is given, and the claims a
+        staff token carries (sub, dept, role, fhirUser)."""
+        from contracts.vocabulary import ROLE_SCOPES
+        scope = scope if scope is not None else " ".join(ROLE_SCOPES[r] for r in roles)
+        body = {"sub": staff_id, "dept": dept, "role": list(roles), "fhirUser": f"Practitioner/{staff_id}",
+                "client_id": "phr-console", **claims}
+        return {"Authorization": f"Bearer {self.token(scope=scope, **body)}"}
+
