@@ -1,15 +1,17 @@
-"""Consents and break-the-glass grants in SQL, on the caller's connection (its transaction)."""
+"""Consents, break-the-glass grants and sharing requests in SQL, on the caller's connection (its transaction)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from services.common.prepared import PreparedSelect
-from services.consent.adapters.tables import break_glass, consents
+from services.consent.adapters.tables import break_glass, consents, sharing_requests
+from services.consent.domain import sharing
 from services.consent.domain.model import (ACTIVE, BreakGlass, ClaimInForce, Consent, Party,
                                            SensitiveClaim, utc)
+from services.consent.domain.sharing import Person, SharingRequest
 
 
 def _to_row(c: Consent) -> dict:
@@ -175,3 +177,110 @@ class DecisionReads:
     def live_for(self, cursor, patient: str, department: str, now: datetime) -> list[BreakGlass]:
         """The same grants as SqlBreakGlassRepository.live_for."""
         return _grants_in_force(self._live.rows(cursor, patient=patient, department=department), now)
+
+
+def _request_row(r: SharingRequest) -> dict:
+    return dict(id=r.id, patient=r.patient, department=r.department,
+                requested_by_sub=r.requested_by.sub, requested_by_fhir_user=r.requested_by.fhir_user,
+                requested_by_role=r.requested_by.role, classes=json.dumps(list(r.classes)),
+                purposes=json.dumps(list(r.purposes)), period_days=r.days, period_end=r.end,
+                reason=r.reason, exchange_request=r.exchange_request, created_at=r.created_at,
+                status=r.status, open_key=r.same_key if r.status == sharing.PENDING else None,
+                answered_at=r.answered_at,
+                answered_by_kind=r.answered_by.kind if r.answered_by else None,
+                answered_by_id=r.answered_by.id if r.answered_by else None, consent_id=r.consent_id)
+
+
+def _request(row) -> SharingRequest:
+    return SharingRequest(
+        id=row.id, patient=row.patient, department=row.department,
+        requested_by=Person(row.requested_by_sub, row.requested_by_fhir_user, row.requested_by_role),
+        classes=tuple(json.loads(row.classes)), purposes=tuple(json.loads(row.purposes)),
+        days=row.period_days, end=utc(row.period_end), reason=row.reason,
+        exchange_request=row.exchange_request, created_at=utc(row.created_at), status=row.status,
+        answered_at=utc(row.answered_at),
+        answered_by=Party(row.answered_by_kind, row.answered_by_id) if row.answered_by_kind else None,
+        consent_id=row.consent_id)
+
+
+def _lapsed(now: datetime):
+    """Past its answer window, or past the end it asks for (never NULL, so NOT of it is sound)."""
+    t = sharing_requests.c
+    return sa.or_(t.created_at <= now - timedelta(days=sharing.ANSWER_DAYS),
+                  sa.and_(t.period_end.is_not(None), t.period_end <= now))
+
+
+def _status_filter(status: str | None, now: datetime):
+    """The SQL condition of a request's status as of NOW (SharingRequest.status_at, for a
+    department still active: the only one whose staff can list its requests)."""
+    t, lapsed = sharing_requests.c, _lapsed(now)
+    if status == sharing.PENDING:
+        return sa.and_(t.status == sharing.PENDING, sa.not_(lapsed))
+    if status == sharing.EXPIRED:
+        return sa.and_(t.status == sharing.PENDING, lapsed)
+    if status is not None:
+        return sharing_requests.c.status == status
+    return sa.true()
+
+
+class SqlSharingRequestRepository:
+    """Read and write sharing requests on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def add(self, r: SharingRequest) -> None:
+        """Store R; raise sharing.Duplicate when an equal request sent at the same moment got there
+        first (the unique constraint on waiting requests)."""
+        try:
+            self.conn.execute(sharing_requests.insert().values(**_request_row(r)))
+        except sa.exc.IntegrityError as exc:
+            raise sharing.Duplicate(None) from exc
+
+    def save(self, r: SharingRequest) -> bool:
+        """Write R's answer if it was still pending; return whether it was."""
+        row = _request_row(r)
+        result = self.conn.execute(sharing_requests.update()
+                                   .where(sharing_requests.c.id == r.id,
+                                          sharing_requests.c.status == sharing.PENDING)
+                                   .values(**{k: v for k, v in row.items() if k != "id"}))
+        return result.rowcount == 1
+
+    def get(self, request_id: str, lock: bool = False) -> SharingRequest | None:
+        query = sa.select(sharing_requests).where(sharing_requests.c.id == request_id)
+        if lock:
+            query = query.with_for_update()  # PostgreSQL row lock; SQLite holds the write lock already
+        row = self.conn.execute(query).first()
+        return _request(row) if row else None
+
+    def waiting(self, patient: str, department: str) -> list[SharingRequest]:
+        """DEPARTMENT's requests to PATIENT still marked pending (some may have expired)."""
+        rows = self.conn.execute(sa.select(sharing_requests).where(
+            sharing_requests.c.patient == patient, sharing_requests.c.department == department,
+            sharing_requests.c.status == sharing.PENDING))
+        return [_request(r) for r in rows]
+
+    def close_expired(self, patient: str, department: str, now: datetime) -> None:
+        """Free the waiting marker of DEPARTMENT's requests to PATIENT that have lapsed (past their
+        answer window or their end), so an equal request may be sent again (their status is still read as expired)."""
+        self.conn.execute(sharing_requests.update().where(
+            sharing_requests.c.patient == patient, sharing_requests.c.department == department,
+            sharing_requests.c.open_key.is_not(None), _lapsed(now)).values(open_key=None))
+
+    def for_department(self, department: str, status: str | None, now: datetime, limit: int,
+                       offset: int) -> list[SharingRequest]:
+        """DEPARTMENT's requests, newest first, LIMIT from OFFSET, with STATUS as of NOW if given."""
+        rows = self.conn.execute(
+            sa.select(sharing_requests)
+            .where(sharing_requests.c.department == department, _status_filter(status, now))
+            .order_by(sharing_requests.c.created_at.desc(), sharing_requests.c.id)
+            .limit(limit).offset(offset))
+        return [_request(r) for r in rows]
+
+    def for_patient(self, patient: str, since: datetime) -> list[SharingRequest]:
+        """PATIENT's requests made after SINCE, newest first."""
+        rows = self.conn.execute(
+            sa.select(sharing_requests)
+            .where(sharing_requests.c.patient == patient, sharing_requests.c.created_at > since)
+            .order_by(sharing_requests.c.created_at.desc(), sharing_requests.c.id))
+        return [_request(r) for r in rows]

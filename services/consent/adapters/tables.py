@@ -67,3 +67,42 @@ consents = sa.Table("consents", metadata, *consent_columns(),
 break_glass = sa.Table("break_glass", metadata, *break_glass_columns(), *break_glass_claim_columns(),
                        sa.Index("ix_break_glass_patient_dept", "patient", "department"),
                        sa.UniqueConstraint("patient", "department", "open_claim", name=OPEN_CLAIM))
+
+
+
+SHARING_OPEN = "uq_sharing_requests_open"
+
+
+def sharing_request_columns() -> list[sa.Column]:
+    """A department's request that a patient share records with it (services/consent/domain/sharing.py),
+    with who asked and who answered (migration 0006)."""
+    return [
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("patient", sa.String(200), nullable=False),
+        sa.Column("department", sa.String(64), nullable=False),
+        sa.Column("requested_by_sub", sa.String(200), nullable=False),
+        sa.Column("requested_by_fhir_user", sa.String(200), nullable=True),
+        sa.Column("requested_by_role", sa.String(40), nullable=True),
+        sa.Column("classes", sa.Text, nullable=False),  # JSON list of codes
+        sa.Column("purposes", sa.Text, nullable=False),  # JSON list of one code
+        sa.Column("period_days", sa.Integer, nullable=True),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("exchange_request", sa.String(64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        # The request's kinds of record and purpose while it waits, NULL once answered or found
+        # expired: with the unique constraint below, two equal requests sent at once store only
+        # one (NULLs never collide, on SQLite and PostgreSQL alike).
+        sa.Column("open_key", sa.String(40), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("answered_by_kind", sa.String(20), nullable=True),
+        sa.Column("answered_by_id", sa.String(200), nullable=True),
+        sa.Column("consent_id", sa.String(64), nullable=True),
+    ]
+
+
+sharing_requests = sa.Table("sharing_requests", metadata, *sharing_request_columns(),
+                            sa.Index("ix_sharing_requests_patient", "patient", "created_at"),
+                            sa.Index("ix_sharing_requests_department", "department", "created_at"),
+                            sa.UniqueConstraint("department", "patient", "open_key", name=SHARING_OPEN))

@@ -125,9 +125,15 @@ def grant_consent(cmd: GrantConsent, uow, now: datetime, render_text: Callable[[
                           cmd.actor, now, cmd.language, render_text, cmd.notify,
                           departments=departments)
     with uow:
-        uow.consents.add(consent)
-        uow.publish(TOPIC, _granted(consent))
+        record_grant(uow, consent)
     return consent
+
+
+def record_grant(uow, consent: Consent) -> None:
+    """Store a new CONSENT and queue its phr.consent.granted, in UOW's open transaction: every
+    consent, whether the patient wrote it or approved a department's request, is kept this way."""
+    uow.consents.add(consent)
+    uow.publish(TOPIC, _granted(consent))
 
 
 def revoke_consent(cmd: RevokeConsent, uow, now: datetime) -> Consent:

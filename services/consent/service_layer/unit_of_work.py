@@ -1,4 +1,4 @@
-"""Unit of work: one transaction holding consents, grants and the events they cause."""
+"""Unit of work: one transaction holding consents, grants, sharing requests and the events they cause."""
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
@@ -6,12 +6,13 @@ from sqlalchemy.engine import Engine
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
 from services.common.prepared import raw_cursor
-from services.consent.adapters.repository import SqlBreakGlassRepository, SqlConsentRepository
+from services.consent.adapters.repository import (SqlBreakGlassRepository, SqlConsentRepository,
+                                                  SqlSharingRequestRepository)
 from services.consent.adapters.tables import outbox
 
 
 class SqlUnitOfWork:
-    """Consents, grants and outbox rows commit together, or nothing is written.
+    """Consents, grants, sharing requests and outbox rows commit together, or nothing is written.
 
     Leaving the ``with`` block commits, so a handler that returns has made its change
     durable and visible to every later reader: no decision is cached anywhere.
@@ -25,6 +26,7 @@ class SqlUnitOfWork:
         self.conn = self._tx.__enter__()
         self.consents = SqlConsentRepository(self.conn)
         self.grants = SqlBreakGlassRepository(self.conn)
+        self.sharing = SqlSharingRequestRepository(self.conn)
         return self
 
     def __exit__(self, *exc):
