@@ -11,6 +11,9 @@ _PAGE = ({"name": "limit", "in": "query", "required": False,
          {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
           "description": "en or es; else the token's locale claim."})
 
+_STAFF_PAGE = (*_PAGE[:2], {"name": "Accept-Language", "in": "header", "required": False,
+                             "schema": {"type": "string"}, "description": "en or es."})
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/exchange/v1/requests", "Ask for a patient's records, under their consent", "exchange",
               (Response(202, "Accepted: follow the status at /exchange/v1/requests/{id}.", x.AcceptedSchema),
@@ -34,4 +37,15 @@ OPERATIONS: tuple[Operation, ...] = (
               "patient", (Response(200, "One page, newest first.", x.NotificationPageSchema),
                           *problems(401, 403, 422)),
               scopes=("patient/Communication.s",), parameters=_PAGE, patient_facing=True),
+    # department staff (a person signed in for their department: user/ scopes)
+    Operation("get", "/staff/v1/inbox", "My department's exchange requests, with what to do next", "staff",
+              (Response(200, "One page, newest first; each with its reason and next step in words.",
+                        x.StaffRequestPageSchema), *problems(401, 403, 422)),
+              scopes=("user/Exchange.r",), parameters=_STAFF_PAGE),
+    Operation("post", "/staff/v1/requests", "Ask for a patient's records for my department", "staff",
+              (Response(202, "Accepted: follow the status at /staff/v1/requests/{id}.", x.AcceptedSchema),
+               *problems(401, 403, 422)), request=x.ExchangeRequestSchema, scopes=("user/Exchange.c",)),
+    Operation("get", "/staff/v1/requests/{id}", "One of my department's exchange requests", "staff",
+              (Response(200, "Its status, the reason and the next step in words.", x.StaffRequestSchema),
+               *problems(401, 403, 404)), scopes=("user/Exchange.r",), parameters=_ID),
 )

@@ -52,6 +52,45 @@ class ExchangeStatusSchema(Schema):
     bundle = fields.String(allow_none=True, metadata={"description": "Where to download, once fulfilled."})
 
 
+class StaffMemberSchema(Schema):
+    sub = fields.String(required=True, metadata={"description": "The staff account id (the token's sub)."})
+    fhirUser = fields.String(allow_none=True, metadata={"description": "Practitioner/<id>."})
+
+
+NEXT_STEPS = ("wait", "ask-patient-to-share", "ask-again", "try-again", "none")
+
+
+class NextStepSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    code = fields.String(required=True, validate=validate.OneOf(NEXT_STEPS),
+                         metadata={"description": "What to do next (stable, never translated)."})
+    text = fields.String(required=True, metadata={"description": "The next step in words, naming what was "
+                                                                 "not shared and with whom."})
+    patient = fields.String(metadata={"description": "ask-patient-to-share: whom to ask."})
+    classes = fields.List(fields.String(), metadata={"description": "ask-patient-to-share: what to ask for."})
+    purpose = fields.String(metadata={"description": "ask-patient-to-share: for what purpose."})
+    exchange_request = fields.String(metadata={"description": "ask-patient-to-share: the request it follows."})
+
+
+class StaffRequestSchema(ExchangeStatusSchema):
+    """One of the department's exchange requests as its staff see it: the reason in words, who
+    asked, and what to do next."""
+
+    requested_by = fields.Nested(StaffMemberSchema, allow_none=True, required=True,
+                                 metadata={"description": "The member of staff who asked; null when the "
+                                                          "department's system did."})
+    records = fields.List(fields.Nested(CodedSchema), required=True,
+                          metadata={"description": "The kinds of record asked for, in words."})
+    next_step = fields.Nested(NextStepSchema, required=True)
+
+
+class StaffRequestPageSchema(Schema):
+    items = fields.List(fields.Nested(StaffRequestSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
 class LedgerProblemSchema(Schema):
     seq = fields.Integer(required=True)
     problem = fields.String(required=True, validate=validate.OneOf(

@@ -54,6 +54,12 @@ class SqlRequests:
         return [r.id for r in self.conn.execute(sa.select(R.c.id).where(
             R.c.status == PENDING, R.c.next_attempt_at <= now).order_by(R.c.next_attempt_at).limit(limit))]
 
+    def for_requester(self, requester: str, limit: int, offset: int) -> tuple[list[ExchangeRequest], bool]:
+        """Return one page of REQUESTER's requests (newest first) and whether more follow."""
+        rows = self.conn.execute(sa.select(R).where(R.c.requester == requester)
+                                 .order_by(R.c.created_at.desc(), R.c.id).limit(limit + 1).offset(offset)).all()
+        return [_request(r) for r in rows[:limit]], len(rows) > limit
+
     def pending_from(self, requester: str) -> list[str]:
         """The ids of REQUESTER's pending requests, oldest first."""
         return [r.id for r in self.conn.execute(sa.select(R.c.id).where(

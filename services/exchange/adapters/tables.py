@@ -76,7 +76,13 @@ def _notification_columns() -> list[sa.Column]:
     ]
 
 
-exchange_requests = sa.Table("exchange_requests", metadata, *_request_columns())
+# Migration 0002 created the table from _request_columns(); what later migrations added is
+# written here, beside it: the member of staff who asked (sub, fhirUser; empty for a department's
+# own system), and the index of a department's inbox (0006).
+exchange_requests = sa.Table("exchange_requests", metadata, *_request_columns(),
+                             sa.Column("requested_by", sa.String(64), nullable=True),
+                             sa.Column("requested_by_user", sa.String(100), nullable=True),
+                             sa.Index("ix_exchange_requests_requester_created", "requester", "created_at"))
 ledger = sa.Table("ledger", metadata, *_ledger_columns())
 ledger_head = sa.Table("ledger_head", metadata, *_head_columns())
 notifications = sa.Table("notifications", metadata, *_notification_columns())

@@ -113,6 +113,8 @@ class ExchangeRequest:
     resource_count: int | None = None
     redacted_count: int | None = None
     ledger_seq: int | None = None
+    requested_by: str | None = None  # the member of staff who asked (sub), if a person did
+    requested_by_user: str | None = None  # their fhirUser (Practitioner/<id>)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
-from services.exchange.entrypoints import departments, equity, patient
+from services.exchange.entrypoints import departments, equity, patient, staff
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -30,4 +30,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     departments.register(app)
     patient.register(app)
     equity.register(app)
+    staff.register(app)
     return app

@@ -7,10 +7,11 @@ marked with N_ and translated from the service's catalog.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Callable
 
-from babel.dates import format_date
+from babel.dates import format_date, format_timedelta
+from babel.lists import format_list
 
 from contracts import vocabulary as v
 from services.common.i18n import N_, translate
@@ -31,6 +32,20 @@ OUTCOMES = {
 }
 
 OTHER_RECORDS = N_("Other records")
+
+#: What the member of staff who asked can do next, by outcome code (domain/staff.py NEXT_STEPS
+#: gives the step's code); {kinds} are the kinds of record asked for, {department} the asker.
+NEXT_STEP_TEXTS = {
+    "pending": N_("Nothing to do yet. Look again in a minute."),
+    "released": N_("Nothing to do. The records were released."),
+    "no-consent": N_("The patient has not shared {kinds} with {department}. You can ask them to share."),
+    "consent-withdrawn": N_("The patient stopped sharing {kinds} with {department}. You can ask them to share again."),
+    "consent-narrowed": N_("The patient changed what they share. Ask for the records again."),
+    "consent-unavailable": N_("A service did not answer, so nothing was shared. Try again in a few minutes."),
+    "records-unavailable": N_("A service did not answer, so nothing was shared. Try again in a few minutes."),
+    "refused-by-consent": N_("A service did not answer, so nothing was shared. Try again in a few minutes."),
+    "department-disabled": N_("{department} is closed in the directory. Nothing more can be done."),
+}
 
 DISCLOSURE_TITLE = N_("{department} saw your records")
 DISCLOSURE_SUMMARY = N_("{department} got {count} of your records {purpose}.")
@@ -95,3 +110,23 @@ def long_date(value: datetime | str, lang: str) -> dict:
     day = moment.date() if isinstance(moment, datetime) else moment
     return {"iso": moment.isoformat(), "display": format_date(day if isinstance(day, date) else moment,
                                                               format="long", locale=lang)}
+
+
+def kinds_phrase(codes: list[str], lang: str) -> str:
+    """The kinds of record CODES (resource types, sensitivity labels) inside a sentence, as a
+    list in LANG: "lab results and vaccines"."""
+    names = [t(v.CLASS_NAMES[c], lang) if c in v.CLASS_NAMES else t(OTHER_RECORDS, lang).lower()
+             for c in dict.fromkeys(codes)]
+    return format_list(names, locale=lang) if names else t(OTHER_RECORDS, lang).lower()
+
+
+def next_step_text(outcome: str | None, codes: list[str], department_name: str, lang: str) -> str:
+    """What the person who asked can do after OUTCOME, in LANG, naming what was asked (CODES) and
+    who asked (DEPARTMENT_NAME)."""
+    message = NEXT_STEP_TEXTS.get(outcome or "pending", NEXT_STEP_TEXTS["pending"])
+    return t(message, lang, kinds=kinds_phrase(codes, lang), department=department_name)
+
+
+def duration(delta: timedelta, lang: str) -> str:
+    """A length of time in words in LANG ("3 days", "5 hours")."""
+    return format_timedelta(delta, locale=lang, threshold=2)

@@ -51,19 +51,25 @@ class Flow:
     # --- the request --------------------------------------------------------------------
 
     def submit(self, work, patient: str, requester: str, purpose: str,
-               resource_types: list[str], reason: str | None) -> dict:
+               resource_types: list[str], reason: str | None, requested_by: dict | None = None) -> dict:
         """Store a pending request and its phr.exchange.requested event together; return the
-        request as a dict."""
+        request as a dict. REQUESTED_BY ({sub, fhirUser}) is the member of staff who asked for
+        the department, kept with the request and carried in the event; None for the
+        department's own system."""
         uow, now, request_id = on(work, self.checker), self.clock(), str(uuid.uuid4())
+        person = requested_by or {}
         req = m.ExchangeRequest(
             id=request_id, patient=patient, requester=requester, purpose=purpose,
             resource_types=list(resource_types), reason=reason, status=m.PENDING, step=m.DECIDE,
             redact_labels=[], obligations=[], attempts=0,
-            next_attempt_at=now + timedelta(seconds=self.fetch_wait), created_at=now, updated_at=now)
+            next_attempt_at=now + timedelta(seconds=self.fetch_wait), created_at=now, updated_at=now,
+            requested_by=person.get("sub"), requested_by_user=person.get("fhirUser"))
         uow.requests.add(req)
-        uow.publish(TOPIC, new_event("phr.exchange.requested", SOURCE, patient, {
-            "request_id": request_id, "patient": patient, "requester": requester, "purpose": purpose,
-            "resource_types": list(resource_types)}))
+        data = {"request_id": request_id, "patient": patient, "requester": requester, "purpose": purpose,
+                "resource_types": list(resource_types)}
+        if requested_by is not None:
+            data["requested_by"] = {"sub": person.get("sub"), "fhirUser": person.get("fhirUser")}
+        uow.publish(TOPIC, new_event("phr.exchange.requested", SOURCE, patient, data))
         return asdict(req)
 
     # --- event handlers (the idempotent consumer's: a connection and the event) ----------

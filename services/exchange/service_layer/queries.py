@@ -13,6 +13,12 @@ def request_for(uow, request_id: str, department: str) -> ExchangeRequest | None
     return req if req is not None and req.requester == department else None
 
 
+def inbox(uow, department: str, limit: int, offset: int) -> tuple[list[ExchangeRequest], bool]:
+    """Return one page of DEPARTMENT's requests (newest first) and whether more follow."""
+    with uow:
+        return uow.requests.for_requester(department, limit, offset)
+
+
 def verify_ledger(uow) -> chain.Verdict:
     """Check every entry's hash and link, and the head, in sequence order."""
     with uow:
