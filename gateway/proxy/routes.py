@@ -22,6 +22,8 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/patient/v1/entries", "records"),
     ("/patient/v1/me", "records"),
     ("/exchange/v1", "exchange"),
+    ("/staff/v1/inbox", "exchange"),
+    ("/staff/v1/requests", "exchange"),
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
     ("/fhir/Consent", "consent"),  # FHIR R4 Consent resources come from the consent service
@@ -66,6 +68,10 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/exchange/v1/requests/{id}", ("system", "Exchange", "r")),
     ("GET", "/exchange/v1/requests/{id}/bundle", ("system", "Exchange", "r")),
     ("GET", "/exchange/v1/ledger/verify", ("system", "Exchange", "r")),
+    # exchange (a department's staff: a person's user/ scopes)
+    ("GET", "/staff/v1/inbox", ("user", "Exchange", "r")),
+    ("POST", "/staff/v1/requests", ("user", "Exchange", "c")),
+    ("GET", "/staff/v1/requests/{id}", ("user", "Exchange", "r")),
     # oversight: the equity report needs a scope no wildcard covers (services.common.smart)
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]
