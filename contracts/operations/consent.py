@@ -5,6 +5,14 @@ from contracts.schemas import consent as c
 from contracts.schemas.fhir import ResourceSchema
 
 _ID = (path_param("id", "The consent id."),)
+_REQUEST_ID = (path_param("id", "The sharing request id."),)
+_PAGE = ({"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+          "description": "Page size (default 20)."},
+         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+          "description": "The `next` of the page before, as it is."},
+         {"name": "status", "in": "query", "required": False,
+          "schema": {"type": "string", "enum": list(c.SHARING_STATUSES)},
+          "description": "Only the requests with this status now."})
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/patient/v1/consents", "The patient's consents in plain words", "patient",
@@ -21,6 +29,31 @@ OPERATIONS: tuple[Operation, ...] = (
               (Response(200, "The revoked consent; it stopped counting before this answer.",
                         c.PatientConsentSchema), *problems(401, 403, 404)),
               scopes=("patient/Consent.d",), parameters=_ID, patient_facing=True),
+    Operation("get", "/patient/v1/sharing-requests", "Departments' requests that the patient share records",
+              "patient",
+              (Response(200, "Requests waiting for an answer and those of the last 90 days, newest first, each "
+                             "with the exact consent text it would grant.", c.PatientSharingRequestListSchema),
+               *problems(401, 403)), scopes=("patient/Consent.s",), patient_facing=True),
+    Operation("post", "/patient/v1/sharing-requests/{id}/approve",
+              "Say yes: grant the consent the request asks for, with its text", "patient",
+              (Response(201, "The request, approved, with the consent it granted.", c.SharingApprovalSchema),
+               *problems(401, 403, 404, 409, 422)),  # 409: answered before, expired, or its text changed
+              request=c.SharingAnswerRequestSchema, scopes=("patient/Consent.c",), parameters=_REQUEST_ID,
+              patient_facing=True),
+    Operation("post", "/patient/v1/sharing-requests/{id}/decline", "Say no: nothing is shared", "patient",
+              (Response(200, "The request, declined.", c.PatientSharingRequestSchema),
+               *problems(401, 403, 404, 409, 422)),
+              scopes=("patient/Consent.c",), parameters=_REQUEST_ID, patient_facing=True),
+    Operation("post", "/staff/v1/sharing-requests", "Ask a patient to share records with your department", "staff",
+              (Response(201, "The request, waiting for the patient.", c.StaffSharingRequestSchema),
+               *problems(401, 403, 409, 422)),  # 409: the same request waits already, or too many do
+              request=c.SharingRequestCreateSchema, scopes=("user/SharingRequest.c",)),
+    Operation("get", "/staff/v1/sharing-requests", "Your department's sharing requests", "staff",
+              (Response(200, "Newest first, a page at a time.", c.StaffSharingRequestListSchema),
+               *problems(401, 403, 422)), scopes=("user/SharingRequest.r",), parameters=_PAGE),
+    Operation("get", "/staff/v1/sharing-requests/{id}", "One of your department's sharing requests", "staff",
+              (Response(200, "The request.", c.StaffSharingRequestSchema), *problems(401, 403, 404)),
+              scopes=("user/SharingRequest.r",), parameters=_REQUEST_ID),
     Operation("post", "/consent/v1/decisions", "May this department have this data for this purpose?", "consent",
               (Response(200, "permit or deny, the consent it rests on, and obligations.", c.DecisionSchema),
                *problems(401, 403, 422)),  # 403 also: ``actor`` names another department

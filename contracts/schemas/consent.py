@@ -146,3 +146,139 @@ class BreakGlassSchema(Schema):
     expires_at = fields.DateTime(required=True)
     decision = fields.String(required=True)
     obligations = fields.List(fields.Nested(ObligationSchema), required=True)
+
+
+# -- sharing requests: a department's clinician asks a patient to share ---------------------------
+
+SHARING_STATUSES = ("pending", "approved", "declined", "expired")
+#: The longest consent a sharing request may ask for, in days (a year); an end date is bounded alike.
+SHARING_MAX_DAYS = 366
+
+
+class SharingPeriodRequestSchema(Schema):
+    """How long the consent would last: DAYS from the patient's yes, or until END (one of them)."""
+
+    days = fields.Integer(validate=validate.Range(1, SHARING_MAX_DAYS), strict=True,
+                          metadata={"description": "Days from the moment the patient approves."})
+    end = fields.String(validate=validate.Length(min=10, max=40), metadata={
+        "description": "ISO 8601 date (to the end of that day, UTC) or date-time, within a year."})
+
+
+class SharingRequestCreateSchema(Schema):
+    """A clinician (scope user/SharingRequest.c) asks a patient to share some kinds of record with
+    the clinician's department (the token's ``dept``), for one purpose, in their own words."""
+
+    patient = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX))
+    classes = fields.List(fields.String(validate=CLASS), required=True, validate=validate.Length(min=1), metadata={
+        "description": "FHIR resource types and sensitivity labels (PSY, SUD, HIV, SEX, GDIS)."})
+    purposes = fields.List(fields.String(validate=PURPOSE), required=True, validate=validate.Length(equal=1),
+                           metadata={"description": "Exactly one HL7 PurposeOfUse code."})
+    period = fields.Nested(SharingPeriodRequestSchema, required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=REASON_MAX), metadata={
+        "description": "Why, in plain words: shown to the patient as the clinician wrote it."})
+    exchange_request = fields.String(allow_none=True, validate=validate.Length(min=1, max=ID_MAX), metadata={
+        "description": "The denied exchange request this one follows, if any."})
+
+
+class SharingAnswerRequestSchema(Schema):
+    """The patient's approval; TEXT_SHA256, when sent, must be the consent text they read."""
+
+    text_sha256 = fields.String(validate=validate.Regexp("^[0-9a-f]{64}$"), metadata={
+        "description": "SHA-256 (hex) of the consent text shown; a text that changed since is a 409."})
+
+
+class SharingStatusSchema(StatusTextSchema):
+    code = fields.String(required=True, validate=validate.OneOf(SHARING_STATUSES))
+
+
+class NamedPartySchema(Schema):
+    id = fields.String(required=True)
+    display = fields.String(required=True, metadata={"description": "Its name in the response language."})
+
+
+class PersonSchema(Schema):
+    sub = fields.String(required=True, metadata={"description": "The staff account id."})
+    fhirUser = fields.String(allow_none=True, required=True, metadata={"description": "Practitioner/<id>."})
+
+
+class SharingPeriodSchema(Schema):
+    days = fields.Integer(allow_none=True, required=True)
+    end = fields.Nested(DisplayDateSchema, allow_none=True, required=True)
+    display = fields.String(required=True, metadata={"description": "How long, in words."})
+
+
+class StaffSharingRequestSchema(Schema):
+    """A department's sharing request as its staff see it, with its words in their language."""
+
+    id = fields.String(required=True)
+    patient = fields.String(required=True)
+    department = fields.Nested(NamedPartySchema, required=True)
+    requested_by = fields.Nested(PersonSchema, required=True)
+    classes = fields.List(fields.Nested(CodedSchema), required=True)
+    purposes = fields.List(fields.Nested(CodedSchema), required=True)
+    period = fields.Nested(SharingPeriodSchema, required=True)
+    reason = fields.String(required=True)
+    exchange_request = fields.String(allow_none=True, required=True)
+    status = fields.Nested(SharingStatusSchema, required=True)
+    created = fields.Nested(DisplayDateSchema, required=True)
+    expires = fields.Nested(DisplayDateSchema, required=True)
+    answered = fields.Nested(DisplayDateSchema, allow_none=True, required=True)
+    answered_by = fields.Nested(PartySchema, allow_none=True, required=True)
+    consent_id = fields.String(allow_none=True, required=True)
+    next_step = fields.String(required=True, metadata={"description": "What to do now, in words."})
+
+
+class StaffSharingRequestListSchema(Schema):
+    items = fields.List(fields.Nested(StaffSharingRequestSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class RoleSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "A staff role (contracts.vocabulary.STAFF_ROLES)."})
+    display = fields.String(required=True)
+
+
+class AskerSchema(Schema):
+    role = fields.Nested(RoleSchema, allow_none=True, required=True)
+    display = fields.String(required=True, metadata={"description": "Who asks, in words (a role, not a name)."})
+
+
+class TheirWordsSchema(Schema):
+    """The clinician's reason exactly as written: their words, not ours (not checked for reading level)."""
+
+    intro = fields.String(required=True)
+    quote = fields.String(required=True)
+
+
+class PatientSharingRequestSchema(Schema):
+    """A department's request, as the patient reads it (contracts/PATIENT_FACING.md)."""
+
+    id = fields.String(required=True)
+    summary = fields.String(required=True)
+    status = fields.Nested(SharingStatusSchema, required=True)
+    department = fields.Nested(NamedPartySchema, required=True)
+    asked_by = fields.Nested(AskerSchema, required=True)
+    classes = fields.List(fields.Nested(CodedSchema), required=True)
+    purposes = fields.List(fields.Nested(CodedSchema), required=True)
+    period = fields.Nested(SharingPeriodSchema, required=True)
+    reason = fields.Nested(TheirWordsSchema, required=True)
+    consent_text = fields.Nested(AgreedTextSchema, allow_none=True, required=True, metadata={
+        "description": "The exact consent the patient would agree to, while the request is pending."})
+    created = fields.Nested(DisplayDateSchema, required=True)
+    expires = fields.Nested(DisplayDateSchema, required=True)
+    answered = fields.Nested(DisplayDateSchema, allow_none=True, required=True)
+    consent_id = fields.String(allow_none=True, required=True)
+    next_step = fields.String(required=True)
+    language = fields.Nested(LanguageBlockSchema)
+
+
+class PatientSharingRequestListSchema(Schema):
+    items = fields.List(fields.Nested(PatientSharingRequestSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+    language = fields.Nested(LanguageBlockSchema)
+
+
+class SharingApprovalSchema(PatientSharingRequestSchema):
+    """An approved request with the consent it granted."""
+
+    consent = fields.Nested(PatientConsentSchema, required=True)

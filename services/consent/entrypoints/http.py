@@ -11,7 +11,7 @@ from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
 from services.consent.adapters.tables import outbox
 from services.consent.bootstrap import bootstrap
-from services.consent.entrypoints import departments, fhir, patient
+from services.consent.entrypoints import departments, fhir, patient, sharing
 from services.consent.entrypoints.fastpath import fast_decide
 
 
@@ -29,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     patient.register(app)
     departments.register(app)
     fhir.register(app)
+    sharing.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_decide(consent, app.extensions["token_validator"])],
                               app.extensions["observe_request"])
     return app

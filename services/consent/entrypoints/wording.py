@@ -197,3 +197,129 @@ REASONS = [N_("unknown department"), N_("the department is not active"),
            N_("a proxy grantee needs an id")]
 # The bounds of contracts.limits (ID_MAX, REASON_MAX), as domain.model.within words them.
 LENGTH_REASONS = [N_("must be at most 64 characters"), N_("must be at most 1000 characters")]
+
+
+# -- sharing requests (services/consent/domain/sharing.py) ----------------------------------------
+# What the patient reads: who asks, for what, why, for how long, and the consent they would give.
+SHARING_STATUS = {"pending": N_("Waiting for your answer"), "approved": N_("You said yes"),
+                  "declined": N_("You said no"), "expired": N_("No longer open")}
+SHARING_SUMMARY = N_("{department} asks to see your {classes} {purposes}.")
+SHARING_ASKER = N_("{role} at {department}")
+SHARING_ASKER_UNKNOWN = N_("Staff at {department}")
+SHARING_DAYS = N_("For {days} days after you say yes")
+SHARING_ONE_DAY = N_("For one day after you say yes")
+SHARING_UNTIL = N_("Until {end}")
+SHARING_THEIR_WORDS = N_("Why they ask, in their own words:")
+SHARING_NEXT = {
+    "pending": N_("Read the consent below, then say yes or no. Nothing is shared unless you say yes."),
+    "approved": N_("You can take this back at any time from your list of consents."),
+    "declined": N_("Nothing was shared. You can still share later if you change your mind."),
+    "expired": N_("You can no longer answer this. Nothing was shared."),
+}
+SHARING_NOT_FOUND = N_("There is no request with this id that you may see.")
+SHARING_NOT_FOUND_NEXT = N_("Go back to your list of requests and pick one from there.")
+SHARING_ANSWERED = N_("This request was already answered.")
+SHARING_ANSWERED_NEXT = N_("Look at your list of consents to see what you share.")
+SHARING_EXPIRED = N_("This request is no longer open, so it cannot be answered.")
+SHARING_EXPIRED_NEXT = N_("If you still want to share, you can add a consent yourself.")
+SHARING_TEXT_CHANGED = N_("The words of this consent changed since you read them.")
+SHARING_TEXT_CHANGED_NEXT = N_("Read the new words, then answer again.")
+
+# What the department's staff read (the console shows these words as they come).
+STAFF_STATUS = {"pending": N_("Waiting for the patient"), "approved": N_("The patient said yes"),
+                "declined": N_("The patient said no"), "expired": N_("Closed without an answer")}
+STAFF_NEXT = {
+    "pending": N_("Wait for the patient to answer. They can answer until {date}."),
+    "approved": N_("Ask for the records again. The patient's consent now allows it."),
+    "declined": N_("The patient said no. Do not ask again for the same records unless your reason changes."),
+    "expired": N_("The patient did not answer in time. Ask again only if you still need the records."),
+}
+STAFF_ONLY = N_("Only a member of a department's staff can do this.")
+STAFF_NOT_FOUND = N_("Your department has no sharing request with this id.")
+STAFF_NOT_A_GRANTEE = N_("Your department may not hold a patient's consent, so it cannot ask for one.")
+STAFF_DUPLICATE = N_("Your department already asked this patient to share these records for this purpose.")
+STAFF_DUPLICATE_NEXT = N_("Wait for the patient to answer that request.")
+STAFF_TOO_MANY = N_("Your department already has {count} requests waiting for this patient.")
+STAFF_TOO_MANY_NEXT = N_("Wait for the patient to answer one of them.")
+CHECK_FIELDS = N_("Check these fields: {fields}.")
+SHARING_REASONS = [N_("name exactly one purpose"), N_("give either a number of days or an end date"),
+                   N_("must be a whole number from 1 to 366"), N_("must be within a year"),
+                   N_("must be the id of an exchange request")]
+
+
+def role_name(role: str | None, locale: str) -> str | None:
+    return t(v.ROLE_NAMES[role], locale) if role in v.ROLE_NAMES else None
+
+
+def sharing_period(request, locale: str) -> dict:
+    """How long the consent would last: days from the answer, or until a date, with its words."""
+    if request.days is not None:
+        words = t(SHARING_ONE_DAY, locale) if request.days == 1 else t(SHARING_DAYS, locale, days=request.days)
+        return {"days": request.days, "end": None, "display": words}
+    return {"days": None, "end": date_block(request.end, locale),
+            "display": t(SHARING_UNTIL, locale, end=long_date(request.end, locale))}
+
+
+def _coded_lists(request, locale: str) -> dict:
+    return {"purposes": [coded(v.PURPOSE_SYSTEM, p, t(v.PURPOSE_NAMES[p], locale)) for p in request.purposes],
+            "classes": [coded(v.LABEL_SYSTEM if v.is_label(c) else v.RESOURCE_SYSTEM, c,
+                              t(v.CLASS_NAMES[c], locale)) for c in request.classes]}
+
+
+def sharing_summary(request, locale: str, names: Names) -> str:
+    """One plain sentence: who asks to see what and why (the kinds counted when naming them all
+    would read above grade 8)."""
+    department = names.name(request.department, locale)
+    purposes = purpose_list(request.purposes, locale)
+    options = [t(SHARING_SUMMARY, locale, department=department, classes=c, purposes=purposes)
+               for c in (class_list(request.classes, locale),
+                         t(MANY_CLASSES, locale, count=len(request.classes)))]
+    return next((text for text in options if plain_enough(text, locale)), options[-1])
+
+
+def patient_sharing_view(request, status: str, locale: str, names: Names, consent: Consent | None) -> dict:
+    """A sharing request as the patient reads it; CONSENT is the one a yes now would grant (its
+    exact text is shown), None once the request cannot be approved."""
+    department = names.name(request.department, locale)
+    role = role_name(request.requested_by.role, locale)
+    asker = (t(SHARING_ASKER, locale, role=role, department=department) if role
+             else t(SHARING_ASKER_UNKNOWN, locale, department=department))
+    return {
+        "id": request.id,
+        "summary": sharing_summary(request, locale, names),
+        "status": {"code": status, "status_text": t(SHARING_STATUS[status], locale)},
+        "department": {"id": request.department, "display": department},
+        "asked_by": {"role": {"code": request.requested_by.role, "display": role} if role else None,
+                     "display": asker},
+        **_coded_lists(request, locale),
+        "period": sharing_period(request, locale),
+        "reason": {"intro": t(SHARING_THEIR_WORDS, locale), "quote": request.reason},
+        "consent_text": ({"language": consent.language, "text": consent.text, "sha256": consent.text_sha256}
+                         if consent is not None else None),
+        "created": date_block(request.created_at, locale),
+        "expires": date_block(request.expires_at, locale),
+        "answered": date_block(request.answered_at, locale),
+        "consent_id": request.consent_id,
+        "next_step": t(SHARING_NEXT[status], locale),
+    }
+
+
+def staff_sharing_view(request, status: str, locale: str, names: Names) -> dict:
+    """A sharing request as its department's staff read it, with what to do next."""
+    return {
+        "id": request.id,
+        "patient": request.patient,
+        "department": {"id": request.department, "display": names.name(request.department, locale)},
+        "requested_by": request.requested_by.as_dict(),
+        **_coded_lists(request, locale),
+        "period": sharing_period(request, locale),
+        "reason": request.reason,
+        "exchange_request": request.exchange_request,
+        "status": {"code": status, "status_text": t(STAFF_STATUS[status], locale)},
+        "created": date_block(request.created_at, locale),
+        "expires": date_block(request.expires_at, locale),
+        "answered": date_block(request.answered_at, locale),
+        "answered_by": request.answered_by.as_dict() if request.answered_by else None,
+        "consent_id": request.consent_id,
+        "next_step": t(STAFF_NEXT[status], locale, date=long_date(request.expires_at, locale)),
+    }
