@@ -49,6 +49,15 @@ class RecordSourceSchema(Schema):
     display = fields.String(required=True, metadata={"example": "Physiotherapy"})
 
 
+class StatementSchema(Schema):
+    """My statement of disagreement, as kept with the record."""
+
+    statement = fields.String(required=True, metadata={"description": "The patient's words, as sent."})
+    date = fields.Nested(DisplayDateSchema, allow_none=True)
+    request = fields.String(allow_none=True, metadata={"description": "The correction request's id."})
+    explanation = fields.String(metadata={"description": "What happens to it, in plain words."})
+
+
 class RecordItemSchema(Schema):
     """One clinical item in plain words (contracts/PATIENT_FACING.md "A clinical item")."""
 
@@ -68,6 +77,8 @@ class RecordItemSchema(Schema):
                                                            "name yet; the title shows its coded display."})
     patient_reported = fields.Boolean()
     note = fields.String(metadata={"description": "The patient's own words (symptom notes)."})
+    disagreements = fields.List(fields.Nested(StatementSchema), metadata={
+        "description": "My statements of disagreement about this record (one record page only)."})
 
 
 class RecordPageSchema(Schema):
@@ -152,6 +163,22 @@ class AmendmentRequestSchema(Schema):
     correction = fields.String(required=True, validate=validate.Length(min=1, max=TEXT_MAX))
 
 
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Write some words, not only spaces.")
+
+
+class DisagreementRequestSchema(Schema):
+    """Disagree with a denied correction request, in my own words (45 CFR 164.526(d)(1)(iii)).
+
+    One statement per request (a second one is 409). It is kept as a FHIR R4 DocumentReference
+    linked to the record (context.related) and sent with the record whenever it is shared.
+    """
+
+    statement = fields.String(required=True, validate=[validate.Length(min=1, max=TEXT_MAX), _not_blank],
+                              metadata={"description": "Why I disagree, in my words."})
+
+
 class AmendmentSchema(Schema):
     id = fields.String(required=True)
     record_id = fields.String(required=True)
@@ -164,6 +191,10 @@ class AmendmentSchema(Schema):
     status = fields.Nested(StatusTextSchema, required=True)
     source = fields.Nested(RecordSourceSchema, required=True)
     reason = fields.String(allow_none=True, metadata={"description": "The department's note, as written."})
+    can_disagree = fields.Boolean(metadata={"description": "True when the request was denied and I "
+                                                           "have not sent a statement of disagreement."})
+    next_step = fields.String(allow_none=True)
+    disagreement = fields.Nested(StatementSchema, allow_none=True)
 
 
 class AmendmentCreatedSchema(AmendmentSchema):
