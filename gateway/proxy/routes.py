@@ -17,13 +17,13 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/patient/v1/notifications", "exchange"),
     ("/patient/v1/disclosures", "exchange"),
     ("/patient/v1/amendments", "records"),
+    ("/patient/v1/corrections", "records"),
     ("/patient/v1/consents", "consent"),
-    ("/patient/v1/sharing-requests", "consent"),
-    ("/staff/v1/sharing-requests", "consent"),
     ("/patient/v1/records", "records"),
     ("/patient/v1/entries", "records"),
     ("/patient/v1/me", "records"),
     ("/exchange/v1", "exchange"),
+    ("/staff/v1/corrections", "records"),
     ("/staff/v1/inbox", "exchange"),
     ("/staff/v1/requests", "exchange"),
     ("/consent/v1", "consent"),
@@ -55,14 +55,12 @@ ROUTES: list[tuple[str, str, Rule]] = [
     # a request to the custodian, stored as a FHIR Task: a right of its own for a caregiver
     ("POST", "/patient/v1/amendments", ("patient", "Task", "c")),
     ("GET", "/patient/v1/amendments", ("patient", "*", "r")),
+    # a statement of disagreement after a denial is part of the same correction request
+    ("POST", "/patient/v1/corrections/{id}/disagreement", ("patient", "Task", "c")),
     ("GET", "/patient/v1/consents", ("patient", "Consent", "s")),
     ("POST", "/patient/v1/consents", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/consents/{id}", ("patient", "Consent", "r")),
     ("DELETE", "/patient/v1/consents/{id}", ("patient", "Consent", "d")),
-    # a department's request to share: reading it is reading consents, answering it changes them
-    ("GET", "/patient/v1/sharing-requests", ("patient", "Consent", "s")),
-    ("POST", "/patient/v1/sharing-requests/{id}/approve", ("patient", "Consent", "c")),
-    ("POST", "/patient/v1/sharing-requests/{id}/decline", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/disclosures", ("patient", "AuditEvent", "s")),
     ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
     # consent (departments)
@@ -78,10 +76,11 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/staff/v1/inbox", ("user", "Exchange", "r")),
     ("POST", "/staff/v1/requests", ("user", "Exchange", "c")),
     ("GET", "/staff/v1/requests/{id}", ("user", "Exchange", "r")),
-    # sharing requests (a department's clinicians ask a patient to share)
-    ("POST", "/staff/v1/sharing-requests", ("user", "SharingRequest", "c")),
-    ("GET", "/staff/v1/sharing-requests", ("user", "SharingRequest", "r")),
-    ("GET", "/staff/v1/sharing-requests/{id}", ("user", "SharingRequest", "r")),
+    # correction requests (a custodian department's records officers)
+    ("GET", "/staff/v1/corrections", ("user", "Task", "rs")),
+    ("GET", "/staff/v1/corrections/{id}", ("user", "Task", "r")),
+    ("POST", "/staff/v1/corrections/{id}/accept", ("user", "Task", "u")),
+    ("POST", "/staff/v1/corrections/{id}/deny", ("user", "Task", "u")),
     # oversight: the equity report needs a scope no wildcard covers (services.common.smart)
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]
@@ -91,6 +90,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
 BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/fhir"): bodies.BUNDLE,
     ("PUT", "/fhir/{type}/{id}"): bodies.RESOURCE,
+    ("POST", "/staff/v1/corrections/{id}/accept"): bodies.RESOURCE,  # carries the corrected resource
 }
 
 _PARTS = {"type": FHIR_TYPE_PART, "id": FHIR_ID_PART, "vid": FHIR_ID_PART}
