@@ -19,6 +19,8 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/patient/v1/amendments", "records"),
     ("/patient/v1/corrections", "records"),
     ("/patient/v1/consents", "consent"),
+    ("/patient/v1/sharing-requests", "consent"),
+    ("/staff/v1/sharing-requests", "consent"),
     ("/patient/v1/records", "records"),
     ("/patient/v1/entries", "records"),
     ("/patient/v1/me", "records"),
@@ -61,6 +63,10 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/patient/v1/consents", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/consents/{id}", ("patient", "Consent", "r")),
     ("DELETE", "/patient/v1/consents/{id}", ("patient", "Consent", "d")),
+    # a department's request to share: reading it is reading consents, answering it changes them
+    ("GET", "/patient/v1/sharing-requests", ("patient", "Consent", "s")),
+    ("POST", "/patient/v1/sharing-requests/{id}/approve", ("patient", "Consent", "c")),
+    ("POST", "/patient/v1/sharing-requests/{id}/decline", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/disclosures", ("patient", "AuditEvent", "s")),
     ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
     # consent (departments)
@@ -76,6 +82,10 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/staff/v1/inbox", ("user", "Exchange", "r")),
     ("POST", "/staff/v1/requests", ("user", "Exchange", "c")),
     ("GET", "/staff/v1/requests/{id}", ("user", "Exchange", "r")),
+    # sharing requests (a department's clinicians ask a patient to share)
+    ("POST", "/staff/v1/sharing-requests", ("user", "SharingRequest", "c")),
+    ("GET", "/staff/v1/sharing-requests", ("user", "SharingRequest", "r")),
+    ("GET", "/staff/v1/sharing-requests/{id}", ("user", "SharingRequest", "r")),
     # correction requests (a custodian department's records officers)
     ("GET", "/staff/v1/corrections", ("user", "Task", "rs")),
     ("GET", "/staff/v1/corrections/{id}", ("user", "Task", "r")),
