@@ -16,6 +16,7 @@ from gateway.accounts import activation, caregivers
 from gateway.accounts.devices import DeviceCookies
 from gateway.accounts.forwarded import AddressVoucher
 from gateway.accounts.signin import PasswordGate
+from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy
 from gateway.admin import api as admin_api
@@ -23,6 +24,7 @@ from gateway.authz import authorize, revocation
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.authz.revocation import RevocationList
+from gateway.authz.staff_login import StaffLogin
 from gateway.authz.stores import ClientStore, CodeStore, TicketStore, TokenStore
 from gateway.directory.store import DirectoryStore
 from gateway.portal.secret import load_or_create_session_key
@@ -68,15 +70,18 @@ class Stores:
     grants: GrantStore
     signin: SignInStore
     directory: DirectoryStore
+    staff: StaffStore
 
 
 def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
-    """Build the stores; stopping a caregiver's grant revokes its tokens in the same transaction."""
+    """Build the stores; stopping a caregiver's grant, or disabling a member of staff or changing
+    their roles, revokes their tokens in the same transaction."""
     tokens = TokenStore(engine)
     return Stores(clients=ClientStore(engine), codes=CodeStore(engine), tickets=TicketStore(engine),
                   tokens=tokens, accounts=AccountStore(engine, checker),
                   grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
-                  signin=SignInStore(engine), directory=DirectoryStore(engine, checker))
+                  signin=SignInStore(engine), directory=DirectoryStore(engine, checker),
+                  staff=StaffStore(engine, tokens.revoke_staff_tokens, checker))
 
 
 @dataclass
@@ -114,7 +119,8 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     revocations = RevocationList(stores.tokens, config["REVOCATION_REFRESH_SECONDS"])
     server = create_authorization_server(
         app, key, settings, revocations.refresh, clients=stores.clients, codes=stores.codes,
-        tokens=stores.tokens, accounts=stores.accounts, grants=stores.grants)
+        tokens=stores.tokens, accounts=stores.accounts, grants=stores.grants, staff=stores.staff,
+        department=stores.directory.entry)
 
     jwks = public_jwks(key)
     validator = TokenValidator(settings.issuer, settings.audience,
@@ -127,8 +133,11 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     session_key = load_or_create_session_key(settings.var_dir)
     gate = PasswordGate(stores.signin, stores.accounts, signin_policy(config, settings))
 
+    devices = DeviceCookies(session_key)
+    staff_login = StaffLogin(server, stores.tickets, stores.staff, gate, devices,
+                             stores.directory.active)
     app.register_blueprint(authorize.create_blueprint(
-        server, stores.tickets, stores.accounts, stores.grants, gate, DeviceCookies(session_key)))
+        server, stores.tickets, stores.accounts, stores.grants, gate, devices, staff_login))
     app.register_blueprint(activation.create_blueprint(
         stores.accounts, stores.grants, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
         TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))

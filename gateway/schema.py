@@ -41,13 +41,15 @@ auth_codes = sa.Table(
     "auth_codes", metadata,
     sa.Column("code_hash", sa.String(64), primary_key=True),
     sa.Column("client_id", sa.String(64), sa.ForeignKey("clients.client_id"), nullable=False),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    # a portal account's code names account_id, a member of staff's staff_id (migration 0010)
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id")),
     sa.Column("redirect_uri", sa.Text, nullable=False),
     sa.Column("scope", sa.Text, nullable=False),
     sa.Column("code_challenge", sa.String(128), nullable=False),
     sa.Column("code_challenge_method", sa.String(8), nullable=False),
     sa.Column("expires_at", sa.Integer, nullable=False),
     sa.Column("grant_id", sa.String(36)),  # a caregiver's sign-in: the proxy grant it uses
+    sa.Column("staff_id", sa.String(36), sa.ForeignKey("staff_accounts.id")),
 )
 
 tokens = sa.Table(
@@ -65,6 +67,8 @@ tokens = sa.Table(
     sa.Column("refresh_revoked", sa.Boolean, nullable=False, default=False),
     sa.Column("family", sa.String(64), nullable=False, index=True),  # one login's rotated chain
     sa.Column("grant_id", sa.String(36), index=True),  # a caregiver's token: the grant it rests on
+    # a member of staff's token (gateway/accounts/staff.py): ended with the account or department
+    sa.Column("staff_id", sa.String(36), sa.ForeignKey("staff_accounts.id"), index=True),
 )
 
 # Append-only, so every process can poll "id > last seen" cheaply (see revocation.py).
@@ -113,9 +117,12 @@ activation_codes = sa.Table(
 login_tickets = sa.Table(
     "login_tickets", metadata,
     sa.Column("ticket_hash", sa.String(64), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id")),  # a patient's or caregiver's
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.Integer, nullable=False),
+    sa.Column("staff_id", sa.String(36), sa.ForeignKey("staff_accounts.id")),  # a member of staff's
+    # which step of a staff sign-in the ticket opens (gateway/authz/staff_login.py STAFF_STEPS)
+    sa.Column("step", sa.String(16)),
 )
 
 # Sign-in throttle (gateway/accounts/throttle.py), in the database so every worker process counts

@@ -1,5 +1,5 @@
 """Seed clients for the demo and operators: departments (with their directory entries), the
-administrators' client and the patient portal.
+administrators' client, the patient portal and the staff console.
 
 In process: ``register_department(engine, {"department": "cardiology", "names": {...},
 "kind": "clinical"})``. From a shell: ``python -m gateway.admin --help``. Once the gateway runs,
@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 
 from contracts.events import EventChecker
 from contracts.schemas.directory import DepartmentRegistrationSchema
-from gateway.authz.departments import (ADMIN_CLIENT_ID, ADMIN_SCOPE, PORTAL_CLIENT_ID,
-                                       PORTAL_SCOPES)
+from gateway.authz.departments import (ADMIN_CLIENT_ID, ADMIN_SCOPE, CONSOLE_CLIENT_ID,
+                                       CONSOLE_SCOPES, PORTAL_CLIENT_ID, PORTAL_SCOPES)
 from gateway.authz.stores import ClientStore
 from gateway.directory.store import DepartmentExists, DirectoryStore
 
@@ -71,6 +71,15 @@ def ensure_portal_client(engine: Engine, redirect_uris: list[str]) -> dict:
     return {"client_id": PORTAL_CLIENT_ID, "redirect_uri": redirect_uris[0]}
 
 
+def ensure_console_client(engine: Engine, redirect_uris: list[str]) -> dict:
+    """Register (or update the redirect URIs of) the public staff-console client, phr-console
+    (its redirect URI is the gateway's own /console/callback)."""
+    if not redirect_uris:
+        raise ValueError("The console needs at least one redirect URI.")
+    ClientStore(engine).save_console(CONSOLE_CLIENT_ID, CONSOLE_SCOPES, redirect_uris)
+    return {"client_id": CONSOLE_CLIENT_ID, "redirect_uri": redirect_uris[0]}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line for the functions above, against the gateway's configured database."""
     parser = argparse.ArgumentParser(prog="python -m gateway.admin",
@@ -90,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("jwks_file", type=argparse.FileType("r"))
     portal = sub.add_parser("portal", help="create or update the patient portal client")
     portal.add_argument("redirect_uris", nargs="+")
+    console = sub.add_parser("console", help="create or update the staff console client "
+                                             f"{CONSOLE_CLIENT_ID} (redirect URI: <gateway>/console/callback)")
+    console.add_argument("redirect_uris", nargs="+")
     svc = sub.add_parser("service", help="create a service client (or give it a new secret); prints the secret")
     svc.add_argument("name", help="e.g. exchange-service")
     svc.add_argument("--scopes", default="system/Consent.r")
@@ -119,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             result = {"client_id": args.name, "jwks": "registered"}
         elif args.command == "service":
             result = ensure_service_client(engine, args.name, args.scopes)
+        elif args.command == "console":
+            result = ensure_console_client(engine, args.redirect_uris)
         else:
             result = ensure_portal_client(engine, args.redirect_uris)
     except (ValueError, LookupError) as exc:

@@ -6,28 +6,29 @@ import json
 import secrets
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, request
 
 from gateway.accounts import caregivers
-from gateway.accounts.devices import COOKIE as DEVICE_COOKIE, LIFETIME_SECONDS as DEVICE_LIFETIME
-from gateway.accounts.devices import PATH as DEVICE_PATH, DeviceCookies
+from gateway.accounts.devices import COOKIE as DEVICE_COOKIE, DeviceCookies
 from gateway.accounts.models import CAREGIVER_ACCOUNT
 from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import told_wait
 from gateway.authz.departments import supported_scopes
 from gateway.authz.keys import public_jwks
+from gateway.authz.models import CONSOLE
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
+from gateway.authz.pages import PAGE_HEADERS, render_page, trust_device as give_device_cookie
+from gateway.authz.staff_login import StaffLogin
 from gateway.authz.stores import TicketStore
 from services.common import smart
-from services.common.i18n import N_, _, current_language, use_preferred
+from services.common.i18n import N_, _, use_preferred
+
+__all__ = ["PAGE_HEADERS", "create_blueprint", "render_page"]
 
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
                 "code_challenge", "code_challenge_method", "aud", "launch",
                 "patient")  # a caregiver's choice among the patients they act for
-PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-                "Referrer-Policy": "no-referrer"}
 PLAIN_SCOPES = {
     "patient/*.rs": N_("Read your health record"),
     "patient/*.r": N_("Read your health record"),
@@ -46,16 +47,9 @@ MISSING = N_("Enter both your username and your password.")
 NO_GRANT = N_("You cannot act for anyone right now. The patient may have stopped it, or it ended.")
 
 
-def render_page(template: str, status: int = 200, **context) -> Response:
-    """Render a page in the negotiated language, labelled with it (WCAG 3.1.1), never cached."""
-    lang = current_language().used
-    return Response(render_template(template, lang=lang, **context), status=status,
-                    headers={**PAGE_HEADERS, "Content-Language": lang}, mimetype="text/html")
-
-
 def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
                      accounts: AccountStore, grants: GrantStore, gate: PasswordGate,
-                     devices: DeviceCookies) -> Blueprint:
+                     devices: DeviceCookies, staff_login: StaffLogin) -> Blueprint:
     bp = Blueprint("oauth", __name__)  # its pages are in gateway/templates, the app's folder
     settings = server.settings
     audiences = {settings.issuer, settings.issuer + "/fhir", settings.audience}
@@ -103,11 +97,7 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
         return checked.account, checked.wait
 
     def trust_device(page: Response, username: str) -> Response:
-        """Give the browser a new device cookie for USERNAME (gateway/accounts/devices.py)."""
-        page.set_cookie(DEVICE_COOKIE, devices.issue(username), max_age=DEVICE_LIFETIME,
-                        path=DEVICE_PATH, httponly=True, samesite="Lax",
-                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
-        return page
+        return give_device_cookie(devices, page, username)
 
     @bp.route("/oauth/authorize", methods=["GET", "POST"])
     def authorize():
@@ -115,6 +105,8 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
         grant, failure = validated_grant()
         if failure is not None:
             return failure
+        if grant.client.kind == CONSOLE:  # department staff: password, then a second factor
+            return staff_login.handle(grant, params(), request_hash())
         form = request.form if request.method == "POST" else {}
         if "decision" in form:
             account_id = tickets.take_ticket(form.get("ticket", ""), request_hash())

@@ -7,7 +7,7 @@ A department's scopes are never written by hand: registering or changing its ent
 """
 from __future__ import annotations
 
-from contracts.vocabulary import DEPARTMENT_KINDS
+from contracts.vocabulary import DEPARTMENT_KINDS, EMERGENCY_SCOPE, ROLE_SCOPES, STAFF_ROLES
 
 #: What every clinical department may do: read and search what it holds, ask for exchanges,
 #: ask consent for decisions.
@@ -31,6 +31,25 @@ PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cr
 #: (services.common.smart parses only those three): a client holds it only by this exact name.
 ADMIN_CLIENT_ID = "phr-admin"
 ADMIN_SCOPE = "admin/Departments.crus"
+
+
+#: The staff console (gateway/portal/console.py): a public first-party client, authorization
+#: code + PKCE S256, for department staff only. It may ask for every role's scopes; a token
+#: gets only those of its person's roles (staff_scopes).
+CONSOLE_CLIENT_ID = "phr-console"
+STAFF_BASE_SCOPES = "openid fhirUser offline_access"
+CONSOLE_SCOPES = " ".join([STAFF_BASE_SCOPES, *(ROLE_SCOPES[role] for role in STAFF_ROLES),
+                           EMERGENCY_SCOPE])
+
+
+def staff_scopes(roles, may_claim_emergencies: bool) -> str:
+    """The most a member of staff's token may carry: the scopes of each of ROLES
+    (contracts.vocabulary.ROLE_SCOPES), and the emergency scope for a clinician of a department
+    whose entry says it may claim emergencies."""
+    scopes = [STAFF_BASE_SCOPES, *(ROLE_SCOPES[role] for role in STAFF_ROLES if role in roles)]
+    if may_claim_emergencies and "clinician" in roles:
+        scopes.append(EMERGENCY_SCOPE)
+    return " ".join(scopes)
 
 
 def department_scopes(kind: str, may_write_records: bool = False,
@@ -57,7 +76,7 @@ def department_scopes(kind: str, may_write_records: bool = False,
 def supported_scopes() -> list[str]:
     """Every scope a client of this server may be given, sorted: each kind's with every right,
     the portal's and the administrators'."""
-    scopes = set(PORTAL_SCOPES.split()) | {ADMIN_SCOPE}
+    scopes = set(PORTAL_SCOPES.split()) | set(CONSOLE_SCOPES.split()) | {ADMIN_SCOPE}
     for kind in DEPARTMENT_KINDS:
         scopes.update(department_scopes(kind, True, True).split())
     return sorted(scopes)

@@ -11,7 +11,9 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 
 from services.common import smart
 
-PORTAL, DEPARTMENT = "portal", "department"
+PORTAL, DEPARTMENT, CONSOLE = "portal", "department", "console"
+#: Public clients (no secret): the patient portal and the staff console, each with PKCE.
+PUBLIC = (PORTAL, CONSOLE)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Client(ClientMixin):
         return hmac.compare_digest(candidate, self.secret_hash)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        if self.kind == PORTAL:
+        if self.kind in PUBLIC:
             return method == "none"
         if method == "client_secret_basic":
             return bool(self.secret_hash)
@@ -58,10 +60,10 @@ class Client(ClientMixin):
         return False
 
     def check_response_type(self, response_type):
-        return self.kind == PORTAL and response_type == "code"
+        return self.kind in PUBLIC and response_type == "code"
 
     def check_grant_type(self, grant_type):
-        if self.kind == PORTAL:
+        if self.kind in PUBLIC:
             return grant_type in ("authorization_code", "refresh_token")
         return grant_type == "client_credentials"
 
@@ -70,13 +72,14 @@ class Client(ClientMixin):
 class AuthorizationCode(AuthorizationCodeMixin):
     code_hash: str
     client_id: str
-    account_id: str
+    account_id: str | None  # a portal account's code; a member of staff's names staff_id
     redirect_uri: str
     scope: str
     code_challenge: str
     code_challenge_method: str
     expires_at: int
     grant_id: str | None = None
+    staff_id: str | None = None
 
     def get_redirect_uri(self):
         return self.redirect_uri
@@ -102,6 +105,7 @@ class TokenRecord(TokenMixin):
     refresh_revoked: bool
     family: str
     grant_id: str | None = None
+    staff_id: str | None = None  # a member of staff's token (gateway/accounts/staff.py)
     #: which of the two the caller presented ("access_token" or "refresh_token")
     presented: str = "access_token"
 

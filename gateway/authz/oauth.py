@@ -25,8 +25,11 @@ from joserfc.jwk import KeySet, RSAKey
 
 from gateway import storage
 from gateway.accounts import caregivers
-from gateway.accounts.models import ActingCaregiver
+from gateway.accounts.models import ActingCaregiver, StaffAccount
+from gateway.accounts.staff import StaffError, check_may_sign_in
+from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore
+from gateway.authz.departments import staff_scopes
 from gateway.authz.models import DEPARTMENT, TokenRecord
 from gateway.authz.stores import ClientStore, CodeStore, TokenStore
 from services.common import smart
@@ -35,26 +38,41 @@ from services.common.config import Settings
 
 ASSERTION_ALGS = ["RS256", "RS384", "ES256", "ES384"]
 REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+#: department id -> its directory entry (gateway/directory/store.py DirectoryStore.entry) or None;
+#: handed in by the wiring, since the directory sits above the authorization server.
+DepartmentEntry = Callable[[str], "dict | None"]
+
+
+def department_active(entry: dict | None) -> bool:
+    return entry is not None and entry.get("status") == "active"
 
 
 # RFC 9068 --------------------------------------------------------------------------------
 class AccessTokenGenerator(JWTBearerTokenGenerator):
     """Issue RFC 9068 JWT access tokens with a kid, our audience and the SMART context claims."""
 
-    def __init__(self, key: RSAKey, settings: Settings):
+    def __init__(self, key: RSAKey, settings: Settings, department: DepartmentEntry):
         super().__init__(issuer=settings.issuer, alg="RS256",
                          refresh_token_generator=lambda **_: generate_token(48),
                          expires_generator=lambda client, grant_type: settings.access_token_minutes * 60)
-        self.key, self.audience = key, settings.audience
+        self.key, self.audience, self.department = key, settings.audience, department
 
     def generate(self, grant_type, client, user=None, scope=None, expires_in=None,
                  include_refresh_token=True):
         """Issue a refresh token only to a patient who asked for offline_access.
 
-        A caregiver's token carries no more than the grant's rights and ends with the grant.
+        A caregiver's token carries no more than the grant's rights and ends with the grant. A
+        member of staff's carries no more than their roles allow in their department, read
+        again at every refresh (a role or an emergency right taken away counts at once).
         """
         scope = self.get_allowed_scope(client, scope)
-        if isinstance(user, ActingCaregiver):
+        if isinstance(user, StaffAccount):
+            entry = self.department(user.department)
+            may_claim = bool(entry and entry.get("may_claim_emergencies"))
+            scope = " ".join(smart.within(scope or "", staff_scopes(user.roles, may_claim)))
+            if not scope:
+                raise InvalidScopeError(description="The staff member's roles do not allow this scope.")
+        elif isinstance(user, ActingCaregiver):
             scope = " ".join(smart.within(scope, user.scope))
             if not scope:
                 raise InvalidScopeError(description="The caregiver's rights do not allow this scope.")
@@ -78,7 +96,10 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         }
         if client.kind == DEPARTMENT:
             claims["dept"] = client.name
-        if isinstance(user, ActingCaregiver):
+        if isinstance(user, StaffAccount):
+            # A person acting for their department (contracts/vocabulary.py ROLE_SCOPES).
+            claims.update(dept=user.department, role=list(user.roles), fhirUser=user.fhir_user)
+        elif isinstance(user, ActingCaregiver):
             # RFC 8693 section 4.1: sub is the person acted for, act.sub the one acting.
             claims.update(sub=user.patient_account_id, patient=user.patient,
                           act={"sub": user.id}, exp=min(claims["exp"], user.ends_at))
@@ -124,11 +145,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
+        staff = isinstance(request.user, StaffAccount)
         self.server.codes.save_code(
-            code, request.client.get_client_id(), request.user.id,
+            code, request.client.get_client_id(), None if staff else request.user.id,
             request.payload.redirect_uri or "", request.scope,
             data["code_challenge"], data["code_challenge_method"],
-            grant_id=getattr(request.user, "grant_id", None))
+            grant_id=getattr(request.user, "grant_id", None),
+            staff_id=request.user.id if staff else None)
 
     def query_authorization_code(self, code, client):
         return self.server.codes.code(code, client.get_client_id())
@@ -137,6 +160,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Use up the code (once only, section 4.1.2) and return its account."""
         if not self.server.codes.delete_code(authorization_code.code_hash):
             raise InvalidGrantError("The authorization code was already used.")
+        if authorization_code.staff_id:
+            return self.server.staff_member(authorization_code.staff_id)
         return caregivers.principal(self.server.accounts, self.server.grants,
                                     authorization_code.account_id, authorization_code.grant_id)
 
@@ -171,6 +196,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         if not self.server.tokens.retire_refresh(refresh_token.jti):
             raise InvalidGrantError("The refresh token was already used.")
+        if refresh_token.staff_id:  # the account and its department are checked again
+            return self.server.staff_member(refresh_token.staff_id)
         return caregivers.principal(self.server.accounts, self.server.grants,
                                     refresh_token.account_id, refresh_token.grant_id)
 
@@ -267,6 +294,11 @@ class Introspection(IntrospectionEndpoint):
                         patient=token.patient)
         elif token.patient:
             body.update(patient=token.patient, fhirUser=f"Patient/{token.patient}")
+        elif token.staff_id:
+            staff = self.server.staff.account(account_id=token.staff_id)
+            body["sub"] = token.staff_id
+            if staff is not None:
+                body.update(dept=staff.department, role=list(staff.roles), fhirUser=staff.fhir_user)
         if client is not None and client.kind == DEPARTMENT:
             body["dept"] = client.name
         return body
@@ -278,15 +310,32 @@ class GatewayAuthorizationServer(AuthorizationServer):
 
     def __init__(self, key: RSAKey, settings: Settings, on_revoked: Callable[[], None], *,
                  clients: ClientStore, codes: CodeStore, tokens: TokenStore,
-                 accounts: AccountStore, grants: GrantStore):
+                 accounts: AccountStore, grants: GrantStore, staff: StaffStore,
+                 department: DepartmentEntry):
+        # before super().__init__: it may load the config, which builds the token generator
+        self.department = department
         super().__init__()
         self.signing_key, self.settings, self.on_revoked = key, settings, on_revoked
         self.clients, self.codes, self.tokens = clients, codes, tokens
-        # who a code or refresh token was issued to: an account, or a caregiver under a grant
-        self.accounts, self.grants = accounts, grants
+        # who a code or refresh token was issued to: an account, a caregiver under a grant, or
+        # a member of a department's staff
+        self.accounts, self.grants, self.staff = accounts, grants, staff
+
+    def staff_member(self, staff_id: str) -> StaffAccount:
+        """The member of staff a code or refresh token was issued to, when they may still sign
+        in (an active account of an active department); else InvalidGrantError."""
+        account = self.staff.account(account_id=staff_id)
+        if account is None:
+            raise InvalidGrantError("The staff account is gone.")
+        try:
+            check_may_sign_in(account, department_active(self.department(account.department)))
+        except StaffError as refused:
+            raise InvalidGrantError(f"The staff account may not sign in ({refused.reason}).") from None
+        return account
 
     def load_config(self, config):
-        self.register_token_generator("default", AccessTokenGenerator(self.signing_key, self.settings))
+        self.register_token_generator("default", AccessTokenGenerator(self.signing_key, self.settings,
+                                                                      self.department))
         self.scopes_supported = None  # clients' own scope lists decide (Client.get_allowed_scope)
 
     def query_client(self, client_id):
@@ -302,11 +351,13 @@ class GatewayAuthorizationServer(AuthorizationServer):
         refresh = token.get("refresh_token")
         refresh_expires_at = claims["iat"] + REFRESH_TOKEN_SECONDS if refresh else None
         grant_id = user.grant_id if isinstance(user, ActingCaregiver) else None
+        staff = isinstance(user, StaffAccount)
         if grant_id and refresh:
             refresh_expires_at = min(refresh_expires_at, user.ends_at)
         saved = self.tokens.save_token(
             jti=claims["jti"], client_id=claims["client_id"],
-            account_id=user.id if user else None, patient=claims.get("patient"),
+            account_id=user.id if user and not staff else None, patient=claims.get("patient"),
+            staff_id=user.id if staff else None,
             scope=claims["scope"], issued_at=claims["iat"], expires_at=claims["exp"],
             access_revoked=False, refresh_revoked=refresh is None,
             refresh_hash=storage.digest(refresh) if refresh else None,
@@ -314,18 +365,20 @@ class GatewayAuthorizationServer(AuthorizationServer):
             family=previous.family if isinstance(previous, TokenRecord) else claims["jti"])
         if not saved and grant_id:  # the patient stopped the grant while this token was being made
             raise InvalidGrantError("The caregiver's access has ended or was stopped.")
+        if not saved and staff:  # the account or its department was disabled meanwhile
+            raise InvalidGrantError("The staff account may not sign in.")
         if not saved:  # an administrator disabled the department while this token was being made
             raise InvalidClientError(description="The client was disabled.")
         if grant_id and request.payload.grant_type == "authorization_code":
             caregivers.record_sign_in(self.grants, user)
-        if user is not None:
+        if user is not None and not staff:
             token["patient"] = user.patient  # SMART App Launch launch context
 
 
 def create_authorization_server(app, key: RSAKey, settings: Settings, on_revoked: Callable[[], None],
                                 **stores) -> GatewayAuthorizationServer:
     """Build the server with only the grants and endpoints this platform uses; STORES are
-    GatewayAuthorizationServer's (clients, codes, tokens, accounts, grants)."""
+    GatewayAuthorizationServer's (clients, codes, tokens, accounts, grants, staff, department)."""
     server = GatewayAuthorizationServer(key, settings, on_revoked, **stores)
     server.init_app(app)
     token_url = settings.issuer + "/oauth/token"

@@ -91,7 +91,15 @@ class ClientStore(TableStore):
 
     def save_portal(self, client_id: str, scope: str, redirect_uris: list[str]) -> None:
         """Register the public patient-portal client, or update its scopes and redirect URIs."""
-        values = dict(kind="portal", name="Patient portal", secret_hash=None, jwks=None,
+        self._save_public("portal", "Patient portal", client_id, scope, redirect_uris)
+
+    def save_console(self, client_id: str, scope: str, redirect_uris: list[str]) -> None:
+        """Register the public staff-console client, or update its scopes and redirect URIs."""
+        self._save_public("console", "Staff console", client_id, scope, redirect_uris)
+
+    def _save_public(self, kind: str, name: str, client_id: str, scope: str,
+                     redirect_uris: list[str]) -> None:
+        values = dict(kind=kind, name=name, secret_hash=None, jwks=None,
                       scope=scope, redirect_uris=json.dumps(list(redirect_uris)))
         with transaction(self.engine) as conn:
             exists = conn.execute(sa.select(t.clients.c.client_id)
@@ -127,15 +135,17 @@ class ClientStore(TableStore):
 class CodeStore(TableStore):
     """Authorization codes (RFC 6749 section 4.1.2): short-lived, used once, kept hashed."""
 
-    def save_code(self, code: str, client_id: str, account_id: str, redirect_uri: str,
+    def save_code(self, code: str, client_id: str, account_id: str | None, redirect_uri: str,
                   scope: str, challenge: str, method: str, ttl: int = 300,
-                  grant_id: str | None = None) -> None:
+                  grant_id: str | None = None, staff_id: str | None = None) -> None:
+        """Keep CODE for ACCOUNT_ID (a portal account) or STAFF_ID (a member of staff)."""
         with transaction(self.engine) as conn:
             conn.execute(sa.delete(t.auth_codes).where(t.auth_codes.c.expires_at < storage.now()))
             conn.execute(sa.insert(t.auth_codes).values(
                 code_hash=storage.digest(code), client_id=client_id, account_id=account_id,
                 redirect_uri=redirect_uri, scope=scope, code_challenge=challenge,
-                code_challenge_method=method, expires_at=storage.now() + ttl, grant_id=grant_id))
+                code_challenge_method=method, expires_at=storage.now() + ttl, grant_id=grant_id,
+                staff_id=staff_id))
 
     def code(self, code: str, client_id: str) -> AuthorizationCode | None:
         """Load an unexpired code issued to CLIENT_ID."""
@@ -152,18 +162,40 @@ class CodeStore(TableStore):
 
 
 class TicketStore(TableStore):
-    """Login tickets: who signed in, between the password and the approval page."""
+    """Login tickets: who signed in, between the password and the next page.
 
-    def save_ticket(self, ticket: str, account_id: str, request_hash: str, ttl: int = 600) -> None:
+    A patient's ticket (no step) opens the approval page. A member of staff's names the step
+    it opens (gateway/authz/authorize.py): the second factor after the password, the
+    enrolment of a pending account, or the code once both are done. Each is used once; a
+    ticket of one step never opens another, and every ticket is bound to one authorization
+    request, so the password and the second factor are one person's, in one sign-in.
+    """
+
+    def save_ticket(self, ticket: str, account_id: str | None, request_hash: str, ttl: int = 600,
+                    staff_id: str | None = None, step: str | None = None) -> None:
         with transaction(self.engine) as conn:
             conn.execute(sa.delete(t.login_tickets)
                          .where(t.login_tickets.c.expires_at < storage.now()))
             conn.execute(sa.insert(t.login_tickets).values(
                 ticket_hash=storage.digest(ticket), account_id=account_id,
-                request_hash=request_hash, expires_at=storage.now() + ttl))
+                request_hash=request_hash, expires_at=storage.now() + ttl,
+                staff_id=staff_id, step=step))
 
     def take_ticket(self, ticket: str, request_hash: str) -> str | None:
-        """Consume a ticket issued for the same authorization request; return its account id."""
+        """Consume a patient's ticket issued for the same authorization request; return its
+        account id."""
+        row = self._take(ticket, request_hash)
+        return row["account_id"] if row is not None and row["step"] is None else None
+
+    def take_staff_ticket(self, ticket: str, request_hash: str, step: str) -> str | None:
+        """Consume a member of staff's ticket for STEP of the same authorization request;
+        return its staff account id."""
+        row = self._take(ticket, request_hash)
+        return row["staff_id"] if row is not None and row["step"] == step else None
+
+    def _take(self, ticket: str, request_hash: str):
+        if not isinstance(ticket, str) or not ticket:
+            return None
         c = t.login_tickets.c
         with transaction(self.engine) as conn:
             row = conn.execute(sa.select(t.login_tickets).where(
@@ -171,8 +203,9 @@ class TicketStore(TableStore):
                 c.expires_at >= storage.now())).mappings().first()
             if row is None or row["request_hash"] != request_hash:
                 return None
-            conn.execute(sa.delete(t.login_tickets).where(c.ticket_hash == row["ticket_hash"]))
-            return row["account_id"]
+            taken = conn.execute(sa.delete(t.login_tickets)
+                                 .where(c.ticket_hash == row["ticket_hash"])).rowcount
+            return row if taken == 1 else None  # two tries with one ticket: one wins
 
 
 class TokenStore(TableStore):
@@ -180,13 +213,15 @@ class TokenStore(TableStore):
     every process polls (gateway/authz/revocation.py)."""
 
     def save_token(self, **values) -> bool:
-        """Record an issued token; False, and nothing stored, when its client was disabled or
-        its caregiver grant has ended or was stopped since they were checked (the token must
-        not be handed out)."""
+        """Record an issued token; False, and nothing stored, when its client was disabled, its
+        caregiver grant has ended or was stopped, or its member of staff's account or department
+        was disabled since they were checked (the token must not be handed out)."""
         with transaction(self.engine) as conn:
             if not client_in_service(conn, values["client_id"]):
                 return False
             if values.get("grant_id") and not grant_in_force(conn, values["grant_id"]):
+                return False
+            if values.get("staff_id") and not staff_in_service(conn, values["staff_id"]):
                 return False
             conn.execute(sa.insert(t.tokens).values(**values))
         return True
@@ -260,6 +295,19 @@ class TokenStore(TableStore):
         _revoke(conn, sa.select(t.tokens).where(t.tokens.c.client_id == client_id), True)
 
     @staticmethod
+    def revoke_staff_tokens(conn, staff_id: str) -> None:
+        """Revoke every token of member of staff STAFF_ID, in the caller's transaction (the
+        staff store's, which disables the account or changes its roles in the same one)."""
+        _revoke(conn, sa.select(t.tokens).where(t.tokens.c.staff_id == staff_id), True)
+
+    @staticmethod
+    def revoke_department_staff_tokens(conn, department: str) -> None:
+        """Revoke every token of DEPARTMENT's staff, in the caller's transaction (the
+        directory's, which disables the department in the same one)."""
+        staff = sa.select(t.staff_accounts.c.id).where(t.staff_accounts.c.department == department)
+        _revoke(conn, sa.select(t.tokens).where(t.tokens.c.staff_id.in_(staff)), True)
+
+    @staticmethod
     def revoke_grant_tokens(conn, grant_id: str) -> None:
         """Revoke every token issued under a caregiver's grant, in the caller's transaction
         (the grant store's revoke_grant, which stops the grant in the same one)."""
@@ -274,6 +322,20 @@ def client_in_service(conn, client_id: str) -> bool:
     row = conn.execute(sa.select(t.clients.c.disabled_at).where(t.clients.c.client_id == client_id)
                        .with_for_update(read=True)).first()
     return row is not None and row.disabled_at is None
+
+
+def staff_in_service(conn, staff_id: str) -> bool:
+    """Is member of staff STAFF_ID active, in an active department, read under shared locks on
+    both rows? Disabling the account (gateway/accounts/staff_store.py) or the department
+    (gateway/directory/store.py) updates one of them, so, as for client_in_service, no token
+    is stored for an account or department disabled meanwhile without being revoked."""
+    row = conn.execute(sa.select(t.staff_accounts.c.status, t.staff_accounts.c.department)
+                       .where(t.staff_accounts.c.id == staff_id).with_for_update(read=True)).first()
+    if row is None or row.status != "active":
+        return False
+    dept = conn.execute(sa.select(t.departments.c.status).where(t.departments.c.id == row.department)
+                        .with_for_update(read=True)).first()
+    return dept is not None and dept.status == "active"
 
 
 def _revoke(conn, query, refresh: bool) -> None:

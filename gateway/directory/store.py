@@ -111,6 +111,9 @@ class DirectoryStore(TableStore):
             ClientStore.set_scopes(conn, department_id, after)
             if not set(before.split()) <= set(after.split()):
                 TokenStore.revoke_client_tokens(conn, department_id)
+            if row["may_claim_emergencies"] and not may_claim_emergencies:
+                # its clinicians' tokens carry the emergency scope (authz/departments.py staff_scopes)
+                TokenStore.revoke_department_staff_tokens(conn, department_id)
             data = entry_data(changed)
             events.queue(conn, self.checker, data)
         return data, True
@@ -128,9 +131,16 @@ class DirectoryStore(TableStore):
             self._update(conn, changed)
             ClientStore.disable(conn, department_id)  # first: the client's row lock (see there)
             TokenStore.revoke_client_tokens(conn, department_id)
+            TokenStore.revoke_department_staff_tokens(conn, department_id)  # its people's too
             data = entry_data(changed)
             events.queue(conn, self.checker, data)
         return data, True
+
+    def active(self, department_id: str) -> bool:
+        """Whether DEPARTMENT_ID is registered and active (what the staff store asks:
+        gateway/accounts/staff_store.py DepartmentActive)."""
+        row = self._one(sa.select(t.departments.c.status).where(t.departments.c.id == department_id))
+        return row is not None and row["status"] == ACTIVE
 
     @staticmethod
     def _locked(conn, department_id: str):

@@ -84,6 +84,7 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
     try:
         administrator = admin.ensure_admin_client(engine)
         portal = admin.ensure_portal_client(engine, [f"{gateway}/portal/callback"])
+        admin.ensure_console_client(engine, [f"{gateway}/console/callback"])
     finally:
         engine.dispose()
 

@@ -29,3 +29,37 @@ def enrolled(store: StaffStore, at: float, department: str = "cardiology",
     codes = store.confirm_enrolment(enrolment.account.id, totp_code(enrolment.secret, at),
                                     department_active)
     return store.account(account_id=enrolment.account.id), enrolment.secret, codes
+
+
+# -- through the gateway's pages (gateway/authz/staff_login.py) ----------------------------------------
+CONSOLE_REDIRECT = "http://gateway.test/console/callback"
+
+
+def console_params(challenge: str, scope: str | None = None) -> dict:
+    """An authorization request of the staff console (phr-console, PKCE S256)."""
+    from gateway.authz.departments import CONSOLE_CLIENT_ID, CONSOLE_SCOPES
+    return {"response_type": "code", "client_id": CONSOLE_CLIENT_ID, "redirect_uri": CONSOLE_REDIRECT,
+            "scope": scope or CONSOLE_SCOPES, "state": "st", "code_challenge": challenge,
+            "code_challenge_method": "S256"}
+
+
+def code_from(resp) -> str | None:
+    """The authorization code of a redirect to the console's callback, else None."""
+    from urllib.parse import parse_qs, urlsplit
+    if resp.status_code != 302 or not resp.headers["Location"].startswith(CONSOLE_REDIRECT):
+        return None
+    return parse_qs(urlsplit(resp.headers["Location"]).query).get("code", [None])[0]
+
+
+def token_for(client, code: str, verifier: str):
+    from gateway.authz.departments import CONSOLE_CLIENT_ID
+    return client.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": CONSOLE_REDIRECT,
+        "client_id": CONSOLE_CLIENT_ID, "code_verifier": verifier})
+
+
+def refresh_staff(client, refresh_token: str):
+    from gateway.authz.departments import CONSOLE_CLIENT_ID
+    return client.post("/oauth/token", data={"grant_type": "refresh_token",
+                                              "client_id": CONSOLE_CLIENT_ID,
+                                              "refresh_token": refresh_token})

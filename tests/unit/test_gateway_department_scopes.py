@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.authz.departments import (ADMIN_SCOPE, PORTAL_SCOPES, department_scopes,
+from gateway.authz.departments import (ADMIN_SCOPE, CONSOLE_SCOPES, PORTAL_SCOPES, department_scopes,
                                        supported_scopes)
 from services.common import smart
 from tests.support.directory import DEMO_DEPARTMENTS
@@ -33,7 +33,8 @@ def test_only_a_clinical_department_gets_writing_or_the_break_the_glass_scope():
 
 
 def test_discovery_lists_every_scope_any_client_may_be_given():
-    given = {*PORTAL_SCOPES.split(), ADMIN_SCOPE, *(s for v in BEFORE.values() for s in v.split())}
+    given = {*PORTAL_SCOPES.split(), *CONSOLE_SCOPES.split(), ADMIN_SCOPE,
+             *(s for v in BEFORE.values() for s in v.split())}
     assert set(supported_scopes()) == given and supported_scopes() == sorted(given)
 
 
@@ -54,3 +55,14 @@ def test_only_the_admin_scope_by_its_exact_name_is_granted():
     assert smart.within(ADMIN_SCOPE, ADMIN_SCOPE) == [ADMIN_SCOPE]
     assert smart.within("admin/Departments.r", ADMIN_SCOPE) == []  # not a SMART scope: no part of it
     assert smart.parse(ADMIN_SCOPE) is None  # outside SMART's contexts, so no wildcard can reach it
+
+
+def test_a_member_of_staff_gets_the_scopes_of_their_roles_and_the_emergency_one_only_as_a_clinician_where_the_department_may():
+    from contracts.vocabulary import EMERGENCY_SCOPE, ROLE_SCOPES
+    from gateway.authz.departments import staff_scopes
+    assert EMERGENCY_SCOPE in staff_scopes(("clinician",), True).split()
+    assert EMERGENCY_SCOPE not in staff_scopes(("clinician",), False).split()
+    assert EMERGENCY_SCOPE not in staff_scopes(("privacy-officer", "admin"), True).split()
+    assert set(staff_scopes(("records-officer",), True).split()) == {
+        "openid", "fhirUser", "offline_access", *ROLE_SCOPES["records-officer"].split()}
+    assert set(staff_scopes(("clinician",), True).split()) <= set(CONSOLE_SCOPES.split())
