@@ -396,3 +396,35 @@ def test_the_patient_side_refuses_staff_department_and_missing_tokens(consent, m
         assert resp.status_code in (401, 403) and resp.headers["Content-Type"] == "application/problem+json"
         assert client.get("/patient/v1/sharing-requests", headers=headers).status_code in (401, 403)
     assert count(engine, consents) == 0 and len(events(engine)) == 1
+
+
+def test_the_worker_expires_a_disabled_departments_waiting_requests_for_good(consent, mint):
+    from services.common.directory import TOPIC
+    from services.consent.entrypoints.worker import directory_consumer
+
+    class Letters:
+        def __init__(self):
+            self.sent = []
+
+        def publish(self, topic, key, value, headers):
+            self.sent.append(topic)
+
+        def flush(self):
+            pass
+
+    client, engine = consent
+    waiting = asked(client, mint)["id"]
+    other = asked(client, mint, classes=["Procedure"])["id"]
+    client.post(f"/patient/v1/sharing-requests/{other}/decline", headers=patient(mint))
+    elsewhere = ask(client, clinician(mint, dept="primary-care"))
+    consumer = directory_consumer(consent.service, Letters())
+    disabled = directory_event("cardiology", status="disabled", version=2)
+    assert consumer.handle(TOPIC, json.dumps(disabled).encode()) == "applied"
+    assert consumer.handle(TOPIC, json.dumps(directory_event("cardiology", version=3)).encode()) == "applied"
+    consent.service.directory.reload()
+    with engine.connect() as conn:
+        status = dict(conn.execute(sa.select(sharing_requests.c.id, sharing_requests.c.status)).all())
+    assert status == {waiting: "expired", other: "declined", elsewhere.get_json()["id"]: "pending"}
+    resp = client.post(f"/patient/v1/sharing-requests/{waiting}/approve", headers=patient(mint))
+    assert resp.status_code == 409 and count(engine, consents) == 0
+    assert ask(client, clinician(mint)).status_code == 201  # registered again, it may ask anew

@@ -267,6 +267,12 @@ class SqlSharingRequestRepository:
             sharing_requests.c.patient == patient, sharing_requests.c.department == department,
             sharing_requests.c.open_key.is_not(None), _lapsed(now)).values(open_key=None))
 
+    def expire_department(self, department: str) -> int:
+        """Mark every request of DEPARTMENT still pending as expired for good; return how many."""
+        return self.conn.execute(sharing_requests.update().where(
+            sharing_requests.c.department == department, sharing_requests.c.status == sharing.PENDING)
+            .values(status=sharing.EXPIRED, open_key=None)).rowcount
+
     def for_department(self, department: str, status: str | None, now: datetime, limit: int,
                        offset: int) -> list[SharingRequest]:
         """DEPARTMENT's requests, newest first, LIMIT from OFFSET, with STATUS as of NOW if given."""

@@ -13,9 +13,10 @@ from services.common.directory import TOPIC as DIRECTORY_TOPIC
 from services.common.directory import directory_handlers
 from services.common.outbox import KafkaPublisher, Publisher
 from services.common.worker import ConsumerSpec, Worker
+from services.consent.adapters.repository import SqlSharingRequestRepository
 from services.consent.adapters.tables import departments, outbox, processed_events
 from services.consent.bootstrap import ConsentService, bootstrap
-from services.consent.service_layer import handlers
+from services.consent.service_layer import handlers, sharing
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30.0
@@ -24,9 +25,11 @@ DIRECTORY_GROUP = "phr-consent-directory"
 
 def directory_consumer(consent: ConsentService, dead_letters: Publisher) -> IdempotentConsumer:
     """The consumer that keeps the service's table of departments (services/common/directory.py):
-    each entry once, an older version than the one kept changing nothing."""
+    each entry once, an older version than the one kept changing nothing. A department that may no
+    longer hold a consent has its waiting sharing requests expired in the same transaction."""
+    then = lambda conn, entry: sharing.department_changed(SqlSharingRequestRepository(conn), entry)  # noqa: E731
     return IdempotentConsumer("consent.directory", consent.engine, processed_events,
-                              directory_handlers(departments), dead_letters)
+                              directory_handlers(departments, then=then), dead_letters)
 
 
 def consumer_specs(consent: ConsentService, dead_letters: Publisher) -> list[ConsumerSpec]:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from services.common.envelope import new_event
-from services.consent.domain import sharing
+from services.consent.domain import model, sharing
 from services.consent.domain.model import Consent, Departments, Party
 from services.consent.domain.sharing import Person, SharingRequest
 from services.consent.service_layer.handlers import SOURCE, TOPIC, record_grant
@@ -164,3 +164,13 @@ def _save(uow, request: SharingRequest) -> None:
     if not uow.sharing.save(request):
         raise sharing.AlreadyAnswered(request.id, sharing.APPROVED)  # answered under the lock: never expected
     uow.publish(TOPIC, _answered(request))
+
+
+def department_changed(requests, entry) -> int:
+    """A department's directory entry changed (the worker, in the change's transaction): when it
+    may no longer hold a consent (disabled, say), its requests still waiting expire for good, so
+    registering it again does not bring them back. REQUESTS is the sharing request repository
+    on that transaction; return how many expired."""
+    if model.may_receive(entry):
+        return 0
+    return requests.expire_department(entry.id)
