@@ -146,7 +146,8 @@ class NotificationSchema(Schema):
     id = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(
         ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired",
-         "amendment-accepted", "amendment-rejected", "amendment-completed", "department-disabled"]))
+         "amendment-accepted", "amendment-rejected", "amendment-completed", "department-disabled",
+         "break-glass-justified", "break-glass-not-justified"]))
     title = fields.String(required=True)
     message = fields.String(required=True)
     date = fields.Nested(DisplayDateSchema, required=True)
@@ -156,3 +157,89 @@ class NotificationPageSchema(Schema):
     items = fields.List(fields.Nested(NotificationSchema), required=True)
     next = fields.String(allow_none=True, required=True)
     language = fields.Nested(LanguageBlockSchema)
+
+
+REVIEW_OUTCOMES = ("justified", "not-justified")
+REVIEW_NEXT_STEPS = ("review", "review-now", "none")
+
+
+class ReviewBodySchema(Schema):
+    """A privacy officer's finding on a break-the-glass claim."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(REVIEW_OUTCOMES),
+                            metadata={"description": "Was the emergency access needed?"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000),
+                         metadata={"description": "Why, in plain words; required for not-justified."})
+
+
+class WaitedSchema(Schema):
+    seconds = fields.Integer(required=True)
+    text = fields.String(required=True, metadata={"description": "How long, in words."})
+
+
+class ReleasedEntrySchema(Schema):
+    ledger_seq = fields.Integer(required=True)
+    request_id = fields.String(required=True)
+    released_at = fields.String(required=True)
+    records = fields.List(fields.Nested(CodedSchema), required=True,
+                          metadata={"description": "The kinds of record released, in words."})
+    resource_count = fields.Integer(required=True)
+    redacted_count = fields.Integer(required=True)
+
+
+class ReleasedSchema(Schema):
+    count = fields.Integer(required=True, metadata={"description": "Records released under the claim."})
+    entries = fields.List(fields.Nested(ReleasedEntrySchema), required=True,
+                          metadata={"description": "The ledger entries flagged with this claim."})
+
+
+class RedactedSchema(Schema):
+    count = fields.Integer(required=True, metadata={"description": "Records kept back."})
+    labels = fields.List(fields.Nested(CodedSchema), required=True,
+                         metadata={"description": "The sensitive classes kept back, in words."})
+
+
+class ClaimedLabelSchema(Schema):
+    label = fields.Nested(CodedSchema, required=True)
+    reason = fields.String(required=True, metadata={"description": "The claim's own reason for it."})
+
+
+class ReviewOutcomeSchema(Schema):
+    outcome = fields.Nested(OutcomeSchema, required=True)
+    note = fields.String(allow_none=True, required=True)
+    reviewed_by = fields.Nested(StaffMemberSchema, required=True)
+    reviewed_at = fields.DateTime(required=True)
+
+
+class ReviewNextStepSchema(Schema):
+    code = fields.String(required=True, validate=validate.OneOf(REVIEW_NEXT_STEPS))
+    text = fields.String(required=True)
+
+
+class BreakGlassReviewSchema(Schema):
+    """A break-the-glass claim on one of the department's patients, for its privacy officers."""
+
+    id = fields.String(required=True, metadata={"description": "The claim's id (its grant_id)."})
+    patient = fields.String(required=True)
+    department = fields.Nested(DepartmentSchema, required=True, metadata={"description": "Who claimed it."})
+    claimed_by = fields.Nested(StaffMemberSchema, allow_none=True, required=True,
+                               metadata={"description": "The person, when the claim names one."})
+    claimed_at = fields.DateTime(required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+    expires_at = fields.DateTime(allow_none=True, required=True)
+    reason = fields.String(required=True, metadata={"description": "The claim's written reason, as written."})
+    sensitive = fields.List(fields.Nested(ClaimedLabelSchema), required=True)
+    priority = fields.Boolean(required=True, metadata={"description": "It named a sensitive class."})
+    status = fields.String(required=True, validate=validate.OneOf(("open", "reviewed")))
+    overdue = fields.Boolean(required=True, metadata={"description": "Not reviewed 72 hours after the claim."})
+    due_at = fields.DateTime(required=True)
+    waited = fields.Nested(WaitedSchema, required=True)
+    released = fields.Nested(ReleasedSchema, required=True)
+    redacted = fields.Nested(RedactedSchema, required=True)
+    review = fields.Nested(ReviewOutcomeSchema, allow_none=True, required=True)
+    next_step = fields.Nested(ReviewNextStepSchema, required=True)
+
+
+class BreakGlassReviewPageSchema(Schema):
+    items = fields.List(fields.Nested(BreakGlassReviewSchema), required=True)
+    next = fields.String(allow_none=True, required=True)

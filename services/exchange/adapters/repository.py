@@ -10,12 +10,14 @@ import uuid
 import sqlalchemy as sa
 
 from services.common.directory import ACTIVE
+from services.exchange.adapters.tables import break_glass_reviews as BG
 from services.exchange.adapters.tables import departments, equity_exchanges, equity_patients, equity_proxies
 from services.exchange.adapters.tables import exchange_requests as R
 from services.exchange.adapters.tables import ledger, ledger_head, notifications, patient_index
 from services.exchange.domain import equity
 from services.exchange.domain import ledger as chain
 from services.exchange.domain.model import PENDING, ExchangeRequest, IndexedPatient, Notification
+from services.exchange.domain.staff import OPEN, REVIEW_DUE, Review
 
 _LISTS = ("resource_types", "redact_labels", "obligations")  # stored as JSON text
 
@@ -107,6 +109,13 @@ class SqlLedger:
                                  .order_by(ledger.c.seq)).all()
         return [chain.Link(r.seq, r.entry, r.prev_hash, r.hash) for r in rows]
 
+    def under_break_glass(self, patient: str, claim_id: str) -> list[dict]:
+        """PATIENT's entries released under the break-the-glass claim CLAIM_ID, in sequence order."""
+        rows = self.conn.execute(sa.select(ledger.c.entry).where(ledger.c.patient == patient)
+                                 .order_by(ledger.c.seq)).all()
+        entries = [json.loads(r.entry) for r in rows]
+        return [e for e in entries if e.get("basis") == "break-glass" and e.get("break_glass_id") == claim_id]
+
     def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[dict], bool]:
         """Return one page of PATIENT's entries (newest first, each with its hash) and whether
         more follow."""
@@ -136,6 +145,67 @@ class SqlNotifications:
                                  .order_by(n.c.created_at.desc(), n.c.id).limit(limit + 1).offset(offset)).all()
         return [Notification(r.id, r.patient, r.kind, json.loads(r.params), r.created_at)
                 for r in rows[:limit]], len(rows) > limit
+
+
+def _review(row) -> Review:
+    return Review(claim_id=row.claim_id, patient=row.patient, department=row.department,
+                  claimed_at=_utc(row.claimed_at), reason=row.reason, sensitive=json.loads(row.sensitive),
+                  expires_at=_utc(row.expires_at), claimed_by=row.claimed_by, claimed_by_user=row.claimed_by_user,
+                  outcome=row.outcome, note=row.note, reviewer=row.reviewer, reviewer_user=row.reviewer_user,
+                  reviewed_at=_utc(row.reviewed_at))
+
+
+class SqlBreakGlassReviews:
+    """The break-the-glass review queue on CONN. A claim is seen by the privacy officers of the
+    patient's custodian department, as the patient index says at read time."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def add_once(self, item: Review) -> None:
+        """Queue ITEM for review, unless its claim is queued already."""
+        if self.conn.execute(sa.select(BG.c.claim_id).where(BG.c.claim_id == item.claim_id)).first() is None:
+            self.conn.execute(BG.insert().values(
+                claim_id=item.claim_id, patient=item.patient, department=item.department,
+                claimed_by=item.claimed_by, claimed_by_user=item.claimed_by_user, claimed_at=item.claimed_at,
+                expires_at=item.expires_at, reason=item.reason, sensitive=json.dumps(item.sensitive),
+                priority=item.priority))
+
+    def _of(self, custodian: str):
+        return (sa.select(BG).join(patient_index, patient_index.c.patient_id == BG.c.patient)
+                .where(patient_index.c.custodian == custodian))
+
+    def get(self, claim_id: str, custodian: str, lock: bool = False) -> Review | None:
+        """Return the item of CLAIM_ID if its patient's custodian is CUSTODIAN, else None; LOCK
+        holds its row until the transaction ends."""
+        query = self._of(custodian).where(BG.c.claim_id == claim_id)
+        row = self.conn.execute(query.with_for_update(of=BG) if lock else query).first()
+        return _review(row) if row else None
+
+    def queue(self, custodian: str, status: str | None, limit: int, offset: int) -> tuple[list[Review], bool]:
+        """One page of CUSTODIAN's items (STATUS open or reviewed, None: both) in the queue's
+        order (domain/staff.py queue_key): sensitive claims first, then the oldest."""
+        query = self._of(custodian)
+        if status is not None:
+            query = query.where(BG.c.reviewed_at.is_(None) if status == OPEN else BG.c.reviewed_at.is_not(None))
+        rows = self.conn.execute(query.order_by(BG.c.priority.desc(), BG.c.claimed_at, BG.c.claim_id)
+                                 .limit(limit + 1).offset(offset)).all()
+        return [_review(r) for r in rows[:limit]], len(rows) > limit
+
+    def record(self, item: Review) -> bool:
+        """Store ITEM's review, once: return False when the claim was reviewed already."""
+        done = self.conn.execute(BG.update().where(BG.c.claim_id == item.claim_id, BG.c.reviewed_at.is_(None))
+                                 .values(outcome=item.outcome, note=item.note, reviewer=item.reviewer,
+                                         reviewer_user=item.reviewer_user, reviewed_at=item.reviewed_at))
+        return done.rowcount == 1
+
+    def counts(self, now: dt.datetime) -> tuple[int, int]:
+        """(open items, open items overdue at NOW)."""
+        open_ = BG.c.reviewed_at.is_(None)
+        total = self.conn.execute(sa.select(sa.func.count()).select_from(BG).where(open_)).scalar()
+        late = self.conn.execute(sa.select(sa.func.count()).select_from(BG)
+                                 .where(open_, BG.c.claimed_at <= now - REVIEW_DUE)).scalar()
+        return int(total or 0), int(late or 0)
 
 
 class SqlPatientIndex:

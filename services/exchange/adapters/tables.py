@@ -79,6 +79,26 @@ def _notification_columns() -> list[sa.Column]:
 # Migration 0002 created the table from _request_columns(); what later migrations added is
 # written here, beside it: the member of staff who asked (sub, fhirUser; empty for a department's
 # own system), and the index of a department's inbox (0006).
+def _review_columns() -> list[sa.Column]:
+    return [
+        sa.Column("claim_id", sa.String(64), primary_key=True),  # the claim's grant_id
+        sa.Column("patient", sa.String(64), nullable=False, index=True),
+        sa.Column("department", sa.String(100), nullable=False),  # the claiming department
+        sa.Column("claimed_by", sa.String(64), nullable=True),  # the person, when the event names one
+        sa.Column("claimed_by_user", sa.String(100), nullable=True),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("sensitive", sa.Text, nullable=False),  # JSON list of {label, reason}
+        sa.Column("priority", sa.Boolean, nullable=False),  # it named a sensitive class
+        sa.Column("outcome", sa.String(16), nullable=True),  # justified | not-justified
+        sa.Column("note", sa.Text, nullable=True),
+        sa.Column("reviewer", sa.String(64), nullable=True),
+        sa.Column("reviewer_user", sa.String(100), nullable=True),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+    ]
+
+
 exchange_requests = sa.Table("exchange_requests", metadata, *_request_columns(),
                              sa.Column("requested_by", sa.String(64), nullable=True),
                              sa.Column("requested_by_user", sa.String(100), nullable=True),
@@ -86,6 +106,8 @@ exchange_requests = sa.Table("exchange_requests", metadata, *_request_columns(),
 ledger = sa.Table("ledger", metadata, *_ledger_columns())
 ledger_head = sa.Table("ledger_head", metadata, *_head_columns())
 notifications = sa.Table("notifications", metadata, *_notification_columns())
+break_glass_reviews = sa.Table("break_glass_reviews", metadata, *_review_columns(),
+                               sa.Index("ix_break_glass_reviews_queue", "priority", "claimed_at"))
 
 outbox, processed_events = messaging_tables(metadata)
 departments = directory_table(metadata)

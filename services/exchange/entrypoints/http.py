@@ -9,6 +9,7 @@ from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
+from services.exchange.adapters.metrics import BreakGlassReviewGauge
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints import departments, equity, patient, staff
@@ -27,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     }, test_config.get("validator"), directory=exchange.directory)
     app.extensions["exchange"] = exchange
     app.extensions["metrics_registry"].register(ParkedEvents(exchange.engine, outbox, settings.service))
+    app.extensions["metrics_registry"].register(BreakGlassReviewGauge(exchange.engine, lambda: exchange.flow.clock()))
     departments.register(app)
     patient.register(app)
     equity.register(app)

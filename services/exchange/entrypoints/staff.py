@@ -4,9 +4,9 @@ break-the-glass claims on the department's patients. The department is the token
 claim, the person its sub and fhirUser; another department's items are not found."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, jsonify, url_for
+from flask import Blueprint, Flask, g, jsonify, request, url_for
 
-from contracts.schemas.exchange import ExchangeRequestSchema
+from contracts.schemas.exchange import ExchangeRequestSchema, ReviewBodySchema
 from services.common.auth import require_scope
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -14,9 +14,10 @@ from services.exchange.domain import model as m
 from services.exchange.domain import staff as rules
 from services.exchange.entrypoints import wording as w
 from services.exchange.entrypoints.common import department, lang, load, next_cursor, page_args, service
-from services.exchange.service_layer import queries
+from services.exchange.domain.staff import Review
+from services.exchange.service_layer import queries, reviews
 
-_REQUEST = ExchangeRequestSchema()
+_REQUEST, _REVIEW = ExchangeRequestSchema(), ReviewBodySchema()
 blp = Blueprint("staff", __name__)
 
 
@@ -87,3 +88,99 @@ def get_request(request_id: str):
     if row is None:
         raise Problem(404, N_("Not Found"), N_("There is no exchange request with that id for you."))
     return jsonify(request_item(row, lang(), service().directory.name))
+
+
+# -- break-the-glass reviews (privacy officers) --------------------------------------------------
+
+def _released(entries: list[dict], language: str) -> tuple[dict, dict]:
+    """What was released under a claim (its ledger entries) and what was kept back, in words."""
+    shown, labels = [], []
+    for e in entries:
+        kinds = list(dict.fromkeys(e.get("resource_types") or []))
+        shown.append({"ledger_seq": e["seq"], "request_id": e["request_id"], "released_at": e["released_at"],
+                      "records": [w.record_kind(k, language) for k in kinds],
+                      "resource_count": int(e.get("resource_count") or 0),
+                      "redacted_count": int(e.get("redacted_count") or 0)})
+        labels.extend(e.get("redacted_labels") or [])
+    released = {"count": sum(x["resource_count"] for x in shown), "entries": shown}
+    redacted = {"count": sum(x["redacted_count"] for x in shown),
+                "labels": [w.label_coding(label, language) for label in dict.fromkeys(labels)]}
+    return released, redacted
+
+
+def review_item(item: Review, entries: list[dict], language: str, names: w.Names) -> dict:
+    """One claim as the custodian's privacy officers see it, with its words in LANGUAGE; whether
+    it is overdue and how long it waited by the service's clock."""
+    now = service().flow.clock()
+    released, redacted = _released(entries, language)
+    waited = item.waited(now)
+    step = "none" if item.reviewed_at else ("review-now" if item.overdue(now) else "review")
+    review = None
+    if item.reviewed_at is not None:
+        review = {"outcome": {"code": item.outcome, "text": w.t(w.REVIEW_OUTCOMES[item.outcome], language)},
+                  "note": item.note, "reviewed_by": {"sub": item.reviewer, "fhirUser": item.reviewer_user},
+                  "reviewed_at": item.reviewed_at.isoformat()}
+    return {"id": item.claim_id, "patient": item.patient,
+            "department": {"department": item.department, "display": w.department(item.department, language, names)},
+            "claimed_by": {"sub": item.claimed_by, "fhirUser": item.claimed_by_user} if item.claimed_by else None,
+            "claimed_at": item.claimed_at.isoformat(), "date": w.long_date(item.claimed_at, language),
+            "expires_at": item.expires_at.isoformat() if item.expires_at else None,
+            "reason": item.reason,
+            "sensitive": [{"label": w.label_coding(s["label"], language), "reason": s["reason"]}
+                          for s in item.sensitive],
+            "priority": item.priority, "status": item.status, "overdue": item.overdue(now),
+            "due_at": item.due_at.isoformat(),
+            "waited": {"seconds": int(waited.total_seconds()), "text": w.duration(waited, language)},
+            "released": released, "redacted": redacted, "review": review,
+            "next_step": {"code": step, "text": w.t(w.REVIEW_NEXT_STEPS[step], language)}}
+
+
+def _not_found() -> Problem:
+    return Problem(404, N_("Not Found"), N_("There is no break-the-glass claim with that id for you."))
+
+
+@blp.get("/staff/v1/break-glass-reviews")
+def list_reviews():
+    require_scope("user", "BreakGlassReview", "rs")
+    dept = department()
+    status = request.args.get("status")
+    if status is not None and status not in (rules.OPEN, rules.REVIEWED):
+        raise Problem(422, N_("Unprocessable Content"), N_("Use a status of open or reviewed."),
+                      slug="invalid-input", fields=["status"])
+    limit, offset = page_args("break-glass-reviews")
+    page, more = reviews.queue(service().uow(write=False), dept, status, limit, offset)
+    language, names = lang(), service().directory.name
+    items = [review_item(item, entries, language, names) for item, entries in page]
+    return jsonify({"items": items, "next": next_cursor("break-glass-reviews", offset, items, more)})
+
+
+@blp.get("/staff/v1/break-glass-reviews/<claim_id>")
+def get_review(claim_id: str):
+    require_scope("user", "BreakGlassReview", "r")
+    try:
+        found, entries = reviews.item(service().uow(write=False), claim_id, department())
+    except reviews.NotFound:
+        raise _not_found() from None
+    return jsonify(review_item(found, entries, lang(), service().directory.name))
+
+
+@blp.post("/staff/v1/break-glass-reviews/<claim_id>")
+def post_review(claim_id: str):
+    """Record the finding once, with the reviewer and the time; the patient is told."""
+    require_scope("user", "BreakGlassReview", "u")
+    dept = department()
+    body = load(_REVIEW)
+    svc = service()
+    try:
+        reviews.review(svc.uow(), claim_id, dept, body["outcome"], body.get("note"), person(), svc.flow.clock())
+    except reviews.NotFound:
+        raise _not_found() from None
+    except rules.NoteRequired:
+        raise Problem(422, N_("Unprocessable Content"),
+                      N_("Say in a note why the emergency access was not needed."),
+                      slug="invalid-input", fields=["note"]) from None
+    except rules.AlreadyReviewed:
+        raise Problem(409, N_("Conflict"),
+                      N_("This claim was reviewed already. A review is recorded once.")) from None
+    found, entries = reviews.item(svc.uow(write=False), claim_id, dept)
+    return jsonify(review_item(found, entries, lang(), svc.directory.name))

@@ -66,11 +66,26 @@ NOTICES = {
     "amendment-rejected": (N_("Your correction request was turned down"),
                            N_("{department} did not change your record. You can ask them why.")),
     "amendment-completed": (N_("Your record was corrected"), N_("{department} corrected your record.")),
+    "break-glass-justified": (N_("We checked the emergency access"),
+                              N_("We checked the emergency access by {department}. It was needed to treat you.")),
+    "break-glass-not-justified": (N_("We checked the emergency access"),
+                                  N_("We checked the emergency access by {department}. We found it was not "
+                                     "needed. We are looking into it.")),
     "department-disabled": (N_("A request for your records was stopped"),
                             N_("{department} asked for your records. It was closed before it got them, "
                                "so nothing was shared.")),
 }
 A_CAREGIVER = N_("A caregiver")
+
+#: A privacy officer's finding on a break-the-glass claim, in words.
+REVIEW_OUTCOMES = {"justified": N_("The emergency access was needed."),
+                   "not-justified": N_("The emergency access was not needed.")}
+#: What a privacy officer does next with a claim: by domain/staff.py state (open, overdue, reviewed).
+REVIEW_NEXT_STEPS = {
+    "review": N_("Read the reason and what was shared. Then record if it was needed."),
+    "review-now": N_("This review is late. Read the reason and what was shared today."),
+    "none": N_("Nothing more to do. The review is recorded."),
+}
 
 
 def t(message: str, lang: str, **params) -> str:
@@ -130,3 +145,10 @@ def next_step_text(outcome: str | None, codes: list[str], department_name: str, 
 def duration(delta: timedelta, lang: str) -> str:
     """A length of time in words in LANG ("3 days", "5 hours")."""
     return format_timedelta(delta, locale=lang, threshold=2)
+
+
+def label_coding(label: str, lang: str) -> dict:
+    """A sensitivity label as a list item: its class name with a capital letter."""
+    name = v.CLASS_NAMES.get(label)
+    display = t(name, lang) if name else label
+    return {"system": v.LABEL_SYSTEM, "code": label, "display": display[:1].upper() + display[1:]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from services.exchange.service_layer.flow import add_notification
+from services.exchange.service_layer.reviews import queue_claim
 
 
 def _when(event: dict) -> datetime:
@@ -28,8 +29,10 @@ def on_consent_changed(work, event: dict) -> None:
 
 
 def on_break_glass(work, event: dict) -> None:
-    """Tell the patient that a department used emergency access, and why."""
+    """Tell the patient that a department used emergency access, and why; queue the claim for
+    the privacy officers' review in the same transaction."""
     data = event["data"]
+    queue_claim(work, event)
     add_notification(work, str(data["patient"]), "break-glass", f"event:{event['id']}", _when(event),
                      {"department": data.get("department"), "reason": data.get("reason"),
                       "grant_id": data.get("grant_id"), "expires_at": data.get("expires_at")})

@@ -6,8 +6,8 @@ from sqlalchemy.engine import Engine
 
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
-from services.exchange.adapters.repository import (SqlDepartments, SqlEquityProjection, SqlLedger,
-                                                   SqlNotifications, SqlPatientIndex, SqlRequests)
+from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepartments, SqlEquityProjection,
+                                                   SqlLedger, SqlNotifications, SqlPatientIndex, SqlRequests)
 from services.exchange.adapters.tables import outbox
 
 
@@ -24,6 +24,7 @@ class _OnConnection:
         self.patients = SqlPatientIndex(conn)
         self.equity = SqlEquityProjection(conn)
         self.departments = SqlDepartments(conn)
+        self.reviews = SqlBreakGlassReviews(conn)
 
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
