@@ -28,6 +28,7 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/staff/v1/corrections", "records"),
     ("/staff/v1/inbox", "exchange"),
     ("/staff/v1/requests", "exchange"),
+    ("/staff/v1/break-glass-reviews", "exchange"),
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
     ("/fhir/Consent", "consent"),  # FHIR R4 Consent resources come from the consent service
@@ -82,15 +83,19 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/staff/v1/inbox", ("user", "Exchange", "r")),
     ("POST", "/staff/v1/requests", ("user", "Exchange", "c")),
     ("GET", "/staff/v1/requests/{id}", ("user", "Exchange", "r")),
-    # sharing requests (a department's clinicians ask a patient to share)
-    ("POST", "/staff/v1/sharing-requests", ("user", "SharingRequest", "c")),
-    ("GET", "/staff/v1/sharing-requests", ("user", "SharingRequest", "r")),
-    ("GET", "/staff/v1/sharing-requests/{id}", ("user", "SharingRequest", "r")),
+    # break-the-glass reviews (a department's privacy officers): a scope no wildcard covers
+    ("GET", "/staff/v1/break-glass-reviews", ("user", "BreakGlassReview", "rs")),
+    ("GET", "/staff/v1/break-glass-reviews/{id}", ("user", "BreakGlassReview", "r")),
+    ("POST", "/staff/v1/break-glass-reviews/{id}", ("user", "BreakGlassReview", "u")),
     # correction requests (a custodian department's records officers)
     ("GET", "/staff/v1/corrections", ("user", "Task", "rs")),
     ("GET", "/staff/v1/corrections/{id}", ("user", "Task", "r")),
     ("POST", "/staff/v1/corrections/{id}/accept", ("user", "Task", "u")),
     ("POST", "/staff/v1/corrections/{id}/deny", ("user", "Task", "u")),
+    # sharing requests (a department's clinicians ask a patient to share)
+    ("POST", "/staff/v1/sharing-requests", ("user", "SharingRequest", "c")),
+    ("GET", "/staff/v1/sharing-requests", ("user", "SharingRequest", "r")),
+    ("GET", "/staff/v1/sharing-requests/{id}", ("user", "SharingRequest", "r")),
     # oversight: the equity report needs a scope no wildcard covers (services.common.smart)
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]
