@@ -130,8 +130,15 @@ _COMPILED = [(method, _compile(pattern), rule, BODY_LIMITS.get((method, pattern)
              for method, pattern, rule in ROUTES]
 
 
+#: Paths the gateway serves itself, never forwarded whatever prefix of UPSTREAMS they fall
+#: under: the staff admin API (gateway/admin/staff_api.py), as the gateway keeps staff accounts.
+GATEWAY_OWN: tuple[str, ...] = ("/staff/v1/admin",)
+
+
 def upstream_for(path: str) -> str | None:
     """Return the upstream service for PATH, or None when the gateway does not forward it."""
+    if any(path == own or path.startswith(own + "/") for own in GATEWAY_OWN):
+        return None
     for prefix, service in UPSTREAMS:
         if path == prefix or path.startswith(prefix + "/"):
             return service

@@ -50,3 +50,12 @@ def test_each_route_needs_its_scope(method, path, rule):
 ])
 def test_a_route_not_in_the_table_is_not_matched(method, path):
     assert match(method, path) is None
+
+
+@pytest.mark.parametrize("path", ["/staff/v1/admin", "/staff/v1/admin/staff", "/staff/v1/admin/invites",
+                                  "/staff/v1/admin/staff/s-1/roles"])
+def test_the_staff_admin_api_is_never_forwarded_even_under_a_forwarded_prefix(path, monkeypatch):
+    from gateway.proxy import routes
+    monkeypatch.setattr(routes, "UPSTREAMS", [("/staff/v1", "exchange"), *routes.UPSTREAMS])
+    assert upstream_for(path) is None and match("GET", path) is None
+    assert upstream_for("/staff/v1/inbox") == "exchange"
