@@ -47,7 +47,8 @@ STATUS_TEXT = {
                     "cancelled": N_("Cancelled"), "entered-in-error": N_("Entered by mistake")},
     "Condition": {"active": N_("Active"), "recurrence": N_("Back again"),
                   "relapse": N_("Back again"), "inactive": N_("Not active"),
-                  "remission": N_("Better for now"), "resolved": N_("Resolved")},
+                  "remission": N_("Better for now"), "resolved": N_("Resolved"),
+                  "entered-in-error": N_("Entered by mistake")},
     "Immunization": {"completed": N_("Given"), "not-done": N_("Not given"),
                      "entered-in-error": N_("Entered by mistake")},
     "MedicationRequest": {"active": N_("Active"), "on-hold": N_("On hold"),
@@ -210,8 +211,11 @@ def source(custodian: str, names: Names) -> dict:
 def status(resource: dict, t: Translate) -> dict:
     rtype = resource.get("resourceType")
     if rtype == "Condition":
+        # A condition entered in error says so in verificationStatus, and then has no
+        # clinicalStatus (FHIR R4 invariant con-5).
+        verification = ((resource.get("verificationStatus") or {}).get("coding") or [{}])[0].get("code")
         codings = (resource.get("clinicalStatus") or {}).get("coding") or [{}]
-        code = codings[0].get("code")
+        code = "entered-in-error" if verification == "entered-in-error" else codings[0].get("code")
     else:
         code = resource.get("status")
     text = STATUS_TEXT.get(rtype, {}).get(code)

@@ -22,7 +22,7 @@ from services.records.bootstrap import Records, bootstrap
 from services.records.domain.bundle import InvalidBundle
 from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
                                             BadSearch, encode_cursor, parse_query)
-from services.records.entrypoints import patient
+from services.records.entrypoints import patient, staff
 from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(blp)
     patient.register(app)
+    staff.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_read(records, app.extensions["token_validator"])],
                               app.extensions["observe_request"])
     return app

@@ -11,12 +11,13 @@ from functools import lru_cache
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentRequestSchema,
-                                               EntryRequestSchema)
+                                               DisagreementRequestSchema, EntryRequestSchema)
 from services.common import bodies, i18n, paging, smart
 from services.common.auth import require_scope
 from services.common.i18n import N_
 from services.common.problem import Problem
 from services.records.domain import plain_language as pl
+from services.records.service_layer import corrections
 from services.records.service_layer import patient as uc
 
 blp = Blueprint("patient", __name__, url_prefix="/patient/v1")
@@ -31,6 +32,10 @@ NO_FILE = N_("We do not have a record for you here yet.")
 NO_FILE_NEXT = N_("Call your care team. They can set up your record.")
 BAD_INPUT = N_("Some of what you sent is not right.")
 BAD_INPUT_NEXT = N_("Fix the fields named here. Then send it again.")
+NOT_DENIED = N_("You can send this only after your request was turned down.")
+NOT_DENIED_NEXT = N_("Look at your correction requests to see where this one stands.")
+ALREADY_SENT = N_("You already sent your words about this request.")
+ALREADY_SENT_NEXT = N_("Open the record to read what you sent.")
 
 
 def register(app: Flask) -> None:
@@ -202,3 +207,25 @@ def amendments():
     body = uc.list_amendments(_records().uow(write=False), patient_id, lang, vocabulary(),
                               _records().directory)
     return _json(body, lang)
+
+
+@blp.post("/corrections/<task_id>/disagreement")
+def disagreement(task_id: str):
+    """Disagree with a denied correction request, in my words: kept with the record (one per request)."""
+    # Part of asking for a correction (45 CFR 164.526(d)): the same right as filing the
+    # request, patient/Task.c, so a caregiver needs the patient's request-corrections right.
+    patient_id = _patient("Task", "c")
+    lang = _language(patient_id)
+    data = _body(DisagreementRequestSchema())
+    proxy = (g.claims.get("act") or {}).get("sub")
+    cmd = corrections.FileDisagreement(patient_id, task_id, data["statement"], lang.used, proxy)
+    try:
+        task, doc, record = corrections.file_disagreement(cmd, _records().uow())
+    except corrections.NotFound:
+        raise Problem(404, N_("Not Found"), NO_RECORD, next_step=NO_RECORD_NEXT) from None
+    except corrections.NotDenied:
+        raise Problem(409, N_("Conflict"), NOT_DENIED, next_step=NOT_DENIED_NEXT) from None
+    except corrections.AlreadyFiled:
+        raise Problem(409, N_("Conflict"), ALREADY_SENT, next_step=ALREADY_SENT_NEXT) from None
+    item = uc.amendment_item(task, record, lang.used, vocabulary(), _records().directory, statement=doc)
+    return _json({**item, "language": i18n.language_block(lang)}, lang, status=201)

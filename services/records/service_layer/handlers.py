@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from services.common.envelope import new_event
 from services.records.adapters.repository import ClaimCheck, StoredResource
-from services.records.domain import demographics
+from services.records.domain import corrections, demographics
 from services.records.domain.bundle import (EntryError, InvalidBundle, PlannedResource, patient_of,
                                             plan_transaction, validate_resource)
 from services.records.domain.search import SearchQuery, index_of
@@ -138,33 +138,50 @@ def _version(rtype: str, rid: str, content: dict, version: int, now: datetime, c
 
 def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) -> StoredResource:
     """Store a new version of Type/id (FHIR R4 3.1.0.4 update, with version-aware If-Match)."""
-    resource = cmd.resource
-    if isinstance(resource, dict) and "id" not in resource:
-        resource = {**resource, "id": cmd.id}
-    errors = validate_resource(resource, cmd.resource_type)
-    if not errors and (resource["resourceType"] != cmd.resource_type or resource["id"] != cmd.id):
-        errors = [EntryError(f"{cmd.resource_type}.id",
-                             f"The body must be the {cmd.resource_type} with id {cmd.id} named in the URL.")]
-    if errors:
-        raise InvalidBundle(errors, 400 if not isinstance(cmd.resource, dict) else 422)
-    if labeller is not None:
-        resource = labeller.apply(resource)
+    resource = checked_update(cmd.resource_type, cmd.id, cmd.resource, labeller)
     if cmd.if_match is None:
         raise PreconditionRequired()
     with uow:
         current = uow.resources.get(cmd.resource_type, cmd.id)
         if current is None or current.custodian != cmd.custodian:
             raise NotFound(f"{cmd.resource_type}/{cmd.id}")
-        if _etag_version(cmd.if_match) != str(current.version_id):
-            raise PreconditionFailed(current.version_id)
-        if _same(current.body(), resource):
-            return current
-        stored = _version(cmd.resource_type, cmd.id, resource, current.version_id + 1,
-                          datetime.now(timezone.utc), cmd.custodian)
-        uow.resources.replace_all([stored])
-        outcome = amendment_outcome(current.body(), stored.body(), cmd.custodian, stored.last_updated)
-        if outcome is not None:
-            uow.publish(TOPIC, new_event("phr.records.amendment-updated", SOURCE, outcome["patient"], outcome))
+        stored = store_update(uow, current, resource, datetime.now(timezone.utc), cmd.if_match)
+        if stored is not current:
+            outcome = amendment_outcome(current.body(), stored.body(), cmd.custodian, stored.last_updated)
+            if outcome is not None:
+                uow.publish(TOPIC, new_event("phr.records.amendment-updated", SOURCE, outcome["patient"], outcome))
+    return stored
+
+
+def checked_update(resource_type: str, rid: str, resource: object, labeller: Labeller | None = None) -> dict:
+    """Return RESOURCE as an update of Type/id stores it (its id filled in, labelled), or raise
+    InvalidBundle: 400 for a body that is not an object, 422 for one that is not a valid R4
+    Type/id. The one check of every write of one resource (FHIR PUT, a records officer's answer)."""
+    if isinstance(resource, dict) and "id" not in resource:
+        resource = {**resource, "id": rid}
+    errors = validate_resource(resource, resource_type)
+    if not errors and (resource["resourceType"] != resource_type or resource["id"] != rid):
+        errors = [EntryError(f"{resource_type}.id",
+                             f"The body must be the {resource_type} with id {rid} named in the URL.")]
+    if errors:
+        raise InvalidBundle(errors, 400 if not isinstance(resource, dict) else 422)
+    if labeller is not None:
+        resource = labeller.apply(resource)
+    return resource
+
+
+def store_update(uow, current: StoredResource, resource: dict, now: datetime,
+                 if_match: str | None = None) -> StoredResource:
+    """In UOW's transaction, store RESOURCE (checked_update's) as the next version of CURRENT,
+    the old one kept in history; return CURRENT itself when nothing but meta changed. IF_MATCH,
+    when given, must name CURRENT's version (else PreconditionFailed)."""
+    if if_match is not None and _etag_version(if_match) != str(current.version_id):
+        raise PreconditionFailed(current.version_id)
+    if _same(current.body(), resource):
+        return current
+    stored = _version(current.resource_type, current.id, resource, current.version_id + 1, now,
+                      current.custodian)
+    uow.resources.replace_all([stored])
     return stored
 
 
@@ -226,7 +243,9 @@ def fetch_records(cmd: FetchRecords, uow) -> dict:
     with uow:
         check = uow.resources.claim_check_for_request(cmd.request_id)
         if check is None:
-            check = _claim_check(cmd, uow.resources.for_patient(cmd.patient, cmd.resource_types))
+            statements = [s.body() for s in uow.resources.for_patient(cmd.patient, ["DocumentReference"])
+                          if corrections.is_statement(s.body())]
+            check = _claim_check(cmd, uow.resources.for_patient(cmd.patient, cmd.resource_types), statements)
             uow.resources.add_claim_check(check)
         reply = {"request_id": check.request_id, "patient": check.patient_id, "bundle_ref": check.ref,
                  "resource_count": check.resource_count, "redacted_count": check.redacted_count,
@@ -235,13 +254,17 @@ def fetch_records(cmd: FetchRecords, uow) -> dict:
     return reply
 
 
-def _claim_check(cmd: FetchRecords, stored: list[StoredResource]) -> ClaimCheck:
+def _claim_check(cmd: FetchRecords, stored: list[StoredResource], statements: list[dict] = ()) -> ClaimCheck:
     redact = set(cmd.redact_labels)
     kept = [s.body() for s in stored if not (labels_of(s.body()) & redact)]
+    redacted = len(stored) - len(kept)
+    # A patient's statement of disagreement travels with its record, right after it, whatever
+    # types were asked for (45 CFR 164.526(d)(5)); never without it, nor when it is redacted.
+    kept = corrections.with_statements(kept, [d for d in statements if not (labels_of(d) & redact)])
     ref = uuid.uuid4().hex
     bundle = {"resourceType": "Bundle", "id": ref, "type": "collection", "timestamp": cmd.now.isoformat(),
               "entry": [{"resource": r} for r in kept]}
-    return ClaimCheck(ref, cmd.request_id, cmd.patient, cmd.requester, len(kept), len(stored) - len(kept),
+    return ClaimCheck(ref, cmd.request_id, cmd.patient, cmd.requester, len(kept), redacted,
                       json.dumps(bundle, separators=(",", ":")), cmd.now,
                       cmd.now + cmd.ttl)
 

@@ -15,6 +15,7 @@ from services.common.envelope import new_event
 from services.common.i18n import N_
 from services.records.adapters import patient_queries as q
 from services.records.adapters.repository import StoredResource
+from services.records.domain import corrections as rules
 from services.records.domain import plain_language as pl
 from services.records.domain.bundle import validate_resource
 
@@ -32,6 +33,8 @@ AMENDMENT_STATUS = {
     "on-hold": N_("On hold"), "failed": N_("Could not be done"),
 }
 YOUR_DETAILS = N_("Your personal details")
+MAY_DISAGREE = N_("If you do not agree, you can tell us why. We will keep your words with this record.")
+STATEMENT_KEPT = N_("We keep your words with this record. They go with it each time it is shared.")
 AMENDMENT_SUMMARY = N_("You asked {department} to correct this record: {title}.")
 
 
@@ -110,6 +113,11 @@ def me(uow, patient_id: str, lang: i18n.Language, directory: Directory) -> tuple
             "custodian": pl.source(stored.custodian, department_names(directory, lang.used)),
             "language": i18n.language_block(lang)}
     return body, _etag("me", patient_id, stored.version_id, lang, body["custodian"]["display"])
+
+
+def display_name(patient: dict) -> str:
+    """The patient's name as people read it (the official name first)."""
+    return _name(patient)
 
 
 def _name(patient: dict) -> str:
@@ -193,11 +201,16 @@ def read_record(uow, patient_id: str, record_id: str, lang: i18n.Language,
     rtype, _, rid = record_id.rpartition("/")
     with uow:
         row = q.own_record(uow.conn, patient_id, rid, rtype or None)
-    if row is None or row.resource_type not in pl.VISIBLE_TYPES or pl.kind_of(row.body()) is None:
-        raise NotFound(record_id)
+        if row is None or row.resource_type not in pl.VISIBLE_TYPES or pl.kind_of(row.body()) is None:
+            raise NotFound(record_id)
+        reference = f"{row.resource_type}/{row.id}"
+        statements = [d for d in statements_of(uow.conn, patient_id) if rules.statement_about(d) == reference]
     item = pl.to_item(row.body(), row.custodian, lang.used, vocab, translator(lang.used),
                       department_names(directory, lang.used))
-    return (_etag("record", row.resource_type, row.id, row.version_id, lang, item["source"]["display"]),
+    if statements:  # the patient's statements of disagreement are shown with the record
+        item["disagreements"] = [statement_item(d, lang.used) for d in statements]
+    return (_etag("record", row.resource_type, row.id, row.version_id, lang, item["source"]["display"],
+                  [d["id"] for d in statements]),
             {**item, "language": i18n.language_block(lang)})
 
 
@@ -386,14 +399,17 @@ def list_amendments(uow, patient_id: str, lang: i18n.Language, vocab: pl.Vocabul
             ref = (task.body().get("focus") or {}).get("reference", "")
             rtype, _, rid = ref.partition("/")
             records[ref] = q.own_record(uow.conn, patient_id, rid, rtype)
+        statements = {f"DocumentReference/{d['id']}": d for d in statements_of(uow.conn, patient_id)}
     items = [amendment_item(t.body(), records.get(t.body().get("focus", {}).get("reference", "")),
-                            lang.used, vocab, directory, t.custodian) for t in tasks]
+                            lang.used, vocab, directory, t.custodian,
+                            statements.get(rules.correction_of(t.body()).statement or ""))
+             for t in tasks]
     items.sort(key=lambda i: i["date"]["iso"] if i["date"] else "", reverse=True)
     return {"items": items, "next": None, "language": i18n.language_block(lang)}
 
 
 def amendment_item(task: dict, record: StoredResource | None, lang: str, vocab: pl.Vocabulary,
-                   directory: Directory, custodian: str | None = None) -> dict:
+                   directory: Directory, custodian: str | None = None, statement: dict | None = None) -> dict:
     t, names = translator(lang), department_names(directory, lang)
     inputs = {(i.get("type") or {}).get("text"): i.get("valueString") for i in task.get("input") or []}
     owner = (task.get("owner") or {}).get("identifier", {}).get("value") or custodian or ""
@@ -413,4 +429,23 @@ def amendment_item(task: dict, record: StoredResource | None, lang: str, vocab: 
             "date": pl.long_date(task.get("authoredOn"), lang),
             "status": {"code": code, "status_text": t(AMENDMENT_STATUS.get(code, pl.UNKNOWN_STATUS))},
             "source": source,
-            "reason": (task.get("statusReason") or {}).get("text")}
+            "reason": (task.get("statusReason") or {}).get("text"),
+            # After a denial the patient may file one statement of disagreement (45 CFR 164.526(d)).
+            "can_disagree": code == "rejected" and statement is None,
+            "next_step": t(MAY_DISAGREE) if code == "rejected" and statement is None else None,
+            "disagreement": statement_item(statement, lang) if statement is not None else None}
+
+
+def statements_of(conn, patient_id: str) -> list[dict]:
+    """The patient's statements of disagreement (DocumentReferences; domain.corrections)."""
+    return [d.body() for d in q.compartment(conn, patient_id, ("DocumentReference",))
+            if rules.is_statement(d.body())]
+
+
+def statement_item(doc: dict, lang: str) -> dict:
+    """A statement of disagreement as the patient reads it."""
+    task = next((r.get("reference") for r in (doc.get("context") or {}).get("related") or []
+                 if str(r.get("reference", "")).startswith("Task/")), None)
+    return {"statement": rules.statement_text(doc), "date": pl.long_date(doc.get("date"), lang),
+            "request": task.removeprefix("Task/") if task else None,
+            "explanation": translator(lang)(STATEMENT_KEPT)}
