@@ -147,7 +147,8 @@ class NotificationSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(
         ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired",
          "amendment-accepted", "amendment-rejected", "amendment-completed", "department-disabled",
-         "break-glass-justified", "break-glass-not-justified"]))
+         "break-glass-justified", "break-glass-not-justified", "sharing-requested", "sharing-approved",
+         "sharing-declined"]))
     title = fields.String(required=True)
     message = fields.String(required=True)
     date = fields.Nested(DisplayDateSchema, required=True)

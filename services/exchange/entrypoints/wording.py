@@ -71,6 +71,12 @@ NOTICES = {
     "break-glass-not-justified": (N_("We checked the emergency access"),
                                   N_("We checked the emergency access by {department}. We found it was not "
                                      "needed. We are looking into it.")),
+    "sharing-requested": (N_("A request to share your records"),
+                          N_("{department} asks you to share {kinds} {purpose}. Open the portal to answer.")),
+    "sharing-approved": (N_("You answered a request to share"),
+                         N_("You agreed to share your records with {department}.")),
+    "sharing-declined": (N_("You answered a request to share"),
+                         N_("You said no to sharing your records with {department}.")),
     "department-disabled": (N_("A request for your records was stopped"),
                             N_("{department} asked for your records. It was closed before it got them, "
                                "so nothing was shared.")),

@@ -1,5 +1,6 @@
-"""Notifications for the patient: break-the-glass and consent changes (from consent events) and
-the outcome of their correction requests (phr.records.amendment-updated)."""
+"""Notifications for the patient: break-the-glass, consent changes and departments' sharing
+requests with their answers (from consent events), and the outcome of their correction requests
+(phr.records.amendment-updated)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -38,6 +39,24 @@ def on_break_glass(work, event: dict) -> None:
                       "grant_id": data.get("grant_id"), "expires_at": data.get("expires_at")})
 
 
+def on_sharing_requested(work, event: dict) -> None:
+    """Tell the patient that a department asks them to share some kinds of record, and for what."""
+    data = event["data"]
+    add_notification(work, str(data["patient"]), "sharing-requested", f"event:{event['id']}", _when(event),
+                     {"department": data.get("department"), "request_id": data.get("request_id"),
+                      "classes": list(data.get("classes") or []),
+                      "purpose": (data.get("purposes") or ["TREAT"])[0]})
+
+
+def on_sharing_answered(work, event: dict) -> None:
+    """Tell the patient how their sharing request was answered (by them or their caregiver)."""
+    data = event["data"]
+    kind = "sharing-approved" if data.get("answer") == "approved" else "sharing-declined"
+    add_notification(work, str(data["patient"]), kind, f"event:{event['id']}", _when(event),
+                     {"department": data.get("department"), "request_id": data.get("request_id"),
+                      "consent_id": data.get("consent_id")})
+
+
 #: FHIR Task.status -> the kind of notification the patient gets; other statuses say nothing.
 AMENDMENT_OUTCOMES = {"accepted": "amendment-accepted", "in-progress": "amendment-accepted",
                       "rejected": "amendment-rejected", "cancelled": "amendment-rejected",
@@ -60,4 +79,6 @@ NOTIFY_HANDLERS = {
     "phr.consent.revoked": on_consent_changed,
     "phr.consent.expired": on_consent_changed,
     "phr.consent.break-glass": on_break_glass,
+    "phr.consent.sharing-requested": on_sharing_requested,
+    "phr.consent.sharing-answered": on_sharing_answered,
 }
