@@ -298,7 +298,8 @@ def test_an_amendment_that_is_not_the_same_valid_record_is_a_422_and_changes_not
     other_patient = next(e["resource"] for e in demo_bundle("Gustavo_Mejia")["entry"]
                          if e["resource"]["resourceType"] == "Patient")
     before = _state(engine)
-    for resource in ({**current, "id": "another-id"},
+    for resource in (current,  # nothing corrected
+                     {**current, "id": "another-id"},
                      {**current, "resourceType": "Observation"},
                      {**current, "clinicalStatus": "not a concept"},
                      {**current, "subject": {"reference": f"Patient/{other_patient['id']}"}}):

@@ -89,6 +89,7 @@ class Correction:
     reason: str | None  # the department's reason, when denied
     outcome: str | None  # amend | entered-in-error | deny, once answered here
     statement: str | None  # "DocumentReference/<id>": the patient's statement of disagreement
+    provenance: str | None = None  # "Provenance/<id>": the last answer's (Task.relevantHistory)
 
     @property
     def state(self) -> str:
@@ -124,7 +125,9 @@ def correction_of(task: dict) -> Correction:
         asked=parse_instant(task.get("authoredOn") or (task.get("meta") or {}).get("lastUpdated")),
         status=task.get("status") or "requested",
         by_caregiver=any(isinstance(t, dict) and t.get("code") == "entered-by-proxy" for t in tags),
-        reason=(task.get("statusReason") or {}).get("text"), outcome=outcome, statement=statement)
+        reason=(task.get("statusReason") or {}).get("text"), outcome=outcome, statement=statement,
+        provenance=next((h.get("reference") for h in reversed(task.get("relevantHistory") or [])
+                         if isinstance(h, dict) and h.get("reference")), None))
 
 
 def parse_instant(value: str | None) -> datetime:

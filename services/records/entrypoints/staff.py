@@ -38,6 +38,8 @@ NO_RECORD = N_("The record this request is about is no longer held by your depar
 CANNOT_MARK = N_("This kind of record cannot be marked as entered in error.")
 CANNOT_MARK_NEXT = N_("Correct the record instead: send the corrected resource with the action amend.")
 OTHER_PATIENT = N_("A correction must stay in the same patient's record.")
+UNCHANGED = N_("The resource you sent is the record as it is now, so nothing would change.")
+UNCHANGED_NEXT = N_("Send the record with the correction made, or deny the request and say why.")
 NOT_VALID = N_("The corrected resource is not valid FHIR R4: {problems}")
 CHANGED = N_("The record changed since you read it: its current version is {version}.")
 CHANGED_NEXT = N_("Read the record again, make your correction on it, and send it again.")
@@ -143,6 +145,9 @@ def _answer(run, view: uc.View) -> Response:
     except uc.CannotMarkInError:
         raise Problem(422, N_("Unprocessable Content"), CANNOT_MARK, next_step=CANNOT_MARK_NEXT,
                       fields=["action"]) from None
+    except uc.Unchanged:
+        raise Problem(422, N_("Unprocessable Content"), UNCHANGED, next_step=UNCHANGED_NEXT,
+                      fields=["resource"]) from None
     except uc.OtherPatient:
         raise Problem(422, N_("Unprocessable Content"), OTHER_PATIENT, fields=["resource"]) from None
     except InvalidBundle as exc:

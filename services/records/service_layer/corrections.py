@@ -73,6 +73,10 @@ class RecordGone(Exception):
     """The record the request is about is no longer the department's (or no longer there)."""
 
 
+class Unchanged(Exception):
+    """An amendment that is the record as it is: nothing would be corrected."""
+
+
 class OtherPatient(Exception):
     """The corrected record would belong to another patient."""
 
@@ -115,21 +119,14 @@ def _department_task(uow, department: str, task_id: str) -> StoredResource:
 def _items(uow, found: list[rules.Correction], department: str, view: View) -> list[dict]:
     keys = {_key(c.record) for c in found} | {("Patient", c.patient) for c in found}
     keys |= {_key(c.statement) for c in found if c.statement}
-    history = {c.id: _provenance_ref(uow, c.id) for c in found if c.state == "answered"}
-    keys |= {_key(ref) for ref in history.values() if ref}
+    keys |= {_key(c.provenance) for c in found if c.provenance}
     held = uow.resources.get_many(sorted(k for k in keys if k[0] and k[1]))
-    return [staff_item(c, held, history.get(c.id), view) for c in found]
+    return [staff_item(c, held, c.provenance, view) for c in found]
 
 
 def _key(reference: str | None) -> tuple[str, str]:
     rtype, _, rid = str(reference or "").partition("/")
     return rtype, rid.split("/", 1)[0]
-
-
-def _provenance_ref(uow, task_id: str) -> str | None:
-    task = uow.resources.get("Task", task_id)
-    refs = [h.get("reference") for h in (task.body().get("relevantHistory") or []) if isinstance(h, dict)]
-    return refs[-1] if refs else None
 
 
 def staff_item(c: rules.Correction, held: dict, provenance_ref: str | None, view: View) -> dict:
@@ -247,6 +244,8 @@ def accept(cmd: Accept, uow, view: View, labeller: Labeller | None = None,
         if patient_of(resource) != c.patient:  # a correction never moves a record to another patient
             raise OtherPatient(c.record)
         stored = handlers.store_update(uow, record, resource, now, cmd.if_match)
+        if stored is record and cmd.action == "amend":
+            raise Unchanged(c.record)
         corrected = f"{rtype}/{rid}/_history/{stored.version_id}"
         return _answer(uow, task, c, cmd.action, cmd.officer, now, view, corrected=corrected)
 
