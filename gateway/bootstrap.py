@@ -20,6 +20,7 @@ from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy
 from gateway.admin import api as admin_api
+from gateway.admin import staff_api
 from gateway.authz import authorize, revocation
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
@@ -146,6 +147,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
     app.register_blueprint(admin_api.create_blueprint(stores.directory, guard, revocations))
+    app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations))
     return Gateway(settings, engine, stores, key, server, guard, upstreams)
 
 

@@ -83,9 +83,10 @@ class Guard:
     def limit(self, claims: dict) -> None:
         """Spend one request of the caller's budget or raise 429."""
         # Department clients share one budget; every patient of the public portal has their own.
-        # A caregiver (act) has a budget of their own, apart from the patient's.
+        # A caregiver (act) has a budget of their own, apart from the patient's, and so has each
+        # member of staff (a token with roles) of the console.
         actor = claims.get("act") if isinstance(claims.get("act"), dict) else {}
-        key = (claims["client_id"] if not claims.get("patient")
+        key = (claims["client_id"] if not claims.get("patient") and "role" not in claims
                else f"{claims['client_id']} {actor.get('sub') or claims['sub']}")
         wait = self.limiter.take(key)
         if wait:

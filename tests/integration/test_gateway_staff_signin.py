@@ -9,19 +9,16 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from contracts.events import EventChecker
 from contracts.vocabulary import EMERGENCY_SCOPE, ROLE_SCOPES
 from gateway import schema, storage
 from gateway.accounts.staff import PHR_ADMIN
 from gateway.accounts.staff_store import StaffStore
-from gateway.admin.clients import ensure_console_client, register_department
 from gateway.authz.oauth import unverified_claims
-from gateway.authz.stores import TokenStore
 from gateway.directory.store import DirectoryStore
-from tests.support.directory import entry
 from tests.support.gateway import bearer, hidden_fields, pkce
-from tests.support.staff import (CONSOLE_REDIRECT, PASSWORD, code_from, console_params,
-                                 enrolled, refresh_staff, token_for, totp_code)
+from tests.support.staff import (PASSWORD, code_from, console_directory, console_params,
+                                 gateway_staff_store, password_step, person, refresh_staff,
+                                 second_step, staff_tokens, token_for, totp_code)
 
 
 @pytest.fixture
@@ -40,49 +37,16 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def directory(engine) -> DirectoryStore:
-    for dept in ("cardiology", "emergency", "primary-care"):
-        register_department(engine, {k: v for k, v in entry(dept).items()
-                                     if k in ("department", "names", "kind", "may_claim_emergencies",
-                                              "may_write_records")})
-    ensure_console_client(engine, [CONSOLE_REDIRECT])
-    return DirectoryStore(engine, EventChecker("enforce"))
+    return console_directory(engine)
 
 
 @pytest.fixture
 def staff(engine, directory, clock) -> StaffStore:
-    return StaffStore(engine, TokenStore.revoke_staff_tokens, EventChecker("enforce"))
-
-
-def person(staff, directory, clock, **kw):
-    account, secret, codes = enrolled(staff, clock["at"], department_active=directory.active, **kw)
-    clock["at"] += 30  # the enrolment's code is spent: the next sign-in needs the next step's
-    return account, secret, codes
-
-
-def password_step(client, username, password=PASSWORD, scope=None):
-    """The login page, then the password; return (the answer, the PKCE verifier, the params)."""
-    verifier, challenge = pkce()
-    params = console_params(challenge, scope)
-    page = client.get("/oauth/authorize", query_string=params)
-    assert page.status_code == 200, page.get_data(as_text=True)
-    form = hidden_fields(page.get_data(as_text=True))
-    resp = client.post("/oauth/authorize", data={**form, "username": username, "password": password})
-    return resp, verifier
-
-
-def second_step(client, page, code):
-    form = hidden_fields(page.get_data(as_text=True))
-    return client.post("/oauth/authorize", data={**form, "code": code})
+    return gateway_staff_store(engine)
 
 
 def sign_in(client, username, secret, clock, scope=None) -> dict:
-    page, verifier = password_step(client, username, scope=scope)
-    assert page.status_code == 200 and 'name="step" value="second-factor"' in page.get_data(as_text=True)
-    code = code_from(second_step(client, page, totp_code(secret, clock["at"])))
-    assert code
-    resp = token_for(client, code, verifier)
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resp.json
+    return staff_tokens(client, username, secret, clock, scope)
 
 
 # -- the sign-in -------------------------------------------------------------------------------------

@@ -63,3 +63,61 @@ def refresh_staff(client, refresh_token: str):
     return client.post("/oauth/token", data={"grant_type": "refresh_token",
                                               "client_id": CONSOLE_CLIENT_ID,
                                               "refresh_token": refresh_token})
+
+
+def console_directory(engine, departments=("cardiology", "emergency", "primary-care")):
+    """The gateway's directory with the demo's DEPARTMENTS, and the console's client; return the
+    directory's store."""
+    from contracts.events import EventChecker
+    from gateway.admin.clients import ensure_console_client, register_department
+    from gateway.directory.store import DirectoryStore
+    from tests.support.directory import entry
+    fields = ("department", "names", "kind", "may_claim_emergencies", "may_write_records")
+    for dept in departments:
+        register_department(engine, {k: v for k, v in entry(dept).items() if k in fields})
+    ensure_console_client(engine, [CONSOLE_REDIRECT])
+    return DirectoryStore(engine, EventChecker("enforce"))
+
+
+def gateway_staff_store(engine) -> StaffStore:
+    """A staff store over the gateway's ENGINE that ends tokens as the gateway's does."""
+    from contracts.events import EventChecker
+    from gateway.authz.stores import TokenStore
+    return StaffStore(engine, TokenStore.revoke_staff_tokens, EventChecker("enforce"))
+
+
+def person(staff: StaffStore, directory, clock: dict, **kw):
+    """A member of staff enrolled at the CLOCK's time (then moved on one time step, so their
+    enrolment's code is spent); return (account, secret, recovery codes)."""
+    account, secret, codes = enrolled(staff, clock["at"], department_active=directory.active, **kw)
+    clock["at"] += 30
+    return account, secret, codes
+
+
+def password_step(client, username, password=PASSWORD, scope=None):
+    """The console's login page, then the password; return (the answer, the PKCE verifier)."""
+    from tests.support.gateway import hidden_fields, pkce
+    verifier, challenge = pkce()
+    page = client.get("/oauth/authorize", query_string=console_params(challenge, scope))
+    assert page.status_code == 200, page.get_data(as_text=True)
+    form = hidden_fields(page.get_data(as_text=True))
+    resp = client.post("/oauth/authorize", data={**form, "username": username, "password": password})
+    return resp, verifier
+
+
+def second_step(client, page, code):
+    """Send CODE with the form of PAGE (the second-factor or enrolment page)."""
+    from tests.support.gateway import hidden_fields
+    return client.post("/oauth/authorize", data={**hidden_fields(page.get_data(as_text=True)), "code": code})
+
+
+def staff_tokens(client, username, secret, clock, scope=None) -> dict:
+    """Sign a member of staff in through the pages with a TOTP code of the CLOCK's time; return
+    the token response."""
+    page, verifier = password_step(client, username, scope=scope)
+    assert page.status_code == 200 and 'name="step" value="second-factor"' in page.get_data(as_text=True)
+    code = code_from(second_step(client, page, totp_code(secret, clock["at"])))
+    assert code
+    resp = token_for(client, code, verifier)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.json
