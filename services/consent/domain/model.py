@@ -156,12 +156,7 @@ def grant(patient: str, grantee: Party, purposes, classes, start: datetime | Non
     within("grantee.id", grantee.id, ID_MAX)
     if grantee.kind == "department":
         _receiving_department(departments, grantee.id)
-    for code in purposes:
-        if code not in v.PURPOSES:
-            raise InvalidConsent("purposes", "unknown purpose", code)
-    for code in classes:
-        if not v.known_class(code):
-            raise InvalidConsent("classes", "unknown data class or label", code)
+    purposes, classes = known_codes(purposes, classes)
     start = utc(start) or now
     end = utc(end)
     if end is not None and end <= start:
@@ -186,6 +181,19 @@ def _receiving_department(departments: Departments, department_id: str) -> None:
         raise InvalidConsent("grantee", "the department is not active", department_id)
     if not entry.holds_patient_data:
         raise InvalidConsent("grantee", "not a department that can receive records", department_id)
+
+
+def known_codes(purposes, classes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the PURPOSES and CLASSES a consent (or a request for one) names: non-empty lists of
+    known codes, each once, in the order given."""
+    purposes, classes = _unique(purposes, "purposes"), _unique(classes, "classes")
+    for code in purposes:
+        if code not in v.PURPOSES:
+            raise InvalidConsent("purposes", "unknown purpose", code)
+    for code in classes:
+        if not v.known_class(code):
+            raise InvalidConsent("classes", "unknown data class or label", code)
+    return purposes, classes
 
 
 def _unique(values, name: str) -> tuple[str, ...]:

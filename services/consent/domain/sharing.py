@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from contracts import vocabulary as v
 from contracts.limits import ID_MAX, REASON_MAX
 from services.consent.domain import model
 from services.consent.domain.model import Departments, InvalidConsent, NotPermitted, Party, utc, within
@@ -149,15 +148,9 @@ def ask(patient, department: str, person: Person, classes, purposes, days, end: 
     if not isinstance(patient, str) or not patient.strip():
         raise InvalidConsent("patient", "a patient id is required", None)
     within("patient", patient, ID_MAX)
-    classes = model._unique(classes, "classes")
-    for code in classes:
-        if not v.known_class(code):
-            raise InvalidConsent("classes", "unknown data class or label", code)
-    purposes = model._unique(purposes, "purposes")
+    purposes, classes = model.known_codes(purposes, classes)  # the codes any consent may name
     if len(purposes) != 1:
         raise InvalidConsent("purposes", "name exactly one purpose", None)
-    if purposes[0] not in v.PURPOSES:
-        raise InvalidConsent("purposes", "unknown purpose", purposes[0])
     days, end = _period(days, end, now)
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidConsent("reason", "a written reason is required", None)
