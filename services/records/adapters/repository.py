@@ -224,6 +224,15 @@ class SqlResourceRepository:
         rows = self.conn.execute(sa.select(resources).where(*where).order_by(r.resource_type, r.id)).all()
         return [_stored(row) for row in rows]
 
+    def for_patient_containing(self, patient_id: str, resource_type: str, text: str) -> list[StoredResource]:
+        """Return the patient's current RESOURCE_TYPE resources whose JSON contains TEXT (a code
+        that marks a few of them among many, such as the statements of disagreement among a
+        patient's clinical notes: the database skips the others without their being parsed)."""
+        r = resources.c
+        rows = self.conn.execute(sa.select(resources).where(
+            r.patient_id == patient_id, r.resource_type == resource_type, r.content.contains(text, autoescape=True)))
+        return [_stored(row) for row in rows]
+
     # claim checks (phr.records.fetch)
 
     def claim_check_for_request(self, request_id: str) -> ClaimCheck | None:

@@ -243,8 +243,9 @@ def fetch_records(cmd: FetchRecords, uow) -> dict:
     with uow:
         check = uow.resources.claim_check_for_request(cmd.request_id)
         if check is None:
-            statements = [s.body() for s in uow.resources.for_patient(cmd.patient, ["DocumentReference"])
-                          if corrections.is_statement(s.body())]
+            marked = uow.resources.for_patient_containing(cmd.patient, "DocumentReference",
+                                                          corrections.DISAGREEMENT_TYPE["code"])
+            statements = [s.body() for s in marked if corrections.is_statement(s.body())]
             check = _claim_check(cmd, uow.resources.for_patient(cmd.patient, cmd.resource_types), statements)
             uow.resources.add_claim_check(check)
         reply = {"request_id": check.request_id, "patient": check.patient_id, "bundle_ref": check.ref,

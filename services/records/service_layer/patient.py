@@ -14,7 +14,7 @@ from services.common.directory import Directory
 from services.common.envelope import new_event
 from services.common.i18n import N_
 from services.records.adapters import patient_queries as q
-from services.records.adapters.repository import StoredResource
+from services.records.adapters.repository import SqlResourceRepository, StoredResource
 from services.records.domain import corrections as rules
 from services.records.domain import plain_language as pl
 from services.records.domain.bundle import validate_resource
@@ -438,8 +438,9 @@ def amendment_item(task: dict, record: StoredResource | None, lang: str, vocab: 
 
 def statements_of(conn, patient_id: str) -> list[dict]:
     """The patient's statements of disagreement (DocumentReferences; domain.corrections)."""
-    return [d.body() for d in q.compartment(conn, patient_id, ("DocumentReference",))
-            if rules.is_statement(d.body())]
+    found = SqlResourceRepository(conn).for_patient_containing(patient_id, "DocumentReference",
+                                                               rules.DISAGREEMENT_TYPE["code"])
+    return [d.body() for d in found if rules.is_statement(d.body())]
 
 
 def statement_item(doc: dict, lang: str) -> dict:
