@@ -581,3 +581,24 @@ def test_a_malformed_statement_is_a_422_and_changes_nothing(records, mint, raw, 
                        content_type="application/json", headers=_patient(mint))
     assert resp.status_code == 422 and field in resp.get_json()["fields"]
     assert _state(engine) == before
+
+
+def test_a_revoked_patient_token_or_an_oversized_statement_changes_nothing(records, mint):
+    client, engine = records
+    asked, _ = _denied(client, mint)
+    path = f"/patient/v1/corrections/{asked['id']}/disagreement"
+    before = _state(engine)
+    resp = client.post(path, data=json.dumps({"statement": "x" * (70 * 1024)}), content_type="application/json",
+                       headers=_patient(mint))
+    assert resp.status_code == 413 and resp.content_type == "application/problem+json"
+    headers = _patient(mint)
+    jti = json.loads(base64.urlsafe_b64decode(headers["Authorization"].split()[1].split(".")[1] + "=="))["jti"]
+
+    class Revoked:
+        def is_revoked(self, value):
+            return value == jti
+
+    records.app.extensions["token_validator"].revocations = Revoked()
+    resp = client.post(path, json={"statement": "No."}, headers=headers)
+    assert resp.status_code == 401 and resp.get_json()["detail"] == "The access token was revoked."
+    assert _state(engine) == before
