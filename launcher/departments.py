@@ -25,6 +25,7 @@ from typing import Mapping
 
 import requests
 
+from contracts.vocabulary import STAFF_ROLES
 from services.common.config import DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +124,12 @@ class AdminClient:
     def department(self, department: str) -> dict:
         return self.call("GET", f"{PATH}/{department}", f"reading {department}")
 
+    def invite(self, department: str, roles: list[str], display_name: str) -> dict:
+        """Invite a person to DEPARTMENT's staff with ROLES; the answer holds the invite code,
+        shown this once (gateway/admin/staff_api.py)."""
+        return self.call("POST", f"{PATH}/{department}/invites", f"inviting to {department}",
+                         ok=(201,), json={"roles": roles, "display_name": display_name})
+
 
 # where the gateway and the credentials are ------------------------------------------------------
 def _demo_credentials(env: Mapping[str, str]) -> dict:
@@ -218,6 +225,20 @@ def disable(args, out=None) -> int:
     return 0
 
 
+def invite(args, out=None) -> int:
+    out = out or sys.stdout
+    made = client_from(args, os.environ).invite(args.department, args.roles, args.display_name)
+    if args.json:
+        print(json.dumps(made, indent=2, ensure_ascii=False), file=out)
+        return 0
+    roles = ", ".join(r["code"] for r in made["roles"])
+    print(f"invited {made['display_name']} to {made['department']} ({roles}).\n"
+          f"Invite code (shown this once): {made['invite_code']}\n"
+          f"Give it to them; they make their account at <gateway>/console/join before "
+          f"{made['expires']['display']}, then sign in at <gateway>/console/.", file=out)
+    return 0
+
+
 def register(subparsers) -> None:
     """Add ``phr departments`` to the ``phr`` command (launcher/cli.py)."""
     parser = subparsers.add_parser("departments", help="register, list and disable departments "
@@ -253,6 +274,15 @@ def register(subparsers) -> None:
     p_off.add_argument("department")
     p_off.add_argument("--reason", required=True, help="why, in plain words (kept with the entry)")
     p_off.set_defaults(func=_guarded(disable))
+
+    p_inv = sub.add_parser("invite", parents=[common], help="invite a person to a department's staff "
+                                                            "(its first admin, say); prints the code once")
+    p_inv.add_argument("department")
+    p_inv.add_argument("--role", dest="roles", action="append", required=True,
+                       choices=STAFF_ROLES,
+                       help="a role they have (repeat for more)")
+    p_inv.add_argument("--name", dest="display_name", required=True, help="the name others see")
+    p_inv.set_defaults(func=_guarded(invite))
 
 
 def _guarded(command):

@@ -130,3 +130,24 @@ def test_the_demo_credentials_file_gives_the_gateway_and_the_admin_client(gw, ad
     monkeypatch.setenv("PHR_VAR_DIR", str(var))
     assert main(["departments", "list"]) == 0
     assert "No departments are registered." in capsys.readouterr().out
+
+
+def test_invite_prints_a_code_once_that_opens_an_admin_account_of_the_department(gw, admin, capsys):
+    from gateway.accounts.staff_store import StaffStore
+    assert main(ADD) == 0
+    capsys.readouterr()
+    assert main(["departments", "invite", "physiotherapy", "--role", "admin", "--name", "Pat Admin"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("invited Pat Admin to physiotherapy (admin).\n")
+    code = out.split("Invite code (shown this once): ")[1].split()[0]
+    gateway = gw.app.extensions["gateway"]
+    store = StaffStore(gateway.engine, lambda conn, staff_id: None)
+    enrolment = store.redeem_invite(code, "pat.admin", "a staff passphrase", gateway.stores.directory.active)
+    assert enrolment.account.department == "physiotherapy" and enrolment.account.roles == ("admin",)
+
+
+def test_invite_to_an_unknown_department_or_with_an_unknown_role_fails_clearly(gw, admin, capsys):
+    assert main(["departments", "invite", "nowhere", "--role", "admin", "--name", "X"]) == 1
+    assert "404" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["departments", "invite", "nowhere", "--role", "owner", "--name", "X"])
