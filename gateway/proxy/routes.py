@@ -66,6 +66,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("DELETE", "/patient/v1/consents/{id}", ("patient", "Consent", "d")),
     # a department's request to share: reading it is reading consents, answering it changes them
     ("GET", "/patient/v1/sharing-requests", ("patient", "Consent", "s")),
+    ("GET", "/patient/v1/sharing-requests/{id}", ("patient", "Consent", "r")),
     ("POST", "/patient/v1/sharing-requests/{id}/approve", ("patient", "Consent", "c")),
     ("POST", "/patient/v1/sharing-requests/{id}/decline", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/disclosures", ("patient", "AuditEvent", "s")),
