@@ -34,6 +34,10 @@ OPERATIONS: tuple[Operation, ...] = (
               (Response(200, "Requests waiting for an answer and those of the last 90 days, newest first, each "
                              "with the exact consent text it would grant.", c.PatientSharingRequestListSchema),
                *problems(401, 403)), scopes=("patient/Consent.s",), patient_facing=True),
+    Operation("get", "/patient/v1/sharing-requests/{id}", "One department's request that the patient share",
+              "patient", (Response(200, "The request, with the exact consent text it would grant while it waits.",
+                                   c.PatientSharingRequestSchema), *problems(401, 403, 404)),
+              scopes=("patient/Consent.r",), parameters=_REQUEST_ID, patient_facing=True),
     Operation("post", "/patient/v1/sharing-requests/{id}/approve",
               "Say yes: grant the consent the request asks for, with its text", "patient",
               (Response(201, "The request, approved, with the consent it granted.", c.SharingApprovalSchema),

@@ -428,3 +428,16 @@ def test_the_worker_expires_a_disabled_departments_waiting_requests_for_good(con
     resp = client.post(f"/patient/v1/sharing-requests/{waiting}/approve", headers=patient(mint))
     assert resp.status_code == 409 and count(engine, consents) == 0
     assert ask(client, clinician(mint)).status_code == 201  # registered again, it may ask anew
+
+
+def test_the_patient_reads_one_request_and_another_patients_is_not_found(consent, mint):
+    client, _ = consent
+    rid = asked(client, mint)["id"]
+    one = client.get(f"/patient/v1/sharing-requests/{rid}", headers=patient(mint, locale="es"))
+    assert one.status_code == 200 and one.headers["Content-Language"] == "es"
+    assert one.get_json()["id"] == rid and one.get_json()["consent_text"]["language"] == "es"
+    for who, rid_asked in (("pat-2", rid), ("pat-1", "nope")):
+        missing = client.get(f"/patient/v1/sharing-requests/{rid_asked}", headers=patient(mint, who))
+        assert missing.status_code == 404 and missing.get_json()["next_step"]
+    assert client.get(f"/patient/v1/sharing-requests/{rid}", headers=clinician(mint)).status_code == 403
+    assert client.get(f"/patient/v1/sharing-requests/{rid}").status_code == 401

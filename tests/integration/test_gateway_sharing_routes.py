@@ -12,6 +12,7 @@ def test_a_patient_who_may_change_consents_reads_and_answers_requests(client, en
     make_account(engine, patient="p-7")
     token = patient_tokens(client, engine, scope="openid fhirUser patient/*.rs patient/Consent.cruds")["access_token"]
     assert client.get("/patient/v1/sharing-requests", headers=bearer(token)).status_code == 200
+    assert client.get("/patient/v1/sharing-requests/r-1", headers=bearer(token)).status_code == 200
     for action in ("approve", "decline"):
         resp = client.post(f"/patient/v1/sharing-requests/r-1/{action}", headers=bearer(token), json={})
         assert resp.status_code == 200 and upstream.requests[-1]["path"] == f"/patient/v1/sharing-requests/r-1/{action}"

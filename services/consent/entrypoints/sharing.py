@@ -207,6 +207,17 @@ def patient_list():
     return jsonify(_envelope({"items": [_patient_view(r) for r in found], "next": None}))
 
 
+@blp.get("/patient/v1/sharing-requests/<request_id>")
+def patient_read(request_id: str):
+    """One of the patient's requests (a notice links to it); another patient's is not found."""
+    patient, _actor = _answerer("r")
+    try:
+        found = uc.patient_request(service().uow(write=False), patient, request_id)
+    except uc.NotFound:
+        raise _patient_not_found() from None
+    return jsonify(_envelope(_patient_view(found)))
+
+
 def _answering(action):
     """Run ACTION(patient, actor, body) and map the answer's refusals to problems."""
     patient, actor = _answerer("c")
