@@ -441,3 +441,22 @@ def test_the_patient_reads_one_request_and_another_patients_is_not_found(consent
         assert missing.status_code == 404 and missing.get_json()["next_step"]
     assert client.get(f"/patient/v1/sharing-requests/{rid}", headers=clinician(mint)).status_code == 403
     assert client.get(f"/patient/v1/sharing-requests/{rid}").status_code == 401
+
+
+def test_two_equal_requests_sent_at_once_store_one(consent, mint):
+    import threading
+
+    client, engine = consent
+    app, statuses, start = client.application, [], threading.Barrier(4)
+
+    def send(staff_id):
+        start.wait()
+        statuses.append(ask(app.test_client(), clinician(mint, staff_id=staff_id)).status_code)
+
+    threads = [threading.Thread(target=send, args=(f"s-{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 409, 409, 409]
+    assert count(engine, sharing_requests) == 1 and len(events(engine)) == 1
