@@ -20,12 +20,15 @@ from services.common.config import Settings
 from services.common.i18n import Language
 
 STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "portal" / "portal.css"
-#: Paths whose pages the portal's layout frames (and whose language the visitor's choice sets).
-PAGES = ("/portal/", "/oauth/authorize")
+#: Paths whose pages the portal's layout frames (and whose language the visitor's choice sets):
+#: the portal's, the sign-in pages and the staff console's (gateway/portal/console.py).
+PAGES = ("/portal/", "/oauth/authorize", "/console/")
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Register the portal on APP; its API calls go to the gateway's public URL."""
+    from gateway.authz.departments import CONSOLE_CLIENT_ID, CONSOLE_SCOPES
+    from gateway.portal.console import bp as console_bp
     from gateway.portal.views import bp
 
     app.secret_key = load_or_create_session_key(settings.var_dir)
@@ -34,10 +37,14 @@ def init_app(app: Flask, settings: Settings) -> None:
                       SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"))
     app.extensions["portal"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
                                       AddressVoucher(app.secret_key))
+    app.extensions["console"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
+                                       AddressVoucher(app.secret_key), client_id=CONSOLE_CLIENT_ID,
+                                       scopes=CONSOLE_SCOPES, callback="/console/callback")
     # Inlined into every page: one request on a slow line, and the login page's CSP
     # (style-src 'unsafe-inline', gateway/authz/authorize.py) allows no external stylesheet.
     css = Markup(STYLESHEET.read_text())
     app.register_blueprint(bp)
+    app.register_blueprint(console_bp)
 
     @app.before_request
     def _choose_language():

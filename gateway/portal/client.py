@@ -74,10 +74,14 @@ def claims_of(access_token: str) -> dict:
 class Portal:
     """The portal as an OAuth public client of BASE (the gateway's public URL)."""
 
-    def __init__(self, base: str, voucher: AddressVoucher, timeout: float = 15.0):
+    def __init__(self, base: str, voucher: AddressVoucher, timeout: float = 15.0,
+                 client_id: str = PORTAL_CLIENT_ID, scopes: str = PORTAL_SCOPES,
+                 callback: str = "/portal/callback"):
         self.base = base.rstrip("/")
         self.voucher = voucher
-        self.redirect_uri = self.base + "/portal/callback"
+        # the staff console is the same kind of client with its own id (gateway/portal/console.py)
+        self.client_id, self.scopes = client_id, scopes
+        self.redirect_uri = self.base + callback
         self.timeout = timeout
         self.http = requests.Session()
 
@@ -85,8 +89,8 @@ class Portal:
     def authorize_url(self, pkce: Pkce) -> str:
         """Return where to send the browser to sign in (RFC 6749 section 4.1.1)."""
         return self.base + "/oauth/authorize?" + urlencode({
-            "response_type": "code", "client_id": PORTAL_CLIENT_ID,
-            "redirect_uri": self.redirect_uri, "scope": PORTAL_SCOPES, "state": pkce.state,
+            "response_type": "code", "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri, "scope": self.scopes, "state": pkce.state,
             "code_challenge": pkce.challenge, "code_challenge_method": "S256"})
 
     def exchange_code(self, code: str, pkce: Pkce) -> dict:
@@ -102,14 +106,14 @@ class Portal:
         """Revoke a refresh token and the sign-in it belongs to (RFC 7009 section 2.1)."""
         try:
             self.http.post(self.base + "/oauth/revoke", timeout=self.timeout, data={
-                "token": token, "token_type_hint": "refresh_token", "client_id": PORTAL_CLIENT_ID})
+                "token": token, "token_type_hint": "refresh_token", "client_id": self.client_id})
         except requests.RequestException:
             pass  # the session is cleared anyway; the token expires on its own
 
     def _token(self, data: dict) -> dict:
         try:
             resp = self.http.post(self.base + "/oauth/token", timeout=self.timeout,
-                                  data={**data, "client_id": PORTAL_CLIENT_ID})
+                                  data={**data, "client_id": self.client_id})
         except requests.RequestException:
             raise ApiError(502) from None
         if resp.status_code != 200:

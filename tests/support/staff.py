@@ -121,3 +121,22 @@ def staff_tokens(client, username, secret, clock, scope=None) -> dict:
     resp = token_for(client, code, verifier)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.json
+
+
+def console_session(gateway: str, username: str, secret: str, at: float, language: str = "en"):
+    """A browser (requests, no script) signed in to the staff console at GATEWAY through its own
+    sign-in link, login page and second-factor page, with a TOTP code of AT; return the session
+    and the console's home page."""
+    import requests
+    from tests.support.gateway import hidden_fields
+    s = requests.Session()
+    s.headers["Accept-Language"] = language
+    login = s.get(f"{gateway}/console/signin", timeout=30)
+    assert login.status_code == 200, login.text
+    second = s.post(login.url.split("?")[0], timeout=30,
+                    data={**hidden_fields(login.text), "username": username, "password": PASSWORD})
+    assert 'name="step" value="second-factor"' in second.text, second.text
+    home = s.post(login.url.split("?")[0], timeout=30,
+                  data={**hidden_fields(second.text), "code": totp_code(secret, at)})
+    assert home.url.rstrip("/").endswith("/console"), (home.status_code, home.url)
+    return s, home

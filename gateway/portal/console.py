@@ -1,0 +1,240 @@
+"""The staff console: server-rendered pages for department staff, no script needed.
+
+Like the portal, it is an OAuth public client of the gateway's own public URL (``phr-console``,
+authorization code + PKCE S256; gateway/portal/client.py) and keeps its tokens in the signed
+session cookie, apart from a patient's (``session["staff"]``). Signing in is the authorization
+server's: a password, then a second factor (gateway/authz/staff_login.py).
+
+What it shows today: who is signed in (their name, their department's name from the directory
+in the page's language, their roles in words) and, to a department's admin, its staff and a
+form to invite a person, through the staff admin API (gateway/admin/staff_api.py) with the
+person's own token. ``/console/join`` makes an account from an invite code. The gateway keeps
+the staff accounts and the directory, so the person's own name and the department's name are
+read from its stores; everything an admin does goes through the API.
+"""
+from __future__ import annotations
+
+import hmac
+import time
+
+from flask import Blueprint, Response, current_app, flash, redirect, request, session, url_for
+
+from contracts.vocabulary import ROLE_NAMES, STAFF_ROLES
+from gateway.accounts.staff import StaffError
+from gateway.authz.pages import render_page
+from gateway.portal.client import ApiError, Pkce, Portal, SignedOut, claims_of
+from gateway.portal.session import csrf_ok
+from services.common.i18n import N_, _, current_language
+
+bp = Blueprint("console", __name__)
+
+ADMIN_SCOPE = "user/Staff.cruds"
+FORM_EXPIRED = N_("This form is too old. Load the page again and try once more.")
+SIGN_IN_AGAIN = N_("You were signed out. Sign in again to go on.")
+API_DOWN = N_("We cannot reach the service right now. Try again in a few minutes.")
+JOIN_ERRORS = {
+    "username": ("username", N_("Use 3 to 64 letters or numbers. You may also use . _ - and @.")),
+    "password": ("password", N_("Use 10 to 256 characters.")),
+    "username-taken": ("username", N_("This username is taken. Choose another one.")),
+    "invite-unknown": ("code", N_("This invite code does not work. Check it, or ask your "
+                                  "department's administrator for a new one.")),
+    "invite-used": ("code", N_("This invite code was used already. Ask your department's "
+                               "administrator for a new one.")),
+    "invite-expired": ("code", N_("This invite code is too old. Ask your department's "
+                                  "administrator for a new one.")),
+    "department-disabled": ("code", N_("Your department cannot sign in here now. Ask your "
+                                       "department's administrator for help.")),
+}
+
+
+def console() -> Portal:
+    return current_app.extensions["console"]
+
+
+def stores():
+    return current_app.extensions["gateway"].stores
+
+
+def me() -> dict | None:
+    return session.get("staff")
+
+
+def page(template: str, status: int = 200, **context) -> Response:
+    """A console page: the console's header, never the patient's."""
+    return render_page(template, status, console=True, me=None, staff_me=me(), **context)
+
+
+def see_other(endpoint: str) -> Response:
+    return redirect(url_for(endpoint), 303)
+
+
+def _refresh(tok: dict) -> dict:
+    if not tok.get("refresh"):
+        raise SignedOut(401)
+    fresh = console().refresh(tok["refresh"])
+    tok = {**tok, "access": fresh["access_token"], "exp": fresh["expires_at"],
+           "refresh": fresh.get("refresh_token") or tok["refresh"]}
+    session["staff"] = tok
+    return tok
+
+
+def api(method: str, path: str, **kw) -> dict:
+    """Call the API as the signed-in member of staff, in the page's language."""
+    tok = me()
+    if not tok:
+        raise SignedOut(401)
+    lang = current_language().used
+    try:
+        if tok["exp"] < time.time() + 5:
+            tok = _refresh(tok)
+        try:
+            return console().call(method, path, tok["access"], lang, **kw)
+        except SignedOut:
+            return console().call(method, path, _refresh(tok)["access"], lang, **kw)
+    except SignedOut:
+        session.pop("staff", None)
+        raise
+
+
+def is_admin() -> bool:
+    tok = me()
+    return bool(tok) and ADMIN_SCOPE in tok.get("scope", "").split()
+
+
+# errors and forms ----------------------------------------------------------------------------------
+@bp.errorhandler(SignedOut)
+def signed_out(_exc):
+    flash(_(SIGN_IN_AGAIN), "status")
+    return see_other("console.home")
+
+
+@bp.errorhandler(ApiError)
+def api_error(exc: ApiError):
+    status = 502 if exc.status >= 500 else exc.status
+    return page("error.html", status, title=_("Something went wrong"), message=exc.text() or _(API_DOWN))
+
+
+@bp.before_request
+def check_form_token():
+    if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):
+        return page("error.html", 400, title=_("Something went wrong"), message=_(FORM_EXPIRED))
+    return None
+
+
+# signing in and out --------------------------------------------------------------------------------
+@bp.get("/console/signin")
+def signin():
+    """Start the authorization code flow with PKCE S256 as the console's client."""
+    pkce = Pkce.new()
+    session["console_pkce"] = {"state": pkce.state, "verifier": pkce.verifier}
+    return redirect(console().authorize_url(pkce), 303)
+
+
+@bp.get("/console/callback")
+def callback():
+    """Finish sign-in: check the state, trade the code for tokens (RFC 6749 section 4.1.2)."""
+    started = session.pop("console_pkce", None)
+    state = request.args.get("state")
+    if not started or not state or not hmac.compare_digest(state, started["state"]) \
+            or "code" not in request.args:
+        flash(_("That sign-in did not work. Please try again."), "status")
+        return see_other("console.home")
+    tokens = console().exchange_code(request.args["code"], Pkce(**started))
+    claims = claims_of(tokens["access_token"])
+    session["staff"] = {"access": tokens["access_token"], "refresh": tokens.get("refresh_token"),
+                        "exp": tokens["expires_at"], "scope": tokens.get("scope", ""),
+                        "sub": claims.get("sub"), "dept": claims.get("dept"),
+                        "roles": [r for r in claims.get("role") or [] if r in STAFF_ROLES]}
+    account = stores().staff.account(account_id=claims.get("sub") or "")
+    session["staff"]["name"] = account.display_name if account else ""
+    return see_other("console.home")
+
+
+@bp.post("/console/signout")
+def signout():
+    tok = session.pop("staff", None) or {}
+    if tok.get("refresh"):
+        console().revoke(tok["refresh"])
+    flash(_("You are signed out."), "status")
+    return see_other("console.home")
+
+
+# the pages --------------------------------------------------------------------------------------------
+@bp.get("/console/")
+def home():
+    """Who is signed in and, for an admin, the department's staff and the invite form."""
+    tok = me()
+    if tok is None:
+        return page("console/signed_out.html", title=_("Staff console"))
+    lang = current_language().used
+    department = stores().directory.entry(tok["dept"] or "") or {}
+    names = department.get("names") or {}
+    context = dict(department_name=names.get(lang) or names.get("en") or tok["dept"],
+                   roles=[_(ROLE_NAMES[r]) for r in tok["roles"]], admin=is_admin(),
+                   staff=[], all_roles=[(r, _(ROLE_NAMES[r])) for r in STAFF_ROLES],
+                   errors={}, form={})
+    if context["admin"]:
+        context["staff"] = api("GET", "/staff/v1/admin/staff")["items"]
+    return page("console/home.html", title=_("Staff console"), **context)
+
+
+@bp.post("/console/invite")
+def invite():
+    """Invite a person (admins): the code is shown on the next page, once."""
+    if not is_admin():
+        if me() is None:
+            raise SignedOut(401)
+        return page("error.html", 403, title=_("Not allowed"),
+                    message=_("Only an admin of this department may do this."))
+    name = request.form.get("display_name", "").strip()
+    roles = [r for r in request.form.getlist("roles") if r in STAFF_ROLES]
+    errors = {}
+    if not name:
+        errors["display_name"] = _("Write the person's name.")
+    if not roles:
+        errors["roles"] = _("Choose one or more roles.")
+    if not errors:
+        try:
+            made = api("POST", "/staff/v1/admin/invites", json={"roles": roles, "display_name": name})
+            return page("console/invited.html", 201, title=_("Invite code made"), invite=made)
+        except ApiError as exc:
+            if exc.status >= 500 or exc.status in (401, 403):
+                raise
+            named = [f for f in exc.fields if f in ("display_name", "roles")] or ["display_name"]
+            errors = {f: exc.text() or _(API_DOWN) for f in named}
+    tok = me()
+    department = stores().directory.entry(tok["dept"] or "") or {}
+    names = department.get("names") or {}
+    lang = current_language().used
+    return page("console/home.html", 400, title=_("Staff console"),
+                department_name=names.get(lang) or names.get("en") or tok["dept"],
+                roles=[_(ROLE_NAMES[r]) for r in tok["roles"]], admin=True,
+                staff=api("GET", "/staff/v1/admin/staff")["items"],
+                all_roles=[(r, _(ROLE_NAMES[r])) for r in STAFF_ROLES], errors=errors,
+                form={"display_name": name, "roles": roles})
+
+
+@bp.route("/console/join", methods=["GET", "POST"])
+def join():
+    """Make a staff account with an invite code: a username and a password. The second step is
+    set up at the first sign-in."""
+    errors, form = {}, request.form
+    if request.method == "POST":
+        code, username = form.get("code", "").strip(), form.get("username", "").strip()
+        password = form.get("password", "")
+        if not code:
+            errors["code"] = _("Enter the invite code.")
+        if not username:
+            errors["username"] = _("Choose a username.")
+        if not password:
+            errors["password"] = _("Choose a password.")
+        if not errors:
+            try:
+                stores().staff.redeem_invite(code[:64], username[:64], password[:300],
+                                             stores().directory.active)
+                return page("console/joined.html", 201, title=_("Your account is ready"))
+            except StaffError as refused:
+                field, message = JOIN_ERRORS.get(refused.reason, ("code", API_DOWN))
+                errors[field] = _(message)
+    return page("console/join.html", 400 if errors else 200, title=_("Make your account"),
+                errors=errors, form=form)

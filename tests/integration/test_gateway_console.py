@@ -1,0 +1,127 @@
+"""The staff console (gateway/portal/console.py) over real HTTP, as a browser without script
+uses it: sign in with a password and a code, see who you are, your department's name in your
+language and your roles in words; an admin sees the department's staff and invites a person,
+who makes their account with the code and enrols at the first sign-in. On SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import html
+import re
+import time
+
+import pytest
+import requests
+
+from gateway import storage
+from gateway.admin.clients import ensure_console_client
+from tests.security.gateway_server import GatewayServer
+from tests.support.gateway import hidden_fields
+from tests.support.staff import PASSWORD, console_directory, console_session, gateway_staff_store, person, totp_code
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = {"at": int(time.time()) // 30 * 30 + 10}
+    monkeypatch.setattr(storage, "now", lambda: now["at"])
+    return now
+
+
+@pytest.fixture
+def gw(tmp_path, database_url, clock):
+    with GatewayServer(tmp_path, database_url) as server:
+        engine = server.app.extensions["gateway"].engine
+        server.directory = console_directory(engine)
+        ensure_console_client(engine, [server.url + "/console/callback"])
+        server.staff = gateway_staff_store(engine)
+        yield server
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_a_clinician_sees_their_name_department_and_roles_and_no_staff_list(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock, roles=("clinician", "records-officer"))
+    _s, home = console_session(gw.url, account.username, secret, clock["at"])
+    words = text(home.text)
+    assert home.status_code == 200 and "Signed in as Dr. Ruiz." in words
+    assert "Cardiology" in words and "Clinician, Records officer" in words
+    assert "Invite a person" not in words and "Your department's staff" not in words
+
+
+def test_the_console_speaks_spanish_with_the_departments_spanish_name(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock, department="emergency")
+    _s, home = console_session(gw.url, account.username, secret, clock["at"], "es")
+    assert '<html lang="es"' in home.text and home.headers["Content-Language"] == "es"
+    names = gw.directory.entry("emergency")["names"]
+    assert names["es"] in text(home.text) and "Profesional clínico" in text(home.text)
+
+
+def test_an_admin_invites_a_person_who_joins_enrols_and_signs_in(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock, username="ada.admin",
+                                     display_name="Ada Admin", roles=("admin",))
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    assert "Your department's staff" in text(home.text) and "ada.admin" in home.text
+    refused = s.post(gw.url + "/console/invite", timeout=30,
+                     data={"csrf_token": csrf(home.text), "display_name": "Dr. Paz"})
+    assert refused.status_code == 400 and 'aria-describedby="roles-error"' in refused.text
+    made = s.post(gw.url + "/console/invite", timeout=30,
+                  data={"csrf_token": csrf(home.text), "display_name": "Dr. Paz",
+                        "roles": ["clinician", "privacy-officer"]})
+    assert made.status_code == 201, made.text
+    code = re.search(r'<p class="secret"><code>([A-Z0-9-]+)</code>', made.text).group(1)
+    assert "You will not see it again." in made.text
+
+    guest = requests.Session()
+    join = guest.get(gw.url + "/console/join", timeout=30)
+    wrong = guest.post(gw.url + "/console/join", timeout=30, data={
+        "csrf_token": csrf(join.text), "code": "AAAA-BBBB-CCCC", "username": "dr.paz", "password": PASSWORD})
+    assert wrong.status_code == 400 and 'aria-describedby="code-hint code-error"' in wrong.text
+    joined = guest.post(gw.url + "/console/join", timeout=30, data={
+        "csrf_token": csrf(join.text), "code": code, "username": "dr.paz", "password": PASSWORD})
+    assert joined.status_code == 201, joined.text
+    login = guest.get(gw.url + "/console/signin", timeout=30)
+    enrol = guest.post(gw.url + "/oauth/authorize", timeout=30,
+                       data={**hidden_fields(login.text), "username": "dr.paz", "password": PASSWORD})
+    key = re.search(r'id="secret"><code>([A-Z2-7 ]+)</code>', enrol.text).group(1).replace(" ", "")
+    codes = guest.post(gw.url + "/oauth/authorize", timeout=30,
+                       data={**hidden_fields(enrol.text), "code": totp_code(key, clock["at"])})
+    assert len(re.findall(r"<li><code>", codes.text)) == 10
+    home = guest.post(gw.url + "/oauth/authorize", timeout=30, data=hidden_fields(codes.text))
+    assert "Signed in as Dr. Paz." in text(home.text) and "Clinician, Privacy officer" in text(home.text)
+    listed = s.get(gw.url + "/console/", timeout=30)
+    assert "dr.paz" in listed.text
+
+
+def test_a_form_without_its_token_changes_nothing(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock, roles=("admin",), username="ada.admin")
+    s, _home = console_session(gw.url, account.username, secret, clock["at"])
+    resp = s.post(gw.url + "/console/invite", timeout=30, data={"display_name": "X", "roles": ["admin"]})
+    assert resp.status_code == 400
+    assert len(gw.staff.staff_of("cardiology")) == 1
+    with gw.app.extensions["gateway"].engine.connect() as conn:
+        import sqlalchemy as sa
+        from gateway import schema
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.staff_invites)).scalar() == 1
+
+
+def test_signing_out_ends_the_session_and_its_refresh_token(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    out = s.post(gw.url + "/console/signout", timeout=30, data={"csrf_token": csrf(home.text)})
+    assert out.status_code == 200 and "You are signed out." in out.text and "Signed in as" not in out.text
+    with gw.app.extensions["gateway"].engine.connect() as conn:
+        import sqlalchemy as sa
+        from gateway import schema
+        rows = conn.execute(sa.select(schema.tokens.c.refresh_revoked)
+                            .where(schema.tokens.c.staff_id == account.id)).all()
+    assert rows and all(r.refresh_revoked for r in rows)
+
+
+def test_a_signed_out_visitor_sees_only_the_way_in(gw):
+    page = requests.get(gw.url + "/console/", timeout=30)
+    assert page.status_code == 200 and 'href="/console/signin"' in page.text
+    assert "Invite a person" not in page.text
