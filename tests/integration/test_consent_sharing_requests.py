@@ -460,3 +460,10 @@ def test_two_equal_requests_sent_at_once_store_one(consent, mint):
         t.join()
     assert sorted(statuses) == [201, 409, 409, 409]
     assert count(engine, sharing_requests) == 1 and len(events(engine)) == 1
+
+
+def test_a_staff_token_naming_an_overlong_account_or_practitioner_is_refused(consent, mint):
+    client, engine = consent
+    assert ask(client, clinician(mint, staff_id="s" * 65)).status_code == 403
+    assert ask(client, clinician(mint, fhirUser="Practitioner/" + "p" * 100)).status_code == 403
+    assert count(engine, sharing_requests) == 0

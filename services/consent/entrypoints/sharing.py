@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, jsonify, request
 
+from contracts.limits import ID_MAX
 from contracts.schemas.consent import SharingAnswerRequestSchema, SharingRequestCreateSchema
+from contracts.vocabulary import STAFF_ROLES
 from services.common import i18n, paging
 from services.common.auth import require_scope
 from services.common.problem import Problem
@@ -22,6 +24,7 @@ from services.consent.service_layer import sharing as uc
 blp = Blueprint("sharing", __name__)
 _CREATE, _ANSWER = SharingRequestCreateSchema(), SharingAnswerRequestSchema()
 LIST = "sharing-requests"
+FHIR_USER_MAX = 100  # "Practitioner/<id>" (a FHIR id is at most 64 characters), as the event allows
 
 
 def register(app: Flask) -> None:
@@ -35,15 +38,18 @@ def _staff(interactions: str) -> tuple[str, Person]:
     """Return the token's department and person; a token without them (a patient's, a department
     client's) is refused."""
     claims = require_scope("user", "SharingRequest", interactions)
-    dept, sub = claims.get("dept"), claims.get("sub")
-    if not isinstance(dept, str) or not dept or not isinstance(sub, str) or not sub or claims.get("patient"):
+    dept, sub, fhir_user = claims.get("dept"), claims.get("sub"), claims.get("fhirUser")
+    fhir_user = fhir_user if isinstance(fhir_user, str) and fhir_user else None
+    # A staff token names an account (an id of at most ID_MAX characters) and a Practitioner; the
+    # request's event carries both, so a token that does not is refused rather than stored.
+    if (not isinstance(dept, str) or not dept or not isinstance(sub, str) or not 0 < len(sub) <= ID_MAX
+            or len(fhir_user or "") > FHIR_USER_MAX or claims.get("patient")):
         raise Problem(403, "Forbidden", wording.t(wording.STAFF_ONLY, locale()))
     roles = claims.get("role")
     roles = [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
     role = sharing.ASKING_ROLE if sharing.ASKING_ROLE in roles else (roles[0] if roles else None)
-    fhir_user = claims.get("fhirUser")
     _preferred_language()
-    return dept, Person(sub, fhir_user if isinstance(fhir_user, str) else None, role)
+    return dept, Person(sub, fhir_user, role if role in STAFF_ROLES else None)
 
 
 def _preferred_language() -> None:
