@@ -215,3 +215,22 @@ def test_the_staff_pages_speak_spanish(client, staff, directory, clock):
                                "username": account.username, "password": PASSWORD})
     assert second.headers["Content-Language"] == "es"
     assert "Escriba su código" in second.get_data(as_text=True)
+
+
+def test_wrong_passwords_and_wrong_codes_are_throttled_as_a_patients_passwords(client, app, staff, directory, clock):
+    free = app.config["SIGNIN_FREE_FAILURES"]
+    account, secret, _codes = person(staff, directory, clock)
+    for _ in range(free):
+        assert password_step(client, account.username, "not the password")[0].status_code == 400
+    waiting, _verifier = password_step(client, account.username)  # even the right one waits now
+    assert waiting.status_code == 429 and int(waiting.headers["Retry-After"]) >= 1
+    assert "Too many tries to sign in." in waiting.get_data(as_text=True)
+
+    other, secret, _codes = person(staff, directory, clock, username="dr.lee")
+    page, _verifier = password_step(client, other.username)
+    wrong = "000000" if totp_code(secret, clock["at"]) != "000000" else "111111"
+    for _ in range(free):
+        page = second_step(client, page, wrong)
+        assert page.status_code == 400
+    held = second_step(client, page, totp_code(secret, clock["at"]))
+    assert held.status_code == 429 and code_from(held) is None and held.headers["Retry-After"]
