@@ -64,9 +64,10 @@ def test_the_queue_orders_claims_naming_a_sensitive_class_first_then_the_oldest(
 def test_a_claim_is_overdue_once_72_hours_have_passed_since_it_was_made_unless_reviewed():
     item = _item("g-1", 0)
     assert not item.overdue(T0 + timedelta(hours=72) - timedelta(seconds=1))
-    assert item.overdue(T0 + timedelta(hours=72))
+    assert item.next_step(T0 + timedelta(hours=72) - timedelta(seconds=1)) == "review"
+    assert item.overdue(T0 + timedelta(hours=72)) and item.next_step(T0 + timedelta(hours=72)) == "review-now"
     done = item.review("justified", None, "po-1", "Practitioner/po-1", T0 + timedelta(hours=80))
-    assert not done.overdue(T0 + timedelta(days=30))
+    assert not done.overdue(T0 + timedelta(days=30)) and done.next_step(T0 + timedelta(days=30)) == "none"
     assert done.waited(T0 + timedelta(days=30)) == timedelta(hours=80), "the wait ends at the review"
     assert item.waited(T0 - timedelta(hours=1)) == timedelta(0)
 
@@ -88,5 +89,6 @@ def test_the_patients_notice_of_a_review_says_the_outcome_in_plain_words_in_both
         title, message = w.NOTICES[kind]
         assert i18n.translate(message, "es", department="Urgencias").startswith(
             "Revisamos el acceso de emergencia de Urgencias.")
+    assert set(w.REVIEW_NEXT_STEPS) == {rules.REVIEW, rules.REVIEW_NOW, rules.REVIEW_DONE}
     assert w.t(w.NOTICES["break-glass-not-justified"][1], "en", department="Emergency") == (
         "We checked the emergency access by Emergency. We found it was not needed. We are looking into it.")

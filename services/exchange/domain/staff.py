@@ -41,6 +41,8 @@ REVIEW_DUE = timedelta(hours=72)
 OPEN, REVIEWED = "open", "reviewed"
 JUSTIFIED, NOT_JUSTIFIED = "justified", "not-justified"
 REVIEW_OUTCOMES = (JUSTIFIED, NOT_JUSTIFIED)
+#: The next step's code on a review item (never translated).
+REVIEW, REVIEW_NOW, REVIEW_DONE = "review", "review-now", "none"
 
 
 class AlreadyReviewed(Exception):
@@ -86,6 +88,12 @@ class Review:
     def overdue(self, now: datetime) -> bool:
         """Not reviewed REVIEW_DUE after the claim (NOW is the service's clock)."""
         return self.reviewed_at is None and now >= self.due_at
+
+    def next_step(self, now: datetime) -> str:
+        """What a privacy officer does next: review it, review it now (overdue), or nothing."""
+        if self.reviewed_at is not None:
+            return REVIEW_DONE
+        return REVIEW_NOW if self.overdue(now) else REVIEW
 
     def waited(self, now: datetime) -> timedelta:
         """How long the claim has waited for its review (until the review, once there is one)."""

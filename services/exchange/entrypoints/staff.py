@@ -114,7 +114,7 @@ def review_item(item: Review, entries: list[dict], language: str, names: w.Names
     now = service().flow.clock()
     released, redacted = _released(entries, language)
     waited = item.waited(now)
-    step = "none" if item.reviewed_at else ("review-now" if item.overdue(now) else "review")
+    step = item.next_step(now)
     review = None
     if item.reviewed_at is not None:
         review = {"outcome": {"code": item.outcome, "text": w.t(w.REVIEW_OUTCOMES[item.outcome], language)},
