@@ -234,3 +234,16 @@ def test_wrong_passwords_and_wrong_codes_are_throttled_as_a_patients_passwords(c
         assert page.status_code == 400
     held = second_step(client, page, totp_code(secret, clock["at"]))
     assert held.status_code == 429 and code_from(held) is None and held.headers["Retry-After"]
+
+
+def test_taking_the_departments_emergency_right_away_ends_its_clinicians_tokens(client, staff, directory, clock):
+    account, secret, _codes = person(staff, directory, clock, department="emergency")
+    tokens = sign_in(client, account.username, secret, clock)
+    assert EMERGENCY_SCOPE in unverified_claims(tokens["access_token"])["scope"].split()
+    names = directory.entry("emergency")["names"]
+    directory.change("emergency", names, may_claim_emergencies=False, may_write_records=True)
+    assert refresh_staff(client, tokens["refresh_token"]).status_code == 400
+    clock["at"] += 30
+    again = sign_in(client, account.username, secret, clock)
+    assert EMERGENCY_SCOPE not in unverified_claims(again["access_token"])["scope"].split()
+
