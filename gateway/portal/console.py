@@ -32,6 +32,7 @@ ADMIN_SCOPE = "user/Staff.cruds"
 FORM_EXPIRED = N_("This form is too old. Load the page again and try once more.")
 SIGN_IN_AGAIN = N_("You were signed out. Sign in again to go on.")
 API_DOWN = N_("We cannot reach the service right now. Try again in a few minutes.")
+TOO_MANY = N_("Too many tries. Wait {seconds} seconds, then try again.")
 JOIN_ERRORS = {
     "username": ("username", N_("Use 3 to 64 letters or numbers. You may also use . _ - and @.")),
     "password": ("password", N_("Use 10 to 256 characters.")),
@@ -218,7 +219,7 @@ def invite():
 def join():
     """Make a staff account with an invite code: a username and a password. The second step is
     set up at the first sign-in."""
-    errors, form = {}, request.form
+    errors, form, wait = {}, request.form, 0
     if request.method == "POST":
         code, username = form.get("code", "").strip(), form.get("username", "").strip()
         password = form.get("password", "")
@@ -228,6 +229,9 @@ def join():
             errors["username"] = _("Choose a username.")
         if not password:
             errors["password"] = _("Choose a password.")
+        wait = current_app.extensions["console_joins"].take(request.remote_addr or "?") if not errors else 0
+        if wait:
+            errors["code"] = _(TOO_MANY, seconds=wait)
         if not errors:
             try:
                 stores().staff.redeem_invite(code[:64], username[:64], password[:300],
@@ -236,5 +240,5 @@ def join():
             except StaffError as refused:
                 field, message = JOIN_ERRORS.get(refused.reason, ("code", API_DOWN))
                 errors[field] = _(message)
-    return page("console/join.html", 400 if errors else 200, title=_("Make your account"),
-                errors=errors, form=form)
+    status = (429 if wait else 400) if errors else 200
+    return page("console/join.html", status, title=_("Make your account"), errors=errors, form=form)

@@ -125,3 +125,14 @@ def test_a_signed_out_visitor_sees_only_the_way_in(gw):
     page = requests.get(gw.url + "/console/", timeout=30)
     assert page.status_code == 200 and 'href="/console/signin"' in page.text
     assert "Invite a person" not in page.text
+
+
+def test_invite_codes_cannot_be_guessed_at_speed(tmp_path):
+    with GatewayServer(tmp_path / "slow", f"sqlite:///{tmp_path}/slow.db", ACTIVATION_ATTEMPTS_PER_MINUTE=2) as server:
+        s = requests.Session()
+        join = s.get(server.url + "/console/join", timeout=30)
+        answers = [s.post(server.url + "/console/join", timeout=30, data={
+            "csrf_token": csrf(join.text), "code": f"AAAA-BBBB-CCC{i}", "username": f"guess{i}",
+            "password": PASSWORD}) for i in range(3)]
+        assert [a.status_code for a in answers] == [400, 400, 429]
+        assert "Too many tries." in answers[2].text and 'id="code-error"' in answers[2].text
