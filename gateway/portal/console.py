@@ -215,6 +215,81 @@ def invite():
                 form={"display_name": name, "roles": roles})
 
 
+def _not_admin() -> Response:
+    if me() is None:
+        raise SignedOut(401)
+    return page("error.html", 403, title=_("Not allowed"),
+                message=_("Only an admin of this department may do this."))
+
+
+def _member(staff_id: str) -> dict | None:
+    """The member of the admin's department with STAFF_ID, as the staff admin API lists them."""
+    return next((m for m in api("GET", "/staff/v1/admin/staff")["items"] if m["id"] == staff_id), None)
+
+
+def _person_page(person: dict, status: int = 200, errors: dict | None = None,
+                 roles: list[str] | None = None) -> Response:
+    return page("console/person.html", status, title=person["display_name"], person=person,
+                all_roles=[(r, _(ROLE_NAMES[r])) for r in STAFF_ROLES], errors=errors or {},
+                checked=roles if roles is not None else [r["code"] for r in person["roles"]],
+                is_me=person["id"] == me()["sub"])
+
+
+@bp.get("/console/staff/<staff_id>")
+def person(staff_id: str):
+    """One member of the department's staff (admins): their roles, and turning the account off."""
+    if not is_admin():
+        return _not_admin()
+    found = _member(staff_id)
+    if found is None:
+        return page("error.html", 404, title=_("Not found"),
+                    message=_("Your department has no member of staff with this id."))
+    return _person_page(found)
+
+
+@bp.post("/console/staff/<staff_id>/roles")
+def person_roles(staff_id: str):
+    if not is_admin():
+        return _not_admin()
+    found = _member(staff_id)
+    if found is None:
+        return page("error.html", 404, title=_("Not found"),
+                    message=_("Your department has no member of staff with this id."))
+    roles = [r for r in request.form.getlist("roles") if r in STAFF_ROLES]
+    if not roles:
+        return _person_page(found, 400, {"roles": _("Choose one or more roles.")}, roles)
+    try:
+        api("PUT", f"/staff/v1/admin/staff/{staff_id}/roles", json={"roles": roles})
+    except ApiError as exc:
+        if exc.status >= 500 or exc.status in (401, 403):
+            raise
+        return _person_page(found, exc.status, {"roles": exc.text() or _(API_DOWN)}, roles)
+    flash(_("The roles of {name} are saved. They sign in again to use them.",
+            name=found["display_name"]), "status")
+    return see_other("console.home")
+
+
+@bp.post("/console/staff/<staff_id>/disable")
+def person_disable(staff_id: str):
+    if not is_admin():
+        return _not_admin()
+    found = _member(staff_id)
+    if found is None:
+        return page("error.html", 404, title=_("Not found"),
+                    message=_("Your department has no member of staff with this id."))
+    if request.form.get("sure") != "yes":
+        return _person_page(found, 400, {"sure": _("Tick the box to say you are sure.")})
+    try:
+        api("POST", f"/staff/v1/admin/staff/{staff_id}/disable")
+    except ApiError as exc:
+        if exc.status >= 500 or exc.status in (401, 403):
+            raise
+        return _person_page(found, exc.status, {"sure": exc.text() or _(API_DOWN)})
+    flash(_("The account of {name} is turned off. They can no longer sign in.",
+            name=found["display_name"]), "status")
+    return see_other("console.home")
+
+
 @bp.route("/console/join", methods=["GET", "POST"])
 def join():
     """Make a staff account with an invite code: a username and a password. The second step is

@@ -45,6 +45,11 @@ def submit(page) -> None:
         page.locator("main button[type=submit]").last.click()
 
 
+def submit_first(page) -> None:
+    with page.expect_navigation():
+        page.locator("main button[type=submit]").first.click()
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_console_page_passes_axe_in_each_language(browser, stack, lang):
     code = invite(stack, ["admin", "clinician"], f"Ada {lang}")
@@ -100,6 +105,19 @@ def test_every_console_page_passes_axe_in_each_language(browser, stack, lang):
         assert re.fullmatch(r"[A-Z0-9-]{14}", page.locator("p.secret code").inner_text())
         check(page, lang, "invited", problems)
 
+        enrolled_by_http(stack, f"colleague.{lang}", ["clinician"], name=f"Colleague {lang}")
+        page.goto(gateway + "/console/")
+        with page.expect_navigation():
+            page.locator("main a", has_text=f"Colleague {lang}").click()
+        check(page, lang, "person", problems)
+        page.locator("#role-clinician").uncheck()
+        submit_first(page)
+        assert page.locator("#roles-error[role=alert]").is_visible()
+        check(page, lang, "person-roles-error", problems)
+        submit(page)  # the account's form, without saying "sure"
+        assert page.locator("#sure-error[role=alert]").is_visible()
+        check(page, lang, "person-disable-error", problems)
+
         page.goto(gateway + "/console/")
         with page.expect_navigation():
             page.locator("nav button").click()  # sign out
@@ -120,13 +138,13 @@ def test_every_console_page_passes_axe_in_each_language(browser, stack, lang):
     assert problems == []
 
 
-def enrolled_by_http(stack, username: str, roles: list[str]) -> list[str]:
+def enrolled_by_http(stack, username: str, roles: list[str], name: str = "Dr. Keys") -> list[str]:
     """A member of staff who joined and set up the second step over plain HTTP; their recovery codes."""
     s = requests.Session()
     join = s.get(stack.gateway + "/console/join", timeout=30)
     token = re.search(r'name="csrf_token" value="([^"]+)"', join.text).group(1)
     joined = s.post(stack.gateway + "/console/join", timeout=30, data={
-        "csrf_token": token, "code": invite(stack, roles, "Dr. Keys"), "username": username,
+        "csrf_token": token, "code": invite(stack, roles, name), "username": username,
         "password": PASSWORD})
     assert joined.status_code == 201, joined.text
     login = s.get(stack.gateway + "/console/signin", timeout=30)

@@ -136,3 +136,44 @@ def test_invite_codes_cannot_be_guessed_at_speed(tmp_path):
             "password": PASSWORD}) for i in range(3)]
         assert [a.status_code for a in answers] == [400, 400, 429]
         assert "Too many tries." in answers[2].text and 'id="code-error"' in answers[2].text
+
+
+def test_an_admin_changes_a_colleagues_roles_and_turns_their_account_off(gw, clock):
+    admin, secret, _codes = person(gw.staff, gw.directory, clock, username="ada.admin",
+                                   display_name="Ada Admin", roles=("admin",))
+    colleague = person(gw.staff, gw.directory, clock, username="dr.ruiz")[0]
+    other = person(gw.staff, gw.directory, clock, department="emergency", username="dr.vega")[0]
+    s, home = console_session(gw.url, admin.username, secret, clock["at"])
+    assert f'href="/console/staff/{colleague.id}"' in home.text
+    assert s.get(f"{gw.url}/console/staff/{other.id}", timeout=30).status_code == 404
+    page = s.get(f"{gw.url}/console/staff/{colleague.id}", timeout=30)
+    assert page.status_code == 200 and "Turn off this account" in page.text
+    token = csrf(page.text)
+    none = s.post(f"{gw.url}/console/staff/{colleague.id}/roles", timeout=30, data={"csrf_token": token})
+    assert none.status_code == 400 and 'aria-describedby="roles-error"' in none.text
+    saved = s.post(f"{gw.url}/console/staff/{colleague.id}/roles", timeout=30,
+                   data={"csrf_token": token, "roles": ["records-officer"]})
+    assert saved.status_code == 200 and "are saved" in saved.text
+    assert gw.staff.account(account_id=colleague.id).roles == ("records-officer",)
+    unsure = s.post(f"{gw.url}/console/staff/{colleague.id}/disable", timeout=30, data={"csrf_token": token})
+    assert unsure.status_code == 400 and gw.staff.account(account_id=colleague.id).status == "active"
+    off = s.post(f"{gw.url}/console/staff/{colleague.id}/disable", timeout=30,
+                 data={"csrf_token": token, "sure": "yes"})
+    assert off.status_code == 200 and gw.staff.account(account_id=colleague.id).status == "disabled"
+    mine = s.get(f"{gw.url}/console/staff/{admin.id}", timeout=30)
+    assert "Turn off this account" not in mine.text  # not their own
+    refused = s.post(f"{gw.url}/console/staff/{admin.id}/roles", timeout=30,
+                     data={"csrf_token": token, "roles": ["clinician"]})
+    assert refused.status_code == 409 and gw.staff.account(account_id=admin.id).roles == ("admin",)
+    assert s.post(f"{gw.url}/console/staff/{other.id}/disable", timeout=30,
+                  data={"csrf_token": token, "sure": "yes"}).status_code == 404
+    assert gw.staff.account(account_id=other.id).status == "active"
+
+
+def test_a_clinician_may_not_open_the_admin_pages(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    assert s.get(f"{gw.url}/console/staff/{account.id}", timeout=30).status_code == 403
+    assert s.post(f"{gw.url}/console/staff/{account.id}/disable", timeout=30,
+                  data={"csrf_token": csrf(home.text), "sure": "yes"}).status_code == 403
+    assert gw.staff.account(account_id=account.id).status == "active"
