@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 
 from babel.dates import format_date
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from contracts.schemas.staff_admin import NoBodySchema, StaffInviteRequestSchema, StaffRolesSchema
 from contracts.vocabulary import ROLE_NAMES

@@ -18,13 +18,13 @@ from gateway.authz.departments import supported_scopes
 from gateway.authz.keys import public_jwks
 from gateway.authz.models import CONSOLE
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
-from gateway.authz.pages import PAGE_HEADERS, render_page, trust_device as give_device_cookie
+from gateway.authz.pages import render_page, trust_device as give_device_cookie
 from gateway.authz.staff_login import StaffLogin
 from gateway.authz.stores import TicketStore
 from services.common import smart
 from services.common.i18n import N_, _, use_preferred
 
-__all__ = ["PAGE_HEADERS", "create_blueprint", "render_page"]
+__all__ = ["create_blueprint", "render_page"]  # render_page: the portal's pages use it too
 
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
                 "code_challenge", "code_challenge_method", "aud", "launch",
