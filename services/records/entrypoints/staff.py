@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 
+from contracts.http import FHIR_ID_PART
 from contracts.schemas.staff_records import (CORRECTION_STATES, AcceptCorrectionSchema,
                                              DenyCorrectionSchema)
 from services.common import bodies, i18n
@@ -27,7 +28,7 @@ from services.records.service_layer import handlers
 
 blp = Blueprint("staff", __name__, url_prefix="/staff/v1")
 
-PRACTITIONER = re.compile(r"^Practitioner/[A-Za-z0-9\-.]{1,64}$")
+PRACTITIONER = re.compile(f"^Practitioner/{FHIR_ID_PART}$")
 STAFF_ONLY = N_("Only a member of the department's staff can do this.")
 STAFF_ONLY_NEXT = N_("Sign in to the staff console with your own account.")
 NO_SUCH = N_("There is no correction request with this id for your department.")
