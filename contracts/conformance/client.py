@@ -12,9 +12,14 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import requests
 
+from contracts.vocabulary import EMERGENCY_SCOPE, ROLE_SCOPES
+
 TIMEOUT = 30
 PATIENT_SCOPE = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c "
                  "patient/Task.c")
+#: The staff console's client and everything it may ask for; a token gets its person's roles' share.
+CONSOLE_CLIENT_ID = "phr-console"
+STAFF_SCOPE = " ".join(["openid fhirUser offline_access", *ROLE_SCOPES.values(), EMERGENCY_SCOPE])
 
 
 class LoginError(Exception):
@@ -82,14 +87,35 @@ def _submit(session: requests.Session, page: requests.Response, values: dict) ->
                 allow_redirects=False)
 
 
+def _pkce(client_id: str, redirect_uri: str, scope: str) -> tuple[dict, str]:
+    """An authorization request with PKCE S256 (RFC 7636); return (its parameters, the verifier)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return ({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
+             "state": secrets.token_urlsafe(8), "code_challenge": challenge,
+             "code_challenge_method": "S256"}, verifier)
+
+
+def _code_for_token(s: requests.Session, base_url: str, resp: requests.Response, params: dict,
+                    verifier: str, who: str) -> dict:
+    """Read the code off the redirect to PARAMS' redirect_uri and trade it for tokens."""
+    if resp.status_code not in (302, 303):
+        raise LoginError(f"{who}: the sign-in answered {resp.status_code}, not a redirect")
+    query = parse_qs(urlparse(resp.headers.get("Location", "")).query)
+    if query.get("state") != [params["state"]] or not query.get("code"):
+        raise LoginError(f"{who}: the redirect carried no code or the wrong state")
+    token = send(s, "POST", f"{base_url}/oauth/token", data={
+        "grant_type": "authorization_code", "code": query["code"][0],
+        "redirect_uri": params["redirect_uri"], "client_id": params["client_id"], "code_verifier": verifier})
+    if token.status_code != 200:
+        raise LoginError(f"{who}: the code exchange answered {token.status_code} {token.text[:200]}")
+    return token.json()
+
+
 def patient_login(base_url: str, client_id: str, redirect_uri: str, username: str, password: str,
                   scope: str = PATIENT_SCOPE) -> dict:
     """Sign in through the HTML login form with authorization code + PKCE S256; return the token response."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    state = secrets.token_urlsafe(8)
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
-              "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
+    params, verifier = _pkce(client_id, redirect_uri, scope)
     s = requests.Session()
     page = send(s, "GET", f"{base_url}/oauth/authorize", params=params)
     if page.status_code != 200:
@@ -97,17 +123,26 @@ def patient_login(base_url: str, client_id: str, redirect_uri: str, username: st
     resp = _submit(s, page, {"username": username, "password": password})
     if resp.status_code == 200 and 'name="decision"' in resp.text:
         resp = _submit(s, resp, {"decision": "allow"})
-    if resp.status_code not in (302, 303):
-        raise LoginError(f"{username}: the login form answered {resp.status_code}, not a redirect")
-    query = parse_qs(urlparse(resp.headers.get("Location", "")).query)
-    if query.get("state") != [state] or not query.get("code"):
-        raise LoginError(f"{username}: the redirect carried no code or the wrong state")
-    token = send(s, "POST", f"{base_url}/oauth/token", data={
-        "grant_type": "authorization_code", "code": query["code"][0], "redirect_uri": redirect_uri,
-        "client_id": client_id, "code_verifier": verifier})
-    if token.status_code != 200:
-        raise LoginError(f"{username}: the code exchange answered {token.status_code} {token.text[:200]}")
-    return token.json()
+    return _code_for_token(s, base_url, resp, params, verifier, username)
+
+
+def staff_login(base_url: str, username: str, password: str, second_factor, scope: str = STAFF_SCOPE,
+                client_id: str = CONSOLE_CLIENT_ID) -> dict:
+    """Sign a member of staff in as the staff console does: authorization code + PKCE S256 with
+    the console's client, the password, then SECOND_FACTOR() (a code from their authenticator
+    app, or a recovery code). The account must have set up its second step already. Return the
+    token response: its scopes are those of the person's roles only."""
+    params, verifier = _pkce(client_id, f"{base_url}/console/callback", scope)
+    s = requests.Session()
+    page = send(s, "GET", f"{base_url}/oauth/authorize", params=params)
+    if page.status_code != 200:
+        raise LoginError(f"the login page answered {page.status_code}")
+    second = _submit(s, page, {"username": username, "password": password})
+    if second.status_code != 200 or 'name="code"' not in second.text:
+        raise LoginError(f"{username}: the password step answered {second.status_code}, "
+                         "not the second-factor page (is the account set up?)")
+    resp = _submit(s, second, {"code": second_factor()})
+    return _code_for_token(s, base_url, resp, params, verifier, username)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import requests
 
 from tests.support.client import Department, patient_login
 from tests.support.stack import ROOT, Stack
+from tests.support.staff import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -126,3 +127,22 @@ def sign_in(page, gateway: str, username: str, password: str) -> None:
 def sign_out(page) -> None:
     page.locator("nav button", has_text="Sign out").click()
     page.wait_for_url("**/")
+
+
+def console_page(browser, member, lang: str = "en"):
+    """A browser context in LANG with MEMBER (tests/support/staff.py StaffMember) signed in to the
+    staff console through its pages (password, then the second factor); return (context, page)
+    on the console's home page. Close the context when done."""
+    context = browser.new_context(locale={"en": "en-US", "es": "es-ES"}[lang],
+                                  viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    page.goto(member.gateway + "/console/signin")
+    page.fill("#username", member.username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.locator("main button[type=submit]").last.click()
+    page.fill("#code", member.second_factor())
+    with page.expect_navigation():
+        page.locator("main button[type=submit]").last.click()
+    page.wait_for_url("**/console/")
+    return context, page

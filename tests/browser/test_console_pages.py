@@ -9,27 +9,13 @@ import re
 
 import pyotp
 import pytest
-import requests
 
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_keyboard_journey import Keyboard, every_control_is_labelled
-from tests.support.gateway import hidden_fields
+from tests.support.staff import PASSWORD, join_over_http
+from tests.support.staff import invite_over_http as invite
 
 LOCALES = {"en": "en-US", "es": "es-ES"}
-PASSWORD = "a staff passphrase 9"
-
-
-def invite(stack, roles: list[str], name: str, department: str = "cardiology") -> str:
-    """An invite code from the platform's administrators (POST /admin/v1/departments/{id}/invites)."""
-    admin = stack.credentials()["admin"]
-    token = requests.post(f"{stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(admin["client_id"], admin["client_secret"]), timeout=30)
-    assert token.status_code == 200, token.text
-    made = requests.post(f"{stack.gateway}/admin/v1/departments/{department}/invites", timeout=30,
-                         json={"roles": roles, "display_name": name},
-                         headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-    assert made.status_code == 201, made.text
-    return made.json()["invite_code"]
 
 
 def check(page, lang: str, name: str, problems: list[str]) -> None:
@@ -140,22 +126,7 @@ def test_every_console_page_passes_axe_in_each_language(browser, stack, lang):
 
 def enrolled_by_http(stack, username: str, roles: list[str], name: str = "Dr. Keys") -> list[str]:
     """A member of staff who joined and set up the second step over plain HTTP; their recovery codes."""
-    s = requests.Session()
-    join = s.get(stack.gateway + "/console/join", timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', join.text).group(1)
-    joined = s.post(stack.gateway + "/console/join", timeout=30, data={
-        "csrf_token": token, "code": invite(stack, roles, name), "username": username,
-        "password": PASSWORD})
-    assert joined.status_code == 201, joined.text
-    login = s.get(stack.gateway + "/console/signin", timeout=30)
-    action = login.url.split("?")[0]
-    enrol = s.post(action, timeout=30, data={**hidden_fields(login.text), "username": username,
-                                             "password": PASSWORD})
-    secret = re.search(r'id="secret"><code>([A-Z2-7 ]+)</code>', enrol.text).group(1).replace(" ", "")
-    done = s.post(action, timeout=30, data={**hidden_fields(enrol.text), "code": pyotp.TOTP(secret).now()})
-    codes = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", done.text)
-    assert len(codes) == 10, done.text
-    return codes
+    return join_over_http(stack, username, roles, name).codes
 
 
 def test_a_member_of_staff_signs_in_and_out_with_the_keyboard_alone(browser, stack):

@@ -2,6 +2,8 @@
 staff taken through invite, redemption and enrolment (gateway/accounts/staff.py)."""
 from __future__ import annotations
 
+import time
+
 import pyotp
 
 from gateway.accounts.staff import PHR_ADMIN
@@ -140,3 +142,76 @@ def console_session(gateway: str, username: str, secret: str, at: float, languag
                   data={**hidden_fields(second.text), "code": totp_code(secret, at)})
     assert home.url.rstrip("/").endswith("/console"), (home.status_code, home.url)
     return s, home
+
+
+# -- against a running stack (tests/support/stack.py), over real HTTP ----------------------------------
+class StaffMember:
+    """A member of staff of a running stack who joined with an invite code and set up the second
+    step over plain HTTP, as a person does in the console's pages (gateway/portal/console.py)."""
+
+    def __init__(self, gateway: str, username: str, name: str, secret: str, codes: list[str]):
+        self.gateway, self.username, self.name = gateway, username, name
+        self.secret, self.codes, self._used_step = secret, list(codes), None
+
+    def second_factor(self) -> str:
+        """This period's authenticator code; within a period already used, a recovery code (the
+        gateway refuses a code twice)."""
+        step = int(time.time() // 30)
+        if step != self._used_step:
+            self._used_step = step
+            return pyotp.TOTP(self.secret).now()
+        return self.codes.pop(0)
+
+    def sign_in(self) -> dict:
+        """Sign in as the console does (contracts/conformance/client.py staff_login); the token response."""
+        from contracts.conformance.client import staff_login
+        return staff_login(self.gateway, self.username, PASSWORD, self.second_factor)
+
+    def headers(self, lang: str | None = None) -> dict:
+        """Authorization headers with a fresh token (and Accept-Language LANG when given)."""
+        headers = {"Authorization": f"Bearer {self.sign_in()['access_token']}"}
+        if lang:
+            headers["Accept-Language"] = lang
+        return headers
+
+
+def invite_over_http(stack, roles, name: str, department: str = "cardiology") -> str:
+    """An invite code from the platform's administrators (POST /admin/v1/departments/{id}/invites)."""
+    import requests
+    admin = stack.credentials()["admin"]
+    token = requests.post(f"{stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
+                          auth=(admin["client_id"], admin["client_secret"]), timeout=30)
+    assert token.status_code == 200, token.text
+    made = requests.post(f"{stack.gateway}/admin/v1/departments/{department}/invites", timeout=30,
+                         json={"roles": list(roles), "display_name": name},
+                         headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert made.status_code == 201, made.text
+    return made.json()["invite_code"]
+
+
+def join_over_http(stack, username: str, roles, name: str = "Dr. Keys",
+                   department: str = "cardiology") -> StaffMember:
+    """A member of staff of DEPARTMENT with ROLES: invited, joined at /console/join and enrolled at
+    their first sign-in (the key read off the enrolment page), all over HTTP."""
+    import re
+
+    import requests
+
+    from tests.support.gateway import hidden_fields
+    s = requests.Session()
+    join = s.get(stack.gateway + "/console/join", timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', join.text).group(1)
+    joined = s.post(stack.gateway + "/console/join", timeout=30, data={
+        "csrf_token": token, "code": invite_over_http(stack, roles, name, department),
+        "username": username, "password": PASSWORD})
+    assert joined.status_code == 201, joined.text
+    login = s.get(stack.gateway + "/console/signin", timeout=30)
+    action = login.url.split("?")[0]
+    enrol = s.post(action, timeout=30, data={**hidden_fields(login.text), "username": username,
+                                             "password": PASSWORD})
+    secret = re.search(r'id="secret"><code>([A-Z2-7 ]+)</code>', enrol.text).group(1).replace(" ", "")
+    member = StaffMember(stack.gateway, username, name, secret, [])
+    done = s.post(action, timeout=30, data={**hidden_fields(enrol.text), "code": member.second_factor()})
+    member.codes = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", done.text)
+    assert len(member.codes) == 10, done.text
+    return member
