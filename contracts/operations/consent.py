@@ -68,6 +68,13 @@ OPERATIONS: tuple[Operation, ...] = (
                              "was recorded.", c.BreakGlassSchema),
                *problems(401, 403, 422)),
               request=c.BreakGlassRequestSchema, scopes=("system/BreakGlass.c",)),
+    Operation("post", "/staff/v1/break-glass", "Claim an emergency in person: a clinician of the department",
+              "consent",
+              (Response(201, "The emergency grant, naming the clinician, and its obligations.", c.BreakGlassSchema),
+               Response(200, "This department's claim for this patient already in force; nothing new "
+                             "was recorded.", c.BreakGlassSchema),
+               *problems(401, 403, 422)),
+              request=c.BreakGlassRequestSchema, scopes=("user/BreakGlass.c",)),
     Operation("get", "/fhir/Consent", "The patient's consents naming the calling department (FHIR R4)", "fhir",
               (Response(200, "A searchset Bundle of Consent resources.", ResourceSchema, FHIR_JSON),
                *problems(400, 401, 403, schema=OperationOutcomeProblemSchema)),

@@ -141,6 +141,9 @@ class BreakGlassSchema(Schema):
     department = fields.String(required=True)
     purpose = fields.String(required=True)
     reason = fields.String(required=True)
+    claimed_by = fields.Nested(lambda: PersonSchema(), allow_none=True, required=True, metadata={
+        "description": "The clinician who claimed it (POST /staff/v1/break-glass); null for the "
+                       "department's own client."})
     sensitive = fields.List(fields.Nested(SensitiveClaimSchema), required=True)
     granted_at = fields.DateTime(required=True)
     expires_at = fields.DateTime(required=True)

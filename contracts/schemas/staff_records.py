@@ -104,6 +104,9 @@ class StaffCorrectionSchema(Schema):
     actions = fields.List(fields.Nested(CorrectionActionSchema), required=True)
     answer = fields.Nested(CorrectionAnswerSchema, allow_none=True, required=True)
     disagreement = fields.Nested(CorrectionStatementSchema, allow_none=True, required=True)
+    resource = fields.Dict(allow_none=True, metadata={
+        "description": "GET of one request only: the record as it stands now (FHIR R4, with "
+                       "meta.versionId for If-Match), the starting point of an amend; null if it is gone."})
 
 
 class StaffCorrectionListSchema(Schema):

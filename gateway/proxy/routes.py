@@ -29,6 +29,7 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/staff/v1/inbox", "exchange"),
     ("/staff/v1/requests", "exchange"),
     ("/staff/v1/break-glass-reviews", "exchange"),
+    ("/staff/v1/break-glass", "consent"),  # after its longer sibling above: prefixes match in order
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
     ("/fhir/Consent", "consent"),  # FHIR R4 Consent resources come from the consent service
@@ -75,6 +76,8 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/consent/v1/decisions", ("system", "Consent", "r")),
     # breaking the glass needs a scope no wildcard covers, held by emergency departments only
     ("POST", "/consent/v1/break-glass", ("system", "BreakGlass", "c")),
+    # and a clinician of such a department, in person (user/BreakGlass.c, clinicians only)
+    ("POST", "/staff/v1/break-glass", ("user", "BreakGlass", "c")),
     # exchange (departments)
     ("POST", "/exchange/v1/requests", ("system", "Exchange", "c")),
     ("GET", "/exchange/v1/requests/{id}", ("system", "Exchange", "r")),

@@ -162,6 +162,46 @@ def test_break_the_glass_needs_its_own_scope_named_outright(consent, mint, scope
     assert events(engine) == []
 
 
+def test_a_clinician_claims_an_emergency_in_person_and_the_claim_names_them(consent, mint):
+    from contracts.schemas.consent import BreakGlassSchema
+
+    client, engine = consent
+    clinician = mint.staff("emergency", ("clinician",), "dr-vega", scope="user/BreakGlass.c user/Exchange.cr")
+    resp = client.post("/staff/v1/break-glass", headers=clinician, json={
+        "patient": "pat-1", "reason": "Confused and agitated on arrival",
+        "sensitive": [{"label": "PSY", "reason": "Known psychiatric medication"}]})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert BreakGlassSchema().validate(body) == {}
+    assert body["department"] == "emergency"
+    assert body["claimed_by"] == {"sub": "dr-vega", "fhirUser": "Practitioner/dr-vega"}
+    assert ask(client, mint, dept="emergency", purpose="ETREAT")["break_glass_id"] == body["id"]
+    (event,) = events(engine)
+    assert event["data"]["claimed_by"] == {"sub": "dr-vega", "fhirUser": "Practitioner/dr-vega"}
+    by_client = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY),
+                            json={"patient": "pat-2", "reason": "Collapsed"})
+    assert by_client.status_code == 201 and by_client.get_json()["claimed_by"] is None
+    assert events(engine)[-1]["data"]["claimed_by"] is None
+
+
+@pytest.mark.parametrize("who", ["privacy officer", "clinician without the emergency scope",
+                                 "clinician of a department that may not claim", "department client"])
+def test_only_a_clinician_holding_the_emergency_scope_of_a_department_that_may_claim_can_claim_in_person(
+        consent, mint, who):
+    client, engine = consent
+    headers = {
+        "privacy officer": mint.staff("emergency", ("privacy-officer",), "po-1"),
+        "clinician without the emergency scope": mint.staff("emergency", ("clinician",), "dr-1"),
+        # a token naming the scope, of a department whose directory entry says no: refused all the same
+        "clinician of a department that may not claim": mint.staff("cardiology", ("clinician",), "dr-2",
+                                                                    scope="user/BreakGlass.c"),
+        "department client": department(mint, "emergency", EMERGENCY),
+    }[who]
+    resp = client.post("/staff/v1/break-glass", headers=headers, json={"patient": "pat-1", "reason": "x"})
+    assert resp.status_code == 403 and resp.mimetype == "application/problem+json"
+    assert events(engine) == []
+
+
 def test_a_second_claim_while_one_is_in_force_answers_it_and_records_nothing(consent, mint):
     from contracts.schemas.consent import BreakGlassSchema
 

@@ -104,7 +104,10 @@ def test_the_worklist_shows_each_open_request_with_the_patients_words_and_its_du
     assert item["status"] == {"code": "open", "status_text": "Waiting for your answer"}
     assert [a["action"] for a in item["actions"]] == ["accept", "deny"]
     assert item["answer"] is None and item["disagreement"] is None and item["requested_by"] == "patient"
-    assert client.get(f"{BASE}/{asked['id']}", headers=_officer(mint)).get_json()["id"] == asked["id"]
+    one = client.get(f"{BASE}/{asked['id']}", headers=_officer(mint)).get_json()
+    assert one["id"] == asked["id"] and "resource" not in item  # the list leaves the records out
+    # the record as it stands, to amend from: the same as the custodian's FHIR read
+    assert one["resource"] == _fhir(client, mint, record["reference"]).get_json()
 
 
 def test_the_worklist_speaks_spanish_when_asked_and_names_the_record_in_spanish(records, mint):

@@ -52,7 +52,8 @@ _NOBODY = Party("patient", "")
 
 _LIVE_FOR = (sa.select(break_glass.c.id, break_glass.c.patient, break_glass.c.department,
                        break_glass.c.purpose, break_glass.c.reason, break_glass.c.created_at,
-                       break_glass.c.expires_at, break_glass.c.sensitive)
+                       break_glass.c.expires_at, break_glass.c.sensitive, break_glass.c.claimed_by,
+                       break_glass.c.claimed_by_user)
              .where(break_glass.c.patient == sa.bindparam("patient"),
                     break_glass.c.department == sa.bindparam("department")))
 
@@ -69,8 +70,10 @@ def _for_decision(patient: str, row) -> Consent:
 
 def _grants(*rows) -> list[BreakGlass]:
     return [BreakGlass(gid, patient, department, purpose, reason, utc(created_at), utc(expires_at),
-                       tuple(SensitiveClaim(s["label"], s["reason"]) for s in json.loads(sensitive)))
-            for gid, patient, department, purpose, reason, created_at, expires_at, sensitive in rows]
+                       tuple(SensitiveClaim(s["label"], s["reason"]) for s in json.loads(sensitive)),
+                       claimed_by, claimed_by_user)
+            for gid, patient, department, purpose, reason, created_at, expires_at, sensitive, claimed_by,
+            claimed_by_user in rows]
 
 
 def _grants_in_force(rows, now: datetime) -> list[BreakGlass]:
@@ -141,7 +144,8 @@ class SqlBreakGlassRepository:
             self.conn.execute(break_glass.insert().values(
                 id=g.id, patient=g.patient, department=g.department, purpose=g.purpose,
                 reason=g.reason, created_at=g.created_at, expires_at=g.expires_at,
-                sensitive=json.dumps([s.as_dict() for s in g.sensitive]), open_claim=True))
+                sensitive=json.dumps([s.as_dict() for s in g.sensitive]), open_claim=True,
+                claimed_by=g.claimed_by, claimed_by_user=g.claimed_by_user))
         except sa.exc.IntegrityError as exc:
             raise ClaimInForce(g.patient, g.department) from exc
 

@@ -9,6 +9,13 @@ outbox, processed_events = messaging_tables(metadata)
 departments = directory_table(metadata)
 
 
+def break_glass_claimant_columns() -> list[sa.Column]:
+    """Columns added in migration 0007: the clinician who claimed, when a person did (a staff
+    token's sub and fhirUser); NULL for a claim by the department's own client."""
+    return [sa.Column("claimed_by", sa.String(64), nullable=True),
+            sa.Column("claimed_by_user", sa.String(100), nullable=True)]
+
+
 def consent_columns() -> list[sa.Column]:
     return [
         sa.Column("id", sa.String(64), primary_key=True),
@@ -65,6 +72,7 @@ consents = sa.Table("consents", metadata, *consent_columns(),
                     sa.Index("ix_consents_patient_grantee", "patient", "grantee_id"),
                     sa.Index("ix_consents_status_end", "status", "period_end"))
 break_glass = sa.Table("break_glass", metadata, *break_glass_columns(), *break_glass_claim_columns(),
+                       *break_glass_claimant_columns(),
                        sa.Index("ix_break_glass_patient_dept", "patient", "department"),
                        sa.UniqueConstraint("patient", "department", "open_claim", name=OPEN_CLAIM))
 

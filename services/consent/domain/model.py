@@ -231,6 +231,8 @@ class BreakGlass:
     created_at: datetime
     expires_at: datetime
     sensitive: tuple[SensitiveClaim, ...] = ()
+    claimed_by: str | None = None       # the clinician (a staff token's sub), when a person claimed it
+    claimed_by_user: str | None = None  # their fhirUser (Practitioner/<id>)
 
     def in_force(self, now: datetime) -> bool:
         return utc(self.created_at) <= utc(now) < utc(self.expires_at)
@@ -262,7 +264,8 @@ def may_claim_emergencies(entry: DepartmentEntry | None) -> bool:
 
 
 def break_glass(patient: str, department: str, reason, now: datetime,
-                minutes: int = BREAK_GLASS_MINUTES, sensitive=(), *, departments: Departments) -> BreakGlass:
+                minutes: int = BREAK_GLASS_MINUTES, sensitive=(), *, departments: Departments,
+                claimed_by: str | None = None, claimed_by_user: str | None = None) -> BreakGlass:
     """Validate an emergency claim and return its time-limited grant.
 
     The department's right comes first (NotPermitted), whatever the rest of the claim says:
@@ -279,7 +282,7 @@ def break_glass(patient: str, department: str, reason, now: datetime,
         raise InvalidConsent("minutes", "must be a whole number from 1 to 240", minutes)
     return BreakGlass(str(uuid.uuid4()), patient, department, v.EMERGENCY_PURPOSE,
                       reason.strip(), now, now + timedelta(minutes=minutes),
-                      sensitive_claims(sensitive))
+                      sensitive_claims(sensitive), claimed_by, claimed_by_user)
 
 
 def sensitive_claims(items) -> tuple[SensitiveClaim, ...]:

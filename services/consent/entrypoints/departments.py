@@ -49,7 +49,23 @@ def break_glass():
     recorded.
     """
     claims = require_scope("system", "BreakGlass", "c")
-    department = claims.get("dept")
+    return _claim(claims.get("dept"), None)
+
+
+@blp.post("/staff/v1/break-glass")
+def staff_break_glass():
+    """The same claim by a clinician of the department (user/BreakGlass.c, which the gateway
+    gives only to clinicians of a department that may claim emergencies): the claim, its
+    event and so its review name the person (the token's sub and fhirUser)."""
+    claims = require_scope("user", "BreakGlass", "c")
+    if not claims.get("sub"):
+        raise Problem(403, "Forbidden", wording.t(wording.DEPARTMENT_ONLY, locale()))
+    fhir_user = claims.get("fhirUser")
+    return _claim(claims.get("dept"), (str(claims["sub"]), str(fhir_user) if fhir_user else None))
+
+
+def _claim(department: str | None, person: tuple[str, str | None] | None):
+    """Record DEPARTMENT's claim from the body (by PERSON, (sub, fhirUser), when one made it)."""
     if not department:
         raise Problem(403, "Forbidden", wording.t(wording.DEPARTMENT_ONLY, locale()))
     svc = service()
@@ -60,8 +76,9 @@ def break_glass():
     purpose = body.get("purpose", "ETREAT")
     if purpose != "ETREAT":
         raise invalid("purpose", "unknown purpose", purpose if isinstance(purpose, str) else None)
+    sub, fhir_user = person or (None, None)
     cmd = handlers.BreakTheGlass(body.get("patient"), department, body.get("reason"), minutes,
-                                 body.get("sensitive"))
+                                 body.get("sensitive"), claimed_by=sub, claimed_by_user=fhir_user)
     try:
         grant, created = handlers.break_the_glass(cmd, svc.uow(), svc.clock(), svc.directory)
     except NotPermitted:  # its entry changed while the claim was read
@@ -70,6 +87,7 @@ def break_glass():
         raise from_domain(exc) from None
     resp = jsonify({"id": grant.id, "patient": grant.patient, "department": grant.department,
                     "purpose": grant.purpose, "reason": grant.reason,
+                    "claimed_by": handlers.claimed_by(grant),
                     "sensitive": [s.as_dict() for s in grant.sensitive],
                     "granted_at": grant.created_at.isoformat(),
                     "expires_at": grant.expires_at.isoformat(), "decision": "permit",

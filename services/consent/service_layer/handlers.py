@@ -57,6 +57,8 @@ class BreakTheGlass:
     reason: str
     minutes: int = model.BREAK_GLASS_MINUTES
     sensitive: list | None = None  # [{"label", "reason"}]: sensitive labels released, each with a reason
+    claimed_by: str | None = None       # the clinician, when a person claims it (their token's sub)
+    claimed_by_user: str | None = None  # and fhirUser
 
 
 class NotFound(Exception):
@@ -110,11 +112,16 @@ def _expired(c: Consent) -> dict:
         "grantee": c.grantee.as_dict(), "period_end": _iso(c.end), "expired_at": _iso(c.expired_at)})
 
 
+def claimed_by(g: BreakGlass) -> dict | None:
+    """The person who claimed G ({sub, fhirUser}), or None when the department's client did."""
+    return {"sub": g.claimed_by, "fhirUser": g.claimed_by_user} if g.claimed_by else None
+
+
 def _break_glass(g: BreakGlass) -> dict:
     return new_event("phr.consent.break-glass", SOURCE, g.patient, {
         "grant_id": g.id, "patient": g.patient, "department": g.department, "purpose": g.purpose,
-        "reason": g.reason, "granted_at": _iso(g.created_at), "expires_at": _iso(g.expires_at),
-        "sensitive": [s.as_dict() for s in g.sensitive], "obligations": g.obligations()})
+        "reason": g.reason, "claimed_by": claimed_by(g), "granted_at": _iso(g.created_at),
+        "expires_at": _iso(g.expires_at), "sensitive": [s.as_dict() for s in g.sensitive], "obligations": g.obligations()})
 
 
 def grant_consent(cmd: GrantConsent, uow, now: datetime, render_text: Callable[[Consent], str],
@@ -194,7 +201,8 @@ def break_the_glass(cmd: BreakTheGlass, uow, now: datetime, departments: Departm
     department DEPARTMENTS does not let claim emergencies is refused (model.NotPermitted).
     """
     grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes, cmd.sensitive,
-                              departments=departments)
+                              departments=departments, claimed_by=cmd.claimed_by,
+                              claimed_by_user=cmd.claimed_by_user)
     try:
         with uow:
             existing = _claim_in_force(uow, grant, now)

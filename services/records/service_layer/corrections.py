@@ -106,7 +106,12 @@ def read_correction(uow, department: str, task_id: str, view: View) -> dict:
     """One of the department's correction requests; another department's is NotFound."""
     with uow:
         task = _department_task(uow, department, task_id)
-        return _items(uow, [rules.correction_of(task.body())], department, view)[0]
+        correction = rules.correction_of(task.body())
+        item = _items(uow, [correction], department, view)[0]
+        # The custodian's officer reads the record as it stands, to amend it or to see it is right.
+        record = uow.resources.get(*_key(correction.record))
+        item["resource"] = record.body() if record is not None else None
+        return item
 
 
 def _department_task(uow, department: str, task_id: str) -> StoredResource:
