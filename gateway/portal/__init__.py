@@ -30,6 +30,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Register the portal on APP; its API calls go to the gateway's public URL."""
     from gateway.authz.departments import CONSOLE_CLIENT_ID, CONSOLE_SCOPES
     from gateway.portal.console import bp as console_bp
+    # The console's pages are split by work: each module adds its routes to the console's blueprint.
+    from gateway.portal import console_exchange  # noqa: F401  (clinicians' requests, emergency reviews)
     from gateway.portal.views import bp
 
     app.secret_key = load_or_create_session_key(settings.var_dir)
