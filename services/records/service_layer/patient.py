@@ -35,7 +35,8 @@ AMENDMENT_STATUS = {
 YOUR_DETAILS = N_("Your personal details")
 MAY_DISAGREE = N_("If you do not agree, you can tell us why. We will keep your words with this record.")
 STATEMENT_KEPT = N_("We keep your words with this record. They go with it each time it is shared.")
-AMENDMENT_SUMMARY = N_("You asked {department} to correct this record: {title}.")
+# Two short sentences: a long clinical title after a colon made one sentence past grade 8.
+AMENDMENT_SUMMARY = N_("You asked {department} to fix a record. It is about: {title}.")
 
 
 class NotFound(Exception):
