@@ -31,6 +31,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.authz.departments import CONSOLE_CLIENT_ID, CONSOLE_SCOPES
     from gateway.portal.console import bp as console_bp
     # The console's pages are split by work: each module adds its routes to the console's blueprint.
+    from gateway.portal import console_records  # noqa: F401  (records officers' corrections)
+    # The console's pages are split by work: each module adds its routes to the console's blueprint.
     from gateway.portal import console_exchange  # noqa: F401  (clinicians' requests, emergency reviews)
     from gateway.portal.views import bp
 

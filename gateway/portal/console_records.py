@@ -1,0 +1,169 @@
+"""The staff console's correction worklist: a records officer answers patients' correction requests.
+
+The custodian department must answer each request within 60 days (45 CFR 164.526(b)(2)); the
+list shows the due date and the days left in words. An officer accepts a request (the record is
+amended with the corrected resource, or marked entered in error) or denies it with a reason,
+all through /staff/v1/corrections with their own token (services/records/entrypoints/staff.py),
+which keeps a Provenance naming them. Each answer is a POST that redirects (303) to the
+request's page, so reloading that page never sends the answer twice.
+
+The officer's token reads the request, not the record itself (user/Task.rus, no FHIR read): the
+page shows what the API's item says of the record, and the "amend" form starts from the
+record's type and id for the officer to complete.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, redirect, request
+
+from contracts.http import FHIR_ID_RE
+from gateway.portal.client import ApiError, SignedOut
+from gateway.portal.console import API_DOWN, api, bp, me, page
+from services.common.i18n import N_, _
+
+ROLE = "records-officer"
+ACTIONS = ("amend", "entered-in-error")
+NOT_FOUND = N_("Your department has no correction request with this id.")
+
+
+def _allowed() -> bool:
+    tok = me()
+    if tok is None:
+        raise SignedOut(401)
+    return ROLE in tok.get("roles", [])
+
+
+def _forbidden() -> Response:
+    return page("error.html", 403, title=_("Not allowed"),
+                message=_("Only a records officer of this department may do this."))
+
+
+def _not_found() -> Response:
+    return page("error.html", 404, title=_("Not found"), message=_(NOT_FOUND))
+
+
+def days_in_words(days_left: int) -> str:
+    """The days left before the due date, or the days late after it, in words."""
+    if days_left == 0:
+        return _("Due today")
+    if days_left > 0:
+        return _("1 day left") if days_left == 1 else _("{count} days left", count=days_left)
+    late = -days_left
+    return _("1 day late") if late == 1 else _("{count} days late", count=late)
+
+
+def _item(task_id: str) -> dict | None:
+    """The department's request TASK_ID as the API gives it; None when it is not theirs."""
+    if not FHIR_ID_RE.match(task_id) or task_id in (".", ".."):  # only ever a Task id in the path
+        return None
+    try:
+        return api("GET", f"/staff/v1/corrections/{task_id}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _skeleton(item: dict) -> str:
+    """What the amend box starts with: the record's type and id, which the API requires kept."""
+    record = item["record"]
+    return json.dumps({"resourceType": record["type"], "id": record["id"]}, indent=2)
+
+
+def _detail(item: dict, status: int = 200, errors: dict | None = None, form: dict | None = None) -> Response:
+    form = form or {}
+    answerer = (item.get("answer") or {}).get("answered_by") or {}
+    return page("console/correction.html", status, title=_("Correction request"), item=item,
+                days=days_in_words(item["days_left"]), errors=errors or {},
+                action=form.get("action", ""), resource=form.get("resource") or _skeleton(item),
+                reason=form.get("reason", ""), by_me=answerer.get("staff") == me()["sub"])
+
+
+def _back(task_id: str) -> Response:
+    return redirect(f"/console/corrections/{task_id}", 303)
+
+
+def _refused(exc: ApiError, task_id: str, item: dict, fields: tuple[str, ...], form: dict) -> Response:
+    """The API said no: a 404 page, the answer already given, or its problem next to the field."""
+    if exc.status >= 500 or exc.status in (401, 403):
+        raise exc
+    if exc.status == 404:
+        return _not_found()
+    if exc.status == 409:  # answered already, by a colleague or by this form sent twice
+        flash(exc.text() or _(API_DOWN), "status")
+        return _back(task_id)
+    named = [f for f in exc.fields if f in fields] or [fields[-1]]
+    return _detail(item, exc.status, {f: exc.text() or _(API_DOWN) for f in named}, form)
+
+
+@bp.get("/console/corrections")
+def corrections():
+    """The department's open correction requests, oldest first (the API's order, all of them)."""
+    if not _allowed():
+        return _forbidden()
+    items = api("GET", "/staff/v1/corrections")["items"]
+    rows = [{**i, "days": days_in_words(i["days_left"])} for i in items]
+    return page("console/corrections.html", title=_("Correction requests"), rows=rows)
+
+
+@bp.get("/console/corrections/<task_id>")
+def correction(task_id: str):
+    """One request: the patient's words, the record, and the forms to answer it while it is open."""
+    if not _allowed():
+        return _forbidden()
+    item = _item(task_id)
+    return _not_found() if item is None else _detail(item)
+
+
+@bp.post("/console/corrections/<task_id>/accept")
+def accept(task_id: str):
+    """Accept: amend the record with the corrected resource, or mark it entered in error."""
+    if not _allowed():
+        return _forbidden()
+    item = _item(task_id)
+    if item is None:
+        return _not_found()
+    action = request.form.get("action", "")
+    text = request.form.get("resource", "")
+    form = {"action": action, "resource": text}
+    body: dict = {"action": action}
+    errors = {}
+    if action not in ACTIONS:
+        errors["action"] = _("Choose how to accept the request.")
+    elif action == "amend":
+        try:
+            body["resource"] = json.loads(text)
+        except ValueError as bad:
+            errors["resource"] = _("This is not valid JSON. Look near line {line}, column {column}.",
+                                   line=bad.lineno, column=bad.colno)
+        else:
+            if not isinstance(body["resource"], dict):
+                errors["resource"] = _("Send one FHIR resource as a JSON object.")
+    if errors:
+        return _detail(item, 400, errors, form)
+    try:
+        api("POST", f"/staff/v1/corrections/{task_id}/accept", json=body)
+    except ApiError as exc:
+        return _refused(exc, task_id, item, ("action", "resource") if action == "amend" else ("action",), form)
+    flash(_("You accepted the request. The record is changed, and its history names you."), "status")
+    return _back(task_id)
+
+
+@bp.post("/console/corrections/<task_id>/deny")
+def deny(task_id: str):
+    """Deny, with the reason the patient will read."""
+    if not _allowed():
+        return _forbidden()
+    item = _item(task_id)
+    if item is None:
+        return _not_found()
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        return _detail(item, 400, {"reason": _("Write why you deny the request.")}, {"reason": reason})
+    try:
+        api("POST", f"/staff/v1/corrections/{task_id}/deny", json={"reason": reason})
+    except ApiError as exc:
+        return _refused(exc, task_id, item, ("reason",), {"reason": reason})
+    flash(_("You denied the request. The patient can read your reason."), "status")
+    return _back(task_id)
