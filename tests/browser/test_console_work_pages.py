@@ -29,6 +29,9 @@ def check(page, lang: str, name: str, problems: list[str], plain: bool = False) 
     problems += [f"{name}-{lang}: axe: {v}" for v in axe_violations(page)]
     if plain:
         problems += [f"{name}-{lang}: reading level: {v}" for v in reading_level_violations(page, lang)]
+    errors = page.locator("main .error")
+    if errors.count():  # the viewport's picture shows the first error, not the page's top again
+        errors.first.scroll_into_view_if_needed()
     screenshot(page, f"{name}-{lang}")
 
 
