@@ -7,9 +7,10 @@ all through /staff/v1/corrections with their own token (services/records/entrypo
 which keeps a Provenance naming them. Each answer is a POST that redirects (303) to the
 request's page, so reloading that page never sends the answer twice.
 
-The officer's token reads the request, not the record itself (user/Task.rus, no FHIR read): the
-page shows what the API's item says of the record, and the "amend" form starts from the
-record's type and id for the officer to complete.
+The API's item of one request carries the record as it stands (``resource``): the page shows its
+readable parts and the "amend" box starts from its JSON. The console's api() sends no If-Match,
+so the page keeps the version it showed and checks it against the record read again just before
+answering: an officer never overwrites a change they did not see (short of one made in between).
 """
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ from services.common.i18n import N_, _
 ROLE = "records-officer"
 ACTIONS = ("amend", "entered-in-error")
 NOT_FOUND = N_("Your department has no correction request with this id.")
+CHANGED = N_("The record changed after you opened this page. The box now shows it as it is now. "
+             "Make your correction on it again.")
+#: Where a FHIR R4 resource keeps its name, its date and its value, by the element's name.
+NAME_ELEMENTS = ("code", "vaccineCode", "medicationCodeableConcept", "type")
+DATE_ELEMENTS = ("effectiveDateTime", "onsetDateTime", "performedDateTime", "occurrenceDateTime",
+                 "authoredOn", "recordedDate", "issued", "date", "birthDate")
 
 
 def _allowed() -> bool:
@@ -65,10 +72,54 @@ def _item(task_id: str) -> dict | None:
         raise
 
 
-def _skeleton(item: dict) -> str:
-    """What the amend box starts with: the record's type and id, which the API requires kept."""
+def _concept(value) -> str:
+    """A CodeableConcept's words: its text, else its first coding's display or code."""
+    if not isinstance(value, dict):
+        return ""
+    codings = [c for c in value.get("coding") or [] if isinstance(c, dict)]
+    return str(value.get("text") or next((c.get("display") or c.get("code") for c in codings), "") or "")
+
+
+def _value(resource: dict) -> str:
+    quantity = resource.get("valueQuantity")
+    if isinstance(quantity, dict) and "value" in quantity:
+        return f"{quantity['value']} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    return str(resource.get("valueString") or _concept(resource.get("valueCodeableConcept")) or "")
+
+
+def readable(resource: dict | None) -> list[tuple[str, str]]:
+    """The parts of a FHIR R4 resource a person reads: its name, status, value, date and notes."""
+    if not isinstance(resource, dict):
+        return []
+    parts = [(_("Kind of record"), str(resource.get("resourceType", "")))]
+    name = next((_concept(resource.get(e)) for e in NAME_ELEMENTS if _concept(resource.get(e))), "")
+    people = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+    if not name and people:  # a Patient: their name
+        name = people[0].get("text") or " ".join([*people[0].get("given", []), people[0].get("family", "")])
+    status = resource.get("status") or _concept(resource.get("clinicalStatus"))
+    values = [_value(resource)] + [f"{_concept(c.get('code'))}: {_value(c)}" for c in resource.get("component") or []
+                                   if isinstance(c, dict) and _value(c)]
+    date = next((str(resource[e]) for e in DATE_ELEMENTS if isinstance(resource.get(e), str)), "")
+    notes = [str(n.get("text")) for n in resource.get("note") or [] if isinstance(n, dict) and n.get("text")]
+    for label, value in ((_("Name"), name), (_("Status"), status),
+                         (_("Verification"), _concept(resource.get("verificationStatus"))),
+                         (_("Value"), "; ".join(v for v in values if v)), (_("Date"), date),
+                         (_("Notes"), " ".join(notes)),
+                         (_("Version"), str((resource.get("meta") or {}).get("versionId") or ""))):
+        if value:
+            parts.append((label, str(value)))
+    return parts
+
+
+def _version(item: dict) -> str:
+    return str(((item.get("resource") or {}).get("meta") or {}).get("versionId") or "")
+
+
+def _start(item: dict) -> str:
+    """What the amend box starts with: the record as it is now, else its type and id."""
     record = item["record"]
-    return json.dumps({"resourceType": record["type"], "id": record["id"]}, indent=2)
+    resource = item.get("resource") or {"resourceType": record["type"], "id": record["id"]}
+    return json.dumps(resource, indent=2, ensure_ascii=False)
 
 
 def _detail(item: dict, status: int = 200, errors: dict | None = None, form: dict | None = None) -> Response:
@@ -76,7 +127,8 @@ def _detail(item: dict, status: int = 200, errors: dict | None = None, form: dic
     answerer = (item.get("answer") or {}).get("answered_by") or {}
     return page("console/correction.html", status, title=_("Correction request"), item=item,
                 days=days_in_words(item["days_left"]), errors=errors or {},
-                action=form.get("action", ""), resource=form.get("resource") or _skeleton(item),
+                action=form.get("action", ""), resource=form.get("resource") or _start(item),
+                version=_version(item), parts=readable(item.get("resource")),
                 reason=form.get("reason", ""), by_me=answerer.get("staff") == me()["sub"])
 
 
@@ -140,6 +192,9 @@ def accept(task_id: str):
         else:
             if not isinstance(body["resource"], dict):
                 errors["resource"] = _("Send one FHIR resource as a JSON object.")
+    if not errors and action == "amend" and request.form.get("version", "") != _version(item):
+        # Corrected on an older version: start again from the record as it is now.
+        return _detail(item, 412, {"resource": _(CHANGED)}, {"action": action})
     if errors:
         return _detail(item, 400, errors, form)
     try:

@@ -122,7 +122,7 @@ def test_every_worklist_page_and_its_errors_pass_axe_in_each_language(browser, s
         assert page.locator("#resource").get_attribute("aria-describedby") == "resource-hint resource-error"
         check(page, lang, "correction-json-error", problems)
         page.goto(f"{stack.gateway}/console/corrections/{to_accept['id']}")
-        page.locator("#action-amend").check()  # the box's start alone is no valid Observation
+        page.locator("#action-amend").check()  # the record as it is: the API says nothing would change
         send(page, "accept")
         assert error_of(page, "resource")
         check(page, lang, "correction-refused", problems)
@@ -175,30 +175,46 @@ def test_an_officer_denies_a_request_with_the_keyboard_alone(browser, stack, cor
         context.close()
 
 
+def amended(page, text: str) -> None:
+    """Choose "amend" and add a note with TEXT to the record shown in the box, then send it."""
+    resource = json.loads(page.locator("#resource").input_value())
+    resource["note"] = [*resource.get("note", []), {"text": text}]
+    page.locator("#action-amend").check()
+    page.fill("#resource", json.dumps(resource, indent=2))
+    send(page, "accept")
+
+
 def test_an_officer_corrects_a_record_and_the_provenance_names_them(browser, stack, corrections):
     filed = corrections.file("The value is 131. It was 121.")
     department = corrections.department
     reference = filed["record"]
     before = department.get(f"/fhir/{reference}")
     assert before.status_code == 200, before.text
-    corrected = {k: v for k, v in before.json().items() if k != "meta"}
-    corrected["note"] = [{"text": "Corrected at the patient's request."}]
     officer = corrections.officer()
     claims = claims_of(officer.sign_in()["access_token"])
     context, page = console_page(browser, officer, "en")
     try:
         page.goto(f"{stack.gateway}/console/corrections/{filed['id']}")
-        page.locator("#action-amend").check()
-        page.fill("#resource", json.dumps(corrected, indent=2))
-        send(page, "accept")
+        shown = json.loads(page.locator("#resource").input_value())  # the record as it is now
+        assert (shown["id"], shown["meta"]["versionId"]) == (before.json()["id"], before.json()["meta"]["versionId"])
+        # Someone changes the record while the page is open: the officer's answer is not sent.
+        elsewhere = {**before.json(), "note": [{"text": "Checked again by the lab."}]}
+        changed = department.session.put(f"{stack.gateway}/fhir/{reference}", json=elsewhere, timeout=30,
+                                         headers={"If-Match": f'W/"{before.json()["meta"]["versionId"]}"'})
+        assert changed.status_code == 200, changed.text
+        amended(page, "Corrected at the patient's request.")
+        assert "The record changed after you opened this page." in error_of(page, "resource")
+        assert "Checked again by the lab." in page.locator("#resource").input_value()
+        amended(page, "Corrected at the patient's request.")
         assert "You accepted the request." in page.locator("main").inner_text()
         assert page.locator("main dd", has_text="You").count() >= 1
     finally:
         context.close()
 
     after = department.get(f"/fhir/{reference}")
-    assert after.json()["note"] == corrected["note"]
-    assert int(after.json()["meta"]["versionId"]) > int(before.json()["meta"]["versionId"])
+    assert [n["text"] for n in after.json()["note"]] == ["Checked again by the lab.",
+                                                        "Corrected at the patient's request."]
+    assert int(after.json()["meta"]["versionId"]) == int(before.json()["meta"]["versionId"]) + 2
     task = department.get(f"/fhir/Task/{filed['id']}").json()
     assert task["status"] == "completed"
     provenance = department.get("/fhir/" + task["relevantHistory"][-1]["reference"]).json()
