@@ -1,0 +1,101 @@
+"""The portal's sharing requests: a department asks the patient to share, the patient says yes or no.
+
+The pages read GET /patient/v1/sharing-requests and answer with .../approve or .../decline, as
+the signed-in person, like every portal page. A yes sends the SHA-256 of the consent text the
+page showed, so the consent granted is the one the patient read (a text that changed since is a
+409, shown on the page). Who may answer is the API's rule for consents: a patient, or a
+caregiver with the manage-consents right (patient/Consent.cruds), as on the sharing page.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from flask import flash, request
+
+from gateway.portal.client import ApiError
+from gateway.portal.session import CONSENT_SCOPE, api, can
+from gateway.portal.views import bp, need, page, see_other
+from services.common.i18n import _
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _path(request_id: str, action: str = "") -> str:
+    # The id is the visitor's: quoted whole, so it cannot reach another path or a query.
+    return f"/patient/v1/sharing-requests/{quote(request_id[:64], safe='')}{action}"
+
+
+@bp.app_template_global()
+def open_sharing_requests() -> int:
+    """How many requests wait for the signed-in person's answer (0 when they may not answer):
+    the sharing and notifications pages link to the list only when some wait."""
+    if not can(CONSENT_SCOPE):
+        return 0
+    try:
+        items = api("GET", "/patient/v1/sharing-requests")["items"]
+    except ApiError:
+        return 0  # the page around it still shows; the list page explains the problem
+    return sum(1 for r in items if r["status"]["code"] == "pending")
+
+
+@bp.get("/portal/sharing-requests")
+def sharing_requests():
+    """Departments' requests that I share: those waiting first, then the answered ones."""
+    need(CONSENT_SCOPE)
+    items = api("GET", "/patient/v1/sharing-requests")["items"]
+    waiting = [r for r in items if r["status"]["code"] == "pending"]
+    answered = [r for r in items if r["status"]["code"] != "pending"]
+    return page("portal/sharing_requests.html", title=_("Requests to share"), waiting=waiting,
+                answered=answered)
+
+
+def _request_page(request_id: str, status: int = 200, error: str | None = None):
+    found = api("GET", _path(request_id))
+    return page("portal/sharing_request.html", status,
+                title=_("{name} asks to see your records", name=found["department"]["display"]),
+                r=found, error=error)
+
+
+@bp.get("/portal/sharing-requests/<request_id>")
+def sharing_request(request_id: str):
+    """One request in full, with the exact consent a yes gives, and the two answers."""
+    need(CONSENT_SCOPE)
+    return _request_page(request_id)
+
+
+def _answer(request_id: str, action: str, body: dict):
+    """Send the answer; a refusal (already answered, expired, text changed) shows on the page."""
+    try:
+        return api("POST", _path(request_id, action), json=body)
+    except ApiError as exc:
+        if exc.status in (401, 403, 404) or exc.status >= 500:
+            raise
+        return _request_page(request_id, 409, exc.text() or _("We could not save your answer."))
+
+
+@bp.post("/portal/sharing-requests/<request_id>/approve")
+def approve_sharing_request(request_id: str):
+    """Say yes: the department gets the consent whose text the page showed."""
+    need(CONSENT_SCOPE)
+    sha = request.form.get("text_sha256", "")
+    sha = sha if SHA256.match(sha) else None
+    answered = _answer(request_id, "/approve", {"text_sha256": sha} if sha else {})
+    if not isinstance(answered, dict):
+        return answered
+    flash(_("You said yes. {name} can now see these records. You can stop it at any time "
+            "on the Sharing page.", name=answered["department"]["display"]), "status")
+    return see_other("portal.sharing_request", request_id=request_id)
+
+
+@bp.post("/portal/sharing-requests/<request_id>/decline")
+def decline_sharing_request(request_id: str):
+    """Say no: nothing is shared; the department is told."""
+    need(CONSENT_SCOPE)
+    answered = _answer(request_id, "/decline", {})
+    if not isinstance(answered, dict):
+        return answered
+    flash(_("You said no. Nothing is shared. We told {name}.",
+            name=answered["department"]["display"]), "status")
+    return see_other("portal.sharing_request", request_id=request_id)
+
