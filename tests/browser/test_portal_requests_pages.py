@@ -44,7 +44,7 @@ def new_patient(stack, departments, lang: str) -> dict:
     made = requests.post(f"{stack.gateway}/accounts/v1/activate", timeout=30, json={
         "code": code.json()["code"], "birth_date": birth, "username": username, "password": PASSWORD})
     assert made.status_code in (200, 201), made.text
-    return {"patient": patient_id, "username": username, "password": PASSWORD}
+    return {"patient": patient_id, "username": username, "password": PASSWORD, "birth_date": birth}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,17 @@ def patient_headers(stack, who: dict) -> dict:
     token = patient_login(stack.gateway, creds["client_id"], creds["redirect_uri"], who["username"],
                           who["password"], scope=SCOPE)
     return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def new_caregiver(stack, who: dict, rights: list[str], username: str) -> None:
+    """WHO invites a caregiver with RIGHTS over the API; the caregiver joins as USERNAME."""
+    invited = requests.post(f"{stack.gateway}/patient/v1/proxies", headers=patient_headers(stack, who),
+                            timeout=30, json={"rights": rights, "relationship": "caregiver"})
+    assert invited.status_code == 201, invited.text
+    joined = requests.post(f"{stack.gateway}/accounts/v1/activate", timeout=30, json={
+        "code": invited.json()["invite_code"], "birth_date": who["birth_date"], "username": username,
+        "password": PASSWORD})
+    assert joined.status_code == 201, joined.text
 
 
 def ask_to_share(stack, headers: dict, patient: str, classes: list[str], reason: str) -> dict:
@@ -248,6 +259,11 @@ def test_a_patient_says_yes_to_a_sharing_request_with_the_keyboard_alone(browser
         page.wait_for_url(f"**/portal/sharing-requests/{asked['id']}")
         every_control_is_labelled(page)
         shown = page.locator("main blockquote").inner_text().strip()
+        # A yes to a text other than the one shown is refused, on the page, and nothing is granted.
+        token = page.locator("main input[name=csrf_token]").first.get_attribute("value")
+        stale = page.request.post(f"{stack.gateway}/portal/sharing-requests/{asked['id']}/approve",
+                                  form={"csrf_token": token, "text_sha256": "0" * 64})
+        assert stale.status == 409 and 'role="alert"' in stale.text()
         keys.tab_to("Yes, share"); keys.go()
         assert "You said yes." in page.locator("[role=status]").inner_text()
         assert page.locator("main form").count() == 0
@@ -256,3 +272,28 @@ def test_a_patient_says_yes_to_a_sharing_request_with_the_keyboard_alone(browser
     mine = patient_headers(stack, who)
     granted = [c for c in consents(stack, mine) if c["agreed_text"]["text"].strip() == shown]
     assert len(granted) == 1 and granted[0]["status"]["code"] == "active"
+
+
+def test_a_caregiver_uses_these_pages_only_with_the_rights_the_api_asks_for(browser, stack, patients):
+    who = patients["en"]
+    new_caregiver(stack, who, ["view-records"], "reads.only")
+    new_caregiver(stack, who, ["view-records", "request-corrections"], "asks.fixes")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    try:
+        sign_in(page, stack.gateway, "reads.only", PASSWORD)
+        page.goto(stack.gateway + "/portal/records")
+        assert page.locator("main a", has_text="Ask to fix this").count() == 0
+        for path in ("/portal/corrections", "/portal/corrections/new?record=x",
+                     "/portal/sharing-requests"):
+            shown = page.goto(stack.gateway + path)
+            assert shown.status == 403 and page.locator("h1").inner_text() == "Not allowed", path
+        context.clear_cookies()
+
+        sign_in(page, stack.gateway, "asks.fixes", PASSWORD)
+        page.goto(stack.gateway + "/portal/records")
+        assert page.locator("main a", has_text="Ask to fix this").count() > 0
+        assert page.goto(stack.gateway + "/portal/corrections").status == 200
+        assert page.goto(stack.gateway + "/portal/sharing-requests").status == 403
+    finally:
+        context.close()
