@@ -155,6 +155,12 @@ def test_every_request_page_passes_axe_and_a_yes_grants_the_consent_shown(
                                 headers={**mine, "Accept-Language": lang}).json()["consent_text"]["text"]
         assert shown == expected.strip()
         check(page, lang, "sharing-request", problems)
+        # A yes to another text (the request changed since the page was shown) is refused.
+        page.locator("input[name=text_sha256]").evaluate("e => { e.value = '0'.repeat(64); }")
+        submit(page, "/approve")
+        assert page.locator("main .error-box[role=alert]").is_visible()
+        check(page, lang, "sharing-request-error", problems)
+        assert len(consents(stack, mine)) == len(before)
         submit(page, "/approve")
         assert page.url.endswith(f"/portal/sharing-requests/{first['id']}")
         assert page.locator("main form").count() == 0 and status_text(page)
