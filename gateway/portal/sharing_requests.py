@@ -16,9 +16,12 @@ from flask import flash, request
 from gateway.portal.client import ApiError
 from gateway.portal.session import CONSENT_SCOPE, api, can
 from gateway.portal.views import bp, need, page, see_other
-from services.common.i18n import _
+from services.common.i18n import N_, _
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SAID_YES = N_("You said yes. {name} can now see these records. You can stop it at any time "
+              "on the Sharing page.")
+SAID_NO = N_("You said no. Nothing is shared. We told {name}.")
 
 
 def _path(request_id: str, action: str = "") -> str:
@@ -64,14 +67,17 @@ def sharing_request(request_id: str):
     return _request_page(request_id)
 
 
-def _answer(request_id: str, action: str, body: dict):
-    """Send the answer; a refusal (already answered, expired, text changed) shows on the page."""
+def _answer(request_id: str, action: str, body: dict, said: str):
+    """Send the answer, then say in plain words what it did (SAID); a refusal (already answered,
+    expired, the text changed) shows on the request's page."""
     try:
-        return api("POST", _path(request_id, action), json=body)
+        answered = api("POST", _path(request_id, action), json=body)
     except ApiError as exc:
         if exc.status in (401, 403, 404) or exc.status >= 500:
             raise
         return _request_page(request_id, 409, exc.text() or _("We could not save your answer."))
+    flash(_(said, name=answered["department"]["display"]), "status")
+    return see_other("portal.sharing_request", request_id=request_id)
 
 
 @bp.post("/portal/sharing-requests/<request_id>/approve")
@@ -79,23 +85,11 @@ def approve_sharing_request(request_id: str):
     """Say yes: the department gets the consent whose text the page showed."""
     need(CONSENT_SCOPE)
     sha = request.form.get("text_sha256", "")
-    sha = sha if SHA256.match(sha) else None
-    answered = _answer(request_id, "/approve", {"text_sha256": sha} if sha else {})
-    if not isinstance(answered, dict):
-        return answered
-    flash(_("You said yes. {name} can now see these records. You can stop it at any time "
-            "on the Sharing page.", name=answered["department"]["display"]), "status")
-    return see_other("portal.sharing_request", request_id=request_id)
+    return _answer(request_id, "/approve", {"text_sha256": sha} if SHA256.match(sha) else {}, SAID_YES)
 
 
 @bp.post("/portal/sharing-requests/<request_id>/decline")
 def decline_sharing_request(request_id: str):
     """Say no: nothing is shared; the department is told."""
     need(CONSENT_SCOPE)
-    answered = _answer(request_id, "/decline", {})
-    if not isinstance(answered, dict):
-        return answered
-    flash(_("You said no. Nothing is shared. We told {name}.",
-            name=answered["department"]["display"]), "status")
-    return see_other("portal.sharing_request", request_id=request_id)
-
+    return _answer(request_id, "/decline", {}, SAID_NO)
