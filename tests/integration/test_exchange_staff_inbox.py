@@ -3,6 +3,7 @@ step in words, asking for records as the department does (who asked is kept), on
 PostgreSQL, with minted staff tokens."""
 import json
 import time
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -112,6 +113,10 @@ def test_the_inbox_holds_the_departments_requests_newest_first_in_pages(world, m
     assert second["next"] is None
     ids = [i["id"] for i in page["items"] + second["items"]]
     assert ids == [system.get_json()["id"], *reversed(mine)]
+    # RFC 3339 date-times, as the contract says: with their offset, on SQLite too (it keeps none)
+    for item in page["items"] + second["items"]:
+        for moment in (item["requested_at"], item["updated_at"]):
+            assert datetime.fromisoformat(moment).utcoffset() is not None, moment
 
 
 def test_another_departments_staff_do_not_find_the_request(world, mint):

@@ -28,7 +28,8 @@ def _to_columns(values: dict) -> dict:
 
 def _request(row) -> ExchangeRequest:
     values = dict(row._mapping)
-    return ExchangeRequest(**{k: json.loads(v) if k in _LISTS else v for k, v in values.items()})
+    return ExchangeRequest(**{k: json.loads(v) if k in _LISTS else _utc(v) if isinstance(v, dt.datetime) else v
+                              for k, v in values.items()})
 
 
 class SqlRequests:
