@@ -65,6 +65,18 @@ def _check(ctx: Context, result: Result, path: str, who, language: str, expect: 
                     *found[:8])
 
 
+def ask_patient_to_share(ctx: Context) -> None:
+    """Have a clinician ask patient A to share, so that a sharing request can be read: a patient
+    has one only once a department's staff asked. Without a clinician it is not read."""
+    if not (ctx.has("clinician") and ctx.has("patient")):
+        return
+    resp = ctx.gateway.post("/staff/v1/sharing-requests", ctx.identity("clinician"), json={
+        "patient": ctx.identity("patient").patient, "classes": ["Immunization"], "purposes": ["TREAT"],
+        "period": {"days": 7}, "reason": "We want to check your shots before your visit."})
+    if resp.status_code not in (201, 409):  # 409: one like it is waiting for the patient already
+        raise AssertionError(f"a clinician asking patient A to share answered {resp.status_code}: {resp.text[:300]}")
+
+
 def run(ctx: Context) -> list[Result]:
     """Check every patient-facing read in every language; one result per operation and language."""
     results = []
@@ -72,6 +84,12 @@ def run(ctx: Context) -> list[Result]:
         paths = patient_reads(load(ctx.spec))
     except Exception as exc:
         return [Result("accessibility", "the contract document loads").fail(str(exc))]
+    setup = Result("accessibility", "a clinician asks patient A to share (to read the request)")
+    with timed(setup):
+        if not ctx.has("clinician"):
+            raise Skip(f"needs {ctx.missing.get('clinician', 'a clinician')}")
+        ask_patient_to_share(ctx)
+    results.append(setup)
     for path in paths:
         for language in ctx.languages:
             result = Result("accessibility", f"GET {path} [{language}]")

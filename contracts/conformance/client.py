@@ -145,11 +145,42 @@ def staff_login(base_url: str, username: str, password: str, second_factor, scop
     return _code_for_token(s, base_url, resp, params, verifier, username)
 
 
+class Authenticator:
+    """The codes a member of staff's authenticator app shows (TOTP, RFC 6238) from their key.
+    The gateway takes each code once, so a second sign-in within one 30-second period waits
+    for the next code, as a person would."""
+
+    def __init__(self, secret: str):
+        self.secret, self._used = secret, None
+
+    def __call__(self) -> str:
+        import pyotp
+        if int(time.time() // 30) == self._used:
+            time.sleep(30.5 - time.time() % 30)
+        now = time.time()
+        self._used = int(now // 30)
+        return pyotp.TOTP(self.secret).at(now)
+
+    def used_now(self) -> None:
+        """Count this period's code as used (someone else may have used it: enrolment, say)."""
+        self._used = int(time.time() // 30)
+
+
+def staff_token(base_url: str, username: str, password: str, app: Authenticator) -> dict:
+    """Sign a member of staff in with codes from APP; when the code is refused (it may have been
+    used already in this period), once more with the next one."""
+    try:
+        return staff_login(base_url, username, password, app)
+    except LoginError:
+        app.used_now()
+        return staff_login(base_url, username, password, app)
+
+
 @dataclass
 class Identity:
     """One caller (a department, a patient, an oversight client) and how to get its token again."""
 
-    kind: str                      # "department", "patient", "oversight" or "admin"
+    kind: str                      # "department", "patient", "oversight", "admin" or "staff"
     label: str
     fetch: object                  # () -> token response dict
     _token: str | None = None

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from contracts.conformance.client import Gateway, Identity, client_credentials, patient_login
+from contracts.conformance.client import (Authenticator, Gateway, Identity, client_credentials,
+                                          patient_login, staff_token)
 from contracts.conformance.model import Skip
 
 #: Roles and what the kit does with each (shown when one is missing).
@@ -19,7 +20,19 @@ ROLES = {
     "admin": "the directory's administrators' client, holding admin/Departments.crus (the admin API)",
     "patient": "patient A: a portal account (username and password) and the portal client",
     "other_patient": "patient B: another portal account, for the cross-patient checks",
+    "clinician": "a clinician of the requester department (the staff APIs: requests, asking a patient to share)",
+    "emergency_clinician": "a clinician of the emergency department (claiming an emergency in person)",
+    "privacy_officer": "a privacy officer of the custodian department (break-the-glass reviews)",
+    "records_officer": "a records officer of the custodian department (correction requests)",
+    "staff_admin": "an admin of a department's staff (staff accounts and invites)",
 }
+#: Staff roles of the kit -> (the person's role, the kit role whose department they belong to;
+#: None: any department). Members of staff come from the credentials file's "staff" list, each
+#: {username, password, totp_secret, department, roles}: the kit signs them in as the staff
+#: console does, with codes computed from their authenticator key.
+STAFF = {"clinician": ("clinician", "requester"), "emergency_clinician": ("clinician", "emergency"),
+         "privacy_officer": ("privacy-officer", "department"),
+         "records_officer": ("records-officer", "department"), "staff_admin": ("admin", None)}
 
 
 @dataclass
@@ -53,6 +66,26 @@ def department(base_url: str, label: str, client_id: str, secret: str, kind: str
 def patient(base_url: str, label: str, portal: dict, username: str, password: str) -> Identity:
     return Identity("patient", label, partial(patient_login, base_url, portal["client_id"], portal["redirect_uri"],
                                               username, password))
+
+
+def staff(base_url: str, person: dict) -> Identity:
+    return Identity("staff", person["username"], partial(staff_token, base_url, person["username"],
+                                                         person["password"], Authenticator(person["totp_secret"])))
+
+
+def _staff(doc: dict, base_url: str, found: dict[str, Identity], missing: dict[str, str]) -> None:
+    """Add the STAFF roles from the credentials file DOC, each of its department where it says."""
+    people = [p for p in doc.get("staff") or [] if {"username", "password", "totp_secret"} <= set(p)]
+    for role, (person_role, of) in STAFF.items():
+        dept = found[of].label if of and of in found else None
+        chosen = next((p for p in people if person_role in p.get("roles", [])
+                       and (dept is None or p.get("department") == dept)), None)
+        if chosen:
+            found[role] = staff(base_url, chosen)
+        else:
+            where = f" of {dept}" if dept else ""
+            missing[role] = (f"add a member of staff with the role {person_role}{where} to the credentials "
+                             "file's staff list (username, password, totp_secret, department, roles)")
 
 
 def load_credentials_file(path: str | None) -> dict:
@@ -145,4 +178,5 @@ def build(options: dict, base_url: str) -> tuple[dict[str, Identity], dict[str, 
         else:
             taken.add(user)
             found[role] = patient(base_url, user, portal, user, password)
+    _staff(doc, base_url, found, missing)
     return found, missing

@@ -16,6 +16,7 @@ import uuid
 from joserfc import jwt
 from joserfc.jwk import RSAKey, import_key
 
+from contracts.conformance.accessibility import ask_patient_to_share
 from contracts.conformance.client import Identity, LoginError, claims_of
 from contracts.conformance.context import Context
 from contracts.conformance.model import Result, Skip, timed
@@ -237,6 +238,42 @@ def decision_about_another_department(ctx: Context) -> Result:
     return result
 
 
+def staff_keep_to_their_work(ctx: Context) -> Result:
+    """A member of staff does only their roles' work, and only their own department's: a
+    clinician cannot review an emergency claim or answer a correction request, a privacy officer
+    cannot claim an emergency, and another department's item is not found."""
+    result = Result("security", "staff do only their roles' work, in their own department")
+    with timed(result):
+        clinician, officer = ctx.identity("clinician"), ctx.identity("privacy_officer")
+        emergency = ctx.identity("emergency_clinician")
+        patient = ctx.identities["patient"].patient if ctx.has("patient") else NOBODY
+        tries = [
+            ("a clinician lists the emergency claims to review", clinician, "GET",
+             "/staff/v1/break-glass-reviews", None, (403,)),
+            ("a clinician lists correction requests", clinician, "GET", "/staff/v1/corrections", None, (403,)),
+            ("a privacy officer claims an emergency", officer, "POST", "/staff/v1/break-glass",
+             {"patient": patient, "reason": "Conformance check: this must be refused."}, (403,)),
+            ("a privacy officer asks for records", officer, "POST", "/staff/v1/requests",
+             {"patient": patient, "purpose": "TREAT", "resource_types": ["Observation"],
+              "reason": "Conformance check"}, (403,)),
+        ]
+        ask_patient_to_share(ctx)  # an item of the clinician's department to look for from another
+        mine = ctx.gateway.get("/staff/v1/sharing-requests", clinician)
+        items = mine.json().get("items") if mine.status_code == 200 else None
+        if items and emergency.department != clinician.department:
+            tries.append(("another department's clinician reads a sharing request", emergency, "GET",
+                          f"/staff/v1/sharing-requests/{items[0]['id']}", None, (404,)))
+        else:
+            result.details.append("no sharing request of the clinician's department to read from another")
+        for what, who, method, path, body, statuses in tries:
+            resp = ctx.gateway.request(method, path, who, **({"json": body} if body else {}))
+            wrong = refused(resp, statuses, (patient,) if method == "POST" else ())
+            if wrong:
+                result.fail(f"{what}: {method} {path} {wrong}")
+        result.details.append(f"tried {len(tries)} cases")
+    return result
+
+
 def run(ctx: Context) -> list[Result]:
     """Run every security negative; one result each."""
     results = [Result("security", "no token")]
@@ -258,4 +295,5 @@ def run(ctx: Context) -> list[Result]:
     results.append(missing_scope(ctx))
     results.append(break_glass_without_its_scope(ctx))
     results.append(decision_about_another_department(ctx))
+    results.append(staff_keep_to_their_work(ctx))
     return results

@@ -32,7 +32,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.portal.console import bp as console_bp
     # The console's pages are split by work: each module adds its routes to the console's blueprint.
     from gateway.portal import console_records  # noqa: F401  (records officers' corrections)
-    # The console's pages are split by work: each module adds its routes to the console's blueprint.
     from gateway.portal import console_exchange  # noqa: F401  (clinicians' requests, emergency reviews)
     from gateway.portal.views import bp
     # The portal's request pages add their routes to the portal's blueprint (one module each).

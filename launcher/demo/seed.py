@@ -76,6 +76,7 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         return doc
 
     from gateway.admin import clients as admin
+    from launcher.demo.staff import seed_staff
     from services.common.config import load_settings
     from services.common.db import make_engine
 
@@ -131,10 +132,18 @@ def run(env: dict[str, str], out=sys.stdout) -> dict:
         patients.append({"patient": patient["id"], "username": username, "password": password,
                          "language": preferred_language(patient)})
 
+    engine = make_engine(load_settings("gateway", env).database_url)
+    try:
+        staff = seed_staff(engine)
+    finally:
+        engine.dispose()
+    print(f"demo: made {len(staff)} staff accounts: {', '.join(p['username'] for p in staff)}",
+          file=out, flush=True)
+
     doc = {"gateway": gateway, "departments": departments,
            "oversight": registered[oversight[0]] if oversight else None, "admin": administrator,
            "portal": {"client_id": portal["client_id"], "redirect_uri": portal["redirect_uri"]},
-           "patients": patients}
+           "patients": patients, "staff": staff}
     write_private(path, doc)
     print(f"demo: seeded; credentials written to {path} (mode 0600)", file=out, flush=True)
     print_credentials(doc, out)
@@ -204,4 +213,7 @@ def print_credentials(doc: dict, out=sys.stdout) -> None:
     for p in doc["patients"]:
         print(f"demo: patient {p['patient']} username={p['username']} password={p['password']} "
               f"language={p['language']}", file=out)
+    for p in doc.get("staff") or []:
+        print(f"demo: staff {p['username']:<13} password={p['password']} {p['department']} "
+              f"{'+'.join(p['roles'])} authenticator key={p['totp_secret']}", file=out)
     out.flush()

@@ -153,3 +153,33 @@ def test_credentials_come_from_the_demo_file_and_options_override_them(tmp_path)
     only_options, missing = context.build({"department_id": "d", "department_secret": "s"}, "http://gw")
     assert set(only_options) == {"department", "emergency"} and only_options["emergency"] is only_options["department"]
     assert "--patient-username" in missing["patient"] and "requester" in missing
+
+
+def test_staff_come_from_the_file_each_of_the_department_its_role_works_for(tmp_path):
+    def person(username, department, *roles):
+        return {"username": username, "password": "p", "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                "department": department, "roles": list(roles)}
+    doc = {"departments": {n: {"client_id": n, "client_secret": "s"} for n in ("primary-care", "cardiology")},
+           "staff": [person("er", "emergency", "clinician"), person("cardio", "cardiology", "clinician"),
+                     person("po", "primary-care", "privacy-officer"), person("other.ro", "cardiology", "records-officer"),
+                     {"username": "no.key", "password": "p", "department": "primary-care", "roles": ["admin"]}]}
+    path = tmp_path / "creds.json"
+    path.write_text(json.dumps(doc))
+    found, missing = context.build({"credentials": str(path)}, "http://gw")
+    staff = {r: i.label for r, i in found.items() if i.kind == "staff"}
+    # the requester is cardiology: its clinician; no emergency department in the file, so the
+    # custodian stands in for it, and primary care has no clinician
+    assert staff == {"clinician": "cardio", "privacy_officer": "po"}
+    assert "records-officer of primary-care" in missing["records_officer"]
+    assert "role admin" in missing["staff_admin"]  # a person without an authenticator key is no use
+    assert "clinician of primary-care" in missing["emergency_clinician"]
+
+
+def test_the_authenticator_waits_for_a_new_code_rather_than_use_one_twice(monkeypatch):
+    from contracts.conformance import client
+    clock = [1_000_000.0]
+    monkeypatch.setattr(client.time, "time", lambda: clock[0])
+    monkeypatch.setattr(client.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    app = client.Authenticator("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    first, second = app(), app()
+    assert first != second and clock[0] >= 1_000_000.0 + 30 - (1_000_000.0 % 30)
