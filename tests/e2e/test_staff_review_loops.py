@@ -4,8 +4,8 @@ from their authenticator app; tests/support/staff.py):
 
 - an emergency clinician's claim that names a sensitive class is first in the queue of the
   patient's custodian's privacy officer, who finds it not needed; the patient is told in Spanish;
-- a clinician refused by consent asks the patient to share; an approval lets the next request
-  through, a decline keeps it refused with the reason in words;
+- a clinician refused by consent asks the patient to share; an approval in the portal lets the
+  next request through, a decline keeps it refused with the reason in words;
 - a records officer accepts one correction request (the record changes, the provenance names
   them) and denies another; the patient's statement of disagreement travels with the record in
   the next exchange bundle.
@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.support.client import Department, patient_login
+from tests.support.portal import forms, signed_in
 from tests.support.staff import join_over_http
 
 PATIENT_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Task.c"
@@ -158,13 +159,20 @@ def test_a_refused_clinician_asks_the_patient_to_share_and_an_approval_lets_the_
             "period": {"days": 30}, "reason": "To plan your heart care after your visit.",
             "exchange_request": step["exchange_request"]})
         assert asked.status_code == 201, asked.text
+        # the patient answers in the portal, as a browser without script does
+        portal = signed_in(stack.gateway, who["username"], who["password"])
+        page = portal.get(f"{stack.gateway}/portal/sharing-requests/{asked.json()['id']}", timeout=30)
+        assert page.status_code == 200 and "To plan your heart care" in page.text, page.text[-2000:]
+        form = next(f for f in forms(page) if f["action"].endswith(f"/{answer}"))
+        answered = portal.post(form["action"], data=form["fields"], timeout=30)
+        assert answered.status_code == 200, answered.text[-2000:]
         patient = _patient(stack, who)
-        shown = patient.get(f"/patient/v1/sharing-requests/{asked.json()['id']}")
-        assert shown.status_code == 200 and "To plan your heart care" in shown.text, shown.text
-        answered = patient.post(f"/patient/v1/sharing-requests/{asked.json()['id']}/{answer}", json={})
-        assert answered.status_code in (200, 201), answered.text
-        consents[answer] = (patient, answered.json().get("consent_id") or (answered.json().get("consent") or {}).get("id"))
+        state = patient.get(f"/patient/v1/sharing-requests/{asked.json()['id']}").json()
+        assert state["status"]["code"] == {"approve": "approved", "decline": "declined"}[answer], state
+        consents[answer] = (patient, state["consent_id"])
     patient, consent_id = consents["approve"]
+    granted = patient.get(f"/patient/v1/consents/{consent_id}").json()
+    assert granted["grantee"]["id"] == "cardiology" and granted["status"]["code"] == "active", granted
     try:
         # the approval made a consent: the next request is fulfilled
         after_yes = _ask(dr, yes["patient"], "TREAT", kinds)
