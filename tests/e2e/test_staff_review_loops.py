@@ -13,7 +13,10 @@ from their authenticator app; tests/support/staff.py):
 from __future__ import annotations
 
 import base64
+import json
+import secrets
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -86,9 +89,34 @@ def _revoke(patient: Api, consent_id: str) -> None:
     assert patient.delete(f"/patient/v1/consents/{consent_id}").status_code in (200, 204)
 
 
+SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"
+
+
+def _new_patient(stack, name: str) -> dict:
+    """A synthetic patient of tests/data/synthea-r4 with a portal account, as the demo seeds its
+    own (launcher/demo/seed.py): imported by primary care (again is harmless: same ids, same
+    content), an activation code, an account. Emergency claims are made on such patients only:
+    a department's claim in force answers every later one, so a demo patient another module
+    claimed for would not give a new claim."""
+    creds = stack.credentials()["departments"][CUSTODIAN]
+    custodian = Department(stack.gateway, creds["client_id"], creds["client_secret"])
+    bundle = json.loads(next(SYNTHEA.glob(f"{name}_*.json")).read_text())
+    patient = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert custodian.post("/fhir", json=bundle).status_code == 200
+    code = custodian.post("/accounts/v1/activation-codes", json={"patient": patient["id"]})
+    assert code.status_code in (200, 201), code.text
+    who = {"patient": patient["id"], "username": f"{name.split('_')[0].lower()}.{patient['id'][:4]}",
+           "password": secrets.token_urlsafe(12)}
+    act = requests.post(f"{stack.gateway}/accounts/v1/activate", timeout=30, json={
+        "code": code.json()["code"], "birth_date": patient["birthDate"], "username": who["username"],
+        "password": who["password"]})
+    assert act.status_code in (200, 201), act.text
+    return who
+
+
 def test_an_emergency_claim_naming_psy_is_reviewed_first_found_not_needed_and_the_patient_told_in_spanish(stack):
     creds = stack.credentials()
-    patient, other = next(p for p in creds["patients"] if p["language"] == "es"), _demo(stack, "liz")
+    patient, other = _new_patient(stack, "Agustin_Fonseca"), _new_patient(stack, "Antony_Anderson")  # es, en
     clinician = join_over_http(stack, "er.vega", ["clinician"], "Dr. Vega", "emergency")
     officer = join_over_http(stack, "pc.privacy", ["privacy-officer"], "Ana Privacy", CUSTODIAN)
     dr, po = Api(stack.gateway, clinician.headers()), Api(stack.gateway, officer.headers("en"))
