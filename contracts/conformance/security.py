@@ -246,7 +246,8 @@ def staff_keep_to_their_work(ctx: Context) -> Result:
     with timed(result):
         clinician, officer = ctx.identity("clinician"), ctx.identity("privacy_officer")
         emergency = ctx.identity("emergency_clinician")
-        patient = ctx.identities["patient"].patient if ctx.has("patient") else NOBODY
+        # The refusals must come before the patient matters: a wrongful success touches no real record.
+        patient = NOBODY
         tries = [
             ("a clinician lists the emergency claims to review", clinician, "GET",
              "/staff/v1/break-glass-reviews", None, (403,)),

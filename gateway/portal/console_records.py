@@ -189,6 +189,8 @@ def accept(task_id: str):
         except ValueError as bad:
             errors["resource"] = _("This is not valid JSON. Look near line {line}, column {column}.",
                                    line=bad.lineno, column=bad.colno)
+        except RecursionError:  # nested past the parser's depth: no resource is that deep
+            errors["resource"] = _("Send one FHIR resource as a JSON object.")
         else:
             if not isinstance(body["resource"], dict):
                 errors["resource"] = _("Send one FHIR resource as a JSON object.")
