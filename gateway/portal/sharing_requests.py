@@ -15,7 +15,7 @@ from flask import flash, request
 
 from gateway.portal.client import ApiError
 from gateway.portal.session import CONSENT_SCOPE, api, can
-from gateway.portal.views import bp, need, page, see_other
+from gateway.portal.views import FORM_EXPIRED, bp, need, page, see_other
 from services.common.i18n import N_, _
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -77,7 +77,7 @@ def _answer(request_id: str, action: str, body: dict, said: str):
     except ApiError as exc:
         if exc.status in (401, 403, 404) or exc.status >= 500:
             raise
-        return _request_page(request_id, 409, exc.text() or _("We could not save your answer."))
+        return _request_page(request_id, exc.status, exc.text() or _("We could not save your answer."))
     flash(_(said, name=answered["department"]["display"]), "status")
     return see_other("portal.sharing_request", request_id=request_id)
 
@@ -87,7 +87,9 @@ def approve_sharing_request(request_id: str):
     """Say yes: the department gets the consent whose text the page showed."""
     need(CONSENT_SCOPE)
     sha = request.form.get("text_sha256", "")
-    return _answer(request_id, "/approve", {"text_sha256": sha} if SHA256.match(sha) else {}, SAID_YES)
+    if not SHA256.match(sha):  # a yes is to the text shown, always: without its hash, nothing is sent
+        return _request_page(request_id, 400, _(FORM_EXPIRED))
+    return _answer(request_id, "/approve", {"text_sha256": sha}, SAID_YES)
 
 
 @bp.post("/portal/sharing-requests/<request_id>/decline")

@@ -246,6 +246,25 @@ def test_another_patients_request_is_a_404_page(browser, stack, patients, clinic
                         timeout=30).json()["status"]["code"] == "pending"
 
 
+def test_a_yes_without_the_hash_of_the_text_shown_sends_nothing(browser, stack, patients, clinician):
+    mine = patients["en"]
+    asked = ask_to_share(stack, clinician.headers(), mine["patient"], ["Procedure"], "We need your procedures.")
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    try:
+        sign_in(page, stack.gateway, mine["username"], mine["password"])
+        page.goto(f"{stack.gateway}/portal/sharing-requests/{asked['id']}")
+        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        answered = page.request.post(f"{stack.gateway}/portal/sharing-requests/{asked['id']}/approve",
+                                     form={"csrf_token": token})
+        assert answered.status == 400 and "Load the page again" in answered.text()
+    finally:
+        context.close()
+    state = requests.get(f"{stack.gateway}/patient/v1/sharing-requests/{asked['id']}", timeout=30,
+                         headers=patient_headers(stack, mine)).json()
+    assert state["status"]["code"] == "pending" and state["consent_id"] is None
+
+
 def test_a_patient_says_yes_to_a_sharing_request_with_the_keyboard_alone(browser, stack, patients, clinician):
     who = patients["en"]
     asked = ask_to_share(stack, clinician.headers(), who["patient"], ["AllergyIntolerance"],
