@@ -70,8 +70,10 @@ OPERATIONS: tuple[Operation, ...] = (
               request=c.BreakGlassRequestSchema, scopes=("system/BreakGlass.c",)),
     Operation("post", "/staff/v1/break-glass", "Claim an emergency in person: a clinician of the department",
               "consent",
-              (Response(201, "The emergency grant, naming the clinician, and its obligations.", c.BreakGlassSchema),
-               Response(200, "This department's claim for this patient already in force; nothing new "
+              (Response(201, "The emergency grant, naming the clinician, and its obligations. A colleague's "
+                             "claim in force does not stand for this one: each person's claim is their own.",
+                             c.BreakGlassSchema),
+               Response(200, "This clinician's own claim for this patient already in force; nothing new "
                              "was recorded.", c.BreakGlassSchema),
                *problems(401, 403, 422)),
               request=c.BreakGlassRequestSchema, scopes=("user/BreakGlass.c",)),

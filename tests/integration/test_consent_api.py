@@ -202,7 +202,7 @@ def test_only_a_clinician_holding_the_emergency_scope_of_a_department_that_may_c
     assert events(engine) == []
 
 
-def test_a_second_claim_while_one_is_in_force_answers_it_and_records_nothing(consent, mint):
+def test_a_second_claim_by_the_same_claimant_while_theirs_is_in_force_answers_it_and_records_nothing(consent, mint):
     from contracts.schemas.consent import BreakGlassSchema
 
     (client, engine), clock = consent, consent.service.clock
@@ -219,6 +219,23 @@ def test_a_second_claim_while_one_is_in_force_answers_it_and_records_nothing(con
     later = client.post("/consent/v1/break-glass", headers=em, json={"patient": "pat-1", "reason": "Back"})
     assert later.status_code == 201 and later.get_json()["id"] != first.get_json()["id"]
     assert [e["type"] for e in events(engine)] == ["phr.consent.break-glass"] * 3
+
+
+def test_a_second_clinicians_claim_while_a_colleagues_is_in_force_is_their_own_and_names_them(consent, mint):
+    client, engine = consent
+    scope = "user/BreakGlass.c"
+    vega = mint.staff("emergency", ("clinician",), "dr-vega", scope=scope)
+    okafor = mint.staff("emergency", ("clinician",), "dr-okafor", scope=scope)
+    first = client.post("/staff/v1/break-glass", headers=vega, json={"patient": "pat-1", "reason": "Collapsed"})
+    second = client.post("/staff/v1/break-glass", headers=okafor, json={"patient": "pat-1", "reason": "Seizure"})
+    again = client.post("/staff/v1/break-glass", headers=okafor, json={"patient": "pat-1", "reason": "Again"})
+    by_client = client.post("/consent/v1/break-glass", headers=department(mint, "emergency", EMERGENCY),
+                            json={"patient": "pat-1", "reason": "Triage system"})
+    assert (first.status_code, second.status_code, again.status_code, by_client.status_code) == (201, 201, 200, 201)
+    assert second.get_json()["id"] != first.get_json()["id"] and again.get_json()["id"] == second.get_json()["id"]
+    assert second.get_json()["claimed_by"]["sub"] == "dr-okafor" and second.get_json()["reason"] == "Seizure"
+    claimed = [(e["data"]["claimed_by"] or {}).get("sub") for e in events(engine)]
+    assert claimed == ["dr-vega", "dr-okafor", None]  # one event (so one notice, one review) each
 
 
 @pytest.mark.parametrize("minutes", [0, 241, 1440, "60"])

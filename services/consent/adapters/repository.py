@@ -138,20 +138,22 @@ class SqlBreakGlassRepository:
         self.conn = conn
 
     def add(self, g: BreakGlass) -> None:
-        """Store G as the open claim of its patient and department; raise ClaimInForce when a
-        concurrent claim got there first (the unique constraint on open claims)."""
+        """Store G as the open claim of its patient, department and claimant; raise ClaimInForce
+        when a concurrent claim of the same claimant got there first (the unique constraint)."""
         try:
             self.conn.execute(break_glass.insert().values(
                 id=g.id, patient=g.patient, department=g.department, purpose=g.purpose,
                 reason=g.reason, created_at=g.created_at, expires_at=g.expires_at,
                 sensitive=json.dumps([s.as_dict() for s in g.sensitive]), open_claim=True,
-                claimed_by=g.claimed_by, claimed_by_user=g.claimed_by_user))
+                claimed_by=g.claimed_by, claimed_by_user=g.claimed_by_user, claimant=g.claimed_by or ""))
         except sa.exc.IntegrityError as exc:
             raise ClaimInForce(g.patient, g.department) from exc
 
-    def open_claim(self, patient: str, department: str) -> BreakGlass | None:
-        """The claim marked open for this patient and department (the one a race lost to)."""
-        row = self.conn.execute(_LIVE_FOR.where(break_glass.c.open_claim.is_(True)),
+    def open_claim(self, patient: str, department: str, claimant: str | None) -> BreakGlass | None:
+        """The claim CLAIMANT (a person's sub; None: the department's client) holds open for this
+        patient and department (the one a race lost to)."""
+        row = self.conn.execute(_LIVE_FOR.where(break_glass.c.open_claim.is_(True),
+                                                break_glass.c.claimant == (claimant or "")),
                                 {"patient": patient, "department": department}).first()
         return _grants(row)[0] if row else None
 

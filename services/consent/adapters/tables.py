@@ -16,6 +16,13 @@ def break_glass_claimant_columns() -> list[sa.Column]:
             sa.Column("claimed_by_user", sa.String(100), nullable=True)]
 
 
+def break_glass_claimant_key_columns() -> list[sa.Column]:
+    """Column added in migration 0008: who holds an open claim, '' for the department's own
+    client. Each person's claim is their own (recorded, told and reviewed), so the one-open-claim
+    rule is per patient, department and claimant."""
+    return [sa.Column("claimant", sa.String(64), nullable=False, server_default="")]
+
+
 def consent_columns() -> list[sa.Column]:
     return [
         sa.Column("id", sa.String(64), primary_key=True),
@@ -66,15 +73,17 @@ def break_glass_claim_columns() -> list[sa.Column]:
     ]
 
 
-OPEN_CLAIM = "uq_break_glass_open_claim"
+OPEN_CLAIM = "uq_break_glass_open_claim"  # (patient, department, open_claim) until 0008
+OPEN_CLAIM_BY = "uq_break_glass_open_claim_by"
+OPEN_CLAIM_KEY = ("patient", "department", "claimant", "open_claim")
 
 consents = sa.Table("consents", metadata, *consent_columns(),
                     sa.Index("ix_consents_patient_grantee", "patient", "grantee_id"),
                     sa.Index("ix_consents_status_end", "status", "period_end"))
 break_glass = sa.Table("break_glass", metadata, *break_glass_columns(), *break_glass_claim_columns(),
-                       *break_glass_claimant_columns(),
+                       *break_glass_claimant_columns(), *break_glass_claimant_key_columns(),
                        sa.Index("ix_break_glass_patient_dept", "patient", "department"),
-                       sa.UniqueConstraint("patient", "department", "open_claim", name=OPEN_CLAIM))
+                       sa.UniqueConstraint(*OPEN_CLAIM_KEY, name=OPEN_CLAIM_BY))
 
 
 

@@ -44,7 +44,7 @@ def break_glass():
 
     It needs system/BreakGlass.c, which no wildcard scope covers (services.common.smart), and
     a department whose directory entry lets it claim emergencies: one that may not is refused
-    before its claim is read. A new claim is 201; while the department's claim for this
+    before its claim is read. A new claim is 201; while the department's own claim for this
     patient is in force, a second one is 200 with the claim in force, and nothing new is
     recorded.
     """
@@ -56,7 +56,8 @@ def break_glass():
 def staff_break_glass():
     """The same claim by a clinician of the department (user/BreakGlass.c, which the gateway
     gives only to clinicians of a department that may claim emergencies): the claim, its
-    event and so its review name the person (the token's sub and fhirUser)."""
+    event and so its review name the person (the token's sub and fhirUser). The rule of one
+    claim in force is per person: a colleague's claim in force does not stand for theirs."""
     claims = require_scope("user", "BreakGlass", "c")
     if not claims.get("sub"):
         raise Problem(403, "Forbidden", wording.t(wording.DEPARTMENT_ONLY, locale()))

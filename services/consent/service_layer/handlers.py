@@ -196,9 +196,12 @@ def may_claim_emergencies(department: str, departments: Departments) -> bool:
 def break_the_glass(cmd: BreakTheGlass, uow, now: datetime, departments: Departments) -> tuple[BreakGlass, bool]:
     """Record an emergency grant and queue the patient's notice and the review.
 
-    Return (grant, True) for a new claim; while the department's claim for this patient is
-    in force, return (that claim, False) and record nothing: one notice, one review. A
-    department DEPARTMENTS does not let claim emergencies is refused (model.NotPermitted).
+    Return (grant, True) for a new claim; while the same claimant's claim for this patient is
+    in force, return (that claim, False) and record nothing: one notice, one review per claim.
+    The claimant is the person (a staff token's sub) or, with none, the department's own
+    client: a second clinician claiming while a colleague's claim is in force makes a claim of
+    their own, so the audit, the patient's notice and the review name them too. A department
+    DEPARTMENTS does not let claim emergencies is refused (model.NotPermitted).
     """
     grant = model.break_glass(cmd.patient, cmd.department, cmd.reason, now, cmd.minutes, cmd.sensitive,
                               departments=departments, claimed_by=cmd.claimed_by,
@@ -213,7 +216,7 @@ def break_the_glass(cmd: BreakTheGlass, uow, now: datetime, departments: Departm
             uow.publish(TOPIC, _break_glass(grant))
     except model.ClaimInForce:  # a claim made at the same moment was stored first: answer with it
         with uow:
-            existing = uow.grants.open_claim(grant.patient, grant.department)
+            existing = uow.grants.open_claim(grant.patient, grant.department, grant.claimed_by)
         if existing is None:
             raise
         return existing, False
@@ -221,7 +224,8 @@ def break_the_glass(cmd: BreakTheGlass, uow, now: datetime, departments: Departm
 
 
 def _claim_in_force(uow, grant: BreakGlass, now: datetime) -> BreakGlass | None:
-    live = uow.grants.live_for(grant.patient, grant.department, now)
+    live = [g for g in uow.grants.live_for(grant.patient, grant.department, now)
+            if g.claimed_by == grant.claimed_by]
     return max(live, key=lambda g: model.utc(g.expires_at)) if live else None
 
 
