@@ -26,6 +26,10 @@ class LoginError(Exception):
     """A credential was refused or a login page did not behave as the contract says."""
 
 
+class CodeRefused(LoginError):
+    """The second factor's code was refused (the password was taken)."""
+
+
 def claims_of(token: str) -> dict:
     """Return the claims of a JWT without checking its signature (to read exp, scope, dept)."""
     try:
@@ -142,6 +146,8 @@ def staff_login(base_url: str, username: str, password: str, second_factor, scop
         raise LoginError(f"{username}: the password step answered {second.status_code}, "
                          "not the second-factor page (is the account set up?)")
     resp = _submit(s, second, {"code": second_factor()})
+    if resp.status_code != 302 and 'name="code"' in resp.text:
+        raise CodeRefused(f"{username}: the second-factor code was refused ({resp.status_code})")
     return _code_for_token(s, base_url, resp, params, verifier, username)
 
 
@@ -168,10 +174,10 @@ class Authenticator:
 
 def staff_token(base_url: str, username: str, password: str, app: Authenticator) -> dict:
     """Sign a member of staff in with codes from APP; when the code is refused (it may have been
-    used already in this period), once more with the next one."""
+    used already in this period), once more with the next one. A refused password is not retried."""
     try:
         return staff_login(base_url, username, password, app)
-    except LoginError:
+    except CodeRefused:
         app.used_now()
         return staff_login(base_url, username, password, app)
 
@@ -183,6 +189,7 @@ class Identity:
     kind: str                      # "department", "patient", "oversight", "admin" or "staff"
     label: str
     fetch: object                  # () -> token response dict
+    named: str | None = None       # the department it acts as, when the credentials file names it
     _token: str | None = None
     _claims: dict | None = None
 
@@ -213,7 +220,9 @@ class Identity:
 
     @property
     def department(self) -> str | None:
-        return self.claims.get("dept") or self.claims.get("client_id")
+        """The department it acts as: as the credentials file names it, else its token's claim
+        (a client id given on the command line need not be the department's id)."""
+        return self.named or self.claims.get("dept") or self.claims.get("client_id")
 
 
 class Gateway:

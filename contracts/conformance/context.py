@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from contracts.conformance.client import (Authenticator, Gateway, Identity, client_credentials,
+import requests
+
+from contracts.conformance.client import (Authenticator, Gateway, Identity, LoginError, client_credentials,
                                           patient_login, staff_token)
 from contracts.conformance.model import Skip
 
@@ -59,8 +61,11 @@ class Context:
 
 
 def department(base_url: str, label: str, client_id: str, secret: str, kind: str = "department",
-               scope: str | None = None) -> Identity:
-    return Identity(kind, label, partial(client_credentials, base_url, client_id, secret, scope=scope))
+               scope: str | None = None, named: bool = True) -> Identity:
+    """A department's client; NAMED: LABEL is the department's id (the credentials file's name
+    for it), else its token tells."""
+    return Identity(kind, label, partial(client_credentials, base_url, client_id, secret, scope=scope),
+                    named=label if named else None)
 
 
 def patient(base_url: str, label: str, portal: dict, username: str, password: str) -> Identity:
@@ -77,7 +82,8 @@ def _staff(doc: dict, base_url: str, found: dict[str, Identity], missing: dict[s
     """Add the STAFF roles from the credentials file DOC, each of its department where it says."""
     people = [p for p in doc.get("staff") or [] if {"username", "password", "totp_secret"} <= set(p)]
     for role, (person_role, of) in STAFF.items():
-        dept = found[of].label if of and of in found else None
+        # only with people to choose from is the department asked (it may take a token)
+        dept = _department_of(found[of]) if people and of and of in found else None
         chosen = next((p for p in people if person_role in p.get("roles", [])
                        and (dept is None or p.get("department") == dept)), None)
         if chosen:
@@ -86,6 +92,15 @@ def _staff(doc: dict, base_url: str, found: dict[str, Identity], missing: dict[s
             where = f" of {dept}" if dept else ""
             missing[role] = (f"add a member of staff with the role {person_role}{where} to the credentials "
                              "file's staff list (username, password, totp_secret, department, roles)")
+
+
+def _department_of(ident: Identity) -> str:
+    """The department a department's identity acts as: its token's dept claim (a client id given
+    on the command line need not be the department's id), else its label."""
+    try:
+        return ident.department or ident.label  # fetches a token only for a department given as options
+    except (LoginError, requests.RequestException):
+        return ident.label  # its own checks report the refused credential
 
 
 def load_credentials_file(path: str | None) -> dict:
@@ -118,7 +133,7 @@ def build(options: dict, base_url: str) -> tuple[dict[str, Identity], dict[str, 
     def from_options(role: str, prefix: str, kind: str = "department") -> bool:
         cid, secret = options.get(f"{prefix}_id"), options.get(f"{prefix}_secret")
         if cid and secret:
-            found[role] = department(base_url, cid, cid, secret, kind)
+            found[role] = department(base_url, cid, cid, secret, kind, named=False)
             return True
         if cid or secret:
             missing[role] = f"--{prefix.replace('_', '-')}-id and --{prefix.replace('_', '-')}-secret go together"

@@ -1,4 +1,5 @@
 """The conformance kit's own logic: verdicts, reports, which token an operation gets, bad tokens, refusals."""
+import base64
 import io
 import json
 import time
@@ -183,3 +184,38 @@ def test_the_authenticator_waits_for_a_new_code_rather_than_use_one_twice(monkey
     app = client.Authenticator("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
     first, second = app(), app()
     assert first != second and clock[0] >= 1_000_000.0 + 30 - (1_000_000.0 % 30)
+
+
+def test_staff_are_matched_to_a_department_given_as_options_by_its_tokens_department(tmp_path, monkeypatch):
+    person = {"username": "cardio", "password": "p", "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+              "department": "cardiology", "roles": ["clinician"]}
+    path = tmp_path / "creds.json"
+    path.write_text(json.dumps({"staff": [person]}))
+    claims = base64.urlsafe_b64encode(json.dumps({"dept": "cardiology", "exp": time.time() + 600}).encode())
+    # the client's token, as the gateway would answer: its dept is not its client id
+    monkeypatch.setattr(context, "client_credentials",
+                        lambda *_a, **_kw: {"access_token": f"x.{claims.decode().rstrip('=')}.x"})
+    options = {"credentials": str(path), "requester_id": "cardio-client-7", "requester_secret": "s"}
+    found, _missing = context.build(options, "http://gw")
+    assert found["requester"].label == "cardio-client-7" and found["requester"].department == "cardiology"
+    assert found["clinician"].label == "cardio"
+
+
+def test_the_kit_tries_a_staff_sign_in_again_only_when_the_code_was_refused(monkeypatch):
+    from contracts.conformance import client
+    tries = []
+
+    def login(*_a, **_kw):
+        tries.append(1)
+        raise refusal
+
+    monkeypatch.setattr(client, "staff_login", login)
+    app = client.Authenticator("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    refusal = client.LoginError("the password step answered 400")
+    with pytest.raises(client.LoginError):
+        client.staff_token("http://gw", "ana", "wrong", app)
+    assert len(tries) == 1  # a wrong password is not tried again (nor waited for)
+    refusal, tries[:] = client.CodeRefused("the code was refused"), []
+    with pytest.raises(client.CodeRefused):
+        client.staff_token("http://gw", "ana", "right", app)
+    assert len(tries) == 2
