@@ -5,10 +5,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
-from services.common.db import make_engine, normalise_url
+from services.common.db import make_engine
 from services.consent import MIGRATIONS_DIR
+from tests.support.databases import alembic_config
 
 INSERT = sa.text("INSERT INTO break_glass (id, patient, department, purpose, reason, created_at, expires_at,"
                  " sensitive, open_claim, claimed_by, claimed_by_user) VALUES (:id, 'pat-1', 'emergency',"
@@ -19,11 +19,7 @@ INSERT_0008 = sa.text(str(INSERT).replace("claimed_by_user)", "claimed_by_user, 
 
 
 def _alembic(url, conn):
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
-    cfg.attributes["connection"] = conn
-    return cfg
+    return alembic_config(MIGRATIONS_DIR, url, conn)
 
 
 def test_revision_0008_lets_each_person_hold_an_open_claim_and_downgrades_to_one(database_url):

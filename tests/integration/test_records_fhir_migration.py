@@ -4,18 +4,14 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
-from services.common.db import make_engine, normalise_url
+from services.common.db import make_engine
 from services.records import MIGRATIONS_DIR
+from tests.support.databases import alembic_config
 
 
 def _alembic(url, conn):
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
-    cfg.attributes["connection"] = conn
-    return cfg
+    return alembic_config(MIGRATIONS_DIR, url, conn)
 
 
 def test_revision_0002_backfills_the_search_index_and_downgrades_cleanly(database_url):

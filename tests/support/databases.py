@@ -36,3 +36,15 @@ def drop_postgres_database(url: str) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+def alembic_config(migrations_dir, url: str, conn):
+    """An Alembic configuration of one service's MIGRATIONS_DIR that runs on the open connection CONN."""
+    from alembic.config import Config
+
+    from services.common.db import normalise_url
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    cfg.attributes["connection"] = conn
+    return cfg
