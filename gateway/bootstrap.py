@@ -28,6 +28,7 @@ from gateway.authz.revocation import RevocationList
 from gateway.authz.staff_login import StaffLogin
 from gateway.authz.stores import ClientStore, CodeStore, TicketStore, TokenStore
 from gateway.directory.store import DirectoryStore
+from gateway.portal.once import FormSends
 from gateway.portal.secret import load_or_create_session_key
 from gateway.proxy import forward
 from gateway.proxy.guard import Guard
@@ -72,6 +73,7 @@ class Stores:
     signin: SignInStore
     directory: DirectoryStore
     staff: StaffStore
+    form_sends: FormSends
 
 
 def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
@@ -82,7 +84,8 @@ def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
                   tokens=tokens, accounts=AccountStore(engine, checker),
                   grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
                   signin=SignInStore(engine), directory=DirectoryStore(engine, checker),
-                  staff=StaffStore(engine, tokens.revoke_staff_tokens, checker))
+                  staff=StaffStore(engine, tokens.revoke_staff_tokens, checker),
+                  form_sends=FormSends(engine))
 
 
 @dataclass

@@ -236,6 +236,18 @@ staff_audit = sa.Table(
     sa.Column("detail", sa.Text),  # e.g. the roles given; never a password, secret or code
 )
 
+# Forms of the staff console that make something (a request for records, an invite): each form
+# carries a one-time token, and its first send claims it here, so a second send of the same form
+# (a double click, a reload, the back button) finds what the first made instead of making it again
+# (gateway/portal/once.py). Kept a day.
+form_sends = sa.Table(
+    "form_sends", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),  # the staff account that sent it
+    sa.Column("at", sa.Integer, nullable=False, index=True),
+    sa.Column("result", sa.String(300)),  # where the page went after the first send; NULL meanwhile
+)
+
 # Account facts for the other services (gateway/accounts/events.py), relayed by gateway/worker.py;
 # processed_events is declared with it and stays empty while the gateway consumes nothing.
 outbox, processed_events = messaging_tables(metadata)

@@ -75,6 +75,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         return {"prefs": g.get("prefs") or preferences.read(request), "portal_css": css,
                 "me": tok, "csrf_token": csrf_token,
                 "can_records": can(RECORDS_SCOPE), "can_sharing": can(CONSENT_SCOPE),
-                "can_corrections": can("patient/Task.c"),
+                "can_corrections": can("patient/Task.c") and can(RECORDS_SCOPE),
                 "can_caregivers": bool(tok) and not tok["act"] and can(CONSENT_SCOPE),
                 "here": request.path, "here_full": request.full_path.rstrip("?")}

@@ -18,8 +18,16 @@ from urllib.parse import urlencode
 
 import requests
 
+from contracts.http import FHIR_ID_RE
 from gateway.authz.departments import PORTAL_CLIENT_ID, PORTAL_SCOPES
 from gateway.accounts.forwarded import AddressVoucher
+
+
+def path_id(value: str) -> bool:
+    """Whether VALUE, taken from a page's URL or form, may go into an API path as one segment:
+    a FHIR id (contracts.http.FHIR_ID_RE: letters, digits, '-' and '.'), but never '.' or '..',
+    which an HTTP client would resolve into the path above. Every item id of the API fits."""
+    return bool(FHIR_ID_RE.match(value or "")) and value not in (".", "..")
 
 
 class ApiError(Exception):
@@ -124,9 +132,10 @@ class Portal:
 
     # the patient API ----------------------------------------------------------------------------
     def call(self, method: str, path: str, access_token: str, lang: str, **kw) -> dict:
-        """Call PATH with the patient's token in LANG; return the JSON body or raise."""
-        headers = {"Authorization": f"Bearer {access_token}", "Accept-Language": lang,
-                   "Accept": "application/json"}
+        """Call PATH with the patient's token in LANG; return the JSON body or raise. Headers
+        given in KW (If-Match, say) are sent too; the token and the language are always these."""
+        headers = {**(kw.pop("headers", None) or {}), "Authorization": f"Bearer {access_token}",
+                   "Accept-Language": lang, "Accept": "application/json"}
         try:
             resp = self.http.request(method, self.base + path, headers=headers,
                                      timeout=self.timeout, **kw)

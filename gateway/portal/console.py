@@ -15,7 +15,6 @@ read from its stores; everything an admin does goes through the API.
 from __future__ import annotations
 
 import hmac
-import time
 
 from flask import Blueprint, Response, current_app, flash, redirect, request, session, url_for
 
@@ -23,7 +22,8 @@ from contracts.vocabulary import ROLE_NAMES, STAFF_ROLES
 from gateway.accounts.staff import StaffError
 from gateway.authz.pages import render_page
 from gateway.portal.client import ApiError, Pkce, Portal, SignedOut, claims_of
-from gateway.portal.session import csrf_ok
+from gateway.portal.once import new_token
+from gateway.portal.session import call_as, csrf_ok
 from services.common.i18n import N_, _, current_language
 
 bp = Blueprint("console", __name__)
@@ -33,6 +33,8 @@ FORM_EXPIRED = N_("This form is too old. Load the page again and try once more."
 SIGN_IN_AGAIN = N_("You were signed out. Sign in again to go on.")
 API_DOWN = N_("We cannot reach the service right now. Try again in a few minutes.")
 TOO_MANY = N_("Too many tries. Wait {seconds} seconds, then try again.")
+SENT_ALREADY = N_("You sent this form already. This is what it made.")
+STILL_SENDING = N_("You sent this form already. It may still be working: look at the list in a moment.")
 JOIN_ERRORS = {
     "username": ("username", N_("Use 3 to 64 letters or numbers. You may also use . _ - and @.")),
     "password": ("password", N_("Use 10 to 256 characters.")),
@@ -62,39 +64,61 @@ def me() -> dict | None:
 
 def page(template: str, status: int = 200, **context) -> Response:
     """A console page: the console's header, never the patient's."""
-    return render_page(template, status, console=True, me=None, staff_me=me(), **context)
+    return render_page(template, status, console=True, me=None, staff_me=me(), once_token=new_token,
+                       **context)
 
 
 def see_other(endpoint: str) -> Response:
     return redirect(url_for(endpoint), 303)
 
 
-def _refresh(tok: dict) -> dict:
-    if not tok.get("refresh"):
-        raise SignedOut(401)
-    fresh = console().refresh(tok["refresh"])
-    tok = {**tok, "access": fresh["access_token"], "exp": fresh["expires_at"],
-           "refresh": fresh.get("refresh_token") or tok["refresh"]}
-    session["staff"] = tok
-    return tok
+# forms that make something: once per form, however often it is sent (gateway/portal/once.py) ---------
+def first_send(fallback: str) -> tuple[str | None, Response | None]:
+    """Claim the form's one-time token: (token, None) on its first send; (None, a redirect to what
+    the first send made, else to FALLBACK) on any later one. A form without a token (a page
+    loaded before tokens were given) is sent as it is: (None, None)."""
+    token = request.form.get("once", "")
+    if not 20 <= len(token) <= 64:
+        return None, None
+    first, went = stores().form_sends.claim(token, me()["sub"] or "")
+    if first:
+        return token, None
+    flash(_(SENT_ALREADY if went else STILL_SENDING), "status")
+    return None, redirect(went or fallback, 303)
+
+
+def sent(token: str | None, where: str) -> Response:
+    """The form's first send made something, shown at WHERE (a path): remember it, go there."""
+    if token:
+        stores().form_sends.done(token, where)
+    return redirect(where, 303)
+
+
+def unsent(token: str | None) -> None:
+    """The form's first send made nothing (its errors are shown): the same form may be sent again."""
+    if token:
+        stores().form_sends.release(token)
 
 
 def api(method: str, path: str, **kw) -> dict:
     """Call the API as the signed-in member of staff, in the page's language."""
+    return call_as("staff", console(), method, path, **kw)
+
+
+#: Who may use the pages of each role's work; anyone else gets a 403 page saying so.
+ROLE_ONLY = {"clinician": N_("Only a clinician can use this page."),
+             "privacy-officer": N_("Only a privacy officer can use this page."),
+             "records-officer": N_("Only a records officer of this department may do this.")}
+
+
+def needs(role: str) -> Response | None:
+    """A 403 page unless the signed-in person holds ROLE (signed out: back to sign in)."""
     tok = me()
-    if not tok:
+    if tok is None:
         raise SignedOut(401)
-    lang = current_language().used
-    try:
-        if tok["exp"] < time.time() + 5:
-            tok = _refresh(tok)
-        try:
-            return console().call(method, path, tok["access"], lang, **kw)
-        except SignedOut:
-            return console().call(method, path, _refresh(tok)["access"], lang, **kw)
-    except SignedOut:
-        session.pop("staff", None)
-        raise
+    if role in tok.get("roles", []):
+        return None
+    return page("error.html", 403, title=_("Not allowed"), message=_(ROLE_ONLY[role]))
 
 
 def is_admin() -> bool:
@@ -195,14 +219,22 @@ def invite():
     if not roles:
         errors["roles"] = _("Choose one or more roles.")
     if not errors:
+        token, again = first_send("/console/")
+        if again:
+            return again
         try:
             made = api("POST", "/staff/v1/admin/invites", json={"roles": roles, "display_name": name})
-            return page("console/invited.html", 201, title=_("Invite code made"), invite=made)
         except ApiError as exc:
+            unsent(token)
             if exc.status >= 500 or exc.status in (401, 403):
                 raise
             named = [f for f in exc.fields if f in ("display_name", "roles")] or ["display_name"]
             errors = {f: exc.text() or _(API_DOWN) for f in named}
+        else:
+            # The code is shown once, on the page this redirects to: a reload shows it no more,
+            # and sending the form again makes no second invite.
+            session["invited"] = made
+            return sent(token, "/console/invited")
     tok = me()
     department = stores().directory.entry(tok["dept"] or "") or {}
     names = department.get("names") or {}
@@ -213,6 +245,15 @@ def invite():
                 staff=api("GET", "/staff/v1/admin/staff")["items"],
                 all_roles=[(r, _(ROLE_NAMES[r])) for r in STAFF_ROLES], errors=errors,
                 form={"display_name": name, "roles": roles})
+
+
+@bp.get("/console/invited")
+def invited():
+    """The invite code just made, once; afterwards, the console's home page."""
+    made = session.pop("invited", None)
+    if made is None or not is_admin():
+        return see_other("console.home")
+    return page("console/invited.html", title=_("Invite code made"), invite=made)
 
 
 def _not_admin() -> Response:

@@ -15,8 +15,8 @@ from flask import Response, flash, redirect, request
 
 from contracts.schemas.consent import SHARING_MAX_DAYS
 from contracts.vocabulary import CLASS_NAMES, EMERGENCY_PURPOSE, EMERGENCY_SCOPE, PURPOSE_NAMES, RESOURCE_TYPES
-from gateway.portal.client import ApiError, SignedOut
-from gateway.portal.console import API_DOWN, api, bp, me, page, stores
+from gateway.portal.client import ApiError, path_id
+from gateway.portal.console import API_DOWN, api, bp, first_send, me, needs, page, sent, stores, unsent
 from services.common.i18n import N_, _, current_language
 
 CLINICIAN, PRIVACY_OFFICER = "clinician", "privacy-officer"
@@ -39,26 +39,17 @@ REVIEW_FIELDS = {"outcome": "outcome", "note": "note"}
 
 
 # what the pages share ---------------------------------------------------------------------------------
-def needs(role: str) -> Response | None:
-    """A 403 page unless the signed-in person holds ROLE (signed out: back to sign in)."""
-    tok = me()
-    if tok is None:
-        raise SignedOut(401)
-    if role in tok.get("roles", []):
-        return None
-    message = {CLINICIAN: N_("Only a clinician can use this page."),
-               PRIVACY_OFFICER: N_("Only a privacy officer can use this page.")}[role]
-    return page("error.html", 403, title=_("Not allowed"), message=_(message))
-
-
 def not_found(message: str) -> Response:
     return page("error.html", 404, title=_("Not found"), message=_(message))
 
 
-def found_or_none(path: str) -> dict | None:
-    """GET PATH; None when the API says there is no such item for this department."""
+def found_or_none(collection: str, item_id: str) -> dict | None:
+    """GET the item ITEM_ID (from the page's URL) of COLLECTION; None when it is no id, or when
+    the API says there is no such item for this department."""
+    if not path_id(item_id):
+        return None
     try:
-        return api("GET", path)
+        return api("GET", f"{collection}/{item_id}")
     except ApiError as exc:
         if exc.status == 404:
             return None
@@ -143,12 +134,16 @@ def requests_create():
     if not form["kinds"]:
         errors["kinds"] = _("Choose one or more kinds of record.")
     if not errors:
+        token, again = first_send("/console/requests")
+        if again:  # the same form sent twice (a double click, a reload): one request
+            return again
         try:
             made = api("POST", "/staff/v1/requests", json={
                 "patient": form["patient"], "purpose": form["purpose"], "resource_types": form["kinds"],
                 "reason": form["reason"] or None})
-            return see_other(f"/console/requests/{made['id']}")
+            return sent(token, f"/console/requests/{made['id']}")
         except ApiError as exc:
+            unsent(token)
             errors = errors_from(exc, REQUEST_FIELDS, "patient")
     return _requests_page(400 if errors else 200, errors, form)
 
@@ -171,7 +166,7 @@ def request_detail(request_id: str):
     refused = needs(CLINICIAN)
     if refused:
         return refused
-    item = found_or_none(f"/staff/v1/requests/{request_id}")
+    item = found_or_none("/staff/v1/requests", request_id)
     return not_found(NO_REQUEST) if item is None else _request_page(item)
 
 
@@ -184,14 +179,15 @@ def request_ask(request_id: str):
     refused = needs(CLINICIAN)
     if refused:
         return refused
-    item = found_or_none(f"/staff/v1/requests/{request_id}")
+    item = found_or_none("/staff/v1/requests", request_id)
     if item is None:
         return not_found(NO_REQUEST)
     step = item["next_step"]
+    if step["code"] != ASK_PATIENT:  # the page hides the form now: say so above its next step
+        flash(_("This request no longer needs the patient to share. Read its next step."), "status")
+        return see_other(f"/console/requests/{request_id}")
     form = {"share_reason": request.form.get("share_reason", "").strip(), "days": request.form.get("days", "")}
     errors = {}
-    if step["code"] != ASK_PATIENT:
-        errors["share_reason"] = _("This request no longer needs the patient to share. Read its next step.")
     if not form["share_reason"]:
         errors["share_reason"] = _("Write why you need the records. The patient reads this.")
     if form["days"] not in PERIODS:
@@ -215,7 +211,7 @@ def sharing_detail(sharing_id: str):
     refused = needs(CLINICIAN)
     if refused:
         return refused
-    item = found_or_none(f"/staff/v1/sharing-requests/{sharing_id}")
+    item = found_or_none("/staff/v1/sharing-requests", sharing_id)
     if item is None:
         return not_found(N_("Your department has no sharing request with this id."))
     return page("console/sharing_request.html", title=_("Request to the patient to share"), item=item,
@@ -265,7 +261,7 @@ def review_detail(claim_id: str):
     refused = needs(PRIVACY_OFFICER)
     if refused:
         return refused
-    item = found_or_none(f"/staff/v1/break-glass-reviews/{claim_id}")
+    item = found_or_none("/staff/v1/break-glass-reviews", claim_id)
     return not_found(NO_CLAIM) if item is None else _review_page(item)
 
 
@@ -275,6 +271,8 @@ def review_record(claim_id: str):
     refused = needs(PRIVACY_OFFICER)
     if refused:
         return refused
+    if not path_id(claim_id):
+        return not_found(NO_CLAIM)
     form = {"outcome": request.form.get("outcome", ""), "note": request.form.get("note", "").strip()}
     errors = {}
     if form["outcome"] not in ("justified", "not-justified"):
@@ -288,6 +286,9 @@ def review_record(claim_id: str):
         except ApiError as exc:
             if exc.status == 404:
                 return not_found(NO_CLAIM)
+            if exc.status == 409:  # reviewed already, by a colleague or by this form sent twice
+                flash(exc.text() or _(API_DOWN), "status")
+                return see_other(f"/console/reviews/{claim_id}")
             errors = errors_from(exc, REVIEW_FIELDS, "outcome")
-    item = found_or_none(f"/staff/v1/break-glass-reviews/{claim_id}")
+    item = found_or_none("/staff/v1/break-glass-reviews", claim_id)
     return not_found(NO_CLAIM) if item is None else _review_page(item, 400, errors, form)

@@ -8,9 +8,9 @@ which keeps a Provenance naming them. Each answer is a POST that redirects (303)
 request's page, so reloading that page never sends the answer twice.
 
 The API's item of one request carries the record as it stands (``resource``): the page shows its
-readable parts and the "amend" box starts from its JSON. The console's api() sends no If-Match,
-so the page keeps the version it showed and checks it against the record read again just before
-answering: an officer never overwrites a change they did not see (short of one made in between).
+readable parts and the "amend" box starts from its JSON. The form keeps the version it showed, and
+the amend is sent with If-Match naming it, so the records service refuses it (412) if the record
+changed meanwhile: an officer never overwrites a change they did not see.
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ import json
 
 from flask import Response, flash, redirect, request
 
-from contracts.http import FHIR_ID_RE
-from gateway.portal.client import ApiError, SignedOut
-from gateway.portal.console import API_DOWN, api, bp, me, page
+from gateway.portal.client import ApiError, path_id
+from gateway.portal.console import API_DOWN, api, bp, me, needs, page
 from services.common.i18n import N_, _
 
 ROLE = "records-officer"
@@ -32,18 +31,6 @@ CHANGED = N_("The record changed after you opened this page. The box now shows i
 NAME_ELEMENTS = ("code", "vaccineCode", "medicationCodeableConcept", "type")
 DATE_ELEMENTS = ("effectiveDateTime", "onsetDateTime", "performedDateTime", "occurrenceDateTime",
                  "authoredOn", "recordedDate", "issued", "date", "birthDate")
-
-
-def _allowed() -> bool:
-    tok = me()
-    if tok is None:
-        raise SignedOut(401)
-    return ROLE in tok.get("roles", [])
-
-
-def _forbidden() -> Response:
-    return page("error.html", 403, title=_("Not allowed"),
-                message=_("Only a records officer of this department may do this."))
 
 
 def _not_found() -> Response:
@@ -62,7 +49,7 @@ def days_in_words(days_left: int) -> str:
 
 def _item(task_id: str) -> dict | None:
     """The department's request TASK_ID as the API gives it; None when it is not theirs."""
-    if not FHIR_ID_RE.match(task_id) or task_id in (".", ".."):  # only ever a Task id in the path
+    if not path_id(task_id):
         return None
     try:
         return api("GET", f"/staff/v1/corrections/{task_id}")
@@ -152,8 +139,9 @@ def _refused(exc: ApiError, task_id: str, item: dict, fields: tuple[str, ...], f
 @bp.get("/console/corrections")
 def corrections():
     """The department's open correction requests, oldest first (the API's order, all of them)."""
-    if not _allowed():
-        return _forbidden()
+    refused = needs(ROLE)
+    if refused:
+        return refused
     items = api("GET", "/staff/v1/corrections")["items"]
     rows = [{**i, "days": days_in_words(i["days_left"])} for i in items]
     return page("console/corrections.html", title=_("Correction requests"), rows=rows)
@@ -162,8 +150,9 @@ def corrections():
 @bp.get("/console/corrections/<task_id>")
 def correction(task_id: str):
     """One request: the patient's words, the record, and the forms to answer it while it is open."""
-    if not _allowed():
-        return _forbidden()
+    refused = needs(ROLE)
+    if refused:
+        return refused
     item = _item(task_id)
     return _not_found() if item is None else _detail(item)
 
@@ -171,8 +160,9 @@ def correction(task_id: str):
 @bp.post("/console/corrections/<task_id>/accept")
 def accept(task_id: str):
     """Accept: amend the record with the corrected resource, or mark it entered in error."""
-    if not _allowed():
-        return _forbidden()
+    refused = needs(ROLE)
+    if refused:
+        return refused
     item = _item(task_id)
     if item is None:
         return _not_found()
@@ -194,14 +184,18 @@ def accept(task_id: str):
         else:
             if not isinstance(body["resource"], dict):
                 errors["resource"] = _("Send one FHIR resource as a JSON object.")
-    if not errors and action == "amend" and request.form.get("version", "") != _version(item):
-        # Corrected on an older version: start again from the record as it is now.
-        return _detail(item, 412, {"resource": _(CHANGED)}, {"action": action})
     if errors:
         return _detail(item, 400, errors, form)
+    version = request.form.get("version", "")
+    # The amend names the version the officer corrected; the records service checks it as it writes.
+    headers = {"If-Match": f'W/"{version}"'} if action == "amend" and version.isdigit() else None
     try:
-        api("POST", f"/staff/v1/corrections/{task_id}/accept", json=body)
+        api("POST", f"/staff/v1/corrections/{task_id}/accept", json=body, headers=headers)
     except ApiError as exc:
+        if exc.status == 412:  # corrected on an older version: start again from the record as it is now
+            fresh = _item(task_id)
+            return _not_found() if fresh is None else _detail(fresh, 412, {"resource": _(CHANGED)},
+                                                              {"action": action})
         return _refused(exc, task_id, item, ("action", "resource") if action == "amend" else ("action",), form)
     flash(_("You accepted the request. The record is changed, and its history names you."), "status")
     return _back(task_id)
@@ -210,8 +204,9 @@ def accept(task_id: str):
 @bp.post("/console/corrections/<task_id>/deny")
 def deny(task_id: str):
     """Deny, with the reason the patient will read."""
-    if not _allowed():
-        return _forbidden()
+    refused = needs(ROLE)
+    if refused:
+        return refused
     item = _item(task_id)
     if item is None:
         return _not_found()

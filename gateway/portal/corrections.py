@@ -3,24 +3,30 @@ their answer, and, after a no, file a statement of disagreement (45 CFR 164.526)
 
 The pages call GET/POST /patient/v1/amendments and POST /patient/v1/corrections/<id>/disagreement
 as the signed-in person. Filing needs patient/Task.c, the API's rule: a patient has it, a caregiver
-only with the request-corrections right. The API has no read of one request, so a request's
-page finds it in the list: one that is not there (another patient's) is a 404 page.
+only with the request-corrections right. Reading the requests and the record item asked about
+needs patient/*.rs, so the pages need both (a caregiver: both rights); asking to fix a record
+one may not see would not make sense. The API has no read of one request, so a request's page
+finds it in the list: one that is not there (another patient's) is a 404 page.
 """
 from __future__ import annotations
 
 from flask import flash, request
 
-from contracts.http import FHIR_ID_RE
-from gateway.portal.client import ApiError
-from gateway.portal.session import api
+from gateway.portal.client import ApiError, path_id
+from gateway.portal.session import RECORDS_SCOPE, api
 from gateway.portal.views import API_DOWN, bp, field_errors, need, page, see_other
 from services.common.i18n import _
 
 TASK_SCOPE = "patient/Task.c"
-#: A record item's id and a Task's are FHIR ids: the gateway routes GET /patient/v1/records/{id}
-#: (one path segment), so the item's id, not its Type/id reference, goes in the path.
-ID = FHIR_ID_RE
+#: A record item's id and a Task's are FHIR ids (client.path_id): the gateway routes
+#: GET /patient/v1/records/{id} (one path segment), so the item's id, not its Type/id, goes in it.
 MAX_TEXT = 2000
+
+
+def need_both() -> None:
+    """Stop here unless the person may both ask for corrections and read the record."""
+    need(TASK_SCOPE)
+    need(RECORDS_SCOPE)
 
 
 def _not_found():
@@ -41,15 +47,15 @@ def _text(name: str, errors: dict, missing: str) -> str:
 @bp.get("/portal/corrections")
 def corrections():
     """My correction requests, newest first, with the department's answer in words."""
-    need(TASK_SCOPE)
+    need_both()
     items = api("GET", "/patient/v1/amendments")["items"]
     return page("portal/corrections.html", title=_("My requests to fix records"), items=items)
 
 
 def _ask_page(record_id: str, status: int = 200, errors=None):
-    if not ID.match(record_id):
+    if not path_id(record_id):
         return page("error.html", 404, title=_("Not found"),
-                    message=_("We cannot find this record in your record."))
+                    message=_("We cannot find this item in your record."))
     item = api("GET", f"/patient/v1/records/{record_id}")
     return page("portal/correction_ask.html", status, title=_("Ask to fix a record"), item=item,
                 record_id=record_id, errors=errors or {}, form=request.form)
@@ -58,14 +64,14 @@ def _ask_page(record_id: str, status: int = 200, errors=None):
 @bp.get("/portal/corrections/new")
 def ask_correction():
     """The form to ask for a fix of one record item, with the item shown."""
-    need(TASK_SCOPE)
+    need_both()
     return _ask_page(request.args.get("record", ""))
 
 
 @bp.post("/portal/corrections/new")
 def send_correction():
     """Send the request to the department that keeps the record."""
-    need(TASK_SCOPE)
+    need_both()
     record_id, errors = request.form.get("record", ""), {}
     wrong = _text("what_is_wrong", errors, _("Say what is wrong."))
     fixed = _text("correction", errors, _("Say what it should say."))
@@ -85,7 +91,7 @@ def send_correction():
 
 
 def _find(task_id: str) -> dict | None:
-    if not ID.match(task_id):
+    if not path_id(task_id):
         return None
     items = api("GET", "/patient/v1/amendments")["items"]
     return next((c for c in items if c["id"] == task_id), None)
@@ -99,7 +105,7 @@ def _request_page(found: dict, status: int = 200, errors=None):
 @bp.get("/portal/corrections/<task_id>")
 def correction(task_id: str):
     """One request: what I asked, their answer, and after a no, the form to disagree."""
-    need(TASK_SCOPE)
+    need_both()
     found = _find(task_id)
     return _not_found() if found is None else _request_page(found)
 
@@ -107,7 +113,7 @@ def correction(task_id: str):
 @bp.post("/portal/corrections/<task_id>/disagreement")
 def disagree(task_id: str):
     """File my statement of disagreement: kept with the record and sent with it."""
-    need(TASK_SCOPE)
+    need_both()
     found = _find(task_id)
     if found is None:
         return _not_found()

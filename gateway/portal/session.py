@@ -60,30 +60,37 @@ def can(scope: str) -> bool:
     return bool(tok) and scope in tok["scope"].split()
 
 
-def _refresh(tok: dict) -> dict:
+def _refresh(key: str, client: Portal, tok: dict) -> dict:
     if not tok.get("refresh"):
         raise SignedOut(401)
-    fresh = portal().refresh(tok["refresh"])
+    fresh = client.refresh(tok["refresh"])
     tok = {**tok, "access": fresh["access_token"], "exp": fresh["expires_at"],
            "refresh": fresh.get("refresh_token") or tok["refresh"]}
-    session["tok"] = tok
+    session[key] = tok
     return tok
 
 
-def api(method: str, path: str, **kw) -> dict:
-    """Call the patient API as the signed-in person, in the page's language."""
-    tok = user()
+def call_as(key: str, client: Portal, method: str, path: str, **kw) -> dict:
+    """Call the API as the person whose tokens the session keeps under KEY ("tok": the patient's,
+    "staff": the console's), through CLIENT, in the page's language; an access token about to
+    expire, or refused, is refreshed once. Tokens that no longer work are dropped: SignedOut."""
+    tok = session.get(key)
     if not tok:
         raise SignedOut(401)
     lang = current_language().used
     try:
         if tok["exp"] < time.time() + 5:
-            tok = _refresh(tok)
+            tok = _refresh(key, client, tok)
         try:
-            return portal().call(method, path, tok["access"], lang, **kw)
+            return client.call(method, path, tok["access"], lang, **kw)
         except SignedOut:
-            return portal().call(method, path, _refresh(tok)["access"], lang, **kw)
+            return client.call(method, path, _refresh(key, client, tok)["access"], lang, **kw)
     except SignedOut:
-        session.pop("tok", None)
+        session.pop(key, None)
         raise
+
+
+def api(method: str, path: str, **kw) -> dict:
+    """Call the patient API as the signed-in person, in the page's language."""
+    return call_as("tok", portal(), method, path, **kw)
 

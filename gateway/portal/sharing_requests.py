@@ -9,11 +9,9 @@ caregiver with the manage-consents right (patient/Consent.cruds), as on the shar
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from flask import abort, flash, request
 
-from flask import flash, request
-
-from gateway.portal.client import ApiError
+from gateway.portal.client import ApiError, path_id
 from gateway.portal.session import CONSENT_SCOPE, api, can
 from gateway.portal.views import FORM_EXPIRED, bp, need, page, see_other
 from services.common.i18n import N_, _
@@ -25,8 +23,10 @@ SAID_NO = N_("You said no. Nothing is shared. We told {name}.")
 
 
 def _path(request_id: str, action: str = "") -> str:
-    # The id is the visitor's: quoted whole, so it cannot reach another path or a query.
-    return f"/patient/v1/sharing-requests/{quote(request_id[:64], safe='')}{action}"
+    # The id is the visitor's: only an id goes into the API's path (a 404 page otherwise).
+    if not path_id(request_id):
+        abort(404)
+    return f"/patient/v1/sharing-requests/{request_id}{action}"
 
 
 @bp.app_template_global()

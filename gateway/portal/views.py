@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 from gateway.authz.authorize import render_page
 from gateway.portal import prefs as preferences
 from gateway.portal import vocabulary as v
-from gateway.portal.client import ApiError, Pkce, SignedOut
+from gateway.portal.client import ApiError, Pkce, SignedOut, path_id
 from gateway.portal.session import (CONSENT_SCOPE, RECORDS_SCOPE, api, can, csrf_ok, portal,
                                     sign_in, sign_out, user)
 from services.common.i18n import N_, _, current_language
@@ -24,6 +24,7 @@ FORM_EXPIRED = N_("This form is too old. Load the page again and try once more."
 SIGN_IN_AGAIN = N_("You were signed out. Sign in again to go on.")
 NO_RIGHT = N_("You may not use this page. Ask the patient to give you this right.")
 API_DOWN = N_("We cannot reach your health record right now. Try again in a few minutes.")
+NOT_FOUND = N_("We cannot find this in your record. Go back and try again.")
 
 
 # The sign-in pages and the portal's are rendered, labelled and kept out of caches alike.
@@ -61,6 +62,11 @@ def signed_out(_exc):
 @bp.errorhandler(403)
 def forbidden(_exc):
     return page("error.html", 403, title=_("Not allowed"), message=_(NO_RIGHT))
+
+
+@bp.errorhandler(404)
+def not_found(_exc):
+    return page("error.html", 404, title=_("Not found"), message=_(NOT_FOUND))
 
 
 @bp.errorhandler(ApiError)
@@ -248,7 +254,9 @@ def grant():
 def revoke(consent_id: str):
     """Stop one sharing at once."""
     need(CONSENT_SCOPE)
-    consent = api("DELETE", f"/patient/v1/consents/{consent_id[:64]}")
+    if not path_id(consent_id):
+        abort(404)
+    consent = api("DELETE", f"/patient/v1/consents/{consent_id}")
     name = consent.get("grantee", {}).get("display") or ""
     flash(_("You stopped sharing with {name}. It stopped at once.", name=name), "status")
     return see_other("portal.sharing")
@@ -323,7 +331,9 @@ def invite():
 @bp.post("/portal/settings/caregivers/<grant_id>/stop")
 def stop_caregiver(grant_id: str):
     need(CONSENT_SCOPE)
-    api("DELETE", f"/patient/v1/proxies/{grant_id[:64]}")
+    if not path_id(grant_id):
+        abort(404)
+    api("DELETE", f"/patient/v1/proxies/{grant_id}")
     flash(_("This caregiver can no longer see or change anything for you."), "status")
     return see_other("portal.settings")
 

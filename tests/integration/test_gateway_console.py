@@ -68,12 +68,16 @@ def test_an_admin_invites_a_person_who_joins_enrols_and_signs_in(gw, clock):
     refused = s.post(gw.url + "/console/invite", timeout=30,
                      data={"csrf_token": csrf(home.text), "display_name": "Dr. Paz"})
     assert refused.status_code == 400 and 'aria-describedby="roles-error"' in refused.text
-    made = s.post(gw.url + "/console/invite", timeout=30,
-                  data={"csrf_token": csrf(home.text), "display_name": "Dr. Paz",
-                        "roles": ["clinician", "privacy-officer"]})
-    assert made.status_code == 201, made.text
+    form = {"csrf_token": csrf(home.text), "once": re.search(r'name="once" value="([^"]+)"', home.text).group(1),
+            "display_name": "Dr. Paz", "roles": ["clinician", "privacy-officer"]}
+    made = s.post(gw.url + "/console/invite", timeout=30, data=form)
+    assert made.status_code == 200 and [r.status_code for r in made.history] == [303], made.text
     code = re.search(r'<p class="secret"><code>([A-Z0-9-]+)</code>', made.text).group(1)
     assert "You will not see it again." in made.text
+    again = s.post(gw.url + "/console/invite", timeout=30, data=form)  # the form sent twice: no second invite
+    assert "You sent this form already." in text(again.text) and code not in again.text
+    invites = [r for r in gw.staff.audit_trail(account.department) if (r["actor"], r["action"]) == (account.id, "invited")]
+    assert len(invites) == 1
 
     guest = requests.Session()
     join = guest.get(gw.url + "/console/join", timeout=30)
