@@ -105,6 +105,14 @@ def api(method: str, path: str, **kw) -> dict:
     return call_as("staff", console(), method, path, **kw)
 
 
+def person_name(who: dict | None) -> str:
+    """A member of staff's name, as the gateway's staff accounts hold it; '' when unknown."""
+    if not who or not who.get("sub"):
+        return ""
+    account = stores().staff.account(account_id=who["sub"])
+    return account.display_name if account else ""
+
+
 #: Who may use the pages of each role's work; anyone else gets a 403 page saying so.
 ROLE_ONLY = {"clinician": N_("Only a clinician can use this page."),
              "privacy-officer": N_("Only a privacy officer can use this page."),

@@ -16,7 +16,7 @@ from flask import Response, flash, redirect, request
 from contracts.schemas.consent import SHARING_MAX_DAYS
 from contracts.vocabulary import CLASS_NAMES, EMERGENCY_PURPOSE, EMERGENCY_SCOPE, PURPOSE_NAMES, RESOURCE_TYPES
 from gateway.portal.client import ApiError, path_id
-from gateway.portal.console import API_DOWN, api, bp, first_send, me, needs, page, sent, stores, unsent
+from gateway.portal.console import API_DOWN, api, bp, first_send, me, needs, page, person_name, sent, unsent
 from services.common.i18n import N_, _, current_language
 
 CLINICIAN, PRIVACY_OFFICER = "clinician", "privacy-officer"
@@ -66,23 +66,15 @@ def errors_from(exc: ApiError, fields: dict[str, str], fallback: str) -> dict[st
 
 
 def when(iso: str | None) -> str:
-    """A moment in words in the page's language: its day and its time (UTC)."""
+    """A moment in words in the page's language: its day and its time, said to be UTC (the
+    directory keeps no time zone for a department, and a time without its zone misleads)."""
     if not iso:
         return ""
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     lang = current_language().used
-    return _("{day} at {time}", day=format_date(moment, "long", locale=lang),
+    return _("{day} at {time} UTC", day=format_date(moment, "long", locale=lang),
              time=format_time(moment, "short", tzinfo=timezone.utc, locale=lang))
-
-
-def person_name(who: dict | None) -> str:
-    """A member of staff's name, as the gateway's staff accounts hold it; '' when unknown."""
-    if not who or not who.get("sub"):
-        return ""
-    account = stores().staff.account(account_id=who["sub"])
-    return account.display_name if account else ""
 
 
 def see_other(path: str) -> Response:

@@ -19,7 +19,7 @@ import json
 from flask import Response, flash, redirect, request
 
 from gateway.portal.client import ApiError, path_id
-from gateway.portal.console import API_DOWN, api, bp, me, needs, page
+from gateway.portal.console import API_DOWN, api, bp, me, needs, page, person_name
 from services.common.i18n import N_, _
 
 ROLE = "records-officer"
@@ -116,7 +116,8 @@ def _detail(item: dict, status: int = 200, errors: dict | None = None, form: dic
                 days=days_in_words(item["days_left"]), errors=errors or {},
                 action=form.get("action", ""), resource=form.get("resource") or _start(item),
                 version=_version(item), parts=readable(item.get("resource")),
-                reason=form.get("reason", ""), by_me=answerer.get("staff") == me()["sub"])
+                reason=form.get("reason", ""), by_me=answerer.get("staff") == me()["sub"],
+                answerer=person_name({"sub": answerer.get("staff")}))
 
 
 def _back(task_id: str) -> Response:

@@ -236,3 +236,23 @@ def test_the_correction_pages_need_the_right_to_read_the_record_too(gateway, pat
     resp = client.get(path)
     assert resp.status_code == 403 and "Not allowed" in resp.get_data(as_text=True)
     assert gateway.extensions["portal"].calls == []
+
+
+def test_console_times_are_said_in_utc_on_the_utc_day(gateway):
+    from gateway.portal.console_exchange import when
+    with gateway.test_request_context("/console/", headers={"Accept-Language": "en"}):
+        said = when("2026-12-05T00:30:00+01:00")
+    assert said.startswith("December 4, 2026 at 11:30") and said.endswith(" UTC")
+
+
+def test_an_answer_by_a_colleague_names_them_not_their_account_id(gateway):
+    from tests.support.staff import enrolled
+    colleague, _secret, _codes = enrolled(gateway.extensions["gateway"].stores.staff, time.time(),
+                                          department="primary-care", roles=("records-officer",),
+                                          username="ro.lee", display_name="Sam Lee")
+    api = gateway.extensions["console"]
+    api.answers[("GET", "/staff/v1/corrections/t1")] = correction_item("2") | {
+        "state": "answered", "answer": {"outcome": {"status_text": "Denied"}, "reason": "Correct as it is.",
+                                        "answered_by": {"staff": colleague.id, "practitioner": None}}}
+    page = staff_client(gateway, ("records-officer",)).get("/console/corrections/t1").get_data(as_text=True)
+    assert "Sam Lee" in page and colleague.id not in page
