@@ -44,7 +44,7 @@ ROLE_NAMES = {"clinician": N_("Clinician"), "records-officer": N_("Records offic
 ROLE_SCOPES = {
     "clinician": "user/Exchange.cr user/SharingRequest.cr",
     "records-officer": "user/Task.rus",
-    "privacy-officer": "user/BreakGlassReview.rsu",
+    "privacy-officer": "user/BreakGlassReview.rsu user/AuditEvent.rs",
     "admin": "user/Staff.cruds",
 }
 EMERGENCY_SCOPE = "user/BreakGlass.c"

@@ -240,8 +240,9 @@ def decision_about_another_department(ctx: Context) -> Result:
 
 def staff_keep_to_their_work(ctx: Context) -> Result:
     """A member of staff does only their roles' work, and only their own department's: a
-    clinician cannot review an emergency claim or answer a correction request, a privacy officer
-    cannot claim an emergency, and another department's item is not found."""
+    clinician cannot review an emergency claim, answer a correction request or read the
+    accounting of disclosures, a privacy officer cannot claim an emergency, and another
+    department's item is not found."""
     result = Result("security", "staff do only their roles' work, in their own department")
     with timed(result):
         clinician, officer = ctx.identity("clinician"), ctx.identity("privacy_officer")
@@ -252,6 +253,8 @@ def staff_keep_to_their_work(ctx: Context) -> Result:
             ("a clinician lists the emergency claims to review", clinician, "GET",
              "/staff/v1/break-glass-reviews", None, (403,)),
             ("a clinician lists correction requests", clinician, "GET", "/staff/v1/corrections", None, (403,)),
+            ("a clinician reads the accounting of disclosures", clinician, "GET", "/staff/v1/disclosures",
+             None, (403,)),
             ("a privacy officer claims an emergency", officer, "POST", "/staff/v1/break-glass",
              {"patient": patient, "reason": "Conformance check: this must be refused."}, (403,)),
             ("a privacy officer asks for records", officer, "POST", "/staff/v1/requests",

@@ -160,6 +160,32 @@ class NotificationPageSchema(Schema):
     language = fields.Nested(LanguageBlockSchema)
 
 
+class StaffDisclosureSchema(Schema):
+    """One release of records of a patient of the department, as its privacy officers read the
+    ledger: who received what, when, why, on what basis, and who asked."""
+
+    id = fields.String(required=True, metadata={"description": "The ledger entry's sequence number."})
+    patient = fields.String(required=True)
+    recipient = fields.Nested(DepartmentSchema, required=True)
+    purpose = fields.Nested(CodedSchema, required=True)
+    records = fields.List(fields.Nested(CodedSchema), required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+    released_at = fields.DateTime(required=True)
+    basis = fields.String(required=True, validate=validate.OneOf(("consent", "break-glass")))
+    consent = fields.Dict(allow_none=True, required=True, metadata={"description": "{id, version} of a consent basis."})
+    break_glass_id = fields.String(allow_none=True, required=True,
+                                   metadata={"description": "The emergency claim it was released under."})
+    withheld = fields.Integer(required=True, metadata={"description": "Private records kept back."})
+    requested_by = fields.Nested(StaffMemberSchema, allow_none=True, required=True,
+                                 metadata={"description": "The person who asked, when a person did."})
+    ledger = fields.Dict(required=True, metadata={"description": "{seq, hash}: the entry in the hash chain."})
+
+
+class StaffDisclosurePageSchema(Schema):
+    items = fields.List(fields.Nested(StaffDisclosureSchema), required=True, metadata={"description": "Newest first."})
+    next = fields.String(allow_none=True, required=True)
+
+
 REVIEW_OUTCOMES = ("justified", "not-justified")
 REVIEW_NEXT_STEPS = ("review", "review-now", "none")
 

@@ -1,9 +1,11 @@
 """The console's exchange work: a clinician's requests for records (and asking a patient to share
-when their choices said no), and a privacy officer's review of emergency (break-the-glass) claims.
+when their choices said no), and a privacy officer's review of emergency (break-the-glass) claims
+and of every release of the department's patients' records (the accounting of disclosures).
 
 Every page is a client of the staff API (/staff/v1/inbox, /staff/v1/requests,
-/staff/v1/sharing-requests, /staff/v1/break-glass-reviews) with the signed-in person's token;
-the API decides what the department may see, so another department's item is its 404. The words
+/staff/v1/sharing-requests, /staff/v1/break-glass-reviews, /staff/v1/disclosures) with the
+signed-in person's token; the API decides what the department may see, so another department's
+item is its 404. The words
 of outcomes and next steps are the API's; only the form's own words and the status names are here.
 """
 from __future__ import annotations
@@ -284,3 +286,32 @@ def review_record(claim_id: str):
             errors = errors_from(exc, REVIEW_FIELDS, "outcome")
     item = found_or_none("/staff/v1/break-glass-reviews", claim_id)
     return not_found(NO_CLAIM) if item is None else _review_page(item, 400, errors, form)
+
+
+# a privacy officer's accounting of disclosures -------------------------------------------------------------
+def kept_back(count: int) -> str:
+    return _("1 private record") if count == 1 else _("{count} private records", count=count)
+
+
+def asked_by(item: dict) -> str:
+    """Who asked for a release: the person's name, else their Practitioner reference."""
+    who = item.get("requested_by") or {}
+    return person_name(who) or str(who.get("fhirUser") or who.get("sub") or "")
+
+
+@bp.get("/console/disclosures")
+def disclosures():
+    """Every release of the department's patients' records, newest first; one patient's with ?patient=."""
+    refused = needs(PRIVACY_OFFICER)
+    if refused:
+        return refused
+    patient = request.args.get("patient", "").strip()
+    errors = {}
+    if patient and not path_id(patient):
+        errors["patient"] = _("Enter a patient id: letters, numbers, - and . only.")
+    params = {**({"patient": patient} if patient and not errors else {}),
+              **({"cursor": request.args["cursor"]} if request.args.get("cursor") else {})}
+    listed = {"items": [], "next": None} if errors else api("GET", "/staff/v1/disclosures", params=params)
+    return page("console/disclosures.html", 400 if errors else 200, title=_("Records sent"),
+                items=listed["items"], next=listed.get("next"), more_page="cursor" in params,
+                patient=patient, errors=errors, when=when, asked_by=asked_by, kept_back=kept_back)

@@ -29,6 +29,7 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/staff/v1/inbox", "exchange"),
     ("/staff/v1/requests", "exchange"),
     ("/staff/v1/break-glass-reviews", "exchange"),
+    ("/staff/v1/disclosures", "exchange"),
     ("/staff/v1/break-glass", "consent"),  # after its longer sibling above: prefixes match in order
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
@@ -89,6 +90,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/staff/v1/requests/{id}", ("user", "Exchange", "r")),
     # break-the-glass reviews (a department's privacy officers): a scope no wildcard covers
     ("GET", "/staff/v1/break-glass-reviews", ("user", "BreakGlassReview", "rs")),
+    ("GET", "/staff/v1/disclosures", ("user", "AuditEvent", "rs")),
     ("GET", "/staff/v1/break-glass-reviews/{id}", ("user", "BreakGlassReview", "r")),
     ("POST", "/staff/v1/break-glass-reviews/{id}", ("user", "BreakGlassReview", "u")),
     # correction requests (a custodian department's records officers)

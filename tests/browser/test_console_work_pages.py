@@ -1,6 +1,7 @@
 """The staff console's exchange work (gateway/portal/console_exchange.py) in English and Spanish:
 a clinician's requests for records, asking a patient to share, and a privacy officer's review of
-emergency claims. axe-core finds no WCAG 2.2 A/AA violation on any page (lists empty and filled,
+emergency claims and the records sent (the accounting of disclosures). axe-core finds no WCAG 2.2
+A/AA violation on any page (lists empty and filled,
 details, each form with its errors, after a review), <html lang> matches; a privacy officer
 reviews a claim with the keyboard alone; a person without the role gets a 403 page, and another
 department's claim or request is a 404 page."""
@@ -182,6 +183,15 @@ def test_every_review_page_passes_axe_in_each_language(stack, signed_in, claims)
         page.goto(stack.gateway + "/console/reviews?status=reviewed")
         assert page.locator(f"main a[href='/console/reviews/{claims[lang]}']").count() == 1
         check(page, lang, "console-reviews-reviewed", problems)
+
+        # the accounting of disclosures: the release under the claim links back to it
+        page.goto(stack.gateway + "/console/disclosures")
+        assert page.locator(f"main a[href='/console/reviews/{claims[lang]}']").count() >= 1
+        check(page, lang, "console-disclosures", problems, plain=True)
+        page.fill("#patient", "..")
+        submit(page)
+        assert page.locator("#patient-error[role=alert]").is_visible()
+        check(page, lang, "console-disclosures-error", problems)
     assert problems == []
 
 

@@ -83,6 +83,12 @@ def owned(stack) -> dict:
     assert claim.status_code in (200, 201), claim.text
     _until(lambda: _call(owner, gw, "GET", f"/staff/v1/break-glass-reviews/{claim.json()['id']}").status_code == 200,
            "the claim in primary care's review queue")
+    released = _call(er, gw, "POST", "/staff/v1/requests", {  # a release under the claim: a ledger entry
+        "patient": who["patient"], "purpose": "ETREAT", "resource_types": ["Observation"], "reason": "Collapsed"})
+    assert released.status_code == 202, released.text
+    _until(lambda: any(i["patient"] == who["patient"] for i in
+                       _call(owner, gw, "GET", "/staff/v1/disclosures").json()["items"]),
+           "the release in primary care's accounting of disclosures")
     record = requests.get(gw + "/patient/v1/records", params={"category": "conditions"}, headers=patient,
                           timeout=30).json()["items"][0]
     correction = requests.post(gw + "/patient/v1/amendments", headers=patient, timeout=30, json={
@@ -101,7 +107,7 @@ def owned(stack) -> dict:
         base = next((b for b in ids if path.startswith(b)), None)
         assert base is not None, f"{operation}: add an item of another department for it to this test"
         made[operation] = path.replace("{id}", ids[base])
-    return {"paths": made, "owner": owner, "ids": ids}
+    return {"paths": made, "owner": owner, "ids": ids, "patient": who["patient"]}
 
 
 def test_every_staff_endpoint_hides_another_departments_items_from_a_person_with_every_role(stack, owned):
@@ -122,6 +128,8 @@ def test_every_staff_endpoint_hides_another_departments_items_from_a_person_with
         assert listed.status_code == 200, f"{operation}: {listed.status_code}"
         shown = {str(i.get("id")) for i in listed.json().get("items", [])}
         assert not shown & hidden, f"{operation} shows another department's items"
+        patients = {i.get("patient") for i in listed.json().get("items", [])}
+        assert owned["patient"] not in patients, f"{operation} shows another department's patient"
 
 
 def test_a_password_alone_never_gives_a_staff_token(stack):

@@ -256,3 +256,25 @@ def test_an_answer_by_a_colleague_names_them_not_their_account_id(gateway):
                                         "answered_by": {"staff": colleague.id, "practitioner": None}}}
     page = staff_client(gateway, ("records-officer",)).get("/console/corrections/t1").get_data(as_text=True)
     assert "Sam Lee" in page and colleague.id not in page
+
+
+def test_the_records_sent_page_asks_for_one_patient_only_by_an_id_and_only_for_a_privacy_officer(gateway):
+    api = gateway.extensions["console"]
+    shown = {"display": "December 1, 2026"}
+    api.answers[("GET", "/staff/v1/disclosures")] = lambda kw: {"next": None, "items": [{
+        "id": "7", "patient": (kw.get("params") or {}).get("patient", "p-1"),
+        "recipient": {"department": "emergency", "display": "Emergency"},
+        "purpose": {"code": "ETREAT", "display": "Emergency treatment"},
+        "records": [{"code": "Observation", "display": "Lab results"}], "date": shown,
+        "released_at": "2026-12-01T10:00:00+00:00", "basis": "break-glass", "consent": None,
+        "break_glass_id": "g-1", "withheld": 2, "requested_by": {"sub": "s-9", "fhirUser": "Practitioner/s-9"},
+        "ledger": {"seq": 7, "hash": "ab"}}]}
+    officer = staff_client(gateway, ("privacy-officer",))
+    page = officer.get("/console/disclosures?patient=p-4").get_data(as_text=True)
+    assert "Emergency, December 1, 2026" in page and "2 private records" in page
+    assert 'href="/console/reviews/g-1"' in page and "Practitioner/s-9" in page
+    assert api.calls[-1][2]["params"] == {"patient": "p-4"}
+    bad = officer.get("/console/disclosures?patient=..")
+    assert bad.status_code == 400 and 'aria-describedby="patient-hint patient-error"' in bad.get_data(as_text=True)
+    assert len(api.calls) == 1
+    assert staff_client(gateway, ("clinician",)).get("/console/disclosures").status_code == 403

@@ -1,6 +1,7 @@
 """Staff-facing exchange API: a department's people (user/ scopes) see their department's
-requests with what to do next, ask for records as the department does, and review the
-break-the-glass claims on the department's patients. The department is the token's dept
+requests with what to do next, ask for records as the department does, review the
+break-the-glass claims on the department's patients, and read every release of those patients'
+records (the accounting of disclosures, 45 CFR 164.528). The department is the token's dept
 claim, the person its sub and fhirUser; another department's items are not found."""
 from __future__ import annotations
 
@@ -137,6 +138,41 @@ def review_item(item: Review, entries: list[dict], language: str, names: w.Names
 
 def _not_found() -> Problem:
     return Problem(404, N_("Not Found"), N_("There is no break-the-glass claim with that id for you."))
+
+
+def disclosure_item(entry: dict, language: str, names: w.Names) -> dict:
+    """One ledger entry as the custodian's privacy officers read it (departments named by NAMES)."""
+    emergency = entry.get("basis") == "break-glass"
+    kinds = list(dict.fromkeys(entry.get("resource_types") or []))
+    return {"id": str(entry["seq"]), "patient": entry["patient"],
+            "recipient": {"department": entry["recipient"],
+                          "display": w.department(entry["recipient"], language, names)},
+            "purpose": w.purpose_coding(entry["purpose"], language),
+            "records": [w.record_kind(kind, language) for kind in kinds],
+            "date": w.long_date(entry["released_at"], language), "released_at": entry["released_at"],
+            "basis": "break-glass" if emergency else "consent",
+            "consent": None if emergency else {"id": entry.get("consent_id"), "version": entry.get("consent_version")},
+            "break_glass_id": entry.get("break_glass_id") if emergency else None,
+            "withheld": int(entry.get("redacted_count") or 0),
+            "requested_by": ({"sub": entry["requested_by"], "fhirUser": entry.get("requested_by_user")}
+                             if entry.get("requested_by") else None),
+            "ledger": {"seq": entry["seq"], "hash": entry["hash"]}}
+
+
+@blp.get("/staff/v1/disclosures")
+def list_disclosures():
+    """The releases of the department's patients' records, newest first (?patient= one's only)."""
+    require_scope("user", "AuditEvent", "rs")
+    dept = department()
+    patient = request.args.get("patient")
+    if patient is not None and not 1 <= len(patient) <= 64:
+        raise Problem(422, N_("Unprocessable Content"), N_("Use a patient id of 1 to 64 characters."),
+                      slug="invalid-input", fields=["patient"])
+    limit, offset = page_args("disclosures")
+    entries, more = queries.department_disclosures(service().uow(write=False), dept, patient, limit, offset)
+    language, names = lang(), service().directory.name
+    items = [disclosure_item(e, language, names) for e in entries]
+    return jsonify({"items": items, "next": next_cursor("disclosures", offset, items, more)})
 
 
 @blp.get("/staff/v1/break-glass-reviews")

@@ -32,6 +32,14 @@ def disclosures(uow, patient: str, limit: int, offset: int) -> tuple[list[dict],
         return uow.ledger.for_patient(patient, limit, offset)
 
 
+def department_disclosures(uow, custodian: str, patient: str | None, limit: int, offset: int
+                           ) -> tuple[list[dict], bool]:
+    """Return one page of the ledger entries of CUSTODIAN's patients (only PATIENT's when given),
+    newest first, and whether more follow."""
+    with uow:
+        return uow.ledger.for_custodian(custodian, patient, limit, offset)
+
+
 def notifications(uow, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:
     """Return one page of PATIENT's notifications (newest first) and whether more follow."""
     with uow:
