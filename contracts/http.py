@@ -66,6 +66,13 @@ FHIR_TYPE_RE = re.compile(FHIR_TYPE_PATTERN)
 FHIR_ID_RE = re.compile(FHIR_ID_PATTERN)
 
 
+#: The query parameters of every paged list (services/common/paging.py): a page size and the cursor.
+PAGE_PARAMS = ({"name": "limit", "in": "query", "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+               {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                "description": "The `next` of the page before (opaque)."})
+
+
 def path_param(name: str, description: str, pattern: str | None = None) -> dict:
     """Describe a required string path parameter (matching PATTERN when given)."""
     schema = {"type": "string", **({"pattern": pattern} if pattern else {})}

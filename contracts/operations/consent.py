@@ -1,15 +1,12 @@
 """Operations of the consent service: the patient's consents, decisions, break-the-glass, FHIR Consent."""
-from contracts.http import FHIR_JSON, Operation, Response, path_param, problems
+from contracts.http import FHIR_JSON, PAGE_PARAMS, Operation, Response, path_param, problems
 from contracts.schemas import OperationOutcomeProblemSchema
 from contracts.schemas import consent as c
 from contracts.schemas.fhir import ResourceSchema
 
 _ID = (path_param("id", "The consent id."),)
 _REQUEST_ID = (path_param("id", "The sharing request id."),)
-_PAGE = ({"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100},
-          "description": "Page size (default 20)."},
-         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-          "description": "The `next` of the page before, as it is."},
+_PAGE = (*PAGE_PARAMS,
          {"name": "status", "in": "query", "required": False,
           "schema": {"type": "string", "enum": list(c.SHARING_STATUSES)},
           "description": "Only the requests with this status now."})

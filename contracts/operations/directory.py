@@ -1,15 +1,12 @@
 """Operations of the directory of departments, served by the gateway itself for its
 administrators (the scope admin/Departments.crus, which no wildcard scope covers)."""
-from contracts.http import Operation, Response, path_param, problems
+from contracts.http import PAGE_PARAMS, Operation, Response, path_param, problems
 from contracts.schemas import directory as d
 from contracts.vocabulary import DEPARTMENT_ID_PATTERN
 
 SCOPES = ("admin/Departments.crus",)
 _ID = (path_param("id", "The department's id.", f"^{DEPARTMENT_ID_PATTERN}$"),)
-_PAGE = ({"name": "limit", "in": "query", "required": False,
-          "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-          "description": "The `next` of the page before (opaque)."})
+_PAGE = PAGE_PARAMS
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/admin/v1/departments", "Every department, active and disabled, by id", "admin",

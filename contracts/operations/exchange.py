@@ -1,13 +1,10 @@
 """Operations of the exchange service: requests, Bundles, the ledger, disclosures, notifications."""
-from contracts.http import FHIR_JSON, Operation, Response, path_param, problems
+from contracts.http import FHIR_JSON, PAGE_PARAMS, Operation, Response, path_param, problems
 from contracts.schemas import exchange as x
 from contracts.schemas.fhir import ResourceSchema
 
 _ID = (path_param("id", "The exchange request id."),)
-_PAGE = ({"name": "limit", "in": "query", "required": False,
-          "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-          "description": "The `next` of the page before (opaque)."},
+_PAGE = (*PAGE_PARAMS,
          {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
           "description": "en or es; else the token's locale claim."})
 
@@ -60,7 +57,7 @@ OPERATIONS: tuple[Operation, ...] = (
                         *problems(401, 403, 422)),
               scopes=("user/AuditEvent.rs",),
               parameters=(*_STAFF_PAGE, {"name": "patient", "in": "query", "required": False,
-                                         "schema": {"type": "string", "maxLength": 64},
+                                         "schema": {"type": "string", "minLength": 1, "maxLength": 64},
                                          "description": "Only this patient's releases."})),
     Operation("get", "/staff/v1/break-glass-reviews/{id}", "One emergency claim, with what was released under it",
               "staff", (Response(200, "The claim, what was released and kept back, and its review.",

@@ -1,6 +1,6 @@
 """Operations of correction requests after they are filed (records service): the custodian
 department's records officers' worklist and answers, and the patient's statement of disagreement."""
-from contracts.http import FHIR_ID_PATTERN, Operation, Response, path_param, problems
+from contracts.http import FHIR_ID_PATTERN, PAGE_PARAMS, Operation, Response, path_param, problems
 from contracts.schemas import patient_records as p
 from contracts.schemas import staff_records as s
 
@@ -19,7 +19,8 @@ OPERATIONS: tuple[Operation, ...] = (
               scopes=("user/Task.rs",),
               parameters=({"name": "status", "in": "query", "required": False,
                            "schema": {"type": "string", "enum": list(s.CORRECTION_STATES), "default": "open"},
-                           "description": "open (waiting for an answer) or answered."}, _LANGUAGE)),
+                           "description": "open (waiting for an answer) or answered."}, *PAGE_PARAMS,
+                          _LANGUAGE)),
     Operation("get", "/staff/v1/corrections/{id}", "One of the department's correction requests", "staff",
               (Response(200, "The request.", s.StaffCorrectionSchema), *problems(401, 403, 404)),
               scopes=("user/Task.r",), parameters=(_ID, _LANGUAGE)),

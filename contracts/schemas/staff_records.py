@@ -111,5 +111,7 @@ class StaffCorrectionSchema(Schema):
 
 class StaffCorrectionListSchema(Schema):
     items = fields.List(fields.Nested(StaffCorrectionSchema), required=True,
-                        metadata={"description": "Oldest first."})
+                        metadata={"description": "Oldest first, one page."})
+    next = fields.String(allow_none=True, required=True,
+                         metadata={"description": "The cursor of the next page; null on the last."})
     language = fields.Nested(LanguageBlockSchema)

@@ -139,13 +139,15 @@ def _refused(exc: ApiError, task_id: str, item: dict, fields: tuple[str, ...], f
 
 @bp.get("/console/corrections")
 def corrections():
-    """The department's open correction requests, oldest first (the API's order, all of them)."""
+    """The department's open correction requests, oldest first (the API's order), a page at a time."""
     refused = needs(ROLE)
     if refused:
         return refused
-    items = api("GET", "/staff/v1/corrections")["items"]
-    rows = [{**i, "days": days_in_words(i["days_left"])} for i in items]
-    return page("console/corrections.html", title=_("Correction requests"), rows=rows)
+    cursor = request.args.get("cursor")
+    listed = api("GET", "/staff/v1/corrections", params={"cursor": cursor} if cursor else None)
+    rows = [{**i, "days": days_in_words(i["days_left"])} for i in listed["items"]]
+    return page("console/corrections.html", title=_("Correction requests"), rows=rows,
+                next=listed.get("next"), more_page=bool(cursor))
 
 
 @bp.get("/console/corrections/<task_id>")

@@ -155,6 +155,21 @@ def test_answered_requests_are_listed_apart(records, mint):
     assert answered[0]["actions"] == []
 
 
+def test_the_worklist_pages_oldest_first_with_the_one_cursor_and_a_cursor_keeps_to_its_list(records, mint):
+    client, engine = records
+    newer, _ = _ask(client, mint, LIZ)
+    older, _ = _ask(client, mint, GUSTAVO)
+    _backdate(engine, older["id"], 3)
+    first = client.get(f"{BASE}?limit=1", headers=_officer(mint)).get_json()
+    assert [i["id"] for i in first["items"]] == [older["id"]] and first["next"]
+    second = client.get(f"{BASE}?limit=1&cursor={first['next']}", headers=_officer(mint)).get_json()
+    assert [i["id"] for i in second["items"]] == [newer["id"]] and second["next"] is None
+    for query, field in ((f"status=answered&cursor={first['next']}", "cursor"), ("cursor=nonsense", "cursor"),
+                         ("limit=0", "limit"), ("limit=101", "limit")):
+        resp = client.get(f"{BASE}?{query}", headers=_officer(mint))
+        assert resp.status_code == 422 and resp.get_json()["fields"] == [field], query
+
+
 def test_a_bad_status_filter_is_a_422_naming_it(records, mint):
     resp = records.client.get(f"{BASE}?status=everything", headers=_officer(mint))
     assert resp.status_code == 422 and resp.content_type == "application/problem+json"

@@ -278,3 +278,14 @@ def test_the_records_sent_page_asks_for_one_patient_only_by_an_id_and_only_for_a
     assert bad.status_code == 400 and 'aria-describedby="patient-hint patient-error"' in bad.get_data(as_text=True)
     assert len(api.calls) == 1
     assert staff_client(gateway, ("clinician",)).get("/console/disclosures").status_code == 403
+
+
+def test_the_correction_worklist_shows_a_page_and_a_link_to_the_next(gateway):
+    api = gateway.extensions["console"]
+    pages = {None: {"items": [correction_item("1")], "next": "c2"}, "c2": {"items": [], "next": None}}
+    api.answers[("GET", "/staff/v1/corrections")] = lambda kw: pages[(kw.get("params") or {}).get("cursor")]
+    officer = staff_client(gateway, ("records-officer",))
+    first = officer.get("/console/corrections").get_data(as_text=True)
+    assert 'href="/console/corrections?cursor=c2"' in first and 'href="/console/corrections/t1"' in first
+    last = officer.get("/console/corrections?cursor=c2").get_data(as_text=True)
+    assert "There are no more open correction requests." in last and "cursor=" not in last

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, g, json, request
 from contracts.http import FHIR_ID_PART
 from contracts.schemas.staff_records import (CORRECTION_STATES, AcceptCorrectionSchema,
                                              DenyCorrectionSchema)
-from services.common import bodies, i18n
+from services.common import bodies, i18n, paging
 from services.common.auth import require_scope
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -45,6 +45,8 @@ NOT_VALID = N_("The corrected resource is not valid FHIR R4: {problems}")
 CHANGED = N_("The record changed since you read it: its current version is {version}.")
 CHANGED_NEXT = N_("Read the record again, make your correction on it, and send it again.")
 BAD_STATUS = N_("Use one of: {values}.")
+BAD_LIMIT = N_("Use a whole number from 1 to 100.")
+BAD_CURSOR = N_("Use the next value of the page before, as it is.")
 
 
 def register(app: Flask) -> None:
@@ -97,8 +99,20 @@ def corrections():
     if state not in CORRECTION_STATES:
         raise bodies.invalid_input({"status": [i18n.translate(BAD_STATUS, view.lang.used,
                                                              values=", ".join(CORRECTION_STATES))]})
-    body = uc.list_corrections(_records().uow(write=False), officer.department, state, view)
-    return _json(body, view.lang)
+    size, offset = paging.page_size(request.args.get("limit")), 0
+    errors = {} if size is not None else {"limit": [i18n.translate(BAD_LIMIT, view.lang.used)]}
+    if request.args.get("cursor") is not None:
+        try:
+            of, offset = paging.decode(request.args["cursor"], "corrections", str, int)
+            if of != state:  # a cursor of the other list
+                raise paging.BadCursor("corrections")
+        except paging.BadCursor:
+            errors["cursor"] = [i18n.translate(BAD_CURSOR, view.lang.used)]
+    if errors:
+        raise bodies.invalid_input(errors)
+    items, more = uc.list_corrections(_records().uow(write=False), officer.department, state, view, size, offset)
+    after = paging.encode("corrections", state, offset + len(items)) if more else None
+    return _json({"items": items, "next": after, "language": i18n.language_block(view.lang)}, view.lang)
 
 
 @blp.get("/corrections/<task_id>")

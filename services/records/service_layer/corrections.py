@@ -93,13 +93,15 @@ class View:
     today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
 
 
-def list_corrections(uow, department: str, state: str, view: View) -> dict:
-    """The department's correction requests in STATE (open or answered), oldest first."""
+def list_corrections(uow, department: str, state: str, view: View, limit: int, offset: int
+                     ) -> tuple[list[dict], bool]:
+    """One page of the department's correction requests in STATE (open or answered), oldest
+    first, from OFFSET; and whether more follow. The state is read from each Task, so every Task
+    of the department is read; only the page's are put in words."""
     with uow:
         tasks = [t for t in cq.tasks_of(uow.conn, department) if rules.is_correction(t.body())]
         found = rules.in_state([rules.correction_of(t.body()) for t in tasks], state)
-        items = _items(uow, found, department, view)
-    return {"items": items, "language": i18n.language_block(view.lang)}
+        return _items(uow, found[offset:offset + limit], department, view), len(found) > offset + limit
 
 
 def read_correction(uow, department: str, task_id: str, view: View) -> dict:
