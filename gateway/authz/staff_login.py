@@ -19,10 +19,11 @@ import secrets
 from typing import Callable
 
 from flask import Response, request
+from markupsafe import Markup
 
 from gateway.accounts.devices import COOKIE as DEVICE_COOKIE, DeviceCookies
 from gateway.accounts.signin import PasswordGate
-from gateway.accounts.staff import enrolment_uri
+from gateway.accounts.staff import enrolment_qr, enrolment_uri
 from gateway.accounts.staff_signin import (check_second_factor, check_staff_password,
                                            confirm_enrolment)
 from gateway.accounts.staff_store import StaffStore
@@ -85,11 +86,12 @@ class StaffLogin:
                           ticket=self._ticket(staff_id, request_hash, SECOND))
 
     def enrol_page(self, grant, params, request_hash, account, status=200, error=None, **words):
+        uri = enrolment_uri(account.totp_secret, account.username)
         return self._page("staff/enrol.html", grant, params, status, error and _(error, **words),
                           title=_("Set up your authenticator app"),
                           ticket=self._ticket(account.id, request_hash, ENROL),
-                          secret=grouped(account.totp_secret),
-                          uri=enrolment_uri(account.totp_secret, account.username),
+                          secret=grouped(account.totp_secret), uri=uri,
+                          qr=Markup(enrolment_qr(uri, _("A code for your authenticator app to scan"))),
                           username=account.username)
 
     def _wait(self, page: Response, wait: float) -> Response:

@@ -126,6 +126,7 @@ def test_a_pending_account_enrols_sees_its_recovery_codes_once_then_gets_a_code(
     assert page.status_code == 200 and 'name="step" value="enrol"' in html
     shown = re.search(r'<p class="secret" id="secret"><code>([A-Z2-7 ]+)</code>', html).group(1)
     assert shown.replace(" ", "") == enrolment.secret and "otpauth://totp/" in html
+    assert '<svg role="img" focusable="false" ' in html  # the same key as a QR code to scan
     no_code = second_step(client, page, "")
     assert no_code.status_code == 400 and code_from(no_code) is None
     done = second_step(client, no_code, totp_code(shown.replace(" ", ""), clock["at"]))

@@ -101,6 +101,15 @@ def test_the_enrolment_uri_names_phr_and_the_username_with_the_secret():
     assert parse_qs(uri.query) == {"secret": [secret], "issuer": ["PHR"]}
 
 
+def test_the_enrolment_qr_code_is_one_named_image_of_the_uri_and_nothing_else():
+    uri = staff.enrolment_uri(staff.new_totp_secret(), "dr.ruiz")
+    svg = staff.enrolment_qr(uri, "A code to scan")
+    assert svg.startswith('<svg role="img" focusable="false" ') and "<title>A code to scan</title>" in svg
+    assert "<script" not in svg and "href" not in svg  # markup put in the page as it is
+    assert svg == staff.enrolment_qr(uri, "A code to scan")
+    assert svg != staff.enrolment_qr(staff.enrolment_uri(staff.new_totp_secret(), "dr.ruiz"), "A code to scan")
+
+
 def test_a_code_of_the_current_step_is_accepted_for_that_step():
     secret = staff.new_totp_secret()
     assert staff.totp_step(secret, totp_code(secret, NOW), NOW, None) == STEP
