@@ -33,8 +33,9 @@ def test_the_stack_passes_every_check_of_the_conformance_kit(stack, tmp_path):
     done = subprocess.run([
         str(Path(sys.executable).with_name("phr-conformance")), "--base-url", stack.gateway,
         "--credentials", str(stack.var_dir / "demo-credentials.json"),
-        "--patient-username", patient_a["username"], "--patient-password", patient_a["password"],
-        "--other-patient-username", patient_b["username"], "--other-patient-password", patient_b["password"],
+        # --name=value: a generated password may begin with "-", which argparse would take for an option
+        f"--patient-username={patient_a['username']}", f"--patient-password={patient_a['password']}",
+        f"--other-patient-username={patient_b['username']}", f"--other-patient-password={patient_b['password']}",
         "--signing-key", str(stack.var_dir / "gateway-signing-key.json"),
         "--max-examples", str(CASES_PER_OPERATION[database]), "--junit-xml", str(junit), "--require-all",
     ], capture_output=True, text=True, timeout=840)
