@@ -27,7 +27,7 @@ def path_id(value: str) -> bool:
     """Whether VALUE, taken from a page's URL or form, may go into an API path as one segment:
     a FHIR id (contracts.http.FHIR_ID_RE: letters, digits, '-' and '.'), but never '.' or '..',
     which an HTTP client would resolve into the path above. Every item id of the API fits."""
-    return bool(FHIR_ID_RE.match(value or "")) and value not in (".", "..")
+    return bool(FHIR_ID_RE.fullmatch(value or "")) and value not in (".", "..")
 
 
 class ApiError(Exception):

@@ -94,9 +94,11 @@ def sent(token: str | None, where: str) -> Response:
     return redirect(where, 303)
 
 
-def unsent(token: str | None) -> None:
-    """The form's first send made nothing (its errors are shown): the same form may be sent again."""
-    if token:
+def unsent(token: str | None, refused: Exception) -> None:
+    """The form's first send made nothing: the same form may be sent again. Only a refusal says
+    so (a 4xx, or the person signed out); after a timeout or a server error the request may have
+    been made, so the token stays claimed and a second send goes to the list instead."""
+    if token and (isinstance(refused, SignedOut) or (isinstance(refused, ApiError) and refused.status < 500)):
         stores().form_sends.release(token)
 
 
@@ -232,9 +234,9 @@ def invite():
             return again
         try:
             made = api("POST", "/staff/v1/admin/invites", json={"roles": roles, "display_name": name})
-        except ApiError as exc:
-            unsent(token)
-            if exc.status >= 500 or exc.status in (401, 403):
+        except (ApiError, SignedOut) as exc:
+            unsent(token, exc)
+            if isinstance(exc, SignedOut) or exc.status >= 500 or exc.status in (401, 403):
                 raise
             named = [f for f in exc.fields if f in ("display_name", "roles")] or ["display_name"]
             errors = {f: exc.text() or _(API_DOWN) for f in named}

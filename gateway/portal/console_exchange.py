@@ -17,7 +17,7 @@ from flask import Response, flash, redirect, request
 
 from contracts.schemas.consent import SHARING_MAX_DAYS
 from contracts.vocabulary import CLASS_NAMES, EMERGENCY_PURPOSE, EMERGENCY_SCOPE, PURPOSE_NAMES, RESOURCE_TYPES
-from gateway.portal.client import ApiError, path_id
+from gateway.portal.client import ApiError, SignedOut, path_id
 from gateway.portal.console import API_DOWN, api, bp, first_send, me, needs, page, person_name, sent, unsent
 from services.common.i18n import N_, _, current_language
 
@@ -136,8 +136,10 @@ def requests_create():
                 "patient": form["patient"], "purpose": form["purpose"], "resource_types": form["kinds"],
                 "reason": form["reason"] or None})
             return sent(token, f"/console/requests/{made['id']}")
-        except ApiError as exc:
-            unsent(token)
+        except (ApiError, SignedOut) as exc:
+            unsent(token, exc)
+            if isinstance(exc, SignedOut):
+                raise
             errors = errors_from(exc, REQUEST_FIELDS, "patient")
     return _requests_page(400 if errors else 200, errors, form)
 

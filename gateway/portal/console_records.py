@@ -190,8 +190,10 @@ def accept(task_id: str):
     if errors:
         return _detail(item, 400, errors, form)
     version = request.form.get("version", "")
+    if action == "amend" and not version.isdigit():  # no version shown, or the form was changed:
+        return _detail(item, 412, {"resource": _(CHANGED)}, {"action": action})  # start from the record now
     # The amend names the version the officer corrected; the records service checks it as it writes.
-    headers = {"If-Match": f'W/"{version}"'} if action == "amend" and version.isdigit() else None
+    headers = {"If-Match": f'W/"{version}"'} if action == "amend" else None
     try:
         api("POST", f"/staff/v1/corrections/{task_id}/accept", json=body, headers=headers)
     except ApiError as exc:

@@ -12,6 +12,10 @@ _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 #: them by name gets them (the equity report; breaking the glass; reviewing it; a department's
 #: staff accounts; asking a patient to share).
 NAMED_ONLY = frozenset({"Equity", "BreakGlass", "BreakGlassReview", "Staff", "SharingRequest"})
+#: The same, in one context only: a patient's ``patient/*.rs`` covers reading their own
+#: disclosures (``patient/AuditEvent``), but a department's accounting of every patient's
+#: (``user/AuditEvent``, a privacy officer's) is given only by name.
+NAMED_ONLY_IN = {"user": frozenset({"AuditEvent"})}
 
 
 def parse(scope: str) -> tuple[str, str, str] | None:
@@ -41,7 +45,8 @@ def _allows(scopes, context: str, resource: str, interactions: str) -> bool:
         if not parsed:
             continue
         ctx, res, perms = parsed
-        if ctx == context and (res == resource or (res == "*" and resource not in NAMED_ONLY)):
+        if ctx == context and (res == resource or (res == "*" and resource not in NAMED_ONLY
+                                                   and resource not in NAMED_ONLY_IN.get(ctx, ()))):
             have.update(perms)
     return set(interactions) <= have
 

@@ -90,3 +90,26 @@ def test_only_the_privacy_officers_scope_reads_the_accounting(released, mint):
         resp = released.get("/staff/v1/disclosures", headers=headers)
         assert resp.status_code == 403 and resp.content_type.startswith("application/problem+json"), who
     assert released.get("/staff/v1/disclosures").status_code == 401
+
+
+def test_another_departments_later_import_does_not_take_the_patients_accounting(released, mint, exchange):
+    index = IdempotentConsumer("exchange.records-index", exchange.engine, processed_events, HANDLERS, Letters())
+    added = new_event("phr.records.imported", "/services/records", OURS, {
+        "patient": OURS, "custodian": "cardiology", "resource_count": 1,
+        "resource_types": {"Observation": 1}, "imported_at": "2026-03-02T08:00:00+00:00"})
+    assert index.handle("phr.records.v1", json.dumps(added).encode()) == "applied"
+    theirs = released.get("/staff/v1/disclosures", headers=_officer(mint, "cardiology")).get_json()["items"]
+    assert [i["patient"] for i in theirs] == [THEIRS]
+    ours = released.get("/staff/v1/disclosures", headers=_officer(mint)).get_json()["items"]
+    assert [i["patient"] for i in ours] == [OURS, OURS]
+
+
+def test_a_release_made_while_an_officer_pages_does_not_repeat_an_entry_on_the_next_page(released, mint, exchange):
+    first = released.get("/staff/v1/disclosures?limit=1", headers=_officer(mint)).get_json()
+    service = exchange.service
+    asked = released.post("/exchange/v1/requests", headers=mint.department("cardiology"), json={
+        "patient": OURS, "purpose": "TREAT", "resource_types": ["Observation"], "reason": "Again"})
+    assert asked.status_code == 202
+    Pump(service, service.records, flow_handlers(service)).run()
+    second = released.get(f"/staff/v1/disclosures?limit=1&cursor={first['next']}", headers=_officer(mint)).get_json()
+    assert int(second["items"][0]["id"]) < int(first["items"][0]["id"])

@@ -16,6 +16,7 @@ from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.provenance import Provenance
 from fhir.resources.R4B.task import Task
 
+from services.common import paging
 from services.records.adapters.tables import outbox, resource_history, resources
 from services.records.service_layer import handlers
 from tests.support.fhir import demo_bundle
@@ -164,10 +165,24 @@ def test_the_worklist_pages_oldest_first_with_the_one_cursor_and_a_cursor_keeps_
     assert [i["id"] for i in first["items"]] == [older["id"]] and first["next"]
     second = client.get(f"{BASE}?limit=1&cursor={first['next']}", headers=_officer(mint)).get_json()
     assert [i["id"] for i in second["items"]] == [newer["id"]] and second["next"] is None
+    naive = paging.encode("corrections", "open", "2026-01-01T00:00:00", "t-1")  # no offset: not ours
     for query, field in ((f"status=answered&cursor={first['next']}", "cursor"), ("cursor=nonsense", "cursor"),
-                         ("limit=0", "limit"), ("limit=101", "limit")):
+                         (f"cursor={naive}", "cursor"), ("limit=0", "limit"), ("limit=101", "limit")):
         resp = client.get(f"{BASE}?{query}", headers=_officer(mint))
         assert resp.status_code == 422 and resp.get_json()["fields"] == [field], query
+
+
+def test_a_request_answered_while_an_officer_pages_makes_the_next_page_skip_none(records, mint):
+    client, engine = records
+    asked = [_ask(client, mint, patient)[0] for patient in (LIZ, GUSTAVO, LIZ)]
+    for days, item in zip((3, 2, 1), asked):
+        _backdate(engine, item["id"], days)
+    first = client.get(f"{BASE}?limit=1", headers=_officer(mint)).get_json()
+    assert [i["id"] for i in first["items"]] == [asked[0]["id"]]
+    assert client.post(f"{BASE}/{asked[0]['id']}/deny", json={"reason": "The record is right."},
+                       headers=_officer(mint)).status_code == 200
+    rest = client.get(f"{BASE}?limit=5&cursor={first['next']}", headers=_officer(mint)).get_json()
+    assert [i["id"] for i in rest["items"]] == [asked[1]["id"], asked[2]["id"]]
 
 
 def test_a_bad_status_filter_is_a_422_naming_it(records, mint):

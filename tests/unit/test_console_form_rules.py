@@ -289,3 +289,28 @@ def test_the_correction_worklist_shows_a_page_and_a_link_to_the_next(gateway):
     assert 'href="/console/corrections?cursor=c2"' in first and 'href="/console/corrections/t1"' in first
     last = officer.get("/console/corrections?cursor=c2").get_data(as_text=True)
     assert "There are no more open correction requests." in last and "cursor=" not in last
+
+
+def test_an_amend_without_the_version_it_was_made_on_is_not_sent(gateway):
+    api = gateway.extensions["console"]
+    api.answers[("GET", "/staff/v1/corrections/t1")] = correction_item("3")
+    for version in ("", "3 ", "W/\"3\""):
+        resp = amend(staff_client(gateway, ("records-officer",)), version)
+        assert resp.status_code == 412 and 'name="version" value="3"' in resp.get_data(as_text=True), version
+    assert api.sent("POST") == []
+
+
+@pytest.mark.parametrize("failure", [ApiError(502), ApiError(504)])
+def test_a_form_whose_send_may_have_reached_the_api_is_not_sent_again(gateway, failure):
+    api = gateway.extensions["console"]
+    api.answers[("POST", "/staff/v1/requests")] = failure
+    client = staff_client(gateway, ("clinician",))
+    assert ask_for_records(client).status_code == 502
+    api.answers[("POST", "/staff/v1/requests")] = {"id": "req-3"}
+    again = ask_for_records(client)
+    assert (again.status_code, again.location) == (303, "/console/requests")  # the list, to look first
+    assert api.sent("POST") == ["/staff/v1/requests"]
+
+
+def test_an_id_with_a_line_break_is_no_id():
+    assert not path_id("abc\n") and not path_id("..\n")

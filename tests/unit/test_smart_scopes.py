@@ -42,3 +42,9 @@ def test_no_wildcard_scope_lets_a_department_break_the_glass():
     assert not smart.allows("system/*.cu system/*.cruds", "system", "BreakGlass", "c")
     assert smart.within("system/BreakGlass.c system/Patient.c", "system/*.cu") == ["system/Patient.c"]
     assert smart.allows("system/*.rs system/BreakGlass.c", "system", "BreakGlass", "c")
+
+
+def test_a_staff_wildcard_never_covers_a_departments_accounting_of_disclosures_but_a_patients_does_their_own():
+    assert not smart.allows("user/*.rs user/*.cruds", "user", "AuditEvent", "rs")
+    assert smart.allows("user/AuditEvent.rs", "user", "AuditEvent", "rs")
+    assert smart.allows("patient/*.rs", "patient", "AuditEvent", "s")

@@ -117,18 +117,21 @@ class SqlLedger:
         entries = [json.loads(r.entry) for r in rows]
         return [e for e in entries if e.get("basis") == "break-glass" and e.get("break_glass_id") == claim_id]
 
-    def for_custodian(self, custodian: str, patient: str | None, limit: int, offset: int
+    def for_custodian(self, custodian: str, patient: str | None, limit: int, before: int | None
                       ) -> tuple[list[dict], bool]:
-        """Return one page of the entries of CUSTODIAN's patients (as the patient index says at
-        read time; only PATIENT's when given), newest first, each with its hash and the person
-        who asked (requested_by, requested_by_user), and whether more follow."""
+        """Return one page of the entries of CUSTODIAN's patients (as the patient index says;
+        only PATIENT's when given), newest first and below sequence number BEFORE when given (so
+        a release made while someone pages does not shift the next page), each with its hash and
+        the person who asked (requested_by, requested_by_user), and whether more follow."""
         query = (sa.select(ledger.c.seq, ledger.c.entry, ledger.c.hash, R.c.requested_by, R.c.requested_by_user)
                  .join(patient_index, patient_index.c.patient_id == ledger.c.patient)
                  .outerjoin(R, R.c.id == ledger.c.request_id)
                  .where(patient_index.c.custodian == custodian))
         if patient is not None:
             query = query.where(ledger.c.patient == patient)
-        rows = self.conn.execute(query.order_by(ledger.c.seq.desc()).limit(limit + 1).offset(offset)).all()
+        if before is not None:
+            query = query.where(ledger.c.seq < before)
+        rows = self.conn.execute(query.order_by(ledger.c.seq.desc()).limit(limit + 1)).all()
         return [{**json.loads(r.entry), "hash": r.hash, "requested_by": r.requested_by,
                  "requested_by_user": r.requested_by_user} for r in rows[:limit]], len(rows) > limit
 

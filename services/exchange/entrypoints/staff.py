@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, g, jsonify, request, url_for
 from contracts.schemas.exchange import ExchangeRequestSchema, ReviewBodySchema
 from services.common.auth import require_scope
 from services.common.i18n import N_
+from services.common import paging
 from services.common.problem import Problem
 from services.exchange.domain import model as m
 from services.exchange.domain import staff as rules
@@ -168,11 +169,14 @@ def list_disclosures():
     if patient is not None and not 1 <= len(patient) <= 64:
         raise Problem(422, N_("Unprocessable Content"), N_("Use a patient id of 1 to 64 characters."),
                       slug="invalid-input", fields=["patient"])
-    limit, offset = page_args("disclosures")
-    entries, more = queries.department_disclosures(service().uow(write=False), dept, patient, limit, offset)
+    # The cursor holds the sequence number of the page's last entry, not an offset: releases made
+    # while an officer pages come before it and shift nothing (0: from the newest).
+    limit, before = page_args("staff-disclosures")
+    entries, more = queries.department_disclosures(service().uow(write=False), dept, patient, limit, before or None)
     language, names = lang(), service().directory.name
     items = [disclosure_item(e, language, names) for e in entries]
-    return jsonify({"items": items, "next": next_cursor("disclosures", offset, items, more)})
+    after = paging.encode("staff-disclosures", entries[-1]["seq"]) if more and entries else None
+    return jsonify({"items": items, "next": after})
 
 
 @blp.get("/staff/v1/break-glass-reviews")

@@ -9,7 +9,12 @@ from services.exchange.service_layer.unit_of_work import on
 
 
 def on_records_imported(work, event: dict) -> None:
-    """Index the patient whose records were imported (who holds them, how many)."""
+    """Index the patient whose records were imported (who holds them, how many).
+
+    The custodian is the department that first imported the patient, and stays so: a later
+    import by another department that may write records adds to the counts but does not make
+    it the custodian, whose privacy officers read the patient's disclosures and emergency
+    reviews (a department could otherwise take a patient's accounting by adding one record)."""
     data, uow = event["data"], on(work)
     patient, custodian = str(data["patient"]), str(data["custodian"])
     count, types = int(data["resource_count"]), dict(data.get("resource_types") or {})
@@ -21,7 +26,7 @@ def on_records_imported(work, event: dict) -> None:
     merged = dict(known.resource_types)
     for name, n in types.items():
         merged[name] = merged.get(name, 0) + n
-    uow.patients.replace(IndexedPatient(patient, custodian, known.resource_count + count, merged,
+    uow.patients.replace(IndexedPatient(patient, known.custodian, known.resource_count + count, merged,
                                         event["id"], now))
 
 

@@ -32,12 +32,12 @@ def disclosures(uow, patient: str, limit: int, offset: int) -> tuple[list[dict],
         return uow.ledger.for_patient(patient, limit, offset)
 
 
-def department_disclosures(uow, custodian: str, patient: str | None, limit: int, offset: int
+def department_disclosures(uow, custodian: str, patient: str | None, limit: int, before: int | None
                            ) -> tuple[list[dict], bool]:
     """Return one page of the ledger entries of CUSTODIAN's patients (only PATIENT's when given),
-    newest first, and whether more follow."""
+    newest first (below sequence number BEFORE when given), and whether more follow."""
     with uow:
-        return uow.ledger.for_custodian(custodian, patient, limit, offset)
+        return uow.ledger.for_custodian(custodian, patient, limit, before)
 
 
 def notifications(uow, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:

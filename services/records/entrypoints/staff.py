@@ -99,20 +99,23 @@ def corrections():
     if state not in CORRECTION_STATES:
         raise bodies.invalid_input({"status": [i18n.translate(BAD_STATUS, view.lang.used,
                                                              values=", ".join(CORRECTION_STATES))]})
-    size, offset = paging.page_size(request.args.get("limit")), 0
+    size, after = paging.page_size(request.args.get("limit")), None
     errors = {} if size is not None else {"limit": [i18n.translate(BAD_LIMIT, view.lang.used)]}
     if request.args.get("cursor") is not None:
-        try:
-            of, offset = paging.decode(request.args["cursor"], "corrections", str, int)
+        try:  # the cursor holds the list and the (asked, id) key of the page's last request
+            of, asked, task_id = paging.decode(request.args["cursor"], "corrections", str, str, str)
             if of != state:  # a cursor of the other list
                 raise paging.BadCursor("corrections")
-        except paging.BadCursor:
+            after = (datetime.fromisoformat(asked), task_id)
+            if after[0].tzinfo is None:  # the server writes every time with its offset
+                raise paging.BadCursor("corrections")
+        except (paging.BadCursor, ValueError):
             errors["cursor"] = [i18n.translate(BAD_CURSOR, view.lang.used)]
     if errors:
         raise bodies.invalid_input(errors)
-    items, more = uc.list_corrections(_records().uow(write=False), officer.department, state, view, size, offset)
-    after = paging.encode("corrections", state, offset + len(items)) if more else None
-    return _json({"items": items, "next": after, "language": i18n.language_block(view.lang)}, view.lang)
+    items, last = uc.list_corrections(_records().uow(write=False), officer.department, state, view, size, after)
+    following = paging.encode("corrections", state, last[0].isoformat(), last[1]) if last else None
+    return _json({"items": items, "next": following, "language": i18n.language_block(view.lang)}, view.lang)
 
 
 @blp.get("/corrections/<task_id>")

@@ -93,15 +93,21 @@ class View:
     today: date = field(default_factory=lambda: datetime.now(timezone.utc).date())
 
 
-def list_corrections(uow, department: str, state: str, view: View, limit: int, offset: int
-                     ) -> tuple[list[dict], bool]:
+def list_corrections(uow, department: str, state: str, view: View, limit: int,
+                     after: tuple[datetime, str] | None) -> tuple[list[dict], tuple[datetime, str] | None]:
     """One page of the department's correction requests in STATE (open or answered), oldest
-    first, from OFFSET; and whether more follow. The state is read from each Task, so every Task
-    of the department is read; only the page's are put in words."""
+    first, after the (asked, id) key AFTER when given; and the key of the page's last request
+    when more follow. A key, not an offset: requests answered while an officer pages leave the
+    open list without making the next page skip any. The state is read from each Task, so
+    every Task of the department is read; only the page's are put in words."""
     with uow:
         tasks = [t for t in cq.tasks_of(uow.conn, department) if rules.is_correction(t.body())]
         found = rules.in_state([rules.correction_of(t.body()) for t in tasks], state)
-        return _items(uow, found[offset:offset + limit], department, view), len(found) > offset + limit
+        if after is not None:
+            found = [c for c in found if (c.asked, c.id) > after]
+        page = found[:limit]
+        last = (page[-1].asked, page[-1].id) if len(found) > limit else None
+        return _items(uow, page, department, view), last
 
 
 def read_correction(uow, department: str, task_id: str, view: View) -> dict:
