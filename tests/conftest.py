@@ -147,3 +147,15 @@ def stack(request, tmp_path_factory):
     finally:
         for url in urls.values():
             drop_postgres_database(url)
+
+
+def not_a_privacy_officer(mint, dept: str, patient: str) -> dict[str, dict]:
+    """Tokens of everyone at DEPT who is not its privacy officer, and of PATIENT: each must be
+    refused what only the privacy officer's scope reads ({who: Authorization headers})."""
+    return {
+        "a clinician": mint.staff(dept=dept, roles=("clinician",)),
+        "a records officer": mint.staff(dept=dept, roles=("records-officer",)),
+        "an administrator": mint.staff(dept=dept, roles=("admin",)),
+        "a department's system token": mint.department(dept, scope="system/*.cruds"),
+        "a patient's token": mint.patient(patient, sub="a-1"),
+    }

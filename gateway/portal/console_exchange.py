@@ -295,10 +295,11 @@ def kept_back(count: int) -> str:
     return _("1 private record") if count == 1 else _("{count} private records", count=count)
 
 
-def asked_by(item: dict) -> str:
-    """Who asked for a release: the person's name, else their Practitioner reference."""
-    who = item.get("requested_by") or {}
-    return person_name(who) or str(who.get("fhirUser") or who.get("sub") or "")
+def askers(items: list[dict]) -> dict[str, str]:
+    """Who asked for each release, by sub: the person's name, else their Practitioner reference;
+    one look-up per person on the page, not one per release."""
+    people = {str(i["requested_by"]["sub"]): i["requested_by"] for i in items if i.get("requested_by")}
+    return {sub: person_name(who) or str(who.get("fhirUser") or sub) for sub, who in people.items()}
 
 
 @bp.get("/console/disclosures")
@@ -316,4 +317,4 @@ def disclosures():
     listed = {"items": [], "next": None} if errors else api("GET", "/staff/v1/disclosures", params=params)
     return page("console/disclosures.html", 400 if errors else 200, title=_("Records sent"),
                 items=listed["items"], next=listed.get("next"), more_page="cursor" in params,
-                patient=patient, errors=errors, when=when, asked_by=asked_by, kept_back=kept_back)
+                patient=patient, errors=errors, when=when, askers=askers(listed["items"]), kept_back=kept_back)

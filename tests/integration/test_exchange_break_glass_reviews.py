@@ -16,6 +16,7 @@ from services.exchange.adapters.tables import break_glass_reviews, notifications
 from services.exchange.entrypoints.worker import flow_handlers
 from services.exchange.service_layer.handlers import HANDLERS
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
+from tests.conftest import not_a_privacy_officer
 from tests.support.apps import Clock
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -215,14 +216,7 @@ def test_only_the_custodians_privacy_officers_see_a_claim(world, mint):
 def test_a_token_without_the_privacy_officers_scope_is_refused(world, mint, method, path):
     client, service, _clock, notify = world
     _claim(notify, "g-1", T0)
-    refused = {
-        "a clinician": mint.staff(dept="primary-care", roles=("clinician",)),
-        "a records officer": mint.staff(dept="primary-care", roles=("records-officer",)),
-        "an administrator": mint.staff(dept="primary-care", roles=("admin",)),
-        "a department's system token": mint.department("primary-care", scope="system/*.cruds"),
-        "a patient's token": mint.patient(PATIENT, sub="a-1"),
-    }
-    for who, headers in refused.items():
+    for who, headers in not_a_privacy_officer(mint, "primary-care", PATIENT).items():
         resp = getattr(client, method)(path, json={"outcome": "justified"}, headers=headers)
         assert resp.status_code == 403, who
     assert getattr(client, method)(path, json={"outcome": "justified"}).status_code == 401

@@ -13,6 +13,7 @@ from services.exchange.adapters.fakes import FakeConsent, Letters, Pump
 from services.exchange.adapters.tables import processed_events
 from services.exchange.entrypoints.worker import flow_handlers
 from services.exchange.service_layer.handlers import HANDLERS
+from tests.conftest import not_a_privacy_officer
 
 OURS, THEIRS = "p-1", "p-2"  # primary care's patient, cardiology's
 
@@ -79,14 +80,7 @@ def test_the_list_pages_with_the_one_cursor_and_refuses_a_bad_one(released, mint
 
 
 def test_only_the_privacy_officers_scope_reads_the_accounting(released, mint):
-    refused = {
-        "a clinician": mint.staff(dept="primary-care", roles=("clinician",)),
-        "a records officer": mint.staff(dept="primary-care", roles=("records-officer",)),
-        "an administrator": mint.staff(dept="primary-care", roles=("admin",)),
-        "a department's system token": mint.department("primary-care", scope="system/*.cruds"),
-        "a patient's token": mint.patient(OURS, sub="a-1"),
-    }
-    for who, headers in refused.items():
+    for who, headers in not_a_privacy_officer(mint, "primary-care", OURS).items():
         resp = released.get("/staff/v1/disclosures", headers=headers)
         assert resp.status_code == 403 and resp.content_type.startswith("application/problem+json"), who
     assert released.get("/staff/v1/disclosures").status_code == 401
