@@ -226,6 +226,30 @@ def test_a_privacy_officer_reviews_a_claim_with_the_keyboard_alone(browser, stac
         context.close()
 
 
+def test_a_privacy_officer_reads_the_records_sent_with_the_keyboard_alone(browser, stack, staff, claims):
+    context, page = console_page(browser, staff["keys"], "en")
+    keys = Keyboard(page)
+    try:
+        keys.tab_to("Records sent")
+        keys.go()
+        assert page.url.endswith("/console/disclosures")
+        every_control_is_labelled(page)
+        first = page.locator("main ul.cards a[href^='/console/disclosures?patient=']").first
+        patient = first.inner_text()
+        keys.tab_to(id="patient")
+        keys.type(patient)
+        keys.tab_to("Show")
+        keys.go()
+        assert page.url.endswith(f"/console/disclosures?patient={patient}")
+        shown = page.locator("main ul.cards > li")
+        assert shown.count() >= 1 and all(patient in shown.nth(i).inner_text() for i in range(shown.count()))
+        keys.tab_to("See the emergency claim")
+        keys.go()
+        assert "/console/reviews/" in page.url
+    finally:
+        context.close()
+
+
 def test_a_clinician_alone_cannot_open_the_reviews(browser, stack):
     clinician = join_over_http(stack, "clinician.only", ["clinician"], "Dr. Only", "cardiology")
     context, page = console_page(browser, clinician, "en")

@@ -26,7 +26,7 @@ AMEND = "/staff/v1/corrections/t1/accept"
 
 class ScriptedApi:
     """Stands in for the API client (gateway/portal/client.Portal): records each call and
-    answers from ANSWERS, keyed (method, path); an answer may be a dict, an ApiError to raise, or
+    answers from ANSWERS, keyed (method, path); an answer may be a dict, an exception to raise (ApiError, SignedOut), or
     a function of the call's keywords. What is not scripted is the API's 404."""
 
     def __init__(self):
@@ -36,7 +36,7 @@ class ScriptedApi:
     def call(self, method: str, path: str, access_token: str, lang: str, **kw) -> dict:
         self.calls.append((method, path, kw))
         answer = self.answers.get((method, path), ApiError(404, {"title": "Not Found"}))
-        if isinstance(answer, ApiError):
+        if isinstance(answer, Exception):
             raise answer
         return answer(kw) if callable(answer) else answer
 
@@ -314,3 +314,40 @@ def test_a_form_whose_send_may_have_reached_the_api_is_not_sent_again(gateway, f
 
 def test_an_id_with_a_line_break_is_no_id():
     assert not path_id("abc\n") and not path_id("..\n")
+
+
+def test_a_revoked_token_on_the_records_sent_page_signs_the_officer_out_and_shows_nothing(gateway):
+    from gateway.portal.client import SignedOut
+
+    def refused(_token):
+        raise SignedOut(401)
+
+    api = gateway.extensions["console"]
+    api.answers[("GET", "/staff/v1/disclosures")] = SignedOut(401)
+    api.refresh = refused  # the refresh token was revoked with it
+    officer = staff_client(gateway, ("privacy-officer",))
+    resp = officer.get("/console/disclosures")
+    assert (resp.status_code, resp.location) == (303, "/console/")
+    with officer.session_transaction() as s:
+        assert "staff" not in s
+
+
+def test_an_oversized_patient_id_on_the_records_sent_page_is_a_400_that_asks_nothing(gateway):
+    resp = staff_client(gateway, ("privacy-officer",)).get("/console/disclosures?patient=" + "p" * 65)
+    assert resp.status_code == 400 and 'id="patient-error"' in resp.get_data(as_text=True)
+    assert gateway.extensions["console"].calls == []
+
+
+def test_the_invite_page_shows_a_code_only_to_the_admin_whose_send_made_it(gateway):
+    made = {"invite_code": "ABCD-EFGH-JKMN", "display_name": "Dr. Paz", "roles": [],
+            "expires": {"display": "December 12, 2026"}}
+    for roles, scope in ((("clinician",), ""), (("admin",), "")):  # not an admin: no Staff scope
+        client = staff_client(gateway, roles, scope=scope)
+        with client.session_transaction() as s:
+            s["invited"] = made
+        resp = client.get("/console/invited")
+        assert (resp.status_code, resp.location) == (303, "/console/")
+    assert gateway.test_client().get("/console/invited").location == "/console/"  # signed out
+    refused = staff_client(gateway, ("clinician",)).post("/console/invite", data={
+        "csrf_token": CSRF, "once": ONCE, "display_name": "Dr. Paz", "roles": ["clinician"]})
+    assert refused.status_code == 403 and gateway.extensions["console"].calls == []
