@@ -31,11 +31,13 @@ DEPARTMENT_KIND_NAMES = {"clinical": N_("Clinical care"), "research": N_("Resear
 # -- department staff: the people who sign in for a department -------------------------------
 #: What a member of staff may do for their department: ask for records and claim emergencies
 #: where the department may (clinician), answer correction requests for its patients
-#: (records-officer), review break-the-glass claims and disclosures (privacy-officer), and keep
-#: its staff accounts, roles and invite codes (admin). A person holds one or more of them.
-STAFF_ROLES = ("clinician", "records-officer", "privacy-officer", "admin")
+#: (records-officer), review break-the-glass claims and disclosures (privacy-officer), triage the
+#: reports people make and watch the measures (quality), and keep its staff accounts, roles and
+#: invite codes (admin). A person holds one or more of them.
+STAFF_ROLES = ("clinician", "records-officer", "privacy-officer", "quality", "admin")
 ROLE_NAMES = {"clinician": N_("Clinician"), "records-officer": N_("Records officer"),
-              "privacy-officer": N_("Privacy officer"), "admin": N_("Administrator")}
+              "privacy-officer": N_("Privacy officer"), "quality": N_("Quality and safety"),
+              "admin": N_("Administrator")}
 #: The SMART scopes (``user/`` context: a person acting for their department) each role's
 #: token carries; a staff token holds the scopes of all its roles. ``user/BreakGlass.c`` is
 #: added to a clinician's only when the department's directory entry says it may claim
@@ -44,7 +46,8 @@ ROLE_NAMES = {"clinician": N_("Clinician"), "records-officer": N_("Records offic
 ROLE_SCOPES = {
     "clinician": "user/Exchange.cr user/SharingRequest.cr",
     "records-officer": "user/Task.rus",
-    "privacy-officer": "user/BreakGlassReview.rsu user/AuditEvent.rs",
+    "privacy-officer": "user/BreakGlassReview.rsu user/AuditEvent.rs user/Measure.rs",
+    "quality": "user/Report.rsu user/Measure.rs",
     "admin": "user/Staff.cruds",
 }
 EMERGENCY_SCOPE = "user/BreakGlass.c"

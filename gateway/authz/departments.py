@@ -24,7 +24,7 @@ OVERSIGHT = "system/Equity.r"
 
 PORTAL_CLIENT_ID = "phr-portal"
 PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds "
-                 "patient/Observation.c patient/Task.c")
+                 "patient/Observation.c patient/Task.c patient/Report.c")
 
 #: The directory's administrators: register, read, change and list departments. Its context,
 #: ``admin``, is none of SMART's (patient, user, system), so no wildcard scope can cover it
@@ -37,9 +37,9 @@ ADMIN_SCOPE = "admin/Departments.crus"
 #: code + PKCE S256, for department staff only. It may ask for every role's scopes; a token
 #: gets only those of its person's roles (staff_scopes).
 CONSOLE_CLIENT_ID = "phr-console"
-STAFF_BASE_SCOPES = "openid fhirUser offline_access"
-CONSOLE_SCOPES = " ".join([STAFF_BASE_SCOPES, *(ROLE_SCOPES[role] for role in STAFF_ROLES),
-                           EMERGENCY_SCOPE])
+STAFF_BASE_SCOPES = "openid fhirUser offline_access user/Report.cr"  # anyone may report a problem
+CONSOLE_SCOPES = " ".join(dict.fromkeys(  # roles share scopes (user/Measure.rs): name each once
+    " ".join([STAFF_BASE_SCOPES, *(ROLE_SCOPES[role] for role in STAFF_ROLES), EMERGENCY_SCOPE]).split()))
 
 
 def staff_scopes(roles, may_claim_emergencies: bool) -> str:
@@ -49,7 +49,7 @@ def staff_scopes(roles, may_claim_emergencies: bool) -> str:
     scopes = [STAFF_BASE_SCOPES, *(ROLE_SCOPES[role] for role in STAFF_ROLES if role in roles)]
     if may_claim_emergencies and "clinician" in roles:
         scopes.append(EMERGENCY_SCOPE)
-    return " ".join(scopes)
+    return " ".join(dict.fromkeys(" ".join(scopes).split()))
 
 
 def department_scopes(kind: str, may_write_records: bool = False,

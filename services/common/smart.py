@@ -15,7 +15,7 @@ NAMED_ONLY = frozenset({"Equity", "BreakGlass", "BreakGlassReview", "Staff", "Sh
 #: The same, in one context only: a patient's ``patient/*.rs`` covers reading their own
 #: disclosures (``patient/AuditEvent``), but a department's accounting of every patient's
 #: (``user/AuditEvent``, a privacy officer's) is given only by name.
-NAMED_ONLY_IN = {"user": frozenset({"AuditEvent"})}
+NAMED_ONLY_IN = {"user": frozenset({"AuditEvent", "Report", "Measure"})}
 
 
 def parse(scope: str) -> tuple[str, str, str] | None:

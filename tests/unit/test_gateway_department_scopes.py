@@ -64,5 +64,5 @@ def test_a_member_of_staff_gets_the_scopes_of_their_roles_and_the_emergency_one_
     assert EMERGENCY_SCOPE not in staff_scopes(("clinician",), False).split()
     assert EMERGENCY_SCOPE not in staff_scopes(("privacy-officer", "admin"), True).split()
     assert set(staff_scopes(("records-officer",), True).split()) == {
-        "openid", "fhirUser", "offline_access", *ROLE_SCOPES["records-officer"].split()}
+        "openid", "fhirUser", "offline_access", "user/Report.cr", *ROLE_SCOPES["records-officer"].split()}
     assert set(staff_scopes(("clinician",), True).split()) <= set(CONSOLE_SCOPES.split())

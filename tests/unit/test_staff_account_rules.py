@@ -30,7 +30,7 @@ def member(**changes) -> StaffAccount:
 
 # -- roles and what an invite holds -----------------------------------------------------------------
 def test_every_role_has_an_english_name_in_the_vocabulary():
-    assert set(ROLE_NAMES) == set(STAFF_ROLES) == {"clinician", "records-officer", "privacy-officer", "admin"}
+    assert set(ROLE_NAMES) == set(STAFF_ROLES) == {"clinician", "records-officer", "privacy-officer", "quality", "admin"}
 
 
 def test_roles_come_back_once_each_in_the_vocabulary_order():
