@@ -9,6 +9,9 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
                                generate_latest)
 
+from services.common import measures
+from services.common.measures import MeasureCollector
+
 log = logging.getLogger(__name__)
 
 
@@ -35,6 +38,7 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
                         ["service", "method", "route"], registry=registry,
                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
     app.extensions["metrics_registry"] = registry
+    registry.register(MeasureCollector(measures.providers(app)))  # human measures, read at scrape
     children: dict[tuple, tuple] = {}  # labels() takes a lock and builds tuples on every call
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:

@@ -1,0 +1,69 @@
+"""Human measures: figures about how people fare, read from a service's own tables.
+
+A service (or the gateway) adds *providers* to its app: callables that return the current
+:class:`Measure` values (break-the-glass reviews overdue, correction requests near their
+60-day limit, reports waiting, ...). The same values are exposed two ways, so they cannot
+disagree: as Prometheus gauges on ``/metrics`` (read at scrape time, like
+``outbox_parked_events``), and as JSON for the staff console's dashboard.
+
+Names start ``phr_`` and follow Prometheus's conventions (a unit as the suffix: ``_seconds``,
+``_days``, ``_ratio``); labels are a small, closed set (department, language, kind, ...) and
+never a patient or a person.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger(__name__)
+
+#: A provider returns the measures it knows, computed now.
+Provider = Callable[[], Iterable["Measure"]]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One figure: NAME{LABELS} = VALUE, with a one-line HELP for people and Prometheus."""
+
+    name: str
+    help: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def providers(app) -> list[Provider]:
+    """The measure providers of APP (a Flask app); append to add one."""
+    return app.extensions.setdefault("measure_providers", [])
+
+
+def current(sources: Iterable[Provider]) -> list[Measure]:
+    """Every measure SOURCES give now; a provider that fails is logged and skipped."""
+    found: list[Measure] = []
+    for provider in sources:
+        try:
+            found.extend(provider())
+        except Exception as exc:  # a scrape reports what it can; readiness reports the database
+            log.warning("measures of %s not read: %s", getattr(provider, "__name__", provider), exc)
+    return found
+
+
+class MeasureCollector:
+    """Prometheus collector exposing the measures of SOURCES as gauges, one family per name."""
+
+    def __init__(self, sources: list[Provider]):
+        self.sources = sources
+
+    def describe(self):
+        return []  # the families are known only when read
+
+    def collect(self):
+        families: dict[str, GaugeMetricFamily] = {}
+        for m in current(self.sources):
+            family = families.get(m.name)
+            if family is None:
+                family = families[m.name] = GaugeMetricFamily(m.name, m.help, labels=sorted(m.labels))
+            family.add_metric([m.labels[k] for k in sorted(m.labels)], m.value)
+        yield from families.values()

@@ -1,0 +1,32 @@
+"""Human measures reach /metrics as gauges; a provider that fails is skipped, not fatal."""
+from flask import Flask
+from prometheus_client import generate_latest
+
+from services.common import measures
+from services.common.measures import Measure
+from services.common.observability import instrument
+
+
+def _app_with(*sources):
+    app = Flask(__name__)
+    instrument(app, "test", {})
+    measures.providers(app).extend(sources)
+    return app
+
+
+def test_each_measure_is_a_gauge_on_metrics_with_its_labels():
+    app = _app_with(lambda: [Measure("phr_things_open", "Things open", 3, {"department": "cardiology"}),
+                             Measure("phr_things_open", "Things open", 1, {"department": "emergency"})])
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "# TYPE phr_things_open gauge" in text
+    assert 'phr_things_open{department="cardiology"} 3.0' in text
+    assert 'phr_things_open{department="emergency"} 1.0' in text
+
+
+def test_a_failing_provider_is_skipped_and_the_others_still_count():
+    def broken():
+        raise RuntimeError("database gone")
+    app = _app_with(broken, lambda: [Measure("phr_ok_total_now", "OK", 2)])
+    text = generate_latest(app.extensions["metrics_registry"]).decode()
+    assert "phr_ok_total_now 2.0" in text
+    assert [m.value for m in measures.current([broken, lambda: [Measure("x", "x", 1)]])] == [1]
