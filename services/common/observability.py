@@ -11,6 +11,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 
 from services.common import measures
 from services.common.measures import MeasureCollector
+from services.common.multiprocess import Exposition, files_dirs
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
                         ["service", "method", "route"], registry=registry,
                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
     app.extensions["metrics_registry"] = registry
+    # Directories of files counted by other processes of the service (multiprocess.worker_dir).
+    app.extensions["metrics_files"] = []
     registry.register(MeasureCollector(measures.providers(app)))  # human measures, read at scrape
     children: dict[tuple, tuple] = {}  # labels() takes a lock and builds tuples on every call
 
@@ -99,8 +102,9 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
 
     @ops.get("/metrics")
     def metrics():
-        """Expose Prometheus metrics."""
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        """Expose Prometheus metrics, added up over the processes that count them."""
+        shown = Exposition(registry, files_dirs(app.extensions["metrics_files"]))
+        return Response(generate_latest(shown), mimetype=CONTENT_TYPE_LATEST)
 
     app.register_blueprint(ops)
     return registry

@@ -13,19 +13,27 @@ Settings, from the environment:
   passes its own default: a service whose requests wait on another service needs more
   threads than one whose requests only use the CPU and its own database);
 - ``ACCESS_LOG``: ``-`` for access lines on standard error, a path to append them to a file;
-- ``LOG_LEVEL`` (default ``info``).
+- ``LOG_LEVEL`` (default ``info``);
+- ``PROMETHEUS_MULTIPROC_DIR``: where the workers keep their metrics (services/common/multiprocess.py),
+  emptied at start; without it, a fresh private directory removed at exit.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import shutil
 import sys
+import tempfile
 
 #: The environment variable through which a worker learns the factory it serves.
 FACTORY_ENV = "PHR_SERVE_FACTORY"
 
 #: Worker processes per HTTP service when WEB_CONCURRENCY is not set.
 DEFAULT_WORKERS = 2
+
+#: The directory the workers count in (read by prometheus_client when it is first imported).
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Seconds a worker is given to finish its requests when asked to stop before it is killed.
 GRACEFUL_SECONDS = 10
@@ -102,6 +110,23 @@ def settings(bind: str, target: str, threads: int, environ: dict[str, str]) -> d
     }
 
 
+def metrics_dir(environ) -> str | None:
+    """Give the workers an empty PROMETHEUS_MULTIPROC_DIR in ENVIRON; return it if made here.
+
+    Set before granian starts a worker, so that prometheus_client, imported by the app in each
+    worker, keeps its counts in files that /metrics adds up. Files left by an earlier run
+    would be added to this one's: a given directory is emptied.
+    """
+    given = environ.get(METRICS_ENV)
+    if given:
+        os.makedirs(given, mode=0o700, exist_ok=True)
+        for name in glob.glob(os.path.join(given, "*.db")):
+            os.remove(name)
+        return None
+    environ[METRICS_ENV] = tempfile.mkdtemp(prefix="phr-metrics-")
+    return environ[METRICS_ENV]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.common.serve", description=__doc__.split("\n")[0])
     parser.add_argument("bind", help="HOST:PORT to listen on")
@@ -116,7 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     os.environ[FACTORY_ENV] = args.target  # read by app() in each worker
-    Granian(**options).serve()
+    made = metrics_dir(os.environ)
+    try:
+        Granian(**options).serve()
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 if __name__ == "__main__":
