@@ -10,7 +10,7 @@ from gateway import portal
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from gateway.proxy.fastpath import FastPath
 from gateway.schema import outbox
-from services.common import i18n
+from services.common import i18n, machines
 from services.common.config import Settings, load_settings
 from services.common.http import StrictJSONProvider
 from services.common.observability import configure_logging, instrument
@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     portal.init_app(app, settings)
     registry = instrument(app, "gateway", readiness_checks(gateway))
     registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
+    machines.install(app, settings, gateway.engine, outbox, {})  # the gateway consumes no topic
     app.wsgi_app = FastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
                             app.extensions["observe_request"])
     if settings.trusted_proxies:

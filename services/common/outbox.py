@@ -168,8 +168,11 @@ class OutboxRelay:
 
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
                  batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0,
-                 retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0):
+                 retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0,
+                 on_publish_error=None):
         self.engine, self.outbox, self.publisher = engine, outbox, publisher
+        # Told how many publish errors happened (services/common/machines.py counts them).
+        self.on_publish_error = on_publish_error or (lambda count: None)
         self.batch, self.poll_seconds, self.probe_floor = batch, poll_seconds, probe_floor
         # Sent rows are kept RETENTION (None: for ever) for whoever investigates a delivery,
         # then deleted, so the outbox does not grow with every event the service ever sent.
@@ -204,6 +207,13 @@ class OutboxRelay:
 
     def _publish(self, rows) -> tuple[list, dict]:
         """Publish ROWS and wait; return (rows acknowledged, {seq: (row, reason)} refused for good)."""
+        try:
+            return self._publish_rows(rows)
+        except Exception:
+            self.on_publish_error(1)
+            raise
+
+    def _publish_rows(self, rows) -> tuple[list, dict]:
         taken, refused = [], {}
         for row in rows:
             headers = [("content-type", b"application/cloudevents+json")]
@@ -222,6 +232,8 @@ class OutboxRelay:
 
     def _mark(self, sent: list, refused: dict) -> None:
         o, now = self.outbox, datetime.now(timezone.utc)
+        if refused:
+            self.on_publish_error(len(refused))
         with transaction(self.engine) as conn:
             if sent:
                 conn.execute(o.update().where(o.c.seq.in_([r.seq for r in sent])).values(sent_at=now))

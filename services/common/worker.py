@@ -12,7 +12,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common import kafka
+from services.common import kafka, machines
 from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer
 from services.common.observability import configure_logging
@@ -83,7 +83,9 @@ class Worker:
         relay = OutboxRelay(self.engine, self.outbox,
                             KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
                             poll_seconds=self.settings.outbox_poll_seconds,
-                            retention=outbox_retention(self.settings))
+                            retention=outbox_retention(self.settings),
+                            on_publish_error=machines.relay_errors(self.settings.var_dir,
+                                                                   self.settings.service).inc)
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         for spec in self.specs:

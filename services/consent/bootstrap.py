@@ -1,6 +1,7 @@
 """Wire the consent service's dependencies once per process."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -13,6 +14,8 @@ from services.common.db import make_engine
 from services.common.directory import Directory, sql_loader
 from services.consent.adapters.repository import DecisionReads
 from services.consent.adapters.tables import departments
+from services.consent.domain.model import Decision
+from services.consent.service_layer import handlers
 from services.consent.service_layer.unit_of_work import DecisionUnitOfWork, SqlUnitOfWork
 
 
@@ -33,10 +36,20 @@ class ConsentService:
     directory: Directory
     clock: Callable[[], datetime] = field(default=utc_now)
     reads: DecisionReads | None = None
+    #: Told the seconds each decision took (the HTTP process's phr_decision_duration_seconds).
+    decision_seconds: Callable[[float], None] = field(default=lambda seconds: None)
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
         return SqlUnitOfWork(self.engine, write=write, checker=self.events)
+
+    def decide(self, q: handlers.AskDecision) -> Decision:
+        """Answer Q now (the view and the fast path both ask here), timing the answer."""
+        started = time.perf_counter()
+        try:
+            return handlers.decide(q, self.decision_uow(), self.clock(), self.directory)
+        finally:
+            self.decision_seconds(time.perf_counter() - started)
 
     def decision_uow(self) -> DecisionUnitOfWork:
         """Start the decision path's read (its statements compiled once for this engine)."""

@@ -32,7 +32,7 @@ def decide():
         raise Problem(403, "Forbidden", wording.t(wording.OWN_DECISIONS_ONLY, locale())) from None
     q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
     try:
-        decision = handlers.decide(q, svc.decision_uow(), svc.clock(), svc.directory)
+        decision = svc.decide(q)
     except InvalidConsent as exc:
         raise from_domain(exc) from None
     return jsonify(decision.as_dict())

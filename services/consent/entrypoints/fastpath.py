@@ -3,7 +3,7 @@ question every exchange asks, and the consent service's most frequent route.
 
 The handler does what the view (entrypoints.departments.decide) does, with the same objects:
 the token validator (which refuses a department the directory does not hold as active), the
-scope grammar, handlers.decide on the prepared reads with the same directory. It answers
+scope grammar, the service's decide (handlers.decide on the prepared reads, timed) with the same directory. It answers
 only a well-formed question with a valid token and the scope; anything else (no or bad
 token, no scope, a body that is not a JSON object, a question about another department, an
 unknown purpose or label) goes to the view, which refuses and explains.
@@ -49,7 +49,7 @@ def fast_decide(service, validator: TokenValidator) -> FastRoute:
             return None
         q = handlers.AskDecision(body.get("patient"), actor, body.get("purpose"), body.get("classes"))
         try:
-            decision = handlers.decide(q, service.decision_uow(), service.clock(), service.directory)
+            decision = service.decide(q)
         except InvalidConsent:
             return None
         headers = [("Content-Type", "application/json"), *language_headers(environ)]

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from flask import Flask
+from prometheus_client import Histogram
 
+from services.common import machines
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.fastpath import FastRoutes
@@ -13,6 +15,7 @@ from services.consent.adapters.tables import outbox
 from services.consent.bootstrap import bootstrap
 from services.consent.entrypoints import departments, fhir, patient, sharing
 from services.consent.entrypoints.fastpath import fast_decide
+from services.consent.entrypoints.worker import consumer_specs
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -26,6 +29,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     }, test_config.get("validator"), directory=consent.directory)
     app.extensions["consent"] = consent
     app.extensions["metrics_registry"].register(ParkedEvents(consent.engine, outbox, settings.service))
+    # The worker's own table of groups (built, not run), so that the two cannot drift.
+    machines.install(app, settings, consent.engine, outbox,
+                     {spec.group: spec.topics for spec in consumer_specs(consent, None)})
+    consent.decision_seconds = Histogram(
+        "phr_decision_duration_seconds", "Time to answer a consent decision (permit or deny)",
+        registry=app.extensions["metrics_registry"],
+        buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1)).observe
     patient.register(app)
     departments.register(app)
     fhir.register(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.common import machines
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
@@ -13,6 +14,7 @@ from services.exchange.adapters.metrics import BreakGlassReviewGauge
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints import departments, equity, patient, staff
+from services.exchange.entrypoints.worker import consumer_specs
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -29,6 +31,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["exchange"] = exchange
     app.extensions["metrics_registry"].register(ParkedEvents(exchange.engine, outbox, settings.service))
     app.extensions["metrics_registry"].register(BreakGlassReviewGauge(exchange.engine, lambda: exchange.flow.clock()))
+    # The worker's own table of groups (built, not run), so that the two cannot drift.
+    machines.install(app, settings, exchange.engine, outbox,
+                     {spec.group: spec.topics for spec in consumer_specs(exchange, None)})
     departments.register(app)
     patient.register(app)
     equity.register(app)

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.http import FHIR_TYPE_RE
 from contracts.schemas import BundleSchema
-from services.common import bodies
+from services.common import bodies, machines
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
@@ -24,6 +24,7 @@ from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_
                                             BadSearch, encode_cursor, parse_query)
 from services.records.entrypoints import patient, staff
 from services.records.entrypoints.fastpath import fast_read, resource_headers
+from services.records.entrypoints.worker import consumer_specs
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
 from services.records.service_layer.claim_checks import claim_check_grace
@@ -46,6 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     }, test_config.get("validator"), open_paths=("/fhir/metadata",), directory=records.directory)
     app.extensions["records"] = records
     app.extensions["metrics_registry"].register(ParkedEvents(records.engine, outbox, settings.service))
+    # The worker's own table of groups (built, not run), so that the two cannot drift.
+    machines.install(app, settings, records.engine, outbox,
+                     {spec.group: spec.topics for spec in consumer_specs(records, None)})
 
     app.register_blueprint(blp)
     patient.register(app)
