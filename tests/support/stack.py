@@ -81,6 +81,29 @@ class Stack:
             time.sleep(0.25)
         return self
 
+    def pids(self, command: str) -> list[int]:
+        """The pids of the stack's processes (descendants of its launcher) whose command line
+        holds COMMAND (a module name, say)."""
+        parents, cmdlines = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdlines[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue  # gone meanwhile
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])  # after the name: state ppid
+
+        def descends(pid: int) -> bool:
+            while pid > 1:
+                pid = parents.get(pid, 0)
+                if pid == self.proc.pid:
+                    return True
+            return False
+
+        return [pid for pid, line in cmdlines.items() if command in line and descends(pid)]
+
     def credentials(self) -> dict:
         return json.loads((self.var_dir / "demo-credentials.json").read_text())
 
