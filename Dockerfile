@@ -28,12 +28,13 @@ RUN pip install --no-deps -c constraints.txt . \
 # An unprivileged user; /data (PHR_VAR_DIR) holds the gateway's signing key and the demo
 # credentials and is owned by that user so that a named volume mounted there inherits it
 # (docker-compose.yml mounts one for the gateway and the seed; no VOLUME here, so that the
-# other services do not each leave an anonymous volume behind).
+# other services do not each leave an anonymous volume behind). /data/metrics too: each
+# service's HTTP process and worker share a volume there (services/common/multiprocess.py).
 RUN groupadd --system --gid 10001 phr \
  && useradd --system --uid 10001 --gid phr --home-dir /home/phr --create-home --shell /usr/sbin/nologin phr \
- && mkdir -p /data \
- && chown phr:phr /data \
- && chmod 0700 /data
+ && mkdir -p /data/metrics \
+ && chown -R phr:phr /data \
+ && chmod -R 0700 /data
 USER phr
 
 ENV PHR_VAR_DIR=/data
