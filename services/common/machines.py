@@ -181,9 +181,20 @@ class BrokerMeasures:
         self._admin, self._partitions = None, {}
 
 
-def relay_errors(var_dir: Path, service: str) -> FileCounter:
-    """The worker's counter of relay publish errors, in the files SERVICE's /metrics reads."""
-    return FileCounter(worker_dir(var_dir, service), RELAY_ERRORS, RELAY_ERRORS_HELP, {"service": service})
+class _NotCounted:
+    def inc(self, amount: float = 1.0) -> None:
+        pass
+
+
+def relay_errors(var_dir: Path, service: str) -> FileCounter | _NotCounted:
+    """The worker's counter of relay publish errors, in the files SERVICE's /metrics reads.
+
+    A directory it cannot write costs the measure, not the worker (the relay goes on)."""
+    try:
+        return FileCounter(worker_dir(var_dir, service), RELAY_ERRORS, RELAY_ERRORS_HELP, {"service": service})
+    except OSError as exc:
+        log.warning("relay publish errors will not be counted: %s", exc)
+        return _NotCounted()
 
 
 def install(app, settings, engine: Engine, outbox: sa.Table, groups: dict[str, list[str]]) -> None:

@@ -55,3 +55,11 @@ def test_serve_empties_a_given_metrics_directory_and_otherwise_makes_a_private_o
         assert environ[serve.METRICS_ENV] == made and os.stat(made).st_mode & 0o077 == 0
     finally:
         os.rmdir(made)
+
+
+def test_a_worker_that_cannot_write_its_metrics_directory_still_relays(tmp_path):
+    from services.common import machines
+
+    (tmp_path / "metrics").write_text("a file where the directory should be")
+    counter = machines.relay_errors(tmp_path, "consent")
+    counter.inc()  # counted nowhere, and no error
