@@ -18,6 +18,7 @@ from gateway.proxy.upstreams import Upstreams
 from services.common import bodies
 from services.common.i18n import N_
 from services.common.problem import Problem
+from services.common.tracing import outgoing_headers
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
                          claims.get("patient"), request.method, request.path)
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS
                    if name in request.headers}
+        outgoing_headers(headers)  # the service continues this request's span, not the client's
         upstream = upstreams.call(found.upstream, request.method, path, request.query_string,
                                   headers, bodies.raw_body(found.max_body))
         out = response_headers(upstream.headers, upstreams.peers[found.upstream], public_base)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.common import tracing
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.fastpath import FastRoutes
@@ -32,4 +33,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     sharing.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_decide(consent, app.extensions["token_validator"])],
                               app.extensions["observe_request"])
+    tracing.trace_app(app)  # outermost: the fast path's requests are traced too
     return app
