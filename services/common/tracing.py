@@ -43,6 +43,10 @@ access = logging.getLogger("phr.access")
 #: rule: the span's name and the access line's route, never the path (it may hold a patient id).
 ROUTE_KEY = "phr.route"
 
+#: Routes machines poll every second or so (probes, scrapes, the revocation feed): their
+#: access lines are DEBUG, so that INFO shows what people and services asked for.
+POLLED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/oauth/revoked"})
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 _state: dict[str, object] = {}
 
@@ -177,10 +181,11 @@ class TraceRequests:
             span.set_attribute("http.response.status_code", status)
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-            if access.isEnabledFor(logging.INFO):
-                access.info("%s %s %d %.1f ms", method, route, status,
-                            (time.perf_counter() - started) * 1000,
-                            extra={"http_method": method, "route": route, "status": status})
+            level = logging.DEBUG if route in POLLED_ROUTES and status < 400 else logging.INFO
+            if access.isEnabledFor(level):
+                access.log(level, "%s %s %d %.1f ms", method, route, status,
+                           (time.perf_counter() - started) * 1000,
+                           extra={"http_method": method, "route": route, "status": status})
             context.detach(token)
             span.end()
 
