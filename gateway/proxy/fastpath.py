@@ -67,9 +67,10 @@ class FastPath:
         except Exception:  # nothing was sent: the view meets the same failure and answers it
             log.warning("proxy fast path failed before forwarding; the Flask view answers", exc_info=True)
             return self.app(environ, start_response)
-        if claims.get("act"):  # every action by a caregiver is logged as theirs
-            log.info("caregiver %s acting for patient %s: %s %s", claims["act"],
-                     claims.get("patient"), method, path)
+        if claims.get("act"):  # every action by a caregiver is logged as theirs (who: DEBUG only)
+            log.info("a caregiver acting for a patient: %s %s", method, routes.rule_for(path))
+            log.debug("caregiver %s acting for patient %s: %s %s", claims["act"], claims.get("patient"),
+                      method, path)
 
         headers = {name: environ[key] for name, key in _FORWARDED if key in environ}
         if environ.get("CONTENT_TYPE"):
