@@ -76,12 +76,13 @@ def setup(service: str, environ: Mapping[str, str] | None = None) -> None:
     trace.set_tracer_provider(provider)
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
     RequestsInstrumentor().instrument(tracer_provider=provider)
-    _state["provider"] = provider
+    _state["provider"], _state["tracer"] = provider, provider.get_tracer("phr")
 
 
 def tracer() -> trace.Tracer:
-    """Return this platform's tracer (a no-op one before setup())."""
-    return trace.get_tracer("phr")
+    """Return this platform's tracer (a proxy, no-op until setup(), before it)."""
+    # Kept: get_tracer() builds a new tracer each call, about as costly as a span.
+    return _state.get("tracer") or trace.get_tracer("phr")
 
 
 def current_traceparent() -> str | None:
