@@ -206,3 +206,15 @@ def test_granians_own_lines_are_json_in_the_same_stream(capsys):
         logging.getLogger("_granian").handlers.clear()
     line = json.loads(capsys.readouterr().err.strip())
     assert (line["level"], line["logger"], line["message"]) == ("WARNING", "_granian", "Listening at: http://127.0.0.1:8080")
+
+
+def test_with_an_otlp_endpoint_the_process_exports_its_spans_in_batches():
+    import subprocess
+    import sys
+    code = ("from opentelemetry import trace; from services.common import tracing; "
+            "tracing.setup('tests', {'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9'}); "
+            "processors = trace.get_tracer_provider()._active_span_processor._span_processors; "
+            "print([(type(p).__name__, type(p._batch_processor._exporter).__name__) for p in processors])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[('BatchSpanProcessor', 'OTLPSpanExporter')]"
