@@ -72,7 +72,8 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
         if found.rule is not None:
             claims = guard.check(found.rule)
             if claims.get("act"):  # every action by a caregiver is logged as theirs (who: DEBUG only)
-                log.info("a caregiver acting for a patient: %s %s", request.method, routes.rule_for(request.path))
+                log.info("a caregiver acting for a patient: %s %s", request.method,
+                         routes.rule_for(request.path))
                 log.debug("caregiver %s acting for patient %s: %s %s", claims["act"], claims.get("patient"),
                           request.method, request.path)
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS

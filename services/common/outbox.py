@@ -102,7 +102,8 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
     conn.execute(outbox.insert().values(
         event_id=event["id"], topic=topic, key=event.get("subject") or "",
         payload=json.dumps(event, separators=(",", ":")),
-        traceparent=traceparent or current_traceparent() or new_traceparent(), created_at=datetime.now(timezone.utc)))
+        traceparent=traceparent or current_traceparent() or new_traceparent(),
+        created_at=datetime.now(timezone.utc)))
 
 
 class Unpublishable(Exception):

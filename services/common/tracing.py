@@ -56,7 +56,8 @@ def exporting(environ: Mapping[str, str]) -> bool:
     chosen = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if chosen:
         return "otlp" in chosen.split(",")
-    return bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    return bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
 def setup(service: str, environ: Mapping[str, str] | None = None) -> None:

@@ -13,6 +13,7 @@ from gateway.app import create_app
 from tests.support.gateway import bearer, department, department_token, make_account, patient_tokens
 
 PROBLEM = "application/problem+json"
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def test_a_department_request_is_forwarded_with_method_path_query_body_and_headers(client, engine, upstream):
@@ -23,7 +24,7 @@ def test_a_department_request_is_forwarded_with_method_path_query_body_and_heade
     body = json.dumps({"resourceType": "Bundle", "type": "transaction"}).encode()
     resp = client.post("/fhir?_format=json&x=1%202", data=body, headers={
         **bearer(token), "Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
-        "Accept-Language": "es", "If-None-Match": "*", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "Accept-Language": "es", "If-None-Match": "*", "traceparent": TRACEPARENT,
         "Cookie": "secret=1", "X-Other": "dropped"})
     assert resp.status_code == 201
     assert resp.get_data() == b'{"resourceType":"Bundle"}'
