@@ -10,7 +10,7 @@ from gateway import portal
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
 from gateway.proxy.fastpath import FastPath
 from gateway.schema import outbox
-from services.common import i18n, machines
+from services.common import i18n, machines, tracing
 from services.common.config import Settings, load_settings
 from services.common.http import StrictJSONProvider
 from services.common.observability import configure_logging, instrument
@@ -31,7 +31,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config.get("TESTING"):
         overrides.setdefault("testing", True)
     settings = load_settings("gateway", **overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, "gateway")
+    tracing.setup("gateway")
 
     app = Flask(__name__)
     app.json = StrictJSONProvider(app)
@@ -51,4 +52,5 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Only then is X-Forwarded-For believed, and only its last PHR_TRUSTED_PROXIES hops:
         # without a proxy in front, any client could name itself any address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
+    tracing.trace_app(app)  # outermost: the fast path's requests are traced too
     return app

@@ -26,6 +26,7 @@ from gateway.proxy.upstreams import Upstreams
 from services.common.bodies import load_body
 from services.common.i18n import N_
 from services.common.problem import Problem
+from services.common.tracing import outgoing_headers
 
 MAX_FAILED_ATTEMPTS = 5
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -133,9 +134,8 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
 
 def _fetch_patient(upstreams: Upstreams, patient_id: str) -> dict:
     """Read the Patient from records with the caller's own token (records checks custody)."""
-    headers = {"Authorization": request.headers["Authorization"], "Accept": "application/fhir+json"}
-    if "traceparent" in request.headers:
-        headers["traceparent"] = request.headers["traceparent"]
+    headers = outgoing_headers({"Authorization": request.headers["Authorization"],
+                                "Accept": "application/fhir+json"})
     resp = upstreams.call("records", "GET", f"/fhir/Patient/{patient_id}", headers=headers)
     if resp.status_code == 404:
         raise Problem(404, N_("Not Found"), N_("Your department has no patient {patient}."),

@@ -256,9 +256,11 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
             invite_expires_at=min(at + invite_days * 86400, ends_at),
             failed_attempts=0, caregiver_account_id=None, created_at=at, activated_at=None,
             revoked_at=None)
-        log.info("proxy grant %s created by patient account %s for patient %s (%s, %s, until %s)",
-                 row["id"], account.id, account.patient, row["relationship"], row["rights"],
-                 row["last_day"])
+        # Who, at DEBUG only: no patient identifier at INFO (README, "Tracing and logs").
+        log.info("proxy grant %s created (%s, %s, until %s)", row["id"], row["relationship"],
+                 row["rights"], row["last_day"])
+        log.debug("proxy grant %s created by patient account %s for patient %s", row["id"], account.id,
+                  account.patient)
         lang = i18n.current_language().used
         out = view(row, lang, at)
         name = row["name"] or translate(WHO[row["relationship"]], lang).lower()
@@ -283,7 +285,8 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
             raise Problem(404, N_("Not Found"), NOT_YOURS,
                           next_step=N_("Go back to your list of caregivers and pick one."))
         guard.revocations.refresh()  # this process refuses the tokens from now on
-        log.info("proxy grant %s revoked by patient account %s", grant_id, account.id)
+        log.info("proxy grant %s revoked by its patient", grant_id)
+        log.debug("proxy grant %s revoked by patient account %s", grant_id, account.id)
         return jsonify(envelope(view(row, i18n.current_language().used, storage.now())))
 
     return bp
@@ -329,8 +332,9 @@ def join(accounts: AccountStore, grants: GrantStore, gate: PasswordGate, row, bo
     if caregiver_id is None:
         raise Problem(410, N_("Activation code no longer valid"), INVITE_GONE,
                       slug="activation-code-invalid", next_step=INVITE_ASK)
-    log.info("caregiver account %s joined proxy grant %s for patient %s",
-             caregiver_id, row["id"], row["patient"])
+    log.info("a caregiver account joined proxy grant %s", row["id"])
+    log.debug("caregiver account %s joined proxy grant %s for patient %s", caregiver_id, row["id"],
+              row["patient"])
     return {"username": username, "patient": row["patient"]}
 
 
@@ -367,5 +371,6 @@ def principal(accounts: AccountStore, grants: GrantStore, account_id: str,
 def record_sign_in(grants: GrantStore, user: ActingCaregiver) -> None:
     """Store and log that a caregiver signed in to act for a patient."""
     grants.record_event(user.grant_id, user.patient, "signed-in", "caregiver", user.id)
-    log.info("caregiver account %s signed in to act for patient %s (grant %s)",
-             user.id, user.patient, user.grant_id)
+    log.info("a caregiver signed in under proxy grant %s", user.grant_id)
+    log.debug("caregiver account %s signed in to act for patient %s (grant %s)", user.id, user.patient,
+              user.grant_id)

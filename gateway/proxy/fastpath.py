@@ -29,6 +29,7 @@ from gateway.proxy.upstreams import Upstreams
 from services.common import i18n
 from services.common.fastpath import NO_LENGTH, content_length, reason
 from services.common.problem import Problem
+from services.common.tracing import ROUTE_KEY, outgoing_headers
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,15 @@ class FastPath:
         except Exception:  # nothing was sent: the view meets the same failure and answers it
             log.warning("proxy fast path failed before forwarding; the Flask view answers", exc_info=True)
             return self.app(environ, start_response)
-        if claims.get("act"):  # every action by a caregiver is logged as theirs
-            log.info("caregiver %s acting for patient %s: %s %s", claims["act"],
-                     claims.get("patient"), method, path)
+        if claims.get("act"):  # every action by a caregiver is logged as theirs (who: DEBUG only)
+            log.info("a caregiver acting for a patient: %s %s", method, routes.rule_for(path))
+            log.debug("caregiver %s acting for patient %s: %s %s", claims["act"], claims.get("patient"),
+                      method, path)
 
         headers = {name: environ[key] for name, key in _FORWARDED if key in environ}
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
+        outgoing_headers(headers)  # the service continues this request's span, not the client's
         body = environ["wsgi.input"].read(length) if length else b""
         query = environ.get("QUERY_STRING", "").encode("latin-1")
         try:
@@ -93,6 +96,6 @@ class FastPath:
         if upstream.status_code not in NO_LENGTH:
             out.append(("Content-Length", str(len(upstream.body))))
         start_response(f"{upstream.status_code} {reason(upstream.status_code)}", out)
-        self.observe(method, routes.rule_for(path), upstream.status_code,
-                     time.perf_counter() - started)
+        environ[ROUTE_KEY] = rule = routes.rule_for(path)
+        self.observe(method, rule, upstream.status_code, time.perf_counter() - started)
         return [upstream.body]

@@ -18,6 +18,7 @@ from gateway.proxy.upstreams import Upstreams
 from services.common import bodies
 from services.common.i18n import N_
 from services.common.problem import Problem
+from services.common.tracing import outgoing_headers
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,14 @@ def create_blueprint(guard: Guard, upstreams: Upstreams, public_base: str) -> Bl
         path = _safe_path(request.path)
         if found.rule is not None:
             claims = guard.check(found.rule)
-            if claims.get("act"):  # every action by a caregiver is logged as theirs
-                log.info("caregiver %s acting for patient %s: %s %s", claims["act"],
-                         claims.get("patient"), request.method, request.path)
+            if claims.get("act"):  # every action by a caregiver is logged as theirs (who: DEBUG only)
+                log.info("a caregiver acting for a patient: %s %s", request.method,
+                         routes.rule_for(request.path))
+                log.debug("caregiver %s acting for patient %s: %s %s", claims["act"], claims.get("patient"),
+                          request.method, request.path)
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS
                    if name in request.headers}
+        outgoing_headers(headers)  # the service continues this request's span, not the client's
         upstream = upstreams.call(found.upstream, request.method, path, request.query_string,
                                   headers, bodies.raw_body(found.max_body))
         out = response_headers(upstream.headers, upstreams.peers[found.upstream], public_base)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
-from services.common import envelope
+from services.common import envelope, tracing
 from services.common.db import transaction
 from services.common.outbox import Publisher
 
@@ -39,7 +39,17 @@ class IdempotentConsumer:
         """Process one message; return 'applied', 'duplicate', 'ignored' or 'dead-lettered'.
 
         Raises InfrastructureError when the database is away, so the caller re-reads the message.
+        The handler runs inside the trace of the message's traceparent, so the events it enqueues
+        and the HTTP calls it makes continue that trace (services/common/tracing.py).
         """
+        with tracing.consuming(headers, topic):
+            outcome = self._handle(topic, value, headers)
+            # One line per event a consumer acts on: with its trace id, it places the hop in the trace.
+            log.log(logging.DEBUG if outcome == "ignored" else logging.INFO, "%s: %s a message from %s",
+                    self.name, outcome, topic)
+            return outcome
+
+    def _handle(self, topic: str, value: bytes, headers: list[tuple[str, bytes]] | None) -> str:
         try:
             event = envelope.parse(value)
         except ValueError as exc:

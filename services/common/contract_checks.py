@@ -53,7 +53,9 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
         locale = patient_locale(resp.headers.get("Content-Language"))
         violations = check(payload, locale=locale, headers=dict(resp.headers))
         for violation in violations:
-            log.warning("contract violation on %s %s: %s", request.method, request.path, violation)
+            # The route's rule, not the path: a path may hold a patient id.
+            log.warning("contract violation on %s %s: %s", request.method,
+                        request.url_rule.rule if request.url_rule else "unmatched", violation)
             violations_total.labels(service, violation.rule).inc()
         if violations and mode == "enforce":
             return violation_response(violations, resp.status_code)

@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 from services.common import i18n, smart
 from services.common.auth import TokenValidator, parse_bearer
 from services.common.problem import Problem
+from services.common.tracing import ROUTE_KEY
 
 #: status, headers (without Content-Length), body
 Answer = tuple[int, list[tuple[str, str]], bytes]
@@ -68,6 +69,7 @@ class FastRoutes:
             if status not in NO_LENGTH:
                 headers.append(("Content-Length", str(len(body))))
             start_response(f"{status} {reason(status)}", headers)
+            environ[ROUTE_KEY] = route.label
             self.observe(method, route.label, status, time.perf_counter() - started)
             return [body]
         return self.app(environ, start_response)

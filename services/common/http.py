@@ -6,7 +6,7 @@ from typing import Callable
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from services.common import bodies, contract_checks, i18n, jsontext
+from services.common import bodies, contract_checks, i18n, jsontext, tracing
 from services.common.auth import JwksCache, RevocationFeed, TokenValidator, protect
 from services.common.config import Settings
 from services.common.directory import Directory
@@ -30,7 +30,8 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     DIRECTORY, the service's copy of the departments, makes the token check refuse a department
     that is not active, and /readyz show how many departments the service knows.
     """
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.service)
+    tracing.setup(settings.service)
     app = Flask(import_name)
     # Every body is at most bodies.SMALL unless its view reads it with a larger size.
     app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False,

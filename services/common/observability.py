@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Callable
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
+from opentelemetry import trace
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
                                generate_latest)
 
@@ -16,9 +18,52 @@ from services.common.multiprocess import Exposition, files_dirs
 log = logging.getLogger(__name__)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Log one line per record with time, level, logger and message."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+#: LOG_FORMAT=text gives a developer one readable line per record instead of JSON.
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class TraceIds(logging.Filter):
+    """Add the active span's ``trace_id`` and ``span_id`` (hex, as in a traceparent) to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            record.trace_id, record.span_id = f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return f"{line} [trace {record.trace_id}]" if getattr(record, "trace_id", None) else line
+
+
+def log_formatter(service: str | None = None, log_format: str | None = None) -> logging.Formatter:
+    """Return the formatter of every log line: a JSON object with time, level, logger, message,
+    SERVICE, the trace ids and any ``extra`` fields; text when LOG_FORMAT is ``text``.
+
+    Also named in granian's logging configuration (services/common/serve.py), so its own lines
+    join the same stream.
+    """
+    if (log_format or os.environ.get("LOG_FORMAT") or "json").strip().lower() == "text":
+        return _TextFormatter(TEXT_FORMAT)
+    from pythonjsonlogger.json import JsonFormatter
+    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
+                         rename_fields={"levelname": "level", "name": "logger"},
+                         static_fields={"service": service} if service else None)
+
+
+def log_handler(service: str | None = None, stream=None, log_format: str | None = None) -> logging.Handler:
+    """Return a handler writing STREAM (standard error) in log_formatter()'s lines, trace ids added."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(log_formatter(service, log_format))
+    handler.addFilter(TraceIds())
+    return handler
+
+
+def configure_logging(level: str = "INFO", service: str | None = None) -> None:
+    """Log JSON lines (README, "Tracing and logs") for SERVICE at LEVEL, once per process."""
+    logging.basicConfig(level=level, handlers=[log_handler(service)])
     # kafka-python and Alembic narrate every connection and plugin at INFO; keep their warnings.
     for noisy in ("kafka", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.db import ChangeProbe, transaction
 from services.common.envelope import new_traceparent
+from services.common.tracing import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,16 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
     """Add EVENT to the outbox inside the caller's transaction (key = the event's subject).
 
     CHECKER (a contracts.events.EventChecker) validates the event against its schema first.
+    The row keeps TRACEPARENT, by default the active span's (the request or the event that
+    caused this one), so the relay's message continues that trace (services/common/tracing.py).
     """
     if checker is not None:
         checker.check(event)
     conn.execute(outbox.insert().values(
         event_id=event["id"], topic=topic, key=event.get("subject") or "",
         payload=json.dumps(event, separators=(",", ":")),
-        traceparent=traceparent or new_traceparent(), created_at=datetime.now(timezone.utc)))
+        traceparent=traceparent or current_traceparent() or new_traceparent(),
+        created_at=datetime.now(timezone.utc)))
 
 
 class Unpublishable(Exception):

@@ -153,5 +153,7 @@ def install_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The route's rule, not the path: a path may hold a patient id.
+        log.exception("unhandled error on %s %s", request.method,
+                      request.url_rule.rule if request.url_rule else "unmatched")
         return problem_response(Problem(500, TITLES[500], INTERNAL_DETAIL))

@@ -12,7 +12,10 @@ Settings, from the environment:
 - ``WEB_THREADS`` threads per worker that run the app, overriding ``--threads`` (each service
   passes its own default: a service whose requests wait on another service needs more
   threads than one whose requests only use the CPU and its own database);
-- ``ACCESS_LOG``: ``-`` for access lines on standard error, a path to append them to a file;
+- ``ACCESS_LOG``: ``-`` for granian's access lines on standard error, a path to append them to
+  a file (they show the full path, which may hold a patient id: the services' own access line,
+  services/common/tracing.py, shows the route instead);
+- ``LOG_FORMAT``: ``text`` for plain lines instead of JSON (services/common/observability.py);
 - ``LOG_LEVEL`` (default ``info``);
 - ``PROMETHEUS_MULTIPROC_DIR``: where the workers keep their metrics (services/common/multiprocess.py),
   emptied at start; without it, a fresh private directory removed at exit.
@@ -39,19 +42,21 @@ METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 GRACEFUL_SECONDS = 10
 
 
-def _access_log_config(target: str | None) -> dict | None:
-    """Return a logging dictConfig sending granian's access lines to TARGET (``-`` or a path)."""
-    if not target:
-        return None
-    handler = ({"class": "logging.StreamHandler", "stream": "ext://sys.stderr"} if target == "-"
+def _log_config(target: str | None, environ: dict[str, str]) -> dict:
+    """Return the logging dictConfig granian applies: its own lines in the stack's format (JSON
+    lines unless LOG_FORMAT=text, services/common/observability.py), and its access lines, when
+    ACCESS_LOG names a TARGET (``-`` or a path), there."""
+    handler = ({"class": "logging.StreamHandler", "stream": "ext://sys.stderr"} if target in ("-", None)
                else {"class": "logging.FileHandler", "filename": target})
+    # Named, not imported: the granian main process reads this before any app is built.
+    formatter = {"()": "services.common.observability.log_formatter",
+                 "log_format": environ.get("LOG_FORMAT") or "json"}
     # granian merges this into its own configuration one top-level key at a time, so its
     # formatters and its own logger are repeated here.
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"generic": {"format": "[%(levelname)s] %(message)s"},
-                       "access": {"format": "%(message)s"}},
+        "formatters": {"generic": formatter, "access": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
                                  "formatter": "generic"},
                      "access": {**handler, "formatter": "access"}},
@@ -106,7 +111,7 @@ def settings(bind: str, target: str, threads: int, environ: dict[str, str]) -> d
         "workers_kill_timeout": GRACEFUL_SECONDS,
         "log_level": "warning" if level == "warn" else level,
         "log_access": access is not None,
-        "log_dictconfig": _access_log_config(access),
+        "log_dictconfig": _log_config(access, environ),
     }
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common import kafka, machines
+from services.common import kafka, machines, tracing
 from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer
 from services.common.observability import configure_logging
@@ -112,7 +112,10 @@ class Worker:
 
     def run(self) -> int:
         """Run until SIGINT/SIGTERM; return a process exit code."""
-        configure_logging(self.settings.log_level)
+        # Named as the Procfile names the process, so a log line or span says which one it came from.
+        name = f"{self.settings.service}-worker"
+        configure_logging(self.settings.log_level, name)
+        tracing.setup(name)
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         threads = self.start()

@@ -9,7 +9,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from services.consent.adapters.tables import break_glass, consents, outbox
-from tests.support.apps import Clock
+from tests.support.apps import Clock, behind_fast_path
 from tests.support.consent import apply_directory, department, grant, patient
 from tests.support.directory import event
 
@@ -74,7 +74,7 @@ def test_a_disabled_department_is_refused_its_token_its_grants_and_its_consents(
 
     apply_directory(consent, event("cardiology", status="disabled", version=2))
     through_fast_path = client.post("/consent/v1/decisions", json=question("cardiology"), headers=cardiology)
-    view_alone = Client(consent.app.wsgi_app.app, Response).post("/consent/v1/decisions", json=question("cardiology"),
+    view_alone = Client(behind_fast_path(consent.app), Response).post("/consent/v1/decisions", json=question("cardiology"),
                                                                  headers=cardiology)
     assert through_fast_path.status_code == 401 and through_fast_path.mimetype == "application/problem+json"
     assert through_fast_path.get_data() == view_alone.get_data()

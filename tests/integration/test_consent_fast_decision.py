@@ -6,18 +6,8 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from tests.support.consent import department, grant, patient
-
-
-def _count_decide(app) -> list:
-    calls, view = [], app.view_functions["departments.decide"]
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return view(*args, **kwargs)
-
-    app.view_functions["departments.decide"] = counted
-    return calls
+from tests.support.apps import behind_fast_path
+from tests.support.consent import count_decisions, department, grant, patient
 
 
 QUESTION = {"patient": "pat-1", "actor": "cardiology", "purpose": "TREAT", "classes": ["Observation"]}
@@ -28,11 +18,11 @@ def test_a_well_formed_question_is_answered_without_flask_exactly_as_the_view_an
     client, app = consent.client, consent.app
     if granted:
         assert grant(client, patient(mint)).status_code == 201
-    calls = _count_decide(app)
+    calls = count_decisions(app)
     headers = {**department(mint), "Accept-Language": "es"}
     fast = client.post("/consent/v1/decisions", json=QUESTION, headers=headers)
     assert calls == []
-    slow = Client(app.wsgi_app.app, Response).post("/consent/v1/decisions", json=QUESTION, headers=headers)
+    slow = Client(behind_fast_path(app), Response).post("/consent/v1/decisions", json=QUESTION, headers=headers)
     assert calls == [1]
     assert (fast.status_code, fast.get_data()) == (slow.status_code, slow.get_data())
     assert dict(fast.headers) == dict(slow.headers)

@@ -8,11 +8,13 @@ import pytest
 
 from tests.support.gateway import activate, bearer, department, department_token, patient_tokens
 
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
 
 def test_a_department_gets_an_activation_code_for_its_patient(client, engine, records_upstream):
     token = department_token(client, department(engine, "primary-care"))
     resp = client.post("/accounts/v1/activation-codes", json={"patient": "p-9"},
-                       headers={**bearer(token), "traceparent": "00-t-s-01"})
+                       headers={**bearer(token), "traceparent": TRACEPARENT})
     assert resp.status_code == 201
     expires = dt.datetime.fromisoformat(resp.json["expires_at"].replace("Z", "+00:00"))
     days = (expires - dt.datetime.now(dt.timezone.utc)).days
@@ -20,7 +22,10 @@ def test_a_department_gets_an_activation_code_for_its_patient(client, engine, re
     lookup = records_upstream.requests[-1]
     assert lookup["path"] == "/fhir/Patient/p-9"
     assert lookup["headers"]["Authorization"] == f"Bearer {token}"
-    assert lookup["headers"]["Traceparent"] == "00-t-s-01"
+    # The same trace, continued from the gateway's own span (services/common/tracing.py).
+    version, trace_id, parent, flags = lookup["headers"]["Traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", TRACEPARENT.split("-")[1], "01")
+    assert parent != TRACEPARENT.split("-")[2]
 
 
 def test_the_code_is_stored_hashed_with_the_birth_date_and_language(client, engine, code):

@@ -9,6 +9,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from gateway.app import create_app
+from tests.support.apps import behind_fast_path
 from tests.support.gateway import bearer, department, department_token
 
 PROBLEM = "application/problem+json"
@@ -28,7 +29,7 @@ def _count_view_calls(app, endpoint: str) -> list:
 
 def _flask_only(app) -> Client:
     """A client of the same app without the fast path (what the gateway did before it)."""
-    return Client(app.wsgi_app.app, Response)
+    return Client(behind_fast_path(app), Response)
 
 
 def _normal(headers) -> dict:

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from services.common.directory import TOPIC
 from services.records.adapters.tables import departments, outbox, processed_events, resources
 from services.records.entrypoints.worker import directory_consumer
+from tests.support.apps import behind_fast_path
 from tests.support.directory import event, seed_directory
 from tests.support.fhir import demo_bundle
 
@@ -132,7 +133,7 @@ def test_a_disabled_departments_read_is_refused_alike_by_the_fast_path_and_the_v
     app.view_functions["fhir.read"] = lambda *a, **kw: calls.append(kw) or view(*a, **kw)
     headers = {**mint.department("physiotherapy"), "Accept-Language": "es"}
     through_fast_path = records.client.get(f"/fhir/Observation/{disabled}", headers=headers)
-    flask_only = Client(app.wsgi_app.app, Response).get(f"/fhir/Observation/{disabled}", headers=headers)
+    flask_only = Client(behind_fast_path(app), Response).get(f"/fhir/Observation/{disabled}", headers=headers)
     assert (through_fast_path.status_code, through_fast_path.get_data()) == (flask_only.status_code,
                                                                              flask_only.get_data())
     assert dict(through_fast_path.headers) == dict(flask_only.headers)

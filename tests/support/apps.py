@@ -110,3 +110,15 @@ def records_app(database_url: str, mint: TokenMint, var_dir: Path, **overrides) 
     with ServiceApps(mint, var_dir) as apps:
         records = apps.records(database_url, **overrides)
         yield records.app, records.engine
+
+
+def behind_fast_path(app: Flask):
+    """Return the WSGI callable APP's fast path hands over to (Flask alone), past the tracing
+    middleware in front of it (services/common/tracing.py)."""
+    from gateway.proxy.fastpath import FastPath
+    from services.common.fastpath import FastRoutes
+
+    layer = app.wsgi_app
+    while not isinstance(layer, (FastRoutes, FastPath)):
+        layer = layer.app
+    return layer.app

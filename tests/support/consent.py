@@ -35,3 +35,16 @@ def apply_directory(consent, *events: dict) -> None:
     have the app read its copy again now (it would within a second: services/common/directory.py)."""
     seed_directory(consent.engine, list(events))
     consent.service.directory.reload()
+
+
+def count_decisions(app) -> list:
+    """Count the calls of APP's Flask decision view (one item per call): what the fast path
+    (services/consent/entrypoints/fastpath.py) answers never reaches it."""
+    calls, view = [], app.view_functions["departments.decide"]
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return view(*args, **kwargs)
+
+    app.view_functions["departments.decide"] = counted
+    return calls

@@ -15,6 +15,7 @@ from services.common.db import make_engine, migrate
 from services.consent import MIGRATIONS_DIR
 from services.consent.entrypoints.fastpath import fast_decide
 from services.consent.entrypoints.http import create_app
+from tests.support.apps import behind_fast_path
 from tests.support.directory import seed_directory
 
 # A question the fast path answers, with one more member it ignores.
@@ -77,7 +78,7 @@ def test_a_body_the_view_refuses_is_answered_by_the_view_byte_for_byte(app, mint
     calls = _count_decide(app)
     through_fast_path = Client(app, Response).post("/consent/v1/decisions", data=body,
                                                    headers=_headers(mint))
-    view_alone = Client(app.wsgi_app.app, Response).post("/consent/v1/decisions", data=body,
+    view_alone = Client(behind_fast_path(app), Response).post("/consent/v1/decisions", data=body,
                                                          headers=_headers(mint))
     assert calls == [1, 1]  # the fast path handed its request to the view
     assert through_fast_path.status_code == view_alone.status_code == status

@@ -14,7 +14,7 @@ def test_the_bind_address_and_the_services_thread_count_become_granians_settings
     assert options["target"] == "services.common.serve:app"
     assert (options["workers"], options["blocking_threads"]) == (2, 1)
     assert options["respawn_failed_workers"] is True
-    assert options["log_access"] is False and options["log_dictconfig"] is None
+    assert options["log_access"] is False
 
 
 def test_web_concurrency_and_web_threads_override_the_defaults():

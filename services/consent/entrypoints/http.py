@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from prometheus_client import Histogram
 
-from services.common import machines
+from services.common import machines, tracing
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.fastpath import FastRoutes
@@ -42,4 +42,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     sharing.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_decide(consent, app.extensions["token_validator"])],
                               app.extensions["observe_request"])
+    tracing.trace_app(app)  # outermost: the fast path's requests are traced too
     return app

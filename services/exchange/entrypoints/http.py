@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common import machines
+from services.common import machines, tracing
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
@@ -38,4 +38,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     patient.register(app)
     equity.register(app)
     staff.register(app)
+    tracing.trace_app(app)
     return app

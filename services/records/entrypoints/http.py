@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.http import FHIR_TYPE_RE
 from contracts.schemas import BundleSchema
-from services.common import bodies, machines
+from services.common import bodies, machines, tracing
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     staff.register(app)
     app.wsgi_app = FastRoutes(app.wsgi_app, [fast_read(records, app.extensions["token_validator"])],
                               app.extensions["observe_request"])
+    tracing.trace_app(app)  # outermost: the fast path's requests are traced too
     return app
 
 

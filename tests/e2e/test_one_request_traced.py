@@ -1,0 +1,75 @@
+"""One exchange request followed end to end: its trace id in the JSON logs of every process it crossed.
+
+Cardiology asks for primary care's records of a patient who consented. The request goes
+gateway -> exchange (HTTP, the outbox) -> the exchange worker (its flow consumer, which asks
+consent over HTTP and records over Kafka) -> the records worker (which replies over Kafka) ->
+the exchange worker again, which releases. The records HTTP process is not on that path.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import pytest
+import requests
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from tests.support.client import demo_departments, demo_patient_headers
+from tests.support.stack import Stack
+
+SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
+#: The processes one exchange request crosses, as the Procfile (and each log line's service) names them.
+CROSSED = ("gateway", "exchange", "exchange-worker", "consent", "records-worker")
+#: honcho's prefix of each line a process prints: the time, the process's name, a bar.
+LINE = re.compile(r"^\S+ (?P<process>[\w-]+?)(\.\d+)?\s*\| (?P<text>.*)$")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A stack of its own, logging at INFO (the shared one logs warnings only)."""
+    with Stack(tmp_path_factory.mktemp("stack-traced"), extra_env={"LOG_LEVEL": "INFO"}) as s:
+        yield s
+
+
+def _json_lines(stack: Stack) -> dict[str, list[dict]]:
+    """Every JSON log line of the stack, by the process that printed it."""
+    lines: dict[str, list[dict]] = {}
+    for raw in stack.log_path.read_text(errors="replace").splitlines():
+        found = LINE.match(raw)
+        if found and found["text"].startswith("{"):
+            lines.setdefault(found["process"], []).append(json.loads(found["text"]))
+    return lines
+
+
+def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_crossed(stack):
+    who, me = demo_patient_headers(stack, 1, SCOPE)
+    patient, cardiology = who["patient"], demo_departments(stack)["cardiology"]
+    assert requests.post(f"{stack.gateway}/patient/v1/consents", headers=me, timeout=10, json={
+        "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).status_code == 201
+
+    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
+    caller = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=TraceFlags(1))
+    # Should requests be instrumented in this test process, it continues the caller's span.
+    with trace.use_span(NonRecordingSpan(caller)):
+        asked = cardiology.post("/exchange/v1/requests", headers={"traceparent": f"00-{trace_id}-{span_id}-01"},
+                                json={"patient": patient, "purpose": "TREAT", "resource_types": ["Observation"],
+                                      "reason": "Follow-up"})
+    assert asked.status_code == 202, asked.text
+    assert cardiology.wait_until_done(asked.json()["id"])["status"] == "fulfilled"
+
+    deadline, seen = time.monotonic() + 20, set()
+    while time.monotonic() < deadline and seen != set(CROSSED):
+        logs = _json_lines(stack)
+        seen = {p for p in CROSSED if any(line.get("trace_id") == trace_id for line in logs.get(p, []))}
+        time.sleep(0.3)
+    assert seen == set(CROSSED), f"trace {trace_id} missing from {set(CROSSED) - seen}:\n{stack.log_tail()}"
+    for process in CROSSED:
+        mine = [line for line in logs[process] if line.get("trace_id") == trace_id]
+        assert all(line["service"] == process and line["level"] and line["logger"] and line["time"]
+                   and line["message"] and len(line["span_id"]) == 16 for line in mine), mine
+
+    said = [line for lines in logs.values() for line in lines if line.get("level") != "DEBUG"]
+    assert said and not [line for line in said if patient in json.dumps(line)], "a patient id logged at INFO"

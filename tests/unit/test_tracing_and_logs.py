@@ -1,0 +1,220 @@
+"""One trace through the hops (services/common/tracing.py) and the JSON log lines that carry it
+(services/common/observability.py), against in-memory fakes."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+
+import pytest
+import requests
+import sqlalchemy as sa
+from opentelemetry import trace
+from requests.adapters import BaseAdapter
+
+from services.common import envelope, tracing
+from services.common.consumer import IdempotentConsumer
+from services.common.db import make_engine
+from services.common.observability import log_handler
+from services.common.outbox import OutboxRelay, enqueue, messaging_tables
+from tests.unit.test_outbox_and_consumer import ListPublisher
+
+
+def _traceparent() -> tuple[str, str, str]:
+    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
+    return f"00-{trace_id}-{span_id}-01", trace_id, span_id
+
+
+def _parts(traceparent: str) -> tuple[str, str]:
+    version, trace_id, span_id, flags = traceparent.split("-")
+    # Sampled (bit 0); a trace this SDK starts also says its id is random (bit 1, trace-context level 2).
+    assert version == "00" and int(flags, 16) & 1 and len(trace_id) == 32 and len(span_id) == 16
+    return trace_id, span_id
+
+
+@pytest.fixture(scope="module", autouse=True)
+def traced():
+    tracing.setup("tests")
+
+
+@pytest.fixture
+def db(tmp_path):
+    metadata = sa.MetaData()
+    outbox, processed = messaging_tables(metadata)
+    engine = make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    metadata.create_all(engine)
+    return engine, outbox, processed
+
+
+class Recording(BaseAdapter):
+    """A requests transport that answers 204 and keeps the headers of what it was sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent: list[dict] = []
+
+    def send(self, request, **kwargs):
+        self.sent.append(dict(request.headers))
+        answer = requests.Response()
+        answer.status_code, answer.request, answer.raw = 204, request, io.BytesIO(b"")
+        return answer
+
+    def close(self):
+        pass
+
+
+def test_an_event_enqueued_outside_any_trace_gets_a_fresh_traceparent(db):
+    engine, outbox, _ = db
+    with engine.begin() as conn:
+        enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p-1", {}))
+        stored = conn.execute(sa.select(outbox.c.traceparent)).scalar_one()
+    _parts(stored)
+
+
+def test_an_event_enqueued_while_handling_a_message_continues_its_trace_and_the_relay_sends_it_on(db):
+    engine, outbox, processed = db
+    caller, trace_id, caller_span = _traceparent()
+
+    def handler(conn, event):
+        enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.followed", "/tests", "p-1", {}))
+
+    consumer = IdempotentConsumer("tests.follow", engine, processed, {"phr.test.happened": handler}, ListPublisher())
+    first = envelope.new_event("phr.test.happened", "/tests", "p-1", {})
+    assert consumer.handle("phr.test.v1", json.dumps(first).encode(), [("traceparent", caller.encode())]) == "applied"
+
+    publisher = ListPublisher()
+    OutboxRelay(engine, outbox, publisher).run_once()
+    (_topic, _key, _value, headers), = publisher.sent
+    sent_trace, parent = _parts(headers["traceparent"].decode())
+    assert sent_trace == trace_id and parent != caller_span  # the consumer's own span is the parent
+
+
+def test_an_http_call_made_while_handling_a_message_carries_its_trace(db):
+    engine, _, processed = db
+    caller, trace_id, _ = _traceparent()
+    transport, session = Recording(), requests.Session()
+    session.mount("http://peer.test/", transport)
+    consumer = IdempotentConsumer("tests.call", engine, processed, {
+        "phr.test.happened": lambda conn, event: session.get("http://peer.test/ask", timeout=1)}, ListPublisher())
+    consumer.handle("phr.test.v1", json.dumps(envelope.new_event("phr.test.happened", "/tests", "p-1", {})).encode(),
+                    [("traceparent", caller.encode())])
+    (headers,) = transport.sent
+    assert _parts(headers["traceparent"])[0] == trace_id
+
+
+def test_a_message_without_a_traceparent_starts_a_trace_of_its_own(db):
+    engine, outbox, processed = db
+    seen = []
+    consumer = IdempotentConsumer("tests.fresh", engine, processed, {
+        "phr.test.happened": lambda conn, event: seen.append(tracing.current_traceparent())}, ListPublisher())
+    consumer.handle("phr.test.v1", json.dumps(envelope.new_event("phr.test.happened", "/tests", "p-1", {})).encode())
+    assert seen[0] is not None and _parts(seen[0])
+
+
+def test_a_request_served_through_the_middleware_continues_the_callers_trace_and_names_the_route():
+    caller, trace_id, caller_span = _traceparent()
+    seen = {}
+
+    def app(environ, start_response):
+        seen["traceparent"] = tracing.current_traceparent()
+        environ[tracing.ROUTE_KEY] = "/things/<id>"
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+    answer = Client(tracing.TraceRequests(app), Response).get("/things/p-123", headers={"traceparent": caller})
+    assert answer.status_code == 200
+    inside_trace, inside_span = _parts(seen["traceparent"])
+    assert inside_trace == trace_id and inside_span != caller_span
+    assert tracing.current_traceparent() is None  # the request's context does not leak into the next
+
+
+def test_the_gateway_sends_its_own_span_on_not_the_clients():
+    caller, trace_id, caller_span = _traceparent()
+    headers = {"traceparent": caller, "Accept": "application/json"}
+    parent = trace.NonRecordingSpan(trace.SpanContext(int(trace_id, 16), int("ab" * 8, 16), False,
+                                                      trace.TraceFlags(1)))
+    with trace.use_span(parent):
+        tracing.outgoing_headers(headers)
+    assert headers["traceparent"] == f"00-{trace_id}-{'ab' * 8}-01"
+    assert tracing.outgoing_headers({"Accept": "*/*"}) == {"Accept": "*/*"}  # no trace, nothing sent
+
+
+@pytest.mark.parametrize("environ, exporting", [
+    ({}, False), ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+    ({"OTEL_TRACES_EXPORTER": "otlp"}, True), ({"OTEL_TRACES_EXPORTER": "none",
+                                                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, False),
+])
+def test_spans_are_exported_only_when_the_standard_variables_ask_for_it(environ, exporting):
+    assert tracing.exporting(environ) is exporting
+
+
+def _log_through(handler: logging.Handler, *records: tuple[int, str]) -> list[dict]:
+    logger = logging.getLogger("tests.json-lines")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        for level, message in records:
+            logger.log(level, message, extra={"route": "/things/<id>"})
+    finally:
+        logger.removeHandler(handler)
+    return [json.loads(line) for line in handler.stream.getvalue().splitlines()]
+
+
+def test_a_log_line_is_one_json_object_with_the_trace_id_of_the_active_span(db):
+    caller, trace_id, _ = _traceparent()
+    handler = log_handler("consent", io.StringIO(), log_format="json")
+    with tracing.consuming([("traceparent", caller.encode())], "phr.test.v1"):
+        inside = tracing.current_traceparent()
+        (line,) = _log_through(handler, (logging.INFO, "decided\nin two lines"))
+    assert line["trace_id"] == trace_id and line["span_id"] == _parts(inside)[1]
+    assert (line["service"], line["level"], line["logger"], line["message"]) == (
+        "consent", "INFO", "tests.json-lines", "decided\nin two lines")
+    assert line["route"] == "/things/<id>" and line["time"].endswith("+00:00")
+
+
+def test_a_log_line_outside_any_trace_has_no_trace_id():
+    (line,) = _log_through(log_handler("records", io.StringIO(), log_format="json"), (logging.WARNING, "alone"))
+    assert "trace_id" not in line and line["level"] == "WARNING"
+
+
+def test_log_format_text_gives_a_developer_plain_lines_with_the_trace_id():
+    caller, trace_id, _ = _traceparent()
+    handler = log_handler("records", io.StringIO(), log_format="text")
+    logger = logging.getLogger("tests.text-lines")
+    logger.addHandler(handler)
+    try:
+        with tracing.consuming([("traceparent", caller.encode())], "phr.test.v1"):
+            logger.warning("plain")
+    finally:
+        logger.removeHandler(handler)
+    line = handler.stream.getvalue().strip()
+    assert " WARNING tests.text-lines: plain" in line and line.endswith(f"[trace {trace_id}]")
+
+
+def test_granians_own_lines_are_json_in_the_same_stream(capsys):
+    import logging.config
+
+    from services.common import serve
+    config = serve.settings("127.0.0.1:8080", "m:f", 1, {})["log_dictconfig"]
+    logging.config.dictConfig(config)
+    try:
+        logging.getLogger("_granian").warning("Listening at: http://127.0.0.1:8080")
+    finally:
+        logging.getLogger("_granian").handlers.clear()
+    line = json.loads(capsys.readouterr().err.strip())
+    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "_granian", "Listening at: http://127.0.0.1:8080")
+
+
+def test_with_an_otlp_endpoint_the_process_exports_its_spans_in_batches():
+    import subprocess
+    import sys
+    code = ("from opentelemetry import trace; from services.common import tracing; "
+            "tracing.setup('tests', {'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9'}); "
+            "processors = trace.get_tracer_provider()._active_span_processor._span_processors; "
+            "print([(type(p).__name__, type(p._batch_processor._exporter).__name__) for p in processors])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[('BatchSpanProcessor', 'OTLPSpanExporter')]"
