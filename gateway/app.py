@@ -8,9 +8,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import portal
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
+from gateway.portal import page_answers, pulse
 from gateway.proxy.fastpath import FastPath
 from gateway.schema import outbox
-from services.common import i18n
+from services.common import i18n, measures
 from services.common.config import Settings, load_settings
 from services.common.http import StrictJSONProvider
 from services.common.observability import configure_logging, instrument
@@ -44,6 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     portal.init_app(app, settings)
     registry = instrument(app, "gateway", readiness_checks(gateway))
     registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
+    measures.providers(app).extend([page_answers.measures(gateway.stores.page_answers),
+                                    pulse.measures(gateway.stores.pulse)])
     app.wsgi_app = FastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
                             app.extensions["observe_request"])
     if settings.trusted_proxies:

@@ -29,6 +29,8 @@ from gateway.authz.staff_login import StaffLogin
 from gateway.authz.stores import ClientStore, CodeStore, TicketStore, TokenStore
 from gateway.directory.store import DirectoryStore
 from gateway.portal.once import FormSends
+from gateway.portal.page_answers import PageAnswers
+from gateway.portal.pulse import StaffPulse
 from gateway.portal.secret import load_or_create_session_key
 from gateway.proxy import forward
 from gateway.proxy.guard import Guard
@@ -74,6 +76,8 @@ class Stores:
     directory: DirectoryStore
     staff: StaffStore
     form_sends: FormSends
+    page_answers: PageAnswers
+    pulse: StaffPulse
 
 
 def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
@@ -85,7 +89,8 @@ def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
                   grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
                   signin=SignInStore(engine), directory=DirectoryStore(engine, checker),
                   staff=StaffStore(engine, tokens.revoke_staff_tokens, checker),
-                  form_sends=FormSends(engine))
+                  form_sends=FormSends(engine), page_answers=PageAnswers(engine),
+                  pulse=StaffPulse(engine))
 
 
 @dataclass

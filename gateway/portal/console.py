@@ -23,6 +23,7 @@ from gateway.accounts.staff import StaffError
 from gateway.authz.pages import render_page
 from gateway.portal.client import ApiError, Pkce, Portal, SignedOut, claims_of
 from gateway.portal.once import new_token
+from gateway.portal.pulse import QUESTIONS as PULSE_QUESTIONS, this_week
 from gateway.portal.session import call_as, csrf_ok
 from services.common.i18n import N_, _, current_language
 
@@ -131,6 +132,14 @@ def needs(role: str) -> Response | None:
     return page("error.html", 403, title=_("Not allowed"), message=_(ROLE_ONLY[role]))
 
 
+def pulse_due() -> bool:
+    """Whether the signed-in person has not yet answered (or put off) this week's pulse
+    (gateway/portal/console_pulse.py)."""
+    tok = me()
+    return bool(tok and tok.get("sub") and tok.get("dept")) and \
+        not stores().pulse.asked(tok["sub"], this_week())
+
+
 def is_admin() -> bool:
     tok = me()
     return bool(tok) and ADMIN_SCOPE in tok.get("scope", "").split()
@@ -207,7 +216,7 @@ def home():
     context = dict(department_name=names.get(lang) or names.get("en") or tok["dept"],
                    roles=[_(ROLE_NAMES[r]) for r in tok["roles"]], admin=is_admin(),
                    staff=[], all_roles=[(r, _(ROLE_NAMES[r])) for r in STAFF_ROLES],
-                   errors={}, form={})
+                   errors={}, form={}, pulse=PULSE_QUESTIONS if pulse_due() else None)
     if context["admin"]:
         context["staff"] = api("GET", "/staff/v1/admin/staff")["items"]
     return page("console/home.html", title=_("Staff console"), **context)
