@@ -13,6 +13,7 @@ never a patient or a person.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -32,6 +33,14 @@ class Measure:
     help: str
     value: float
     labels: dict[str, str] = field(default_factory=dict)
+
+
+def quantiles(values: Iterable[float], wanted: tuple[float, ...] = (0.5, 0.9)) -> dict[float, float]:
+    """The WANTED quantiles of VALUES by the nearest rank ({} when there are none)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    return {q: ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))] for q in wanted}
 
 
 def providers(app) -> list[Provider]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.common import measures
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
@@ -13,6 +14,7 @@ from services.exchange.adapters.metrics import BreakGlassReviewGauge
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints import departments, equity, patient, staff
+from services.exchange.service_layer import measures as human_measures
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -29,6 +31,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["exchange"] = exchange
     app.extensions["metrics_registry"].register(ParkedEvents(exchange.engine, outbox, settings.service))
     app.extensions["metrics_registry"].register(BreakGlassReviewGauge(exchange.engine, lambda: exchange.flow.clock()))
+
+    def exchange_measures():
+        return human_measures.current(exchange.uow(write=False), exchange.flow.clock())
+
+    measures.providers(app).append(exchange_measures)
     departments.register(app)
     patient.register(app)
     equity.register(app)
