@@ -2,15 +2,12 @@
 and PostgreSQL: each figure moves as the exchange's own tables do."""
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
-
 from services.exchange.adapters import tables as t
 from tests.support.apps import Clock
+from tests.support.metrics import sample
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -23,10 +20,7 @@ def world(exchange):
 
 
 def metric(client, name: str, **labels) -> float | None:
-    text = client.get("/metrics").get_data(as_text=True)
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    found = re.search(rf"^{name}{{{re.escape(wanted)}}} (\S+)$" if labels else rf"^{name} (\S+)$", text, re.M)
-    return float(found.group(1)) if found else None
+    return sample(client.get("/metrics").get_data(as_text=True), name, **labels)
 
 
 def request_row(n: int, requester: str, status: str, outcome: str | None, seconds: float) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.common import measures
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.fastpath import FastRoutes
@@ -13,6 +14,7 @@ from services.consent.adapters.tables import outbox
 from services.consent.bootstrap import bootstrap
 from services.consent.entrypoints import departments, fhir, patient, sharing
 from services.consent.entrypoints.fastpath import fast_decide
+from services.consent.service_layer import measures as human_measures
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -26,6 +28,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     }, test_config.get("validator"), directory=consent.directory)
     app.extensions["consent"] = consent
     app.extensions["metrics_registry"].register(ParkedEvents(consent.engine, outbox, settings.service))
+
+    def consent_measures():
+        return human_measures.current(consent.uow(write=False), consent.clock())
+
+    measures.providers(app).append(consent_measures)
     patient.register(app)
     departments.register(app)
     fhir.register(app)
