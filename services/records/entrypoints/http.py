@@ -1,13 +1,14 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.http import FHIR_TYPE_RE
 from contracts.schemas import BundleSchema
-from services.common import bodies
+from services.common import bodies, measures
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
@@ -26,6 +27,7 @@ from services.records.entrypoints import patient, staff
 from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
+from services.records.service_layer import measures as human_measures
 from services.records.service_layer.claim_checks import claim_check_grace
 
 FHIR_JSON = "application/fhir+json"
@@ -47,6 +49,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["records"] = records
     app.extensions["metrics_registry"].register(ParkedEvents(records.engine, outbox, settings.service))
 
+
+    def records_measures():
+        return human_measures.current(records.uow(write=False), datetime.now(timezone.utc))
+
+    measures.providers(app).append(records_measures)
     app.register_blueprint(blp)
     patient.register(app)
     staff.register(app)
