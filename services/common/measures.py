@@ -76,3 +76,16 @@ class MeasureCollector:
                 family = families[m.name] = GaugeMetricFamily(m.name, m.help, labels=sorted(m.labels))
             family.add_metric([m.labels[k] for k in sorted(m.labels)], m.value)
         yield from families.values()
+
+
+def visible_to(found: Iterable[Measure], department: str) -> list[Measure]:
+    """The measures of FOUND a member of DEPARTMENT's staff may see: whole-system figures, and
+    those labelled with a department only for their own."""
+    return [m for m in found if m.labels.get("department", department) == department]
+
+
+def as_data(service: str, department: str, found: Iterable[Measure]) -> dict:
+    """FOUND as contracts/schemas/measures.py MeasuresSchema gives them."""
+    return {"service": service, "department": department,
+            "measures": [{"name": m.name, "help": m.help, "value": float(m.value), "labels": dict(m.labels)}
+                         for m in found]}
