@@ -38,6 +38,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.portal import corrections, sharing_requests  # noqa: F401
     from gateway.portal import page_answers  # noqa: F401  ("Was this page easy to understand?")
     from gateway.portal import console_pulse  # noqa: F401  (the staff's weekly pulse)
+    from gateway.portal import console_measures  # noqa: F401  (quality's and privacy officers' dashboard)
 
     app.secret_key = load_or_create_session_key(settings.var_dir)
     app.config.update(SESSION_COOKIE_NAME="phr_portal", SESSION_COOKIE_HTTPONLY=True,

@@ -116,20 +116,22 @@ def person_name(who: dict | None) -> str:
     return account.display_name if account else ""
 
 
-#: Who may use the pages of each role's work; anyone else gets a 403 page saying so.
-ROLE_ONLY = {"clinician": N_("Only a clinician can use this page."),
-             "privacy-officer": N_("Only a privacy officer can use this page."),
-             "records-officer": N_("Only a records officer of this department may do this.")}
+#: Who may use the pages of each role's work (one role, or any of several); anyone else gets a
+#: 403 page saying so.
+ROLE_ONLY = {("clinician",): N_("Only a clinician can use this page."),
+             ("privacy-officer",): N_("Only a privacy officer can use this page."),
+             ("records-officer",): N_("Only a records officer of this department may do this."),
+             ("quality", "privacy-officer"): N_("Only quality staff or a privacy officer can use this page.")}
 
 
-def needs(role: str) -> Response | None:
-    """A 403 page unless the signed-in person holds ROLE (signed out: back to sign in)."""
+def needs(*roles: str) -> Response | None:
+    """A 403 page unless the signed-in person holds one of ROLES (signed out: back to sign in)."""
     tok = me()
     if tok is None:
         raise SignedOut(401)
-    if role in tok.get("roles", []):
+    if any(role in tok.get("roles", []) for role in roles):
         return None
-    return page("error.html", 403, title=_("Not allowed"), message=_(ROLE_ONLY[role]))
+    return page("error.html", 403, title=_("Not allowed"), message=_(ROLE_ONLY[roles]))
 
 
 def pulse_due() -> bool:
