@@ -17,7 +17,7 @@ from contracts.schemas.measures import MEASURED_SERVICES
 from gateway.portal import dashboard
 from gateway.portal.client import ApiError
 from gateway.portal.console import api, bp, me, needs, page, stores
-from services.common.i18n import _
+from services.common.i18n import _, current_language
 
 METRICS_TIMEOUT = 2.0  # a process that does not answer shows "not measured here", soon
 
@@ -48,6 +48,12 @@ def machine_metrics() -> dict[str, str | None]:
     return texts
 
 
+def department_name(department: str) -> str:
+    """DEPARTMENT's name in the page's language, as the gateway's directory holds it."""
+    names = (stores().directory.entry(department) or {}).get("names") or {}
+    return names.get(current_language().used) or names.get("en") or department
+
+
 @bp.get("/console/measures")
 def measures_page():
     """The dashboard: how people fare, how the system runs."""
@@ -55,7 +61,7 @@ def measures_page():
     if refused is not None:
         return refused
     metrics = machine_metrics()
-    people = dashboard.people_charts(human_measures()) + [dashboard.grade_chart(metrics)]
+    people = dashboard.people_charts(human_measures(), department_name) + [dashboard.grade_chart(metrics)]
     comments = stores().page_answers.comments() if "quality" in me().get("roles", []) else None
     return page("console/measures.html", title=_("Measures"), people=people,
                 machines=dashboard.machine_charts(metrics), comments=comments)

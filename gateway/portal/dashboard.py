@@ -9,9 +9,11 @@ table holds exactly the numbers the bars show. A measure that no service gave is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.portal.pulse import QUESTIONS as PULSE
 from services.common.i18n import N_, _
 
 
@@ -75,24 +77,36 @@ def number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
-def label_of(labels: dict, keys: tuple[str, ...]) -> str:
+def label_of(labels: dict, keys: tuple[str, ...], names: Callable[[str], str] = str) -> str:
+    """A row's words: the values of LABELS under KEYS, a department by its NAMES, a quantile and
+    the staff pulse's codes in words."""
     words = []
     for key in keys:
         value = labels.get(key, "")
-        words.append(_(QUANTILES[value]) if key == "quantile" and value in QUANTILES else value)
+        if key == "quantile" and value in QUANTILES:
+            value = _(QUANTILES[value])
+        elif key == "department" and value:
+            value = names(value)
+        elif key == "question" and value in PULSE:
+            value = _(PULSE[value][0])
+        elif key == "answer" and labels.get("question") in PULSE:
+            answers = PULSE[labels.get("question")][1]  # the words are marked in gateway/portal/pulse.py
+            value = _(answers.get(value, value))
+        words.append(value)
     return ", ".join(w for w in words if w) or _("all")
 
 
-def people_charts(measures: list[dict]) -> list[Chart]:
+def people_charts(measures: list[dict], names: Callable[[str], str] = str) -> list[Chart]:
     """One chart per human measure, from MEASURES (dicts of contracts/schemas/measures.py, each
-    with the 'service' that gave it); a measure nobody gave is a "not measured here" row."""
+    with the 'service' that gave it), departments shown by NAMES; a measure nobody gave is a
+    "not measured here" row."""
     charts, known = [], set()
     for name, title, unit, keys in PEOPLE:
         known.add(name)
         chart = Chart(name.replace("_", "-"), _(title), _(unit))
-        for m in sorted((m for m in measures if m["name"] == name), key=lambda m: label_of(m["labels"], keys)):
+        for m in sorted((m for m in measures if m["name"] == name), key=lambda m: label_of(m["labels"], keys, names)):
             labels = {**m["labels"], "service": m.get("service", "")}
-            chart.rows.append(Row(label_of(labels, keys), m["value"], number(m["value"])))
+            chart.rows.append(Row(label_of(labels, keys, names), m["value"], number(m["value"])))
         charts.append(_or_absent(chart))
     # A measure this page does not know yet (a service added one): shown under its own help line.
     for name in sorted({m["name"] for m in measures} - known):
@@ -133,13 +147,18 @@ def grade_chart(metrics: dict[str, str | None]) -> Chart:
             counts[(labels.get("language", ""), bound)] = counts.get((labels.get("language", ""), bound), 0.0) + value
     chart = Chart("phr-patient-text-grade", _("Patient texts by reading grade"), _("texts"))
     for language in sorted({lang for lang, _b in counts}):
-        below = 0.0
+        below, low = 0.0, None
         for bound in sorted(b for lang, b in counts if lang == language):
             cumulative = counts[(language, bound)]
-            label = _("{language}, grade {grade} or below", language=language, grade=number(bound)) \
-                if bound != float("inf") else _("{language}, above every grade", language=language)
+            if low is None:
+                label = _("{language}, grade {grade} or below", language=language, grade=number(bound))
+            elif bound == float("inf"):
+                label = _("{language}, above grade {grade}", language=language, grade=number(low))
+            else:
+                label = _("{language}, above grade {low} up to {high}", language=language,
+                          low=number(low), high=number(bound))
             chart.rows.append(Row(label, cumulative - below, number(cumulative - below)))
-            below = cumulative
+            below, low = cumulative, bound
     return _or_absent(chart)
 
 
