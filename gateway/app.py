@@ -8,9 +8,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import portal
 from gateway.bootstrap import DEFAULTS, bootstrap, readiness_checks
+from gateway.portal import page_answers, pulse
 from gateway.proxy.fastpath import FastPath
 from gateway.schema import outbox
-from services.common import i18n, machines, tracing
+from services.common import i18n, machines, measures, tracing
 from services.common.config import Settings, load_settings
 from services.common.http import StrictJSONProvider
 from services.common.observability import configure_logging, instrument
@@ -46,6 +47,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     registry = instrument(app, "gateway", readiness_checks(gateway))
     registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
     machines.install(app, settings, gateway.engine, outbox, {})  # the gateway consumes no topic
+    measures.providers(app).extend([page_answers.measures(gateway.stores.page_answers),
+                                    pulse.measures(gateway.stores.pulse)])
     app.wsgi_app = FastPath(app.wsgi_app, gateway.guard, gateway.upstreams, settings.issuer,
                             app.extensions["observe_request"])
     if settings.trusted_proxies:

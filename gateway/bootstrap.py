@@ -20,7 +20,7 @@ from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy
 from gateway.admin import api as admin_api
-from gateway.admin import staff_api
+from gateway.admin import measures_api, staff_api
 from gateway.authz import authorize, revocation
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
@@ -29,12 +29,14 @@ from gateway.authz.staff_login import StaffLogin
 from gateway.authz.stores import ClientStore, CodeStore, TicketStore, TokenStore
 from gateway.directory.store import DirectoryStore
 from gateway.portal.once import FormSends
+from gateway.portal.page_answers import PageAnswers
+from gateway.portal.pulse import StaffPulse
 from gateway.portal.secret import load_or_create_session_key
 from gateway.proxy import forward
 from gateway.proxy.guard import Guard
 from gateway.proxy.ratelimit import TokenBucket
 from gateway.proxy.upstreams import Upstreams
-from services.common import bodies
+from services.common import bodies, measures
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
@@ -74,6 +76,8 @@ class Stores:
     directory: DirectoryStore
     staff: StaffStore
     form_sends: FormSends
+    page_answers: PageAnswers
+    pulse: StaffPulse
 
 
 def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
@@ -85,7 +89,8 @@ def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
                   grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
                   signin=SignInStore(engine), directory=DirectoryStore(engine, checker),
                   staff=StaffStore(engine, tokens.revoke_staff_tokens, checker),
-                  form_sends=FormSends(engine))
+                  form_sends=FormSends(engine), page_answers=PageAnswers(engine),
+                  pulse=StaffPulse(engine))
 
 
 @dataclass
@@ -151,6 +156,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     app.register_blueprint(revocation.create_blueprint(revocations))
     app.register_blueprint(admin_api.create_blueprint(stores.directory, guard, revocations))
     app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations))
+    app.register_blueprint(measures_api.create_blueprint(guard, measures.providers(app)))
     return Gateway(settings, engine, stores, key, server, guard, upstreams)
 
 

@@ -248,6 +248,37 @@ form_sends = sa.Table(
     sa.Column("result", sa.String(300)),  # where the page went after the first send; NULL meanwhile
 )
 
+# Answers to "Was this page easy to understand?" (gateway/portal/page_answers.py): the page's
+# route name (a closed set), its language, yes or no, an optional short comment, and the day.
+# No account, patient or address: an answer cannot be traced to who gave it.
+page_answers = sa.Table(
+    "page_answers", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random: no order to match against a log
+    sa.Column("page", sa.String(40), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("answer", sa.String(8), nullable=False),  # "yes" | "no"
+    sa.Column("comment", sa.String(300)),
+    sa.Column("day", sa.String(10), nullable=False),  # ISO date only: no time to match a visit by
+    sa.Index("ix_page_answers_page", "page", "language", "answer"),
+)
+
+# The staff's weekly pulse (gateway/portal/pulse.py): the answers carry the department and the
+# ISO week, never the person; who answered which week is kept apart, without the answer.
+staff_pulse_answers = sa.Table(
+    "staff_pulse_answers", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # random, as above
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("week", sa.String(8), nullable=False),  # "2026-W49"
+    sa.Column("workload", sa.String(16)),  # light | about-right | heavy; NULL: not answered
+    sa.Column("system", sa.String(16)),  # helped | neither | in-the-way; NULL: not answered
+    sa.Index("ix_staff_pulse_answers_week", "week", "department"),
+)
+staff_pulse_taken = sa.Table(
+    "staff_pulse_taken", metadata,
+    sa.Column("staff_id", sa.String(36), primary_key=True),
+    sa.Column("week", sa.String(8), primary_key=True),
+)
+
 # Account facts for the other services (gateway/accounts/events.py), relayed by gateway/worker.py;
 # processed_events is declared with it and stays empty while the gateway consumes nothing.
 outbox, processed_events = messaging_tables(metadata)

@@ -8,7 +8,7 @@ Command line: ``python -m contracts.accessibility FILE.json [--locale es]``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from contracts.accessibility.model import Context, Node, Rule, Violation
 from contracts.accessibility.rules import BY_TYPE, HEADER_PATH, RULES, language_tag
@@ -17,13 +17,14 @@ from contracts.accessibility.walker import walk
 __all__ = ["RULES", "Rule", "Violation", "check", "language_of"]
 
 
-def check(payload: Any, *, locale: str = "en",
-          headers: Mapping[str, str] | None = None) -> list[Violation]:
+def check(payload: Any, *, locale: str = "en", headers: Mapping[str, str] | None = None,
+          observe_grade: Callable[[str, float], None] | None = None) -> list[Violation]:
     """Return every violation of the rules in PAYLOAD written in LOCALE, in document order.
 
     With HEADERS (a response's headers), the Content-Language header must be present and valid.
+    OBSERVE_GRADE(language, grade) is told the grade of each text the reading-level rule scores.
     """
-    ctx = Context(locale, language_of(locale))
+    ctx = Context(locale, language_of(locale), observe_grade)
     found: list[Violation] = []
     if headers is not None:
         header = next((v for k, v in headers.items() if k.lower() == "content-language"), None)

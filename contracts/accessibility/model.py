@@ -48,6 +48,9 @@ class Context:
 
     locale: str     # the BCP 47 tag of the payload's language, e.g. "es-MX"
     language: str   # its primary language subtag, e.g. "es"
+    # Told (language, grade) of each text the reading-level rule scores: the services' runtime
+    # checks keep the distribution (services/common/contract_checks.py); None: nobody asks.
+    observe_grade: Callable[[str, float], None] | None = None
 
 
 RuleFunction = Callable[[Node, Context], Iterator[Violation]]

@@ -92,3 +92,14 @@ def fernandez_huerta(text: str) -> float:
     from textstat.backend.metrics import fernandez_huerta as ease
 
     return round(ease(text, SPANISH), 1)
+
+
+#: Flesch's table of reading ease to US school grade (Flesch 1948; the Fernández-Huerta scale is
+#: Flesch's, fitted to Spanish): the lowest ease of each band, and its grade.
+EASE_GRADES = ((90, 5.0), (80, 6.0), (70, 7.0), (60, 8.5), (50, 11.0), (30, 14.0))
+GRADUATE = 17.0
+
+
+def grade_of_ease(ease: float) -> float:
+    """The US school grade of a reading-ease score, by Flesch's bands (60-70: grades 8-9)."""
+    return next((grade for lowest, grade in EASE_GRADES if ease >= lowest), GRADUATE)

@@ -86,12 +86,16 @@ def plain_language(node: Node, ctx: Context) -> Iterator[Violation]:
         return
     if ctx.language == "en":
         grade = readability.flesch_kincaid_grade(text)
+        if ctx.observe_grade is not None:
+            ctx.observe_grade("en", grade)
         if grade > MAX_ENGLISH_GRADE:
             yield this.violation(node, f"This reads at grade {grade:g}. Use shorter words and "
                                        "sentences.", grade,
                                  f"Flesch-Kincaid grade <= {MAX_ENGLISH_GRADE:g}")
     else:
         ease = readability.fernandez_huerta(text)
+        if ctx.observe_grade is not None:
+            ctx.observe_grade("es", readability.grade_of_ease(ease))
         if ease < MIN_SPANISH_EASE:
             yield this.violation(node, f"This scores {ease:g} for reading ease. Use shorter "
                                        "words and sentences.", ease,

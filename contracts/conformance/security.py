@@ -240,8 +240,8 @@ def decision_about_another_department(ctx: Context) -> Result:
 
 def staff_keep_to_their_work(ctx: Context) -> Result:
     """A member of staff does only their roles' work, and only their own department's: a
-    clinician cannot review an emergency claim, answer a correction request or read the
-    accounting of disclosures, a privacy officer cannot claim an emergency, and another
+    clinician cannot review an emergency claim, answer a correction request, read the
+    accounting of disclosures or the measures, a privacy officer cannot claim an emergency, and another
     department's item is not found."""
     result = Result("security", "staff do only their roles' work, in their own department")
     with timed(result):
@@ -255,6 +255,8 @@ def staff_keep_to_their_work(ctx: Context) -> Result:
             ("a clinician lists correction requests", clinician, "GET", "/staff/v1/corrections", None, (403,)),
             ("a clinician reads the accounting of disclosures", clinician, "GET", "/staff/v1/disclosures",
              None, (403,)),
+            *((f"a clinician reads the {service}'s measures", clinician, "GET", f"/staff/v1/measures/{service}",
+               None, (403,)) for service in ("gateway", "consent", "records", "exchange")),
             ("a privacy officer claims an emergency", officer, "POST", "/staff/v1/break-glass",
              {"patient": patient, "reason": "Conformance check: this must be refused."}, (403,)),
             ("a privacy officer asks for records", officer, "POST", "/staff/v1/requests",

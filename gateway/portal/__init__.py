@@ -36,6 +36,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.portal.views import bp
     # The portal's request pages add their routes to the portal's blueprint (one module each).
     from gateway.portal import corrections, sharing_requests  # noqa: F401
+    from gateway.portal import page_answers  # noqa: F401  ("Was this page easy to understand?")
+    from gateway.portal import console_pulse  # noqa: F401  (the staff's weekly pulse)
+    from gateway.portal import console_measures  # noqa: F401  (quality's and privacy officers' dashboard)
 
     app.secret_key = load_or_create_session_key(settings.var_dir)
     app.config.update(SESSION_COOKIE_NAME="phr_portal", SESSION_COOKIE_HTTPONLY=True,
@@ -77,4 +80,5 @@ def init_app(app: Flask, settings: Settings) -> None:
                 "can_records": can(RECORDS_SCOPE), "can_sharing": can(CONSENT_SCOPE),
                 "can_corrections": can("patient/Task.c") and can(RECORDS_SCOPE),
                 "can_caregivers": bool(tok) and not tok["act"] and can(CONSENT_SCOPE),
-                "here": request.path, "here_full": request.full_path.rstrip("?")}
+                "here": request.path, "here_full": request.full_path.rstrip("?"),
+                "asks_page": page_answers.asks(request.endpoint)}

@@ -23,6 +23,7 @@ from gateway.accounts.staff import StaffError
 from gateway.authz.pages import render_page
 from gateway.portal.client import ApiError, Pkce, Portal, SignedOut, claims_of
 from gateway.portal.once import new_token
+from gateway.portal.pulse import QUESTIONS as PULSE_QUESTIONS, this_week
 from gateway.portal.session import call_as, csrf_ok
 from services.common.i18n import N_, _, current_language
 
@@ -115,20 +116,30 @@ def person_name(who: dict | None) -> str:
     return account.display_name if account else ""
 
 
-#: Who may use the pages of each role's work; anyone else gets a 403 page saying so.
-ROLE_ONLY = {"clinician": N_("Only a clinician can use this page."),
-             "privacy-officer": N_("Only a privacy officer can use this page."),
-             "records-officer": N_("Only a records officer of this department may do this.")}
+#: Who may use the pages of each role's work (one role, or any of several); anyone else gets a
+#: 403 page saying so.
+ROLE_ONLY = {("clinician",): N_("Only a clinician can use this page."),
+             ("privacy-officer",): N_("Only a privacy officer can use this page."),
+             ("records-officer",): N_("Only a records officer of this department may do this."),
+             ("quality", "privacy-officer"): N_("Only quality staff or a privacy officer can use this page.")}
 
 
-def needs(role: str) -> Response | None:
-    """A 403 page unless the signed-in person holds ROLE (signed out: back to sign in)."""
+def needs(*roles: str) -> Response | None:
+    """A 403 page unless the signed-in person holds one of ROLES (signed out: back to sign in)."""
     tok = me()
     if tok is None:
         raise SignedOut(401)
-    if role in tok.get("roles", []):
+    if any(role in tok.get("roles", []) for role in roles):
         return None
-    return page("error.html", 403, title=_("Not allowed"), message=_(ROLE_ONLY[role]))
+    return page("error.html", 403, title=_("Not allowed"), message=_(ROLE_ONLY[roles]))
+
+
+def pulse_due() -> bool:
+    """Whether the signed-in person has not yet answered (or put off) this week's pulse
+    (gateway/portal/console_pulse.py)."""
+    tok = me()
+    return bool(tok and tok.get("sub") and tok.get("dept")) and \
+        not stores().pulse.asked(tok["sub"], this_week())
 
 
 def is_admin() -> bool:
@@ -207,7 +218,7 @@ def home():
     context = dict(department_name=names.get(lang) or names.get("en") or tok["dept"],
                    roles=[_(ROLE_NAMES[r]) for r in tok["roles"]], admin=is_admin(),
                    staff=[], all_roles=[(r, _(ROLE_NAMES[r])) for r in STAFF_ROLES],
-                   errors={}, form={})
+                   errors={}, form={}, pulse=PULSE_QUESTIONS if pulse_due() else None)
     if context["admin"]:
         context["staff"] = api("GET", "/staff/v1/admin/staff")["items"]
     return page("console/home.html", title=_("Staff console"), **context)

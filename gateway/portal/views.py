@@ -342,16 +342,20 @@ def stop_caregiver(grant_id: str):
 def language():
     """Switch the language with a plain link (no script), then go back where the visitor was."""
     lang = request.args.get("lang")
-    target = request.args.get("next") or url_for("portal.home")
-    parts = urlsplit(target)
-    # Only a path on this site: "//host" and "/\\host" would leave it.
-    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
-        target = url_for("portal.home")
-    resp = redirect(target, 303)
+    resp = redirect(local_path(request.args.get("next"), url_for("portal.home")), 303)
     if lang in ("en", "es"):
         old = preferences.read(request)
         preferences.save(resp, preferences.Prefs(lang, old.size, old.high_contrast), _secure())
     return resp
+
+
+def local_path(target: str | None, fallback: str) -> str:
+    """TARGET when it is a path of this site, else FALLBACK ("//host" and "/\\host" would leave it)."""
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/") \
+            or target[1:2] in ("/", "\\"):
+        return fallback
+    return target
 
 
 def _secure() -> bool:

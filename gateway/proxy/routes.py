@@ -31,6 +31,9 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/staff/v1/break-glass-reviews", "exchange"),
     ("/staff/v1/disclosures", "exchange"),
     ("/staff/v1/break-glass", "consent"),  # after its longer sibling above: prefixes match in order
+    ("/staff/v1/measures/consent", "consent"),
+    ("/staff/v1/measures/records", "records"),
+    ("/staff/v1/measures/exchange", "exchange"),
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
     ("/fhir/Consent", "consent"),  # FHIR R4 Consent resources come from the consent service
@@ -102,6 +105,10 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/staff/v1/sharing-requests", ("user", "SharingRequest", "c")),
     ("GET", "/staff/v1/sharing-requests", ("user", "SharingRequest", "r")),
     ("GET", "/staff/v1/sharing-requests/{id}", ("user", "SharingRequest", "r")),
+    # human measures (quality staff and privacy officers): a scope no wildcard covers
+    ("GET", "/staff/v1/measures/consent", ("user", "Measure", "rs")),
+    ("GET", "/staff/v1/measures/records", ("user", "Measure", "rs")),
+    ("GET", "/staff/v1/measures/exchange", ("user", "Measure", "rs")),
     # oversight: the equity report needs a scope no wildcard covers (services.common.smart)
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]
@@ -137,8 +144,9 @@ _COMPILED = [(method, _compile(pattern), rule, BODY_LIMITS.get((method, pattern)
 
 
 #: Paths the gateway serves itself, never forwarded whatever prefix of UPSTREAMS they fall
-#: under: the staff admin API (gateway/admin/staff_api.py), as the gateway keeps staff accounts.
-GATEWAY_OWN: tuple[str, ...] = ("/staff/v1/admin",)
+#: under: the staff admin API (gateway/admin/staff_api.py), as the gateway keeps staff accounts,
+#: and the gateway's own human measures (gateway/admin/measures_api.py).
+GATEWAY_OWN: tuple[str, ...] = ("/staff/v1/admin", "/staff/v1/measures/gateway")
 
 
 def upstream_for(path: str) -> str | None:

@@ -15,14 +15,24 @@ import os
 import threading
 
 from flask import Flask, Response, request
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from services.common import measures
+from services.common.i18n import Language, current_language
+from services.common.measures import Measure
 from services.common.problem import PROBLEM_BASE
 
 MODES = ("report", "enforce", "off")
 PATIENT_PREFIX = "/patient/v1/"
 VIOLATION_TYPE = PROBLEM_BASE + "contract-violation"
 log = logging.getLogger(__name__)
+#: Grades of patient text, as the reading-level rule scores them (contracts/accessibility/rules.py).
+GRADE_BUCKETS = (4, 5, 6, 7, 8, 9, 10, 12, 14, 16)
+PREFERRED, FALLBACK = "preferred", "fallback"
+#: Languages asked for beyond this many are counted as "other": the header is anyone's to write.
+MAX_LANGUAGES = 40
+RATIO_HELP = ("Share of patient-facing responses served in the patient's preferred language "
+              "rather than a fallback, by preferred language")
 
 
 def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | None = None) -> str:
@@ -30,6 +40,7 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
     mode = (mode or os.environ.get("CONTRACT_CHECKS") or "report").strip().lower()
     if mode not in MODES:
         raise ValueError(f"CONTRACT_CHECKS must be one of {', '.join(MODES)}, not {mode!r}")
+    count_languages(app, registry)
     if mode == "off":
         return mode
     from contracts.accessibility import check  # only paid for when the checks are on
@@ -41,6 +52,13 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
 
     violations_total = Counter("contract_violations", "Patient-facing responses' contract "
                                "violations, by rule", ["service", "rule"], registry=registry)
+    grades = Histogram("phr_patient_text_grade", "US school grade of patient-facing prose, as the "
+                       "reading-level rule scores it, by language", ["language"], registry=registry,
+                       buckets=GRADE_BUCKETS)
+    children = {lang: grades.labels(lang) for lang in ("en", "es")}  # the rule scores these two
+
+    def observe_grade(language: str, grade: float) -> None:
+        children[language].observe(grade)
 
     @app.after_request
     def _check_contract(resp: Response) -> Response:
@@ -51,7 +69,7 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
         except ValueError:
             return resp
         locale = patient_locale(resp.headers.get("Content-Language"))
-        violations = check(payload, locale=locale, headers=dict(resp.headers))
+        violations = check(payload, locale=locale, headers=dict(resp.headers), observe_grade=observe_grade)
         for violation in violations:
             # The route's rule, not the path: a path may hold a patient id.
             log.warning("contract violation on %s %s: %s", request.method,
@@ -62,6 +80,44 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
         return resp
 
     return mode
+
+
+def count_languages(app: Flask, registry: CollectorRegistry) -> None:
+    """Count APP's patient-facing responses by the patient's language and whether they were
+    served in it; show the share served in it as ``phr_preferred_language_ratio{language}``."""
+    served = Counter("phr_patient_responses", "Patient-facing responses by the patient's "
+                     "language, served in it (preferred) or in a fallback", ["language", "outcome"],
+                     registry=registry)
+    seen: set[str] = set()
+
+    @app.after_request
+    def _count_language(resp: Response) -> Response:
+        if _is_patient_facing(request.path):
+            lang = current_language()
+            label = asked_language(lang)
+            if label not in seen and len(seen) >= MAX_LANGUAGES:
+                label = "other"
+            seen.add(label)
+            served.labels(label, FALLBACK if lang.fallback else PREFERRED).inc()
+        return resp
+
+    def preferred_language() -> list[Measure]:
+        counts: dict[str, dict[str, float]] = {}
+        for metric in served.collect():
+            for s in metric.samples:
+                if s.name.endswith("_total"):
+                    counts.setdefault(s.labels["language"], {})[s.labels["outcome"]] = s.value
+        return [Measure("phr_preferred_language_ratio", RATIO_HELP,
+                        by.get(PREFERRED, 0.0) / sum(by.values()), {"language": lang})
+                for lang, by in sorted(counts.items()) if sum(by.values())]
+
+    measures.providers(app).append(preferred_language)
+
+
+def asked_language(lang: Language) -> str:
+    """The primary subtag of the language LANG's patient asked for ("pt" for "pt-BR"), else the one used."""
+    primary = (lang.requested or "").split("-")[0].lower()
+    return primary if primary.isalpha() and 2 <= len(primary) <= 3 else lang.used
 
 
 def _is_patient_facing(path: str) -> bool:

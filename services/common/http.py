@@ -6,7 +6,7 @@ from typing import Callable
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from services.common import bodies, contract_checks, i18n, jsontext, tracing
+from services.common import bodies, contract_checks, i18n, jsontext, measures_api, tracing
 from services.common.auth import JwksCache, RevocationFeed, TokenValidator, protect
 from services.common.config import Settings
 from services.common.directory import Directory
@@ -52,4 +52,5 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
         validator.departments = directory
     protect(app, validator, open_paths)
     app.extensions["token_validator"] = validator
+    measures_api.register(app, settings.service)
     return app

@@ -13,6 +13,7 @@ never a patient or a person.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -32,6 +33,14 @@ class Measure:
     help: str
     value: float
     labels: dict[str, str] = field(default_factory=dict)
+
+
+def quantiles(values: Iterable[float], wanted: tuple[float, ...] = (0.5, 0.9)) -> dict[float, float]:
+    """The WANTED quantiles of VALUES by the nearest rank ({} when there are none)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    return {q: ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))] for q in wanted}
 
 
 def providers(app) -> list[Provider]:
@@ -67,3 +76,16 @@ class MeasureCollector:
                 family = families[m.name] = GaugeMetricFamily(m.name, m.help, labels=sorted(m.labels))
             family.add_metric([m.labels[k] for k in sorted(m.labels)], m.value)
         yield from families.values()
+
+
+def visible_to(found: Iterable[Measure], department: str) -> list[Measure]:
+    """The measures of FOUND a member of DEPARTMENT's staff may see: whole-system figures, and
+    those labelled with a department only for their own."""
+    return [m for m in found if m.labels.get("department", department) == department]
+
+
+def as_data(service: str, department: str, found: Iterable[Measure]) -> dict:
+    """FOUND as contracts/schemas/measures.py MeasuresSchema gives them."""
+    return {"service": service, "department": department,
+            "measures": [{"name": m.name, "help": m.help, "value": float(m.value), "labels": dict(m.labels)}
+                         for m in found]}

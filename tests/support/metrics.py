@@ -21,3 +21,9 @@ def value(text: str, sample: str, **labels: str) -> float | None:
     found = [s.value for f in families(text) for s in f.samples
              if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())]
     return sum(found) if found else None
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of NAME whose labels are exactly LABELS in TEXT, or None when it is not there."""
+    found = [s.value for f in families(text) for s in f.samples if s.name == name and s.labels == labels]
+    return found[0] if found else None

@@ -30,3 +30,10 @@ def test_a_failing_provider_is_skipped_and_the_others_still_count():
     text = generate_latest(app.extensions["metrics_registry"]).decode()
     assert "phr_ok_total_now 2.0" in text
     assert [m.value for m in measures.current([broken, lambda: [Measure("x", "x", 1)]])] == [1]
+
+
+def test_quantiles_take_the_nearest_rank_and_none_without_values():
+    from services.common.measures import quantiles
+    assert quantiles([]) == {}
+    assert quantiles([40, 10, 30, 20, 100]) == {0.5: 30, 0.9: 100}
+    assert quantiles([7]) == {0.5: 7, 0.9: 7}

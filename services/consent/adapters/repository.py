@@ -296,3 +296,22 @@ class SqlSharingRequestRepository:
             .where(sharing_requests.c.patient == patient, sharing_requests.c.created_at > since)
             .order_by(sharing_requests.c.created_at.desc(), sharing_requests.c.id))
         return [_request(r) for r in rows]
+
+
+class SqlMeasures:
+    """What the consent service's human measures read (domain/measures.py), on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def open_requests(self, now: datetime) -> int:
+        """How many sharing requests wait for the patient's answer at NOW."""
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(sharing_requests)
+                                     .where(_status_filter(sharing.PENDING, now))).scalar() or 0)
+
+    def answered(self) -> list[tuple[datetime, datetime]]:
+        """(asked at, answered at) of every sharing request the patient answered."""
+        t = sharing_requests.c
+        rows = self.conn.execute(sa.select(t.created_at, t.answered_at).where(
+            t.status.in_((sharing.APPROVED, sharing.DECLINED)), t.answered_at.is_not(None)))
+        return [(utc(r.created_at), utc(r.answered_at)) for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from prometheus_client import Histogram
 
-from services.common import machines, tracing
+from services.common import machines, measures, tracing
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.fastpath import FastRoutes
@@ -16,6 +16,7 @@ from services.consent.bootstrap import bootstrap
 from services.consent.entrypoints import departments, fhir, patient, sharing
 from services.consent.entrypoints.fastpath import fast_decide
 from services.consent.entrypoints.worker import consumer_specs
+from services.consent.service_layer import measures as human_measures
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -36,6 +37,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         "phr_decision_duration_seconds", "Time to answer a consent decision (permit or deny)",
         registry=app.extensions["metrics_registry"],
         buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1)).observe
+
+    def consent_measures():
+        return human_measures.current(consent.uow(write=False), consent.clock())
+
+    measures.providers(app).append(consent_measures)
     patient.register(app)
     departments.register(app)
     fhir.register(app)

@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
 from services.common.prepared import raw_cursor
-from services.consent.adapters.repository import (SqlBreakGlassRepository, SqlConsentRepository,
+from services.consent.adapters.repository import (SqlBreakGlassRepository, SqlConsentRepository, SqlMeasures,
                                                   SqlSharingRequestRepository)
 from services.consent.adapters.tables import outbox
 
@@ -27,6 +27,7 @@ class SqlUnitOfWork:
         self.consents = SqlConsentRepository(self.conn)
         self.grants = SqlBreakGlassRepository(self.conn)
         self.sharing = SqlSharingRequestRepository(self.conn)
+        self.measures = SqlMeasures(self.conn)
         return self
 
     def __exit__(self, *exc):

@@ -16,7 +16,7 @@ from services.exchange.adapters.tables import exchange_requests as R
 from services.exchange.adapters.tables import ledger, ledger_head, notifications, patient_index
 from services.exchange.domain import equity
 from services.exchange.domain import ledger as chain
-from services.exchange.domain.model import PENDING, ExchangeRequest, IndexedPatient, Notification
+from services.exchange.domain.model import DENIED, FULFILLED, PENDING, ExchangeRequest, IndexedPatient, Notification
 from services.exchange.domain.staff import OPEN, REVIEW_DUE, Review
 
 _LISTS = ("resource_types", "redact_labels", "obligations")  # stored as JSON text
@@ -306,3 +306,30 @@ class SqlEquityProjection:
             seconds = (finished - requested).total_seconds() if requested and finished else None
             exchanges.append(equity.Exchange(row.patient, row.outcome == "fulfilled", seconds))
         return patients, exchanges
+
+
+class SqlMeasures:
+    """What the exchange's human measures read (domain/measures.py), on CONN."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def released(self) -> list[tuple[str, float]]:
+        """(requesting department, seconds from request to release) of every fulfilled request;
+        a request's last change is its release (service_layer/flow.py _finish)."""
+        rows = self.conn.execute(sa.select(R.c.requester, R.c.created_at, R.c.updated_at)
+                                 .where(R.c.status == FULFILLED))
+        return [(r.requester, (_utc(r.updated_at) - _utc(r.created_at)).total_seconds()) for r in rows]
+
+    def denial_outcomes(self) -> list[str | None]:
+        """The outcome code of every denied request."""
+        return [r.outcome for r in self.conn.execute(sa.select(R.c.outcome).where(R.c.status == DENIED))]
+
+    def open_claims(self) -> list[tuple[str, dt.datetime]]:
+        """(custodian department, claimed at) of every claim not reviewed yet; "unknown" when the
+        patient index does not know the patient."""
+        query = (sa.select(sa.func.coalesce(patient_index.c.custodian, "unknown").label("custodian"),
+                           BG.c.claimed_at)
+                 .select_from(BG.outerjoin(patient_index, patient_index.c.patient_id == BG.c.patient))
+                 .where(BG.c.reviewed_at.is_(None)))
+        return [(r.custodian, _utc(r.claimed_at)) for r in self.conn.execute(query)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common import machines, tracing
+from services.common import machines, measures, tracing
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
@@ -15,6 +15,7 @@ from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
 from services.exchange.entrypoints import departments, equity, patient, staff
 from services.exchange.entrypoints.worker import consumer_specs
+from services.exchange.service_layer import measures as human_measures
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,6 +35,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The worker's own table of groups (built, not run), so that the two cannot drift.
     machines.install(app, settings, exchange.engine, outbox,
                      {spec.group: spec.topics for spec in consumer_specs(exchange, None)})
+
+    def exchange_measures():
+        return human_measures.current(exchange.uow(write=False), exchange.flow.clock())
+
+    measures.providers(app).append(exchange_measures)
     departments.register(app)
     patient.register(app)
     equity.register(app)

@@ -7,7 +7,8 @@ from sqlalchemy.engine import Engine
 from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
 from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepartments, SqlEquityProjection,
-                                                   SqlLedger, SqlNotifications, SqlPatientIndex, SqlRequests)
+                                                   SqlLedger, SqlMeasures, SqlNotifications, SqlPatientIndex,
+                                                   SqlRequests)
 from services.exchange.adapters.tables import outbox
 
 
@@ -25,6 +26,7 @@ class _OnConnection:
         self.equity = SqlEquityProjection(conn)
         self.departments = SqlDepartments(conn)
         self.reviews = SqlBreakGlassReviews(conn)
+        self.measures = SqlMeasures(conn)
 
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""

@@ -13,3 +13,9 @@ def tasks_of(conn: sa.Connection, custodian: str) -> list[StoredResource]:
     rows = conn.execute(sa.select(*_COLUMNS).where(resources.c.custodian == custodian,
                                                    resources.c.resource_type == "Task"))
     return [_stored(row) for row in rows]
+
+
+def all_tasks(conn: sa.Connection) -> list[StoredResource]:
+    """Return the current Tasks of every custodian (the human measures count them all)."""
+    rows = conn.execute(sa.select(*_COLUMNS).where(resources.c.resource_type == "Task"))
+    return [_stored(row) for row in rows]

@@ -1,13 +1,14 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 
 from contracts.http import FHIR_TYPE_RE
 from contracts.schemas import BundleSchema
-from services.common import bodies, machines, tracing
+from services.common import bodies, machines, measures, tracing
 from services.common.auth import require_scope
 from services.common.config import load_settings
 from services.common.db import ping
@@ -27,6 +28,7 @@ from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.worker import consumer_specs
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import handlers
+from services.records.service_layer import measures as human_measures
 from services.records.service_layer.claim_checks import claim_check_grace
 
 FHIR_JSON = "application/fhir+json"
@@ -51,6 +53,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     machines.install(app, settings, records.engine, outbox,
                      {spec.group: spec.topics for spec in consumer_specs(records, None)})
 
+
+    def records_measures():
+        return human_measures.current(records.uow(write=False), datetime.now(timezone.utc))
+
+    measures.providers(app).append(records_measures)
     app.register_blueprint(blp)
     patient.register(app)
     staff.register(app)

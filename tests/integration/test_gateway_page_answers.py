@@ -1,0 +1,93 @@
+"""Asking "Was this page easy to understand?" on the portal's pages (gateway/portal/page_answers.py)
+over real HTTP, on SQLite and PostgreSQL: an answer is counted under its page's route name and
+language on the gateway's /metrics, keeps no person, and a send that is not a proper answer
+changes nothing and blocks nothing."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from gateway import schema
+from tests.security.gateway_server import GatewayServer
+
+
+@pytest.fixture
+def gw(tmp_path, database_url):
+    with GatewayServer(tmp_path, database_url) as server:
+        yield server
+
+
+def the_form(page: str) -> dict:
+    form = re.search(r'<form class="page-answer".*?</form>', page, re.S).group(0)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def counted(url: str, page: str, language: str, answer: str) -> float | None:
+    metrics = requests.get(url + "/metrics", timeout=30).text
+    found = re.search(rf'^phr_page_answers{{answer="{answer}",language="{language}",page="{page}"}} (\S+)$',
+                      metrics, re.M)
+    return float(found.group(1)) if found else None
+
+
+def rows(gw) -> list[dict]:
+    with gw.app.extensions["gateway"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(schema.page_answers)).mappings()]
+
+
+def test_a_no_on_the_spanish_activation_page_is_counted_under_that_page_and_language_and_keeps_no_person(gw):
+    s = requests.Session()
+    page = s.get(gw.url + "/portal/language?lang=es&next=/portal/activate", timeout=30)
+    assert "¿Fue fácil entender esta página?" in page.text
+    hidden = the_form(page.text)
+    assert hidden["page"] == "activate" and hidden["lang"] == "es" and hidden["next"] == "/portal/activate"
+    sent = s.post(gw.url + "/portal/page-answer", data={**hidden, "answer": "no", "comment": "x" * 900},
+                  allow_redirects=False, timeout=30)
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("/portal/activate")
+    back = s.get(gw.url + "/portal/activate", timeout=30)
+    assert "Gracias por su respuesta." in back.text
+    assert counted(gw.url, "activate", "es", "no") == 1.0
+    assert counted(gw.url, "activate", "es", "yes") is None
+    [row] = rows(gw)
+    assert set(row) == {"id", "page", "language", "answer", "comment", "day"}  # nobody's id or address
+    assert len(row["comment"]) == 300 and row["answer"] == "no"
+
+
+def test_answers_add_up_per_page_language_and_answer(gw):
+    s = requests.Session()
+    hidden = the_form(s.get(gw.url + "/", timeout=30).text)
+    assert hidden["page"] == "home" and hidden["lang"] == "en"
+    for answer in ("yes", "yes", "no"):
+        s.post(gw.url + "/portal/page-answer", data={**hidden, "answer": answer}, timeout=30)
+    assert counted(gw.url, "home", "en", "yes") == 2.0 and counted(gw.url, "home", "en", "no") == 1.0
+    assert [r["comment"] for r in rows(gw)] == [None, None, None]
+
+
+@pytest.mark.parametrize("change", [
+    {"csrf_token": "forged"}, {"page": "records/p-1"}, {"page": "/portal/records"},
+    {"answer": "maybe"}, {"answer": ""}, {"lang": "fr", "answer": "nope"}])
+def test_a_send_that_is_not_a_proper_answer_stores_nothing(gw, change):
+    s = requests.Session()
+    hidden = the_form(s.get(gw.url + "/", timeout=30).text)
+    sent = s.post(gw.url + "/portal/page-answer", data={**hidden, "answer": "yes", **change},
+                  allow_redirects=False, timeout=30)
+    assert sent.status_code in (303, 400)
+    assert rows(gw) == []
+
+
+def test_an_answer_never_sends_the_visitor_off_the_site(gw):
+    s = requests.Session()
+    hidden = the_form(s.get(gw.url + "/", timeout=30).text)
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        sent = s.post(gw.url + "/portal/page-answer", data={**hidden, "answer": "yes", "next": target},
+                      allow_redirects=False, timeout=30)
+        assert sent.status_code == 303 and sent.headers["Location"] in ("/", gw.url + "/")
+
+
+def test_an_unknown_language_is_counted_under_the_pages_negotiated_one(gw):
+    s = requests.Session()
+    hidden = the_form(s.get(gw.url + "/", timeout=30).text)
+    s.post(gw.url + "/portal/page-answer", data={**hidden, "lang": "fr", "answer": "yes"}, timeout=30)
+    assert counted(gw.url, "home", "en", "yes") == 1.0

@@ -1,0 +1,112 @@
+"""The staff's weekly pulse in the console (gateway/portal/pulse.py, console_pulse.py) over real
+HTTP, on SQLite and PostgreSQL: asked at most once a week, kept without the person, and shown
+(on the gateway's /metrics) only for a department with 5 answers or more."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from gateway import schema, storage
+from gateway.admin.clients import ensure_console_client
+from gateway.portal.pulse import SMALLEST_GROUP, period, this_week
+from tests.security.gateway_server import GatewayServer
+from tests.support.staff import console_directory, console_session, gateway_staff_store, person
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = {"at": int(time.time()) // 30 * 30 + 10}
+    monkeypatch.setattr(storage, "now", lambda: now["at"])
+    return now
+
+
+@pytest.fixture
+def gw(tmp_path, database_url, clock):
+    with GatewayServer(tmp_path, database_url) as server:
+        engine = server.app.extensions["gateway"].engine
+        server.directory = console_directory(engine)
+        ensure_console_client(engine, [server.url + "/console/callback"])
+        server.staff = gateway_staff_store(engine)
+        yield server
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def pulse_lines(url: str) -> list[str]:
+    return [line for line in requests.get(url + "/metrics", timeout=30).text.splitlines()
+            if line.startswith("phr_staff_pulse{")]
+
+
+def answer_rows(gw) -> list[dict]:
+    with gw.app.extensions["gateway"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(schema.staff_pulse_answers)).mappings()]
+
+
+def test_a_member_of_staff_answers_once_a_week_and_the_answer_keeps_no_person(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    assert "How is your workload today?" in home.text
+    sent = s.post(gw.url + "/console/pulse", timeout=30,
+                  data={"csrf_token": csrf(home.text), "workload": "heavy", "system": "in-the-way"})
+    assert "Thank you. Your answer is kept without your name." in sent.text
+    assert "How is your workload today?" not in sent.text  # not asked again this week
+    again = s.post(gw.url + "/console/pulse", timeout=30,
+                   data={"csrf_token": csrf(home.text), "workload": "light", "system": "helped"})
+    assert again.status_code == 200
+    [row] = answer_rows(gw)
+    assert set(row) == {"id", "department", "week", "workload", "system"}
+    assert (row["department"], row["week"], row["workload"], row["system"]) == (
+        "cardiology", this_week(), "heavy", "in-the-way")
+    assert account.id not in str(row)
+
+
+def test_not_this_week_keeps_no_answer_and_stops_asking(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    later = s.post(gw.url + "/console/pulse", timeout=30,
+                   data={"csrf_token": csrf(home.text), "workload": "light", "later": "yes"})
+    assert "We will not ask again this week." in later.text and "How is your workload today?" not in later.text
+    assert answer_rows(gw) == []
+
+
+def test_a_forged_form_keeps_nothing(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, _home = console_session(gw.url, account.username, secret, clock["at"])
+    refused = s.post(gw.url + "/console/pulse", timeout=30,
+                     data={"csrf_token": "forged", "workload": "heavy"})
+    assert refused.status_code == 400 and answer_rows(gw) == []
+    signed_out = requests.post(gw.url + "/console/pulse", data={"workload": "heavy"}, timeout=30)
+    assert signed_out.status_code == 400 and answer_rows(gw) == []
+
+
+def test_a_department_is_shown_only_from_five_answers(gw, clock):
+    pulse = gw.stores.pulse
+    for n in range(SMALLEST_GROUP - 1):
+        assert pulse.answer(f"staff-{n}", "cardiology", this_week(), "heavy", "helped")
+    for n in range(SMALLEST_GROUP + 1):
+        assert pulse.answer(f"er-{n}", "emergency", this_week(), "light" if n % 2 else "heavy", None)
+    assert not pulse.answer("er-0", "emergency", this_week(), "light", None)  # once a week
+    lines = pulse_lines(gw.url)
+    assert not any('department="cardiology"' in line for line in lines)
+    assert 'phr_staff_pulse{answer="heavy",department="emergency",question="workload"} 3.0' in lines
+    assert 'phr_staff_pulse{answer="light",department="emergency",question="workload"} 3.0' in lines
+    assert not any('question="system",department="emergency"' in line for line in lines)
+    assert pulse.answer("staff-9", "cardiology", this_week(), None, "in-the-way")
+    assert pulse.results(period(), "cardiology") == [
+        ("cardiology", "system", "helped", 4), ("cardiology", "system", "in-the-way", 1),
+        ("cardiology", "workload", "heavy", 4)]
+
+
+def test_answers_older_than_the_period_are_not_counted(gw, clock):
+    pulse = gw.stores.pulse
+    for n in range(SMALLEST_GROUP):
+        pulse.answer(f"staff-{n}", "cardiology", this_week(), "heavy", None)
+    assert len(pulse.results(period())) == 1
+    clock["at"] += 7 * 24 * 3600 * len(period())
+    assert pulse.results(period()) == [] and pulse_lines(gw.url) == []

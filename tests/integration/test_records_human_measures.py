@@ -1,0 +1,45 @@
+"""The records service's human measures on its /metrics (services/records/domain/measures.py), on
+SQLite and PostgreSQL: correction requests open, near their 60-day limit, and days to answer."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from services.records.adapters.repository import StoredResource
+from tests.support.metrics import sample
+
+NOW = datetime.now(timezone.utc)
+
+
+def metric(client, name: str, **labels) -> float | None:
+    return sample(client.get("/metrics").get_data(as_text=True), name, **labels)
+
+
+def task(records, n: int, custodian: str, days_ago: float, status="requested", answered_after_days=None,
+         code="change") -> None:
+    asked = NOW - timedelta(days=days_ago)
+    body = {"resourceType": "Task", "id": f"t-{n}", "status": status, "intent": "order",
+            "code": {"coding": [{"code": code}]}, "for": {"reference": "Patient/p-1"},
+            "authoredOn": asked.isoformat()}
+    if answered_after_days is not None:
+        body["lastModified"] = (asked + timedelta(days=answered_after_days)).isoformat()
+    with records.service.uow() as uow:
+        uow.resources.add(StoredResource("Task", f"t-{n}", 1, NOW, "p-1", custodian, content=body))
+
+
+def test_open_near_deadline_and_answer_days_move_with_the_requests(records):
+    client = records.client
+    assert metric(client, "phr_correction_requests_open", department="primary-care") is None
+    task(records, 1, "primary-care", days_ago=3)
+    task(records, 2, "primary-care", days_ago=55)
+    task(records, 3, "cardiology", days_ago=49)
+    task(records, 4, "cardiology", days_ago=10, code="fulfill")  # not a correction request
+    assert metric(client, "phr_correction_requests_open", department="primary-care") == 2.0
+    assert metric(client, "phr_correction_requests_near_deadline", department="primary-care") == 1.0
+    assert metric(client, "phr_correction_requests_open", department="cardiology") == 1.0
+    assert metric(client, "phr_correction_requests_near_deadline", department="cardiology") == 0.0
+    assert metric(client, "phr_correction_request_answer_days", quantile="0.5") is None
+    task(records, 5, "cardiology", days_ago=30, status="completed", answered_after_days=4)
+    task(records, 6, "cardiology", days_ago=30, status="rejected", answered_after_days=20)
+    assert metric(client, "phr_correction_request_answer_days", quantile="0.5") == 4.0
+    assert metric(client, "phr_correction_request_answer_days", quantile="0.9") == 20.0
+    assert metric(client, "phr_correction_requests_open", department="cardiology") == 1.0
