@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.common import measures
 from services.common.config import load_settings
 from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
 from services.exchange.adapters.metrics import BreakGlassReviewGauge
+from services.exchange.adapters.report_measures import report_measures
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
-from services.exchange.entrypoints import departments, equity, patient, staff
+from services.exchange.entrypoints import departments, equity, patient, reports, staff
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -33,4 +35,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     patient.register(app)
     equity.register(app)
     staff.register(app)
+    reports.register(app)
+    measures.providers(app).append(report_measures(exchange.engine, lambda: exchange.flow.clock()))
     return app

@@ -8,6 +8,7 @@ from services.common.db import read_only, transaction
 from services.common.outbox import enqueue
 from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepartments, SqlEquityProjection,
                                                    SqlLedger, SqlNotifications, SqlPatientIndex, SqlRequests)
+from services.exchange.adapters.report_repository import SqlCorrectionRequests, SqlReports, SqlStaffCounts
 from services.exchange.adapters.tables import outbox
 
 
@@ -25,6 +26,9 @@ class _OnConnection:
         self.equity = SqlEquityProjection(conn)
         self.departments = SqlDepartments(conn)
         self.reviews = SqlBreakGlassReviews(conn)
+        self.reports = SqlReports(conn)
+        self.staff_counts = SqlStaffCounts(conn)
+        self.corrections = SqlCorrectionRequests(conn)
 
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
