@@ -33,6 +33,10 @@ class ReportBodySchema(Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=REPORT_TEXT_MAX),
                          metadata={"description": "What happened, in the reporter's words."})
     about = fields.Nested(AboutSchema, load_default=dict)
+    correction_request = fields.String(
+        validate=validate.Regexp(f"^Task/{FHIR_ID_PART}$"), metadata={
+            "description": "wrong-information from a patient: the correction request they filed for the same item "
+                           "(Task/<id>); its answer closes the report."})
     anonymous = fields.Boolean(load_default=False, metadata={
         "description": "Staff only: store no identity, and the department only if 5 or more staff belong to it."})
 

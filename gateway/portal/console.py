@@ -118,7 +118,8 @@ def person_name(who: dict | None) -> str:
 #: Who may use the pages of each role's work; anyone else gets a 403 page saying so.
 ROLE_ONLY = {"clinician": N_("Only a clinician can use this page."),
              "privacy-officer": N_("Only a privacy officer can use this page."),
-             "records-officer": N_("Only a records officer of this department may do this.")}
+             "records-officer": N_("Only a records officer of this department may do this."),
+             "quality": N_("Only the quality team can use this page.")}
 
 
 def needs(role: str) -> Response | None:

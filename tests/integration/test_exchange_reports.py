@@ -355,3 +355,22 @@ def test_metrics_show_the_reports_measures(world, mint):
     assert 'phr_reports_open{kind="safety"} 0.0' in text
     assert 'phr_reports_acknowledge_seconds{quantile="0.5"} 90.0' in text
     assert 'phr_reports_close_days{quantile="0.9"} 0.0' in text
+
+
+def _answered(index, task, patient=PATIENT, custodian="primary-care", status="rejected"):
+    _feed(index, "phr.records.v1", new_event("phr.records.amendment-updated", "/services/records", patient, {
+        "patient": patient, "custodian": custodian, "task": task, "record": "AllergyIntolerance/a-1",
+        "status": status, "previous_status": "requested", "updated_at": T0.isoformat()}))
+
+
+def test_a_patient_files_the_report_with_their_correction_request_and_only_its_answer_closes_it(world, mint):
+    client, _service, _clock, index = world
+    mine = _filed(client, _patient(mint), {**WRONG_ITEM, "correction_request": "Task/t-mine"})
+    # another patient naming the same Task id gains nothing: the answer names its own patient
+    theirs = _filed(client, _patient(mint, OTHER), {**WRONG_ITEM, "correction_request": "Task/t-mine"})
+    _answered(index, "Task/t-mine")
+    closed = client.get(f"/patient/v1/reports/{mine['id']}", headers=_patient(mint)).get_json()
+    assert closed["status"]["code"] == "closed"
+    assert closed["note"] == "The team looked at your record and did not change it. You can tell them why you disagree."
+    still = client.get(f"/patient/v1/reports/{theirs['id']}", headers=_patient(mint, OTHER)).get_json()
+    assert still["status"]["code"] == "received"

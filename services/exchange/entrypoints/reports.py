@@ -65,7 +65,7 @@ def patient_report():
     try:
         report = reports.file(svc.uow(), body["kind"], body["about"], body["text"], language.used,
                               svc.flow.clock(), patient=patient, acting=str(acting) if acting else None,
-                              anonymous=body["anonymous"])
+                              anonymous=body["anonymous"], correction_request=body.get("correction_request"))
     except rules.Refused as exc:
         raise _refused(exc) from None
     resp = jsonify({**rw.item(report, language.used), "acknowledgement": rw.acknowledgement(report, language.used),

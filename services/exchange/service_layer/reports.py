@@ -43,7 +43,7 @@ def _reported(report: Report) -> dict:
 
 def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *, patient: str | None = None,
          acting: str | None = None, staff: dict | None = None, department: str | None = None,
-         anonymous: bool = False) -> Report:
+         anonymous: bool = False, correction_request: str | None = None) -> Report:
     """Store a report and its event; raise rules.Refused. A patient's (or caregiver's) report goes
     to the quality staff of the patient's custodian (the patient index); a member of staff's to
     their DEPARTMENT's; an anonymous one keeps no person and its department only where 5 or more
@@ -53,6 +53,9 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
     if anonymous:
         reporter = rules.ANONYMOUS
     pointed = rules.check_about(kind, about)
+    # a patient's own correction request for the item, filed with the report: kept as a link,
+    # and it closes the report only when its answer names the same patient and custodian
+    links = {"correction_request": correction_request} if correction_request and patient else {}
     with uow:
         if patient is not None:
             indexed = uow.patients.get(patient)
@@ -67,7 +70,7 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
                         text=text, reporter_kind=reporter, language=language, received_at=now, updated_at=now,
                         department=routed, patient=patient, acting=acting,
                         staff=staff["sub"] if staff else None, staff_user=staff.get("fhirUser") if staff else None,
-                        staff_department=department if staff else None)
+                        staff_department=department if staff else None, links=links)
         uow.reports.add(report)
         uow.publish(TOPIC, _reported(report))
     return report
@@ -197,8 +200,8 @@ def on_amendment_answered(work, event: dict) -> None:
         return
     now = _when(event)
     for report in uow.reports.linked_to(str(data["task"])):
-        if report.department != data.get("custodian"):
-            continue  # only the custodian's own request closes a report routed to it
+        if report.department != data.get("custodian") or (report.patient and report.patient != data.get("patient")):
+            continue  # only the custodian's request for the same patient closes a report routed to it
         done = report.close_by_correction(translate(message, report.language), now)
         if uow.reports.replace(report, done):
             _closed(uow, done, None, str(data["status"]))
