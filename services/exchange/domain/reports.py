@@ -31,7 +31,7 @@ def normal_reference(text: str) -> str:
     """REFERENCE as typed by a person (lower case, spaces, O for 0, I/L for 1) in its stored form."""
     raw = "".join(c for c in text.upper() if c.isalnum())
     raw = raw.translate(str.maketrans("OIL", "011"))
-    if raw.startswith("R"):
+    if len(raw) == 13 and raw.startswith("R"):  # the prefix, typed or not (R is a code letter too)
         raw = raw[1:]
     return f"R-{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else ""
 

@@ -12,7 +12,6 @@ ACK_MESSAGE = N_("Your reference is {reference}. Keep it. You can use it to ask 
 ACK_NEXT = N_("Our quality team will read it and tell you what they do. See its status under My reports.")
 ACK_NEXT_ANONYMOUS = N_("Our quality team will read it. We did not keep your name. "
                         "Use the reference to follow your report.")
-SOME_DEPARTMENT = N_("Not shown (small department)")
 
 
 def words(code: str, names: dict, lang: str) -> dict:
