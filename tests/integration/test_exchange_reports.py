@@ -374,3 +374,11 @@ def test_a_patient_files_the_report_with_their_correction_request_and_only_its_a
     assert closed["note"] == "The team looked at your record and did not change it. You can tell them why you disagree."
     still = client.get(f"/patient/v1/reports/{theirs['id']}", headers=_patient(mint, OTHER)).get_json()
     assert still["status"]["code"] == "received"
+
+
+def test_a_report_on_a_patient_the_exchange_has_not_indexed_is_shown_to_no_other_quality_team(world, mint):
+    client, _service, _clock, _index = world
+    report = _filed(client, _patient(mint, "p-not-indexed"))
+    for dept in ("primary-care", "cardiology"):
+        assert client.get("/staff/v1/reports", headers=_quality(mint, dept=dept)).get_json()["items"] == []
+        assert client.get(f"/staff/v1/reports/{report['id']}", headers=_quality(mint, dept=dept)).status_code == 404

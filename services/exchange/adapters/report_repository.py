@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from services.exchange.adapters.tables import correction_requests as CR
 from services.exchange.adapters.tables import reports as T
 from services.exchange.adapters.tables import staff_members as S
-from services.exchange.domain.reports import CLOSED, Report
+from services.exchange.domain.reports import ANONYMOUS, CLOSED, Report
 
 _FIELDS = ("id", "reference", "kind", "text", "reporter_kind", "language", "department", "patient", "acting",
            "staff", "staff_user", "staff_department", "status", "note", "assignee", "assignee_user", "version")
@@ -75,9 +75,10 @@ class SqlReports:
 
     def queue(self, department: str, kind: str | None, status: str | None, limit: int, offset: int
               ) -> tuple[list[Report], bool]:
-        """One page of DEPARTMENT's quality queue (and the reports no department is shown for):
-        open ones first, then the oldest (domain/reports.py queue_key)."""
-        query = sa.select(T).where(sa.or_(T.c.department == department, T.c.department.is_(None)))
+        """One page of DEPARTMENT's quality queue (and the anonymous reports no department is shown
+        for): open ones first, then the oldest (domain/reports.py queue_key)."""
+        unplaced = sa.and_(T.c.department.is_(None), T.c.reporter_kind == ANONYMOUS)
+        query = sa.select(T).where(sa.or_(T.c.department == department, unplaced))
         if kind is not None:
             query = query.where(T.c.kind == kind)
         if status is not None:

@@ -59,7 +59,8 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
     with uow:
         if patient is not None:
             indexed = uow.patients.get(patient)
-            # a patient not yet indexed has no custodian: every quality team sees the report
+            # a patient not yet indexed has no custodian: the report waits unseen (it names the
+            # patient, so it is never shown to every quality team as an anonymous one is)
             routed = indexed.custodian if indexed else None
         elif anonymous:
             routed = rules.shown_department(department, uow.staff_counts.count(department))
@@ -104,7 +105,10 @@ def by_reference(uow, reference: str) -> Report:
 
 
 def _visible(report: Report | None, department: str) -> bool:
-    return report is not None and report.department in (department, None)
+    """DEPARTMENT's report, or an anonymous one shown for no department (every quality team's)."""
+    if report is None:
+        return False
+    return report.department == department or (report.department is None and report.reporter_kind == rules.ANONYMOUS)
 
 
 def for_quality(uow, report_id: str, department: str) -> Report:
