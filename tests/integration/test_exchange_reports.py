@@ -143,7 +143,8 @@ def test_a_patients_report_that_breaks_the_rules_is_a_422_naming_the_field_and_s
 def test_a_malformed_or_oversized_body_and_a_missing_scope_are_refused_and_store_nothing(world, mint):
     client, service, _clock, _index = world
     headers = _patient(mint)
-    broken = client.post("/patient/v1/reports", data="{not json", headers={**headers, "Content-Type": "application/json"})
+    broken = client.post("/patient/v1/reports", data="{not json",
+                         headers={**headers, "Content-Type": "application/json"})
     assert 400 <= broken.status_code < 500 and broken.content_type.startswith("application/problem+json")
     huge = client.post("/patient/v1/reports", json={**WRONG_ITEM, "text": "x" * 300_000}, headers=headers)
     assert huge.status_code == 413
@@ -376,9 +377,15 @@ def test_a_patient_files_the_report_with_their_correction_request_and_only_its_a
     assert still["status"]["code"] == "received"
 
 
-def test_a_report_on_a_patient_the_exchange_has_not_indexed_is_shown_to_no_other_quality_team(world, mint):
-    client, _service, _clock, _index = world
-    report = _filed(client, _patient(mint, "p-not-indexed"))
+def test_a_report_on_a_patient_not_yet_indexed_waits_unseen_until_the_first_import_names_the_custodian(world,
+                                                                                                       mint):
+    client, _service, _clock, index = world
+    report = _filed(client, _patient(mint, "p-new"))
     for dept in ("primary-care", "cardiology"):
         assert client.get("/staff/v1/reports", headers=_quality(mint, dept=dept)).get_json()["items"] == []
         assert client.get(f"/staff/v1/reports/{report['id']}", headers=_quality(mint, dept=dept)).status_code == 404
+    _feed(index, "phr.records.v1", new_event("phr.records.imported", "/services/records", "p-new", {
+        "patient": "p-new", "custodian": "cardiology", "resource_count": 1,
+        "resource_types": {"Observation": 1}, "imported_at": T0.isoformat()}))
+    assert client.get(f"/staff/v1/reports/{report['id']}", headers=_quality(mint, dept="cardiology")).status_code == 200
+    assert client.get("/staff/v1/reports", headers=_quality(mint)).get_json()["items"] == []

@@ -86,6 +86,11 @@ class SqlReports:
         closed = sa.case((T.c.status == CLOSED, 1), else_=0)
         return self._page(query.order_by(closed, T.c.received_at, T.c.id), limit, offset)
 
+    def route_waiting(self, patient: str, custodian: str) -> None:
+        """Send PATIENT's reports that wait for a custodian to CUSTODIAN's quality staff."""
+        self.conn.execute(T.update().where(T.c.patient == patient, T.c.department.is_(None))
+                          .values(department=custodian))
+
     def linked_to(self, task: str) -> list[Report]:
         """The open reports linked to the correction request TASK (Task/<id>)."""
         rows = self.conn.execute(sa.select(T).where(T.c.correction_request == task, T.c.status != CLOSED)

@@ -169,7 +169,8 @@ def _report_columns() -> list[sa.Column]:
         sa.Column("assignee", sa.String(64), nullable=True),
         sa.Column("assignee_user", sa.String(100), nullable=True),
         sa.Column("links", sa.Text, nullable=False),  # JSON object
-        sa.Column("correction_request", sa.String(72), nullable=True, index=True),  # links' Task, to close on its answer
+        # the links' correction request (Task/<id>), searched when its answer comes to close the report
+        sa.Column("correction_request", sa.String(72), nullable=True, index=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),

@@ -23,6 +23,7 @@ def on_records_imported(work, event: dict) -> None:
     known = uow.patients.get(patient)
     if known is None:
         uow.patients.add(IndexedPatient(patient, custodian, count, types, event["id"], now))
+        uow.reports.route_waiting(patient, custodian)  # reports made before the first import
         return
     merged = dict(known.resource_types)
     for name, n in types.items():

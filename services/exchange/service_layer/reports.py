@@ -60,7 +60,8 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         if patient is not None:
             indexed = uow.patients.get(patient)
             # a patient not yet indexed has no custodian: the report waits unseen (it names the
-            # patient, so it is never shown to every quality team as an anonymous one is)
+            # patient, so it is never shown to every quality team as an anonymous one is) until
+            # the patient's first import routes it (handlers.py on_records_imported)
             routed = indexed.custodian if indexed else None
         elif anonymous:
             routed = rules.shown_department(department, uow.staff_counts.count(department))
