@@ -21,7 +21,7 @@ EVENTS_DIR = Path(__file__).parent / "events"
 #: The Kafka topics events travel on (each event file's ``x-topic`` names one of them); every
 #: topic has a ``<topic>.dlq`` beside it for events its consumers gave up on.
 TOPICS = ("phr.consent.v1", "phr.records.v1", "phr.exchange.v1", "phr.records.fetch.v1",
-          "phr.audit.v1", "phr.notify.v1", "phr.accounts.v1", "phr.directory.v1")
+          "phr.audit.v1", "phr.notify.v1", "phr.accounts.v1", "phr.directory.v1", "phr.feedback.v1")
 #: Partitions per topic; events are keyed by patient id, so one patient's events keep their order.
 PARTITIONS = 6
 

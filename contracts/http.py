@@ -51,6 +51,8 @@ def problems(*statuses: int, schema: type | None = None) -> tuple[Response, ...]
     text = {400: "The request is malformed.", 401: "No valid access token.",
             403: "The token does not allow this.", 404: "Not found, or not yours to see.",
             409: "Conflicts with what is stored.", 410: "No longer valid.",
+            412: "Changed since you read it (If-Match).", 413: "The body is too large.",
+            428: "Send If-Match with the ETag you read.",
             422: "The body breaks the contract; the problem names the field.",
             429: "Too many requests; see Retry-After.", 501: "Not implemented yet."}
     return tuple(Response(code, text.get(code, "Error."), schema, PROBLEM) for code in statuses)

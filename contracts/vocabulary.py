@@ -52,6 +52,28 @@ ROLE_SCOPES = {
 }
 EMERGENCY_SCOPE = "user/BreakGlass.c"
 
+# -- reports: anyone may say "this is wrong" (the exchange service keeps them) ----------------
+#: What a report is about, each pointing at its own thing: a record item (resource type + id),
+#: the words of a page, a disclosure (a ledger entry), a near miss or incident (staff only), or
+#: the system itself.
+REPORT_KINDS = ("wrong-information", "hard-to-understand", "wrong-access", "safety", "system-problem")
+REPORT_KIND_NAMES = {"wrong-information": N_("Wrong information in a record"),
+                     "hard-to-understand": N_("Words that are hard to understand"),
+                     "wrong-access": N_("Someone saw a record who should not have"),
+                     "safety": N_("A near miss or safety incident"),
+                     "system-problem": N_("A problem with the system")}
+#: Kinds only staff may report: a near miss or incident happens in the work of care.
+STAFF_ONLY_REPORT_KINDS = ("safety",)
+#: Where a report stands, in order; each has words, never a colour alone.
+REPORT_STATUSES = ("received", "looking-into-it", "acted-on", "closed")
+REPORT_STATUS_NAMES = {"received": N_("Received"), "looking-into-it": N_("Looking into it"),
+                       "acted-on": N_("Acted on"), "closed": N_("Closed")}
+#: An anonymous staff report keeps its department only when at least this many staff belong to
+#: it at that moment: in a smaller one the department alone could name the person.
+ANONYMOUS_MIN_STAFF = 5
+#: The longest free text a report takes, in characters.
+REPORT_TEXT_MAX = 2000
+
 # -- purposes of use ---------------------------------------------------------------------------
 PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PATRQT")
 EMERGENCY_PURPOSE = "ETREAT"

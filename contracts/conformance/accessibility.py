@@ -77,6 +77,14 @@ def ask_patient_to_share(ctx: Context) -> None:
         raise AssertionError(f"a clinician asking patient A to share answered {resp.status_code}: {resp.text[:300]}")
 
 
+def report_a_problem(ctx: Context) -> None:
+    """Have patient A report a problem, so that one of their reports can be read."""
+    resp = ctx.gateway.post("/patient/v1/reports", ctx.identity("patient"), json={
+        "kind": "system-problem", "text": "A page was slow to load.", "about": {"page": "/portal"}})
+    if resp.status_code != 201:
+        raise AssertionError(f"patient A reporting a problem answered {resp.status_code}: {resp.text[:300]}")
+
+
 def run(ctx: Context) -> list[Result]:
     """Check every patient-facing read in every language; one result per operation and language."""
     results = []
@@ -90,6 +98,12 @@ def run(ctx: Context) -> list[Result]:
             raise Skip(f"needs {ctx.missing.get('clinician', 'a clinician')}")
         ask_patient_to_share(ctx)
     results.append(setup)
+    filed = Result("accessibility", "patient A reports a problem (to read the report)")
+    with timed(filed):
+        if not ctx.has("patient"):
+            raise Skip(f"needs {ctx.missing.get('patient', 'patient A')}")
+        report_a_problem(ctx)
+    results.append(filed)
     for path in paths:
         for language in ctx.languages:
             result = Result("accessibility", f"GET {path} [{language}]")

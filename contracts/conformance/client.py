@@ -16,10 +16,12 @@ from contracts.vocabulary import EMERGENCY_SCOPE, ROLE_SCOPES
 
 TIMEOUT = 30
 PATIENT_SCOPE = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c "
-                 "patient/Task.c")
+                 "patient/Task.c patient/Report.c")
 #: The staff console's client and everything it may ask for; a token gets its person's roles' share.
 CONSOLE_CLIENT_ID = "phr-console"
-STAFF_SCOPE = " ".join(["openid fhirUser offline_access", *ROLE_SCOPES.values(), EMERGENCY_SCOPE])
+#: Every member of staff may report a problem and follow it (user/Report.cr, whatever their roles:
+#: gateway/authz/departments.py STAFF_BASE_SCOPES), so the console asks for it too.
+STAFF_SCOPE = " ".join(["openid fhirUser offline_access user/Report.cr", *ROLE_SCOPES.values(), EMERGENCY_SCOPE])
 
 
 class LoginError(Exception):

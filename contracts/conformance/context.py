@@ -34,7 +34,8 @@ ROLES = {
 #: console does, with codes computed from their authenticator key.
 STAFF = {"clinician": ("clinician", "requester"), "emergency_clinician": ("clinician", "emergency"),
          "privacy_officer": ("privacy-officer", "department"),
-         "records_officer": ("records-officer", "department"), "staff_admin": ("admin", None)}
+         "records_officer": ("records-officer", "department"), "quality": ("quality", "department"),
+         "staff_admin": ("admin", None)}
 
 
 @dataclass

@@ -31,7 +31,7 @@ POSITIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_con
 NEGATIVE_CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 #: Identities in the order the kit prefers them when several hold an operation's scopes.
 PREFERENCE = ("department", "oversight", "patient", "requester", "emergency", "admin", "clinician",
-              "emergency_clinician", "privacy_officer", "records_officer", "staff_admin")
+              "emergency_clinician", "privacy_officer", "records_officer", "quality", "staff_admin")
 MAX_FAILURES_SHOWN = 5
 TIMEOUT = 30
 

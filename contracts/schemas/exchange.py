@@ -148,7 +148,7 @@ class NotificationSchema(Schema):
         ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired",
          "amendment-accepted", "amendment-rejected", "amendment-completed", "department-disabled",
          "break-glass-justified", "break-glass-not-justified", "sharing-requested", "sharing-approved",
-         "sharing-declined"]))
+         "sharing-declined", "report-closed"]))
     title = fields.String(required=True)
     message = fields.String(required=True)
     date = fields.Nested(DisplayDateSchema, required=True)

@@ -121,6 +121,7 @@ def person_name(who: dict | None) -> str:
 ROLE_ONLY = {("clinician",): N_("Only a clinician can use this page."),
              ("privacy-officer",): N_("Only a privacy officer can use this page."),
              ("records-officer",): N_("Only a records officer of this department may do this."),
+             ("quality",): N_("Only the quality team can use this page."),
              ("quality", "privacy-officer"): N_("Only quality staff or a privacy officer can use this page.")}
 
 

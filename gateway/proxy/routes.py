@@ -16,6 +16,7 @@ from services.common import bodies
 UPSTREAMS: list[tuple[str, str]] = [
     ("/patient/v1/notifications", "exchange"),
     ("/patient/v1/disclosures", "exchange"),
+    ("/patient/v1/reports", "exchange"),
     ("/patient/v1/amendments", "records"),
     ("/patient/v1/corrections", "records"),
     ("/patient/v1/consents", "consent"),
@@ -30,6 +31,7 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/staff/v1/requests", "exchange"),
     ("/staff/v1/break-glass-reviews", "exchange"),
     ("/staff/v1/disclosures", "exchange"),
+    ("/staff/v1/reports", "exchange"),
     ("/staff/v1/break-glass", "consent"),  # after its longer sibling above: prefixes match in order
     ("/staff/v1/measures/consent", "consent"),
     ("/staff/v1/measures/records", "records"),
@@ -76,6 +78,10 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/patient/v1/sharing-requests/{id}/decline", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/disclosures", ("patient", "AuditEvent", "s")),
     ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
+    # reports: a patient (or caregiver) reports a problem and follows their own
+    ("POST", "/patient/v1/reports", ("patient", "Report", "c")),
+    ("GET", "/patient/v1/reports", ("patient", "Report", "s")),
+    ("GET", "/patient/v1/reports/{id}", ("patient", "Report", "r")),
     # consent (departments)
     ("POST", "/consent/v1/decisions", ("system", "Consent", "r")),
     # breaking the glass needs a scope no wildcard covers, held by emergency departments only
@@ -109,6 +115,14 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/staff/v1/measures/consent", ("user", "Measure", "rs")),
     ("GET", "/staff/v1/measures/records", ("user", "Measure", "rs")),
     ("GET", "/staff/v1/measures/exchange", ("user", "Measure", "rs")),
+    # reports: any member of staff reports and follows their own (user/Report.cr); a department's
+    # quality staff triage (user/Report.rsu); user/Report is covered by no wildcard
+    ("POST", "/staff/v1/reports", ("user", "Report", "c")),
+    ("GET", "/staff/v1/reports/mine", ("user", "Report", "r")),
+    ("GET", "/staff/v1/reports/follow/{ref}", ("user", "Report", "r")),
+    ("GET", "/staff/v1/reports", ("user", "Report", "rs")),
+    ("GET", "/staff/v1/reports/{id}", ("user", "Report", "rs")),
+    ("POST", "/staff/v1/reports/{id}", ("user", "Report", "u")),
     # oversight: the equity report needs a scope no wildcard covers (services.common.smart)
     ("GET", "/equity/v1/report", ("system", "Equity", "r")),
 ]

@@ -20,8 +20,8 @@ from contracts.conformance.client import LoginError, staff_login
 from tests.support.client import demo_departments, demo_patient_headers
 from tests.support.staff import PASSWORD, join_over_http
 
-ALL_ROLES = ["clinician", "records-officer", "privacy-officer", "admin"]
-PATIENT_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Task.c"
+ALL_ROLES = ["clinician", "records-officer", "privacy-officer", "quality", "admin"]
+PATIENT_SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Task.c patient/Report.c"
 #: What an outsider sends to each answering endpoint: a body the owner's department would accept.
 BODIES = {
     "POST /staff/v1/break-glass-reviews/{id}": {"outcome": "justified", "note": "Looked fine."},
@@ -29,6 +29,7 @@ BODIES = {
     "POST /staff/v1/corrections/{id}/deny": {"reason": "The record is right."},
     "PUT /staff/v1/admin/staff/{id}/roles": {"roles": ["clinician"]},
     "POST /staff/v1/admin/staff/{id}/disable": None,
+    "POST /staff/v1/reports/{id}": {"status": "looking-into-it", "note": "Looking."},
 }
 
 
@@ -104,17 +105,26 @@ def owned(stack) -> dict:
     assert correction.status_code == 201, correction.text
     member = next(m for m in _call(owner, gw, "GET", "/staff/v1/admin/staff").json()["items"]
                   if m["username"] != "sec.owner")
+    # a patient's report goes to the custodian's quality staff; a named staff report is followed
+    # under /mine only, so its reference shows nothing to anyone (an anonymous one is the reference's)
+    report = requests.post(gw + "/patient/v1/reports", headers=patient, timeout=30, json={
+        "kind": "wrong-information", "text": "Not mine.",
+        "about": {"resource_type": "Condition", "id": record["id"].split("/")[-1]}})
+    assert report.status_code == 201, report.text
+    named = _call(owner, gw, "POST", "/staff/v1/reports", {"kind": "system-problem", "text": "Slow."})
+    assert named.status_code == 201, named.text
 
     ids = {"/staff/v1/requests/{id}": asked.json()["id"], "/staff/v1/sharing-requests/{id}": sharing_id,
            "/staff/v1/break-glass-reviews/{id}": claim.json()["id"],
            "/staff/v1/corrections/{id}": correction.json()["id"],
-           "/staff/v1/admin/staff/{id}": member["id"]}
+           "/staff/v1/admin/staff/{id}": member["id"], "/staff/v1/reports/follow/{ref}": named.json()["reference"],
+           "/staff/v1/reports/{id}": report.json()["id"]}
     made = {}
     for operation in _staff_operations()["with an id"]:
         method, path = operation.split(" ", 1)
         base = next((b for b in ids if path.startswith(b)), None)
         assert base is not None, f"{operation}: add an item of another department for it to this test"
-        made[operation] = path.replace("{id}", ids[base])
+        made[operation] = path.replace("{id}", ids[base]).replace("{ref}", ids[base])
     return {"paths": made, "owner": owner, "ids": ids, "patient": who["patient"]}
 
 

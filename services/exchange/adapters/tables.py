@@ -144,3 +144,59 @@ equity_exchanges = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=True),  # fulfilled | denied | failed
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+
+# Reports (migration 0008, domain/reports.py). An anonymous staff report keeps no person at all:
+# patient, acting, staff, staff_user and staff_department stay empty, and department is set only
+# when the reporter's department had ANONYMOUS_MIN_STAFF staff or more at that moment.
+def _report_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("reference", sa.String(20), nullable=False, unique=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("about", sa.Text, nullable=False),  # JSON: what the report points at
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("reporter_kind", sa.String(16), nullable=False),
+        sa.Column("language", sa.String(35), nullable=False),
+        sa.Column("department", sa.String(100), nullable=True),  # whose quality staff triage it
+        sa.Column("patient", sa.String(64), nullable=True, index=True),
+        sa.Column("acting", sa.String(64), nullable=True),
+        sa.Column("staff", sa.String(64), nullable=True, index=True),
+        sa.Column("staff_user", sa.String(100), nullable=True),
+        sa.Column("staff_department", sa.String(100), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("note", sa.Text, nullable=True),
+        sa.Column("assignee", sa.String(64), nullable=True),
+        sa.Column("assignee_user", sa.String(100), nullable=True),
+        sa.Column("links", sa.Text, nullable=False),  # JSON object
+        # the links' correction request (Task/<id>), searched when its answer comes to close the report
+        sa.Column("correction_request", sa.String(72), nullable=True, index=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+    ]
+
+
+reports = sa.Table("reports", metadata, *_report_columns(),
+                   sa.Index("ix_reports_queue", "department", "received_at"))
+
+# How many staff each department has now (phr.accounts.staff-activated / -disabled), so that an
+# anonymous report keeps its department only in a department of 5 or more. It is never joined
+# with the reports: it says how many, not who reported.
+staff_members = sa.Table(
+    "staff_members", metadata,
+    sa.Column("staff_id", sa.String(36), primary_key=True),
+    sa.Column("department", sa.String(100), nullable=False, index=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+
+# Correction requests (phr.records.amendment-requested): whose they are, so a report is linked
+# only to a request of the same patient's custodian.
+correction_requests = sa.Table(
+    "correction_requests", metadata,
+    sa.Column("task", sa.String(72), primary_key=True),  # Task/<id>
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("custodian", sa.String(100), nullable=False),
+)

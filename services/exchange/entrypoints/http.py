@@ -11,9 +11,10 @@ from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
 from services.exchange.adapters.metrics import BreakGlassReviewGauge
+from services.exchange.adapters.report_measures import report_measures
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
-from services.exchange.entrypoints import departments, equity, patient, staff
+from services.exchange.entrypoints import departments, equity, patient, reports, staff
 from services.exchange.entrypoints.worker import consumer_specs
 from services.exchange.service_layer import measures as human_measures
 
@@ -44,5 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     patient.register(app)
     equity.register(app)
     staff.register(app)
+    reports.register(app)
+    measures.providers(app).append(report_measures(exchange.engine, lambda: exchange.flow.clock()))
     tracing.trace_app(app)
     return app

@@ -81,7 +81,7 @@ def notification(row: Notification, lang: str, names: w.Names) -> dict:
     title, message = w.NOTICES[row.kind]
     values = dict(department=who, count=params.get("resource_count", 0),
                   purpose=w.purpose_phrase(params.get("purpose", "TREAT"), lang),
-                  kinds=w.kinds_phrase(params.get("classes") or [], lang))
+                  kinds=w.kinds_phrase(params.get("classes") or [], lang), reference=params.get("reference", ""))
     return {"id": row.id, "kind": row.kind, "title": w.t(title, lang, **values),
             "message": w.t(message, lang, **values), "date": w.long_date(row.created_at, lang)}
 

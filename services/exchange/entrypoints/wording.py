@@ -80,6 +80,8 @@ NOTICES = {
     "department-disabled": (N_("A request for your records was stopped"),
                             N_("{department} asked for your records. It was closed before it got them, "
                                "so nothing was shared.")),
+    "report-closed": (N_("Your report was closed"),
+                      N_("We closed your report {reference}. See what we did under My reports.")),
 }
 A_CAREGIVER = N_("A caregiver")
 

@@ -18,10 +18,12 @@ from services.exchange.service_layer.equity import EQUITY_HANDLERS, EQUITY_TOPIC
 from services.exchange.service_layer.flow import connections
 from services.exchange.service_layer.handlers import HANDLERS
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
+from services.exchange.service_layer.reports import STAFF_HANDLERS
 
 log = logging.getLogger(__name__)
 FLOW_GROUP, NOTIFY_GROUP, RECORDS_GROUP = "phr-exchange-flow", "phr-exchange-notify", "phr-exchange-records"
 EQUITY_GROUP, DIRECTORY_GROUP = "phr-exchange-equity", "phr-exchange-directory"
+STAFF_GROUP = "phr-exchange-staff"
 FLOW_TOPICS = ["phr.exchange.v1", "phr.records.fetch.v1"]
 FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 10, 250
 
@@ -42,7 +44,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
     """The worker's consumer groups. The client's default fetch wait (500 ms) would be paid on
     every hop of the flow (the embedded broker holds an empty fetch that long): the flow asks
     for data every FETCH_WAIT_MS while requests come, every IDLE_FETCH_WAIT_MS once idle;
-    notifications, the patient index, the equity projection and the directory can wait a little."""
+    notifications, the patient index, the equity projection, the directory and the staff counts
+    (reports) can wait a little."""
     engine = exchange.engine
     return [
         ConsumerSpec(FLOW_GROUP, FLOW_TOPICS, IdempotentConsumer(
@@ -56,6 +59,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.equity", engine, processed_events, EQUITY_HANDLERS, dead_letters)),
         ConsumerSpec(DIRECTORY_GROUP, [directory.TOPIC], IdempotentConsumer(
             "exchange.directory", engine, processed_events, directory_handlers(exchange), dead_letters)),
+        ConsumerSpec(STAFF_GROUP, ["phr.accounts.v1"], IdempotentConsumer(
+            "exchange.staff", engine, processed_events, STAFF_HANDLERS, dead_letters)),
     ]
 
 

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from services.exchange.domain.model import IndexedPatient
 from services.exchange.service_layer.notify import on_amendment_updated
+from services.exchange.service_layer.reports import on_amendment_answered, on_amendment_requested
 from services.exchange.service_layer.unit_of_work import on
 
 
@@ -22,6 +23,7 @@ def on_records_imported(work, event: dict) -> None:
     known = uow.patients.get(patient)
     if known is None:
         uow.patients.add(IndexedPatient(patient, custodian, count, types, event["id"], now))
+        uow.reports.route_waiting(patient, custodian)  # reports made before the first import
         return
     merged = dict(known.resource_types)
     for name, n in types.items():
@@ -30,5 +32,13 @@ def on_records_imported(work, event: dict) -> None:
                                         event["id"], now))
 
 
+def on_amendment_changed(work, event: dict) -> None:
+    """Tell the patient what the custodian did with their correction request, and close the
+    reports linked to it, in one transaction."""
+    on_amendment_updated(work, event)
+    on_amendment_answered(work, event)
+
+
 HANDLERS = {"phr.records.imported": on_records_imported,
-            "phr.records.amendment-updated": on_amendment_updated}
+            "phr.records.amendment-requested": on_amendment_requested,
+            "phr.records.amendment-updated": on_amendment_changed}

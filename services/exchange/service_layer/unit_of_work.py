@@ -9,6 +9,7 @@ from services.common.outbox import enqueue
 from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepartments, SqlEquityProjection,
                                                    SqlLedger, SqlMeasures, SqlNotifications, SqlPatientIndex,
                                                    SqlRequests)
+from services.exchange.adapters.report_repository import SqlCorrectionRequests, SqlReports, SqlStaffCounts
 from services.exchange.adapters.tables import outbox
 
 
@@ -27,6 +28,9 @@ class _OnConnection:
         self.departments = SqlDepartments(conn)
         self.reviews = SqlBreakGlassReviews(conn)
         self.measures = SqlMeasures(conn)
+        self.reports = SqlReports(conn)
+        self.staff_counts = SqlStaffCounts(conn)
+        self.corrections = SqlCorrectionRequests(conn)
 
     def publish(self, topic: str, event: dict) -> None:
         """Queue EVENT in the outbox of this transaction."""
