@@ -60,9 +60,9 @@ def _published(stack, report_id: str) -> list[dict]:
 def test_a_wrong_item_becomes_a_correction_request_and_its_acceptance_closes_the_report_in_spanish(stack):
     who = _new_patient(stack, "Antonio_Castellanos")
     me = _patient_api(stack, who, "es")
-    quality = Api(stack.gateway, join_over_http(stack, "pc.quality", ["quality"], "Quim Quality", CUSTODIAN)
+    quality = Api(stack.gateway, join_over_http(stack, "rep.quality", ["quality"], "Quim Quality", CUSTODIAN)
                   .headers("en"))
-    officer = Api(stack.gateway, join_over_http(stack, "pc.records", ["records-officer"], "Rita Records",
+    officer = Api(stack.gateway, join_over_http(stack, "rep.records", ["records-officer"], "Rita Records",
                                                 CUSTODIAN).headers("en"))
     item = me.get("/patient/v1/records", params={"category": "conditions"}).json()["items"][0]
     filed = me.post("/patient/v1/reports", json={
