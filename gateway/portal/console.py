@@ -74,14 +74,15 @@ def see_other(endpoint: str) -> Response:
 
 
 # forms that make something: once per form, however often it is sent (gateway/portal/once.py) ---------
-def first_send(fallback: str) -> tuple[str | None, Response | None]:
+def first_send(fallback: str, anonymous: bool = False) -> tuple[str | None, Response | None]:
     """Claim the form's one-time token: (token, None) on its first send; (None, a redirect to what
     the first send made, else to FALLBACK) on any later one. A form without a token (a page
-    loaded before tokens were given) is sent as it is: (None, None)."""
+    loaded before tokens were given) is sent as it is: (None, None). An ANONYMOUS send claims it
+    for no one: the claim's time would otherwise tie the person to what they sent."""
     token = request.form.get("once", "")
     if not 20 <= len(token) <= 64:
         return None, None
-    first, went = stores().form_sends.claim(token, me()["sub"] or "")
+    first, went = stores().form_sends.claim(token, "" if anonymous else (me()["sub"] or ""))
     if first:
         return token, None
     flash(_(SENT_ALREADY if went else STILL_SENDING), "status")

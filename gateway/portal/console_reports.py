@@ -69,7 +69,7 @@ def send_report():
         errors["words"] = _("Copy the words that were hard to understand.")
     if errors:
         return _report_page(400, errors, form)
-    token, again = first_send("/console/report")
+    token, again = first_send("/console/report", anonymous=form["anonymous"])
     if again:
         return again
     about = {"page": "/console", "words": form["words"]} if form["kind"] == "hard-to-understand" else {}

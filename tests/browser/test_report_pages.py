@@ -130,6 +130,18 @@ def test_a_patient_reports_a_problem_with_the_keyboard_alone(browser, stack, peo
         context.close()
 
 
+def _form_send_owners(stack) -> tuple[int, int]:
+    """How many one-time form tokens the running stack's gateway holds: all, and claimed for no one."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(stack.database_url("gateway"))
+    try:
+        with engine.connect() as conn:
+            owners = list(conn.execute(sa.text("SELECT owner FROM form_sends")).scalars())
+        return len(owners), owners.count("")
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_consoles_report_form_and_the_quality_queue_pass_axe_and_a_triage_reaches_the_patient(
         browser, stack, people, lang):
@@ -145,8 +157,12 @@ def test_the_consoles_report_form_and_the_quality_queue_pass_axe_and_a_triage_re
         page.check("#kind-safety")
         page.fill("#text", "A near miss with two drips.")
         page.check("#anonymous")
+        before = _form_send_owners(stack)
         submit(page)
         assert "R-" in page.locator("main").inner_text()
+        # the one-time token of an anonymous send is claimed for no one: its time would name them
+        after = _form_send_owners(stack)
+        assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
         check(page, lang, "console-report-sent", problems)
         page.goto(stack.gateway + "/console/quality")
         check(page, lang, "console-quality", problems)
