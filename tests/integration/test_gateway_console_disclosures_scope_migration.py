@@ -8,6 +8,6 @@ OLD_CONSOLE = "openid fhirUser offline_access user/Exchange.cr user/BreakGlassRe
 def test_an_upgraded_console_client_may_read_the_disclosures_and_others_are_untouched(tmp_path):
     rows = {"phr-console": ("portal", OLD_CONSOLE),
             "cardiology": ("department", "system/*.rs system/Exchange.cr system/Consent.r")}
-    after = scopes_after_upgrade(tmp_path, "0011_form_sends", rows)
+    after = scopes_after_upgrade(tmp_path, "0011_form_sends", rows, to="0012_console_disclosures_scope")
     assert after["phr-console"] == OLD_CONSOLE + " user/AuditEvent.rs"
     assert after["cardiology"] == rows["cardiology"][1]

@@ -178,9 +178,11 @@ def upgrade_to(url: str, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-def scopes_after_upgrade(tmp_path, revision: str, rows: dict[str, tuple[str, str]]) -> dict[str, str]:
+def scopes_after_upgrade(tmp_path, revision: str, rows: dict[str, tuple[str, str]],
+                         to: str = "head") -> dict[str, str]:
     """Store the clients ROWS ({client_id: (kind, scope)}) in a gateway database at REVISION,
-    migrate it to the head, and return each client's scope then."""
+    migrate it to TO (the migration under test; later ones may add scopes of their own), and
+    return each client's scope then."""
     from services.common.db import make_engine, migrate
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     upgrade_to(url, revision)
@@ -190,7 +192,10 @@ def scopes_after_upgrade(tmp_path, revision: str, rows: dict[str, tuple[str, str
             for name, (kind, scope) in rows.items():
                 conn.execute(CLIENTS.insert().values(client_id=name, kind=kind, name=name, secret_hash=None,
                                                      jwks=None, scope=scope, redirect_uris="[]", created_at=0))
-        migrate(url, MIGRATIONS_DIR)
+        if to == "head":
+            migrate(url, MIGRATIONS_DIR)
+        else:
+            upgrade_to(url, to)
         with engine.connect() as conn:
             return dict(conn.execute(sa.select(CLIENTS.c.client_id, CLIENTS.c.scope)).all())
     finally:
