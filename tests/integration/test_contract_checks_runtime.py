@@ -108,9 +108,9 @@ def test_the_environment_chooses_the_mode(registry, monkeypatch):
     assert make_app(None, registry).test_client().get("/patient/v1/bad").status_code == 500
 
 
-def test_off_mode_installs_nothing(registry):
+def test_off_mode_installs_no_check_and_only_counts_the_language_patients_are_answered_in(registry):
     app = make_app("off", registry)
-    assert app.after_request_funcs.get(None, []) == []
+    assert [f.__name__ for f in app.after_request_funcs.get(None, [])] == ["_count_language"]
     assert app.test_client().get("/patient/v1/bad").status_code == 200
     assert registry.get_sample_value("contract_violations_total",
                                      {"service": "records", "rule": "colour-only"}) is None
