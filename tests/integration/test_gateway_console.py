@@ -6,33 +6,13 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
-import pytest
 import requests
 
-from gateway import storage
-from gateway.admin.clients import ensure_console_client
 from tests.security.gateway_server import GatewayServer
 from tests.support.gateway import hidden_fields
-from tests.support.staff import PASSWORD, console_directory, console_session, gateway_staff_store, person, totp_code
+from tests.support.staff import PASSWORD, console_session, person, totp_code
 
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = {"at": int(time.time()) // 30 * 30 + 10}
-    monkeypatch.setattr(storage, "now", lambda: now["at"])
-    return now
-
-
-@pytest.fixture
-def gw(tmp_path, database_url, clock):
-    with GatewayServer(tmp_path, database_url) as server:
-        engine = server.app.extensions["gateway"].engine
-        server.directory = console_directory(engine)
-        ensure_console_client(engine, [server.url + "/console/callback"])
-        server.staff = gateway_staff_store(engine)
-        yield server
 
 
 def csrf(page: str) -> str:

@@ -7,31 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-import time
-
-import pytest
-
-from gateway import storage
-from gateway.admin.clients import ensure_console_client
-from tests.security.gateway_server import GatewayServer
-from tests.support.staff import console_directory, console_session, gateway_staff_store, person
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    now = {"at": int(time.time()) // 30 * 30 + 10}
-    monkeypatch.setattr(storage, "now", lambda: now["at"])
-    return now
+from tests.support.staff import console_session, person
 
-
-@pytest.fixture
-def gw(tmp_path, database_url, clock):
-    with GatewayServer(tmp_path, database_url) as server:
-        engine = server.app.extensions["gateway"].engine
-        server.directory = console_directory(engine)
-        ensure_console_client(engine, [server.url + "/console/callback"])
-        server.staff = gateway_staff_store(engine)
-        yield server
 
 
 def text(fragment: str) -> str:

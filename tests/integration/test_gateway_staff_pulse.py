@@ -4,34 +4,14 @@ HTTP, on SQLite and PostgreSQL: asked at most once a week, kept without the pers
 from __future__ import annotations
 
 import re
-import time
 
-import pytest
 import requests
 import sqlalchemy as sa
 
-from gateway import schema, storage
-from gateway.admin.clients import ensure_console_client
+from gateway import schema
 from gateway.portal.pulse import SMALLEST_GROUP, period, this_week
-from tests.security.gateway_server import GatewayServer
-from tests.support.staff import console_directory, console_session, gateway_staff_store, person
+from tests.support.staff import console_session, person
 
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = {"at": int(time.time()) // 30 * 30 + 10}
-    monkeypatch.setattr(storage, "now", lambda: now["at"])
-    return now
-
-
-@pytest.fixture
-def gw(tmp_path, database_url, clock):
-    with GatewayServer(tmp_path, database_url) as server:
-        engine = server.app.extensions["gateway"].engine
-        server.directory = console_directory(engine)
-        ensure_console_client(engine, [server.url + "/console/callback"])
-        server.staff = gateway_staff_store(engine)
-        yield server
 
 
 def csrf(page: str) -> str:
