@@ -11,9 +11,12 @@ answer. A signed cookie would keep even that out of the database, but it would a
 every other browser and after every sign-out; the bare (person, week) row tells nobody what
 the person said. Both are written in one transaction, so an answer cannot be counted twice.
 
-Results are shown (the measure ``phr_staff_pulse`` and the dashboard) only for a department
-with at least ``SMALLEST_GROUP`` answers in the period: in a smaller group, people could tell
-who said what.
+Results are shown (the measure ``phr_staff_pulse`` and the dashboard) only for completed ISO
+weeks, never the current one, and a department's week counts only when it had at least
+``SMALLEST_GROUP`` answers in that week: figures that moved while the week went on would tell
+whoever read them before and after a colleague answered what that colleague said, and in a
+smaller group people could tell who said what. The period is the last ``PERIOD_WEEKS``
+completed weeks, so the figures change once a week, by whole groups of 5 or more.
 """
 from __future__ import annotations
 
@@ -34,9 +37,9 @@ QUESTIONS = {
                {"helped": N_("It helped"), "neither": N_("Neither"), "in-the-way": N_("It got in the way")}),
 }
 SMALLEST_GROUP = 5
-PERIOD_WEEKS = 4  # the figures shown cover this many ISO weeks, the current one included
-HELP = ("Staff pulse answers of the last 4 weeks by department, question and answer "
-        "(departments with 5 or more answers only)")
+PERIOD_WEEKS = 4  # the figures shown cover this many completed ISO weeks (never the current one)
+HELP = ("Staff pulse answers of the last 4 completed weeks by department, question and answer "
+        "(a department's week counts only with 5 or more answers in it)")
 
 
 def week_of(day: dt.date) -> str:
@@ -50,9 +53,9 @@ def this_week() -> str:
 
 
 def period(weeks: int = PERIOD_WEEKS) -> list[str]:
-    """The ISO weeks of the period that ends this week."""
+    """The last WEEKS completed ISO weeks: the period ends with last week, never this one."""
     today = dt.datetime.fromtimestamp(storage.now(), dt.timezone.utc).date()
-    return [week_of(today - dt.timedelta(weeks=n)) for n in range(weeks)]
+    return [week_of(today - dt.timedelta(weeks=n)) for n in range(1, weeks + 1)]
 
 
 class StaffPulse(TableStore):
@@ -76,18 +79,18 @@ class StaffPulse(TableStore):
         return True
 
     def results(self, weeks: list[str], department: str | None = None) -> list[tuple[str, str, str, int]]:
-        """(department, question, answer, how many) over WEEKS, for departments (or DEPARTMENT)
-        with at least SMALLEST_GROUP answers in them."""
+        """(department, question, answer, how many) over WEEKS, counting a department's (or
+        DEPARTMENT's) week only when it had at least SMALLEST_GROUP answers in that week."""
         c = t.staff_pulse_answers.c
         where = [c.week.in_(weeks)] + ([c.department == department] if department else [])
-        big = (sa.select(c.department).where(*where).group_by(c.department)
+        big = (sa.select(c.department, c.week).where(*where).group_by(c.department, c.week)
                .having(sa.func.count() >= SMALLEST_GROUP))
         found = []
         with self.engine.connect() as conn:
             for question in QUESTIONS:
                 column = c[question]
                 query = (sa.select(c.department, column, sa.func.count())
-                         .where(*where, c.department.in_(big), column.is_not(None))
+                         .where(*where, sa.tuple_(c.department, c.week).in_(big), column.is_not(None))
                          .group_by(c.department, column).order_by(c.department, column))
                 found += [(dept, question, answer, n) for dept, answer, n in conn.execute(query)]
         return sorted(found)

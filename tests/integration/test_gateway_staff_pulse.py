@@ -1,6 +1,6 @@
 """The staff's weekly pulse in the console (gateway/portal/pulse.py, console_pulse.py) over real
 HTTP, on SQLite and PostgreSQL: asked at most once a week, kept without the person, and shown
-(on the gateway's /metrics) only for a department with 5 answers or more."""
+(on the gateway's /metrics) only for completed weeks in which a department had 5 answers or more."""
 from __future__ import annotations
 
 import re
@@ -12,6 +12,7 @@ from gateway import schema
 from gateway.portal.pulse import SMALLEST_GROUP, period, this_week
 from tests.support.staff import console_session, person
 
+WEEK = 7 * 24 * 3600
 
 
 def csrf(page: str) -> str:
@@ -65,28 +66,48 @@ def test_a_forged_form_keeps_nothing(gw, clock):
     assert signed_out.status_code == 400 and answer_rows(gw) == []
 
 
-def test_a_department_is_shown_only_from_five_answers(gw, clock):
+def test_a_department_is_shown_only_from_five_answers_in_one_completed_week(gw, clock):
     pulse = gw.stores.pulse
     for n in range(SMALLEST_GROUP - 1):
         assert pulse.answer(f"staff-{n}", "cardiology", this_week(), "heavy", "helped")
     for n in range(SMALLEST_GROUP + 1):
         assert pulse.answer(f"er-{n}", "emergency", this_week(), "light" if n % 2 else "heavy", None)
     assert not pulse.answer("er-0", "emergency", this_week(), "light", None)  # once a week
+    assert pulse_lines(gw.url) == [] and pulse.results(period()) == []  # the current week is never shown
+    clock["at"] += WEEK
     lines = pulse_lines(gw.url)
     assert not any('department="cardiology"' in line for line in lines)
     assert 'phr_staff_pulse{answer="heavy",department="emergency",question="workload"} 3.0' in lines
     assert 'phr_staff_pulse{answer="light",department="emergency",question="workload"} 3.0' in lines
-    assert not any('question="system",department="emergency"' in line for line in lines)
-    assert pulse.answer("staff-9", "cardiology", this_week(), None, "in-the-way")
+    assert not any('department="emergency",question="system"' in line for line in lines)
+    # four more in cardiology this week: 8 in the period, but no single week of 5
+    for n in range(SMALLEST_GROUP - 1):
+        assert pulse.answer(f"staff-{n}", "cardiology", this_week(), "light", None)
+    clock["at"] += WEEK
+    assert pulse.results(period(), "cardiology") == []
+    assert pulse.answer("staff-9", "cardiology", period()[1], None, "in-the-way")  # a fifth, two weeks back
     assert pulse.results(period(), "cardiology") == [
         ("cardiology", "system", "helped", 4), ("cardiology", "system", "in-the-way", 1),
         ("cardiology", "workload", "heavy", 4)]
+
+
+def test_a_colleagues_answer_this_week_moves_no_figure(gw, clock):
+    pulse = gw.stores.pulse
+    for n in range(SMALLEST_GROUP):
+        assert pulse.answer(f"staff-{n}", "cardiology", period()[0], "heavy", None)
+    before = pulse_lines(gw.url)
+    assert 'phr_staff_pulse{answer="heavy",department="cardiology",question="workload"} 5.0' in before
+    for n in range(SMALLEST_GROUP, 2 * SMALLEST_GROUP):
+        assert pulse.answer(f"staff-{n}", "cardiology", this_week(), "light", "in-the-way")
+    assert pulse_lines(gw.url) == before
 
 
 def test_answers_older_than_the_period_are_not_counted(gw, clock):
     pulse = gw.stores.pulse
     for n in range(SMALLEST_GROUP):
         pulse.answer(f"staff-{n}", "cardiology", this_week(), "heavy", None)
+    assert pulse.results(period()) == []
+    clock["at"] += WEEK
     assert len(pulse.results(period())) == 1
-    clock["at"] += 7 * 24 * 3600 * len(period())
+    clock["at"] += WEEK * len(period())
     assert pulse.results(period()) == [] and pulse_lines(gw.url) == []
