@@ -262,16 +262,22 @@ page_answers = sa.Table(
     sa.Index("ix_page_answers_page", "page", "language", "answer"),
 )
 
-# The staff's weekly pulse (gateway/portal/pulse.py): the answers carry the department and the
-# ISO week, never the person; who answered which week is kept apart, without the answer.
-staff_pulse_answers = sa.Table(
-    "staff_pulse_answers", metadata,
-    sa.Column("id", sa.String(32), primary_key=True),  # random, as above
-    sa.Column("department", sa.String(40), nullable=False),
-    sa.Column("week", sa.String(8), nullable=False),  # "2026-W49"
-    sa.Column("workload", sa.String(16)),  # light | about-right | heavy; NULL: not answered
-    sa.Column("system", sa.String(16)),  # helped | neither | in-the-way; NULL: not answered
-    sa.Index("ix_staff_pulse_answers_week", "week", "department"),
+# The staff's weekly pulse (gateway/portal/pulse.py): counters by department and ISO week, never
+# a row per answer (its order or transaction id could pair it with who was asked); who answered
+# which week is kept apart, without the answer.
+staff_pulse_weeks = sa.Table(
+    "staff_pulse_weeks", metadata,
+    sa.Column("department", sa.String(40), primary_key=True),
+    sa.Column("week", sa.String(8), primary_key=True),  # "2026-W49"
+    sa.Column("answers", sa.Integer, nullable=False),  # how many people answered
+)
+staff_pulse_counts = sa.Table(
+    "staff_pulse_counts", metadata,
+    sa.Column("department", sa.String(40), primary_key=True),
+    sa.Column("week", sa.String(8), primary_key=True),
+    sa.Column("question", sa.String(16), primary_key=True),  # workload | system
+    sa.Column("answer", sa.String(16), primary_key=True),  # light | about-right | heavy; helped | ...
+    sa.Column("count", sa.Integer, nullable=False),
 )
 staff_pulse_taken = sa.Table(
     "staff_pulse_taken", metadata,

@@ -4,12 +4,18 @@
 in the way?" (helped, neither, got in the way). A member of staff may answer, or say "not this
 week"; either way they are not asked again until the next ISO week.
 
-Anonymous by design: an answer row holds only the department, the ISO week and the two answers,
-under a random id and with no time, so nothing in it (not even the order rows were written in)
-points at a person. "Asked this week" is a separate table of (person, week) that holds no
-answer. A signed cookie would keep even that out of the database, but it would ask again in
-every other browser and after every sign-out; the bare (person, week) row tells nobody what
-the person said. Both are written in one transaction, so an answer cannot be counted twice.
+Anonymous by design: no answer is kept as a row of its own. Counters by department and ISO week
+(how many answered, and how many gave each answer to each question) are all there is, so no row,
+row order or transaction id pairs an answer with a person. "Asked this week" is a separate table
+of (person, week) that holds no answer. A signed cookie would keep even that out of the database,
+but it would ask again in every other browser and after every sign-out; the bare (person, week)
+row tells nobody what the person said.
+
+The "asked" row and the counters are written in two transactions, the counters after: in one,
+the "asked" row and the counter rows it changed would carry the same transaction id (PostgreSQL's
+xmin). A crash between the two loses that one answer; it never counts it twice. Each answer
+updates every counter of its department's week (adding 0 to the answers not given), so which
+rows a transaction touched does not say what it counted either.
 
 Results are shown (the measure ``phr_staff_pulse`` and the dashboard) only for completed ISO
 weeks, never the current one, and a department's week counts only when it had at least
@@ -21,8 +27,6 @@ completed weeks, so the figures change once a week, by whole groups of 5 or more
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-
 import sqlalchemy as sa
 
 from gateway import schema as t, storage
@@ -59,7 +63,7 @@ def period(weeks: int = PERIOD_WEEKS) -> list[str]:
 
 
 class StaffPulse(TableStore):
-    """The pulse's answers (no person) and who was asked which week (no answer)."""
+    """The pulse's counters (no person) and who was asked which week (no answer)."""
 
     def asked(self, staff_id: str, week: str) -> bool:
         c = t.staff_pulse_taken.c
@@ -68,32 +72,49 @@ class StaffPulse(TableStore):
 
     def answer(self, staff_id: str, department: str, week: str, workload: str | None,
                system: str | None) -> bool:
-        """Keep the answers (both None: "not this week"); False when STAFF_ID answered this week already."""
+        """Count the answers (both None: "not this week", counted nowhere); False when STAFF_ID
+        answered this week already. A crash between the two transactions loses this one answer
+        and never counts it twice (see the module's docstring)."""
         with self.engine.begin() as conn:
             if not inserted(conn, t.staff_pulse_taken, staff_id=staff_id, week=week):
                 return False
-            if workload or system:
-                conn.execute(sa.insert(t.staff_pulse_answers).values(
-                    id=secrets.token_hex(16), department=department, week=week,
-                    workload=workload, system=system))
+        if workload or system:
+            with self.engine.begin() as conn:
+                _count(conn, department, week, {"workload": workload, "system": system})
         return True
 
     def results(self, weeks: list[str], department: str | None = None) -> list[tuple[str, str, str, int]]:
         """(department, question, answer, how many) over WEEKS, counting a department's (or
         DEPARTMENT's) week only when it had at least SMALLEST_GROUP answers in that week."""
-        c = t.staff_pulse_answers.c
-        where = [c.week.in_(weeks)] + ([c.department == department] if department else [])
-        big = (sa.select(c.department, c.week).where(*where).group_by(c.department, c.week)
-               .having(sa.func.count() >= SMALLEST_GROUP))
-        found = []
+        w, c = t.staff_pulse_weeks.c, t.staff_pulse_counts.c
+        big = [w.week.in_(weeks), w.answers >= SMALLEST_GROUP] + ([w.department == department] if department else [])
+        query = (sa.select(c.department, c.question, c.answer, sa.func.sum(c.count))
+                 .join_from(t.staff_pulse_counts, t.staff_pulse_weeks,
+                            sa.and_(c.department == w.department, c.week == w.week))
+                 .where(*big, c.count > 0)
+                 .group_by(c.department, c.question, c.answer))
         with self.engine.connect() as conn:
-            for question in QUESTIONS:
-                column = c[question]
-                query = (sa.select(c.department, column, sa.func.count())
-                         .where(*where, sa.tuple_(c.department, c.week).in_(big), column.is_not(None))
-                         .group_by(c.department, column).order_by(c.department, column))
-                found += [(dept, question, answer, n) for dept, answer, n in conn.execute(query)]
-        return sorted(found)
+            return sorted((dept, question, answer, int(n)) for dept, question, answer, n in conn.execute(query))
+
+
+def _count(conn, department: str, week: str, given: dict[str, str | None]) -> None:
+    """Add one answer to DEPARTMENT's WEEK: its answers count and the count of each answer GIVEN,
+    in one UPDATE each that adds 0 to every other counter of the week (module docstring)."""
+    w, c = t.staff_pulse_weeks.c, t.staff_pulse_counts.c
+    key = (w.department == department, w.week == week)
+    if not conn.execute(sa.update(t.staff_pulse_weeks).where(*key).values(answers=w.answers + 1)).rowcount:
+        # the week's first answer makes every counter at 0 (so the rows made say nothing about
+        # what was answered); a concurrent first answer (PostgreSQL) may make them first
+        if inserted(conn, t.staff_pulse_weeks, department=department, week=week, answers=1):
+            conn.execute(sa.insert(t.staff_pulse_counts), [
+                {"department": department, "week": week, "question": q, "answer": a, "count": 0}
+                for q, (_text, answers) in QUESTIONS.items() for a in answers])
+        else:
+            conn.execute(sa.update(t.staff_pulse_weeks).where(*key).values(answers=w.answers + 1))
+    chosen = [sa.and_(c.question == q, c.answer == a) for q, a in given.items() if a]
+    conn.execute(sa.update(t.staff_pulse_counts)
+                 .where(c.department == department, c.week == week)
+                 .values(count=c.count + sa.case((sa.or_(*chosen), 1), else_=0)))
 
 
 def measures(store: StaffPulse):
