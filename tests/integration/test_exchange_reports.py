@@ -210,6 +210,38 @@ def test_an_anonymous_staff_report_keeps_no_identity_and_no_department_under_fiv
         assert seen["department"] is None and seen["reporter"] == {"kind": "anonymous-staff"}
 
 
+def _traceparents(engine) -> dict[str, str]:
+    """Each queued event's traceparent, by the report it is about."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.payload, outbox.c.traceparent)).all()
+    return {json.loads(payload)["data"]["report_id"]: traceparent for payload, traceparent in rows}
+
+
+def test_an_anonymous_staff_report_keeps_only_its_day_and_its_event_starts_a_trace_of_its_own(world, mint):
+    client, service, _clock, _index = world
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    asked = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    named = _filed(client, {**_staff(mint, staff_id="n-1"), **asked},
+                   {"kind": "system-problem", "text": "Slow.", "anonymous": False}, "/staff/v1/reports")
+    hidden = _filed(client, {**_staff(mint, staff_id="n-9"), **asked},
+                    {"kind": "safety", "text": "A near miss with a drip.", "anonymous": True}, "/staff/v1/reports")
+    day = T0.replace(hour=0)
+    rows = {r["id"]: r for r in _rows(service.engine)}
+    kept = rows[hidden["id"]]
+    assert (_utc(kept["received_at"]), _utc(kept["updated_at"])) == (day, day)
+    assert _utc(rows[named["id"]]["received_at"]) == T0  # a named report keeps its time
+    [event] = [e for e in _events(service.engine, "phr.feedback.reported") if e["data"]["report_id"] == hidden["id"]]
+    assert event["data"]["received_at"] == day.isoformat()
+    assert datetime.fromisoformat(event["time"].replace("Z", "+00:00")) == day
+    traces = _traceparents(service.engine)
+    assert traces[named["id"]].split("-")[1] == trace_id  # the request's trace goes on, as for every event
+    assert traces[hidden["id"]].split("-")[1] != trace_id
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def test_an_anonymous_staff_report_keeps_its_department_once_five_staff_belong_to_it(world, mint):
     client, service, _clock, _index = world
     _staff_joined(service.engine, "emergency", 5)
@@ -349,12 +381,17 @@ def test_the_queue_is_filtered_by_kind_and_status_and_paged_oldest_first(world, 
 def test_metrics_show_the_reports_measures(world, mint):
     client, _service, clock, _index = world
     report = _filed(client, _patient(mint))
+    # an anonymous report keeps only its day: its 8 hours since midnight are no one's wait
+    hidden = _filed(client, _staff(mint, staff_id="n-9"), {"kind": "safety", "text": "A near miss.",
+                                                            "anonymous": True}, "/staff/v1/reports")
     clock.now = T0 + timedelta(seconds=90)
     assert _triage(client, mint, report["id"], {"status": "looking-into-it"}).status_code == 200
+    assert _triage(client, mint, hidden["id"], {"status": "looking-into-it"}).status_code == 200
     text = client.get("/metrics").get_data(as_text=True)
     assert 'phr_reports_open{kind="wrong-information"} 1.0' in text
-    assert 'phr_reports_open{kind="safety"} 0.0' in text
+    assert 'phr_reports_open{kind="safety"} 1.0' in text
     assert 'phr_reports_acknowledge_seconds{quantile="0.5"} 90.0' in text
+    assert 'phr_reports_acknowledge_seconds{quantile="0.9"} 90.0' in text
     assert 'phr_reports_close_days{quantile="0.9"} 0.0' in text
 
 

@@ -60,6 +60,12 @@ def test_an_anonymous_report_keeps_its_department_only_from_five_staff():
     assert rules.shown_department("emergency", 5) == "emergency"
 
 
+def test_an_anonymous_report_keeps_only_the_day_it_came_in_utc():
+    late = datetime(2026, 3, 1, 23, 59, 58, 123456, tzinfo=timezone(timedelta(hours=-5)))  # 04:59 UTC on the 2nd
+    assert rules.received_time(late, anonymous=True) == datetime(2026, 3, 2, tzinfo=timezone.utc)
+    assert rules.received_time(late, anonymous=False) == late
+
+
 def test_a_triage_needs_the_version_read_moves_forward_and_stops_at_closed():
     report = _report()
     with pytest.raises(rules.Unconditional):

@@ -238,7 +238,7 @@ class FakeUnitOfWork:
     def __exit__(self, *exc):
         return None
 
-    def publish(self, topic: str, event: dict) -> None:
+    def publish(self, topic: str, event: dict, traceparent: str | None = None) -> None:
         self.published.append((topic, event))
 
     def units(self):

@@ -26,15 +26,21 @@ def quantile(values: list[float], q: float) -> float:
 def report_measures(engine: Engine, clock: Callable[[], datetime]) -> Provider:
     """A provider of phr_reports_open{kind}, phr_reports_acknowledge_seconds{quantile} and
     phr_reports_close_days{quantile} read from ENGINE's reports. A report not yet acknowledged
-    counts as waiting until now (CLOCK), so a queue nobody reads shows as slow, not as empty."""
+    counts as waiting until now (CLOCK), so a queue nobody reads shows as slow, not as empty.
+
+    An anonymous report keeps only the day it came (domain/reports.py received_time): it is left
+    out of the seconds to acknowledge, which it would make up to a day longer, and counted in the
+    days to close, where a part of a day is within the measure's grain. Its waiting still shows
+    in phr_reports_open."""
 
     def measures() -> list[Measure]:
         with engine.connect() as conn:
             repo = SqlReports(conn)
             open_, times = repo.open_by_kind(), repo.times()
         now = clock()
-        acknowledge = [((ack or now) - got).total_seconds() for got, ack, _closed in times]
-        close = [(closed - got).total_seconds() / 86400 for got, _ack, closed in times if closed]
+        acknowledge = [((ack or now) - got).total_seconds() for got, ack, _closed, day_only in times
+                       if not day_only]
+        close = [(closed - got).total_seconds() / 86400 for got, _ack, closed, _day in times if closed]
         found = [Measure("phr_reports_open", "Reports not closed yet, by kind", float(open_.get(k, 0)), {"kind": k})
                  for k in REPORT_KINDS]
         for q in QUANTILES:

@@ -102,10 +102,12 @@ class SqlReports:
                                  .group_by(T.c.kind)).all()
         return {kind: int(n) for kind, n in rows}
 
-    def times(self) -> list[tuple[dt.datetime, dt.datetime | None, dt.datetime | None]]:
-        """(received, acknowledged, closed) of every report."""
-        rows = self.conn.execute(sa.select(T.c.received_at, T.c.acknowledged_at, T.c.closed_at)).all()
-        return [(_utc(a), _utc(b), _utc(c)) for a, b, c in rows]
+    def times(self) -> list[tuple[dt.datetime, dt.datetime | None, dt.datetime | None, bool]]:
+        """(received, acknowledged, closed, whether received is a day only) of every report: an
+        anonymous report keeps only the day it came (domain/reports.py received_time)."""
+        rows = self.conn.execute(sa.select(T.c.received_at, T.c.acknowledged_at, T.c.closed_at,
+                                           T.c.reporter_kind)).all()
+        return [(_utc(a), _utc(b), _utc(c), kind == ANONYMOUS) for a, b, c, kind in rows]
 
 
 class SqlStaffCounts:

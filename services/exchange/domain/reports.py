@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from contracts.vocabulary import ANONYMOUS_MIN_STAFF, REPORT_KINDS, REPORT_STATUSES, STAFF_ONLY_REPORT_KINDS
 
@@ -87,6 +87,15 @@ def shown_department(department: str, staff_count: int) -> str | None:
     """The department an anonymous report keeps: only when at least ANONYMOUS_MIN_STAFF staff
     belong to it now, else none (in a smaller one the department could name the person)."""
     return department if staff_count >= ANONYMOUS_MIN_STAFF else None
+
+
+def received_time(now: datetime, anonymous: bool) -> datetime:
+    """When a report is kept as received: NOW, or for an anonymous report only its day (midnight
+    UTC), so its time cannot be matched with who was at work, signed in or in a log just then."""
+    if not anonymous:
+        return now
+    day = now.astimezone(timezone.utc)
+    return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from services.common.envelope import new_event
+from services.common.envelope import new_event, new_traceparent
 from services.common.i18n import N_, translate
 from services.exchange.domain import reports as rules
 from services.exchange.domain.reports import Report
@@ -46,8 +46,9 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
          anonymous: bool = False, correction_request: str | None = None) -> Report:
     """Store a report and its event; raise rules.Refused. A patient's (or caregiver's) report goes
     to the quality staff of the patient's custodian (the patient index); a member of staff's to
-    their DEPARTMENT's; an anonymous one keeps no person and its department only where 5 or more
-    staff belong to it now (domain/reports.py shown_department)."""
+    their DEPARTMENT's; an anonymous one keeps no person, its department only where 5 or more
+    staff belong to it now (domain/reports.py shown_department), only the day it came (its event's
+    time too), and its event starts a trace of its own, not the request's."""
     reporter = rules.STAFF if staff else rules.CAREGIVER if acting else rules.PATIENT
     rules.check_reporter(kind, reporter, anonymous)
     if anonymous:
@@ -69,12 +70,21 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         else:
             routed = department
         report = Report(id=str(uuid.uuid4()), reference=rules.new_reference(), kind=kind, about=pointed,
-                        text=text, reporter_kind=reporter, language=language, received_at=now, updated_at=now,
+                        text=text, reporter_kind=reporter, language=language,
+                        received_at=rules.received_time(now, anonymous),
+                        updated_at=rules.received_time(now, anonymous),
                         department=routed, patient=patient, acting=acting,
                         staff=staff["sub"] if staff else None, staff_user=staff.get("fhirUser") if staff else None,
                         staff_department=department if staff else None, links=links)
         uow.reports.add(report)
-        uow.publish(TOPIC, _reported(report))
+        event = _reported(report)
+        if anonymous:
+            # the event's time and trace would otherwise lead back to the request, and the request
+            # (its logs, the gateway's session) to the person
+            event["time"] = report.received_at.isoformat().replace("+00:00", "Z")
+            uow.publish(TOPIC, event, traceparent=new_traceparent())
+        else:
+            uow.publish(TOPIC, event)
     return report
 
 

@@ -32,9 +32,10 @@ class _OnConnection:
         self.staff_counts = SqlStaffCounts(conn)
         self.corrections = SqlCorrectionRequests(conn)
 
-    def publish(self, topic: str, event: dict) -> None:
-        """Queue EVENT in the outbox of this transaction."""
-        enqueue(self.conn, outbox, topic, event, checker=self.checker)
+    def publish(self, topic: str, event: dict, traceparent: str | None = None) -> None:
+        """Queue EVENT in the outbox of this transaction, in the trace of TRACEPARENT (by default
+        the active span's: the request or event that caused it)."""
+        enqueue(self.conn, outbox, topic, event, traceparent=traceparent, checker=self.checker)
 
 
 class SqlUnitOfWork(_OnConnection):
