@@ -51,6 +51,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     # (gateway/accounts/activation.py): a code cannot be guessed at speed.
     per_minute = app.config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
     app.extensions["console_joins"] = TokenBucket(per_minute / 60.0, max(1, int(per_minute)))
+    app.extensions["page_answer_limits"] = page_answers.limits()  # the counts cannot be stuffed
     app.extensions["console"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
                                        AddressVoucher(app.secret_key), client_id=CONSOLE_CLIENT_ID,
                                        scopes=CONSOLE_SCOPES, callback="/console/callback")

@@ -9,17 +9,25 @@ record's id never lands in the table), the page's language, the answer, the comm
 The counts per page, language and answer are the gateway's measure ``phr_page_answers``
 (services/common/measures.py); the comments are shown only to quality staff, never with who wrote
 them.
+
+So that nobody can stuff the counts, a browser session's answers to one page are counted about
+``PER_PAGE_A_DAY`` times a day, and one address's about ``PER_ADDRESS_AN_HOUR`` times an hour
+(token buckets of gateway/proxy/ratelimit.py, kept per process, keyed by a hash of the session's
+form token, never stored). An answer over the limit is thanked like any other but not counted:
+the form never refuses or slows anyone.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, request
+from flask import current_app, flash, redirect, request, session
 
 from gateway import schema as t
 from gateway.portal.views import bp, local_path
+from gateway.proxy.ratelimit import TokenBucket
 from gateway.storage import TableStore
 from services.common.i18n import SUPPORTED, N_, _, current_language
 from services.common.measures import Measure
@@ -32,6 +40,8 @@ ANSWERS = ("yes", "no")
 COMMENT_LIMIT = 300
 THANKS = N_("Thank you for your answer. It helps us make these pages clearer.")
 HELP = "Answers to 'Was this page easy to understand?' on the portal, by page, language and answer"
+PER_PAGE_A_DAY = 3  # one session's answers to one page
+PER_ADDRESS_AN_HOUR = 120  # one address's (a clinic's shared network: many people, so generous)
 
 
 class PageAnswers(TableStore):
@@ -68,6 +78,20 @@ def measures(store: PageAnswers):
     return page_answers
 
 
+def limits() -> tuple[TokenBucket, TokenBucket]:
+    """The buckets answers are counted under: per session and page, per address."""
+    return (TokenBucket(PER_PAGE_A_DAY / 86400, PER_PAGE_A_DAY),
+            TokenBucket(PER_ADDRESS_AN_HOUR / 3600, PER_ADDRESS_AN_HOUR))
+
+
+def _within_limits(page: str) -> bool:
+    """Spend one answer of this session's on PAGE and one of the address's; False when either is
+    spent up. The session is known by its form token (views.py checks it on every post)."""
+    by_session, by_address = current_app.extensions["page_answer_limits"]
+    mine = hashlib.sha256(str(session.get("csrf", "")).encode()).hexdigest()[:32]
+    return by_session.take(f"{mine}:{page}") == 0 and by_address.take(request.remote_addr or "?") == 0
+
+
 def asks(endpoint: str | None) -> str | None:
     """The page label of the portal's route ENDPOINT when its page asks, else None."""
     if endpoint and endpoint.startswith("portal.") and endpoint[len("portal."):] in PAGES:
@@ -82,9 +106,10 @@ def page_answer():
     back = local_path(form.get("next"), "/")
     page, answer = form.get("page"), form.get("answer")
     if page in PAGES and answer in ANSWERS:
-        lang = form.get("lang") if form.get("lang") in SUPPORTED else current_language().used
-        current_app.extensions["gateway"].stores.page_answers.add(
-            page, lang, answer, form.get("comment"), dt.date.today())
-        flash(_(THANKS), "status")
+        if _within_limits(page):
+            lang = form.get("lang") if form.get("lang") in SUPPORTED else current_language().used
+            current_app.extensions["gateway"].stores.page_answers.add(
+                page, lang, answer, form.get("comment"), dt.date.today())
+        flash(_(THANKS), "status")  # over the limit too: never a reason to stop or to try again
     # a send without an answer (or with a made-up page) changes nothing and blocks nothing
     return redirect(back, 303)

@@ -1,7 +1,7 @@
 """Asking "Was this page easy to understand?" on the portal's pages (gateway/portal/page_answers.py)
 over real HTTP, on SQLite and PostgreSQL: an answer is counted under its page's route name and
-language on the gateway's /metrics, keeps no person, and a send that is not a proper answer
-changes nothing and blocks nothing."""
+language on the gateway's /metrics, keeps no person, a send that is not a proper answer changes
+nothing and blocks nothing, and answers sent over and over are thanked but not counted."""
 from __future__ import annotations
 
 import re
@@ -11,6 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from gateway import schema
+from gateway.portal.page_answers import PER_ADDRESS_AN_HOUR, PER_PAGE_A_DAY
 from tests.security.gateway_server import GatewayServer
 
 
@@ -90,4 +91,32 @@ def test_an_unknown_language_is_counted_under_the_pages_negotiated_one(gw):
     s = requests.Session()
     hidden = the_form(s.get(gw.url + "/", timeout=30).text)
     s.post(gw.url + "/portal/page-answer", data={**hidden, "lang": "fr", "answer": "yes"}, timeout=30)
+    assert counted(gw.url, "home", "en", "yes") == 1.0
+
+
+def test_a_session_stuffing_one_pages_answers_is_thanked_but_counted_only_a_few_times_a_day(gw):
+    s = requests.Session()
+    home = the_form(s.get(gw.url + "/", timeout=30).text)
+    for _ in range(PER_PAGE_A_DAY + 4):
+        sent = s.post(gw.url + "/portal/page-answer", data={**home, "answer": "no"}, timeout=30)
+        assert sent.status_code == 200 and "Thank you for your answer." in sent.text  # never refused
+    assert counted(gw.url, "home", "en", "no") == PER_PAGE_A_DAY and len(rows(gw)) == PER_PAGE_A_DAY
+    # another page of the same session, and the same page in another session, still count
+    activate = the_form(s.get(gw.url + "/portal/activate", timeout=30).text)
+    s.post(gw.url + "/portal/page-answer", data={**activate, "answer": "yes"}, timeout=30)
+    other = requests.Session()
+    other.post(gw.url + "/portal/page-answer", data={**the_form(other.get(gw.url + "/", timeout=30).text),
+                                                     "answer": "no"}, timeout=30)
+    assert counted(gw.url, "activate", "en", "yes") == 1.0 and counted(gw.url, "home", "en", "no") == 4.0
+
+
+def test_one_address_is_counted_only_so_many_times_an_hour(gw):
+    by_address = gw.app.extensions["page_answer_limits"][1]
+    for _ in range(PER_ADDRESS_AN_HOUR - 1):  # the address's budget all but spent, as by many sessions
+        assert by_address.take("127.0.0.1") == 0
+    for _ in range(2):
+        s = requests.Session()
+        sent = s.post(gw.url + "/portal/page-answer", timeout=30,
+                      data={**the_form(s.get(gw.url + "/", timeout=30).text), "answer": "yes"})
+        assert "Thank you for your answer." in sent.text
     assert counted(gw.url, "home", "en", "yes") == 1.0
