@@ -7,6 +7,7 @@ the exchange worker again, which releases. The records HTTP process is not on th
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -73,3 +74,27 @@ def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_
 
     said = [line for lines in logs.values() for line in lines if line.get("level") != "DEBUG"]
     assert said and not [line for line in said if patient in json.dumps(line)], "a patient id logged at INFO"
+
+
+def test_the_request_that_files_an_anonymous_staff_report_logs_no_one(stack):
+    from tests.support.staff import join_over_http
+    member = join_over_http(stack, "log.anon", ["clinician"], "Lou Logs", "cardiology")
+    headers = member.headers("en")
+    payload = headers["Authorization"].split()[1].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    trace_id = os.urandom(16).hex()
+    sent = requests.post(f"{stack.gateway}/staff/v1/reports", timeout=30,
+                         headers={**headers, "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"},
+                         json={"kind": "safety", "text": "A near miss.", "anonymous": True})
+    assert sent.status_code == 201, sent.text
+
+    deadline, mine = time.monotonic() + 20, {}
+    while time.monotonic() < deadline and set(mine) != {"gateway", "exchange"}:
+        mine = {p: [line for line in lines if line.get("trace_id") == trace_id]
+                for p, lines in _json_lines(stack).items()}
+        mine = {p: lines for p, lines in mine.items() if lines}
+        time.sleep(0.3)
+    assert {"gateway", "exchange"} <= set(mine), f"no line of trace {trace_id}:\n{stack.log_tail()}"
+    said = json.dumps(mine)
+    for secret in (claims["sub"], claims.get("fhirUser") or claims["sub"], "log.anon", "Lou Logs"):
+        assert secret not in said, secret

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -44,13 +45,15 @@ def _row(stack, report_id: str) -> dict:
 
 
 def _published(stack, report_id: str) -> list[dict]:
-    """The phr.feedback.v1 events about REPORT_ID as the broker carries them (read from the start)."""
+    """The phr.feedback.v1 events about REPORT_ID as the broker carries them (read from the start),
+    each with the traceparent header of its message under ``_traceparent``."""
     consumer = kafka.consumer(stack.bootstrap, f"e2e-reports-{uuid.uuid4()}", ["phr.feedback.v1"])
     try:
         def read():
             found = []
             for records in consumer.poll(timeout_ms=1000).values():
-                found += [json.loads(r.value) for r in records]
+                found += [{**json.loads(r.value), "_traceparent": dict(r.headers or []).get("traceparent", b"").decode()}
+                          for r in records]
             return [e for e in found if e["data"]["report_id"] == report_id]
         return _until(read, timeout=60, what=f"the events of report {report_id} on the broker")
     finally:
@@ -112,18 +115,28 @@ IDENTITY_COLUMNS = ("patient", "acting", "staff", "staff_user", "staff_departmen
 def test_an_anonymous_staff_report_stores_no_identity_and_shows_a_department_only_of_five_or_more(stack):
     small = join_over_http(stack, "rs.anon", ["clinician"], "Rae Small", "research")
     nurse = Api(stack.gateway, small.headers("en"))
+    trace_id = uuid.uuid4().hex
     sent = nurse.post("/staff/v1/reports", json={"kind": "safety", "text": "A near miss at the night handover.",
-                                                 "anonymous": True})
+                                                 "anonymous": True},
+                      headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"})
     assert sent.status_code == 201, sent.text
     report = sent.json()
     row = _until(lambda: _row(stack, report["id"]), what="the report's row")
     assert {k: row[k] for k in IDENTITY_COLUMNS} == dict.fromkeys(IDENTITY_COLUMNS)
     assert row["reporter_kind"] == "anonymous-staff" and row["department"] is None
+    # only the day it came: its time could be matched with who was signed in just then
+    for column in ("received_at", "updated_at"):
+        kept = row[column] if isinstance(row[column], datetime) else datetime.fromisoformat(row[column])
+        assert (kept.hour, kept.minute, kept.second, kept.microsecond) == (0, 0, 0, 0), (column, kept)
     sub = nurse.get("/staff/v1/reports/mine").json()  # a named list: the anonymous one is not in it
     assert sub["items"] == []
     [event] = [e for e in _published(stack, report["id"]) if e["type"] == "phr.feedback.reported"]
     assert event["data"]["reporter"] == {"kind": "anonymous-staff"} and event["data"]["department"] is None
     assert event["subject"] == report["id"]
+    assert event["data"]["received_at"].endswith("T00:00:00+00:00") and event["time"].endswith("T00:00:00Z")
+    # a trace of its own: the request's trace (its logs, its gateway session) does not lead to it
+    traced = event.pop("_traceparent").split("-")
+    assert len(traced) == 4 and len(traced[1]) == 32 and traced[1] != trace_id
     for secret in ("rs.anon", "Rae Small", "research"):
         assert secret not in json.dumps(event) and secret not in json.dumps(row, default=str)
     followed = nurse.get(f"/staff/v1/reports/follow/{report['reference']}")
