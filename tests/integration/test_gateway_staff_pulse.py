@@ -11,6 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from gateway import schema
+from gateway.accounts.staff import PHR_ADMIN
 from gateway.portal.pulse import SMALLEST_GROUP, period, this_week
 from tests.support.staff import console_session, person
 
@@ -131,3 +132,61 @@ def test_on_postgresql_no_counter_shares_a_transaction_with_an_asked_row_or_tell
             "SELECT xmin::text FROM staff_pulse_counts UNION SELECT xmin::text FROM staff_pulse_weeks"))}
     # the last answer rewrote every counter of the week, the ones it did not count too
     assert len(asked) == 2 and len(counters) == 1 and not asked & counters
+
+
+def taken(gw) -> int:
+    with gw.app.extensions["gateway"].engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(schema.staff_pulse_taken)).scalar()
+
+
+def nothing_kept(gw) -> bool:
+    return counted(gw) == {"counts": {}, "weeks": {}} and taken(gw) == 0
+
+
+def test_a_signed_out_browser_with_a_form_token_is_sent_to_sign_in_and_keeps_nothing(gw, clock):
+    s = requests.Session()
+    join = s.get(gw.url + "/console/join", timeout=30)  # a console page signed out: a form token, no one
+    sent = s.post(gw.url + "/console/pulse", allow_redirects=False, timeout=30,
+                  data={"csrf_token": csrf(join.text), "workload": "heavy", "system": "helped"})
+    assert sent.status_code == 303 and sent.headers["Location"].rstrip("/").endswith("/console")
+    assert nothing_kept(gw)
+
+
+def test_the_cookie_of_a_session_signed_out_answers_nothing(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    kept = requests.Session()
+    kept.cookies.update(s.cookies)  # a copy of the cookie, taken while signed in
+    assert s.post(gw.url + "/console/signout", data={"csrf_token": csrf(home.text)}, timeout=30).status_code == 200
+    replayed = kept.post(gw.url + "/console/pulse", allow_redirects=False, timeout=30,
+                         data={"csrf_token": csrf(home.text), "workload": "heavy", "system": "helped"})
+    assert replayed.status_code == 303 and replayed.headers["Location"].rstrip("/").endswith("/console")
+    assert nothing_kept(gw)
+
+
+def test_the_cookie_of_a_disabled_members_session_answers_nothing(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    gw.staff.disable(account.id, by=PHR_ADMIN, department_active=gw.directory.active)
+    sent = s.post(gw.url + "/console/pulse", allow_redirects=False, timeout=30,
+                  data={"csrf_token": csrf(home.text), "workload": "heavy"})
+    assert sent.status_code == 303 and nothing_kept(gw)
+
+
+@pytest.mark.parametrize("form", [{"workload": "exhausted"}, {"system": "heavy"},
+                                  {"workload": "heavy", "system": "<script>"}])
+def test_an_answer_that_is_not_one_of_the_choices_is_refused_and_keeps_nothing(gw, clock, form):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    sent = s.post(gw.url + "/console/pulse", data={"csrf_token": csrf(home.text), **form}, timeout=30)
+    assert sent.status_code == 400 and "We did not understand this answer." in sent.text
+    assert nothing_kept(gw)
+    assert "How is your workload today?" in s.get(gw.url + "/console/", timeout=30).text  # still asked
+
+
+def test_an_oversized_pulse_is_refused_and_keeps_nothing(gw, clock):
+    account, secret, _codes = person(gw.staff, gw.directory, clock)
+    s, home = console_session(gw.url, account.username, secret, clock["at"])
+    sent = s.post(gw.url + "/console/pulse", timeout=30,
+                  data={"csrf_token": csrf(home.text), "workload": "heavy", "padding": "x" * (128 * 1024)})
+    assert sent.status_code == 413 and nothing_kept(gw)
