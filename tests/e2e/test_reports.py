@@ -52,7 +52,8 @@ def _published(stack, report_id: str) -> list[dict]:
         def read():
             found = []
             for records in consumer.poll(timeout_ms=1000).values():
-                found += [{**json.loads(r.value), "_traceparent": dict(r.headers or []).get("traceparent", b"").decode()}
+                found += [{**json.loads(r.value),
+                           "_traceparent": dict(r.headers or []).get("traceparent", b"").decode()}
                           for r in records]
             return [e for e in found if e["data"]["report_id"] == report_id]
         return _until(read, timeout=60, what=f"the events of report {report_id} on the broker")
