@@ -5,6 +5,8 @@ and counted, never kept as a row per answer."""
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -190,3 +192,18 @@ def test_an_oversized_pulse_is_refused_and_keeps_nothing(gw, clock):
     sent = s.post(gw.url + "/console/pulse", timeout=30,
                   data={"csrf_token": csrf(home.text), "workload": "heavy", "padding": "x" * (128 * 1024)})
     assert sent.status_code == 413 and nothing_kept(gw)
+
+
+def test_first_answers_of_a_week_sent_at_once_are_all_counted(gw, clock):
+    pulse, people = gw.stores.pulse, 8
+    start = threading.Barrier(people)
+
+    def answer(n: int) -> bool:
+        start.wait()
+        return pulse.answer(f"staff-{n}", "cardiology", this_week(), "heavy", "helped" if n % 2 else None)
+    with ThreadPoolExecutor(people) as pool:
+        assert all(pool.map(answer, range(people)))
+    week = this_week()
+    assert counted(gw) == {"counts": {("cardiology", week, "workload", "heavy"): people,
+                                      ("cardiology", week, "system", "helped"): people // 2},
+                           "weeks": {("cardiology", week): people}}
