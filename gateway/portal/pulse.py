@@ -72,15 +72,16 @@ class StaffPulse(TableStore):
 
     def answer(self, staff_id: str, department: str, week: str, workload: str | None,
                system: str | None) -> bool:
-        """Count the answers (both None: "not this week", counted nowhere); False when STAFF_ID
-        answered this week already. A crash between the two transactions loses this one answer
-        and never counts it twice (see the module's docstring)."""
+        """Count the answers (both None: "not this week", which adds 0 everywhere); False when
+        STAFF_ID answered this week already. A crash between the two transactions loses this one
+        answer and never counts it twice (see the module's docstring)."""
         with self.engine.begin() as conn:
             if not inserted(conn, t.staff_pulse_taken, staff_id=staff_id, week=week):
                 return False
-        if workload or system:
-            with self.engine.begin() as conn:
-                _count(conn, department, week, {"workload": workload, "system": system})
+        with self.engine.begin() as conn:
+            # "not this week" touches the same rows as an answer, so a database reader cannot
+            # tell from the writes after an "asked" row whether that person answered
+            _count(conn, department, week, {"workload": workload, "system": system})
         return True
 
     def results(self, weeks: list[str], department: str | None = None) -> list[tuple[str, str, str, int]]:
@@ -99,22 +100,24 @@ class StaffPulse(TableStore):
 
 def _count(conn, department: str, week: str, given: dict[str, str | None]) -> None:
     """Add one answer to DEPARTMENT's WEEK: its answers count and the count of each answer GIVEN,
-    in one UPDATE each that adds 0 to every other counter of the week (module docstring)."""
+    in one UPDATE each that adds 0 to every other counter of the week (module docstring). With
+    nothing GIVEN ("not this week") the same rows are written, adding 0 to all of them."""
     w, c = t.staff_pulse_weeks.c, t.staff_pulse_counts.c
     key = (w.department == department, w.week == week)
-    if not conn.execute(sa.update(t.staff_pulse_weeks).where(*key).values(answers=w.answers + 1)).rowcount:
+    add = 1 if any(given.values()) else 0
+    if not conn.execute(sa.update(t.staff_pulse_weeks).where(*key).values(answers=w.answers + add)).rowcount:
         # the week's first answer makes every counter at 0 (so the rows made say nothing about
         # what was answered); a concurrent first answer (PostgreSQL) may make them first
-        if inserted(conn, t.staff_pulse_weeks, department=department, week=week, answers=1):
+        if inserted(conn, t.staff_pulse_weeks, department=department, week=week, answers=add):
             conn.execute(sa.insert(t.staff_pulse_counts), [
                 {"department": department, "week": week, "question": q, "answer": a, "count": 0}
                 for q, (_text, answers) in QUESTIONS.items() for a in answers])
         else:
-            conn.execute(sa.update(t.staff_pulse_weeks).where(*key).values(answers=w.answers + 1))
+            conn.execute(sa.update(t.staff_pulse_weeks).where(*key).values(answers=w.answers + add))
     chosen = [sa.and_(c.question == q, c.answer == a) for q, a in given.items() if a]
     conn.execute(sa.update(t.staff_pulse_counts)
                  .where(c.department == department, c.week == week)
-                 .values(count=c.count + sa.case((sa.or_(*chosen), 1), else_=0)))
+                 .values(count=c.count + sa.case((sa.or_(sa.false(), *chosen), 1), else_=0)))
 
 
 def measures(store: StaffPulse):

@@ -62,7 +62,8 @@ def test_not_this_week_keeps_no_answer_and_stops_asking(gw, clock):
     later = s.post(gw.url + "/console/pulse", timeout=30,
                    data={"csrf_token": csrf(home.text), "workload": "light", "later": "yes"})
     assert "We will not ask again this week." in later.text and "How is your workload today?" not in later.text
-    assert counted(gw) == {"counts": {}, "weeks": {}}
+    # the week's rows are written as an answer writes them, every one adding 0
+    assert counted(gw) == {"counts": {}, "weeks": {("cardiology", this_week()): 0}}
 
 
 def test_a_forged_form_keeps_nothing(gw, clock):
@@ -134,6 +135,26 @@ def test_on_postgresql_no_counter_shares_a_transaction_with_an_asked_row_or_tell
             "SELECT xmin::text FROM staff_pulse_counts UNION SELECT xmin::text FROM staff_pulse_weeks"))}
     # the last answer rewrote every counter of the week, the ones it did not count too
     assert len(asked) == 2 and len(counters) == 1 and not asked & counters
+
+
+def test_on_postgresql_not_this_week_rewrites_the_same_rows_as_an_answer(gw, clock):
+    if gw.app.extensions["gateway"].engine.dialect.name != "postgresql":
+        pytest.skip("xmin (the transaction that wrote a row) is PostgreSQL's; SQLite keeps no such thing")
+    pulse = gw.stores.pulse
+
+    def writers() -> set[str]:
+        with gw.app.extensions["gateway"].engine.connect() as conn:
+            return {r[0] for r in conn.execute(sa.text(
+                "SELECT xmin::text FROM staff_pulse_counts UNION ALL SELECT xmin::text FROM staff_pulse_weeks"))}
+    # the week's first write makes the rows (under a savepoint of its own, so two ids)
+    assert pulse.answer("staff-0", "cardiology", this_week(), "light", None)
+    assert pulse.answer("staff-1", "cardiology", this_week(), "heavy", "helped")
+    after_answer = writers()
+    assert pulse.answer("staff-2", "cardiology", this_week(), None, None)  # "not this week"
+    after_not_now = writers()
+    # one transaction rewrote every counter row both times, so the writes look alike
+    assert len(after_answer) == len(after_not_now) == 1 and after_answer != after_not_now
+    assert counted(gw)["weeks"] == {("cardiology", this_week()): 2}
 
 
 def taken(gw) -> int:
