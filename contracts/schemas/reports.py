@@ -46,9 +46,11 @@ class LinksSchema(Schema):
         allow_none=True, validate=validate.Regexp(f"^Task/{FHIR_ID_PART}$"),
         metadata={"description": "A correction request of the same department (Task/<id>)."})
     break_glass_review = fields.String(allow_none=True, validate=validate.Length(min=1, max=ID_MAX),
-                                       metadata={"description": "A break-the-glass claim's id."})
+                                       metadata={"description": "A break-the-glass claim's id, on a patient of "
+                                                                "the department (and the report's patient)."})
     disclosure = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{1,12}$"),
-                               metadata={"description": "A disclosure's id (its ledger entry)."})
+                               metadata={"description": "A disclosure's id (its ledger entry), of a patient of "
+                                                        "the department (and the report's patient)."})
 
 
 class StaffPersonSchema(Schema):
@@ -63,7 +65,8 @@ class TriageBodySchema(Schema):
     status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
     note = fields.String(allow_none=True, validate=validate.Length(max=REPORT_TEXT_MAX),
                          metadata={"description": "In plain words: the reporter reads it."})
-    assignee = fields.Nested(StaffPersonSchema)
+    assignee = fields.Nested(StaffPersonSchema, metadata={
+        "description": "An active member of the department's quality team (sub: their staff id)."})
     links = fields.Nested(LinksSchema)
 
     @validates_schema

@@ -109,15 +109,23 @@ class SqlReports:
 
 
 class SqlStaffCounts:
-    """How many staff each department has now (from the gateway's account events)."""
+    """How many staff each department has now, and each one's roles (from the gateway's account
+    events)."""
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
 
-    def joined(self, staff_id: str, department: str) -> None:
-        if self.conn.execute(S.update().where(S.c.staff_id == staff_id)
-                             .values(department=department, active=True)).rowcount == 0:
-            self.conn.execute(S.insert().values(staff_id=staff_id, department=department, active=True))
+    def joined(self, staff_id: str, department: str, roles: list[str] | None = None) -> None:
+        values = {"department": department, "active": True, "roles": json.dumps(sorted(roles or []))}
+        if self.conn.execute(S.update().where(S.c.staff_id == staff_id).values(**values)).rowcount == 0:
+            self.conn.execute(S.insert().values(staff_id=staff_id, **values))
+
+    def roles_changed(self, staff_id: str, department: str, roles: list[str]) -> None:
+        """Keep STAFF_ID's new ROLES (a person not heard of yet is kept inactive: their activation
+        event says when they may sign in)."""
+        text = json.dumps(sorted(roles))
+        if self.conn.execute(S.update().where(S.c.staff_id == staff_id).values(roles=text)).rowcount == 0:
+            self.conn.execute(S.insert().values(staff_id=staff_id, department=department, active=False, roles=text))
 
     def left(self, staff_id: str, department: str) -> None:
         if self.conn.execute(S.update().where(S.c.staff_id == staff_id).values(active=False)).rowcount == 0:
@@ -126,6 +134,12 @@ class SqlStaffCounts:
     def count(self, department: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(S)
                                      .where(S.c.department == department, S.c.active.is_(True))).scalar() or 0)
+
+    def has_role(self, staff_id: str, department: str, role: str) -> bool:
+        """Whether STAFF_ID is an active member of DEPARTMENT with ROLE, as the exchange last heard."""
+        row = self.conn.execute(sa.select(S.c.roles).where(
+            S.c.staff_id == staff_id, S.c.department == department, S.c.active.is_(True))).first()
+        return row is not None and role in json.loads(row.roles)
 
 
 class SqlCorrectionRequests:

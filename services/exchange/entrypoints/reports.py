@@ -30,6 +30,17 @@ _REFUSALS = {
 }
 
 
+#: A refused link or assignee (service_layer/reports.py BadLink) -> what to do instead. The same
+#: words for something unknown and something of another patient or department: the answer does
+#: not tell which exists.
+_BAD_LINKS = {
+    "links.correction_request": N_("Link a correction request of your department for the same patient."),
+    "links.break_glass_review": N_("Link an emergency access review of your department for the same patient."),
+    "links.disclosure": N_("Link a disclosure of your department's records for the same patient."),
+    "assignee": N_("Assign the report to an active member of your department's quality team."),
+}
+
+
 def register(app: Flask) -> None:
     """Add the report routes to APP."""
     app.register_blueprint(blp)
@@ -219,8 +230,7 @@ def quality_triage(report_id: str):
     except rules.Closed:
         raise Problem(409, N_("Conflict"), N_("This report is closed. A closed report does not change.")) from None
     except reports.BadLink as exc:
-        raise Problem(422, N_("Unprocessable Content"),
-                      N_("Link a correction request of your department for the same patient."),
+        raise Problem(422, N_("Unprocessable Content"), _BAD_LINKS[exc.field],
                       slug="invalid-input", fields=[exc.field]) from None
     except rules.Backwards:
         raise Problem(422, N_("Unprocessable Content"), N_("A report's status moves forward only."),

@@ -127,25 +127,50 @@ def queue(uow, department: str, kind: str | None, status: str | None, limit: int
 
 
 def _check_links(uow, report: Report, links: dict, department: str) -> None:
-    """Refuse a link to a correction request of another patient or department, or one the exchange
-    has not heard of (phr.records.amendment-requested)."""
+    """Refuse a link the exchange cannot vouch for: a correction request it has not heard of
+    (phr.records.amendment-requested) or of another patient or department; a break-the-glass
+    review it has not queued (phr.consent.break-glass) or not DEPARTMENT's (the review queue's
+    rule: the claim's patient is DEPARTMENT's in the patient index) or of another patient; a
+    disclosure (ledger entry) that is not of one of DEPARTMENT's patients (the staff ledger's
+    rule) or of another patient. The report's patient is compared only when it has one (a staff
+    report names none)."""
+    mine = (lambda patient: not report.patient or patient == report.patient)
     task = links.get("correction_request")
     if task:
         known = uow.corrections.get(task)
-        if known is None or known[1] != department or (report.patient and known[0] != report.patient):
+        if known is None or known[1] != department or not mine(known[0]):
             raise BadLink("links.correction_request")
+    claim = links.get("break_glass_review")
+    if claim:
+        review = uow.reviews.get(claim, department)
+        if review is None or not mine(review.patient):
+            raise BadLink("links.break_glass_review")
+    seq = links.get("disclosure")
+    if seq:
+        patient = uow.ledger.patient_of(int(seq))
+        indexed = uow.patients.get(patient) if patient else None
+        if indexed is None or indexed.custodian != department or not mine(patient):
+            raise BadLink("links.disclosure")
+
+
+def _check_assignee(uow, assignee: dict | None, department: str) -> None:
+    """Refuse an assignee who is not an active member of DEPARTMENT with the quality role, as the
+    gateway's account events said (phr.accounts.staff-activated, -roles-changed, -disabled)."""
+    if assignee is not None and not uow.staff_counts.has_role(str(assignee.get("sub")), department, "quality"):
+        raise BadLink("assignee")
 
 
 def triage(uow, report_id: str, department: str, version: int | None, by: dict, now: datetime, **changes) -> Report:
     """Change a report as DEPARTMENT's quality team member BY ({sub, fhirUser}) who read VERSION
     (status, note, assignee, links), with its event (phr.feedback.closed when it closes); raise
-    NotFound, BadLink, rules.Unconditional, rules.Stale, rules.Closed or rules.Backwards; nothing
+    NotFound, BadLink (a link or the assignee refused), rules.Unconditional, rules.Stale, rules.Closed or rules.Backwards; nothing
     is written on a refusal."""
     with uow:
         before = uow.reports.get(report_id, lock=True)
         if not _visible(before, department):
             raise NotFound(report_id)
         _check_links(uow, before, changes.get("links") or {}, department)
+        _check_assignee(uow, changes.get("assignee"), department)
         after, changed = before.triage(version, now, **changes)
         if not changed:
             return before
@@ -214,7 +239,14 @@ def on_amendment_answered(work, event: dict) -> None:
 
 def on_staff_joined(work, event: dict) -> None:
     data = event["data"]
-    on(work).staff_counts.joined(str(data["staff_id"]), str(data["department"]))
+    on(work).staff_counts.joined(str(data["staff_id"]), str(data["department"]),
+                                 [str(r) for r in data.get("roles") or []])
+
+
+def on_staff_roles_changed(work, event: dict) -> None:
+    data = event["data"]
+    on(work).staff_counts.roles_changed(str(data["staff_id"]), str(data["department"]),
+                                        [str(r) for r in data.get("roles") or []])
 
 
 def on_staff_left(work, event: dict) -> None:
@@ -222,6 +254,8 @@ def on_staff_left(work, event: dict) -> None:
     on(work).staff_counts.left(str(data["staff_id"]), str(data["department"]))
 
 
-#: The staff consumer's routing table (phr.accounts.v1): how many staff each department has.
+#: The staff consumer's routing table (phr.accounts.v1): how many staff each department has, and
+#: each one's roles (who may be assigned a report).
 STAFF_HANDLERS = {"phr.accounts.staff-activated": on_staff_joined,
+                  "phr.accounts.staff-roles-changed": on_staff_roles_changed,
                   "phr.accounts.staff-disabled": on_staff_left}
