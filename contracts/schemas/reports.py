@@ -21,7 +21,9 @@ class AboutSchema(Schema):
     words = fields.String(validate=validate.Length(min=1, max=500),
                           metadata={"description": "hard-to-understand: the words that were hard to read."})
     disclosure = fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$"),
-                               metadata={"description": "wrong-access: the disclosure's id (its ledger entry)."})
+                               metadata={"description": "wrong-access: the disclosure's id (its ledger entry): "
+                                                        "the patient's own, or for staff one of the "
+                                                        "department's patients."})
 
 
 class ReportBodySchema(Schema):

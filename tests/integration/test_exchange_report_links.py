@@ -1,7 +1,8 @@
 """What a report points at and links to, at the exchange, on SQLite and PostgreSQL: a triage link to
 a break-the-glass review or a disclosure must name one the exchange knows of, of the report's
 patient and of the department's patients; the assignee must be an active quality member of the
-department. Every refusal is a 4xx problem+json that writes nothing."""
+department; a patient's "wrong access" report must point at their own disclosure. Every refusal
+is a 4xx problem+json that writes nothing."""
 from datetime import timedelta
 
 import pytest
@@ -15,10 +16,11 @@ from services.exchange.entrypoints.worker import flow_handlers
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
 from services.exchange.service_layer.reports import STAFF_HANDLERS
 from tests.integration.test_exchange_reports import (OTHER, PATIENT, T0, _answered, _correction, _events, _feed,
-                                                     _filed, _patient, _quality, _triage)
+                                                     _filed, _patient, _quality, _rows, _triage)
 from tests.integration.test_exchange_reports import world  # noqa: F401 - the fixture this file builds on
 
 NEIGHBOUR = "p-3"  # another of primary care's patients
+WRONG_ACCESS = {"kind": "wrong-access", "text": "I do not know this clinic."}
 
 
 @pytest.fixture
@@ -138,3 +140,26 @@ def test_a_staff_reports_linked_request_closes_it_only_with_its_departments_answ
     _answered(index, "Task/t-pc")
     assert client.get(f"/staff/v1/reports/{report['id']}", headers=_quality(mint)).get_json()["status"]["code"] \
         == "closed"
+
+
+def test_a_patient_pointing_at_another_patients_or_an_unknown_disclosure_is_refused_and_nothing_is_stored(linked,
+                                                                                                          mint):
+    client, service, _index, _staff, seqs = linked
+    for seq in (seqs[OTHER], seqs[NEIGHBOUR], "999999"):
+        resp = client.post("/patient/v1/reports", json={**WRONG_ACCESS, "about": {"disclosure": seq}},
+                           headers=_patient(mint))
+        assert resp.status_code == 422 and resp.content_type.startswith("application/problem+json")
+        assert resp.get_json()["fields"] == ["about.disclosure"]
+    assert _rows(service.engine) == [] and _events(service.engine, "phr.feedback.reported") == []
+    mine = _filed(client, _patient(mint), {**WRONG_ACCESS, "about": {"disclosure": seqs[PATIENT]}})
+    assert mine["about"] == {"disclosure": seqs[PATIENT]}
+
+
+def test_a_staff_report_points_only_at_a_disclosure_of_the_departments_patients(linked, mint):
+    client, service, _index, _staff, seqs = linked
+    nurse = mint.staff("primary-care", ("clinician",), "n-1", scope="user/Report.cr")
+    resp = client.post("/staff/v1/reports", json={**WRONG_ACCESS, "about": {"disclosure": seqs[OTHER]}},
+                       headers=nurse)
+    assert resp.status_code == 422 and resp.get_json()["fields"] == ["about.disclosure"]
+    assert _rows(service.engine) == []
+    _filed(client, nurse, {**WRONG_ACCESS, "about": {"disclosure": seqs[NEIGHBOUR]}}, "/staff/v1/reports")

@@ -27,6 +27,7 @@ _REFUSALS = {
     "anonymous": ("anonymous", N_("Only staff may report without their name. Send it with anonymous false.")),
     "kind": ("kind", N_("Only staff may report a near miss or safety incident. Choose another kind.")),
     "about": ("about", N_("Say what the report is about: a record item, a page and its words, or a disclosure.")),
+    "disclosure": ("about.disclosure", N_("Choose a disclosure from the list of who saw the records.")),
 }
 
 

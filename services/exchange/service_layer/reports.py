@@ -57,6 +57,7 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
     # and it closes the report only when its answer names the same patient and custodian
     links = {"correction_request": correction_request} if correction_request and patient else {}
     with uow:
+        _check_pointed(uow, pointed, patient, None if anonymous else department)
         if patient is not None:
             indexed = uow.patients.get(patient)
             # a patient not yet indexed has no custodian: the report waits unseen (it names the
@@ -76,6 +77,30 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         uow.reports.add(report)
         uow.publish(TOPIC, _reported(report))
     return report
+
+
+def _check_pointed(uow, pointed: dict, patient: str | None, department: str | None) -> None:
+    """Refuse a report pointing at a disclosure that is not the patient's own (a patient's or
+    caregiver's report) or not of one of DEPARTMENT's patients (a named member of staff's), or
+    that the ledger does not hold: the exchange keeps the ledger, so it can tell. An anonymous
+    report is not checked here (it names no one to compare with).
+
+    A record item ("wrong information") is not checked against the record: the exchange keeps no
+    copy of the records, only the patient index. Its reference is checked for its form (a known
+    FHIR type and id, contracts/schemas/reports.py AboutSchema) and kept as the patient's claim;
+    records checks the item when the patient files the correction request for it (records
+    answers 404 for an item not in the patient's record), and that request is what acts on it."""
+    seq = pointed.get("disclosure")
+    if not seq or (patient is None and department is None):
+        return
+    owner = uow.ledger.patient_of(int(seq))
+    if patient is not None:
+        allowed = owner == patient
+    else:
+        indexed = uow.patients.get(owner) if owner else None
+        allowed = indexed is not None and indexed.custodian == department
+    if not allowed:
+        raise rules.Refused("disclosure")
 
 
 def mine_as_patient(uow, patient: str, limit: int, offset: int) -> tuple[list[Report], bool]:
