@@ -1,8 +1,9 @@
 """What a report points at and links to, at the exchange, on SQLite and PostgreSQL: a triage link to
 a break-the-glass review or a disclosure must name one the exchange knows of, of the report's
 patient and of the department's patients; the assignee must be an active quality member of the
-department; a patient's "wrong access" report must point at their own disclosure. Every refusal
-is a 4xx problem+json that writes nothing."""
+department; a patient's "wrong access" report must point at their own disclosure; and a report
+routed to the patient's custodian closes when another department, the item's custodian, answers
+the linked correction request. Every refusal is a 4xx problem+json that writes nothing."""
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,8 @@ from services.exchange.adapters.tables import ledger, processed_events
 from services.exchange.entrypoints.worker import flow_handlers
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
 from services.exchange.service_layer.reports import STAFF_HANDLERS
-from tests.integration.test_exchange_reports import (OTHER, PATIENT, T0, _answered, _correction, _events, _feed,
-                                                     _filed, _patient, _quality, _rows, _triage)
+from tests.integration.test_exchange_reports import (OTHER, PATIENT, T0, WRONG_ITEM, _answered, _correction,
+                                                     _events, _feed, _filed, _patient, _quality, _rows, _triage)
 from tests.integration.test_exchange_reports import world  # noqa: F401 - the fixture this file builds on
 
 NEIGHBOUR = "p-3"  # another of primary care's patients
@@ -126,6 +127,22 @@ def test_a_member_given_the_quality_role_later_may_be_assigned_and_one_who_loses
     roles("q-1", ["clinician"], ["quality"])
     assert _triage(client, mint, report["id"], {"assignee": {"sub": "q-1"}}).status_code == 422
     assert _triage(client, mint, report["id"], {"assignee": {"sub": "n-1"}}).status_code == 200
+
+
+def test_a_report_routed_to_the_patients_custodian_closes_when_the_items_custodian_answers(linked, mint):
+    """p-1's index custodian is primary care; the item (and so the correction request) is
+    cardiology's: the report goes to primary care, the request to cardiology, and cardiology's
+    answer closes the report."""
+    client, service, index, _staff, _seqs = linked
+    report = _filed(client, _patient(mint), {**WRONG_ITEM, "correction_request": "Task/t-cardio-item"})
+    assert _rows(service.engine)[0]["department"] == "primary-care"
+    _correction(index, "Task/t-cardio-item", custodian="cardiology")
+    _answered(index, "Task/t-cardio-item", custodian="cardiology", status="accepted")
+    seen = client.get(f"/patient/v1/reports/{report['id']}", headers=_patient(mint)).get_json()
+    assert seen["status"]["code"] == "closed"
+    assert seen["note"] == "The team agreed your record was wrong. They will correct it."
+    [closed] = _events(service.engine, "phr.feedback.closed")
+    assert closed["data"]["department"] == "primary-care" and closed["data"]["correction_outcome"] == "accepted"
 
 
 def test_a_staff_reports_linked_request_closes_it_only_with_its_departments_answer(linked, mint):

@@ -54,7 +54,7 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         reporter = rules.ANONYMOUS
     pointed = rules.check_about(kind, about)
     # a patient's own correction request for the item, filed with the report: kept as a link,
-    # and it closes the report only when its answer names the same patient and custodian
+    # and it closes the report only when its answer names the same patient (on_amendment_answered)
     links = {"correction_request": correction_request} if correction_request and patient else {}
     with uow:
         _check_pointed(uow, pointed, patient, None if anonymous else department)
@@ -248,15 +248,26 @@ def on_amendment_requested(work, event: dict) -> None:
 
 def on_amendment_answered(work, event: dict) -> None:
     """Close the open reports linked to an answered correction request, with the outcome in each
-    reporter's language, and tell the patient (phr.records.amendment-updated)."""
+    reporter's language, and tell the patient (phr.records.amendment-updated).
+
+    Who answers is the custodian of the record item (records decides, phr.records.v1), which may
+    not be the department the report was routed to (the patient's custodian in the patient index,
+    chosen when the report is filed, before the exchange may even have heard of the request). So
+    a patient's report closes when the answer names the same patient, whichever custodian gave it:
+    only a request linked to that report and for that patient closes it, and another patient
+    naming the same Task gains nothing. A staff report names no patient: its link was checked to
+    be a request of the report's department at triage, and only that department's answer closes
+    it."""
     data, uow = event["data"], on(work)
     message = CORRECTION_NOTES.get(str(data["status"]))
     if message is None:
         return
     now = _when(event)
     for report in uow.reports.linked_to(str(data["task"])):
-        if report.department != data.get("custodian") or (report.patient and report.patient != data.get("patient")):
-            continue  # only the custodian's request for the same patient closes a report routed to it
+        same = (report.patient == data.get("patient") if report.patient
+                else report.department == data.get("custodian"))
+        if not same:
+            continue
         done = report.close_by_correction(translate(message, report.language), now)
         if uow.reports.replace(report, done):
             _closed(uow, done, None, str(data["status"]))
