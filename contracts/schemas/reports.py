@@ -135,3 +135,16 @@ class StaffReportSchema(ReportSchema):
 class StaffReportPageSchema(Schema):
     items = fields.List(fields.Nested(StaffReportSchema), required=True)
     next = fields.String(allow_none=True, required=True)
+
+
+class HardWordsSchema(Schema):
+    language = fields.String(required=True, metadata={"description": "The language the reader read the page in."})
+    page = fields.String(required=True, metadata={"description": "The page (its path)."})
+    words = fields.String(required=True, metadata={"description": "The words, as first written."})
+    count = fields.Integer(required=True, metadata={"description": "How many reports named them."})
+
+
+class HardWordsPageSchema(Schema):
+    """The words readers found hard, the most named first (the wording review's list)."""
+
+    items = fields.List(fields.Nested(HardWordsSchema), required=True)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from services.exchange.adapters.tables import correction_requests as CR
 from services.exchange.adapters.tables import reports as T
 from services.exchange.adapters.tables import staff_members as S
-from services.exchange.domain.reports import ANONYMOUS, CLOSED, Report
+from services.exchange.domain.reports import ANONYMOUS, CLOSED, HARD_WORDS, Report
 
 _FIELDS = ("id", "reference", "kind", "text", "reporter_kind", "language", "department", "patient", "acting",
            "staff", "staff_user", "staff_department", "status", "note", "assignee", "assignee_user", "version")
@@ -96,6 +96,15 @@ class SqlReports:
         rows = self.conn.execute(sa.select(T).where(T.c.correction_request == task, T.c.status != CLOSED)
                                  .with_for_update()).all()
         return [_report(r) for r in rows]
+
+    def hard_words(self, department: str | None) -> list[tuple[str, dict]]:
+        """(language, about) of every "hard to understand" report DEPARTMENT's quality staff see
+        (the queue's rule); of every one when DEPARTMENT is None (the wording review's command)."""
+        query = sa.select(T.c.language, T.c.about).where(T.c.kind == HARD_WORDS)
+        if department is not None:
+            unplaced = sa.and_(T.c.department.is_(None), T.c.reporter_kind == ANONYMOUS)
+            query = query.where(sa.or_(T.c.department == department, unplaced))
+        return [(r.language, json.loads(r.about)) for r in self.conn.execute(query)]
 
     def open_by_kind(self) -> dict[str, int]:
         rows = self.conn.execute(sa.select(T.c.kind, sa.func.count()).where(T.c.status != CLOSED)

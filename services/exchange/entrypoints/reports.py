@@ -177,6 +177,17 @@ def quality_queue():
     return jsonify({"items": items, "next": next_cursor("report-queue", offset, items, more)})
 
 
+@blp.get("/staff/v1/reports/hard-words")
+def quality_hard_words():
+    """The words readers found hard in the department's reports (and those no department is shown
+    for), counted by language and page, the most named first: what the wording review starts
+    with (``make wording-review`` prints them next to the catalog entries holding them)."""
+    require_scope("user", "Report", "rs")
+    found = reports.hard_words(service().uow(write=False), department())
+    return jsonify({"items": [{"language": h.language, "page": h.page, "words": h.words, "count": h.count}
+                              for h in found]})
+
+
 def _tagged(report, status: int = 200):
     resp = jsonify(rw.staff_item(report, lang(), service().directory.name))
     resp.status_code = status

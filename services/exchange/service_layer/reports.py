@@ -151,6 +151,13 @@ def queue(uow, department: str, kind: str | None, status: str | None, limit: int
         return uow.reports.queue(department, kind, status, limit, offset)
 
 
+def hard_words(uow, department: str | None) -> list[rules.HardWords]:
+    """The words readers found hard, counted by language and page: those DEPARTMENT's quality
+    staff see, or every report's when DEPARTMENT is None (the wording review)."""
+    with uow:
+        return rules.hard_words(uow.reports.hard_words(department))
+
+
 def _check_links(uow, report: Report, links: dict, department: str) -> None:
     """Refuse a link the exchange cannot vouch for: a correction request it has not heard of
     (phr.records.amendment-requested) or of another patient or department; a break-the-glass
