@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-fast browser bench loadgen contracts i18n clean
+.PHONY: install up test test-fast browser bench loadgen contracts i18n wording-review announce-corrections clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ i18n: install ## re-extract marked text into the catalogs and merge them (then t
 	$(PY) -m services.common.i18n extract
 	$(PY) -m services.common.i18n update
 	$(PY) -m services.common.i18n check
+
+wording-review: install ## the words readers found hard, next to the catalog entries that hold them
+	$(PY) -m services.exchange.entrypoints.wording_review
+
+announce-corrections: install ## records announces every correction request again (an exchange that missed older ones learns them)
+	$(PY) -m services.records.entrypoints.announce corrections
 
 bench: install loadgen ## benchmark table (ratios against a baseline measured in the same run)
 	$(PY) -m bench

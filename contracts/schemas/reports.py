@@ -21,7 +21,9 @@ class AboutSchema(Schema):
     words = fields.String(validate=validate.Length(min=1, max=500),
                           metadata={"description": "hard-to-understand: the words that were hard to read."})
     disclosure = fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$"),
-                               metadata={"description": "wrong-access: the disclosure's id (its ledger entry)."})
+                               metadata={"description": "wrong-access: the disclosure's id (its ledger entry): "
+                                                        "the patient's own, or for staff one of the "
+                                                        "department's patients."})
 
 
 class ReportBodySchema(Schema):
@@ -46,9 +48,11 @@ class LinksSchema(Schema):
         allow_none=True, validate=validate.Regexp(f"^Task/{FHIR_ID_PART}$"),
         metadata={"description": "A correction request of the same department (Task/<id>)."})
     break_glass_review = fields.String(allow_none=True, validate=validate.Length(min=1, max=ID_MAX),
-                                       metadata={"description": "A break-the-glass claim's id."})
+                                       metadata={"description": "A break-the-glass claim's id, on a patient of "
+                                                                "the department (and the report's patient)."})
     disclosure = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{1,12}$"),
-                               metadata={"description": "A disclosure's id (its ledger entry)."})
+                               metadata={"description": "A disclosure's id (its ledger entry), of a patient of "
+                                                        "the department (and the report's patient)."})
 
 
 class StaffPersonSchema(Schema):
@@ -63,7 +67,8 @@ class TriageBodySchema(Schema):
     status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
     note = fields.String(allow_none=True, validate=validate.Length(max=REPORT_TEXT_MAX),
                          metadata={"description": "In plain words: the reporter reads it."})
-    assignee = fields.Nested(StaffPersonSchema)
+    assignee = fields.Nested(StaffPersonSchema, metadata={
+        "description": "An active member of the department's quality team (sub: their staff id)."})
     links = fields.Nested(LinksSchema)
 
     @validates_schema
@@ -130,3 +135,16 @@ class StaffReportSchema(ReportSchema):
 class StaffReportPageSchema(Schema):
     items = fields.List(fields.Nested(StaffReportSchema), required=True)
     next = fields.String(allow_none=True, required=True)
+
+
+class HardWordsSchema(Schema):
+    language = fields.String(required=True, metadata={"description": "The language the reader read the page in."})
+    page = fields.String(required=True, metadata={"description": "The page (its path)."})
+    words = fields.String(required=True, metadata={"description": "The words, as first written."})
+    count = fields.Integer(required=True, metadata={"description": "How many reports named them."})
+
+
+class HardWordsPageSchema(Schema):
+    """The words readers found hard, the most named first (the wording review's list)."""
+
+    items = fields.List(fields.Nested(HardWordsSchema), required=True)

@@ -1,6 +1,6 @@
 """The staff console's reports: any member of staff reports a problem or a near miss, with their
 name or without it, and follows it; the department's quality staff triage the reports in a queue
-by kind and age (assign, status with a note, links, close).
+by kind and age (assign, status with a note, links, close), and see the words readers found hard.
 
 All through /staff/v1/reports with the person's own token (services/exchange/entrypoints/reports.py).
 A report is made once however often its form is sent (gateway/portal/once.py). A triage form
@@ -104,6 +104,17 @@ def quality_queue():
     return page("console/quality.html", title=_("Reports to triage"), rows=listed["items"],
                 next=listed.get("next"), kind=kind, chosen_status=status, kind_names=REPORT_KIND_NAMES,
                 status_names=REPORT_STATUS_NAMES, more_page=bool(request.args.get("cursor")))
+
+
+@bp.get("/console/quality/hard-words")
+def hard_words():
+    """The words readers found hard in the department's reports, counted by language and page, the
+    most named first: what the quality team passes on to the wording review."""
+    refused = needs(QUALITY)
+    if refused:
+        return refused
+    listed = api("GET", "/staff/v1/reports/hard-words")
+    return page("console/hard_words.html", title=_("Words readers found hard"), rows=listed["items"])
 
 
 def _item(report_id: str) -> dict | None:

@@ -121,6 +121,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/staff/v1/reports/mine", ("user", "Report", "r")),
     ("GET", "/staff/v1/reports/follow/{ref}", ("user", "Report", "r")),
     ("GET", "/staff/v1/reports", ("user", "Report", "rs")),
+    ("GET", "/staff/v1/reports/hard-words", ("user", "Report", "rs")),
     ("GET", "/staff/v1/reports/{id}", ("user", "Report", "rs")),
     ("POST", "/staff/v1/reports/{id}", ("user", "Report", "u")),
     # oversight: the equity report needs a scope no wildcard covers (services.common.smart)

@@ -433,6 +433,31 @@ def _check(folder: Path) -> list[str]:
     return errors
 
 
+def containing(words: str, locale: str) -> list[tuple[str, str, str]]:
+    """The catalog entries whose text in LOCALE contains WORDS (case and spacing ignored), as
+    (the catalog: "shared" for services/common/translations, which holds the gateway's and the
+    contracts' text too, else the service's name; msgid; its text in LOCALE): where a
+    translator finds the words a reader found hard (services/exchange/entrypoints/wording_review.py)."""
+    wanted = " ".join(words.split()).casefold()
+    if not wanted or locale not in SUPPORTED:
+        return []
+    found = []
+    for folder in catalogs():
+        path = catalog_path(locale, folder)
+        if not path.exists():
+            continue
+        owner = "shared" if folder == TRANSLATIONS else folder.parent.name
+        for message in _read(path, locale):
+            if not message.id or isinstance(message.id, tuple):
+                continue
+            text = message.string or message.id
+            if isinstance(text, tuple):
+                text = text[0]
+            if wanted in " ".join(str(text).split()).casefold():
+                found.append((owner, str(message.id), str(text)))
+    return found
+
+
 def main(argv: list[str]) -> int:
     """``extract`` | ``update`` | ``check``."""
     command = argv[0] if argv else ""

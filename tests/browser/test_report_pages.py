@@ -1,8 +1,8 @@
 """Reports in the portal and the staff console (gateway/portal/reports.py, console_reports.py) in
 English and Spanish: the "Report a problem" form reached from a record item and from a
-disclosure, My reports, the staff form with its "without my name" choice, the quality queue and
-a report's page, each form with its errors, pass axe-core (WCAG 2.2 A/AA) with <html lang> right;
-a patient files a report with the keyboard alone; a triage through the page reaches the
+disclosure, My reports, the staff form with its "without my name" choice, the quality queue, the
+words readers found hard and a report's page, each form with its errors, pass axe-core (WCAG
+2.2 A/AA) with <html lang> right; a patient files a report with the keyboard alone; a triage through the page reaches the
 patient's My reports; a clinician gets a 403 page for the queue."""
 from __future__ import annotations
 
@@ -166,6 +166,8 @@ def test_the_consoles_report_form_and_the_quality_queue_pass_axe_and_a_triage_re
         check(page, lang, "console-report-sent", problems)
         page.goto(stack.gateway + "/console/quality")
         check(page, lang, "console-quality", problems)
+        page.goto(stack.gateway + "/console/quality/hard-words")
+        check(page, lang, "console-hard-words", problems)
         # the oldest untouched one: the [en] run triages the English patient's, the [es] run the Spanish one's
         page.goto(stack.gateway + "/console/quality?kind=wrong-information&status=received")
         with page.expect_navigation():

@@ -174,12 +174,15 @@ def test_a_named_staff_report_is_followed_by_its_reporter_and_triaged_by_their_d
     assert client.get("/staff/v1/reports", headers=_quality(mint)).get_json()["items"] == []
 
 
-def _staff_joined(engine, department, how_many):
+def _staff_joined(engine, department, how_many, staff_id=None, roles=("clinician",)):
+    """HOW_MANY staff activated in DEPARTMENT with ROLES, as the gateway's events say (their ids
+    STAFF_ID(n), else <department>-<n>); return the staff consumer."""
     staff = IdempotentConsumer("exchange.staff", engine, processed_events, STAFF_HANDLERS, Letters())
     for n in range(how_many):
+        sub = staff_id(n) if staff_id else f"{department}-{n}"
         _feed(staff, "phr.accounts.v1", new_event("phr.accounts.staff-activated", "/gateway", department, {
-            "department": department, "staff_id": f"{department}-{n}", "practitioner": f"{department}-{n}",
-            "roles": ["clinician"], "invite_id": f"i-{department}-{n}", "activated_at": T0.isoformat()}))
+            "department": department, "staff_id": sub, "practitioner": sub,
+            "roles": list(roles), "invite_id": f"i-{sub}", "activated_at": T0.isoformat()}))
     return staff
 
 
@@ -273,6 +276,7 @@ def _triage(client, mint, report_id, body, headers=None, etag=None):
 
 def test_triage_needs_if_match_refuses_a_lost_update_and_moves_forward_only(world, mint):
     client, service, clock, _index = world
+    _staff_joined(service.engine, "primary-care", 1, staff_id=lambda n: "q-1", roles=["quality"])
     report = _filed(client, _patient(mint))
     first = client.get(f"/staff/v1/reports/{report['id']}", headers=_quality(mint))
     assert first.headers["ETag"] == 'W/"1"'

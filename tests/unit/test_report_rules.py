@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.exchange.domain import reports as rules
-from services.exchange.domain.reports import Report
+from services.exchange.domain.reports import Report, hard_words
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -87,3 +87,11 @@ def test_a_triage_needs_the_version_read_moves_forward_and_stops_at_closed():
 
 def test_an_anonymous_report_names_nobody():
     assert _report(reporter_kind="anonymous-staff", staff=None).reporter() == {"kind": "anonymous-staff"}
+
+
+def test_hard_words_are_counted_by_language_and_page_however_spaced_or_capitalised():
+    pointed = [("es", {"page": "/a", "words": "Sus Expedientes"}), ("es", {"page": "/a", "words": " sus  expedientes"}),
+               ("en", {"page": "/a", "words": "Sus Expedientes"}), ("es", {"page": "/b", "words": "sus expedientes"}),
+               ("es", {"page": "/a", "words": "   "}), ("es", {"page": "/a"})]
+    assert [(h.language, h.page, h.words, h.count) for h in hard_words(pointed)] == [
+        ("es", "/a", "Sus Expedientes", 2), ("en", "/a", "Sus Expedientes", 1), ("es", "/b", "sus expedientes", 1)]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from services.exchange.adapters.tables import correction_requests as CR
 from services.exchange.adapters.tables import reports as T
 from services.exchange.adapters.tables import staff_members as S
-from services.exchange.domain.reports import ANONYMOUS, CLOSED, Report
+from services.exchange.domain.reports import ANONYMOUS, CLOSED, HARD_WORDS, Report
 
 _FIELDS = ("id", "reference", "kind", "text", "reporter_kind", "language", "department", "patient", "acting",
            "staff", "staff_user", "staff_department", "status", "note", "assignee", "assignee_user", "version")
@@ -97,6 +97,15 @@ class SqlReports:
                                  .with_for_update()).all()
         return [_report(r) for r in rows]
 
+    def hard_words(self, department: str | None) -> list[tuple[str, dict]]:
+        """(language, about) of every "hard to understand" report DEPARTMENT's quality staff see
+        (the queue's rule); of every one when DEPARTMENT is None (the wording review's command)."""
+        query = sa.select(T.c.language, T.c.about).where(T.c.kind == HARD_WORDS)
+        if department is not None:
+            unplaced = sa.and_(T.c.department.is_(None), T.c.reporter_kind == ANONYMOUS)
+            query = query.where(sa.or_(T.c.department == department, unplaced))
+        return [(r.language, json.loads(r.about)) for r in self.conn.execute(query)]
+
     def open_by_kind(self) -> dict[str, int]:
         rows = self.conn.execute(sa.select(T.c.kind, sa.func.count()).where(T.c.status != CLOSED)
                                  .group_by(T.c.kind)).all()
@@ -111,15 +120,23 @@ class SqlReports:
 
 
 class SqlStaffCounts:
-    """How many staff each department has now (from the gateway's account events)."""
+    """How many staff each department has now, and each one's roles (from the gateway's account
+    events)."""
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
 
-    def joined(self, staff_id: str, department: str) -> None:
-        if self.conn.execute(S.update().where(S.c.staff_id == staff_id)
-                             .values(department=department, active=True)).rowcount == 0:
-            self.conn.execute(S.insert().values(staff_id=staff_id, department=department, active=True))
+    def joined(self, staff_id: str, department: str, roles: list[str] | None = None) -> None:
+        values = {"department": department, "active": True, "roles": json.dumps(sorted(roles or []))}
+        if self.conn.execute(S.update().where(S.c.staff_id == staff_id).values(**values)).rowcount == 0:
+            self.conn.execute(S.insert().values(staff_id=staff_id, **values))
+
+    def roles_changed(self, staff_id: str, department: str, roles: list[str]) -> None:
+        """Keep STAFF_ID's new ROLES (a person not heard of yet is kept inactive: their activation
+        event says when they may sign in)."""
+        text = json.dumps(sorted(roles))
+        if self.conn.execute(S.update().where(S.c.staff_id == staff_id).values(roles=text)).rowcount == 0:
+            self.conn.execute(S.insert().values(staff_id=staff_id, department=department, active=False, roles=text))
 
     def left(self, staff_id: str, department: str) -> None:
         if self.conn.execute(S.update().where(S.c.staff_id == staff_id).values(active=False)).rowcount == 0:
@@ -128,6 +145,12 @@ class SqlStaffCounts:
     def count(self, department: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(S)
                                      .where(S.c.department == department, S.c.active.is_(True))).scalar() or 0)
+
+    def has_role(self, staff_id: str, department: str, role: str) -> bool:
+        """Whether STAFF_ID is an active member of DEPARTMENT with ROLE, as the exchange last heard."""
+        row = self.conn.execute(sa.select(S.c.roles).where(
+            S.c.staff_id == staff_id, S.c.department == department, S.c.active.is_(True))).first()
+        return row is not None and role in json.loads(row.roles)
 
 
 class SqlCorrectionRequests:

@@ -110,6 +110,10 @@ class SqlLedger:
                                  .order_by(ledger.c.seq)).all()
         return [chain.Link(r.seq, r.entry, r.prev_hash, r.hash) for r in rows]
 
+    def patient_of(self, seq: int) -> str | None:
+        """The patient of entry SEQ, or None when there is no such entry."""
+        return self.conn.execute(sa.select(ledger.c.patient).where(ledger.c.seq == seq)).scalar()
+
     def under_break_glass(self, patient: str, claim_id: str) -> list[dict]:
         """PATIENT's entries released under the break-the-glass claim CLAIM_ID, in sequence order."""
         rows = self.conn.execute(sa.select(ledger.c.entry).where(ledger.c.patient == patient)

@@ -183,13 +183,16 @@ reports = sa.Table("reports", metadata, *_report_columns(),
                    sa.Index("ix_reports_queue", "department", "received_at"))
 
 # How many staff each department has now (phr.accounts.staff-activated / -disabled), so that an
-# anonymous report keeps its department only in a department of 5 or more. It is never joined
-# with the reports: it says how many, not who reported.
+# anonymous report keeps its department only in a department of 5 or more, and each one's roles
+# (migration 0009; -activated and -roles-changed), so that a report is assigned only to an active
+# quality member of its department. It is never joined with the reports: it says how many and
+# who may be assigned, not who reported.
 staff_members = sa.Table(
     "staff_members", metadata,
     sa.Column("staff_id", sa.String(36), primary_key=True),
     sa.Column("department", sa.String(100), nullable=False, index=True),
     sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("roles", sa.Text, nullable=False, server_default="[]"),  # JSON list
 )
 
 # Correction requests (phr.records.amendment-requested): whose they are, so a report is linked

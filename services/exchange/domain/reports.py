@@ -15,6 +15,7 @@ RECEIVED, LOOKING, ACTED, CLOSED = REPORT_STATUSES
 #: staff, or a member of staff who asked not to be named.
 PATIENT, CAREGIVER, STAFF, ANONYMOUS = "patient", "caregiver", "staff", "anonymous-staff"
 LINKS = ("correction_request", "break_glass_review", "disclosure")
+HARD_WORDS = "hard-to-understand"  # the kind whose words feed the wording review
 
 # Crockford's base 32 (no I, L, O, U): read aloud and typed back without mixing 1/I or 0/O.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -175,6 +176,31 @@ class Report:
         reporter's language)."""
         return dataclasses.replace(self, status=CLOSED, note=note, closed_at=now, updated_at=now,
                                    acknowledged_at=self.acknowledged_at or now, version=self.version + 1)
+
+
+@dataclass(frozen=True)
+class HardWords:
+    """Words readers found hard on one page in one language, and how many reports named them."""
+
+    language: str
+    page: str
+    words: str
+    count: int
+
+
+def hard_words(pointed: list[tuple[str, dict]]) -> list[HardWords]:
+    """Count the words of "hard to understand" reports (each (language, about)) by language,
+    page and words (the same words however spaced or capitalised, shown as first written): the
+    most named first, so the wording review starts with them."""
+    counted: dict[tuple[str, str, str], list] = {}
+    for language, about in pointed:
+        words = " ".join(str(about.get("words") or "").split())
+        if not words:
+            continue
+        key = (language, str(about.get("page") or ""), words.casefold())
+        counted.setdefault(key, [words, 0])[1] += 1
+    found = [HardWords(lang, page, words, n) for (lang, page, _k), (words, n) in counted.items()]
+    return sorted(found, key=lambda h: (-h.count, h.language, h.page, h.words.casefold()))
 
 
 def queue_key(report: Report) -> tuple:

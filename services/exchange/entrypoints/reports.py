@@ -27,6 +27,18 @@ _REFUSALS = {
     "anonymous": ("anonymous", N_("Only staff may report without their name. Send it with anonymous false.")),
     "kind": ("kind", N_("Only staff may report a near miss or safety incident. Choose another kind.")),
     "about": ("about", N_("Say what the report is about: a record item, a page and its words, or a disclosure.")),
+    "disclosure": ("about.disclosure", N_("Choose a disclosure from the list of who saw the records.")),
+}
+
+
+#: A refused link or assignee (service_layer/reports.py BadLink) -> what to do instead. The same
+#: words for something unknown and something of another patient or department: the answer does
+#: not tell which exists.
+_BAD_LINKS = {
+    "links.correction_request": N_("Link a correction request of your department for the same patient."),
+    "links.break_glass_review": N_("Link an emergency access review of your department for the same patient."),
+    "links.disclosure": N_("Link a disclosure of your department's records for the same patient."),
+    "assignee": N_("Assign the report to an active member of your department's quality team."),
 }
 
 
@@ -165,6 +177,17 @@ def quality_queue():
     return jsonify({"items": items, "next": next_cursor("report-queue", offset, items, more)})
 
 
+@blp.get("/staff/v1/reports/hard-words")
+def quality_hard_words():
+    """The words readers found hard in the department's reports (and those no department is shown
+    for), counted by language and page, the most named first: what the wording review starts
+    with (``make wording-review`` prints them next to the catalog entries holding them)."""
+    require_scope("user", "Report", "rs")
+    found = reports.hard_words(service().uow(write=False), department())
+    return jsonify({"items": [{"language": h.language, "page": h.page, "words": h.words, "count": h.count}
+                              for h in found]})
+
+
 def _tagged(report, status: int = 200):
     resp = jsonify(rw.staff_item(report, lang(), service().directory.name))
     resp.status_code = status
@@ -219,8 +242,7 @@ def quality_triage(report_id: str):
     except rules.Closed:
         raise Problem(409, N_("Conflict"), N_("This report is closed. A closed report does not change.")) from None
     except reports.BadLink as exc:
-        raise Problem(422, N_("Unprocessable Content"),
-                      N_("Link a correction request of your department for the same patient."),
+        raise Problem(422, N_("Unprocessable Content"), _BAD_LINKS[exc.field],
                       slug="invalid-input", fields=[exc.field]) from None
     except rules.Backwards:
         raise Problem(422, N_("Unprocessable Content"), N_("A report's status moves forward only."),

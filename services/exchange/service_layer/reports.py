@@ -55,9 +55,10 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         reporter = rules.ANONYMOUS
     pointed = rules.check_about(kind, about)
     # a patient's own correction request for the item, filed with the report: kept as a link,
-    # and it closes the report only when its answer names the same patient and custodian
+    # and it closes the report only when its answer names the same patient (on_amendment_answered)
     links = {"correction_request": correction_request} if correction_request and patient else {}
     with uow:
+        _check_pointed(uow, pointed, patient, None if anonymous else department)
         if patient is not None:
             indexed = uow.patients.get(patient)
             # a patient not yet indexed has no custodian: the report waits unseen (it names the
@@ -86,6 +87,30 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         else:
             uow.publish(TOPIC, event)
     return report
+
+
+def _check_pointed(uow, pointed: dict, patient: str | None, department: str | None) -> None:
+    """Refuse a report pointing at a disclosure that is not the patient's own (a patient's or
+    caregiver's report) or not of one of DEPARTMENT's patients (a named member of staff's), or
+    that the ledger does not hold: the exchange keeps the ledger, so it can tell. An anonymous
+    report is not checked here (it names no one to compare with).
+
+    A record item ("wrong information") is not checked against the record: the exchange keeps no
+    copy of the records, only the patient index. Its reference is checked for its form (a known
+    FHIR type and id, contracts/schemas/reports.py AboutSchema) and kept as the patient's claim;
+    records checks the item when the patient files the correction request for it (records
+    answers 404 for an item not in the patient's record), and that request is what acts on it."""
+    seq = pointed.get("disclosure")
+    if not seq or (patient is None and department is None):
+        return
+    owner = uow.ledger.patient_of(int(seq))
+    if patient is not None:
+        allowed = owner == patient
+    else:
+        indexed = uow.patients.get(owner) if owner else None
+        allowed = indexed is not None and indexed.custodian == department
+    if not allowed:
+        raise rules.Refused("disclosure")
 
 
 def mine_as_patient(uow, patient: str, limit: int, offset: int) -> tuple[list[Report], bool]:
@@ -136,26 +161,58 @@ def queue(uow, department: str, kind: str | None, status: str | None, limit: int
         return uow.reports.queue(department, kind, status, limit, offset)
 
 
+def hard_words(uow, department: str | None) -> list[rules.HardWords]:
+    """The words readers found hard, counted by language and page: those DEPARTMENT's quality
+    staff see, or every report's when DEPARTMENT is None (the wording review)."""
+    with uow:
+        return rules.hard_words(uow.reports.hard_words(department))
+
+
 def _check_links(uow, report: Report, links: dict, department: str) -> None:
-    """Refuse a link to a correction request of another patient or department, or one the exchange
-    has not heard of (phr.records.amendment-requested)."""
+    """Refuse a link the exchange cannot vouch for: a correction request it has not heard of
+    (phr.records.amendment-requested) or of another patient or department; a break-the-glass
+    review it has not queued (phr.consent.break-glass) or not DEPARTMENT's (the review queue's
+    rule: the claim's patient is DEPARTMENT's in the patient index) or of another patient; a
+    disclosure (ledger entry) that is not of one of DEPARTMENT's patients (the staff ledger's
+    rule) or of another patient. The report's patient is compared only when it has one (a staff
+    report names none)."""
+    mine = (lambda patient: not report.patient or patient == report.patient)
     task = links.get("correction_request")
     if task:
         known = uow.corrections.get(task)
-        if known is None or known[1] != department or (report.patient and known[0] != report.patient):
+        if known is None or known[1] != department or not mine(known[0]):
             raise BadLink("links.correction_request")
+    claim = links.get("break_glass_review")
+    if claim:
+        review = uow.reviews.get(claim, department)
+        if review is None or not mine(review.patient):
+            raise BadLink("links.break_glass_review")
+    seq = links.get("disclosure")
+    if seq:
+        patient = uow.ledger.patient_of(int(seq))
+        indexed = uow.patients.get(patient) if patient else None
+        if indexed is None or indexed.custodian != department or not mine(patient):
+            raise BadLink("links.disclosure")
+
+
+def _check_assignee(uow, assignee: dict | None, department: str) -> None:
+    """Refuse an assignee who is not an active member of DEPARTMENT with the quality role, as the
+    gateway's account events said (phr.accounts.staff-activated, -roles-changed, -disabled)."""
+    if assignee is not None and not uow.staff_counts.has_role(str(assignee.get("sub")), department, "quality"):
+        raise BadLink("assignee")
 
 
 def triage(uow, report_id: str, department: str, version: int | None, by: dict, now: datetime, **changes) -> Report:
     """Change a report as DEPARTMENT's quality team member BY ({sub, fhirUser}) who read VERSION
     (status, note, assignee, links), with its event (phr.feedback.closed when it closes); raise
-    NotFound, BadLink, rules.Unconditional, rules.Stale, rules.Closed or rules.Backwards; nothing
+    NotFound, BadLink (a link or the assignee refused), rules.Unconditional, rules.Stale, rules.Closed or rules.Backwards; nothing
     is written on a refusal."""
     with uow:
         before = uow.reports.get(report_id, lock=True)
         if not _visible(before, department):
             raise NotFound(report_id)
         _check_links(uow, before, changes.get("links") or {}, department)
+        _check_assignee(uow, changes.get("assignee"), department)
         after, changed = before.triage(version, now, **changes)
         if not changed:
             return before
@@ -208,15 +265,26 @@ def on_amendment_requested(work, event: dict) -> None:
 
 def on_amendment_answered(work, event: dict) -> None:
     """Close the open reports linked to an answered correction request, with the outcome in each
-    reporter's language, and tell the patient (phr.records.amendment-updated)."""
+    reporter's language, and tell the patient (phr.records.amendment-updated).
+
+    Who answers is the custodian of the record item (records decides, phr.records.v1), which may
+    not be the department the report was routed to (the patient's custodian in the patient index,
+    chosen when the report is filed, before the exchange may even have heard of the request). So
+    a patient's report closes when the answer names the same patient, whichever custodian gave it:
+    only a request linked to that report and for that patient closes it, and another patient
+    naming the same Task gains nothing. A staff report names no patient: its link was checked to
+    be a request of the report's department at triage, and only that department's answer closes
+    it."""
     data, uow = event["data"], on(work)
     message = CORRECTION_NOTES.get(str(data["status"]))
     if message is None:
         return
     now = _when(event)
     for report in uow.reports.linked_to(str(data["task"])):
-        if report.department != data.get("custodian") or (report.patient and report.patient != data.get("patient")):
-            continue  # only the custodian's request for the same patient closes a report routed to it
+        same = (report.patient == data.get("patient") if report.patient
+                else report.department == data.get("custodian"))
+        if not same:
+            continue
         done = report.close_by_correction(translate(message, report.language), now)
         if uow.reports.replace(report, done):
             _closed(uow, done, None, str(data["status"]))
@@ -224,7 +292,14 @@ def on_amendment_answered(work, event: dict) -> None:
 
 def on_staff_joined(work, event: dict) -> None:
     data = event["data"]
-    on(work).staff_counts.joined(str(data["staff_id"]), str(data["department"]))
+    on(work).staff_counts.joined(str(data["staff_id"]), str(data["department"]),
+                                 [str(r) for r in data.get("roles") or []])
+
+
+def on_staff_roles_changed(work, event: dict) -> None:
+    data = event["data"]
+    on(work).staff_counts.roles_changed(str(data["staff_id"]), str(data["department"]),
+                                        [str(r) for r in data.get("roles") or []])
 
 
 def on_staff_left(work, event: dict) -> None:
@@ -232,6 +307,8 @@ def on_staff_left(work, event: dict) -> None:
     on(work).staff_counts.left(str(data["staff_id"]), str(data["department"]))
 
 
-#: The staff consumer's routing table (phr.accounts.v1): how many staff each department has.
+#: The staff consumer's routing table (phr.accounts.v1): how many staff each department has, and
+#: each one's roles (who may be assigned a report).
 STAFF_HANDLERS = {"phr.accounts.staff-activated": on_staff_joined,
+                  "phr.accounts.staff-roles-changed": on_staff_roles_changed,
                   "phr.accounts.staff-disabled": on_staff_left}
