@@ -17,7 +17,7 @@ from services.exchange.adapters.tables import ledger, ledger_head, notifications
 from services.exchange.domain import equity
 from services.exchange.domain import ledger as chain
 from services.exchange.domain.model import DENIED, FULFILLED, PENDING, ExchangeRequest, IndexedPatient, Notification
-from services.exchange.domain.staff import OPEN, REVIEW_DUE, Review
+from services.exchange.domain.staff import OPEN, Review
 
 _LISTS = ("resource_types", "redact_labels", "obligations")  # stored as JSON text
 
@@ -217,14 +217,6 @@ class SqlBreakGlassReviews:
                                  .values(outcome=item.outcome, note=item.note, reviewer=item.reviewer,
                                          reviewer_user=item.reviewer_user, reviewed_at=item.reviewed_at))
         return done.rowcount == 1
-
-    def counts(self, now: dt.datetime) -> tuple[int, int]:
-        """(open items, open items overdue at NOW)."""
-        open_ = BG.c.reviewed_at.is_(None)
-        total = self.conn.execute(sa.select(sa.func.count()).select_from(BG).where(open_)).scalar()
-        late = self.conn.execute(sa.select(sa.func.count()).select_from(BG)
-                                 .where(open_, BG.c.claimed_at <= now - REVIEW_DUE)).scalar()
-        return int(total or 0), int(late or 0)
 
 
 class SqlPatientIndex:
