@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from services.records.adapters.repository import StoredResource
+from tests.support.apps import Clock
 from tests.support.metrics import sample
 
 NOW = datetime.now(timezone.utc)
@@ -43,3 +46,16 @@ def test_open_near_deadline_and_answer_days_move_with_the_requests(records):
     assert metric(client, "phr_correction_request_answer_days", quantile="0.5") == 4.0
     assert metric(client, "phr_correction_request_answer_days", quantile="0.9") == 20.0
     assert metric(client, "phr_correction_requests_open", department="cardiology") == 1.0
+
+
+@pytest.fixture
+def timed_records(service_apps, database_url):
+    """The records service on a clock the test moves (``timed_records.service.clock.now``)."""
+    return service_apps.records(database_url, clock=Clock())
+
+
+def test_a_request_comes_near_its_deadline_by_the_services_clock(timed_records):
+    task(timed_records, 1, "primary-care", days_ago=45)
+    assert metric(timed_records.client, "phr_correction_requests_near_deadline", department="primary-care") == 0.0
+    timed_records.service.clock.now = NOW + timedelta(days=6)  # 51 days after it was asked
+    assert metric(timed_records.client, "phr_correction_requests_near_deadline", department="primary-care") == 1.0
