@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.records.adapters.repository import StoredResource
+from services.records.adapters.tables import resources
 from tests.support.apps import Clock
 from tests.support.metrics import sample
 
@@ -59,3 +60,16 @@ def test_a_request_comes_near_its_deadline_by_the_services_clock(timed_records):
     assert metric(timed_records.client, "phr_correction_requests_near_deadline", department="primary-care") == 0.0
     timed_records.service.clock.now = NOW + timedelta(days=6)  # 51 days after it was asked
     assert metric(timed_records.client, "phr_correction_requests_near_deadline", department="primary-care") == 1.0
+
+
+def test_answers_older_than_the_window_are_left_out_and_old_open_requests_still_count(records):
+    client = records.client
+    task(records, 1, "cardiology", days_ago=200, status="completed", answered_after_days=50)
+    task(records, 2, "cardiology", days_ago=30, status="completed", answered_after_days=5)
+    task(records, 3, "cardiology", days_ago=120)  # never answered: still waiting, however old
+    with records.engine.begin() as conn:  # the old answer was last changed when it was given
+        conn.execute(resources.update().where(resources.c.id == "t-1")
+                     .values(last_updated=NOW - timedelta(days=150)))
+    assert metric(client, "phr_correction_request_answer_days", quantile="0.9") == 5.0
+    assert metric(client, "phr_correction_requests_open", department="cardiology") == 1.0
+    assert metric(client, "phr_correction_requests_near_deadline", department="cardiology") == 1.0

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from contracts.vocabulary import REPORT_KINDS
 from services.common.measures import Measure, Provider
 from services.exchange.adapters.report_repository import SqlReports
+from services.exchange.domain.measures import WINDOW
 
 QUANTILES = (0.5, 0.9)
 
@@ -26,13 +27,16 @@ def quantile(values: list[float], q: float) -> float:
 def report_measures(engine: Engine, clock: Callable[[], datetime]) -> Provider:
     """A provider of phr_reports_open{kind}, phr_reports_acknowledge_seconds{quantile} and
     phr_reports_close_days{quantile} read from ENGINE's reports. A report not yet acknowledged
-    counts as waiting until now (CLOCK), so a queue nobody reads shows as slow, not as empty."""
+    counts as waiting until now (CLOCK), so a queue nobody reads shows as slow, not as empty.
+
+    The open counts are counted by the database; the times are those of the reports received
+    in the last WINDOW (domain/measures.py) and of every report not answered yet."""
 
     def measures() -> list[Measure]:
+        now = clock()
         with engine.connect() as conn:
             repo = SqlReports(conn)
-            open_, times = repo.open_by_kind(), repo.times()
-        now = clock()
+            open_, times = repo.open_by_kind(), repo.times(now - WINDOW)
         acknowledge = [((ack or now) - got).total_seconds() for got, ack, _closed in times]
         close = [(closed - got).total_seconds() / 86400 for got, _ack, closed in times if closed]
         found = [Measure("phr_reports_open", "Reports not closed yet, by kind", float(open_.get(k, 0)), {"kind": k})

@@ -102,9 +102,11 @@ class SqlReports:
                                  .group_by(T.c.kind)).all()
         return {kind: int(n) for kind, n in rows}
 
-    def times(self) -> list[tuple[dt.datetime, dt.datetime | None, dt.datetime | None]]:
-        """(received, acknowledged, closed) of every report."""
-        rows = self.conn.execute(sa.select(T.c.received_at, T.c.acknowledged_at, T.c.closed_at)).all()
+    def times(self, since: dt.datetime) -> list[tuple[dt.datetime, dt.datetime | None, dt.datetime | None]]:
+        """(received, acknowledged, closed) of the reports received since SINCE, and of those
+        not answered yet, however old."""
+        rows = self.conn.execute(sa.select(T.c.received_at, T.c.acknowledged_at, T.c.closed_at).where(
+            sa.or_(T.c.received_at >= since, T.c.acknowledged_at.is_(None)))).all()
         return [(_utc(a), _utc(b), _utc(c)) for a, b, c in rows]
 
 
