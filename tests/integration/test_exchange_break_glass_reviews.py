@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from services.common import measures
 from services.common.consumer import IdempotentConsumer
 from services.common.envelope import new_event
 from services.exchange.adapters.fakes import FakeConsent, Letters, Pump
@@ -259,6 +260,7 @@ def test_the_metrics_count_open_and_overdue_reviews_by_the_services_clock(world,
 
     def gauge(state):  # the human measures, added up over the custodian departments
         name = {"open": "phr_break_glass_claims_open", "overdue": "phr_break_glass_reviews_overdue"}[state]
+        measures.expire(client.application)  # read afresh, not the figures kept for a few seconds
         return value(client.get("/metrics").get_data(as_text=True), name)
 
     assert (gauge("open"), gauge("overdue")) == (2, 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from services.common import measures
 from services.exchange.adapters import tables as t
 from tests.support.apps import Clock
 from tests.support.metrics import families, sample
@@ -20,6 +22,8 @@ def world(exchange):
 
 
 def metric(client, name: str, **labels) -> float | None:
+    """NAME{LABELS} on /metrics, read afresh (not the figures kept for CACHE_SECONDS)."""
+    measures.expire(client.application)
     return sample(client.get("/metrics").get_data(as_text=True), name, **labels)
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.common import measures
 from services.records.adapters.repository import StoredResource
 from services.records.adapters.tables import resources
 from tests.support.apps import Clock
@@ -15,6 +16,8 @@ NOW = datetime.now(timezone.utc)
 
 
 def metric(client, name: str, **labels) -> float | None:
+    """NAME{LABELS} on /metrics, read afresh (not the figures kept for CACHE_SECONDS)."""
+    measures.expire(client.application)
     return sample(client.get("/metrics").get_data(as_text=True), name, **labels)
 
 
@@ -73,3 +76,15 @@ def test_answers_older_than_the_window_are_left_out_and_old_open_requests_still_
     assert metric(client, "phr_correction_request_answer_days", quantile="0.9") == 5.0
     assert metric(client, "phr_correction_requests_open", department="cardiology") == 1.0
     assert metric(client, "phr_correction_requests_near_deadline", department="cardiology") == 1.0
+
+
+def test_a_storm_of_scrapes_reads_the_tasks_once_in_five_seconds(records):
+    import sqlalchemy as sa
+    task(records, 1, "primary-care", days_ago=3)
+    measures.expire(records.app)
+    reads = []
+    sa.event.listen(records.engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: reads.append(statement) if "resources" in statement else None)
+    for _ in range(20):
+        assert "phr_correction_requests_open" in records.client.get("/metrics").get_data(as_text=True)
+    assert len(reads) == 1

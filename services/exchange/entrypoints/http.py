@@ -38,12 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     def exchange_measures():
         return human_measures.current(exchange.uow(write=False), exchange.flow.clock())
 
-    measures.providers(app).append(exchange_measures)
+    measures.providers(app).append(measures.Cached(exchange_measures))  # a scrape storm reads once
     departments.register(app)
     patient.register(app)
     equity.register(app)
     staff.register(app)
     reports.register(app)
-    measures.providers(app).append(report_measures(exchange.engine, lambda: exchange.flow.clock()))
+    measures.providers(app).append(measures.Cached(report_measures(exchange.engine, lambda: exchange.flow.clock())))
     tracing.trace_app(app)
     return app

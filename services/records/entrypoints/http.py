@@ -56,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def records_measures():
         return human_measures.current(records.uow(write=False), records.clock())
 
-    measures.providers(app).append(records_measures)
+    measures.providers(app).append(measures.Cached(records_measures))  # a scrape storm reads once
     app.register_blueprint(blp)
     patient.register(app)
     staff.register(app)
