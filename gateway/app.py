@@ -55,5 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Only then is X-Forwarded-For believed, and only its last PHR_TRUSTED_PROXIES hops:
         # without a proxy in front, any client could name itself any address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
-    tracing.trace_app(app)  # outermost: the fast path's requests are traced too
+    # Outermost, so the fast path's requests are traced too; at the edge, so no client picks
+    # our trace ids (services/common/tracing.py).
+    tracing.trace_app(app, edge=True)
     return app

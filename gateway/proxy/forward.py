@@ -22,8 +22,9 @@ from services.common.tracing import outgoing_headers
 
 log = logging.getLogger(__name__)
 
+# Not the client's traceparent: the service continues the gateway's trace (outgoing_headers).
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "Accept", "Accept-Language",
-                     "Accept-Encoding", "If-Match", "If-None-Match", "traceparent")
+                     "Accept-Encoding", "If-Match", "If-None-Match")
 # RFC 9110 section 7.6.1, plus the length Werkzeug recomputes for the body it sends.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from services.common import measures
 from services.common.i18n import Language, current_language
 from services.common.measures import Measure
+from services.common.multiprocess import files_dirs, samples
 from services.common.problem import PROBLEM_BASE
 
 MODES = ("report", "enforce", "off")
@@ -84,7 +85,8 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
 
 def count_languages(app: Flask, registry: CollectorRegistry) -> None:
     """Count APP's patient-facing responses by the patient's language and whether they were
-    served in it; show the share served in it as ``phr_preferred_language_ratio{language}``."""
+    served in it; show the share served in it as ``phr_preferred_language_ratio{language}``,
+    computed when read from the counts of every worker (services/common/multiprocess.py)."""
     served = Counter("phr_patient_responses", "Patient-facing responses by the patient's "
                      "language, served in it (preferred) or in a fallback", ["language", "outcome"],
                      registry=registry)
@@ -102,11 +104,12 @@ def count_languages(app: Flask, registry: CollectorRegistry) -> None:
         return resp
 
     def preferred_language() -> list[Measure]:
+        # Every worker's counts (the files), not those of the worker taking the scrape.
         counts: dict[str, dict[str, float]] = {}
-        for metric in served.collect():
-            for s in metric.samples:
-                if s.name.endswith("_total"):
-                    counts.setdefault(s.labels["language"], {})[s.labels["outcome"]] = s.value
+        for s in samples(served, files_dirs(app.extensions.get("metrics_files", []))):
+            if s.name.endswith("_total"):
+                by = counts.setdefault(s.labels["language"], {})
+                by[s.labels["outcome"]] = by.get(s.labels["outcome"], 0.0) + s.value
         return [Measure("phr_preferred_language_ratio", RATIO_HELP,
                         by.get(PREFERRED, 0.0) / sum(by.values()), {"language": lang})
                 for lang, by in sorted(counts.items()) if sum(by.values())]

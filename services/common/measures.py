@@ -6,6 +6,9 @@ A service (or the gateway) adds *providers* to its app: callables that return th
 disagree: as Prometheus gauges on ``/metrics`` (read at scrape time, like
 ``outbox_parked_events``), and as JSON for the staff console's dashboard.
 
+A provider that reads many rows is wrapped in :class:`Cached`: its figures are read at most
+every CACHE_SECONDS, so that a storm of scrapes (or of dashboard views) reads the database once.
+
 Names start ``phr_`` and follow Prometheus's conventions (a unit as the suffix: ``_seconds``,
 ``_days``, ``_ratio``); labels are a small, closed set (department, language, kind, ...) and
 never a patient or a person.
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -23,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: A provider returns the measures it knows, computed now.
 Provider = Callable[[], Iterable["Measure"]]
+
+#: Seconds a Cached provider's figures are kept: as long as the broker's lag (services/common/machines.py).
+CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,41 @@ def quantiles(values: Iterable[float], wanted: tuple[float, ...] = (0.5, 0.9)) -
     if not ordered:
         return {}
     return {q: ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))] for q in wanted}
+
+
+class Cached:
+    """PROVIDER, read at most every SECONDS of CLOCK; the figures of the last read meanwhile.
+
+    One read at a time: a scrape arriving during a read waits for its figures rather than
+    reading too. A read that fails is not kept (the next call reads again).
+    """
+
+    def __init__(self, provider: Provider, seconds: float = CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
+        self.provider, self.seconds, self.clock = provider, seconds, clock
+        self.__name__ = getattr(provider, "__name__", type(provider).__name__)
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._found: list[Measure] = []
+
+    def __call__(self) -> list["Measure"]:
+        with self._lock:
+            now = self.clock()
+            if self._read_at is None or now - self._read_at >= self.seconds:
+                self._found, self._read_at = list(self.provider()), now
+            return self._found
+
+    def expire(self) -> None:
+        """Read again at the next call (a test that changed the rows)."""
+        with self._lock:
+            self._read_at = None
+
+
+def expire(app) -> None:
+    """Make every Cached provider of APP read again at its next call."""
+    for provider in providers(app):
+        if isinstance(provider, Cached):
+            provider.expire()
 
 
 def providers(app) -> list[Provider]:

@@ -13,6 +13,10 @@ a table in every service and a write on the very path that is failing (the relay
 broker is away); a file costs nothing, and the HTTP process and the worker of a service share
 var/ (docker-compose.yml gives them one volume for it).
 
+A figure computed from counts at scrape time (the share of patient responses served in their
+language, services/common/contract_checks.py) reads the counts added up (samples), not the
+counter of the worker that took the scrape.
+
 No prometheus_client Gauge is kept in memory here (the gauges on /metrics are read at scrape
 time by collectors), so no gauge needs a multiprocess_mode, and a worker that exits leaves only
 counts, which must stay. A live Gauge added later must choose one (``livesum`` for a count in
@@ -54,19 +58,37 @@ class Exposition:
         self.registry, self.directories = registry, directories
 
     def collect(self):
-        files = [name for directory in self.directories
-                 for name in glob.glob(str(directory / "*.db"))]
-        try:
-            shared = MultiProcessCollector.merge(files, accumulate=True) if files else []
-        except Exception as exc:  # a scrape reports what it can (a file removed meanwhile, say)
-            log.warning("metrics files not read: %s", exc)
-            shared = []
+        shared = merged(self.directories)
         names = {family.name for family in shared}
         yield from shared
         # This process's own copy of a metric in the files would count it twice.
         for family in self.registry.collect():
             if family.name not in names:
                 yield family
+
+
+def merged(directories: list[Path]) -> list:
+    """The metric families counted in the files of DIRECTORIES, added up over the processes."""
+    files = [name for directory in directories for name in glob.glob(str(directory / "*.db"))]
+    try:
+        return MultiProcessCollector.merge(files, accumulate=True) if files else []
+    except Exception as exc:  # a scrape reports what it can (a file removed meanwhile, say)
+        log.warning("metrics files not read: %s", exc)
+        return []
+
+
+def samples(metric, directories: list[Path]) -> list:
+    """The samples of METRIC (a Counter or Histogram of this process) as /metrics shows them:
+    added up over every process that counts in the files of DIRECTORIES when this process
+    counts in files, its own otherwise (one process, a test).
+
+    For a figure computed from counts at scrape time (a ratio, say): METRIC's own collect()
+    would read only the counts of the worker that took the scrape.
+    """
+    if not os.environ.get(ENV):
+        return [sample for family in metric.collect() for sample in family.samples]
+    name = metric.describe()[0].name
+    return [sample for family in merged(directories) if family.name == name for sample in family.samples]
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,6 @@
 """One trace per request, followed through every hop (W3C Trace Context; README, "Tracing and logs").
 
-The trace starts at the first HTTP request (the client's ``traceparent`` when it sends one),
-and travels: into each event that request causes (the outbox keeps the traceparent with the
+The trace starts at the gateway, and travels: into each event that request causes (the outbox keeps the traceparent with the
 row, services/common/outbox.py), in the ``traceparent`` header of the Kafka message the relay
 publishes, into the consumer that handles it (services/common/consumer.py), and on into the
 events and HTTP calls that consumer makes.
@@ -18,6 +17,21 @@ instrumentation. Three hops are propagated by hand, each for a reason:
 - The gateway's proxy calls its services over its own HTTP client (gateway/proxy/wire.py),
   not requests; it sends ``outgoing_headers()``.
 
+The gateway is the edge: it starts a new trace for every request, whatever the client sends
+(TraceRequests(edge=True)). A client's ``traceparent`` is only *linked* to the gateway's span
+and named in its access line (``client_trace_id``), never continued: otherwise a caller would
+choose our trace ids (colliding with another request's, or tying their own requests together
+in our logs across patients). The gateway answers with its own trace in a ``traceresponse``
+header (trace-context level 2), so a caller can still quote it. The services continue the
+``traceparent`` they are sent: in this deployment only the gateway is reachable from outside
+(docker-compose.yml publishes no other port), so whoever calls a service directly is one of
+ours. A deployment that exposes a service must put it behind the gateway, or serve it with
+``edge=True`` too.
+
+No span records a query string, which may carry a code, a token or a patient id: the server
+spans name the route's rule, and the requests instrumentation's ``http.url``/``url.full`` is cut
+to scheme, host and path (without_query).
+
 SQLAlchemy's instrumentation is not used: its release here supports SQLAlchemy below 2.1.
 
 Nothing is exported unless asked: OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp)
@@ -29,11 +43,12 @@ import logging
 import os
 import time
 from typing import Callable, Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger(__name__)
@@ -46,6 +61,9 @@ ROUTE_KEY = "phr.route"
 #: Routes machines poll every second or so (probes, scrapes, the revocation feed): their
 #: access lines are DEBUG, so that INFO shows what people and services asked for.
 POLLED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/oauth/revoked"})
+
+#: The attributes in which HTTP instrumentations record a URL (old and new semantic conventions).
+URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _state: dict[str, object] = {}
@@ -76,8 +94,25 @@ def setup(service: str, environ: Mapping[str, str] | None = None) -> None:
         log.info("exporting spans over OTLP")
     trace.set_tracer_provider(provider)
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
-    RequestsInstrumentor().instrument(tracer_provider=provider)
+    RequestsInstrumentor().instrument(tracer_provider=provider, request_hook=_scrub_request_url)
     _state["provider"], _state["tracer"] = provider, provider.get_tracer("phr")
+
+
+def without_query(url: str) -> str:
+    """URL without its query string and fragment (nor any user:password): scheme, host, path."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _scrub_request_url(span: trace.Span, request) -> None:
+    """requests' hook, run as its client span starts: record the URL without its query."""
+    # The instrumentation has set the attribute already (only user:password removed, and a few
+    # cloud signature parameters); a span is exported when it ends, with what it holds then.
+    recorded = getattr(span, "attributes", None) or {}
+    for key in URL_ATTRIBUTES:
+        if key in recorded:
+            span.set_attribute(key, without_query(str(recorded[key])))
 
 
 def tracer() -> trace.Tracer:
@@ -150,23 +185,45 @@ class consuming:
         self.span.end()
 
 
-class TraceRequests:
-    """WSGI middleware, outermost: serve each request in a server span that continues the
-    caller's traceparent, and log one access line (method, route rule, status, duration)."""
+def _traceresponse(span: trace.Span) -> str:
+    ctx = span.get_span_context()
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
 
-    def __init__(self, app: Callable):
-        self.app = app
+
+class TraceRequests:
+    """WSGI middleware, outermost: serve each request in a server span, and log one access line
+    (method, route rule, status, duration).
+
+    Inside (EDGE false) the span continues the caller's traceparent. At the EDGE it starts a
+    new trace, links the client's traceparent (when valid) without continuing it, and answers
+    with the new trace in a ``traceresponse`` header (the module's docstring says why).
+    """
+
+    def __init__(self, app: Callable, edge: bool = False):
+        self.app, self.edge = app, edge
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()
         method = environ.get("REQUEST_METHOD", "GET")
-        parent = _PROPAGATOR.extract(environ, getter=_FROM_ENVIRON) if "HTTP_TRACEPARENT" in environ else None
-        span = tracer().start_span(method, context=parent, kind=SpanKind.SERVER)
+        sent = _PROPAGATOR.extract(environ, getter=_FROM_ENVIRON) if "HTTP_TRACEPARENT" in environ else None
+        client: trace.SpanContext | None = None
+        if self.edge:
+            client = trace.get_current_span(sent).get_span_context() if sent is not None else None
+            client = client if client is not None and client.is_valid else None
+            parent = context.Context()  # a root span, whatever is current
+            span = tracer().start_span(method, context=parent, kind=SpanKind.SERVER,
+                                       links=[Link(client, {"phr.link": "client"})] if client else None)
+        else:
+            parent = sent
+            span = tracer().start_span(method, context=parent, kind=SpanKind.SERVER)
         token = context.attach(trace.set_span_in_context(span, parent))
         answered: list[str] = []
 
         def start(status: str, headers: list, exc_info=None):
             answered.append(status)
+            if self.edge and span.get_span_context().is_valid:
+                headers = [(k, v) for k, v in headers if k.lower() != "traceresponse"]
+                headers.append(("traceresponse", _traceresponse(span)))
             return start_response(status, headers, exc_info)
 
         try:
@@ -185,15 +242,18 @@ class TraceRequests:
                 span.set_status(Status(StatusCode.ERROR))
             level = logging.DEBUG if route in POLLED_ROUTES and status < 400 else logging.INFO
             if access.isEnabledFor(level):
+                fields = {"http_method": method, "route": route, "status": status}
+                if client is not None:  # hex digits only: the propagator refuses anything else
+                    fields["client_trace_id"] = f"{client.trace_id:032x}"
                 access.log(level, "%s %s %d %.1f ms", method, route, status,
-                           (time.perf_counter() - started) * 1000,
-                           extra={"http_method": method, "route": route, "status": status})
+                           (time.perf_counter() - started) * 1000, extra=fields)
             context.detach(token)
             span.end()
 
 
-def trace_app(app) -> None:
-    """Wrap APP's WSGI callable (fast paths included) in TraceRequests; Flask names the route."""
+def trace_app(app, edge: bool = False) -> None:
+    """Wrap APP's WSGI callable (fast paths included) in TraceRequests (at the EDGE for the
+    gateway); Flask names the route."""
     from flask import request
 
     @app.after_request
@@ -202,4 +262,4 @@ def trace_app(app) -> None:
             request.environ[ROUTE_KEY] = request.url_rule.rule
         return resp
 
-    app.wsgi_app = TraceRequests(app.wsgi_app)
+    app.wsgi_app = TraceRequests(app.wsgi_app, edge=edge)

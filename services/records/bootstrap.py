@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
 
 from contracts.events import EventChecker
 from sqlalchemy.engine import Engine
@@ -26,6 +28,8 @@ class Records:
     #: The departments this service knows (its copy, kept by the worker from phr.directory.v1):
     #: the token check refuses a department that is not active, and patients read their names.
     directory: Directory
+    #: The service's clock (a test sets it): what the human measures count days from.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     reads: ResourceReads = field(init=False)
 
     def __post_init__(self):
@@ -40,8 +44,12 @@ class Records:
         return ReadUnitOfWork(self.engine, self.reads)
 
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> Records:
-    """Build the dependencies from SETTINGS (or use the ENGINE a test gives)."""
+def bootstrap(settings: Settings, engine: Engine | None = None,
+              clock: Callable[[], datetime] | None = None) -> Records:
+    """Build the dependencies from SETTINGS (or use the ENGINE and CLOCK a test gives)."""
     engine = engine or make_engine(settings.database_url)
-    return Records(settings, engine, EventChecker(settings.contract_checks), Labeller.from_directory(),
-                   Directory(sql_loader(engine, departments)))
+    records = Records(settings, engine, EventChecker(settings.contract_checks), Labeller.from_directory(),
+                      Directory(sql_loader(engine, departments)))
+    if clock is not None:
+        records.clock = clock
+    return records

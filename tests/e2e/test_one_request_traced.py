@@ -4,6 +4,8 @@ Cardiology asks for primary care's records of a patient who consented. The reque
 gateway -> exchange (HTTP, the outbox) -> the exchange worker (its flow consumer, which asks
 consent over HTTP and records over Kafka) -> the records worker (which replies over Kafka) ->
 the exchange worker again, which releases. The records HTTP process is not on that path.
+The client sends a traceparent of its own; the gateway starts a trace of its own instead, and
+answers with it (``traceresponse``): that is the trace followed (services/common/tracing.py).
 """
 from __future__ import annotations
 
@@ -51,14 +53,16 @@ def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_
     assert requests.post(f"{stack.gateway}/patient/v1/consents", headers=me, timeout=10, json={
         "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["Observation"]}).status_code == 201
 
-    trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
-    caller = SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=TraceFlags(1))
+    client_trace, span_id = os.urandom(16).hex(), os.urandom(8).hex()
+    caller = SpanContext(int(client_trace, 16), int(span_id, 16), is_remote=False, trace_flags=TraceFlags(1))
     # Should requests be instrumented in this test process, it continues the caller's span.
     with trace.use_span(NonRecordingSpan(caller)):
-        asked = cardiology.post("/exchange/v1/requests", headers={"traceparent": f"00-{trace_id}-{span_id}-01"},
+        asked = cardiology.post("/exchange/v1/requests", headers={"traceparent": f"00-{client_trace}-{span_id}-01"},
                                 json={"patient": patient, "purpose": "TREAT", "resource_types": ["Observation"],
                                       "reason": "Follow-up"})
     assert asked.status_code == 202, asked.text
+    trace_id = asked.headers["traceresponse"].split("-")[1]
+    assert trace_id != client_trace  # the gateway chose it
     assert cardiology.wait_until_done(asked.json()["id"])["status"] == "fulfilled"
 
     deadline, seen = time.monotonic() + 20, set()
@@ -71,6 +75,11 @@ def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_
         mine = [line for line in logs[process] if line.get("trace_id") == trace_id]
         assert all(line["service"] == process and line["level"] and line["logger"] and line["time"]
                    and line["message"] and len(line["span_id"]) == 16 for line in mine), mine
+
+    # The client's trace id is named once, as the gateway's access line's client_trace_id.
+    (access,) = [line for line in logs["gateway"] if line.get("trace_id") == trace_id and line.get("route")]
+    assert access["client_trace_id"] == client_trace and access["route"].startswith("/exchange/v1/")
+    assert not [line for lines in logs.values() for line in lines if line.get("trace_id") == client_trace]
 
     said = [line for lines in logs.values() for line in lines if line.get("level") != "DEBUG"]
     assert said and not [line for line in said if patient in json.dumps(line)], "a patient id logged at INFO"

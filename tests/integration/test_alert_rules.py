@@ -61,6 +61,15 @@ def test_every_rule_has_the_shape_prometheus_loads_and_says_what_to_do():
             "OutboxBacklogOld", "ConsumerLagHigh"} <= set(names)
 
 
+def test_every_agreed_measure_and_every_measure_a_rule_names_is_in_the_readmes_measures_tables():
+    readme = (RULES.parents[1] / "README.md").read_text()
+    tables = readme[readme.index("\n## Measures\n"):readme.index("\n## ", readme.index("\n## Machine measures") + 1)]
+    listed = set(re.findall(r"`(phr_[a-z_]+)", tables))
+    assert AGREED <= listed, f"README's Measures table does not name {AGREED - listed}"
+    for rule in _rules():
+        assert promql.metric_names(rule["expr"]) <= listed, rule["alert"]
+
+
 def test_every_rule_names_only_metrics_the_stack_exposes_or_the_agreed_measures(stack_text):
     exposed = {name for name in promql.samples(stack_text["now"])}
     exposed |= {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in exposed}

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from services.common import measures
 from services.exchange.adapters import tables as t
 from tests.support.apps import Clock
-from tests.support.metrics import sample
+from tests.support.metrics import families, sample
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -20,6 +22,8 @@ def world(exchange):
 
 
 def metric(client, name: str, **labels) -> float | None:
+    """NAME{LABELS} on /metrics, read afresh (not the figures kept for CACHE_SECONDS)."""
+    measures.expire(client.application)
     return sample(client.get("/metrics").get_data(as_text=True), name, **labels)
 
 
@@ -92,3 +96,41 @@ def test_portal_activation_is_shown_per_group_from_the_equity_projection(world):
         conn.execute(t.equity_patients.update().where(t.equity_patients.c.patient_id == "p-2")
                      .values(activated_at=NOW))
     assert metric(client, "phr_portal_activation_ratio", group="language:es") == 1.0
+
+
+def test_releases_and_denials_older_than_the_window_are_left_out(world):
+    client, engine = world
+    old = {"created_at": NOW - timedelta(days=100), "updated_at": NOW - timedelta(days=99)}
+    insert(engine, t.exchange_requests, {**request_row(1, "cardiology", "fulfilled", "released", 0), **old},
+           {**request_row(2, "cardiology", "denied", None, 0), **old},
+           request_row(3, "cardiology", "fulfilled", "released", 20),
+           request_row(4, "cardiology", "denied", "no-consent", 1))
+    assert metric(client, "phr_exchange_release_seconds", department="cardiology", quantile="0.5") == 20.0
+    assert metric(client, "phr_denials_explained_ratio") == 1.0  # the unworded denial is 99 days old
+
+
+def test_portal_activation_per_group_agrees_with_the_equity_report(world):
+    from services.exchange.domain import equity
+    client, engine = world
+    patients = [  # language, birth date (full, partial, none), sex, interpreter, caregiver grant
+        ("p-1", "es-MX", "1950-06-01", "female", True, True), ("p-2", "es", "2015", "male", None, False),
+        ("p-3", "en", None, None, False, True), ("p-4", None, "1990-03", "female", True, False),
+        ("p-5", "EN-gb", "1990-03-20", "other", False, False)]
+    insert(engine, t.equity_patients, *[
+        {"patient_id": p, "language": lang, "birth_date": born, "sex": sex, "interpreter_needed": interp,
+         "activated_at": NOW if p in ("p-1", "p-3", "p-5") else None, "updated_at": NOW}
+        for p, lang, born, sex, interp, _ in patients])
+    insert(engine, t.equity_proxies, *[
+        {"grant_id": f"g-{p}", "patient": p, "activated_at": NOW, "ends_at": NOW + timedelta(days=30)}
+        for p, *_, grant in patients if grant])
+    with engine.connect() as conn:
+        from services.exchange.adapters.repository import SqlEquityProjection
+        people, _ = SqlEquityProjection(conn).load(NOW)
+    report = equity.build_report(people, [], NOW.date())
+    expected = {f"{grouping}:{group}": cells["activation"].value
+                for grouping, groups in report.groupings.items() for group, cells in groups.items()}
+    assert len(expected) >= 14
+    text = client.get("/metrics").get_data(as_text=True)
+    shown = {s.labels["group"]: s.value for f in families(text) for s in f.samples
+             if s.name == "phr_portal_activation_ratio"}
+    assert shown == expected

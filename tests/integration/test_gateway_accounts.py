@@ -22,10 +22,11 @@ def test_a_department_gets_an_activation_code_for_its_patient(client, engine, re
     lookup = records_upstream.requests[-1]
     assert lookup["path"] == "/fhir/Patient/p-9"
     assert lookup["headers"]["Authorization"] == f"Bearer {token}"
-    # The same trace, continued from the gateway's own span (services/common/tracing.py).
+    # The gateway's trace, which it answers with, not the client's (services/common/tracing.py).
     version, trace_id, parent, flags = lookup["headers"]["Traceparent"].split("-")
-    assert (version, trace_id, flags) == ("00", TRACEPARENT.split("-")[1], "01")
-    assert parent != TRACEPARENT.split("-")[2]
+    _, answered_trace, _, _ = resp.headers["traceresponse"].split("-")
+    assert (version, trace_id) == ("00", answered_trace) and int(flags, 16) & 1  # sampled
+    assert trace_id != TRACEPARENT.split("-")[1] and parent != TRACEPARENT.split("-")[2]
 
 
 def test_the_code_is_stored_hashed_with_the_birth_date_and_language(client, engine, code):

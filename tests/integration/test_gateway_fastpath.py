@@ -33,8 +33,9 @@ def _flask_only(app) -> Client:
 
 
 def _normal(headers) -> dict:
-    """Headers by lower-case name, with Vary's members as a set (Werkzeug merges them into one)."""
-    out = {k.lower(): v for k, v in headers.items() if k.lower() != "vary"}
+    """Headers by lower-case name, with Vary's members as a set (Werkzeug merges them into one),
+    without the traceresponse (each request's own trace; the tracing middleware adds it, outside both)."""
+    out = {k.lower(): v for k, v in headers.items() if k.lower() not in ("vary", "traceresponse")}
     out["vary"] = {m.strip().lower() for v in headers.getlist("Vary") for m in v.split(",")}
     return out
 

@@ -81,3 +81,20 @@ def test_a_metrics_directory_given_to_the_server_is_emptied_when_it_starts(tmp_p
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_preferred_language_ratio_of_a_two_worker_process_counts_every_workers_responses(consent_two_workers):
+    base, proc = consent_two_workers
+    # "en" is served in English; "x-foo" (a private tag) asks for no language we have, so it is
+    # served in the fallback, English, and counted under "en" too: 3 preferred for every fallback.
+    asked = ["en", "en", "en", "x-foo"] * 15
+    for language in asked:  # unsigned: 401, still a patient-facing response in a language
+        resp = requests.get(f"{base}/patient/v1/consents", timeout=10,
+                            headers={"Accept-Language": language, "Connection": "close"})
+        assert resp.status_code == 401
+    assert len(_workers(proc)) == 2
+
+    for _ in range(6):  # each scrape on a new connection, taken by either worker: all agree
+        text = scrape(base)
+        assert value(text, "phr_patient_responses_total", language="en") == len(asked)
+        assert value(text, "phr_preferred_language_ratio", language="en") == 0.75

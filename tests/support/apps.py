@@ -48,10 +48,12 @@ class ServiceApps:
     def __init__(self, mint: TokenMint, var_dir: Path):
         self.mint, self.var_dir, self._engines = mint, Path(var_dir), []
 
-    def records(self, database_url: str | None = None, **settings) -> ServiceApp:
+    def records(self, database_url: str | None = None, clock: Callable | None = None, **settings) -> ServiceApp:
+        """The records service; CLOCK, if given, is its clock (see `Clock`)."""
         from services.records import MIGRATIONS_DIR
         from services.records.entrypoints.http import create_app
-        return self._build("records", MIGRATIONS_DIR, create_app, database_url, settings)
+        return self._build("records", MIGRATIONS_DIR, create_app, database_url, settings,
+                           **({"clock": clock} if clock else {}))
 
     def consent(self, database_url: str | None = None, clock: Callable | None = None, **settings) -> ServiceApp:
         """The consent service; CLOCK, if given, is its clock (see `Clock`)."""

@@ -37,3 +37,38 @@ def test_quantiles_take_the_nearest_rank_and_none_without_values():
     assert quantiles([]) == {}
     assert quantiles([40, 10, 30, 20, 100]) == {0.5: 30, 0.9: 100}
     assert quantiles([7]) == {0.5: 7, 0.9: 7}
+
+
+class _Counting:
+    """A provider that counts its reads and fails when told to."""
+
+    def __init__(self):
+        self.reads, self.failing = 0, False
+
+    def __call__(self):
+        self.reads += 1
+        if self.failing:
+            raise RuntimeError("database gone")
+        return [Measure("phr_things_open", "Things open", self.reads)]
+
+
+def test_a_cached_provider_is_read_once_per_five_seconds_and_again_after():
+    now, source = [100.0], _Counting()
+    cached = measures.Cached(source, clock=lambda: now[0])
+    assert [m.value for m in cached()] == [1]
+    now[0] += 4.9
+    assert [m.value for m in cached()] == [1] and source.reads == 1
+    now[0] += 0.1
+    assert [m.value for m in cached()] == [2]
+
+
+def test_a_cached_provider_that_fails_is_read_again_at_the_next_call_and_expire_forgets():
+    now, source = [0.0], _Counting()
+    cached = measures.Cached(source, clock=lambda: now[0])
+    source.failing = True
+    app = _app_with(cached)
+    assert "phr_things_open" not in app.test_client().get("/metrics").get_data(as_text=True)
+    source.failing = False
+    assert "phr_things_open 2.0" in app.test_client().get("/metrics").get_data(as_text=True)
+    measures.expire(app)
+    assert "phr_things_open 3.0" in app.test_client().get("/metrics").get_data(as_text=True)

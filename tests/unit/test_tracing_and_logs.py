@@ -38,6 +38,23 @@ def traced():
     tracing.setup("tests")
 
 
+@pytest.fixture(scope="module")
+def _exporter(traced):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_exporter):
+    """The spans this process ends during the test, as they would be exported."""
+    _exporter.clear()
+    yield _exporter
+    _exporter.clear()
+
+
 @pytest.fixture
 def db(tmp_path):
     metadata = sa.MetaData()
@@ -129,6 +146,59 @@ def test_a_request_served_through_the_middleware_continues_the_callers_trace_and
     inside_trace, inside_span = _parts(seen["traceparent"])
     assert inside_trace == trace_id and inside_span != caller_span
     assert tracing.current_traceparent() is None  # the request's context does not leak into the next
+
+
+def _edge_app(seen: dict):
+    def app(environ, start_response):
+        seen["traceparent"] = tracing.current_traceparent()
+        environ[tracing.ROUTE_KEY] = "/fhir/<resource_type>"
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    return tracing.TraceRequests(app, edge=True)
+
+
+def test_at_the_edge_a_clients_traceparent_is_linked_and_never_continued(spans, caplog):
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+    caller, trace_id, caller_span = _traceparent()
+    seen = {}
+    with caplog.at_level(logging.INFO, logger="phr.access"):
+        answer = Client(_edge_app(seen), Response).get("/fhir/Observation?patient=p-1",
+                                                       headers={"traceparent": caller})
+    inside_trace, inside_span = _parts(seen["traceparent"])
+    assert inside_trace != trace_id
+    # The caller learns our trace from the answer, to quote it; it did not choose it.
+    assert _parts(answer.headers["traceresponse"]) == (inside_trace, inside_span)
+    (server,) = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert server.parent is None and f"{server.context.trace_id:032x}" == inside_trace
+    (link,) = server.links
+    assert (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") == (trace_id, caller_span)
+    (line,) = [r for r in caplog.records if r.name == "phr.access"]
+    assert line.client_trace_id == trace_id and line.route == "/fhir/<resource_type>"
+
+
+@pytest.mark.parametrize("sent", [None, "00-zz-not-hex-01", "00-" + "0" * 32 + "-" + "1" * 16 + "-01"])
+def test_at_the_edge_a_missing_or_invalid_traceparent_starts_a_trace_without_a_link(spans, caplog, sent):
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+    seen = {}
+    with caplog.at_level(logging.INFO, logger="phr.access"):
+        answer = Client(_edge_app(seen), Response).get("/x", headers={"traceparent": sent} if sent else {})
+    assert _parts(answer.headers["traceresponse"])[0] == _parts(seen["traceparent"])[0]
+    (server,) = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert server.links == () or not server.links
+    (line,) = [r for r in caplog.records if r.name == "phr.access"]
+    assert not hasattr(line, "client_trace_id")
+
+
+def test_an_outgoing_call_is_recorded_without_its_query_string(spans):
+    transport, session = Recording(), requests.Session()
+    session.mount("http://", transport)
+    session.get("http://user:secret@peer.test/fhir/Observation?patient=p-1&code=abc#frag", timeout=1)
+    (client,) = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.CLIENT]
+    urls = {k: v for k, v in client.attributes.items() if k in tracing.URL_ATTRIBUTES}
+    assert urls and set(urls.values()) == {"http://peer.test/fhir/Observation"}
+    assert "p-1" not in str(dict(client.attributes)) and "secret" not in str(dict(client.attributes))
 
 
 def test_the_gateway_sends_its_own_span_on_not_the_clients():

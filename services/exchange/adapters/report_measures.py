@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from contracts.vocabulary import REPORT_KINDS
 from services.common.measures import Measure, Provider
 from services.exchange.adapters.report_repository import SqlReports
+from services.exchange.domain.measures import WINDOW
 
 QUANTILES = (0.5, 0.9)
 
@@ -31,13 +32,16 @@ def report_measures(engine: Engine, clock: Callable[[], datetime]) -> Provider:
     An anonymous report keeps only the day it came (domain/reports.py received_time): it is left
     out of the seconds to acknowledge, which it would make up to a day longer, and counted in the
     days to close, where a part of a day is within the measure's grain. Its waiting still shows
-    in phr_reports_open."""
+    in phr_reports_open.
+
+    The open counts are counted by the database; the times are those of the reports received
+    in the last WINDOW (domain/measures.py) and of every report not answered yet."""
 
     def measures() -> list[Measure]:
+        now = clock()
         with engine.connect() as conn:
             repo = SqlReports(conn)
-            open_, times = repo.open_by_kind(), repo.times()
-        now = clock()
+            open_, times = repo.open_by_kind(), repo.times(now - WINDOW)
         acknowledge = [((ack or now) - got).total_seconds() for got, ack, _closed, day_only in times
                        if not day_only]
         close = [(closed - got).total_seconds() / 86400 for got, _ack, closed, _day in times if closed]

@@ -111,11 +111,13 @@ class SqlReports:
                                  .group_by(T.c.kind)).all()
         return {kind: int(n) for kind, n in rows}
 
-    def times(self) -> list[tuple[dt.datetime, dt.datetime | None, dt.datetime | None, bool]]:
-        """(received, acknowledged, closed, whether received is a day only) of every report: an
-        anonymous report keeps only the day it came (domain/reports.py received_time)."""
+    def times(self, since: dt.datetime) -> list[tuple[dt.datetime, dt.datetime | None, dt.datetime | None, bool]]:
+        """(received, acknowledged, closed, whether received is a day only) of the reports received
+        since SINCE, and of those not answered yet, however old: an anonymous report keeps only the
+        day it came (domain/reports.py received_time)."""
         rows = self.conn.execute(sa.select(T.c.received_at, T.c.acknowledged_at, T.c.closed_at,
-                                           T.c.reporter_kind)).all()
+                                           T.c.reporter_kind).where(
+            sa.or_(T.c.received_at >= since, T.c.acknowledged_at.is_(None)))).all()
         return [(_utc(a), _utc(b), _utc(c), kind == ANONYMOUS) for a, b, c, kind in rows]
 
 

@@ -222,14 +222,6 @@ class SqlBreakGlassReviews:
                                          reviewer_user=item.reviewer_user, reviewed_at=item.reviewed_at))
         return done.rowcount == 1
 
-    def counts(self, now: dt.datetime) -> tuple[int, int]:
-        """(open items, open items overdue at NOW)."""
-        open_ = BG.c.reviewed_at.is_(None)
-        total = self.conn.execute(sa.select(sa.func.count()).select_from(BG).where(open_)).scalar()
-        late = self.conn.execute(sa.select(sa.func.count()).select_from(BG)
-                                 .where(open_, BG.c.claimed_at <= now - REVIEW_DUE)).scalar()
-        return int(total or 0), int(late or 0)
-
 
 class SqlPatientIndex:
     """Who holds each patient's records (the patient index) on CONN."""
@@ -313,27 +305,55 @@ class SqlEquityProjection:
 
 
 class SqlMeasures:
-    """What the exchange's human measures read (domain/measures.py), on CONN."""
+    """What the exchange's human measures read (domain/measures.py), on CONN: counts and sums
+    computed by the database, and, for the quantiles, the durations of a bounded window only
+    (a scrape never reads a whole table)."""
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
 
-    def released(self) -> list[tuple[str, float]]:
-        """(requesting department, seconds from request to release) of every fulfilled request;
-        a request's last change is its release (service_layer/flow.py _finish)."""
+    def released(self, since: dt.datetime) -> list[tuple[str, float]]:
+        """(requesting department, seconds from request to release) of the requests released
+        since SINCE; a request's last change is its release (service_layer/flow.py _finish)."""
         rows = self.conn.execute(sa.select(R.c.requester, R.c.created_at, R.c.updated_at)
-                                 .where(R.c.status == FULFILLED))
+                                 .where(R.c.status == FULFILLED, R.c.updated_at >= since))
         return [(r.requester, (_utc(r.updated_at) - _utc(r.created_at)).total_seconds()) for r in rows]
 
-    def denial_outcomes(self) -> list[str | None]:
-        """The outcome code of every denied request."""
-        return [r.outcome for r in self.conn.execute(sa.select(R.c.outcome).where(R.c.status == DENIED))]
+    def denial_outcomes(self, since: dt.datetime) -> dict[str | None, int]:
+        """How many requests denied since SINCE had each outcome code."""
+        rows = self.conn.execute(sa.select(R.c.outcome, sa.func.count()).where(
+            R.c.status == DENIED, R.c.updated_at >= since).group_by(R.c.outcome))
+        return {outcome: int(n) for outcome, n in rows}
 
-    def open_claims(self) -> list[tuple[str, dt.datetime]]:
-        """(custodian department, claimed at) of every claim not reviewed yet; "unknown" when the
-        patient index does not know the patient."""
-        query = (sa.select(sa.func.coalesce(patient_index.c.custodian, "unknown").label("custodian"),
-                           BG.c.claimed_at)
+    def open_claims(self, now: dt.datetime) -> list[tuple[str, int, int]]:
+        """(custodian department, claims not reviewed yet, those of them overdue at NOW), per
+        department; "unknown" when the patient index does not know the patient."""
+        inner = (sa.select(sa.func.coalesce(patient_index.c.custodian, "unknown").label("custodian"),
+                           sa.case((BG.c.claimed_at <= now - REVIEW_DUE, 1), else_=0).label("late"))
                  .select_from(BG.outerjoin(patient_index, patient_index.c.patient_id == BG.c.patient))
-                 .where(BG.c.reviewed_at.is_(None)))
-        return [(r.custodian, _utc(r.claimed_at)) for r in self.conn.execute(query)]
+                 .where(BG.c.reviewed_at.is_(None))).subquery()
+        rows = self.conn.execute(sa.select(inner.c.custodian, sa.func.count(), sa.func.sum(inner.c.late))
+                                 .group_by(inner.c.custodian))
+        return [(custodian, int(n), int(late or 0)) for custodian, n, late in rows]
+
+    def activation(self, now: dt.datetime) -> dict[str, list[tuple[object, bool, int]]]:
+        """For each equity grouping, (the patients' value it groups by, activated or not, how
+        many patients) as equity.group_of reads them: the patient's language, birth date, sex,
+        whether a caregiver grant is in force at NOW, whether they need an interpreter."""
+        P, G = equity_patients, equity_proxies
+        in_force = sa.select(G.c.patient).where(G.c.activated_at.is_not(None), G.c.ended_at.is_(None),
+                                                G.c.ends_at > now)
+        values = {"language": P.c.language, "age_band": P.c.birth_date, "sex": P.c.sex,
+                  "proxy_managed": sa.case((P.c.patient_id.in_(in_force), 1), else_=0),
+                  "interpreter_needed": P.c.interpreter_needed}
+        activated = sa.case((P.c.activated_at.is_(None), 0), else_=1).label("activated")
+        found: dict[str, list[tuple[object, bool, int]]] = {}
+        for grouping, value in values.items():
+            # Grouped over a subquery's columns: PostgreSQL would not match the parameters of
+            # an expression repeated in GROUP BY.
+            inner = sa.select(value.label("value"), activated).subquery()
+            rows = self.conn.execute(sa.select(inner.c.value, inner.c.activated, sa.func.count())
+                                     .group_by(inner.c.value, inner.c.activated))
+            found[grouping] = [(bool(v) if grouping == "proxy_managed" else v, bool(a), int(n))
+                               for v, a, n in rows]
+        return found

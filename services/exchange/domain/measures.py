@@ -1,6 +1,11 @@
 """How people fare with the exchange, as figures (services/common/measures.py): time from request
 to release, denials explained, break-the-glass claims open and overdue, portal activation by
-group. Pure: the rows come from adapters/measures.py, the clock from the caller."""
+group. Pure: the counts and rows come from adapters/repository.py SqlMeasures, the clock from
+the caller.
+
+The figures of what waits now (claims open and overdue) and of everyone (activation) count
+every row; those about what happened (release time, denials explained) cover the last
+WINDOW, so that a scrape reads a bounded set of rows and the figure follows today's service."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,13 +14,18 @@ from typing import Iterable
 from services.common.measures import Measure, quantiles
 from services.exchange.domain import equity
 from services.exchange.domain.model import PENDING
-from services.exchange.domain.staff import NEXT_STEPS, REVIEW_DUE
+from services.exchange.domain.staff import NEXT_STEPS
 
 RELEASE_HELP = "Seconds from an exchange request to the release of the records, by requesting department"
 EXPLAINED_HELP = "Share of denied exchange requests whose reason was shown in words with a next step"
 OPEN_HELP = "Break-the-glass claims not yet reviewed, by the patient's custodian department"
 OVERDUE_HELP = "Break-the-glass claims unreviewed 72 hours after the claim, by custodian department"
 ACTIVATION_HELP = "Share of patients with an active portal account, by group (grouping:group)"
+#: How far back the figures about what happened look.
+WINDOW = dt.timedelta(days=90)
+#: The Patient field each equity grouping reads (equity.group_of).
+_GROUPED_BY = {"language": "language", "age_band": "birth_date", "sex": "sex",
+               "proxy_managed": "proxy_managed", "interpreter_needed": "interpreter_needed"}
 
 
 def release_seconds(released: Iterable[tuple[str, float]]) -> list[Measure]:
@@ -35,30 +45,37 @@ def explained(outcome: str | None) -> bool:
     return outcome is not None and outcome != PENDING and outcome in NEXT_STEPS
 
 
-def denials_explained(outcomes: list[str | None]) -> list[Measure]:
-    """The share of the denials' OUTCOMES that are explained; nothing before the first denial."""
-    if not outcomes:
+def denials_explained(outcomes: dict[str | None, int]) -> list[Measure]:
+    """The share of denials explained, from how many had each of OUTCOMES; nothing before the
+    first denial."""
+    total = sum(outcomes.values())
+    if not total:
         return []
-    share = sum(explained(o) for o in outcomes) / len(outcomes)
+    share = sum(n for o, n in outcomes.items() if explained(o)) / total
     return [Measure("phr_denials_explained_ratio", EXPLAINED_HELP, share)]
 
 
-def break_glass(open_claims: Iterable[tuple[str, dt.datetime]], now: dt.datetime) -> list[Measure]:
-    """Open and overdue counts of the (custodian department, claimed at) of OPEN_CLAIMS at NOW."""
-    opened: dict[str, int] = {}
-    overdue: dict[str, int] = {}
-    for department, claimed_at in open_claims:
-        opened[department] = opened.get(department, 0) + 1
-        overdue[department] = overdue.get(department, 0) + (claimed_at <= now - REVIEW_DUE)
-    return [m for d in sorted(opened) for m in (
-        Measure("phr_break_glass_claims_open", OPEN_HELP, opened[d], {"department": d}),
-        Measure("phr_break_glass_reviews_overdue", OVERDUE_HELP, overdue[d], {"department": d}))]
+def break_glass(open_claims: Iterable[tuple[str, int, int]]) -> list[Measure]:
+    """Open and overdue counts of OPEN_CLAIMS, (custodian department, open, overdue) triples
+    (overdue: REVIEW_DUE after the claim, which the adapter counts at the caller's now)."""
+    return [m for d, opened, overdue in sorted(open_claims) for m in (
+        Measure("phr_break_glass_claims_open", OPEN_HELP, opened, {"department": d}),
+        Measure("phr_break_glass_reviews_overdue", OVERDUE_HELP, overdue, {"department": d}))]
 
 
-def activation(patients: list[equity.Patient], today: dt.date) -> list[Measure]:
-    """The share of PATIENTS activated in each group of each grouping of the equity report."""
-    report = equity.build_report(patients, [], today)
-    return [Measure("phr_portal_activation_ratio", ACTIVATION_HELP, cells["activation"].value,
-                    {"group": f"{grouping}:{group}"})
-            for grouping, groups in report.groupings.items()
-            for group, cells in groups.items() if cells["activation"].value is not None]
+def activation(counts: dict[str, list[tuple[object, bool, int]]], today: dt.date) -> list[Measure]:
+    """The share of patients activated in each group of each equity grouping, from COUNTS:
+    {grouping: [(the value it groups by, activated, patients)]}, grouped as the equity report
+    groups them on TODAY (equity.group_of)."""
+    found = []
+    for grouping in equity.GROUPINGS:
+        groups: dict[str, list[int]] = {}
+        for value, activated, n in counts.get(grouping, []):
+            group = equity.group_of(equity.Patient(id="", **{_GROUPED_BY[grouping]: value}), grouping, today)
+            cases = groups.setdefault(group, [0, 0])
+            cases[0] += n
+            cases[1] += n if activated else 0
+        found += [Measure("phr_portal_activation_ratio", ACTIVATION_HELP, active / patients,
+                          {"group": f"{grouping}:{group}"})
+                  for group, (patients, active) in sorted(groups.items()) if patients]
+    return found

@@ -10,7 +10,6 @@ from services.common.db import ping
 from services.common.http import service_app
 from services.common.kafka import broker_reachable
 from services.common.outbox import ParkedEvents
-from services.exchange.adapters.metrics import BreakGlassReviewGauge
 from services.exchange.adapters.report_measures import report_measures
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
@@ -32,7 +31,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     }, test_config.get("validator"), directory=exchange.directory)
     app.extensions["exchange"] = exchange
     app.extensions["metrics_registry"].register(ParkedEvents(exchange.engine, outbox, settings.service))
-    app.extensions["metrics_registry"].register(BreakGlassReviewGauge(exchange.engine, lambda: exchange.flow.clock()))
     # The worker's own table of groups (built, not run), so that the two cannot drift.
     machines.install(app, settings, exchange.engine, outbox,
                      {spec.group: spec.topics for spec in consumer_specs(exchange, None)})
@@ -40,12 +38,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     def exchange_measures():
         return human_measures.current(exchange.uow(write=False), exchange.flow.clock())
 
-    measures.providers(app).append(exchange_measures)
+    measures.providers(app).append(measures.Cached(exchange_measures))  # a scrape storm reads once
     departments.register(app)
     patient.register(app)
     equity.register(app)
     staff.register(app)
     reports.register(app)
-    measures.providers(app).append(report_measures(exchange.engine, lambda: exchange.flow.clock()))
+    measures.providers(app).append(measures.Cached(report_measures(exchange.engine, lambda: exchange.flow.clock())))
     tracing.trace_app(app)
     return app

@@ -1,8 +1,12 @@
 """Correction requests against their 60-day limit, as figures (services/common/measures.py).
-Pure: the Tasks come from adapters/correction_queries.py, the day from the caller."""
+Pure: the Tasks come from adapters/correction_queries.py, the day from the caller.
+
+The open requests are all counted (what waits now); the days to answer cover the requests
+answered in the last WINDOW. The adapter reads only those Tasks: their fields live in the
+Task's JSON, so the database selects the rows and this module counts them."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
 from services.common.measures import Measure, quantiles
@@ -10,6 +14,8 @@ from services.records.domain.corrections import ANSWER_WITHIN_DAYS, ANSWERED, OP
 
 #: An open request this many days old or older is near its 60-day limit (or past it).
 NEAR_DEADLINE_DAYS = 50
+#: How far back the days to answer look.
+WINDOW = timedelta(days=90)
 OPEN_HELP = "Correction requests waiting for the custodian department's answer"
 NEAR_HELP = f"Open correction requests {NEAR_DEADLINE_DAYS} days old or more (the limit is {ANSWER_WITHIN_DAYS})"
 DAYS_HELP = "Days from a correction request to the department's answer"

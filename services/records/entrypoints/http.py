@@ -1,7 +1,6 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
@@ -39,10 +38,10 @@ blp = Blueprint("fhir", __name__)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Create the records app: settings, then TEST_CONFIG overrides (engine, validator, settings)."""
+    """Create the records app: settings, then TEST_CONFIG overrides (engine, validator, settings, clock)."""
     test_config = test_config or {}
     settings = test_config.get("settings") or load_settings("records")
-    records = bootstrap(settings, test_config.get("engine"))
+    records = bootstrap(settings, test_config.get("engine"), test_config.get("clock"))
     app = service_app(__name__, settings, {
         "database": lambda: ping(records.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
@@ -55,9 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
     def records_measures():
-        return human_measures.current(records.uow(write=False), datetime.now(timezone.utc))
+        return human_measures.current(records.uow(write=False), records.clock())
 
-    measures.providers(app).append(records_measures)
+    measures.providers(app).append(measures.Cached(records_measures))  # a scrape storm reads once
     app.register_blueprint(blp)
     patient.register(app)
     staff.register(app)

@@ -11,5 +11,5 @@ from services.records.domain import measures
 def current(uow, now: datetime) -> list[Measure]:
     """Every human measure of the records service at NOW, read in one transaction."""
     with uow:
-        tasks = [(t.custodian, t.body()) for t in cq.all_tasks(uow.conn)]
+        tasks = [(t.custodian, t.body()) for t in cq.measured_tasks(uow.conn, now - measures.WINDOW)]
     return measures.corrections(tasks, now.date())
