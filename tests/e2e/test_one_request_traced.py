@@ -91,11 +91,13 @@ def test_the_request_that_files_an_anonymous_staff_report_logs_no_one(stack):
     headers = member.headers("en")
     payload = headers["Authorization"].split()[1].split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    trace_id = os.urandom(16).hex()
+    client_trace = os.urandom(16).hex()
     sent = requests.post(f"{stack.gateway}/staff/v1/reports", timeout=30,
-                         headers={**headers, "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"},
+                         headers={**headers, "traceparent": f"00-{client_trace}-{os.urandom(8).hex()}-01"},
                          json={"kind": "safety", "text": "A near miss.", "anonymous": True})
     assert sent.status_code == 201, sent.text
+    trace_id = sent.headers["traceresponse"].split("-")[1]  # the gateway starts the trace
+    assert trace_id != client_trace
 
     deadline, mine = time.monotonic() + 20, {}
     while time.monotonic() < deadline and set(mine) != {"gateway", "exchange"}:
