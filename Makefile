@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-fast browser bench loadgen contracts i18n wording-review announce-corrections clean
+.PHONY: install up test test-fast browser bench loadgen contracts i18n wording-review announce-corrections announce-staff clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ wording-review: install ## the words readers found hard, next to the catalog ent
 
 announce-corrections: install ## records announces every correction request again (an exchange that missed older ones learns them)
 	$(PY) -m services.records.entrypoints.announce corrections
+
+announce-staff: install ## the gateway sends every active member of staff's roles again (an exchange that missed them learns who may be assigned a report)
+	$(PY) -m gateway.admin announce-staff
 
 bench: install loadgen ## benchmark table (ratios against a baseline measured in the same run)
 	$(PY) -m bench

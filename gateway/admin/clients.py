@@ -80,6 +80,15 @@ def ensure_console_client(engine: Engine, redirect_uris: list[str]) -> dict:
     return {"client_id": CONSOLE_CLIENT_ID, "redirect_uri": redirect_uris[0]}
 
 
+def announce_staff(engine: Engine, checker: EventChecker | None = None) -> int:
+    """Queue every active member of staff's roles again (StaffStore.announce_roles); how many."""
+    from gateway.accounts.staff_store import StaffStore
+
+    def no_revoking(_conn, _account_id):  # announcing changes no role, so no token ends
+        raise AssertionError("announcing roles revokes nothing")
+    return StaffStore(engine, no_revoking, checker).announce_roles()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line for the functions above, against the gateway's configured database."""
     parser = argparse.ArgumentParser(prog="python -m gateway.admin",
@@ -107,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     svc.add_argument("--scopes", default="system/Consent.r")
     sub.add_parser("admin-client", help=f"create the administrators' client {ADMIN_CLIENT_ID} "
                                         "(or give it a new secret); prints the secret once")
+    sub.add_parser("announce-staff", help="send every active member of staff's roles again "
+                                          "(a consumer that started later learns them)")
     args = parser.parse_args(argv)
 
     from gateway import MIGRATIONS_DIR
@@ -131,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             result = {"client_id": args.name, "jwks": "registered"}
         elif args.command == "service":
             result = ensure_service_client(engine, args.name, args.scopes)
+        elif args.command == "announce-staff":
+            result = {"announced": announce_staff(engine, EventChecker(settings.contract_checks))}
         elif args.command == "console":
             result = ensure_console_client(engine, args.redirect_uris)
         else:

@@ -535,3 +535,19 @@ def test_a_caregiver_joining_with_a_staff_username_is_told_it_is_taken(client, e
     taken = join(client, created.json["invite_code"], username="dr.ruiz")
     assert taken.status_code == 409, taken.get_data(as_text=True)
     assert join(client, created.json["invite_code"], username="carla").status_code == 201
+
+
+def test_announcing_staff_sends_each_active_members_roles_again_and_ends_no_token(
+        store, gateway_db, clock, departments, revoked):
+    from gateway.admin.clients import announce_staff
+    quality, _s, _c = enrolled(store, clock["at"], roles=("quality", "clinician"), username="q.one")
+    left, _s, _c = enrolled(store, clock["at"], roles=("clinician",), username="gone.one")
+    store.disable(left.id, PHR_ADMIN, departments)
+    revoked.clear()
+    before = len(queued(gateway_db))
+    assert announce_staff(gateway_db, EventChecker("enforce")) == 1  # the disabled one is not announced
+    (sent,) = queued(gateway_db)[before:]
+    assert sent["type"] == "phr.accounts.staff-roles-changed"
+    assert sent["data"]["staff_id"] == quality.id and sent["data"]["department"] == "cardiology"
+    assert sent["data"]["roles"] == sent["data"]["previous_roles"] == sorted(quality.roles)
+    assert revoked == [] and store.account(account_id=quality.id).roles == quality.roles
