@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.common import measures
 from services.consent.adapters.tables import sharing_requests
 from tests.support.metrics import sample
 
@@ -19,6 +20,7 @@ def world(consent):
 
 
 def metric(client, name: str, **labels) -> float | None:
+    measures.expire(client.application)  # the test changed the rows since the last read
     return sample(client.get("/metrics").get_data(as_text=True), name, **labels)
 
 
@@ -46,3 +48,20 @@ def test_open_and_answered_requests_and_the_time_to_answer_move_with_the_request
     assert metric(client, "phr_sharing_requests", state="answered") == 3.0
     assert metric(client, "phr_sharing_request_answer_seconds", quantile="0.5") == 600.0
     assert metric(client, "phr_sharing_request_answer_seconds", quantile="0.9") == 3600.0
+
+
+def test_the_time_to_answer_covers_the_last_90_days_and_the_count_every_answer(world):
+    client, engine = world
+    ask(engine, 1, days_ago=200, status="approved", answered_after=86400)  # answered long ago
+    ask(engine, 2, days_ago=3, status="declined", answered_after=120)
+    assert metric(client, "phr_sharing_requests", state="answered") == 2.0
+    assert metric(client, "phr_sharing_request_answer_seconds", quantile="0.9") == 120.0
+
+
+def test_a_scrape_storm_reads_the_figures_once_in_five_seconds(world):
+    client, engine = world
+    assert metric(client, "phr_sharing_requests", state="open") == 0.0
+    ask(engine, 1, days_ago=1)
+    # read again at once, without expiring: the figures of the last read
+    assert sample(client.get("/metrics").get_data(as_text=True), "phr_sharing_requests", state="open") == 0.0
+    assert metric(client, "phr_sharing_requests", state="open") == 1.0

@@ -309,9 +309,16 @@ class SqlMeasures:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(sharing_requests)
                                      .where(_status_filter(sharing.PENDING, now))).scalar() or 0)
 
-    def answered(self) -> list[tuple[datetime, datetime]]:
-        """(asked at, answered at) of every sharing request the patient answered."""
+    def answered_count(self) -> int:
+        """How many sharing requests the patient answered, ever (counted by the database)."""
+        t = sharing_requests.c
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(sharing_requests).where(
+            t.status.in_((sharing.APPROVED, sharing.DECLINED)), t.answered_at.is_not(None))).scalar() or 0)
+
+    def answered_since(self, since: datetime) -> list[tuple[datetime, datetime]]:
+        """(asked at, answered at) of the sharing requests the patient answered since SINCE: a
+        bounded set of rows for the time to answer (domain/measures.py WINDOW)."""
         t = sharing_requests.c
         rows = self.conn.execute(sa.select(t.created_at, t.answered_at).where(
-            t.status.in_((sharing.APPROVED, sharing.DECLINED)), t.answered_at.is_not(None)))
+            t.status.in_((sharing.APPROVED, sharing.DECLINED)), t.answered_at >= since))
         return [(utc(r.created_at), utc(r.answered_at)) for r in rows]

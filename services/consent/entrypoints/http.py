@@ -41,7 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def consent_measures():
         return human_measures.current(consent.uow(write=False), consent.clock())
 
-    measures.providers(app).append(consent_measures)
+    measures.providers(app).append(measures.Cached(consent_measures))  # a scrape storm reads once
     patient.register(app)
     departments.register(app)
     fhir.register(app)

@@ -10,5 +10,7 @@ from services.consent.domain import measures
 def current(uow, now: datetime) -> list[Measure]:
     """Every human measure of the consent service at NOW, read in one transaction."""
     with uow:
-        open_, answered = uow.measures.open_requests(now), uow.measures.answered()
-    return measures.sharing_requests(open_, answered)
+        open_ = uow.measures.open_requests(now)
+        answered = uow.measures.answered_count()
+        recent = uow.measures.answered_since(now - measures.WINDOW)
+    return measures.sharing_requests(open_, answered, recent)
