@@ -19,6 +19,12 @@ def tasks_of(conn: sa.Connection, custodian: str) -> list[StoredResource]:
     return [_stored(row) for row in rows]
 
 
+def all_tasks(conn: sa.Connection) -> list[StoredResource]:
+    """Return the current Tasks of every custodian (announcing every correction request again)."""
+    rows = conn.execute(sa.select(*_COLUMNS).where(resources.c.resource_type == "Task"))
+    return [_stored(row) for row in rows]
+
+
 def measured_tasks(conn: sa.Connection, since: datetime) -> list[StoredResource]:
     """Return the Tasks the human measures read: every open one (what waits now, however old)
     and those changed since SINCE (the answers of the window), never the whole table."""
