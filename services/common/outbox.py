@@ -90,12 +90,14 @@ def drop_dead_letter_columns(op) -> None:
 
 
 def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
-            traceparent: str | None = None, checker=None) -> None:
+            traceparent: str | None = None, checker=None, created_at: datetime | None = None) -> None:
     """Add EVENT to the outbox inside the caller's transaction (key = the event's subject).
 
     CHECKER (a contracts.events.EventChecker) validates the event against its schema first.
     The row keeps TRACEPARENT, by default the active span's (the request or the event that
     caused this one), so the relay's message continues that trace (services/common/tracing.py).
+    CREATED_AT (default now) is the row's time and its message's Kafka timestamp: an event
+    that must not tell the minute it happened (an anonymous report) passes a coarser one.
     """
     if checker is not None:
         checker.check(event)
@@ -103,7 +105,16 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
         event_id=event["id"], topic=topic, key=event.get("subject") or "",
         payload=json.dumps(event, separators=(",", ":")),
         traceparent=traceparent or current_traceparent() or new_traceparent(),
-        created_at=datetime.now(timezone.utc)))
+        created_at=created_at or datetime.now(timezone.utc)))
+
+
+def _millis(created_at: datetime | None) -> int | None:
+    """CREATED_AT as a Kafka timestamp (ms since the epoch; a naive time is UTC, as SQLite gives it)."""
+    if created_at is None:
+        return None
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=timezone.utc)
+    return int(created_at.timestamp() * 1000)
 
 
 class Unpublishable(Exception):
@@ -120,7 +131,8 @@ class Publisher(Protocol):
     caller sends them all again). A publisher whose flush returns None refused nothing.
     """
 
-    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]],
+                timestamp_ms: int | None = None) -> None: ...
 
     def flush(self) -> dict[int, str] | None: ...
 
@@ -143,9 +155,10 @@ class KafkaPublisher:
             self._producer = self._factory()
         return self._producer
 
-    def publish(self, topic, key, value, headers):
+    def publish(self, topic, key, value, headers, timestamp_ms=None):
         try:
-            future = self._client().send(topic, key=key.encode(), value=value, headers=headers)
+            future = self._client().send(topic, key=key.encode(), value=value, headers=headers,
+                                         timestamp_ms=timestamp_ms)
         except RECORD_ERRORS as exc:  # kafka-python checks max_request_size before sending
             raise Unpublishable(f"{type(exc).__name__}: {exc}") from exc
         self._pending.append(future)
@@ -192,7 +205,7 @@ class OutboxRelay:
         o = self.outbox
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(o.c.seq, o.c.event_id, o.c.topic, o.c.key, o.c.payload,
-                                          o.c.traceparent)
+                                          o.c.traceparent, o.c.created_at)
                                 .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))
                                 .order_by(o.c.seq).limit(self.batch)).all()
         if not rows:
@@ -224,7 +237,8 @@ class OutboxRelay:
             if row.traceparent:
                 headers.append(("traceparent", row.traceparent.encode()))
             try:
-                self.publisher.publish(row.topic, row.key, row.payload.encode(), headers)
+                self.publisher.publish(row.topic, row.key, row.payload.encode(), headers,
+                                       timestamp_ms=_millis(row.created_at))
             except Unpublishable as exc:
                 refused[row.seq] = (row, str(exc))
                 continue

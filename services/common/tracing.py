@@ -19,7 +19,7 @@ instrumentation. Three hops are propagated by hand, each for a reason:
 
 The gateway is the edge: it starts a new trace for every request, whatever the client sends
 (TraceRequests(edge=True)). A client's ``traceparent`` is only *linked* to the gateway's span
-and named in its access line (``client_trace_id``), never continued: otherwise a caller would
+and named in a DEBUG line (``client_trace_id``), never continued: otherwise a caller would
 choose our trace ids (colliding with another request's, or tying their own requests together
 in our logs across patients). The gateway answers with its own trace in a ``traceresponse``
 header (trace-context level 2), so a caller can still quote it. The services continue the
@@ -242,11 +242,15 @@ class TraceRequests:
                 span.set_status(Status(StatusCode.ERROR))
             level = logging.DEBUG if route in POLLED_ROUTES and status < 400 else logging.INFO
             if access.isEnabledFor(level):
-                fields = {"http_method": method, "route": route, "status": status}
-                if client is not None:  # hex digits only: the propagator refuses anything else
-                    fields["client_trace_id"] = f"{client.trace_id:032x}"
                 access.log(level, "%s %s %d %.1f ms", method, route, status,
-                           (time.perf_counter() - started) * 1000, extra=fields)
+                           (time.perf_counter() - started) * 1000,
+                           extra={"http_method": method, "route": route, "status": status})
+            if client is not None and access.isEnabledFor(logging.DEBUG):
+                # at DEBUG only: a client that sends one trace id with all of a person's requests
+                # would otherwise tie them together in our INFO logs, an anonymous report's
+                # request with that person's named ones (hex digits only: the propagator
+                # refuses anything else)
+                access.debug("the client's trace", extra={"client_trace_id": f"{client.trace_id:032x}"})
             context.detach(token)
             span.end()
 

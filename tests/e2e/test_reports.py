@@ -44,16 +44,30 @@ def _row(stack, report_id: str) -> dict:
         engine.dispose()
 
 
+def _outbox_time(stack, event_id: str) -> datetime:
+    """The time the exchange's outbox row of EVENT_ID keeps (UTC)."""
+    engine = make_engine(stack.database_url("exchange"))
+    try:
+        with engine.connect() as conn:
+            kept = conn.execute(sa.text("SELECT created_at FROM outbox WHERE event_id = :id"),
+                                {"id": event_id}).scalar_one()
+    finally:
+        engine.dispose()
+    return kept if isinstance(kept, datetime) else datetime.fromisoformat(kept)
+
+
 def _published(stack, report_id: str) -> list[dict]:
     """The phr.feedback.v1 events about REPORT_ID as the broker carries them (read from the start),
-    each with the traceparent header of its message under ``_traceparent``."""
+    each with the traceparent header of its message under ``_traceparent`` and its Kafka
+    timestamp under ``_timestamp_ms``."""
     consumer = kafka.consumer(stack.bootstrap, f"e2e-reports-{uuid.uuid4()}", ["phr.feedback.v1"])
     try:
         def read():
             found = []
             for records in consumer.poll(timeout_ms=1000).values():
                 found += [{**json.loads(r.value),
-                           "_traceparent": dict(r.headers or []).get("traceparent", b"").decode()}
+                           "_traceparent": dict(r.headers or []).get("traceparent", b"").decode(),
+                           "_timestamp_ms": r.timestamp}
                           for r in records]
             return [e for e in found if e["data"]["report_id"] == report_id]
         return _until(read, timeout=60, what=f"the events of report {report_id} on the broker")
@@ -135,9 +149,14 @@ def test_an_anonymous_staff_report_stores_no_identity_and_shows_a_department_onl
     assert event["data"]["reporter"] == {"kind": "anonymous-staff"} and event["data"]["department"] is None
     assert event["subject"] == report["id"]
     assert event["data"]["received_at"].endswith("T00:00:00+00:00") and event["time"].endswith("T00:00:00Z")
+    # the message's Kafka timestamp and the outbox row say only the day too
+    assert event.pop("_timestamp_ms") % 86_400_000 == 0
+    queued = _outbox_time(stack, event["id"])
+    assert (queued.hour, queued.minute, queued.second, queued.microsecond) == (0, 0, 0, 0), queued
     # a trace of its own: the request's trace (its logs, its gateway session) does not lead to it
+    request_trace = sent.headers["traceresponse"].split("-")[1]  # the trace the gateway started
     traced = event.pop("_traceparent").split("-")
-    assert len(traced) == 4 and len(traced[1]) == 32 and traced[1] != trace_id
+    assert len(traced) == 4 and len(traced[1]) == 32 and traced[1] not in (trace_id, request_trace)
     for secret in ("rs.anon", "Rae Small", "research"):
         assert secret not in json.dumps(event) and secret not in json.dumps(row, default=str)
     followed = nurse.get(f"/staff/v1/reports/follow/{report['reference']}")

@@ -17,7 +17,7 @@ class Letters:
     def __init__(self):
         self.sent = []
 
-    def publish(self, topic, key, value, headers):
+    def publish(self, topic, key, value, headers, timestamp_ms=None):
         self.sent.append((topic, value, dict(headers)))
 
     def flush(self):

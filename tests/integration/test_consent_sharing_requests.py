@@ -406,7 +406,7 @@ def test_the_worker_expires_a_disabled_departments_waiting_requests_for_good(con
         def __init__(self):
             self.sent = []
 
-        def publish(self, topic, key, value, headers):
+        def publish(self, topic, key, value, headers, timestamp_ms=None):
             self.sent.append(topic)
 
         def flush(self):

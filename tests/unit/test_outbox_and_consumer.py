@@ -18,7 +18,7 @@ class ListPublisher:
     def __init__(self, fail_times: int = 0):
         self.sent, self.pending, self.fail_times = [], [], fail_times
 
-    def publish(self, topic, key, value, headers):
+    def publish(self, topic, key, value, headers, timestamp_ms=None):
         self.pending.append((topic, key, value, dict(headers)))
 
     def flush(self):
@@ -108,7 +108,7 @@ class RefusingPublisher(ListPublisher):
         super().__init__()
         self.limit, self.at_broker = limit, at_broker
 
-    def publish(self, topic, key, value, headers):
+    def publish(self, topic, key, value, headers, timestamp_ms=None):
         if len(value) > self.limit and not self.at_broker:
             raise Unpublishable("MessageSizeTooLargeError: too large")
         super().publish(topic, key, value, headers)

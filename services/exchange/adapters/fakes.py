@@ -76,7 +76,7 @@ class Letters:
     def __init__(self):
         self.sent = []
 
-    def publish(self, topic, key, value, headers):
+    def publish(self, topic, key, value, headers, timestamp_ms=None):
         self.sent.append((topic, value))
 
     def flush(self):
@@ -238,7 +238,7 @@ class FakeUnitOfWork:
     def __exit__(self, *exc):
         return None
 
-    def publish(self, topic: str, event: dict, traceparent: str | None = None) -> None:
+    def publish(self, topic: str, event: dict, traceparent: str | None = None, created_at=None) -> None:
         self.published.append((topic, event))
 
     def units(self):

@@ -80,10 +80,11 @@ def file(uow, kind: str, about: dict, text: str, language: str, now: datetime, *
         uow.reports.add(report)
         event = _reported(report)
         if anonymous:
-            # the event's time and trace would otherwise lead back to the request, and the request
-            # (its logs, the gateway's session) to the person
+            # the event's time (its CloudEvents time, its outbox row and its Kafka timestamp) and
+            # its trace would otherwise lead back to the request, and the request (its logs, the
+            # gateway's session) to the person
             event["time"] = report.received_at.isoformat().replace("+00:00", "Z")
-            uow.publish(TOPIC, event, traceparent=new_traceparent())
+            uow.publish(TOPIC, event, traceparent=new_traceparent(), created_at=report.received_at)
         else:
             uow.publish(TOPIC, event)
     return report

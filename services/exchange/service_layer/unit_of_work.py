@@ -32,10 +32,11 @@ class _OnConnection:
         self.staff_counts = SqlStaffCounts(conn)
         self.corrections = SqlCorrectionRequests(conn)
 
-    def publish(self, topic: str, event: dict, traceparent: str | None = None) -> None:
+    def publish(self, topic: str, event: dict, traceparent: str | None = None, created_at=None) -> None:
         """Queue EVENT in the outbox of this transaction, in the trace of TRACEPARENT (by default
-        the active span's: the request or event that caused it)."""
-        enqueue(self.conn, outbox, topic, event, traceparent=traceparent, checker=self.checker)
+        the active span's: the request or event that caused it), at CREATED_AT (default now)."""
+        enqueue(self.conn, outbox, topic, event, traceparent=traceparent, checker=self.checker,
+                created_at=created_at)
 
 
 class SqlUnitOfWork(_OnConnection):
