@@ -180,3 +180,18 @@ def test_a_staff_report_points_only_at_a_disclosure_of_the_departments_patients(
     assert resp.status_code == 422 and resp.get_json()["fields"] == ["about.disclosure"]
     assert _rows(service.engine) == []
     _filed(client, nurse, {**WRONG_ACCESS, "about": {"disclosure": seqs[NEIGHBOUR]}}, "/staff/v1/reports")
+
+
+def test_an_assignees_name_is_kept_only_when_it_is_the_assigners_own(linked, mint):
+    client, _service, _index, staff, _seqs = linked
+    _feed(staff, "phr.accounts.v1", new_event("phr.accounts.staff-activated", "/gateway", "primary-care", {
+        "department": "primary-care", "staff_id": "q-3", "practitioner": "Practitioner/q-3", "roles": ["quality"],
+        "invite_id": "i-q-3", "activated_at": T0.isoformat()}))
+    report = _filed(client, _patient(mint))
+    # q-1 assigns q-3 under a name q-1 made up: the exchange cannot tell it is q-3's, so keeps none
+    other = _triage(client, mint, report["id"], {"assignee": {"sub": "q-3", "fhirUser": "Practitioner/dr-famous"}})
+    assert other.status_code == 200 and other.get_json()["assignee"] == {"sub": "q-3", "fhirUser": None}
+    # "assign it to me": the name comes from q-1's own token, not from the body
+    mine = _triage(client, mint, report["id"], {"assignee": {"sub": "q-1", "fhirUser": "Practitioner/dr-famous"}})
+    assert mine.status_code == 200
+    assert mine.get_json()["assignee"] == {"sub": "q-1", "fhirUser": "Practitioner/q-1"}  # the token's

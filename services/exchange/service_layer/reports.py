@@ -196,11 +196,17 @@ def _check_links(uow, report: Report, links: dict, department: str) -> None:
             raise BadLink("links.disclosure")
 
 
-def _check_assignee(uow, assignee: dict | None, department: str) -> None:
+def _check_assignee(uow, assignee: dict | None, department: str, by: dict) -> dict | None:
     """Refuse an assignee who is not an active member of DEPARTMENT with the quality role, as the
-    gateway's account events said (phr.accounts.staff-activated, -roles-changed, -disabled)."""
-    if assignee is not None and not uow.staff_counts.has_role(str(assignee.get("sub")), department, "quality"):
+    gateway's account events said (phr.accounts.staff-activated, -roles-changed, -disabled).
+    Return the assignee to keep: their fhirUser only when it is BY's own, from BY's token; a
+    fhirUser sent for someone else is not kept, as nothing here can tell it is theirs."""
+    if assignee is None:
+        return None
+    sub = str(assignee.get("sub"))
+    if not uow.staff_counts.has_role(sub, department, "quality"):
         raise BadLink("assignee")
+    return {"sub": sub, "fhirUser": by.get("fhirUser") if sub == by.get("sub") else None}
 
 
 def triage(uow, report_id: str, department: str, version: int | None, by: dict, now: datetime, **changes) -> Report:
@@ -213,7 +219,8 @@ def triage(uow, report_id: str, department: str, version: int | None, by: dict, 
         if not _visible(before, department):
             raise NotFound(report_id)
         _check_links(uow, before, changes.get("links") or {}, department)
-        _check_assignee(uow, changes.get("assignee"), department)
+        if "assignee" in changes:
+            changes["assignee"] = _check_assignee(uow, changes["assignee"], department, by)
         after, changed = before.triage(version, now, **changes)
         if not changed:
             return before
