@@ -246,18 +246,18 @@ class StaffStore(TableStore):
         return self._existing(account_id)
 
     def announce_roles(self) -> int:
-        """Queue phr.accounts.staff-roles-changed again, roles unchanged, for every active member
-        of staff; return how many. A consumer that started after their activation (the exchange's
-        staff roles, its migration 0009) learns who holds which role; hearing it twice changes
-        nothing. No token ends, as no role changed."""
+        """Queue phr.accounts.staff-activated again, as it was (roles as they are now), for every
+        active member of staff; return how many. A consumer that started after their activation
+        (the exchange's staff list and roles, its migration 0009) learns who is active with which
+        role, and one that already knew them changes nothing. No token ends, as nothing changed."""
         c = t.staff_accounts.c
-        at = storage.now()
         with transaction(self.engine) as conn:
             rows = conn.execute(sa.select(t.staff_accounts).where(c.status == ACTIVE)
                                 .order_by(c.created_at, c.id)).mappings().all()
-            for account in map(_account, rows):
-                events.staff_roles_changed(conn, self.checker, account.department, account.id,
-                                           account.roles, account.roles, PHR_ADMIN, at)
+            for account in map(_account, rows):  # every account is opened with an invite
+                events.staff_activated(conn, self.checker, account.department, account.id,
+                                       account.practitioner, account.roles, account.invite_id,
+                                       account.activated_at)
         return len(rows)
 
     def disable(self, account_id: str, by: str, department_active: DepartmentActive) -> StaffAccount:

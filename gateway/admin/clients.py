@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     svc.add_argument("--scopes", default="system/Consent.r")
     sub.add_parser("admin-client", help=f"create the administrators' client {ADMIN_CLIENT_ID} "
                                         "(or give it a new secret); prints the secret once")
-    sub.add_parser("announce-staff", help="send every active member of staff's roles again "
-                                          "(a consumer that started later learns them)")
+    sub.add_parser("announce-staff", help="send every active member of staff's activation again, "
+                                          "with their roles now (a consumer that started later learns them)")
     args = parser.parse_args(argv)
 
     from gateway import MIGRATIONS_DIR

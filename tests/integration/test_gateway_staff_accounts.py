@@ -547,7 +547,8 @@ def test_announcing_staff_sends_each_active_members_roles_again_and_ends_no_toke
     before = len(queued(gateway_db))
     assert announce_staff(gateway_db, EventChecker("enforce")) == 1  # the disabled one is not announced
     (sent,) = queued(gateway_db)[before:]
-    assert sent["type"] == "phr.accounts.staff-roles-changed"
+    # as activated (so a consumer that never heard of the person learns they are active), roles as now
+    assert sent["type"] == "phr.accounts.staff-activated"
     assert sent["data"]["staff_id"] == quality.id and sent["data"]["department"] == "cardiology"
-    assert sent["data"]["roles"] == sent["data"]["previous_roles"] == sorted(quality.roles)
+    assert sent["data"]["roles"] == list(quality.roles) and sent["data"]["invite_id"] == quality.invite_id
     assert revoked == [] and store.account(account_id=quality.id).roles == quality.roles
