@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 
 import sqlalchemy as sa
@@ -31,6 +32,8 @@ from gateway.proxy.ratelimit import TokenBucket
 from gateway.storage import TableStore
 from services.common.i18n import SUPPORTED, N_, _, current_language
 from services.common.measures import Measure
+
+log = logging.getLogger(__name__)
 
 #: The portal's pages that ask, by route name (the label ``page``), and only these.
 PAGES = ("home", "activate", "records", "sharing", "access", "notifications", "settings",
@@ -89,7 +92,14 @@ def _within_limits(page: str) -> bool:
     spent up. The session is known by its form token (views.py checks it on every post)."""
     by_session, by_address = current_app.extensions["page_answer_limits"]
     mine = hashlib.sha256(str(session.get("csrf", "")).encode()).hexdigest()[:32]
-    return by_session.take(f"{mine}:{page}") == 0 and by_address.take(request.remote_addr or "?") == 0
+    if by_session.take(f"{mine}:{page}") != 0:
+        return False
+    if by_address.take(request.remote_addr or "?") != 0:
+        # behind a proxy PHR_TRUSTED_PROXIES does not count, every answer comes from one address,
+        # and the counts would quietly fall short: say so where an operator looks
+        log.warning("page answers from one address over %d an hour are not counted", PER_ADDRESS_AN_HOUR)
+        return False
+    return True
 
 
 def asks(endpoint: str | None) -> str | None:

@@ -17,6 +17,12 @@ xmin). A crash between the two loses that one answer; it never counts it twice. 
 updates every counter of its department's week (adding 0 to the answers not given), so which
 rows a transaction touched does not say what it counted either.
 
+This keeps answers from whoever reads the figures, the API or the tables as they are. It does not
+keep them from the database's operators, who can see writes as they happen (statement logs, the
+write-ahead log, two snapshots a moment apart): they could pair a person's "asked" row with the
+counters that moved just after. Folding answers into the counters only when the week ends would
+close that; it is not done.
+
 Results are shown (the measure ``phr_staff_pulse`` and the dashboard) only for completed ISO
 weeks, never the current one, and a department's week counts only when it had at least
 ``SMALLEST_GROUP`` answers in that week: figures that moved while the week went on would tell

@@ -62,7 +62,7 @@ def test_the_hard_words_page_speaks_spanish_and_says_when_there_are_none(gw, clo
     s = signed_in(gw, clock, ("quality",), "q.palabras", "es")
     page = s.get(gw.url + "/console/quality/hard-words", timeout=30)
     assert page.status_code == 200 and 'lang="es"' in page.text
-    assert "Nadie nos ha dicho todavía de palabras difíciles." in page.text
+    assert "Todavía nadie nos ha dicho qué palabras le costó entender." in page.text
 
 
 def test_a_clinician_is_refused_the_hard_words_and_the_exchange_is_not_asked(gw, clock, exchange):

@@ -123,7 +123,7 @@ def test_answers_older_than_the_period_are_not_counted(gw, clock):
     assert pulse.results(period()) == [] and pulse_lines(gw.url) == []
 
 
-def test_on_postgresql_no_counter_shares_a_transaction_with_an_asked_row_or_tells_the_answer(gw, clock):
+def test_on_postgresql_counters_are_written_apart_from_the_asked_row_and_all_at_once(gw, clock):
     if gw.app.extensions["gateway"].engine.dialect.name != "postgresql":
         pytest.skip("xmin (the transaction that wrote a row) is PostgreSQL's; SQLite keeps no such thing")
     pulse = gw.stores.pulse
