@@ -6,7 +6,6 @@ these tests serve the real app, on a real database, on a port of their own.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 
@@ -17,6 +16,7 @@ from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
 from gateway.storage import digest
 from tests.support.broker import free_port
+from tests.support.servers import serving_thread
 
 
 class GatewayServer:
@@ -35,7 +35,7 @@ class GatewayServer:
         self.stores = self.app.extensions["gateway"].stores
         ensure_portal_client(self.app.extensions["gateway"].engine, [self.url + "/portal/callback"])
         self._server = make_server("127.0.0.1", port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = serving_thread(self._server)
 
     def __enter__(self) -> "GatewayServer":
         self._thread.start()

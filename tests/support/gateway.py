@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +23,7 @@ from gateway.authz.departments import department_scopes
 from gateway.authz.stores import ClientStore
 from services.common.db import transaction
 from tests.support.directory import entry
+from tests.support.servers import serving_thread
 
 ISSUER = "http://gateway.test"
 REDIRECT_URI = "http://portal.test/callback"
@@ -38,7 +38,7 @@ class Upstream:
                                             content_type="application/json")
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = serving_thread(self._server)
 
     def _wsgi(self, environ, start_response):
         req = Request(environ)
