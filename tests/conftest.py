@@ -8,10 +8,11 @@ import os
 
 import pytest
 
+from gateway import MIGRATIONS_DIR as GATEWAY_MIGRATIONS
 from gateway.app import create_app as create_gateway_app
 from tests.support.apps import Clock, ServiceApp, ServiceApps
 from tests.support.broker import Broker
-from tests.support.databases import (create_postgres_database, drop_postgres_database,
+from tests.support.databases import (create_postgres_database, drop_postgres_database, from_template,
                                      postgres_available)
 from tests.support.gateway import ISSUER, Upstream
 from tests.support.stack import SERVICES, Stack
@@ -116,6 +117,7 @@ def gateway_config(tmp_path, upstream) -> dict:
 @pytest.fixture
 def app(gateway_config):
     """The gateway's Flask app."""
+    from_template(gateway_config["database_url"], GATEWAY_MIGRATIONS)
     return create_gateway_app(gateway_config)
 
 

@@ -11,11 +11,13 @@ import uuid
 
 from werkzeug.serving import make_server
 
+from gateway import MIGRATIONS_DIR
 from gateway.accounts.codes import normalise_code
 from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
 from gateway.storage import digest
 from tests.support.broker import free_port
+from tests.support.databases import from_template
 from tests.support.servers import serving_thread
 
 
@@ -31,6 +33,7 @@ class GatewayServer:
                   "peers": {"gateway": self.url, "records": unused, "consent": unused,
                             "exchange": unused},
                   "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url, **overrides}
+        from_template(database_url, MIGRATIONS_DIR)
         self.app = create_app(config)
         self.stores = self.app.extensions["gateway"].stores
         ensure_portal_client(self.app.extensions["gateway"].engine, [self.url + "/portal/callback"])
