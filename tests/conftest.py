@@ -14,7 +14,7 @@ from tests.support.apps import Clock, ServiceApp, ServiceApps
 from tests.support.broker import Broker
 from tests.support.databases import (create_postgres_database, drop_postgres_database, from_template,
                                      postgres_available)
-from tests.support.gateway import ISSUER, Upstream
+from tests.support.gateway import CHEAP_HASHES, ISSUER, Upstream
 from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
 
@@ -111,7 +111,8 @@ def gateway_config(tmp_path, upstream) -> dict:
     return {"TESTING": True, "var_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/gw.db",
             "issuer": ISSUER, "audience": ISSUER, "jwks_url": ISSUER + "/oauth/jwks",
             "peers": peers, "rate_limit_per_second": 100.0, "rate_limit_burst": 100,
-            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0}
+            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0,
+            "PASSWORD_HASH_PARAMETERS": CHEAP_HASHES}
 
 
 @pytest.fixture

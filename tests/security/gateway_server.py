@@ -18,6 +18,7 @@ from gateway.app import create_app
 from gateway.storage import digest
 from tests.support.broker import free_port
 from tests.support.databases import from_template
+from tests.support.gateway import CHEAP_HASHES
 from tests.support.servers import serving_thread
 
 
@@ -32,7 +33,8 @@ class GatewayServer:
                   "issuer": self.url, "audience": self.url, "jwks_url": self.url + "/oauth/jwks",
                   "peers": {"gateway": self.url, "records": unused, "consent": unused,
                             "exchange": unused},
-                  "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url, **overrides}
+                  "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url,
+                  "PASSWORD_HASH_PARAMETERS": CHEAP_HASHES, **overrides}
         from_template(database_url, MIGRATIONS_DIR)
         self.app = create_app(config)
         self.stores = self.app.extensions["gateway"].stores
