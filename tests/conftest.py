@@ -12,8 +12,8 @@ from gateway import MIGRATIONS_DIR as GATEWAY_MIGRATIONS
 from gateway.app import create_app as create_gateway_app
 from tests.support.apps import Clock, ServiceApp, ServiceApps
 from tests.support.broker import Broker
-from tests.support.databases import (create_postgres_database, drop_postgres_database, from_template,
-                                     postgres_available)
+from tests.support.databases import (PostgresDatabases, create_postgres_database, drop_postgres_database,
+                                     from_template, postgres_available)
 from tests.support.gateway import CHEAP_HASHES, ISSUER, Upstream
 from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
@@ -46,6 +46,14 @@ def broker():
     b.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_databases():
+    """Fresh PostgreSQL databases made ahead of the tests that take them (tests/support/databases.py)."""
+    databases = PostgresDatabases()
+    yield databases
+    databases.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     """An empty database: a SQLite file, then a fresh PostgreSQL database."""
@@ -54,9 +62,10 @@ def database_url(request, tmp_path):
         return
     if not _pg_available():
         pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
-    url = create_postgres_database()
+    databases = request.getfixturevalue("postgres_databases")
+    url = databases.take()
     yield url
-    drop_postgres_database(url)
+    databases.drop(url)
 
 
 # -- one service's app on the test's database (a module that must run on SQLite only overrides

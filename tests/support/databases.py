@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -42,6 +44,62 @@ def drop_postgres_database(url: str) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+class PostgresDatabases:
+    """Fresh, empty PostgreSQL databases, made ahead in a thread of their own while the tests run,
+    and used ones dropped there too: a CREATE DATABASE writes a copy of template1 (several MB)
+    through the WAL, about a third of a second on a busy machine, and a test no longer waits for
+    it or for the DROP. ``close()`` drops whatever is left.
+    """
+
+    def __init__(self, ahead: int = 2):
+        self.ahead = ahead
+        self._ready: queue.Queue[str] = queue.Queue()
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def take(self) -> str:
+        """The URL of an empty database no one else has had."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="postgres-databases", daemon=True)
+            self._thread.start()
+            for _ in range(self.ahead):
+                self._jobs.put(("create", None))
+        self._jobs.put(("create", None))
+        while True:
+            try:
+                return self._ready.get(timeout=5)
+            except queue.Empty:
+                if not self._thread.is_alive():  # it died: make one here, as before
+                    return create_postgres_database()
+
+    def drop(self, url: str) -> None:
+        """Drop URL's database (its connections ended first) once the thread gets to it."""
+        if self._thread is None or not self._thread.is_alive():
+            drop_postgres_database(url)
+        else:
+            self._jobs.put(("drop", url))
+
+    def close(self) -> None:
+        """Finish the pending work, then drop the databases made ahead and not taken."""
+        if self._thread is None:
+            return
+        self._jobs.put(("stop", None))
+        self._thread.join()
+        while not self._ready.empty():
+            drop_postgres_database(self._ready.get())
+        self._thread = None
+
+    def _work(self) -> None:
+        while True:
+            job, url = self._jobs.get()
+            if job == "stop":
+                return
+            if job == "create":
+                self._ready.put(create_postgres_database())
+            else:
+                drop_postgres_database(url)
 
 
 def migrated(url: str, migrations_dir) -> None:
