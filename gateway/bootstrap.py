@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from flask import Flask
 from joserfc.jwk import RSAKey
 from sqlalchemy.engine import Engine
@@ -15,7 +16,7 @@ from gateway import MIGRATIONS_DIR
 from gateway.accounts import activation, caregivers
 from gateway.accounts.devices import DeviceCookies
 from gateway.accounts.forwarded import AddressVoucher
-from gateway.accounts.signin import PasswordGate
+from gateway.accounts.signin import PasswordGate, password_hasher
 from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy
@@ -59,6 +60,9 @@ DEFAULTS = {
     # The gateway's own forms and bodies; a proxied route takes its own size
     # (gateway/proxy/routes.py BODY_LIMITS).
     "MAX_CONTENT_LENGTH": bodies.SMALL,
+    # argon2.Parameters of every password hash; None: argon2-cffi's defaults. Only a test suite
+    # sets cheaper ones (tests/support/gateway.py), for the hundreds of passwords it hashes.
+    "PASSWORD_HASH_PARAMETERS": None,
 }
 
 
@@ -80,7 +84,8 @@ class Stores:
     pulse: StaffPulse
 
 
-def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
+def make_stores(engine: Engine, checker: EventChecker | None = None,
+                hasher: PasswordHasher | None = None) -> Stores:
     """Build the stores; stopping a caregiver's grant, or disabling a member of staff or changing
     their roles, revokes their tokens in the same transaction."""
     tokens = TokenStore(engine)
@@ -88,7 +93,7 @@ def make_stores(engine: Engine, checker: EventChecker | None = None) -> Stores:
                   tokens=tokens, accounts=AccountStore(engine, checker),
                   grants=GrantStore(engine, tokens.revoke_grant_tokens, checker),
                   signin=SignInStore(engine), directory=DirectoryStore(engine, checker),
-                  staff=StaffStore(engine, tokens.revoke_staff_tokens, checker),
+                  staff=StaffStore(engine, tokens.revoke_staff_tokens, checker, hasher),
                   form_sends=FormSends(engine), page_answers=PageAnswers(engine),
                   pulse=StaffPulse(engine))
 
@@ -123,7 +128,8 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     if config["MIGRATE_ON_START"]:
         migrate_once(settings)
     engine = make_engine(settings.database_url)
-    stores = make_stores(engine, EventChecker(settings.contract_checks))
+    hasher = password_hasher(config["PASSWORD_HASH_PARAMETERS"])
+    stores = make_stores(engine, EventChecker(settings.contract_checks), hasher)
     key = load_or_create_signing_key(settings.var_dir)
     revocations = RevocationList(stores.tokens, config["REVOCATION_REFRESH_SECONDS"])
     server = create_authorization_server(
@@ -140,7 +146,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
                           config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
     session_key = load_or_create_session_key(settings.var_dir)
-    gate = PasswordGate(stores.signin, stores.accounts, signin_policy(config, settings))
+    gate = PasswordGate(stores.signin, stores.accounts, signin_policy(config, settings), hasher)
 
     devices = DeviceCookies(session_key)
     staff_login = StaffLogin(server, stores.tickets, stores.staff, gate, devices,

@@ -8,12 +8,13 @@ import os
 
 import pytest
 
+from gateway import MIGRATIONS_DIR as GATEWAY_MIGRATIONS
 from gateway.app import create_app as create_gateway_app
 from tests.support.apps import Clock, ServiceApp, ServiceApps
 from tests.support.broker import Broker
-from tests.support.databases import (create_postgres_database, drop_postgres_database,
-                                     postgres_available)
-from tests.support.gateway import ISSUER, Upstream
+from tests.support.databases import (PostgresDatabases, create_postgres_database, drop_postgres_database,
+                                     from_template, postgres_available)
+from tests.support.gateway import CHEAP_HASHES, ISSUER, Upstream
 from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
 
@@ -45,6 +46,14 @@ def broker():
     b.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_databases():
+    """Fresh PostgreSQL databases made ahead of the tests that take them (tests/support/databases.py)."""
+    databases = PostgresDatabases()
+    yield databases
+    databases.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     """An empty database: a SQLite file, then a fresh PostgreSQL database."""
@@ -53,9 +62,10 @@ def database_url(request, tmp_path):
         return
     if not _pg_available():
         pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
-    url = create_postgres_database()
+    databases = request.getfixturevalue("postgres_databases")
+    url = databases.take()
     yield url
-    drop_postgres_database(url)
+    databases.drop(url)
 
 
 # -- one service's app on the test's database (a module that must run on SQLite only overrides
@@ -110,12 +120,14 @@ def gateway_config(tmp_path, upstream) -> dict:
     return {"TESTING": True, "var_dir": tmp_path, "database_url": f"sqlite:///{tmp_path}/gw.db",
             "issuer": ISSUER, "audience": ISSUER, "jwks_url": ISSUER + "/oauth/jwks",
             "peers": peers, "rate_limit_per_second": 100.0, "rate_limit_burst": 100,
-            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0}
+            "REVOCATION_REFRESH_SECONDS": 0.0, "UPSTREAM_READ_TIMEOUT": 2.0,
+            "PASSWORD_HASH_PARAMETERS": CHEAP_HASHES}
 
 
 @pytest.fixture
 def app(gateway_config):
     """The gateway's Flask app."""
+    from_template(gateway_config["database_url"], GATEWAY_MIGRATIONS)
     return create_gateway_app(gateway_config)
 
 

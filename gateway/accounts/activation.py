@@ -7,7 +7,6 @@ import json
 import re
 import uuid
 
-from argon2 import PasswordHasher
 from flask import Blueprint, jsonify, request
 
 from contracts.http import FHIR_ID_RE
@@ -49,7 +48,7 @@ def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
                      upstreams: Upstreams, code_days: int, activation_limiter: TokenBucket,
                      voucher: AddressVoucher, gate: PasswordGate) -> Blueprint:
     bp = Blueprint("accounts", __name__)
-    hasher = PasswordHasher()
+    hasher = gate.hasher  # the one the sign-in checks these passwords with
 
     def limit_activation(key: str) -> None:
         """Spend one try of KEY's budget or raise 429."""

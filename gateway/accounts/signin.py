@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.accounts.models import Account, StaffAccount
@@ -30,9 +30,10 @@ class PasswordGate:
     """Check a password only when the address's budget and the username's (or device's) delay
     allow it; count what it comes to."""
 
-    def __init__(self, counters: SignInStore, accounts: AccountStore, policy: SignInPolicy):
+    def __init__(self, counters: SignInStore, accounts: AccountStore, policy: SignInPolicy,
+                 hasher: PasswordHasher | None = None):
         self.counters, self.accounts, self.policy = counters, accounts, policy
-        self.hasher = PasswordHasher()
+        self.hasher = hasher or password_hasher()
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
     def check(self, username: str, password: str, address: str,
@@ -77,6 +78,13 @@ class PasswordGate:
             if self.counters.signin_failures(key, at, self.policy) < self.policy.free_failures:
                 return key
         return username_key(username)
+
+
+def password_hasher(parameters: Parameters | None = None) -> PasswordHasher:
+    """The Argon2id hasher of every account's password: argon2-cffi's defaults (RFC 9106's
+    low-memory profile), unless PARAMETERS say otherwise (the app config PASSWORD_HASH_PARAMETERS,
+    which only a test suite sets: gateway/bootstrap.py)."""
+    return PasswordHasher.from_parameters(parameters) if parameters else PasswordHasher()
 
 
 def _password_ok(hasher: PasswordHasher, password_hash: str, password: str) -> bool:

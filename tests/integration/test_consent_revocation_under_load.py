@@ -11,6 +11,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from tests.support.servers import serving_thread
 
 THREADS = 8
 ROUNDS = 3
@@ -20,7 +21,7 @@ ROUNDS = 3
 def server(service_apps, database_url):
     app = service_apps.consent(database_url, testing=False, contract_checks="off").app
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = serving_thread(httpd)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()

@@ -6,17 +6,20 @@ these tests serve the real app, on a real database, on a port of their own.
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 
 from werkzeug.serving import make_server
 
+from gateway import MIGRATIONS_DIR
 from gateway.accounts.codes import normalise_code
 from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
 from gateway.storage import digest
 from tests.support.broker import free_port
+from tests.support.databases import from_template
+from tests.support.gateway import CHEAP_HASHES
+from tests.support.servers import serving_thread
 
 
 class GatewayServer:
@@ -30,12 +33,14 @@ class GatewayServer:
                   "issuer": self.url, "audience": self.url, "jwks_url": self.url + "/oauth/jwks",
                   "peers": {"gateway": self.url, "records": unused, "consent": unused,
                             "exchange": unused},
-                  "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url, **overrides}
+                  "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url,
+                  "PASSWORD_HASH_PARAMETERS": CHEAP_HASHES, **overrides}
+        from_template(database_url, MIGRATIONS_DIR)
         self.app = create_app(config)
         self.stores = self.app.extensions["gateway"].stores
         ensure_portal_client(self.app.extensions["gateway"].engine, [self.url + "/portal/callback"])
         self._server = make_server("127.0.0.1", port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = serving_thread(self._server)
 
     def __enter__(self) -> "GatewayServer":
         self._thread.start()

@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import Engine
 
 from services.common.config import load_settings
-from services.common.db import make_engine, migrate
+from services.common.db import make_engine
+from tests.support.databases import migrated
 from tests.support.directory import seed_directory
 from tests.support.tokens import TokenMint
 
@@ -84,7 +85,7 @@ class ServiceApps:
     def _build(self, service: str, migrations: Path, create_app, database_url: str | None, settings: dict,
                **config) -> ServiceApp:
         url = database_url or f"sqlite:///{self.var_dir / service}.db"
-        migrate(url, migrations)
+        migrated(url, migrations)
         engine = make_engine(url)
         seed_directory(engine)  # the demo's departments, as the service's worker would keep them
         self._engines.append(engine)

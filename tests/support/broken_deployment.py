@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
 import uuid
 from urllib.parse import urlencode
@@ -22,6 +21,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
+
+from tests.support.servers import serving_thread
 
 DEPARTMENT = ("dept", "dept-secret")
 OTHER_DEPARTMENT = ("other", "other-secret")
@@ -206,7 +207,7 @@ class BrokenDeployment:
         self.key = RSAKey.generate_key(2048, auto_kid=True)
         self.server = make_server("127.0.0.1", 0, create_app(self.key), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = serving_thread(self.server)
 
     def __enter__(self) -> "BrokenDeployment":
         self.thread.start()

@@ -3,10 +3,10 @@ the portal sign-in, caregivers. The fixtures (app, client, engine, upstream) are
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import secrets
-import threading
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -14,19 +14,27 @@ from urllib.parse import parse_qs, urlsplit
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from argon2 import PasswordHasher
+from argon2 import profiles
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from gateway import MIGRATIONS_DIR, schema
+from gateway.accounts.signin import password_hasher
 from gateway.admin.clients import ensure_admin_client, ensure_portal_client, new_secret
 from gateway.authz.departments import department_scopes
 from gateway.authz.stores import ClientStore
 from services.common.db import transaction
 from tests.support.directory import entry
+from tests.support.servers import serving_thread
 
 ISSUER = "http://gateway.test"
 REDIRECT_URI = "http://portal.test/callback"
+#: Argon2id at its least work (one pass over 8 KiB) for the test gateways' passwords (their app
+#: config PASSWORD_HASH_PARAMETERS) and the accounts tests store: the default parameters cost a
+#: fifth of a second of CPU per hash or check. The demo stack keeps the defaults, and
+#: tests/unit/test_gateway_password_hashes.py checks that they are the gateway's own.
+CHEAP_HASHES = dataclasses.replace(profiles.RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1)
+HASHER = password_hasher(CHEAP_HASHES)
 
 
 class Upstream:
@@ -38,7 +46,7 @@ class Upstream:
                                             content_type="application/json")
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = serving_thread(self._server)
 
     def _wsgi(self, environ, start_response):
         req = Request(environ)
@@ -103,7 +111,7 @@ def bearer(token: str) -> dict:
 def make_account(engine, username="ana", password="correct horse battery", patient="p-1") -> None:
     with transaction(engine) as conn:
         conn.execute(sa.insert(schema.accounts).values(
-            id=str(uuid.uuid4()), username=username, password_hash=PasswordHasher().hash(password),
+            id=str(uuid.uuid4()), username=username, password_hash=HASHER.hash(password),
             patient=patient, language="es", failed_logins=0, locked_until=0,
             created_at=int(time.time())))
 
@@ -218,7 +226,7 @@ def make_patient(engine, username="ana", patient="p-1", birth_date="1980-05-17")
     account_id = str(uuid.uuid4())
     with transaction(engine) as conn:
         conn.execute(sa.insert(schema.accounts).values(
-            id=account_id, username=username, password_hash=PasswordHasher().hash(PASSWORD),
+            id=account_id, username=username, password_hash=HASHER.hash(PASSWORD),
             patient=patient, language="en", failed_logins=0, locked_until=0,
             created_at=int(time.time()), kind="patient", birth_date=birth_date))
     return account_id

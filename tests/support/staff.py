@@ -85,7 +85,8 @@ def gateway_staff_store(engine) -> StaffStore:
     """A staff store over the gateway's ENGINE that ends tokens as the gateway's does."""
     from contracts.events import EventChecker
     from gateway.authz.stores import TokenStore
-    return StaffStore(engine, TokenStore.revoke_staff_tokens, EventChecker("enforce"))
+    from tests.support.gateway import HASHER
+    return StaffStore(engine, TokenStore.revoke_staff_tokens, EventChecker("enforce"), HASHER)
 
 
 def person(staff: StaffStore, directory, clock: dict, **kw):

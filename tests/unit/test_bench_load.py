@@ -3,12 +3,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench import load
+from tests.support.servers import serving_thread
 
 BODY = '{"patient": "p-1", "note": "a \\"quoted\\" ñ\\n"}'.encode()
 
@@ -41,7 +41,7 @@ class _Strict(BaseHTTPRequestHandler):
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed; the bench falls back to Python threads")
 def test_wrk_sends_the_method_headers_and_body_and_counts_other_statuses_as_errors():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Strict)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving_thread(server).start()
     url = f"http://127.0.0.1:{server.server_port}/decide"
     try:
         ok = load.run_wrk("ok", url, {"Authorization": "Bearer t-1"}, 2, 1, 0, 200, "POST", BODY)
