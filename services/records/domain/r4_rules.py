@@ -69,7 +69,9 @@ def target_type(reference: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _walk(tname: str, node: object, where: str, problems: list, references: list) -> None:
+def _walk(tname: str, node: object, where, problems: list, references: list) -> None:
+    """WHERE is the location as (parent, key, index or None), rendered only when something is reported:
+    most keys of most resources report nothing, and building their paths was half of the walk."""
     if not isinstance(node, dict):
         return  # a wrong shape is the models' to report (services/records/domain/bundle.py)
     elements = _TYPES.get(tname)
@@ -80,14 +82,15 @@ def _walk(tname: str, node: object, where: str, problems: list, references: list
         if spec is None:
             if key == "resourceType" or (key[:1] == "_" and key[1:] in elements):
                 continue  # a primitive's id and extensions: FHIR R4 section 2.6.2.7, checked by the models
-            problems.append(Problem(f"{where}.{key}", f"'{key}' is not an element of {tname} in FHIR R4 "
-                                    f"({FHIR_VERSION}).", "structure"))
+            problems.append(Problem(_path((where, key, None)), f"'{key}' is not an element of {tname} in "
+                                    f"FHIR R4 ({FHIR_VERSION}).", "structure"))
             continue
         child, _array, value_set, targets = spec
-        path = f"{where}.{key}"
-        items = value if isinstance(value, list) else (value,)
-        for i, item in enumerate(items):
-            at = f"{path}[{i}]" if isinstance(value, list) else path
+        if child in _PRIMITIVES and value_set is None:
+            continue
+        many = isinstance(value, list)
+        for i, item in enumerate(value if many else (value,)):
+            at = (where, key, i if many else None)
             if value_set is not None:
                 _bound(child, item, value_set, at, problems)
             if child in _PRIMITIVES:
@@ -98,31 +101,38 @@ def _walk(tname: str, node: object, where: str, problems: list, references: list
                     if inner in RESOURCE_TYPES:
                         _walk(inner, item, at, problems, references)
                     else:
-                        problems.append(Problem(at, f"'{inner}' is not a FHIR R4 ({FHIR_VERSION}) resource type.",
-                                                "not-supported"))
+                        problems.append(Problem(_path(at), f"'{inner}' is not a FHIR R4 ({FHIR_VERSION}) "
+                                                "resource type.", "not-supported"))
                 continue
             if child == "Reference" and isinstance(item, dict) and isinstance(item.get("reference"), str):
-                references.append(FoundReference(f"{at}.reference", item["reference"],
+                references.append(FoundReference(_path(at) + ".reference", item["reference"],
                                                  tuple(targets) if targets else None))
             _walk(child, item, at, problems, references)
 
 
-def _bound(tname: str, value: object, url: str, where: str, problems: list) -> None:
+def _path(where) -> str:
+    if isinstance(where, str):
+        return where
+    parent, key, index = where
+    return f"{_path(parent)}.{key}" + ("" if index is None else f"[{index}]")
+
+
+def _bound(tname: str, value: object, url: str, at, problems: list) -> None:
     vs = _VALUE_SETS.get(url)
     if vs is None:
         return  # not enumerable from the definitions (mime types, currencies): rules.json lists them
     name = url.rsplit("/", 1)[-1]
     if tname == "code":
         if isinstance(value, str) and value not in _CODES[url]:
-            problems.append(Problem(where, f"'{value}' is not a code of the value set {name}, "
+            problems.append(Problem(_path(at), f"'{value}' is not a code of the value set {name}, "
                                     f"which FHIR R4 requires here."))
     elif tname == "Coding":
         if isinstance(value, dict) and not _in(value, vs):
-            problems.append(Problem(where, f"The coding is not in the value set {name}, which FHIR R4 requires here."))
+            problems.append(Problem(_path(at), f"The coding is not in the value set {name}, which FHIR R4 requires here."))
     elif tname == "CodeableConcept" and isinstance(value, dict):
         codings = [c for c in value.get("coding") or [] if isinstance(c, dict)]
         if codings and not any(_in(c, vs) for c in codings):
-            problems.append(Problem(where, f"No coding is in the value set {name}, which FHIR R4 requires here."))
+            problems.append(Problem(_path(at), f"No coding is in the value set {name}, which FHIR R4 requires here."))
 
 
 def _in(coding: dict, vs: dict[str, frozenset[str]]) -> bool:
