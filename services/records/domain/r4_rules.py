@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.http import FHIR_ID_PART, FHIR_TYPE_PART
+
 _TABLE = json.loads((Path(__file__).resolve().parents[1] / "data" / "fhir-r4" / "rules.json").read_text())
 FHIR_VERSION: str = _TABLE["fhirVersion"]
 RESOURCE_TYPES: frozenset[str] = frozenset(_TABLE["resources"])
@@ -28,7 +30,7 @@ _VALUE_SETS: dict[str, dict[str, frozenset[str]] | None] = {
     url: None if "uncheckable" in vs else {s: frozenset(c) for s, c in vs.items()}
     for url, vs in _TABLE["valueSets"].items()}
 _CODES: dict[str, frozenset[str]] = {url: frozenset().union(*vs.values()) for url, vs in _VALUE_SETS.items() if vs}
-_TYPED = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^?#]*/)?([A-Z][A-Za-z]+)(?:/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?$|\?)")
+_TYPED = re.compile(rf"^(?:[a-z][a-z0-9+.-]*://[^?#]*/)?({FHIR_TYPE_PART})(?:/{FHIR_ID_PART}(?:/_history/[^/]+)?$|\?)")
 
 
 @dataclass(frozen=True)
