@@ -119,7 +119,6 @@ class ImportPlan:
                     planned.content = _resolve(planned.content, rebound, None, text=text)
                     planned.patient_id = patient_of(planned.content)
 
-
     def check_stored(self, stored: StoredLookup) -> None:
         """Refuse the Bundle (422) when a 'Type/id' reference to outside it names nothing stored."""
         if self.stored:
