@@ -108,7 +108,8 @@ class ImportPlan:
         missing = sorted(ref for ref in self.unresolved if ref not in rebound)
         if missing:
             raise InvalidBundle([EntryError(self.where.get(ref, "Bundle.entry"), f"The reference '{ref}' "
-                                            "matches no resource, or more than one.", "not-found")])
+                                            "matches no resource, or more than one.", "not-found")
+                                 for ref in missing])
         if rebound:
             # Most resources name none of the rebound references: find those that do in their
             # compact text before paying for the rewrite and the parse.
