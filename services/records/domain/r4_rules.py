@@ -7,8 +7,8 @@ checks it still matches them); docs/architecture.md, "One FHIR version", says wh
 
 One walk of the resource's JSON, guided by the table: every key must be an R4 element of its type,
 a `code`, Coding or CodeableConcept under a `required` binding must be in its value set (FHIR R4
-section 4.1.1.2.1 / ElementDefinition.binding.strength), and every Reference.reference is reported
-with the types its element allows, for the caller to resolve (FHIR R4 section 2.3.0.1).
+terminologies page, "required" binding strength), and every Reference.reference is reported with
+the types its element allows (its targetProfile), for the caller to resolve.
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def _walk(tname: str, node: object, where, problems: list, references: list) -> 
         spec = elements.get(key)
         if spec is None:
             if key == "resourceType" or (key[:1] == "_" and key[1:] in elements):
-                continue  # a primitive's id and extensions: FHIR R4 section 2.6.2.7, checked by the models
+                continue  # a primitive's id and extensions (FHIR R4 JSON format), checked by the models
             problems.append(Problem(_path((where, key, None)), f"'{key}' is not an element of {tname} in "
                                     f"FHIR R4 ({FHIR_VERSION}).", "structure"))
             continue
