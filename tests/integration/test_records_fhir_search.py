@@ -74,7 +74,7 @@ def _encounter(patient, org_ref):
         "subject": {"reference": f"Patient/{patient}"}, "serviceProvider": {"reference": org_ref}}}
 
 
-def test_conditional_references_resolve_to_a_stored_or_bundled_organization_or_stay_as_given(records, mint):
+def test_conditional_references_resolve_to_a_stored_or_bundled_organization_or_refuse_the_bundle(records, mint):
     client, _ = records
     first = small_bundle("cond-1", observations=0)
     first["entry"] += [_org("org-a", "A1"), _encounter("cond-1", "Organization?identifier=https://example.org/orgs|A1")]
@@ -82,12 +82,17 @@ def test_conditional_references_resolve_to_a_stored_or_bundled_organization_or_s
     second = small_bundle("cond-2", observations=0)
     second["entry"] += [_encounter("cond-2", "Organization?identifier=https://example.org/orgs|A1"),
                         _encounter("cond-2", "Organization?identifier=https://example.org/orgs|NOPE")]
+    refused = client.post("/fhir", json=second, headers=mint.department())
+    assert refused.status_code == 422
+    assert refused.get_json()["issue"][0]["expression"] == ["Bundle.entry[2].resource.serviceProvider.reference"]
+    assert client.get("/fhir/Patient/cond-2", headers=mint.department()).status_code == 404
+    del second["entry"][2]
     assert client.post("/fhir", json=second, headers=mint.department()).status_code == 200
     found = client.get("/fhir/Encounter?patient=cond-1", headers=mint.department()).get_json()
     assert found["entry"][0]["resource"]["serviceProvider"] == {"reference": "Organization/org-a"}
-    refs = sorted(e["resource"]["serviceProvider"]["reference"] for e in
-                  client.get("/fhir/Encounter?patient=cond-2", headers=mint.department()).get_json()["entry"])
-    assert refs == ["Organization/org-a", "Organization?identifier=https://example.org/orgs|NOPE"]
+    refs = [e["resource"]["serviceProvider"]["reference"] for e in
+            client.get("/fhir/Encounter?patient=cond-2", headers=mint.department()).get_json()["entry"]]
+    assert refs == ["Organization/org-a"]
 
 
 def test_an_organization_posted_again_with_other_content_is_reused_not_refused(records, mint):

@@ -26,3 +26,16 @@ def small_bundle(patient_id: str | None = None, observations: int = 2) -> dict:
                                      "subject": {"reference": f"urn:uuid:{pid}"},
                                      "valueQuantity": {"value": 70 + i, "unit": "/min"}}})
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+SYNTHEA = Path(__file__).resolve().parents[1] / "data" / "synthea-r4"
+
+
+def synthea_bundle(name: str = "Agustin_Fonseca") -> dict:
+    """One patient's transaction Bundle of tests/data/synthea-r4, as Synthea wrote it."""
+    return json.loads(next(SYNTHEA.glob(f"{name}_*.json")).read_text())
+
+
+def first_entry(bundle: dict, resource_type: str) -> int:
+    """The index of BUNDLE's first entry holding a RESOURCE_TYPE."""
+    return next(i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == resource_type)

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.records.domain.bundle import plan_transaction
+from services.records.domain.bundle import InvalidBundle, plan_transaction
 from services.records.domain.search import (BadSearch, date_range, decode_cursor, encode_cursor, index_of,
                                             parse_query)
 from services.records.domain.sensitivity import ACT_CODE, Labeller, labels_of
@@ -78,3 +78,14 @@ def test_a_conditional_reference_to_an_organization_in_the_bundle_is_resolved():
     assert plan.unresolved == {"Practitioner?identifier=s|none"}
     plan.bind(lambda rtype, system, value: "pr-7" if (rtype, system, value) == ("Practitioner", "s", "none") else None)
     assert plan.resources[1].content["performer"][1] == {"reference": "Practitioner/pr-7"}
+
+
+def test_every_conditional_reference_that_matches_nothing_stored_is_named():
+    bundle = small_bundle("p-9", observations=3)
+    for i, value in ((1, "gone"), (2, "found"), (3, "lost")):
+        bundle["entry"][i]["resource"]["performer"] = [{"reference": f"Practitioner?identifier=s|{value}"}]
+    plan = plan_transaction(bundle)
+    with pytest.raises(InvalidBundle) as info:
+        plan.bind(lambda rtype, system, value: "pr-1" if value == "found" else None)
+    assert sorted(e.expression for e in info.value.errors) == ["Bundle.entry[1].resource.performer[0].reference",
+                                                               "Bundle.entry[3].resource.performer[0].reference"]

@@ -1,6 +1,8 @@
 """Transaction Bundles (FHIR R4 section 3.1.0.11.2): validation, ids and reference resolution.
 
-Pure domain code: no Flask, no SQL. Validation uses fhir.resources (module R4B).
+Pure domain code: no Flask, no SQL. Validation is two passes: the fhir.resources models (module
+R4B: data types, cardinality) and the FHIR R4 4.0.1 rules of services/records/domain/r4_rules.py
+(element names, required bindings, reference targets); docs/architecture.md, "One FHIR version".
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 
 from contracts.http import FHIR_ID_RE, FHIR_TYPE_PART
 from services.common import jsontext
+from services.records.domain import r4_rules
 
 PATIENT_LINKS = ("subject", "patient", "beneficiary", "for")  # "for": Task (amendment requests)
 #: Directory resources that many bundles repeat (Synthea writes the same Organization and
@@ -26,6 +29,8 @@ _CONDITIONAL = re.compile(rf"^({FHIR_TYPE_PART})\?(.+)$")
 
 #: lookup(resource_type, system or None, value) -> id of a stored resource with that identifier.
 IdentifierLookup = Callable[[str, str | None, str], "str | None"]
+#: stored(pairs of (resource_type, id)) -> the pairs of those that the store holds.
+StoredLookup = Callable[[list[tuple[str, str]]], "set[tuple[str, str]]"]
 
 
 @dataclass
@@ -70,6 +75,10 @@ class ImportPlan:
 
     resources: list[PlannedResource] = field(default_factory=list)
     unresolved: set[str] = field(default_factory=set)  # conditional references left for bind()
+    #: where each reference the store must resolve first appears: a conditional one, or a
+    #: 'Type/id' not in the Bundle (FHIR R4 3.1.0.11.2: references must resolve or be refused)
+    where: dict[str, str] = field(default_factory=dict)
+    stored: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, id) -> expression
 
     def patients(self) -> dict[str, list[PlannedResource]]:
         """Group the planned resources by the patient they belong to."""
@@ -82,7 +91,7 @@ class ImportPlan:
     def bind(self, lookup: IdentifierLookup) -> None:
         """Resolve what needs the store: ifNoneExist entries and conditional references (R4 3.1.0.11.2).
 
-        A conditional reference with no match (or several) is kept as given.
+        A conditional reference with no match (or several) refuses the Bundle (422).
         """
         rebound: dict[str, str] = {}
         for planned in self.resources:
@@ -96,6 +105,11 @@ class ImportPlan:
             found = _match(rtype, query, lookup)
             if found:
                 rebound[ref] = f"{rtype}/{found}"
+        missing = sorted(ref for ref in self.unresolved if ref not in rebound)
+        if missing:
+            raise InvalidBundle([EntryError(self.where.get(ref, "Bundle.entry"), f"The reference '{ref}' "
+                                            "matches no resource, or more than one.", "not-found")
+                                 for ref in missing])
         if rebound:
             # Most resources name none of the rebound references: find those that do in their
             # compact text before paying for the rewrite and the parse.
@@ -106,22 +120,100 @@ class ImportPlan:
                     planned.content = _resolve(planned.content, rebound, None, text=text)
                     planned.patient_id = patient_of(planned.content)
 
+    def check_stored(self, stored: StoredLookup) -> None:
+        """Refuse the Bundle (422) when a 'Type/id' reference to outside it names nothing stored."""
+        if self.stored:
+            held = stored(list(self.stored))
+            missing = [(pair, where) for pair, where in self.stored.items() if pair not in held]
+            if missing:
+                raise InvalidBundle([EntryError(where, f"The reference '{t}/{i}' is neither in this Bundle "
+                                                "nor stored here.", "not-found") for (t, i), where in missing])
+
 
 def validate_resource(resource: dict, expression: str) -> list[EntryError]:
-    """Validate one resource against its R4 model; return the problems found."""
+    """Validate one resource: its R4 model, then the R4 rules (required bindings, element names,
+    the types of its literal references). References to resolve are check_references'."""
+    errors, _ = _validate(resource, expression)
+    return errors
+
+
+def check_references(resource: dict, expression: str, stored: StoredLookup) -> list[EntryError]:
+    """The problems of RESOURCE's references when it is written alone (create, update): each must be
+    '#contained' or 'Type/id' of a stored resource (STORED says which are), of a type its element allows."""
+    errors, refs = _validate(resource, expression)
+    if errors:
+        return errors
+    outside: dict[tuple[str, str], str] = {}
+    for ref in refs:
+        if ref.reference.startswith("#"):
+            problem = _contained(resource, ref)
+            errors.extend([problem] if problem else [])
+        elif (pair := _literal(ref.reference)) is not None:
+            outside.setdefault(pair, ref.expression)
+        else:
+            errors.append(_dangling(ref))
+    if outside:
+        held = stored(list(outside))
+        errors += [EntryError(where, f"The reference '{t}/{i}' names nothing stored here.", "not-found")
+                   for (t, i), where in outside.items() if (t, i) not in held]
+    return errors
+
+
+def _validate(resource: dict, expression: str) -> tuple[list[EntryError], list[r4_rules.FoundReference]]:
+    """The model's problems, else the R4 rules' problems and the references found."""
     rtype = resource.get("resourceType") if isinstance(resource, dict) else None
     if not isinstance(rtype, str):
-        return [EntryError(expression, "The resource has no resourceType.")]
+        return [EntryError(expression, "The resource has no resourceType.")], []
+    if rtype not in r4_rules.RESOURCE_TYPES:  # R4B-only types too (Citation, SubscriptionStatus...)
+        return [EntryError(expression, f"'{rtype}' is not a FHIR R4 resource type.", "not-supported")], []
     try:
         model = get_fhir_model_class(rtype)
-    except (ValueError, KeyError):
-        return [EntryError(expression, f"'{rtype}' is not a FHIR R4 resource type.", "not-supported")]
+    except (ValueError, KeyError):  # an R4 type the R4B models dropped (MedicinalProduct...)
+        return [EntryError(expression, f"This server does not take {rtype} resources.", "not-supported")], []
     try:
         model.model_validate(resource)
     except ValidationError as exc:
         return [EntryError(f"{expression}.{'.'.join(str(p) for p in err['loc'])}".rstrip("."),
-                           err["msg"]) for err in exc.errors()[:10]]
-    return []
+                           err["msg"]) for err in exc.errors()[:10]], []
+    problems, refs = r4_rules.check(resource, expression)
+    errors = [EntryError(p.expression, p.message, p.code) for p in problems[:10]]
+    for ref in refs:
+        rtype = r4_rules.target_type(ref.reference)
+        if rtype is not None:
+            errors.extend(_wrong_type(ref, rtype))
+    return errors, refs
+
+
+def _wrong_type(ref: r4_rules.FoundReference, rtype: str) -> list[EntryError]:
+    if ref.targets is None or rtype in ref.targets:
+        return []
+    return [EntryError(ref.expression, f"'{ref.reference}' points at a {rtype}; here FHIR R4 allows only "
+                       f"{' | '.join(ref.targets)}.")]
+
+
+def _literal(reference: str) -> tuple[str, str] | None:
+    """(type, id) of a relative literal reference 'Type/id' or 'Type/id/_history/n', else None."""
+    parts = reference.split("/")
+    if len(parts) in (2, 4) and parts[0] in r4_rules.RESOURCE_TYPES and FHIR_ID_RE.match(parts[1]) \
+            and (len(parts) == 2 or parts[2] == "_history"):
+        return parts[0], parts[1]
+    return None
+
+
+def _contained(resource: dict, ref: r4_rules.FoundReference) -> EntryError | None:
+    """A '#id' reference must name a contained resource ('#' alone: the container), FHIR R4 2.3.0.1."""
+    if ref.reference == "#":
+        return None
+    for inner in resource.get("contained") or []:
+        if isinstance(inner, dict) and inner.get("id") == ref.reference[1:]:
+            return None if ref.targets is None or inner.get("resourceType") in ref.targets else \
+                _wrong_type(ref, str(inner.get("resourceType")))[0]
+    return EntryError(ref.expression, f"'{ref.reference}' names no contained resource.", "not-found")
+
+
+def _dangling(ref: r4_rules.FoundReference) -> EntryError:
+    return EntryError(ref.expression, f"The reference '{ref.reference}' does not resolve: it is not a "
+                      "fullUrl of this Bundle nor 'Type/id' of a stored resource.", "not-found")
 
 
 def plan_transaction(bundle: object, new_id=lambda: str(uuid.uuid4())) -> ImportPlan:
@@ -136,6 +228,7 @@ def plan_transaction(bundle: object, new_id=lambda: str(uuid.uuid4())) -> Import
 
     errors: list[EntryError] = []
     plan = ImportPlan()
+    references: list[list[r4_rules.FoundReference]] = []
     full_urls: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
     for i, entry in enumerate(entries):
@@ -144,7 +237,7 @@ def plan_transaction(bundle: object, new_id=lambda: str(uuid.uuid4())) -> Import
             errors.append(EntryError(where, "The entry has no resource."))
             continue
         resource = entry["resource"]
-        entry_errors = validate_resource(resource, f"{where}.resource")
+        entry_errors, refs = _validate(resource, f"{where}.resource")
         if entry_errors:
             errors.extend(entry_errors)
             continue
@@ -160,14 +253,41 @@ def plan_transaction(bundle: object, new_id=lambda: str(uuid.uuid4())) -> Import
             full_urls[entry["fullUrl"]] = f"{rtype}/{rid}"
         plan.resources.append(PlannedResource(i, rtype, rid, method, {**resource, "id": rid},
                                               if_none_exist=(entry.get("request") or {}).get("ifNoneExist")))
+        references.append(refs)
     if errors:
         raise InvalidBundle(errors)
+    _check_references(plan, references, full_urls, seen)
 
     identifiers = _identifier_index(plan.resources)
     for planned in plan.resources:
         planned.content = _resolve(planned.content, full_urls, identifiers, plan.unresolved)
         planned.patient_id = patient_of(planned.content)
     return plan
+
+
+def _check_references(plan: ImportPlan, references: list, full_urls: dict[str, str],
+                      in_bundle: set[tuple[str, str]]) -> None:
+    """Every reference must resolve (FHIR R4 3.1.0.11.2) to a type its element allows: to a fullUrl of
+    the Bundle, a contained resource, a resource of the Bundle, or, left for the store (plan.stored,
+    plan.where), 'Type/id' or a conditional reference. Anything else refuses the Bundle (422)."""
+    errors: list[EntryError] = []
+    for planned, refs in zip(plan.resources, references):
+        for ref in refs:
+            value = ref.reference
+            if value in full_urls:
+                errors.extend(_wrong_type(ref, full_urls[value].split("/", 1)[0]))
+            elif value.startswith("#"):
+                problem = _contained(planned.content, ref)
+                errors.extend([problem] if problem else [])
+            elif "?" in value and r4_rules.target_type(value):
+                plan.where.setdefault(value, ref.expression)  # type checked by _validate
+            elif (pair := _literal(value)) is not None:
+                if pair not in in_bundle:
+                    plan.stored.setdefault(pair, ref.expression)
+            else:
+                errors.append(_dangling(ref))
+    if errors:
+        raise InvalidBundle(errors[:20])
 
 
 def _identifier_index(planned: list[PlannedResource]) -> dict[tuple[str, str | None, str], list[str]]:

@@ -90,6 +90,7 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
     with uow:
         if plan.unresolved or any(p.if_none_exist for p in plan.resources):
             plan.bind(uow.resources.find_by_identifier)
+        plan.check_stored(lambda pairs: set(uow.resources.get_many(pairs)))
         existing = uow.resources.get_many([(p.resource_type, p.reuse or p.id) for p in plan.resources])
         new, changed = [], []
         for planned in plan.resources:
