@@ -14,7 +14,7 @@ from gateway.authz.oauth import unverified_claims
 from tests.support.patient_apps import (APP_REDIRECT, APP_SCOPE, app_id, app_key, app_tokens,
                                         approval_page, authorize_query, client_assertion, decide,
                                         portal_token, register)
-from tests.support.gateway import bearer, make_patient, pkce
+from tests.support.gateway import PASSWORD, bearer, make_patient, pkce
 
 
 def _engine(gw):
@@ -262,3 +262,27 @@ def test_discovery_advertises_registration_userinfo_and_the_patient_app_capabili
     assert {"launch/patient", "openid", "fhirUser", "patient/*.rs"} <= set(conf["scopes_supported"])
     assert conf["code_challenge_methods_supported"] == ["S256"]
     assert {"none", "private_key_jwt"} <= set(conf["token_endpoint_auth_methods_supported"])
+
+
+# -- the portal's Connected apps page ----------------------------------------------------------------
+def test_the_connected_apps_page_lists_the_app_and_its_disconnect_button_stops_it(gw):
+    from tests.support.portal import forms, signed_in
+    make_patient(_engine(gw), patient="p-1")
+    client_id = app_id(gw.url, client_name="Sugar Diary <b>")
+    tokens = app_tokens(gw.url, client_id)
+    browser = signed_in(gw.url, "ana", PASSWORD)
+    listed = browser.get(gw.url + "/portal/apps", timeout=10)
+    assert listed.status_code == 200, listed.text
+    assert "Sugar Diary &lt;b&gt;" in listed.text and "<script" not in listed.text
+    assert 'href="/portal/apps" aria-current="page"' in listed.text
+    assert "All of your health record" in listed.text
+    [form] = [f for f in forms(listed) if f["action"].endswith("/disconnect")]
+    assert form["action"] == f"{gw.url}/portal/apps/{client_id}/disconnect"
+    forged = browser.post(form["action"], data={"csrf_token": "wrong"}, timeout=10)
+    assert forged.status_code == 400 and _count(gw, schema.app_approvals) == 1
+    done = browser.post(form["action"], data=form["fields"], timeout=10)
+    assert done.status_code == 200 and "You have not connected any apps." in done.text
+    info = requests.get(gw.url + "/oauth/userinfo", headers=bearer(tokens["access_token"]), timeout=10)
+    assert info.status_code == 401
+    spanish = signed_in(gw.url, "ana", PASSWORD, "es").get(gw.url + "/portal/apps", timeout=10)
+    assert spanish.status_code == 200 and "Aplicaciones conectadas" in spanish.text
