@@ -49,7 +49,7 @@ APP_FOR_PATIENTS = N_("Only the patient can connect an app to their record. Ask 
 #: What a patient's app will see, type by type, in plain words (gateway/authz/registration.py
 #: lets an app register only read scopes).
 APP_READS = {
-    "*": N_("All of your health record: visits, test results, medicines, allergies, health problems and shots"),
+    "*": N_("Everything in your health record, like visits, tests, medicines and allergies"),
     "Patient": N_("Your name, birth date and how to reach you"),
     "Observation": N_("Your test results and measurements, such as blood pressure"),
     "Condition": N_("Your health problems"),

@@ -1,4 +1,4 @@
-"""Patients' own apps (SMART App Launch 2, issue 19) through the gateway over real HTTP, on SQLite
+"""Patients' own apps (SMART App Launch 2) through the gateway over real HTTP, on SQLite
 and PostgreSQL: dynamic registration (RFC 7591), the patient's approval on the HTML pages, the
 standalone launch with PKCE giving `patient` and an OpenID Connect id_token, userinfo, and
 disconnecting an app, which the gateway honours at once."""
@@ -275,7 +275,7 @@ def test_the_connected_apps_page_lists_the_app_and_its_disconnect_button_stops_i
     assert listed.status_code == 200, listed.text
     assert "Sugar Diary &lt;b&gt;" in listed.text and "<script" not in listed.text
     assert 'href="/portal/apps" aria-current="page"' in listed.text
-    assert "All of your health record" in listed.text
+    assert "Everything in your health record" in listed.text
     [form] = [f for f in forms(listed) if f["action"].endswith("/disconnect")]
     assert form["action"] == f"{gw.url}/portal/apps/{client_id}/disconnect"
     forged = browser.post(form["action"], data={"csrf_token": "wrong"}, timeout=10)

@@ -1,4 +1,4 @@
-"""Patients' own apps (SMART App Launch, issue 19): which apps each patient approved, with what
+"""Patients' own apps (SMART App Launch 2): which apps each patient approved, with what
 scope and when the app last got a token; and the OpenID Connect nonce an authorization code
 carries to its id_token. Apps themselves are rows of ``clients`` of kind "app".
 
