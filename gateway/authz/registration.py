@@ -110,7 +110,9 @@ class AppRegistration(ClientRegistrationEndpoint):
         if bad:
             raise InvalidRedirectURIError(
                 description="A redirect URI must use https, or http on 127.0.0.1, [::1] or localhost.")
-        method = metadata.get("token_endpoint_auth_method") or (
+        # From the body itself: authlib fills in RFC 7591's default, client_secret_basic, which
+        # no app gets here; an app that sends no method is public, or uses the keys it sent.
+        method = data.get("token_endpoint_auth_method") or (
             "private_key_jwt" if metadata.get("jwks") else "none")
         if method not in AUTH_METHODS:
             raise InvalidClientMetadataError(description="'token_endpoint_auth_method' must be 'none' or 'private_key_jwt'.")

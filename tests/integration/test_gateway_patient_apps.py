@@ -36,6 +36,14 @@ def test_a_public_app_registers_and_gets_an_id_but_no_secret(gw):
     assert body["redirect_uris"] == [APP_REDIRECT] and body["scope"] == APP_SCOPE
 
 
+def test_an_app_that_names_no_method_and_no_keys_is_public(gw):
+    resp = requests.post(gw.url + "/oauth/register", json={"redirect_uris": [APP_REDIRECT]}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["token_endpoint_auth_method"] == "none"
+    assert body["scope"] == "launch/patient openid fhirUser patient/*.rs"
+
+
 def test_a_confidential_app_registers_its_public_keys(gw):
     key = app_key()
     resp = register(gw.url, token_endpoint_auth_method="private_key_jwt",
