@@ -67,9 +67,9 @@ APP_READS = {
 }
 OTHER_READS = N_("Your records of the kind {kind}")
 APP_EXTRAS = {
-    "offline_access": N_("Keep reading your record until you disconnect it"),
-    "openid": N_("Know who you are"),
-    "fhirUser": N_("Know who you are"),
+    "offline_access": N_("Your record again later, until you disconnect it"),
+    "openid": N_("Who you are"),
+    "fhirUser": N_("Who you are"),
 }
 
 
