@@ -392,19 +392,15 @@ class GatewayAuthorizationServer(AuthorizationServer):
                                              user, getattr(code, "nonce", None))
 
 
-def fhir_user(user) -> str:
-    """The FHIR resource of the person signed in: the patient, or a caregiver acting for one."""
-    if isinstance(user, ActingCaregiver):
-        return f"RelatedPerson/{user.grant_id}"
-    return f"Patient/{user.patient}"
-
-
 def id_token(key: RSAKey, issuer: str, access: dict, user, nonce: str | None) -> str:
     """An OpenID Connect ID token (OIDC Core section 2) for the person the access token ACCESS
-    was issued to, for its client, signed with the key of the JWKS; SMART's fhirUser claim."""
+    was issued to, for its client, signed with the key of the JWKS. SMART's fhirUser names the
+    patient's own Patient; a caregiver has no FHIR resource of their own here (no RelatedPerson
+    is kept), so theirs names none rather than a made-up one."""
     claims = {"iss": issuer, "sub": access["sub"], "aud": access["client_id"],
-              "iat": access["iat"], "exp": access["exp"], "auth_time": access["iat"],
-              "fhirUser": fhir_user(user)}
+              "iat": access["iat"], "exp": access["exp"]}
+    if not isinstance(user, ActingCaregiver):
+        claims["fhirUser"] = f"Patient/{user.patient}"
     if nonce:
         claims["nonce"] = nonce
     return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": key.kid}, claims, key)

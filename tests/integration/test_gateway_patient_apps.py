@@ -294,3 +294,17 @@ def test_the_connected_apps_page_lists_the_app_and_its_disconnect_button_stops_i
     assert info.status_code == 401
     spanish = signed_in(gw.url, "ana", PASSWORD, "es").get(gw.url + "/portal/apps", timeout=10)
     assert spanish.status_code == 200 and "Aplicaciones conectadas" in spanish.text
+
+
+def test_a_caregiver_cannot_connect_an_app_to_the_patients_record(client, engine):
+    from tests.support.gateway import caregiver, hidden_fields
+    caregiver(client, engine)  # ana invites carla, who joins
+    resp = client.post("/oauth/register", json={"client_name": "Step Counter", "redirect_uris": [APP_REDIRECT]})
+    assert resp.status_code == 201, resp.json
+    _verifier, challenge = pkce()
+    page = client.get("/oauth/authorize", query_string=authorize_query(resp.json["client_id"], challenge))
+    refused = client.post("/oauth/authorize", data={**hidden_fields(page.get_data(as_text=True)),
+                                                     "username": "carla", "password": PASSWORD})
+    assert refused.status_code == 403 and 'value="allow"' not in refused.get_data(as_text=True)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.app_approvals)).scalar() == 0
