@@ -308,3 +308,17 @@ def test_a_caregiver_cannot_connect_an_app_to_the_patients_record(client, engine
     assert refused.status_code == 403 and 'value="allow"' not in refused.get_data(as_text=True)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.app_approvals)).scalar() == 0
+
+
+# -- the conformance kit's patient-app checks ---------------------------------------------------------
+def test_the_conformance_kit_passes_the_patient_app_checks_against_the_gateway(gw):
+    from contracts.conformance import apps as kit
+    from contracts.conformance.client import Gateway
+    from contracts.conformance.context import Context, patient
+    make_patient(_engine(gw), patient="p-1")
+    portal = {"client_id": "phr-portal", "redirect_uri": gw.url + "/portal/callback"}
+    ctx = Context(Gateway(gw.url), spec="", identities={"patient": patient(gw.url, "A", portal, "ana", PASSWORD)})
+    results = kit.run(ctx)
+    assert [(r.name, r.outcome, r.message) for r in results if r.outcome != "passed"] == []
+    assert all(r.cases == 4 for r in results)
+    assert _count(gw, schema.app_approvals) == 0  # disconnected at the end
