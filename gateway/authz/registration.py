@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc7591 import (ClientRegistrationEndpoint, InvalidClientMetadataError,
                                     InvalidRedirectURIError)
-from flask import Blueprint, request as flask_request
+from flask import Blueprint, jsonify, request as flask_request
 
 from gateway.authz.app_store import AppStore
 from gateway.proxy.ratelimit import TokenBucket
@@ -160,7 +160,9 @@ def create_blueprint(server, apps: AppStore, per_hour: float) -> Blueprint:
                           headers={"Retry-After": str(wait)})
         body = bodies.json_body(MAX_BODY)  # the size first (413), then the JSON
         if not isinstance(body, dict):
-            raise Problem(400, N_("Bad Request"), N_("Send the app's details as a JSON object."))
+            # RFC 7591 section 3.2.2's error, as for every other fault in the metadata
+            return jsonify(error="invalid_client_metadata",
+                           error_description="Send the app's metadata as a JSON object."), 400
         return server.create_endpoint_response(AppRegistration.ENDPOINT_NAME)
 
     return bp
