@@ -237,8 +237,10 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
             "scopes_supported": sorted({*supported_scopes(), "launch/patient"}),
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
+            # No client-confidential-symmetric: an app never gets a secret (a department's
+            # client_secret_basic is for client credentials, not an app launch).
             "capabilities": ["launch-standalone", "authorize-post", "client-public",
-                             "client-confidential-symmetric", "client-confidential-asymmetric",
+                             "client-confidential-asymmetric",
                              "context-standalone-patient", "permission-offline",
                              "permission-patient", "permission-v2", "sso-openid-connect"],
         })

@@ -266,6 +266,7 @@ def test_discovery_advertises_registration_userinfo_and_the_patient_app_capabili
     assert {"launch-standalone", "context-standalone-patient", "client-public",
             "client-confidential-asymmetric", "permission-v2", "sso-openid-connect",
             "permission-patient"} <= set(conf["capabilities"])
+    assert "client-confidential-symmetric" not in conf["capabilities"]  # an app never gets a secret
     assert {"launch/patient", "openid", "fhirUser", "patient/*.rs"} <= set(conf["scopes_supported"])
     assert conf["code_challenge_methods_supported"] == ["S256"]
     assert {"none", "private_key_jwt"} <= set(conf["token_endpoint_auth_methods_supported"])
