@@ -22,7 +22,8 @@ from gateway.accounts.stores import AccountStore, GrantStore, SignInStore
 from gateway.accounts.throttle import SignInPolicy
 from gateway.admin import api as admin_api
 from gateway.admin import measures_api, staff_api
-from gateway.authz import authorize, revocation
+from gateway.authz import apps as app_routes, authorize, registration, revocation
+from gateway.authz.app_store import AppStore
 from gateway.authz.keys import load_or_create_signing_key, public_jwks
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.authz.revocation import RevocationList
@@ -63,6 +64,8 @@ DEFAULTS = {
     # argon2.Parameters of every password hash; None: argon2-cffi's defaults. Only a test suite
     # sets cheaper ones (tests/support/gateway.py), for the hundreds of passwords it hashes.
     "PASSWORD_HASH_PARAMETERS": None,
+    # Patients' apps registered from one address an hour (gateway/authz/registration.py).
+    "APP_REGISTRATIONS_PER_HOUR": 20,
 }
 
 
@@ -82,6 +85,7 @@ class Stores:
     form_sends: FormSends
     page_answers: PageAnswers
     pulse: StaffPulse
+    apps: AppStore
 
 
 def make_stores(engine: Engine, checker: EventChecker | None = None,
@@ -95,7 +99,7 @@ def make_stores(engine: Engine, checker: EventChecker | None = None,
                   signin=SignInStore(engine), directory=DirectoryStore(engine, checker),
                   staff=StaffStore(engine, tokens.revoke_staff_tokens, checker, hasher),
                   form_sends=FormSends(engine), page_answers=PageAnswers(engine),
-                  pulse=StaffPulse(engine))
+                  pulse=StaffPulse(engine), apps=AppStore(engine))
 
 
 @dataclass
@@ -135,7 +139,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     server = create_authorization_server(
         app, key, settings, revocations.refresh, clients=stores.clients, codes=stores.codes,
         tokens=stores.tokens, accounts=stores.accounts, grants=stores.grants, staff=stores.staff,
-        department=stores.directory.entry)
+        department=stores.directory.entry, apps=stores.apps)
 
     jwks = public_jwks(key)
     validator = TokenValidator(settings.issuer, settings.audience,
@@ -160,6 +164,9 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
                                                        config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
+    app.register_blueprint(registration.create_blueprint(server, stores.apps,
+                                                         config["APP_REGISTRATIONS_PER_HOUR"]))
+    app.register_blueprint(app_routes.create_blueprint(stores.apps, stores.accounts, guard))
     app.register_blueprint(admin_api.create_blueprint(stores.directory, guard, revocations))
     app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations))
     app.register_blueprint(measures_api.create_blueprint(guard, measures.providers(app)))

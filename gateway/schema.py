@@ -19,6 +19,20 @@ clients = sa.Table(
     sa.Column("created_at", sa.Integer, nullable=False),
     # A disabled department's client: refused at the token endpoint (gateway/directory/store.py)
     sa.Column("disabled_at", sa.Integer),
+    # a patient's app (kind "app", gateway/authz/registration.py): the address that registered it
+    sa.Column("registered_from", sa.String(64)),
+)
+
+# The apps each patient approved (gateway/authz/apps.py): the scope they approved and when the app
+# last got a token (code or refresh), for the portal's Connected apps page. Disconnecting deletes
+# the row and revokes the app's tokens for that patient.
+app_approvals = sa.Table(
+    "app_approvals", metadata,
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("client_id", sa.String(64), sa.ForeignKey("clients.client_id"), primary_key=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("approved_at", sa.Integer, nullable=False),
+    sa.Column("last_used_at", sa.Integer),
 )
 
 # The directory of departments (gateway/directory/store.py): each department's whole entry, as
@@ -50,6 +64,7 @@ auth_codes = sa.Table(
     sa.Column("expires_at", sa.Integer, nullable=False),
     sa.Column("grant_id", sa.String(36)),  # a caregiver's sign-in: the proxy grant it uses
     sa.Column("staff_id", sa.String(36), sa.ForeignKey("staff_accounts.id")),
+    sa.Column("nonce", sa.String(255)),  # OpenID Connect: echoed in the id_token (migration 0016)
 )
 
 tokens = sa.Table(

@@ -192,6 +192,9 @@ class Identity:
     label: str
     fetch: object                  # () -> token response dict
     named: str | None = None       # the department it acts as, when the credentials file names it
+    #: (username, password) of a patient's portal account, for checks that sign in on the HTML
+    #: pages themselves (a patient approving an app: contracts/conformance/apps.py)
+    sign_in: tuple[str, str] | None = None
     _token: str | None = None
     _claims: dict | None = None
 

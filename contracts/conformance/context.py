@@ -71,7 +71,7 @@ def department(base_url: str, label: str, client_id: str, secret: str, kind: str
 
 def patient(base_url: str, label: str, portal: dict, username: str, password: str) -> Identity:
     return Identity("patient", label, partial(patient_login, base_url, portal["client_id"], portal["redirect_uri"],
-                                              username, password))
+                                              username, password), sign_in=(username, password))
 
 
 def staff(base_url: str, person: dict) -> Identity:

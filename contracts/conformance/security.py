@@ -16,6 +16,7 @@ import uuid
 from joserfc import jwt
 from joserfc.jwk import RSAKey, import_key
 
+from contracts.conformance import apps
 from contracts.conformance.accessibility import ask_patient_to_share
 from contracts.conformance.client import Identity, LoginError, claims_of
 from contracts.conformance.context import Context
@@ -302,4 +303,5 @@ def run(ctx: Context) -> list[Result]:
     results.append(break_glass_without_its_scope(ctx))
     results.append(decision_about_another_department(ctx))
     results.append(staff_keep_to_their_work(ctx))
+    results.extend(apps.run(ctx))  # a patient's own app (SMART App Launch 2)
     return results

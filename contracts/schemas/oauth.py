@@ -14,6 +14,9 @@ class TokenResponseSchema(Schema):
     scope = fields.String(required=True)
     refresh_token = fields.String()
     patient = fields.String(metadata={"description": "SMART launch context: the patient the token may touch."})
+    id_token = fields.String(metadata={
+        "description": "OpenID Connect ID token (scope openid): signed RS256 with a key of /oauth/jwks, "
+                       "aud the client id, fhirUser the person's FHIR resource, nonce as sent."})
 
 
 class OAuthErrorSchema(Schema):
@@ -97,3 +100,62 @@ class SmartConfigurationSchema(Schema):
     capabilities = fields.List(fields.String(), required=True)
     introspection_endpoint = fields.String()
     revocation_endpoint = fields.String()
+
+
+JWKS_DESCRIPTION = "The app's public keys (RFC 7517), for private_key_jwt; jwks_uri is not supported."
+
+
+class ClientRegistrationRequestSchema(Schema):
+    """RFC 7591 section 2 client metadata, as a patient's own app may register it."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    redirect_uris = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=5),
+                                metadata={"description": "https, or http on 127.0.0.1, [::1] or localhost."})
+    client_name = fields.String(validate=validate.Length(min=1, max=64),
+                                metadata={"description": "Shown to the patient on the approval page."})
+    token_endpoint_auth_method = fields.String(validate=validate.OneOf(["none", "private_key_jwt"]))
+    grant_types = fields.List(fields.String(validate=validate.OneOf(["authorization_code", "refresh_token"])))
+    response_types = fields.List(fields.String(validate=validate.Equal("code")))
+    scope = fields.String(metadata={
+        "description": "Only launch/patient, openid, fhirUser, offline_access and patient read scopes "
+                       "(patient/*.rs, patient/Observation.r, ...). Default: launch/patient openid "
+                       "fhirUser patient/*.rs."})
+    jwks = fields.Dict(metadata={"description": JWKS_DESCRIPTION})
+
+
+class ClientRegistrationSchema(ClientRegistrationRequestSchema):
+    """RFC 7591 section 3.2.1: the registered metadata with the client id (never a secret)."""
+
+    client_id = fields.String(required=True)
+    client_id_issued_at = fields.Integer(required=True)
+
+
+class UserInfoSchema(Schema):
+    """OpenID Connect Core section 5.3 UserInfo response."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    sub = fields.String(required=True)
+    patient = fields.String(required=True)
+    fhirUser = fields.String(metadata={"description": "Patient/<id> for the patient's own token."})
+
+
+class ConnectedAppSchema(Schema):
+    """One app the patient approved."""
+
+    id = fields.String(required=True, metadata={"description": "The app's client id."})
+    name = fields.String(required=True)
+    scope = fields.String(required=True, metadata={"description": "What the patient approved."})
+    reads = fields.List(fields.String(), required=True,
+                        metadata={"description": "FHIR types the app may read; [\"*\"] for all."})
+    approved_at = fields.DateTime(required=True)
+    last_used_at = fields.DateTime(required=True, allow_none=True,
+                                   metadata={"description": "When the app last got a token (sign-in or refresh)."})
+
+
+class ConnectedAppListSchema(Schema):
+    items = fields.List(fields.Nested(ConnectedAppSchema), required=True)
+    next = fields.String(required=True, allow_none=True)

@@ -16,7 +16,7 @@ from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import told_wait
 from gateway.authz.departments import supported_scopes
 from gateway.authz.keys import public_jwks
-from gateway.authz.models import CONSOLE
+from gateway.authz.models import APP, CONSOLE
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.authz.pages import render_page, trust_device as give_device_cookie
 from gateway.authz.staff_login import StaffLogin
@@ -27,7 +27,7 @@ from services.common.i18n import N_, _, use_preferred
 __all__ = ["create_blueprint", "render_page"]  # render_page: the portal's pages use it too
 
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state",
-                "code_challenge", "code_challenge_method", "aud", "launch",
+                "code_challenge", "code_challenge_method", "aud", "launch", "nonce",
                 "patient")  # a caregiver's choice among the patients they act for
 PLAIN_SCOPES = {
     "patient/*.rs": N_("Read your health record"),
@@ -45,6 +45,43 @@ WAIT_MINUTES = N_("Too many tries to sign in. Wait {minutes} minutes, then try a
 EXPIRED = N_("Your sign-in has expired. Sign in again.")
 MISSING = N_("Enter both your username and your password.")
 NO_GRANT = N_("You cannot act for anyone right now. The patient may have stopped it, or it ended.")
+APP_FOR_PATIENTS = N_("Only the patient can connect an app to their record. Ask the patient to do it.")
+#: What a patient's app will see, type by type, in plain words (gateway/authz/registration.py
+#: lets an app register only read scopes).
+APP_READS = {
+    "*": N_("Everything in your health record, like visits, tests, medicines and allergies"),
+    "Patient": N_("Your name, birth date and how to reach you"),
+    "Observation": N_("Your test results and measurements, such as blood pressure"),
+    "Condition": N_("Your health problems"),
+    "MedicationRequest": N_("Your medicines"),
+    "MedicationStatement": N_("Your medicines"),
+    "Medication": N_("Your medicines"),
+    "AllergyIntolerance": N_("Your allergies"),
+    "Immunization": N_("Your shots (vaccines)"),
+    "Procedure": N_("Your surgeries and other procedures"),
+    "Encounter": N_("Your visits"),
+    "DiagnosticReport": N_("Your test reports"),
+    "DocumentReference": N_("Your notes and documents"),
+    "CarePlan": N_("Your care plans"),
+    "Consent": N_("Who you let see your record"),
+}
+OTHER_READS = N_("Your records of the kind {kind}")
+APP_EXTRAS = {
+    "offline_access": N_("Your record again later, until you disconnect it"),
+    "openid": N_("Who you are"),
+    "fhirUser": N_("Who you are"),
+}
+
+
+def app_lines(scope: str) -> list[str]:
+    """What an app may do, in plain words, one line each (no repeats)."""
+    lines = []
+    kinds = sorted({parsed[1] for s in scope.split()
+                    if (parsed := smart.parse(s)) and parsed[0] == "patient" and "r" in parsed[2]})
+    for kind in (["*"] if "*" in kinds else kinds):
+        lines.append(_(APP_READS[kind]) if kind in APP_READS else _(OTHER_READS, kind=kind))
+    lines += [_(APP_EXTRAS[s]) for s in scope.split() if s in APP_EXTRAS]
+    return list(dict.fromkeys(lines))
 
 
 def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
@@ -114,6 +151,8 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
             if account is None:
                 return login_page(grant, 400, EXPIRED)
             user = account
+            if account.kind == CAREGIVER_ACCOUNT and grant.client.kind == APP:
+                return login_page(grant, 403, APP_FOR_PATIENTS)
             if account.kind == CAREGIVER_ACCOUNT:
                 row = caregivers.choose_grant(grants, account, request.values.get("patient"))
                 if row is None:
@@ -132,6 +171,8 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
         if account is None:
             return login_page(grant, 400, BAD_LOGIN, username)
         requested = (grant.request.scope or "").split()
+        if account.kind == CAREGIVER_ACCOUNT and grant.client.kind == APP:
+            return login_page(grant, 403, APP_FOR_PATIENTS, username)
         if account.kind == CAREGIVER_ACCOUNT:
             row = caregivers.choose_grant(grants, account, request.values.get("patient"))
             if row is None:
@@ -140,6 +181,12 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
         ticket = secrets.token_urlsafe(32)
         tickets.save_ticket(ticket, account.id, request_hash())
         use_preferred(account.language)  # no Accept-Language: the patient's own language
+        if grant.client.kind == APP:
+            allowed = grant.client.get_allowed_scope(" ".join(requested)) or ""
+            return trust_device(render_page(
+                "approve_app.html", title=_("Connect this app?"), action=request.path,
+                params=params(), ticket=ticket, username=account.username,
+                client_name=grant.client.name, lines=app_lines(allowed)), username)
         scopes = [_(PLAIN_SCOPES[s]) if s in PLAIN_SCOPES else s
                   for s in requested]
         return trust_device(render_page(
@@ -180,16 +227,22 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
             "token_endpoint": base + "/oauth/token",
             "introspection_endpoint": base + "/oauth/introspect",
             "revocation_endpoint": base + "/oauth/revoke",
+            "registration_endpoint": base + "/oauth/register",
+            "userinfo_endpoint": base + "/oauth/userinfo",
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic", "none"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "subject_types_supported": ["public"],
             "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
-            "scopes_supported": supported_scopes(),
+            "scopes_supported": sorted({*supported_scopes(), "launch/patient"}),
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
+            # No client-confidential-symmetric: an app never gets a secret (a department's
+            # client_secret_basic is for client credentials, not an app launch).
             "capabilities": ["launch-standalone", "authorize-post", "client-public",
-                             "client-confidential-symmetric", "client-confidential-asymmetric",
+                             "client-confidential-asymmetric",
                              "context-standalone-patient", "permission-offline",
-                             "permission-patient", "permission-v2"],
+                             "permission-patient", "permission-v2", "sso-openid-connect"],
         })
 
     return bp

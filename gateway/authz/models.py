@@ -12,8 +12,13 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from services.common import smart
 
 PORTAL, DEPARTMENT, CONSOLE = "portal", "department", "console"
+#: A patient's own app, registered by itself (gateway/authz/registration.py): public (PKCE) when
+#: it registered no keys, confidential with private_key_jwt when it registered a JWK Set.
+APP = "app"
 #: Public clients (no secret): the patient portal and the staff console, each with PKCE.
 PUBLIC = (PORTAL, CONSOLE)
+#: Clients that send people to the authorization endpoint.
+REDIRECTING = (PORTAL, CONSOLE, APP)
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Client(ClientMixin):
     def check_endpoint_auth_method(self, method, endpoint):
         if self.kind in PUBLIC:
             return method == "none"
+        if self.kind == APP:
+            return method == ("private_key_jwt" if self.jwks else "none")
         if method == "client_secret_basic":
             return bool(self.secret_hash)
         if method == "private_key_jwt":
@@ -60,10 +67,10 @@ class Client(ClientMixin):
         return False
 
     def check_response_type(self, response_type):
-        return self.kind in PUBLIC and response_type == "code"
+        return self.kind in REDIRECTING and response_type == "code"
 
     def check_grant_type(self, grant_type):
-        if self.kind in PUBLIC:
+        if self.kind in REDIRECTING:
             return grant_type in ("authorization_code", "refresh_token")
         return grant_type == "client_credentials"
 
@@ -80,6 +87,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     expires_at: int
     grant_id: str | None = None
     staff_id: str | None = None
+    nonce: str | None = None  # OpenID Connect, echoed in the id_token
 
     def get_redirect_uri(self):
         return self.redirect_uri

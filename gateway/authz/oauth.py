@@ -30,7 +30,8 @@ from gateway.accounts.staff import StaffError, check_may_sign_in
 from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.authz.departments import staff_scopes
-from gateway.authz.models import DEPARTMENT, TokenRecord
+from gateway.authz.app_store import AppStore
+from gateway.authz.models import APP, DEPARTMENT, TokenRecord
 from gateway.authz.stores import ClientStore, CodeStore, TokenStore
 from services.common import smart
 from services.common.auth import LEEWAY_SECONDS
@@ -139,19 +140,25 @@ class S256CodeChallenge(CodeChallenge):
 
 # RFC 6749 grants -------------------------------------------------------------------------
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    """Authorization code for the public portal client (section 4.1)."""
+    """Authorization code for the public portal and console clients and patients' apps
+    (section 4.1); an app that registered keys authenticates with private_key_jwt."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none", "private_key_jwt"]
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
         staff = isinstance(request.user, StaffAccount)
+        client = request.client
+        scope = client.get_allowed_scope(request.scope) or ""
+        if client.kind == APP:  # what the patient approved, for the Connected apps page
+            self.server.apps.approve(request.user.id, client.get_client_id(), scope)
         self.server.codes.save_code(
-            code, request.client.get_client_id(), None if staff else request.user.id,
+            code, client.get_client_id(), None if staff else request.user.id,
             request.payload.redirect_uri or "", request.scope,
             data["code_challenge"], data["code_challenge_method"],
             grant_id=getattr(request.user, "grant_id", None),
-            staff_id=request.user.id if staff else None)
+            staff_id=request.user.id if staff else None,
+            nonce=(data.get("nonce") or None) and str(data["nonce"])[:255])
 
     def query_authorization_code(self, code, client):
         return self.server.codes.code(code, client.get_client_id())
@@ -178,7 +185,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     """Refresh with rotation (section 6; RFC 9700 section 4.14.2)."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none", "private_key_jwt"]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
@@ -311,7 +318,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
     def __init__(self, key: RSAKey, settings: Settings, on_revoked: Callable[[], None], *,
                  clients: ClientStore, codes: CodeStore, tokens: TokenStore,
                  accounts: AccountStore, grants: GrantStore, staff: StaffStore,
-                 department: DepartmentEntry):
+                 department: DepartmentEntry, apps: AppStore):
         # before super().__init__: it may load the config, which builds the token generator
         self.department = department
         super().__init__()
@@ -320,6 +327,7 @@ class GatewayAuthorizationServer(AuthorizationServer):
         # who a code or refresh token was issued to: an account, a caregiver under a grant, or
         # a member of a department's staff
         self.accounts, self.grants, self.staff = accounts, grants, staff
+        self.apps = apps  # patients' own apps and their approvals
 
     def staff_member(self, staff_id: str) -> StaffAccount:
         """The member of staff a code or refresh token was issued to, when they may still sign
@@ -354,7 +362,10 @@ class GatewayAuthorizationServer(AuthorizationServer):
         staff = isinstance(user, StaffAccount)
         if grant_id and refresh:
             refresh_expires_at = min(refresh_expires_at, user.ends_at)
+        app = request.client.kind == APP and user is not None and not staff
+        app_use = (lambda conn: self.apps.touch(conn, user.id, claims["client_id"])) if app else None
         saved = self.tokens.save_token(
+            app_use=app_use,
             jti=claims["jti"], client_id=claims["client_id"],
             account_id=user.id if user and not staff else None, patient=claims.get("patient"),
             staff_id=user.id if staff else None,
@@ -367,12 +378,32 @@ class GatewayAuthorizationServer(AuthorizationServer):
             raise InvalidGrantError("The caregiver's access has ended or was stopped.")
         if not saved and staff:  # the account or its department was disabled meanwhile
             raise InvalidGrantError("The staff account may not sign in.")
+        if not saved and app:  # the patient disconnected the app
+            raise InvalidGrantError("The patient disconnected this app.")
         if not saved:  # an administrator disabled the department while this token was being made
             raise InvalidClientError(description="The client was disabled.")
         if grant_id and request.payload.grant_type == "authorization_code":
             caregivers.record_sign_in(self.grants, user)
         if user is not None and not staff:
             token["patient"] = user.patient  # SMART App Launch launch context
+            if "openid" in claims["scope"].split():
+                code = getattr(request, "authorization_code", None)
+                token["id_token"] = id_token(self.signing_key, self.settings.issuer, claims,
+                                             user, getattr(code, "nonce", None))
+
+
+def id_token(key: RSAKey, issuer: str, access: dict, user, nonce: str | None) -> str:
+    """An OpenID Connect ID token (OIDC Core section 2) for the person the access token ACCESS
+    was issued to, for its client, signed with the key of the JWKS. SMART's fhirUser names the
+    patient's own Patient; a caregiver has no FHIR resource of their own here (no RelatedPerson
+    is kept), so theirs names none rather than a made-up one."""
+    claims = {"iss": issuer, "sub": access["sub"], "aud": access["client_id"],
+              "iat": access["iat"], "exp": access["exp"]}
+    if not isinstance(user, ActingCaregiver):
+        claims["fhirUser"] = f"Patient/{user.patient}"
+    if nonce:
+        claims["nonce"] = nonce
+    return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": key.kid}, claims, key)
 
 
 def create_authorization_server(app, key: RSAKey, settings: Settings, on_revoked: Callable[[], None],

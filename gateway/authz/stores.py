@@ -137,7 +137,8 @@ class CodeStore(TableStore):
 
     def save_code(self, code: str, client_id: str, account_id: str | None, redirect_uri: str,
                   scope: str, challenge: str, method: str, ttl: int = 300,
-                  grant_id: str | None = None, staff_id: str | None = None) -> None:
+                  grant_id: str | None = None, staff_id: str | None = None,
+                  nonce: str | None = None) -> None:
         """Keep CODE for ACCOUNT_ID (a portal account) or STAFF_ID (a member of staff)."""
         with transaction(self.engine) as conn:
             conn.execute(sa.delete(t.auth_codes).where(t.auth_codes.c.expires_at < storage.now()))
@@ -145,7 +146,7 @@ class CodeStore(TableStore):
                 code_hash=storage.digest(code), client_id=client_id, account_id=account_id,
                 redirect_uri=redirect_uri, scope=scope, code_challenge=challenge,
                 code_challenge_method=method, expires_at=storage.now() + ttl, grant_id=grant_id,
-                staff_id=staff_id))
+                staff_id=staff_id, nonce=nonce))
 
     def code(self, code: str, client_id: str) -> AuthorizationCode | None:
         """Load an unexpired code issued to CLIENT_ID."""
@@ -212,12 +213,16 @@ class TokenStore(TableStore):
     """Issued access tokens by jti, the refresh tokens issued with them, and the revocations
     every process polls (gateway/authz/revocation.py)."""
 
-    def save_token(self, **values) -> bool:
+    def save_token(self, app_use=None, **values) -> bool:
         """Record an issued token; False, and nothing stored, when its client was disabled, its
-        caregiver grant has ended or was stopped, or its member of staff's account or department
-        was disabled since they were checked (the token must not be handed out)."""
+        caregiver grant has ended or was stopped, its member of staff's account or department
+        was disabled since they were checked, or (APP_USE, a patient's app: called with the
+        connection, False when the patient disconnected the app) the app's approval is gone:
+        the token must not be handed out."""
         with transaction(self.engine) as conn:
             if not client_in_service(conn, values["client_id"]):
+                return False
+            if app_use is not None and not app_use(conn):
                 return False
             if values.get("grant_id") and not grant_in_force(conn, values["grant_id"]):
                 return False
@@ -306,6 +311,13 @@ class TokenStore(TableStore):
         directory's, which disables the department in the same one)."""
         staff = sa.select(t.staff_accounts.c.id).where(t.staff_accounts.c.department == department)
         _revoke(conn, sa.select(t.tokens).where(t.tokens.c.staff_id.in_(staff)), True)
+
+    @staticmethod
+    def revoke_app_tokens(conn, account_id: str, client_id: str) -> None:
+        """Revoke every token app CLIENT_ID holds for portal account ACCOUNT_ID, in the caller's
+        transaction (gateway/authz/app_store.py, which forgets the approval in the same one)."""
+        _revoke(conn, sa.select(t.tokens).where(t.tokens.c.client_id == client_id,
+                                                t.tokens.c.account_id == account_id), True)
 
     @staticmethod
     def revoke_grant_tokens(conn, grant_id: str) -> None:

@@ -68,7 +68,8 @@ def test_every_operation_path_is_routed_by_the_gateway():
 
     own = {"/.well-known/smart-configuration", "/oauth/jwks", "/oauth/revoked", "/oauth/token", "/oauth/introspect",
            "/oauth/revoke", "/accounts/v1/activation-codes", "/accounts/v1/activate",
-           "/healthz", "/readyz", "/metrics", "/patient/v1/proxies", "/patient/v1/proxies/{id}"}
+           "/healthz", "/readyz", "/metrics", "/patient/v1/proxies", "/patient/v1/proxies/{id}",
+           "/oauth/register", "/oauth/userinfo", "/patient/v1/apps", "/patient/v1/apps/{id}"}
     for op in http.operations():
         if op.path in own:
             continue
