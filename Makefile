@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-fast browser bench loadgen contracts fhir-rules i18n wording-review announce-corrections announce-staff clean
+.PHONY: install up test test-fast browser bench loadgen contracts fhir-rules fhir-rules-check i18n wording-review announce-corrections announce-staff clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ contracts: install ## regenerate contracts/openapi.yaml and contracts/asyncapi.y
 
 fhir-rules: install ## rebuild services/records/data/fhir-r4/rules.json from the FHIR R4 definitions (needs pip and npm)
 	$(PY) -m services.records.entrypoints.r4_rules
+
+fhir-rules-check: install ## check services/records/data/fhir-r4/rules.json is what the FHIR R4 definitions give today (needs pip and npm)
+	$(PY) -m services.records.entrypoints.r4_rules --check
 
 i18n: install ## re-extract marked text into the catalogs and merge them (then translate the new entries)
 	$(PY) -m services.common.i18n extract
