@@ -171,7 +171,7 @@ def test_an_update_needs_the_current_version_and_history_lists_every_version(rec
     patient = client.get("/fhir/Patient/u-1", headers=mint.department()).get_json()
     patient["birthDate"] = "1981-02-03"
     missing = client.put("/fhir/Patient/u-1", json=patient, headers=mint.department())
-    assert missing.status_code == 428 and missing.content_type == "application/problem+json"
+    assert missing.status_code == 428 and missing.content_type == "application/fhir+json"
     stale = client.put("/fhir/Patient/u-1", json=patient, headers={**mint.department(), "If-Match": 'W/"7"'})
     assert stale.status_code == 412 and stale.get_json()["status"] == 412
     ok = client.put("/fhir/Patient/u-1", json=patient, headers={**mint.department(), "If-Match": 'W/"1"'})
