@@ -1,4 +1,4 @@
-"""FHIR operations for departments beyond import and read: search, history, vread, update.
+"""FHIR operations for departments beyond import and read: search, history, vread, update, create.
 
 vread (``GET /fhir/{type}/{id}/_history/{vid}``) is served and routed but not listed yet: the
 contract test fills in only {type} and {id}. Not here because the gateway does not route it
@@ -51,9 +51,21 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("put", "/fhir/{type}/{id}", "Store a new version of one resource (FHIR R4 3.1.0.4, version-aware)",
               "fhir",
               (Response(200, "The stored version (ETag W/\"<versionId>\").", s.ResourceSchema, FHIR_JSON),
-               *problems(400, 401, 403, 404, 412, 422, 428, schema=_OUTCOME, media_type=FHIR_JSON)),
+               *problems(400, 401, 403, 404, 412, 413, 422, schema=_OUTCOME, media_type=FHIR_JSON)),
               request=s.ResourceSchema, request_media_type=FHIR_JSON, scopes=("system/{type}.u",),
               parameters=(_TYPE, _ID,
-                          _header("If-Match", 'The version you read, as its ETag: W/"<versionId>". '
-                                              "Missing: 428; not the current version: 412.", True))),
+                          _header("If-Match", 'Optional: the version you read, as its ETag: W/"<versionId>"; '
+                                              "when it is not the current version: 412.", False))),
+    Operation("post", "/fhir/{type}", "Store a new resource; the server gives its id (FHIR R4 3.1.0.6 create)",
+              "fhir",
+              (Response(201, "The stored resource (Location .../_history/1, ETag W/\"1\").", s.ResourceSchema,
+                        FHIR_JSON),
+               Response(200, "If-None-Exist matched a resource you hold: that one, nothing stored.",
+                        s.ResourceSchema, FHIR_JSON),
+               *problems(400, 401, 403, 404, 409, 412, 413, 422, schema=_OUTCOME, media_type=FHIR_JSON)),
+              request=s.ResourceSchema, request_media_type=FHIR_JSON, scopes=("system/{type}.c",),
+              parameters=(_TYPE,
+                          _header("If-None-Exist", "Optional conditional create: identifier=system|value "
+                                                   "(R4 3.1.0.8). A match held by another department: 412.",
+                                  False))),
 )

@@ -133,6 +133,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
 BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/fhir"): bodies.BUNDLE,
     ("PUT", "/fhir/{type}/{id}"): bodies.RESOURCE,
+    ("POST", "/fhir/{type}"): bodies.RESOURCE,
     ("POST", "/staff/v1/corrections/{id}/accept"): bodies.RESOURCE,  # carries the corrected resource
 }
 

@@ -176,9 +176,7 @@ def search(resource_type: str):
     """Search the department's resources of one type (FHIR R4 3.1.1.5); a searchset page with cursors."""
     require_scope("system", resource_type, "s")
     dept = _department()
-    if not FHIR_TYPE_RE.match(resource_type):
-        raise outcome_problem(404, f"{resource_type} is not a FHIR resource type.",
-                              [(resource_type, "Unknown resource type.", "not-found")])
+    _known_type(resource_type)
     args = list(request.args.items(multi=True))
     try:
         query = parse_query(resource_type, dept, args)
@@ -235,7 +233,8 @@ def vread(resource_type: str, rid: str, vid: str):
 
 @blp.put("/fhir/<resource_type>/<rid>")
 def update(resource_type: str, rid: str):
-    """Store a new version of one resource; If-Match W/"<version>" is required (FHIR R4 3.1.0.4.2)."""
+    """Store a new version of one resource (FHIR R4 3.1.0.4); with If-Match W/"<version>", only
+    if that is still the current one (3.1.0.4.2, version-aware updates), else 412."""
     require_scope("system", resource_type, "u")
     dept = _department()
     body = bodies.json_body(bodies.RESOURCE)
@@ -250,12 +249,6 @@ def update(resource_type: str, rid: str):
                               [(e.expression, e.message, e.code) for e in exc.errors]) from exc
     except handlers.NotFound:
         raise _not_found(resource_type, rid) from None
-    except handlers.PreconditionRequired:
-        raise Problem(428, "Precondition Required",
-                      "An update needs If-Match with the version you read, e.g. If-Match: W/\"1\".",
-                      resourceType="OperationOutcome",
-                      issue=[{"severity": "error", "code": "required", "diagnostics": "If-Match is missing.",
-                              "expression": ["If-Match"]}]) from None
     except handlers.PreconditionFailed as exc:
         raise Problem(412, "Precondition Failed",
                       f"{resource_type}/{rid} changed since you read it: the current version is {exc.current}.",
@@ -264,6 +257,37 @@ def update(resource_type: str, rid: str):
                               "diagnostics": f"If-Match does not name version {exc.current}.",
                               "expression": ["If-Match"]}]) from None
     return _resource_response(stored)
+
+
+@blp.post("/fhir/<resource_type>")
+def create(resource_type: str):
+    """Store a new resource (FHIR R4 3.1.0.6 create); If-None-Exist: identifier=... makes it
+    conditional (3.1.0.8): a match the caller holds is answered 200 and nothing is stored."""
+    require_scope("system", resource_type, "c")
+    dept = _department()
+    _known_type(resource_type)
+    body = bodies.json_body(bodies.RESOURCE)
+    if body is None:
+        raise outcome_problem(400, "The body is not JSON.", [(resource_type, "The body is not JSON.", "structure")])
+    cmd = handlers.CreateResource(resource_type, body, dept, request.headers.get("If-None-Exist"))
+    try:
+        stored, created = handlers.create_resource(cmd, _records().uow(), _records().labeller)
+    except InvalidBundle as exc:
+        raise outcome_problem(exc.status, f"The resource was not stored: {exc}",
+                              [(e.expression, e.message, e.code) for e in exc.errors]) from exc
+    except handlers.NotFound:
+        # If-None-Exist matched a resource another department holds: not the caller's to see.
+        raise outcome_problem(412, "If-None-Exist matches a resource you may not read; nothing was stored.",
+                              [("If-None-Exist", "Matches a resource held by someone else.", "conflict")]) from None
+    resp = _resource_response(stored, 201 if created else 200)
+    resp.headers["Location"] = f"{request.host_url.rstrip('/')}/fhir/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
+    return resp
+
+
+def _known_type(resource_type: str) -> None:
+    if not FHIR_TYPE_RE.match(resource_type):
+        raise outcome_problem(404, f"{resource_type} is not a FHIR resource type.",
+                              [(resource_type, "Unknown resource type.", "not-found")])
 
 
 @blp.get("/internal/v1/bundles/<ref>")
