@@ -105,13 +105,22 @@ def test_a_token_with_the_route_scope_reaches_the_upstream(client, engine, upstr
     assert upstream.requests[-1]["path"] == path.split("?")[0]
 
 
-def test_a_patient_token_reaches_the_patient_routes_but_not_the_department_ones(client, engine, upstream):
+def test_a_patient_token_reaches_the_patient_routes_and_fhir_reads_but_no_fhir_writes(client, engine, upstream):
     make_account(engine, patient="p-7")
     token = patient_tokens(client, engine, scope="openid fhirUser patient/*.rs patient/Consent.cruds")["access_token"]
     assert client.get("/patient/v1/me", headers=bearer(token)).status_code == 200
     assert client.delete("/patient/v1/consents/c-1", headers=bearer(token)).status_code == 200
-    assert client.get("/fhir/Patient/p-7", headers=bearer(token)).status_code == 403
+    # FHIR reads with patient/ scopes go on: records limits them to the token's compartment
+    for path in ("/fhir/Patient/p-7", "/fhir/Observation?patient=p-7", "/fhir/Observation/o-1/_history",
+                 "/fhir/Observation/o-1/_history/1"):
+        assert client.get(path, headers=bearer(token)).status_code == 200, path
+    forwarded = len(upstream.requests)
+    for method, path in (("POST", "/fhir"), ("POST", "/fhir/Observation"), ("PUT", "/fhir/Observation/o-1"),
+                         ("DELETE", "/fhir/Observation/o-1")):
+        resp = client.open(path, method=method, headers=bearer(token), json={})
+        assert resp.status_code == 403 and resp.mimetype == FHIR, (method, path)
     assert client.post("/patient/v1/entries", headers=bearer(token), json={}).status_code == 403
+    assert len(upstream.requests) == forwarded
 
 
 def test_a_route_missing_from_the_table_is_a_404_problem(client, engine, upstream):

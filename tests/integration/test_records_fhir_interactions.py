@@ -121,3 +121,83 @@ def test_an_update_without_if_match_stores_the_next_version_and_is_announced(rec
     events = _events(engine)[before:]
     assert [e["type"] for e in events] == ["phr.records.imported"]
     assert events[0]["data"]["resource_types"] == {"Patient": 1}
+
+
+def _two_patients(client, mint) -> tuple[dict, dict]:
+    mine, theirs = small_bundle("p-own", observations=2), small_bundle("p-other", observations=1)
+    client.post("/fhir", json=mine, headers=mint.department())
+    client.post("/fhir", json=theirs, headers=mint.department("cardiology"))
+    return mine, theirs
+
+
+def test_a_patients_app_reads_searches_and_pages_its_own_compartment(records, mint):
+    client, _ = records
+    mine, _ = _two_patients(client, mint)
+    app = mint.patient("p-own", scope="patient/*.rs")
+    oid = mine["entry"][1]["resource"]["id"]
+    read = client.get(f"/fhir/Observation/{oid}", headers=app)
+    assert read.status_code == 200 and read.get_json()["subject"] == {"reference": "Patient/p-own"}
+    assert client.get("/fhir/Patient/p-own", headers=app).status_code == 200
+    found = client.get("/fhir/Observation?_count=1", headers=app).get_json()
+    assert found["total"] == 2 and len(found["entry"]) == 1
+    nxt = next(link["url"] for link in found["link"] if link["relation"] == "next")
+    rest = client.get(nxt, headers=app).get_json()
+    ids = {found["entry"][0]["resource"]["id"], rest["entry"][0]["resource"]["id"]}
+    assert ids == {e["resource"]["id"] for e in mine["entry"][1:]}
+    hist = client.get(f"/fhir/Observation/{oid}/_history", headers=app)
+    assert hist.status_code == 200 and hist.get_json()["total"] == 1
+    assert client.get(f"/fhir/Observation/{oid}/_history/1", headers=app).status_code == 200
+
+
+def test_a_patients_app_gets_404_for_another_patients_resource_and_sees_none_in_search(records, mint):
+    client, _ = records
+    _, theirs = _two_patients(client, mint)
+    app = mint.patient("p-own", scope="patient/*.rs")
+    oid = theirs["entry"][1]["resource"]["id"]
+    for path in (f"/fhir/Observation/{oid}", "/fhir/Patient/p-other", f"/fhir/Observation/{oid}/_history",
+                 f"/fhir/Observation/{oid}/_history/1"):
+        resp = client.get(path, headers=app)
+        assert resp.status_code == 404 and resp.content_type == FHIR, path
+        assert "Heart rate" not in resp.get_data(as_text=True) and "Ana" not in resp.get_data(as_text=True)
+    search = client.get("/fhir/Observation?patient=p-other", headers=app).get_json()
+    assert search["total"] == 0 and search.get("entry", []) == []
+
+
+def test_a_patients_app_needs_a_scope_for_the_type_and_cannot_write(records, mint):
+    client, engine = records
+    mine, _ = _two_patients(client, mint)
+    oid = mine["entry"][1]["resource"]["id"]
+    only_conditions = mint.patient("p-own", scope="patient/Condition.rs")
+    assert client.get(f"/fhir/Observation/{oid}", headers=only_conditions).status_code == 403
+    assert client.get("/fhir/Observation", headers=only_conditions).status_code == 403
+    writer = mint.patient("p-own", scope="patient/*.cruds")
+    observation = client.get(f"/fhir/Observation/{oid}", headers=writer).get_json()
+    count = _count(engine, resources)
+    assert client.put(f"/fhir/Observation/{oid}", json=observation, headers=writer).status_code == 403
+    assert client.post("/fhir/Observation", json=observation, headers=writer).status_code == 403
+    assert client.post("/fhir", json=small_bundle("p-own"), headers=writer).status_code == 403
+    assert _count(engine, resources) == count
+
+
+def test_a_caregivers_token_reads_only_the_types_the_patient_gave(records, mint):
+    client, _ = records
+    mine, _ = _two_patients(client, mint)
+    oid = mine["entry"][1]["resource"]["id"]
+    caregiver = mint.patient("p-own", scope="patient/Patient.r", act={"sub": "carer-1"})
+    assert client.get("/fhir/Patient/p-own", headers=caregiver).status_code == 200
+    refused = client.get(f"/fhir/Observation/{oid}", headers=caregiver)
+    assert refused.status_code == 403 and refused.content_type == FHIR
+
+
+def test_a_patients_app_does_not_read_types_the_patients_own_views_do_not_show(records, mint):
+    client, _ = records
+    client.post("/fhir", json=small_bundle("p-own", observations=0), headers=mint.department())
+    claim = {"resourceType": "Claim", "status": "active", "use": "claim", "created": "2020-01-01",
+             "type": {"text": "x"}, "patient": {"reference": "Patient/p-own"},
+             "provider": {"display": "Clinic"}, "priority": {"text": "normal"},
+             "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "Plan"}}]}
+    created = client.post("/fhir/Claim", json=claim, headers=mint.department())
+    assert created.status_code == 201, created.get_data(as_text=True)
+    app = mint.patient("p-own", scope="patient/*.rs")
+    assert client.get(f"/fhir/Claim/{created.get_json()['id']}", headers=app).status_code == 404
+    assert client.get("/fhir/Claim", headers=app).get_json()["total"] == 0

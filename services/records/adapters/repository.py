@@ -183,7 +183,13 @@ class SqlResourceRepository:
     def search(self, q: SearchQuery) -> tuple[list[StoredResource], int]:
         """Return one page of matches (ordered by id, after the cursor) and the total count."""
         r = resources.c
-        where = [r.resource_type == q.resource_type, r.custodian == q.custodian]
+        if q.custodian is None and q.compartment is None:
+            return [], 0  # a search is always over someone's resources, never everyone's
+        where = [r.resource_type == q.resource_type]
+        if q.custodian is not None:
+            where.append(r.custodian == q.custodian)
+        if q.compartment is not None:  # a Patient's own row is in its compartment (bundle.patient_of)
+            where.append(r.patient_id == q.compartment)
         if q.patient is not None:
             where.append(r.patient_id == q.patient)
         if q.since is not None:

@@ -150,21 +150,24 @@ class TokenFilter:
 
 @dataclass
 class SearchQuery:
-    """A parsed search: filters, page size and the cursor to resume after."""
+    """A parsed search: filters, page size and the cursor to resume after. It runs over what
+    CUSTODIAN holds (a department), or over one patient's COMPARTMENT (a patient's app)."""
 
     resource_type: str
-    custodian: str
+    custodian: str | None
     patient: str | None = None
     since: datetime | None = None
     dates: list[DateFilter] = field(default_factory=list)
     tokens: list[TokenFilter] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     after: str | None = None
+    compartment: str | None = None
 
 
-def parse_query(resource_type: str, custodian: str, args: list[tuple[str, str]]) -> SearchQuery:
+def parse_query(resource_type: str, custodian: str | None, args: list[tuple[str, str]],
+                compartment: str | None = None) -> SearchQuery:
     """Build a SearchQuery from the request's (name, value) pairs or raise BadSearch."""
-    q = SearchQuery(resource_type, custodian)
+    q = SearchQuery(resource_type, custodian, compartment=compartment)
     for name, value in args:
         if name == "patient":
             q.patient = value.removeprefix("Patient/")

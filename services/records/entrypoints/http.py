@@ -1,6 +1,7 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
@@ -26,7 +27,7 @@ from services.records.entrypoints import patient, staff
 from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.worker import consumer_specs
 from services.records.entrypoints.shape import plainly_valid
-from services.records.service_layer import handlers
+from services.records.service_layer import handlers, patient_fhir
 from services.records.service_layer import measures as human_measures
 from services.records.service_layer.claim_checks import claim_check_grace
 
@@ -75,6 +76,24 @@ def _department() -> str:
     if not dept:
         raise Problem(403, "Forbidden", "Only a department's token can use the FHIR API.")
     return dept
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads over FHIR: a department (its custodian rule) or a patient's app (its compartment)."""
+
+    department: str | None = None
+    patient: str | None = None
+
+
+def _reader(resource_type: str, interactions: str) -> Reader:
+    """A patient's token (SMART patient/ scopes; a caregiver's within what the patient gave, as on
+    /patient/v1) reads its compartment; any other token needs system/ scopes and a department."""
+    claims = g.claims
+    if not claims.get("dept") and claims.get("patient"):
+        return Reader(patient=patient._patient(resource_type, interactions))
+    require_scope("system", resource_type, interactions)
+    return Reader(department=_department())
 
 
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -149,10 +168,14 @@ def _flatten(messages, where: str) -> list[tuple[str, str]]:
 
 @blp.get("/fhir/<resource_type>/<rid>")
 def read(resource_type: str, rid: str):
-    """Return the current version of one resource to its custodian department."""
-    require_scope("system", resource_type, "r")
+    """Return the current version of one resource to its custodian department, or to the
+    patient's app whose compartment holds it."""
+    who = _reader(resource_type, "r")
     try:
-        stored = handlers.read_resource(_records().reader(), resource_type, rid, _department())
+        if who.patient:
+            stored = patient_fhir.read(_records().uow(write=False), who.patient, resource_type, rid)
+        else:
+            stored = handlers.read_resource(_records().reader(), resource_type, rid, who.department)
     except handlers.NotFound:
         raise _not_found(resource_type, rid) from None
     return _resource_response(stored)
@@ -173,18 +196,19 @@ def _resource_response(stored, status: int = 200) -> Response:
 
 @blp.get("/fhir/<resource_type>")
 def search(resource_type: str):
-    """Search the department's resources of one type (FHIR R4 3.1.1.5); a searchset page with cursors."""
-    require_scope("system", resource_type, "s")
-    dept = _department()
+    """Search the department's resources of one type (FHIR R4 3.1.1.5), or a patient's app its
+    compartment's; a searchset page with cursors."""
+    who = _reader(resource_type, "s")
     _known_type(resource_type)
     args = list(request.args.items(multi=True))
     try:
-        query = parse_query(resource_type, dept, args)
+        query = parse_query(resource_type, who.department, args, compartment=who.patient)
     except BadSearch as exc:
         raise outcome_problem(400, f"The search cannot be run: {exc}",
                               [(exc.param, str(exc), "not-supported" if exc.param not in SUPPORTED else "invalid")]
                               ) from None
-    rows, total, resume_after = handlers.search(_records().uow(write=False), query)
+    find = patient_fhir.search if who.patient else handlers.search
+    rows, total, resume_after = find(_records().uow(write=False), query)
     given = [(k, v) for k, v in args if k != "_cursor"]
     links = [{"relation": "self", "url": _url(request.path, args)}]
     if resume_after is not None:
@@ -201,11 +225,7 @@ def _url(path: str, args: list[tuple[str, str]]) -> str:
 @blp.get("/fhir/<resource_type>/<rid>/_history")
 def history(resource_type: str, rid: str):
     """Every version of one resource, newest first (FHIR R4 3.1.0.9, history-instance)."""
-    require_scope("system", resource_type, "r")
-    try:
-        versions = handlers.history(_records().uow(write=False), resource_type, rid, _department())
-    except handlers.NotFound:
-        raise _not_found(resource_type, rid) from None
+    versions = _versions(resource_type, rid)
     entries = []
     for v in versions:
         method = "POST" if v.version_id == 1 else "PUT"
@@ -220,15 +240,20 @@ def history(resource_type: str, rid: str):
 @blp.get("/fhir/<resource_type>/<rid>/_history/<vid>")
 def vread(resource_type: str, rid: str, vid: str):
     """One version of one resource (FHIR R4 3.1.0.3, vread)."""
-    require_scope("system", resource_type, "r")
-    try:
-        versions = handlers.history(_records().uow(write=False), resource_type, rid, _department())
-    except handlers.NotFound:
-        raise _not_found(resource_type, rid) from None
-    for v in versions:
+    for v in _versions(resource_type, rid):
         if str(v.version_id) == vid:
             return _resource_response(v)
     raise _not_found(resource_type, f"{rid}/_history/{vid}")
+
+
+def _versions(resource_type: str, rid: str) -> list:
+    who = _reader(resource_type, "r")
+    try:
+        if who.patient:
+            return patient_fhir.history(_records().uow(write=False), who.patient, resource_type, rid)
+        return handlers.history(_records().uow(write=False), resource_type, rid, who.department)
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
 
 
 @blp.put("/fhir/<resource_type>/<rid>")
