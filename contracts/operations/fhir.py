@@ -41,7 +41,12 @@ OPERATIONS: tuple[Operation, ...] = (
                           _query("code", "The main code: system|code or code."),
                           _query("category", "Observation or Condition category: system|code or code."),
                           _query("identifier", "An identifier: system|value or value."),
-                          _query("_cursor", "Opaque cursor from a next link; do not build it yourself."))),
+                          _query("_cursor", "Opaque cursor from a next link; do not build it yourself."),
+                          _query("_include", "Add what the matches point at, e.g. Observation:subject, "
+                                             "MedicationRequest:medication (entries with search.mode include)."),
+                          _query("_revinclude", "Add what points at the matches, e.g. Observation:encounter."),
+                          _query("_summary", "count: the total alone, no entries."),
+                          _query("_elements", "Only these elements, comma-separated; marked SUBSETTED."))),
     Operation("get", "/fhir/{type}/{id}/_history", "Every version of one resource, newest first (FHIR R4 3.1.0.9)",
               "fhir",
               (Response(200, "A history Bundle; each resource carries meta.versionId and meta.lastUpdated.",

@@ -201,3 +201,83 @@ def test_a_patients_app_does_not_read_types_the_patients_own_views_do_not_show(r
     app = mint.patient("p-own", scope="patient/*.rs")
     assert client.get(f"/fhir/Claim/{created.get_json()['id']}", headers=app).status_code == 404
     assert client.get("/fhir/Claim", headers=app).get_json()["total"] == 0
+
+
+def _with_encounter_and_medication(client, mint, patient: str) -> dict:
+    enc, med, obs, req = (f"{patient}-{k}" for k in ("enc", "med", "obs", "req"))
+    entries = [
+        {"resourceType": "Patient", "id": patient, "birthDate": "1980-02-03"},
+        {"resourceType": "Encounter", "id": enc, "status": "finished",
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+         "subject": {"reference": f"Patient/{patient}"}},
+        {"resourceType": "Medication", "id": med, "code": {"text": "Aspirin"}},
+        {**_observation(patient), "id": obs, "encounter": {"reference": f"Encounter/{enc}"}},
+        {"resourceType": "MedicationRequest", "id": req, "status": "active", "intent": "order",
+         "medicationReference": {"reference": f"Medication/{med}"}, "subject": {"reference": f"Patient/{patient}"}},
+    ]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in entries]}
+    resp = client.post("/fhir", json=bundle, headers=mint.department())
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return {"enc": enc, "med": med, "obs": obs, "req": req}
+
+
+def _modes(bundle: dict) -> dict[str, str]:
+    return {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["search"]["mode"] for e in bundle["entry"]}
+
+
+def test_include_and_revinclude_add_the_common_pairs_marked_include(records, mint):
+    client, _ = records
+    ids = _with_encounter_and_medication(client, mint, "i-1")
+    obs = client.get("/fhir/Observation?patient=i-1&_include=Observation:subject&_include=Observation:encounter",
+                     headers=mint.department()).get_json()
+    assert _modes(obs) == {f"Observation/{ids['obs']}": "match", "Patient/i-1": "include",
+                           f"Encounter/{ids['enc']}": "include"}
+    assert obs["total"] == 1
+    meds = client.get("/fhir/MedicationRequest?_include=MedicationRequest:medication",
+                      headers=mint.department()).get_json()
+    assert _modes(meds) == {f"MedicationRequest/{ids['req']}": "match", f"Medication/{ids['med']}": "include"}
+    encounters = client.get("/fhir/Encounter?_revinclude=Observation:encounter", headers=mint.department()).get_json()
+    assert _modes(encounters) == {f"Encounter/{ids['enc']}": "match", f"Observation/{ids['obs']}": "include"}
+
+
+def test_include_never_adds_what_the_reader_may_not_see(records, mint):
+    client, _ = records
+    _with_encounter_and_medication(client, mint, "i-2")
+    # cardiology holds an Observation pointing at primary care's Patient and Encounter
+    client.post("/fhir/Observation", json=_observation("i-2", encounter={"reference": "Encounter/i-2-enc"}),
+                headers=mint.department("cardiology"))
+    theirs = client.get("/fhir/Observation?_include=Observation:subject&_include=Observation:encounter",
+                        headers=mint.department("cardiology")).get_json()
+    assert set(_modes(theirs).values()) == {"match"}
+    app = client.get("/fhir/Observation?_include=MedicationRequest:medication", headers=mint.patient("i-2"))
+    assert app.status_code == 400
+    mine = client.get("/fhir/Encounter?_revinclude=Observation:encounter", headers=mint.patient("i-2")).get_json()
+    assert all(e["resource"]["subject"]["reference"] == "Patient/i-2" for e in mine["entry"]
+               if e["resource"]["resourceType"] == "Observation")
+
+
+def test_summary_count_answers_the_total_alone(records, mint):
+    client, _ = records
+    client.post("/fhir", json=small_bundle("s-1", observations=3), headers=mint.department())
+    body = client.get("/fhir/Observation?patient=s-1&_summary=count", headers=mint.department()).get_json()
+    assert body["total"] == 3 and "entry" not in body
+    assert client.get("/fhir/Observation?_summary=text", headers=mint.department()).status_code == 400
+
+
+def test_elements_keeps_the_named_elements_and_marks_the_resource_subsetted(records, mint):
+    client, _ = records
+    client.post("/fhir", json=small_bundle("s-2", observations=1), headers=mint.department())
+    body = client.get("/fhir/Observation?patient=s-2&_elements=code,subject", headers=mint.department()).get_json()
+    resource = body["entry"][0]["resource"]
+    assert set(resource) == {"resourceType", "id", "meta", "code", "subject"}
+    assert {"code": "SUBSETTED"}.items() <= resource["meta"]["tag"][0].items()
+    bad = client.get("/fhir/Observation?_elements=code;drop", headers=mint.department())
+    assert bad.status_code == 400 and bad.get_json()["issue"][0]["expression"] == ["_elements"]
+
+
+def test_an_include_that_does_not_fit_the_search_is_a_400_naming_it(records, mint):
+    client, _ = records
+    for value in ("Observation:performer", "MedicationRequest:medication", "Observation:subject:Group"):
+        resp = client.get(f"/fhir/Observation?_include={value}", headers=mint.department())
+        assert resp.status_code == 400 and resp.get_json()["issue"][0]["expression"] == ["_include"], value

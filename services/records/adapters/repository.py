@@ -210,6 +210,23 @@ class SqlResourceRepository:
         rows = self.conn.execute(sa.select(resources).where(*page_where).order_by(r.id).limit(q.count + 1)).all()
         return [_stored(row) for row in rows], total
 
+    def referring(self, resource_type: str, targets: list[str], custodian: str | None,
+                  compartment: str | None) -> list[StoredResource]:
+        """Return the RESOURCE_TYPE resources whose JSON names one of TARGETS ('Type/id') as a
+        reference, of CUSTODIAN or in COMPARTMENT (the caller checks which element names it).
+        Stored JSON is compact (StoredResource.serialized), so the text is exact."""
+        if not targets or (custodian is None and compartment is None):
+            return []
+        r = resources.c
+        where = [r.resource_type == resource_type,
+                 sa.or_(*(r.content.contains(f'"reference":{json.dumps(t)}', autoescape=True) for t in targets))]
+        if custodian is not None:
+            where.append(r.custodian == custodian)
+        if compartment is not None:
+            where.append(r.patient_id == compartment)
+        rows = self.conn.execute(sa.select(resources).where(*where).order_by(r.id).limit(1000))
+        return [_stored(row) for row in rows]
+
     def history(self, resource_type: str, rid: str) -> list[StoredResource]:
         """Return every version of Type/id, newest first (the custodian comes from the current row)."""
         current = self.get(resource_type, rid)

@@ -21,20 +21,17 @@ from services.common.http import service_app
 from services.records.adapters.tables import outbox
 from services.records.bootstrap import Records, bootstrap
 from services.records.domain.bundle import InvalidBundle
-from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
-                                            BadSearch, encode_cursor, parse_query)
-from services.records.entrypoints import patient, staff
+from services.records.domain.search import (SUPPORTED, BadSearch, encode_cursor, includes_of, parse_query,
+                                            revincludes_of, subsetted)
+from services.records.entrypoints import capability, patient, staff
 from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.worker import consumer_specs
 from services.records.entrypoints.shape import plainly_valid
-from services.records.service_layer import handlers, patient_fhir
+from services.records.service_layer import fhir_search, handlers, patient_fhir
 from services.records.service_layer import measures as human_measures
 from services.records.service_layer.claim_checks import claim_check_grace
 
 FHIR_JSON = "application/fhir+json"
-SEARCHABLE = ("AllergyIntolerance", "CarePlan", "Claim", "Condition", "DiagnosticReport", "Encounter",
-              "ExplanationOfBenefit", "Immunization", "MedicationRequest", "Observation", "Organization",
-              "Patient", "Practitioner", "Procedure")
 blp = Blueprint("fhir", __name__)
 
 
@@ -102,33 +99,11 @@ def fhir_response(body: dict, status: int = 200, headers: dict | None = None) ->
 
 @blp.get("/fhir/metadata")
 def capability_statement():
-    """Describe what this FHIR server supports (FHIR R4 CapabilityStatement)."""
-    return fhir_response({
-        "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
-        "date": "2026-11-25", "fhirVersion": "4.0.1", "format": ["json"],
-        "rest": [{"mode": "server", "interaction": [{"code": "transaction"}],
-                  "security": {"service": [{"coding": [{
-                      "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                      "code": "SMART-on-FHIR"}]}]},
-                  "resource": [{"type": t, "versioning": "versioned-update", "readHistory": True,
-                                "updateCreate": False,
-                                "interaction": [{"code": c} for c in
-                                                ("read", "vread", "update", "history-instance", "search-type")],
-                                "searchParam": [{"name": p, "type": _PARAM_TYPES[p]} for p in _params(t)]}
-                               for t in SEARCHABLE]}],
-    })
-
-
-_PARAM_TYPES = {"patient": "reference", "_since": "date", "date": "date", "code": "token",
-                "category": "token", "identifier": "token", "_count": "number"}
-
-
-def _params(rtype: str) -> list[str]:
-    names = ["patient", "_since", "_count", "identifier"]
-    names += ["date"] if rtype in DATE_ELEMENTS else []
-    names += ["code"] if rtype in CODE_ELEMENTS else []
-    names += ["category"] if rtype in CATEGORY_TYPES else []
-    return names
+    """Describe what this FHIR server supports (FHIR R4 CapabilityStatement), from its routes."""
+    types = capability.TYPES
+    return fhir_response(capability.statement(
+        current_app.url_map.iter_rules(), _records().settings.issuer,
+        {t: includes_of(t) for t in types}, {t: revincludes_of(t) for t in types}))
 
 
 @blp.post("/fhir")
@@ -209,13 +184,21 @@ def search(resource_type: str):
                               ) from None
     find = patient_fhir.search if who.patient else handlers.search
     rows, total, resume_after = find(_records().uow(write=False), query)
-    given = [(k, v) for k, v in args if k != "_cursor"]
     links = [{"relation": "self", "url": _url(request.path, args)}]
+    if query.count_only:  # _summary=count: the total alone (R4 3.1.1.5.8)
+        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links})
+    given = [(k, v) for k, v in args if k != "_cursor"]
     if resume_after is not None:
         links.append({"relation": "next", "url": _url(request.path, given + [("_cursor", encode_cursor(resume_after))])})
+    shown = (lambda r: subsetted(r, query.elements)) if query.elements else (lambda r: r)
+    entries = [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": shown(r.body()), "search": {"mode": "match"}}
+               for r in rows]
+    may_see = ((lambda r: patient_fhir.visible(r, who.patient)) if who.patient
+               else (lambda r: r.custodian == who.department))
+    entries += [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": r.body(), "search": {"mode": "include"}}
+                for r in fhir_search.related(_records().uow(write=False), query, rows, may_see)]
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                          "entry": [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": r.body(),
-                                     "search": {"mode": "match"}} for r in rows]})
+                          "entry": entries})
 
 
 def _url(path: str, args: list[tuple[str, str]]) -> str:

@@ -18,7 +18,8 @@ from services.records.service_layer.handlers import NotFound
 TYPES = ("Patient", *pl.VISIBLE_TYPES)
 
 
-def _visible(stored: StoredResource | None, patient_id: str) -> bool:
+def visible(stored: StoredResource | None, patient_id: str) -> bool:
+    """Whether the patient PATIENT_ID's app may see STORED."""
     return stored is not None and stored.resource_type in TYPES and stored.patient_id == patient_id
 
 
@@ -26,7 +27,7 @@ def read(uow, patient_id: str, resource_type: str, rid: str) -> StoredResource:
     """Return Type/id if it is in PATIENT_ID's compartment and of a type they see, else NotFound."""
     with uow:
         stored = q.own_record(uow.conn, patient_id, rid, resource_type) if resource_type in TYPES else None
-    if not _visible(stored, patient_id):
+    if not visible(stored, patient_id):
         raise NotFound(f"{resource_type}/{rid}")
     return stored
 
@@ -35,7 +36,7 @@ def history(uow, patient_id: str, resource_type: str, rid: str) -> list[StoredRe
     """Every version of Type/id, newest first, on the same terms as read."""
     with uow:
         versions = uow.resources.history(resource_type, rid) if resource_type in TYPES else []
-    if not versions or not _visible(versions[0], patient_id):
+    if not versions or not visible(versions[0], patient_id):
         raise NotFound(f"{resource_type}/{rid}")
     return versions
 
