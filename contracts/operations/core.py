@@ -45,7 +45,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/fhir/{type}/{id}", "Read one resource held by the calling department", "fhir",
               (Response(200, "The current version (ETag W/\"<versionId>\").", s.ResourceSchema, FHIR_JSON),
                Response(304, "Not modified (If-None-Match)."),
-               *problems(401, 403, 404, schema=s.OperationOutcomeProblemSchema, media_type=FHIR_JSON)),
+               *problems(401, 403, 404, 410, schema=s.OperationOutcomeProblemSchema, media_type=FHIR_JSON)),
               scopes=("system/{type}.r", "patient/{type}.r"),
               parameters=(path_param("type", "A FHIR resource type, e.g. Observation.", FHIR_TYPE_PATTERN),
                           path_param("id", "The resource id.", FHIR_ID_PATTERN))),

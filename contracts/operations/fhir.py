@@ -1,4 +1,4 @@
-"""FHIR operations for departments beyond import and read: search, history, vread, update, create.
+"""FHIR operations for departments beyond import and read: search, history, vread, update, create, delete.
 
 vread (``GET /fhir/{type}/{id}/_history/{vid}``) is served and routed but not listed yet: the
 contract test fills in only {type} and {id}. Not here because the gateway does not route it
@@ -73,4 +73,9 @@ OPERATIONS: tuple[Operation, ...] = (
                           _header("If-None-Exist", "Optional conditional create: identifier=system|value "
                                                    "(R4 3.1.0.8). A match held by another department: 412.",
                                   False))),
+    Operation("delete", "/fhir/{type}/{id}", "Delete one resource you hold; its history stays (FHIR R4 3.1.0.7)",
+              "fhir",
+              (Response(204, "Deleted (or already deleted by you); a read is now 410 Gone."),
+               *problems(401, 403, 404, schema=_OUTCOME, media_type=FHIR_JSON)),
+              scopes=("system/{type}.d",), parameters=(_TYPE, _ID)),
 )

@@ -281,3 +281,42 @@ def test_an_include_that_does_not_fit_the_search_is_a_400_naming_it(records, min
     for value in ("Observation:performer", "MedicationRequest:medication", "Observation:subject:Group"):
         resp = client.get(f"/fhir/Observation?_include={value}", headers=mint.department())
         assert resp.status_code == 400 and resp.get_json()["issue"][0]["expression"] == ["_include"], value
+
+
+def test_the_custodian_deletes_a_resource_which_is_then_gone_with_its_history_kept(records, mint):
+    client, engine = records
+    bundle = small_bundle("d-1", observations=1)
+    client.post("/fhir", json=bundle, headers=mint.department())
+    oid = bundle["entry"][1]["resource"]["id"]
+    assert client.delete(f"/fhir/Observation/{oid}", headers=mint.department()).status_code == 204
+    gone = client.get(f"/fhir/Observation/{oid}", headers=mint.department())
+    assert gone.status_code == 410 and gone.content_type == FHIR
+    assert client.get(f"/fhir/Observation/{oid}", headers=mint.department("cardiology")).status_code == 404
+    hist = client.get(f"/fhir/Observation/{oid}/_history", headers=mint.department()).get_json()
+    assert [e["resource"]["meta"]["versionId"] for e in hist["entry"]] == ["1"]
+    assert client.get("/fhir/Observation?patient=d-1", headers=mint.department()).get_json()["total"] == 0
+    assert client.get(f"/fhir/Observation/{oid}", headers=mint.patient("d-1")).status_code == 404
+    assert client.delete(f"/fhir/Observation/{oid}", headers=mint.department()).status_code == 204
+    again = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {**bundle["entry"][1]["resource"], "subject": {"reference": "Patient/d-1"}},
+         "request": {"method": "PUT", "url": f"Observation/{oid}"}}]}
+    assert client.post("/fhir", json=again, headers=mint.department()).status_code == 200
+    back = client.get(f"/fhir/Observation/{oid}", headers=mint.department())
+    assert back.status_code == 200 and back.headers["ETag"] == 'W/"3"'
+
+
+def test_another_department_cannot_delete_and_changes_nothing(records, mint):
+    client, engine = records
+    bundle = small_bundle("d-2", observations=1)
+    client.post("/fhir", json=bundle, headers=mint.department())
+    oid = bundle["entry"][1]["resource"]["id"]
+    count = _count(engine, resources)
+    other = client.delete(f"/fhir/Observation/{oid}", headers=mint.department("cardiology"))
+    assert other.status_code == 404 and other.content_type == FHIR
+    no_scope = client.delete(f"/fhir/Observation/{oid}", headers=mint.department(scope="system/*.cru"))
+    assert no_scope.status_code == 403
+    patient = client.delete(f"/fhir/Observation/{oid}", headers=mint.patient("d-2", scope="patient/*.cruds"))
+    assert patient.status_code == 403
+    assert client.delete("/fhir/Observation/no-such-id", headers=mint.department()).status_code == 404
+    assert _count(engine, resources) == count
+    assert client.get(f"/fhir/Observation/{oid}", headers=mint.department()).status_code == 200

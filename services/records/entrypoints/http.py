@@ -152,8 +152,22 @@ def read(resource_type: str, rid: str):
         else:
             stored = handlers.read_resource(_records().reader(), resource_type, rid, who.department)
     except handlers.NotFound:
+        if who.department and handlers.deleted(_records().uow(write=False), resource_type, rid, who.department):
+            raise outcome_problem(410, f"{resource_type}/{rid} was deleted; its history is kept.",
+                                  [(f"{resource_type}/{rid}", "Deleted.", "deleted")]) from None
         raise _not_found(resource_type, rid) from None
     return _resource_response(stored)
+
+
+@blp.delete("/fhir/<resource_type>/<rid>")
+def delete(resource_type: str, rid: str):
+    """Delete one resource its custodian holds (FHIR R4 3.1.0.7); its history stays, a read is 410."""
+    require_scope("system", resource_type, "d")
+    try:
+        handlers.delete_resource(handlers.DeleteResource(resource_type, rid, _department()), _records().uow())
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
+    return Response(status=204)
 
 
 def _not_found(resource_type: str, rid: str) -> Problem:

@@ -97,6 +97,9 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
         if plan.unresolved or any(p.if_none_exist for p in plan.resources):
             plan.bind(uow.resources.find_by_identifier)
         existing = uow.resources.get_many([(p.resource_type, p.reuse or p.id) for p in plan.resources])
+        # A deleted id written again continues its history after the delete's version.
+        gone = uow.resources.tombstones([(p.resource_type, p.id) for p in plan.resources
+                                         if not p.reuse and (p.resource_type, p.id) not in existing])
         new, changed = [], []
         for planned in plan.resources:
             current = existing.get((planned.resource_type, planned.reuse or planned.id))
@@ -104,6 +107,10 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
                 responses.append(_response("200 OK", current))  # a directory resource already held
                 continue
             version, status = 1, "201 Created"
+            tomb = gone.get((planned.resource_type, planned.id))
+            if tomb is not None:
+                _check_replace(planned, tomb, cmd.custodian, deleted=True)
+                version = tomb.version_id + 1
             if current is not None:
                 _check_replace(planned, current, cmd.custodian)
                 if _same(current.body(), planned.content):
@@ -112,8 +119,9 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
                 version, status = current.version_id + 1, "200 OK"
             stored = _version(planned.resource_type, planned.id, planned.content, version, now,
                               cmd.custodian)
-            (new if version == 1 else changed).append(stored)
+            (new if current is None else changed).append(stored)
             responses.append(_response(status, stored))
+        uow.resources.forget_tombstones(list(gone))
         uow.resources.add_all(new)
         uow.resources.replace_all(changed)
         for patient_id, items in plan.patients().items():
@@ -168,11 +176,13 @@ def create_resource(cmd: CreateResource, uow, labeller: Labeller | None = None) 
     return read_resource(uow, rtype, rid, cmd.custodian), response["status"].startswith("201")
 
 
-def _check_replace(planned: PlannedResource, current: StoredResource, custodian: str) -> None:
+def _check_replace(planned: PlannedResource, current: StoredResource, custodian: str, deleted: bool = False) -> None:
     where = f"Bundle.entry[{planned.index}]"
     name = f"{planned.resource_type}/{planned.id}"
     if current.custodian != custodian:
         raise InvalidBundle([EntryError(where, f"{name} is held by another department.", "conflict")], 409)
+    if deleted:
+        return
     if planned.method == "POST" and not _same(current.body(), planned.content):
         raise InvalidBundle([EntryError(where, f"{name} already exists; use PUT to update it.", "duplicate")], 409)
 
@@ -199,6 +209,41 @@ def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) 
             if outcome is not None:
                 uow.publish(TOPIC, new_event("phr.records.amendment-updated", SOURCE, outcome["patient"], outcome))
     return stored
+
+
+@dataclass
+class DeleteResource:
+    """Command: delete Type/id, which only its custodian may do (FHIR R4 3.1.0.7)."""
+
+    resource_type: str
+    id: str
+    custodian: str
+
+
+def delete_resource(cmd: DeleteResource, uow) -> bool:
+    """Delete Type/id of the custodian, keeping its history; return False when it was already
+    deleted (a repeated delete succeeds, R4 3.1.0.7). NotFound for what the caller does not hold."""
+    key = (cmd.resource_type, cmd.id)
+    with uow:
+        current = uow.resources.get(*key)
+        if current is None:
+            tomb = uow.resources.tombstones([key]).get(key)
+            if tomb is None or tomb.custodian != cmd.custodian:
+                raise NotFound(f"{cmd.resource_type}/{cmd.id}")
+            return False
+        if current.custodian != cmd.custodian:
+            raise NotFound(f"{cmd.resource_type}/{cmd.id}")
+        # No event: a transaction cannot delete, and phr.records.imported tells of what was
+        # added; telling others of a delete needs an event of its own in contracts/events.
+        uow.resources.delete(current, datetime.now(timezone.utc))
+    return True
+
+
+def deleted(uow, resource_type: str, rid: str, department: str) -> bool:
+    """Whether DEPARTMENT deleted Type/id (a read is then 410 Gone, not 404)."""
+    with uow:
+        tomb = uow.resources.tombstones([(resource_type, rid)]).get((resource_type, rid))
+    return tomb is not None and tomb.custodian == department
 
 
 def checked_update(resource_type: str, rid: str, resource: object, labeller: Labeller | None = None) -> dict:
