@@ -302,7 +302,8 @@ def create(resource_type: str):
         raise outcome_problem(412, "If-None-Exist matches a resource you may not read; nothing was stored.",
                               [("If-None-Exist", "Matches a resource held by someone else.", "conflict")]) from None
     resp = _resource_response(stored, 201 if created else 200)
-    resp.headers["Location"] = f"{request.host_url.rstrip('/')}/fhir/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
+    # Path-only (RFC 9110 section 10.2.2): clients reach records through the gateway's origin.
+    resp.headers["Location"] = f"/fhir/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
     return resp
 
 
