@@ -159,6 +159,7 @@ def test_a_patients_app_gets_404_for_another_patients_resource_and_sees_none_in_
         resp = client.get(path, headers=app)
         assert resp.status_code == 404 and resp.content_type == FHIR, path
         assert "Heart rate" not in resp.get_data(as_text=True) and "Ana" not in resp.get_data(as_text=True)
+        assert oid not in resp.get_json()["detail"] and "p-other" not in json.dumps(resp.get_json()["issue"])
     search = client.get("/fhir/Observation?patient=p-other", headers=app).get_json()
     assert search["total"] == 0 and search.get("entry", []) == []
 

@@ -171,6 +171,11 @@ def delete(resource_type: str, rid: str):
 
 
 def _not_found(resource_type: str, rid: str) -> Problem:
+    if g.get("claims", {}).get("patient") and not g.claims.get("dept"):
+        # A patient's app asked for what is not theirs: the answer does not echo the id, as a
+        # refusal on /patient/v1 does not (contracts/conformance/security.py checks it).
+        return outcome_problem(404, f"There is no {resource_type} with that id in your record.",
+                               [(resource_type, "Not found.", "not-found")])
     return outcome_problem(404, f"There is no {resource_type} with id {rid} that you may read.",
                            [(f"{resource_type}/{rid}", "Not found.", "not-found")])
 
