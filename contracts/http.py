@@ -43,8 +43,9 @@ class Operation:
     patient_facing: bool = False
 
 
-def problems(*statuses: int, schema: type | None = None) -> tuple[Response, ...]:
-    """The problem responses of STATUSES, each with SCHEMA (contracts.schemas.ProblemSchema)."""
+def problems(*statuses: int, schema: type | None = None, media_type: str = PROBLEM) -> tuple[Response, ...]:
+    """The problem responses of STATUSES, each with SCHEMA (contracts.schemas.ProblemSchema), as
+    MEDIA_TYPE (FHIR_JSON on /fhir, where a problem is an OperationOutcome too)."""
     if schema is None:
         # Imported here: the schemas import this module for the FHIR patterns below.
         from contracts.schemas import ProblemSchema as schema
@@ -55,7 +56,7 @@ def problems(*statuses: int, schema: type | None = None) -> tuple[Response, ...]
             428: "Send If-Match with the ETag you read.",
             422: "The body breaks the contract; the problem names the field.",
             429: "Too many requests; see Retry-After.", 501: "Not implemented yet."}
-    return tuple(Response(code, text.get(code, "Error."), schema, PROBLEM) for code in statuses)
+    return tuple(Response(code, text.get(code, "Error."), schema, media_type) for code in statuses)
 
 
 #: FHIR R4 resource type names as the gateway routes them, and the FHIR R4 ``id`` datatype,

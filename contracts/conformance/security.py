@@ -12,6 +12,7 @@ import base64
 import json
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey, import_key
@@ -23,6 +24,7 @@ from contracts.conformance.context import Context
 from contracts.conformance.model import Result, Skip, timed
 
 PROBLEM = "application/problem+json"
+FHIR_JSON = "application/fhir+json"
 
 
 def _b64(doc: dict) -> str:
@@ -69,8 +71,11 @@ def refused(resp, statuses=(401, 403), secrets: tuple[str, ...] = ()) -> str | N
     """Return what is wrong with RESP as a refusal (None if it is a proper one)."""
     if resp.status_code not in statuses:
         return f"answered {resp.status_code}, expected {' or '.join(map(str, statuses))}"
-    if not resp.headers.get("Content-Type", "").startswith(PROBLEM):
-        return f"the refusal is {resp.headers.get('Content-Type')!r}, not {PROBLEM}"
+    # On /fhir a refusal may be an OperationOutcome in FHIR's media type (its body a problem too).
+    fhir = urlsplit(getattr(resp, "url", "") or "").path.startswith("/fhir")
+    accepted = (PROBLEM, FHIR_JSON) if fhir else (PROBLEM,)
+    if not resp.headers.get("Content-Type", "").startswith(accepted):
+        return f"the refusal is {resp.headers.get('Content-Type')!r}, not {' or '.join(accepted)}"
     try:
         body = resp.json()
     except ValueError:

@@ -76,7 +76,7 @@ OPERATIONS: tuple[Operation, ...] = (
               request=c.BreakGlassRequestSchema, scopes=("user/BreakGlass.c",)),
     Operation("get", "/fhir/Consent", "The patient's consents naming the calling department (FHIR R4)", "fhir",
               (Response(200, "A searchset Bundle of Consent resources.", ResourceSchema, FHIR_JSON),
-               *problems(400, 401, 403, schema=OperationOutcomeProblemSchema)),
+               *problems(400, 401, 403, schema=OperationOutcomeProblemSchema, media_type=FHIR_JSON)),
               scopes=("system/Consent.r",),
               parameters=({"name": "patient", "in": "query", "required": True,
                            "schema": {"type": "string"}, "description": "The patient's FHIR id."},)),

@@ -1,4 +1,4 @@
-"""FHIR operations for departments beyond import and read: search, history, vread, update.
+"""FHIR operations for departments beyond import and read: search, history, vread, update, create, delete.
 
 vread (``GET /fhir/{type}/{id}/_history/{vid}``) is served and routed but not listed yet: the
 contract test fills in only {type} and {id}. Not here because the gateway does not route it
@@ -30,8 +30,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "fhir",
               (Response(200, "A searchset Bundle: total, link self/next (opaque _cursor), one page of entries.",
                         SearchsetBundleSchema, FHIR_JSON),
-               *problems(400, 401, 403, schema=_OUTCOME)),
-              scopes=("system/{type}.s",),
+               *problems(400, 401, 403, schema=_OUTCOME, media_type=FHIR_JSON)),
+              scopes=("system/{type}.s", "patient/{type}.s"),
               parameters=(_TYPE,
                           _query("patient", "Patient id (or Patient/id) whose compartment to search."),
                           _query("_count", "Page size, 1 to 100 (default 20).", "integer"),
@@ -41,19 +41,41 @@ OPERATIONS: tuple[Operation, ...] = (
                           _query("code", "The main code: system|code or code."),
                           _query("category", "Observation or Condition category: system|code or code."),
                           _query("identifier", "An identifier: system|value or value."),
-                          _query("_cursor", "Opaque cursor from a next link; do not build it yourself."))),
+                          _query("_cursor", "Opaque cursor from a next link; do not build it yourself."),
+                          _query("_include", "Add what the matches point at, e.g. Observation:subject, "
+                                             "MedicationRequest:medication (entries with search.mode include)."),
+                          _query("_revinclude", "Add what points at the matches, e.g. Observation:encounter."),
+                          _query("_summary", "count: the total alone, no entries."),
+                          _query("_elements", "Only these elements, comma-separated; marked SUBSETTED."))),
     Operation("get", "/fhir/{type}/{id}/_history", "Every version of one resource, newest first (FHIR R4 3.1.0.9)",
               "fhir",
               (Response(200, "A history Bundle; each resource carries meta.versionId and meta.lastUpdated.",
                         HistoryBundleSchema, FHIR_JSON),
-               *problems(401, 403, 404, schema=_OUTCOME)),
-              scopes=("system/{type}.r",), parameters=(_TYPE, _ID)),
+               *problems(401, 403, 404, schema=_OUTCOME, media_type=FHIR_JSON)),
+              scopes=("system/{type}.r", "patient/{type}.r"), parameters=(_TYPE, _ID)),
     Operation("put", "/fhir/{type}/{id}", "Store a new version of one resource (FHIR R4 3.1.0.4, version-aware)",
               "fhir",
               (Response(200, "The stored version (ETag W/\"<versionId>\").", s.ResourceSchema, FHIR_JSON),
-               *problems(400, 401, 403, 404, 412, 422, 428, schema=_OUTCOME)),
+               *problems(400, 401, 403, 404, 412, 413, 422, schema=_OUTCOME, media_type=FHIR_JSON)),
               request=s.ResourceSchema, request_media_type=FHIR_JSON, scopes=("system/{type}.u",),
               parameters=(_TYPE, _ID,
-                          _header("If-Match", 'The version you read, as its ETag: W/"<versionId>". '
-                                              "Missing: 428; not the current version: 412.", True))),
+                          _header("If-Match", 'Optional: the version you read, as its ETag: W/"<versionId>"; '
+                                              "when it is not the current version: 412.", False))),
+    Operation("post", "/fhir/{type}", "Store a new resource; the server gives its id (FHIR R4 3.1.0.6 create)",
+              "fhir",
+              (Response(201, "The stored resource (Location .../_history/1, ETag W/\"1\").", s.ResourceSchema,
+                        FHIR_JSON),
+               Response(200, "If-None-Exist matched a resource you hold: that one, nothing stored.",
+                        s.ResourceSchema, FHIR_JSON),
+               *problems(400, 401, 403, 404, 409, 412, 413, 422, schema=_OUTCOME, media_type=FHIR_JSON)),
+              request=s.ResourceSchema, request_media_type=FHIR_JSON, scopes=("system/{type}.c",),
+              parameters=(_TYPE,
+                          _header("If-None-Exist", "Optional conditional create: identifier=system|value "
+                                                   "(R4 3.1.0.8). A match held by another department: 412.",
+                                  False))),
+    Operation("delete", "/fhir/{type}/{id}", "Delete one resource you hold; its history stays (FHIR R4 3.1.0.7)",
+              "fhir",
+              (Response(204, "Deleted (or already deleted by you); a read is now 410 Gone."),
+               *problems(401, 403, 404, schema=_OUTCOME, media_type=FHIR_JSON)),
+              scopes=("system/{type}.d",), parameters=(_TYPE, _ID)),
 )

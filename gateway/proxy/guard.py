@@ -62,9 +62,15 @@ class Guard:
                           headers=_challenge("invalid_token"))
         return claims
 
-    def check(self, rule: tuple[str, str, str], authorization: str | None = None) -> dict:
-        """Return the claims if the token passes RULE and the rate limit, else raise 401/403/429."""
+    def check(self, rule, authorization: str | None = None) -> dict:
+        """Return the claims if the token passes RULE (or one of a tuple of rules, routes.Rule)
+        and the rate limit, else raise 401/403/429."""
         claims = self.claims(authorization)
+        if isinstance(rule[0], tuple):  # the first the token's scopes allow, else the token's kind's
+            scope = claims.get("scope", "")
+            kind = "patient" if claims.get("patient") else "system"
+            rule = next((r for r in rule if smart.allows(scope, *r)),
+                        next((r for r in rule if r[0] == kind), rule[0]))
         context, resource, interactions = rule
         if not smart.allows(claims.get("scope", ""), context, resource, interactions):
             needed = f"{context}/{resource}.{interactions}"

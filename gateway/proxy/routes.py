@@ -3,6 +3,8 @@
 ROUTES is deny-by-default: a request under a proxied prefix that matches no row is a 404.
 A scope rule is (context, resource, interactions) in SMART v2 terms (services.common.smart);
 "{type}" in the resource is replaced by the path's resource type; None means no token needed.
+A tuple of rules means any one of them (gateway.proxy.guard): reading FHIR is a department's
+(system/) or a patient's app's (patient/, the records service limits it to the compartment).
 """
 from __future__ import annotations
 
@@ -42,17 +44,23 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/fhir", "records"),
 ]
 
-Rule = tuple[str, str, str] | None
+Rule = tuple[str, str, str] | tuple[tuple[str, str, str], ...] | None
+
+
+def _either(interactions: str) -> tuple[tuple[str, str, str], ...]:
+    """A FHIR read a department or a patient's app may make (SMART system/ or patient/ scopes)."""
+    return ("system", "{type}", interactions), ("patient", "{type}", interactions)
+
 
 #: (method, path pattern) -> scope rule. The first matching row wins.
 ROUTES: list[tuple[str, str, Rule]] = [
     # FHIR for departments (records)
     ("GET", "/fhir/metadata", None),
     ("POST", "/fhir", ("system", "*", "c")),  # transaction Bundle may touch any type
-    ("GET", "/fhir/{type}/{id}/_history", ("system", "{type}", "r")),
-    ("GET", "/fhir/{type}/{id}/_history/{vid}", ("system", "{type}", "r")),
-    ("GET", "/fhir/{type}/{id}", ("system", "{type}", "r")),
-    ("GET", "/fhir/{type}", ("system", "{type}", "s")),
+    ("GET", "/fhir/{type}/{id}/_history", _either("r")),
+    ("GET", "/fhir/{type}/{id}/_history/{vid}", _either("r")),
+    ("GET", "/fhir/{type}/{id}", _either("r")),
+    ("GET", "/fhir/{type}", _either("s")),
     ("POST", "/fhir/{type}/_search", ("system", "{type}", "s")),
     ("POST", "/fhir/{type}", ("system", "{type}", "c")),
     ("PUT", "/fhir/{type}/{id}", ("system", "{type}", "u")),
@@ -133,6 +141,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
 BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/fhir"): bodies.BUNDLE,
     ("PUT", "/fhir/{type}/{id}"): bodies.RESOURCE,
+    ("POST", "/fhir/{type}"): bodies.RESOURCE,
     ("POST", "/staff/v1/corrections/{id}/accept"): bodies.RESOURCE,  # carries the corrected resource
 }
 
@@ -184,6 +193,10 @@ def rule_for(path: str) -> str:
     return "unmatched"
 
 
+def _typed(rule: tuple[str, str, str], found: re.Match) -> tuple[str, str, str]:
+    return (rule[0], found.group("type"), rule[2]) if "{type}" in rule[1] else rule
+
+
 def match(method: str, path: str) -> Match | None:
     """Return the route for METHOD and PATH, or None when no row of ROUTES allows it."""
     service = upstream_for(path)
@@ -195,7 +208,9 @@ def match(method: str, path: str) -> Match | None:
             continue
         found = regex.match(path)
         if found:
-            if rule is not None and "{type}" in rule[1]:
-                rule = (rule[0], found.group("type"), rule[2])
+            if rule is not None and isinstance(rule[0], tuple):
+                rule = tuple(_typed(r, found) for r in rule)
+            elif rule is not None:
+                rule = _typed(rule, found)
             return Match(service, rule, max_body)
     return None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from services.common.problem import Problem
 
-TITLES = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}
+TITLES = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 410: "Gone", 412: "Precondition Failed",
+          422: "Unprocessable Content"}
 
 
 def outcome_problem(status: int, detail: str, issues: list[tuple[str, str, str]]) -> Problem:

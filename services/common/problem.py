@@ -16,6 +16,9 @@ from services.common.i18n import N_
 
 PROBLEM_BASE = "https://phr.example.org/problems/"
 CONTENT_TYPE = "application/problem+json"
+#: Errors on /fhir are OperationOutcomes in FHIR's own media type (R4 3.1.0.1.10), so FHIR
+#: clients parse them; the RFC 9457 members stay in the body for problem+json readers.
+FHIR_CONTENT_TYPE = "application/fhir+json"
 log = logging.getLogger(__name__)
 
 
@@ -119,9 +122,10 @@ def problem_response(problem: Problem) -> Response:
     """Render PROBLEM as a Flask response in the request's negotiated language."""
     locale = i18n.current_language().used
     doc = problem.body(locale)
-    if request and (request.path == "/fhir" or request.path.startswith("/fhir/")):
+    fhir = bool(request) and (request.path == "/fhir" or request.path.startswith("/fhir/"))
+    if fhir:
         _fhir_members(doc)  # every error on a FHIR endpoint, whoever raised it, is an OperationOutcome too
-    resp = Response(json.dumps(doc), status=problem.status, mimetype=CONTENT_TYPE)
+    resp = Response(json.dumps(doc), status=problem.status, mimetype=FHIR_CONTENT_TYPE if fhir else CONTENT_TYPE)
     for key, value in problem.headers.items():
         resp.headers[key] = value
     resp.headers["Content-Language"] = locale

@@ -86,7 +86,7 @@ def test_an_invalid_bundle_through_the_gateway_is_a_4xx_outcome_and_stores_nothi
     dept = _department(stack)
     resp = dept.post("/fhir", json=bundle)
     assert resp.status_code == 422
-    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert resp.headers["Content-Type"].startswith("application/fhir+json")
     assert resp.json()["resourceType"] == "OperationOutcome"
     assert dept.get(f"/fhir/Patient/{patient}").status_code == 404
 
@@ -101,7 +101,7 @@ def test_another_department_cannot_read_primary_cares_records_directly(stack):
 def test_research_may_not_post_records(stack):
     resp = _department(stack, "research").post("/fhir", json=small_bundle())
     assert resp.status_code == 403
-    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert resp.headers["Content-Type"].startswith("application/fhir+json")
 
 
 def test_a_request_without_a_token_is_refused_with_a_problem(stack):

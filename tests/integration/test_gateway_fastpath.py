@@ -13,6 +13,7 @@ from tests.support.apps import behind_fast_path
 from tests.support.gateway import bearer, department, department_token
 
 PROBLEM = "application/problem+json"
+FHIR = "application/fhir+json"  # errors on /fhir are OperationOutcomes in FHIR's media type
 
 
 def _count_view_calls(app, endpoint: str) -> list:
@@ -75,12 +76,12 @@ def test_a_language_is_named_when_the_service_names_none(client, engine, upstrea
 def test_refusals_go_to_flask_and_come_back_as_problems(client, app, engine, upstream):
     calls = _count_view_calls(app, "proxy.fhir_sub")
     resp = client.get("/fhir/Observation/o-1", headers={"Authorization": "Bearer nonsense"})
-    assert resp.status_code == 401 and resp.mimetype == PROBLEM
+    assert resp.status_code == 401 and resp.mimetype == FHIR
     token = department_token(client, department(engine, scopes="system/Patient.rs"))
     resp = client.get("/fhir/Observation/o-1", headers=bearer(token))
-    assert resp.status_code == 403 and resp.mimetype == PROBLEM
+    assert resp.status_code == 403 and resp.mimetype == FHIR
     resp = client.get("/fhir/Observation/../Patient/p-1", headers=bearer(token))
-    assert resp.status_code in (400, 404) and resp.mimetype == PROBLEM
+    assert resp.status_code in (400, 404) and resp.mimetype == FHIR
     assert len(calls) >= 2 and upstream.requests == []
 
 

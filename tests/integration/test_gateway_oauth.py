@@ -236,7 +236,7 @@ def test_a_revoked_access_token_is_inactive_and_the_proxy_refuses_it(client, eng
     assert client.post("/oauth/introspect", data={"token": token},
                        headers=auth).json == {"active": False}
     refused = client.get("/fhir/Patient/p-1", headers=bearer(token))
-    assert refused.status_code == 401 and refused.mimetype == "application/problem+json"
+    assert refused.status_code == 401 and refused.mimetype == "application/fhir+json"
     assert "invalid_token" in refused.headers["WWW-Authenticate"]
     assert len(upstream.requests) == 1
 

@@ -13,6 +13,11 @@ from gateway.app import create_app
 from tests.support.gateway import bearer, department, department_token, make_account, patient_tokens
 
 PROBLEM = "application/problem+json"
+FHIR = "application/fhir+json"  # errors on /fhir are OperationOutcomes in FHIR's media type
+
+
+def _problem_type(path: str) -> str:
+    return FHIR if path.startswith("/fhir") else PROBLEM
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
@@ -61,7 +66,7 @@ def test_fhir_metadata_needs_no_token(client, upstream):
                                            ({"Authorization": "Basic abc"}, None)])
 def test_a_request_without_a_valid_token_is_a_401_problem(client, upstream, headers, error):
     resp = client.get("/fhir/Patient/p-1", headers=headers)
-    assert resp.status_code == 401 and resp.mimetype == PROBLEM
+    assert resp.status_code == 401 and resp.mimetype == FHIR
     assert resp.json["status"] == 401 and resp.json["type"].startswith("https://")
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     if error:
@@ -80,7 +85,7 @@ def test_a_request_without_a_valid_token_is_a_401_problem(client, upstream, head
 def test_a_token_without_the_route_scope_is_a_403_problem(client, engine, upstream, dept, method, path):
     token = department_token(client, department(engine, dept))
     resp = client.open(path, method=method, headers=bearer(token), json={})
-    assert resp.status_code == 403 and resp.mimetype == PROBLEM
+    assert resp.status_code == 403 and resp.mimetype == _problem_type(path)
     assert "insufficient_scope" in resp.headers["WWW-Authenticate"]
     assert upstream.requests == []
 
@@ -100,20 +105,29 @@ def test_a_token_with_the_route_scope_reaches_the_upstream(client, engine, upstr
     assert upstream.requests[-1]["path"] == path.split("?")[0]
 
 
-def test_a_patient_token_reaches_the_patient_routes_but_not_the_department_ones(client, engine, upstream):
+def test_a_patient_token_reaches_the_patient_routes_and_fhir_reads_but_no_fhir_writes(client, engine, upstream):
     make_account(engine, patient="p-7")
     token = patient_tokens(client, engine, scope="openid fhirUser patient/*.rs patient/Consent.cruds")["access_token"]
     assert client.get("/patient/v1/me", headers=bearer(token)).status_code == 200
     assert client.delete("/patient/v1/consents/c-1", headers=bearer(token)).status_code == 200
-    assert client.get("/fhir/Patient/p-7", headers=bearer(token)).status_code == 403
+    # FHIR reads with patient/ scopes go on: records limits them to the token's compartment
+    for path in ("/fhir/Patient/p-7", "/fhir/Observation?patient=p-7", "/fhir/Observation/o-1/_history",
+                 "/fhir/Observation/o-1/_history/1"):
+        assert client.get(path, headers=bearer(token)).status_code == 200, path
+    forwarded = len(upstream.requests)
+    for method, path in (("POST", "/fhir"), ("POST", "/fhir/Observation"), ("PUT", "/fhir/Observation/o-1"),
+                         ("DELETE", "/fhir/Observation/o-1")):
+        resp = client.open(path, method=method, headers=bearer(token), json={})
+        assert resp.status_code == 403 and resp.mimetype == FHIR, (method, path)
     assert client.post("/patient/v1/entries", headers=bearer(token), json={}).status_code == 403
+    assert len(upstream.requests) == forwarded
 
 
 def test_a_route_missing_from_the_table_is_a_404_problem(client, engine, upstream):
     token = department_token(client, department(engine))
     for method, path in (("DELETE", "/exchange/v1/requests/r-1"), ("GET", "/consent/v1/unknown")):
         resp = client.open(path, method=method, headers=bearer(token))
-        assert resp.status_code == 404 and resp.mimetype == PROBLEM
+        assert resp.status_code == 404 and resp.mimetype == _problem_type(path)
     assert client.get("/fhir/Patient/..", headers=bearer(token)).status_code in (400, 404)
     assert upstream.requests == []
 
@@ -127,7 +141,7 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(gateway_config, upstre
     statuses = [client.get("/fhir/Patient/p-1", headers=bearer(token)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     limited = client.get("/fhir/Patient/p-1", headers=bearer(token))
-    assert limited.mimetype == PROBLEM and int(limited.headers["Retry-After"]) >= 1
+    assert limited.mimetype == FHIR and int(limited.headers["Retry-After"]) >= 1
     assert client.get("/fhir/Patient/p-1", headers=bearer(other)).status_code == 200
 
 
@@ -157,7 +171,7 @@ def test_an_unreachable_upstream_is_a_503_problem(gateway_config):
     client = app.test_client()
     token = department_token(client, department(app.extensions["gateway"].engine))
     resp = client.get("/fhir/Patient/p-1", headers=bearer(token))
-    assert resp.status_code == 503 and resp.mimetype == PROBLEM and resp.headers["Retry-After"]
+    assert resp.status_code == 503 and resp.mimetype == FHIR and resp.headers["Retry-After"]
 
 
 def test_a_slow_upstream_is_a_504_problem(gateway_config, upstream):
@@ -169,7 +183,7 @@ def test_a_slow_upstream_is_a_504_problem(gateway_config, upstream):
     client = app.test_client()
     token = department_token(client, department(app.extensions["gateway"].engine))
     resp = client.get("/fhir/Patient/p-1", headers=bearer(token))
-    assert resp.status_code == 504 and resp.mimetype == PROBLEM
+    assert resp.status_code == 504 and resp.mimetype == FHIR
 
 
 def test_ops_endpoints_answer(client):

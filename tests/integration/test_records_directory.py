@@ -110,7 +110,7 @@ def test_readiness_shows_how_many_departments_the_service_knows(records):
 def test_a_department_the_directory_never_held_is_refused_and_changes_nothing(records, mint):
     before = _count(records.engine, resources), _count(records.engine, outbox)
     resp = records.client.post("/fhir", json=demo_bundle("Liz_Conn"), headers=mint.department("physiotherapy"))
-    assert resp.status_code == 401 and resp.content_type == "application/problem+json"
+    assert resp.status_code == 401 and resp.content_type == "application/fhir+json"
     assert resp.get_json()["detail"] == REFUSED
     assert (_count(records.engine, resources), _count(records.engine, outbox)) == before
 
@@ -138,7 +138,7 @@ def test_a_disabled_departments_read_is_refused_alike_by_the_fast_path_and_the_v
                                                                              flask_only.get_data())
     assert dict(through_fast_path.headers) == dict(flask_only.headers)
     assert through_fast_path.status_code == 401 and calls == []  # refused by the token check itself
-    assert through_fast_path.content_type == "application/problem+json"
+    assert through_fast_path.content_type == "application/fhir+json"
     assert 'error="invalid_token"' in through_fast_path.headers["WWW-Authenticate"]
     assert "Liz" not in through_fast_path.get_data(as_text=True)
 
@@ -158,7 +158,7 @@ def test_a_disabled_department_can_neither_read_nor_write_and_nothing_changes(re
                                            "code": {"text": "Heart rate"},
                                            "subject": {"reference": f"Patient/{LIZ}"}}),
     }[call]()
-    assert resp.status_code == 401 and resp.content_type == "application/problem+json"
+    assert resp.status_code == 401 and resp.content_type == "application/fhir+json"
     assert resp.get_json()["detail"] == REFUSED
     assert (_count(engine, resources), _count(engine, outbox)) == before
 

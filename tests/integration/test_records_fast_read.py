@@ -68,7 +68,7 @@ def test_every_other_read_is_answered_by_the_view(records, observation, mint, ca
     assert resp.status_code == expected
     assert len(calls) == (0 if case in ("no token", "bad token") else 1)  # those stop in before_request
     if expected >= 400:
-        assert resp.content_type == "application/problem+json"
+        assert resp.content_type == "application/fhir+json"
         assert "pat-7" not in resp.get_data(as_text=True)
 
 
@@ -83,4 +83,4 @@ def test_a_read_whose_database_fails_is_a_problem_from_the_view_never_a_bare_err
             conn.execute(sa.text("ALTER TABLE resources RENAME TO resources_away"))
         resp = client.get(f"/fhir/Observation/{bundle['entry'][1]['resource']['id']}", headers=mint.department())
         assert resp.status_code >= 500
-        assert resp.content_type == "application/problem+json" and "pat-8" not in resp.get_data(as_text=True)
+        assert resp.content_type == "application/fhir+json" and "pat-8" not in resp.get_data(as_text=True)

@@ -50,7 +50,7 @@ def test_another_department_cannot_read_what_it_does_not_hold(records, mint):
     client.post("/fhir", json=bundle, headers=mint.department())
     resp = client.get("/fhir/Patient/pat-2", headers=mint.department("cardiology"))
     assert resp.status_code == 404
-    assert resp.content_type == "application/problem+json"
+    assert resp.content_type == "application/fhir+json"
     assert "Ana" not in resp.get_data(as_text=True)
 
 
@@ -61,7 +61,7 @@ def test_an_invalid_bundle_is_an_operation_outcome_and_stores_nothing(records, m
     resp = client.post("/fhir", json=bundle, headers=mint.department())
     assert resp.status_code == 422
     body = resp.get_json()
-    assert resp.content_type == "application/problem+json"
+    assert resp.content_type == "application/fhir+json"
     assert OperationOutcomeProblemSchema().validate(body) == {}
     assert body["resourceType"] == "OperationOutcome" and body["status"] == 422
     assert any("Bundle.entry[2]" in i["expression"][0] for i in body["issue"])

@@ -38,3 +38,21 @@ def test_revision_0002_backfills_the_search_index_and_downgrades_cleanly(databas
             assert "main_date" not in {c["name"] for c in sa.inspect(conn).get_columns("resources")}
     finally:
         engine.dispose()
+
+
+def test_revision_0006_adds_the_tombstones_of_deleted_resources_and_downgrades_cleanly(database_url):
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic(database_url, conn), "0005")
+        with engine.begin() as conn:
+            command.upgrade(_alembic(database_url, conn), "0006")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("deleted_resources")}
+        assert columns == {"resource_type", "id", "version_id", "deleted_at", "patient_id", "custodian"}
+        with engine.begin() as conn:
+            command.downgrade(_alembic(database_url, conn), "0005")
+        with engine.connect() as conn:
+            assert "deleted_resources" not in sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()

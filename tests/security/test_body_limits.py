@@ -2,7 +2,7 @@
 before the body is read (or as soon as a chunked body passes it), deeper than 64 levels a 400
 problem, never a 500 (the json module's RecursionError) nor a 32 MiB body parsed.
 
-Sizes (services.common.bodies): 64 KiB everywhere but PUT /fhir/{type}/{id} (1 MiB) and
+Sizes (services.common.bodies): 64 KiB everywhere but PUT /fhir/{type}/{id} and POST /fhir/{type} (1 MiB) and
 POST /fhir (8 MiB); the gateway refuses the same before it forwards (gateway.proxy.routes).
 """
 import json
@@ -47,6 +47,7 @@ ROUTES = [
     ("records", "/patient/v1/entries", "patient", 64 * KIB),
     ("records", "/patient/v1/amendments", "patient", 64 * KIB),
     ("records", "/fhir", "department", 8 * MIB),
+    ("records", "/fhir/Observation", "department", MIB),  # a create: one resource, as an update
 ]
 
 
@@ -58,7 +59,8 @@ def _headers(mint, who: str) -> dict:
 
 def _problem(resp, status: int) -> dict:
     assert resp.status_code == status, resp.get_data(as_text=True)[:300]
-    assert resp.content_type == "application/problem+json"
+    fhir = resp.request.path.startswith("/fhir")  # errors on /fhir are OperationOutcomes in FHIR's type
+    assert resp.content_type == ("application/fhir+json" if fhir else "application/problem+json")
     return resp.get_json()
 
 
@@ -87,7 +89,7 @@ def test_nesting_of_65_levels_is_refused_and_64_is_not(apps, mint, service, path
     assert "64" not in (allowed.get_json() or {}).get("detail", "")
 
 
-@pytest.mark.parametrize("service, path, who, size", [route for route in ROUTES if route[1] != "/fhir"])
+@pytest.mark.parametrize("service, path, who, size", [route for route in ROUTES if not route[1].startswith("/fhir")])
 @pytest.mark.parametrize("body", [b"[]", b'{"patient": NaN}', b"{not json"])
 def test_a_body_that_is_not_a_json_object_is_a_422_naming_the_body_on_every_route(apps, mint, service, path,
                                                                                   who, size, body):

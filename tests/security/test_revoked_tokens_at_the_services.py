@@ -30,7 +30,8 @@ def _refused_within(call, seconds: float) -> tuple[requests.Response, float]:
 
 def _assert_refused(resp: requests.Response, took: float) -> None:
     assert resp.status_code == 401, (resp.status_code, resp.text[:300])
-    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    fhir = "/fhir" in resp.url  # errors on /fhir are OperationOutcomes in FHIR's media type
+    assert resp.headers["Content-Type"].startswith("application/fhir+json" if fhir else "application/problem+json")
     assert resp.json()["detail"] == "The access token was revoked."
     assert took <= PROMISED_SECONDS + SLACK_SECONDS
 

@@ -25,12 +25,15 @@ def test_paths_outside_the_prefixes_are_not_forwarded(path):
 
 @pytest.mark.parametrize("method,path,rule", [
     ("GET", "/fhir/metadata", None),
-    ("GET", "/fhir/Patient/p-1", ("system", "Patient", "r")),
-    ("HEAD", "/fhir/Patient/p-1", ("system", "Patient", "r")),
-    ("GET", "/fhir/Observation", ("system", "Observation", "s")),
-    ("GET", "/fhir/Condition/c-1/_history", ("system", "Condition", "r")),
+    # FHIR reads: a department's system/ scope or a patient's app's patient/ scope
+    ("GET", "/fhir/Patient/p-1", (("system", "Patient", "r"), ("patient", "Patient", "r"))),
+    ("HEAD", "/fhir/Patient/p-1", (("system", "Patient", "r"), ("patient", "Patient", "r"))),
+    ("GET", "/fhir/Observation", (("system", "Observation", "s"), ("patient", "Observation", "s"))),
+    ("GET", "/fhir/Condition/c-1/_history", (("system", "Condition", "r"), ("patient", "Condition", "r"))),
     ("POST", "/fhir", ("system", "*", "c")),
+    ("POST", "/fhir/Observation", ("system", "Observation", "c")),
     ("PUT", "/fhir/Patient/p-1", ("system", "Patient", "u")),
+    ("DELETE", "/fhir/Patient/p-1", ("system", "Patient", "d")),
     ("GET", "/patient/v1/me", ("patient", "Patient", "r")),
     ("POST", "/patient/v1/consents", ("patient", "Consent", "c")),
     ("DELETE", "/patient/v1/consents/c-1", ("patient", "Consent", "d")),

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from services.common import jsontext
 from services.common.prepared import PreparedSelect
 
-from services.records.adapters.tables import claim_checks, resource_history, resource_tokens, resources
+from services.records.adapters.tables import (claim_checks, deleted_resources, resource_history, resource_tokens,
+                                              resources)
 from services.records.domain.search import SearchIndex, SearchQuery, index_of
 
 _KEY = 255
@@ -183,7 +184,13 @@ class SqlResourceRepository:
     def search(self, q: SearchQuery) -> tuple[list[StoredResource], int]:
         """Return one page of matches (ordered by id, after the cursor) and the total count."""
         r = resources.c
-        where = [r.resource_type == q.resource_type, r.custodian == q.custodian]
+        if q.custodian is None and q.compartment is None:
+            return [], 0  # a search is always over someone's resources, never everyone's
+        where = [r.resource_type == q.resource_type]
+        if q.custodian is not None:
+            where.append(r.custodian == q.custodian)
+        if q.compartment is not None:  # a Patient's own row is in its compartment (bundle.patient_of)
+            where.append(r.patient_id == q.compartment)
         if q.patient is not None:
             where.append(r.patient_id == q.patient)
         if q.since is not None:
@@ -204,9 +211,59 @@ class SqlResourceRepository:
         rows = self.conn.execute(sa.select(resources).where(*page_where).order_by(r.id).limit(q.count + 1)).all()
         return [_stored(row) for row in rows], total
 
+    def delete(self, current: StoredResource, now: datetime) -> StoredResource:
+        """Delete CURRENT (its history stays) and leave its tombstone: the next version number."""
+        tomb = StoredResource(current.resource_type, current.id, current.version_id + 1, now,
+                              current.patient_id, current.custodian, text="")
+        key = dict(k_type=current.resource_type, k_id=current.id)
+        for table in (resources, resource_tokens):
+            self.conn.execute(table.delete().where(table.c.resource_type == sa.bindparam("k_type"),
+                                                   table.c.id == sa.bindparam("k_id")), key)
+        self.conn.execute(deleted_resources.insert().values(
+            resource_type=tomb.resource_type, id=tomb.id, version_id=tomb.version_id, deleted_at=now,
+            patient_id=tomb.patient_id, custodian=tomb.custodian))
+        return tomb
+
+    def tombstones(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredResource]:
+        """The deleted resources among KEYS (Type, id), each as the version its delete was."""
+        found = {}
+        d = deleted_resources.c
+        for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
+            by_type: dict[str, list[str]] = {}
+            for rtype, rid in chunk:
+                by_type.setdefault(rtype, []).append(rid)
+            where = sa.or_(*(sa.and_(d.resource_type == rtype, d.id.in_(ids)) for rtype, ids in by_type.items()))
+            for row in self.conn.execute(sa.select(deleted_resources).where(where)):
+                found[(row.resource_type, row.id)] = StoredResource(
+                    row.resource_type, row.id, row.version_id, row.deleted_at, row.patient_id, row.custodian, text="")
+        return found
+
+    def forget_tombstones(self, keys: list[tuple[str, str]]) -> None:
+        """Drop the tombstones of KEYS: their ids hold a resource again."""
+        d = deleted_resources.c
+        for rtype, rid in keys:
+            self.conn.execute(deleted_resources.delete().where(d.resource_type == rtype, d.id == rid))
+
+    def referring(self, resource_type: str, targets: list[str], custodian: str | None,
+                  compartment: str | None) -> list[StoredResource]:
+        """Return the RESOURCE_TYPE resources whose JSON names one of TARGETS ('Type/id') as a
+        reference, of CUSTODIAN or in COMPARTMENT (the caller checks which element names it).
+        Stored JSON is compact (StoredResource.serialized), so the text is exact."""
+        if not targets or (custodian is None and compartment is None):
+            return []
+        r = resources.c
+        where = [r.resource_type == resource_type,
+                 sa.or_(*(r.content.contains(f'"reference":{json.dumps(t)}', autoescape=True) for t in targets))]
+        if custodian is not None:
+            where.append(r.custodian == custodian)
+        if compartment is not None:
+            where.append(r.patient_id == compartment)
+        rows = self.conn.execute(sa.select(resources).where(*where).order_by(r.id).limit(1000))
+        return [_stored(row) for row in rows]
+
     def history(self, resource_type: str, rid: str) -> list[StoredResource]:
         """Return every version of Type/id, newest first (the custodian comes from the current row)."""
-        current = self.get(resource_type, rid)
+        current = self.get(resource_type, rid) or self.tombstones([(resource_type, rid)]).get((resource_type, rid))
         if current is None:
             return []
         h = resource_history.c

@@ -30,6 +30,18 @@ resource_history = sa.Table(
     sa.Column("content", sa.Text, nullable=False),
 )
 
+#: Resources their custodian deleted (FHIR delete): the version the delete was, so a read is
+#: 410 Gone rather than 404 and a later create of the same id continues the history (0006).
+deleted_resources = sa.Table(
+    "deleted_resources", metadata,
+    sa.Column("resource_type", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("patient_id", sa.String(64), nullable=True),
+    sa.Column("custodian", sa.String(100), nullable=False),
+)
+
 #: Coded values of the current version of each resource: search `code`, `category`, `identifier`.
 resource_tokens = sa.Table(
     "resource_tokens", metadata,

@@ -38,7 +38,24 @@ CODE_ELEMENTS = {
 CATEGORY_TYPES = ("Observation", "Condition")
 PREFIXES = ("eq", "ge", "le", "gt", "lt")
 DEFAULT_COUNT, MAX_COUNT = 20, 100
-SUPPORTED = ("patient", "_count", "_since", "category", "code", "date", "identifier", "_cursor")
+#: Parameters that shape the result rather than select (R4 3.1.1.5.x): they are not filters.
+RESULT_PARAMS = ("_include", "_revinclude", "_summary", "_elements")
+SUPPORTED = ("patient", "_count", "_since", "category", "code", "date", "identifier", "_cursor", *RESULT_PARAMS)
+#: The reference search parameters _include and _revinclude follow, as (source type, parameter)
+#: -> (the element that holds the reference, the type it points at): the common pairs.
+REFERENCES = {
+    ("Observation", "subject"): ("subject", "Patient"), ("Observation", "patient"): ("subject", "Patient"),
+    ("Observation", "encounter"): ("encounter", "Encounter"),
+    ("MedicationRequest", "medication"): ("medicationReference", "Medication"),
+    ("MedicationRequest", "patient"): ("subject", "Patient"),
+    ("MedicationRequest", "encounter"): ("encounter", "Encounter"),
+    ("Condition", "patient"): ("subject", "Patient"), ("Condition", "encounter"): ("encounter", "Encounter"),
+    ("Procedure", "patient"): ("subject", "Patient"), ("Procedure", "encounter"): ("encounter", "Encounter"),
+    ("DiagnosticReport", "patient"): ("subject", "Patient"),
+    ("DiagnosticReport", "encounter"): ("encounter", "Encounter"),
+    ("Encounter", "patient"): ("subject", "Patient"), ("Encounter", "subject"): ("subject", "Patient"),
+}
+SUMMARIES = ("count", "false")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 
@@ -150,21 +167,61 @@ class TokenFilter:
 
 @dataclass
 class SearchQuery:
-    """A parsed search: filters, page size and the cursor to resume after."""
+    """A parsed search: filters, page size and the cursor to resume after. It runs over what
+    CUSTODIAN holds (a department), or over one patient's COMPARTMENT (a patient's app)."""
 
     resource_type: str
-    custodian: str
+    custodian: str | None
     patient: str | None = None
     since: datetime | None = None
     dates: list[DateFilter] = field(default_factory=list)
     tokens: list[TokenFilter] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     after: str | None = None
+    compartment: str | None = None
+    includes: list[tuple[str, str]] = field(default_factory=list)  # (source type, parameter)
+    revincludes: list[tuple[str, str]] = field(default_factory=list)
+    count_only: bool = False  # _summary=count
+    elements: list[str] | None = None  # _elements
 
 
-def parse_query(resource_type: str, custodian: str, args: list[tuple[str, str]]) -> SearchQuery:
+def includes_of(resource_type: str) -> list[str]:
+    """The _include values a search of RESOURCE_TYPE takes (CapabilityStatement searchInclude)."""
+    return [f"{src}:{param}" for src, param in REFERENCES if src == resource_type]
+
+
+def revincludes_of(resource_type: str) -> list[str]:
+    """The _revinclude values a search of RESOURCE_TYPE takes (searchRevInclude)."""
+    return [f"{src}:{param}" for (src, param), (_, target) in REFERENCES.items() if target == resource_type]
+
+
+def references(resource: dict, element: str) -> list[str]:
+    """The literal references 'Type/id' in RESOURCE's ELEMENT (one Reference or a list of them)."""
+    value = resource.get(element)
+    out = []
+    for ref in value if isinstance(value, list) else [value]:
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str) and ref["reference"].count("/") == 1:
+            out.append(ref["reference"])
+    return out
+
+
+def subsetted(resource: dict, elements: list[str]) -> dict:
+    """RESOURCE with only ELEMENTS (and its mandatory id, meta, resourceType), marked SUBSETTED
+    in meta.tag as R4 3.1.1.5.9 asks."""
+    kept = {k: v for k, v in resource.items() if k in elements or k in ("resourceType", "id", "meta")}
+    meta = dict(kept.get("meta") or {})
+    meta["tag"] = [*(meta.get("tag") or []), SUBSETTED]
+    return {**kept, "meta": meta}
+
+
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
+             "display": "subsetted"}
+
+
+def parse_query(resource_type: str, custodian: str | None, args: list[tuple[str, str]],
+                compartment: str | None = None) -> SearchQuery:
     """Build a SearchQuery from the request's (name, value) pairs or raise BadSearch."""
-    q = SearchQuery(resource_type, custodian)
+    q = SearchQuery(resource_type, custodian, compartment=compartment)
     for name, value in args:
         if name == "patient":
             q.patient = value.removeprefix("Patient/")
@@ -187,11 +244,37 @@ def parse_query(resource_type: str, custodian: str, args: list[tuple[str, str]])
             q.tokens.append(_token(name, value))
         elif name == "_cursor":
             q.after = decode_cursor(value)
+        elif name in ("_include", "_revinclude"):
+            pair = _reference_param(name, value, resource_type)
+            (q.includes if name == "_include" else q.revincludes).append(pair)
+        elif name == "_summary":
+            if value not in SUMMARIES:
+                raise BadSearch(name, "_summary takes count or false.")
+            q.count_only = value == "count"
+        elif name == "_elements":
+            q.elements = [e.strip() for e in value.split(",") if e.strip()]
+            if not q.elements or not all(re.match(r"^[a-z][A-Za-z0-9]*$", e) for e in q.elements):
+                raise BadSearch(name, "_elements takes element names separated by commas, e.g. code,subject.")
         elif name.startswith("_") and name in ("_format", "_pretty"):
             continue
         else:
             raise BadSearch(name, f"The search parameter {name} is not supported.")
     return q
+
+
+def _reference_param(name: str, value: str, resource_type: str) -> tuple[str, str]:
+    """Parse Source:param[:Target] of _include (source = the searched type) or _revinclude
+    (target = the searched type) into (source, param), or raise BadSearch."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or (parts[0], parts[1]) not in REFERENCES:
+        known = includes_of(resource_type) if name == "_include" else revincludes_of(resource_type)
+        raise BadSearch(name, f"{name} takes one of: {', '.join(known) or 'none for this type'}.")
+    source, param = parts[0], parts[1]
+    target = REFERENCES[(source, param)][1]
+    if (name == "_include" and source != resource_type) or (name == "_revinclude" and target != resource_type) \
+            or (len(parts) == 3 and parts[2] != target):
+        raise BadSearch(name, f"{value} does not apply to a search of {resource_type}.")
+    return source, param
 
 
 def _date(name: str, value: str) -> tuple[datetime, datetime]:

@@ -1,6 +1,7 @@
 """HTTP entrypoint of the records service: parse, call a handler, map errors to problems."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
@@ -20,20 +21,17 @@ from services.common.http import service_app
 from services.records.adapters.tables import outbox
 from services.records.bootstrap import Records, bootstrap
 from services.records.domain.bundle import InvalidBundle
-from services.records.domain.search import (CATEGORY_TYPES, CODE_ELEMENTS, DATE_ELEMENTS, SUPPORTED,
-                                            BadSearch, encode_cursor, parse_query)
-from services.records.entrypoints import patient, staff
+from services.records.domain.search import (SUPPORTED, BadSearch, encode_cursor, includes_of, parse_query,
+                                            revincludes_of, subsetted)
+from services.records.entrypoints import capability, patient, staff
 from services.records.entrypoints.fastpath import fast_read, resource_headers
 from services.records.entrypoints.worker import consumer_specs
 from services.records.entrypoints.shape import plainly_valid
-from services.records.service_layer import handlers
+from services.records.service_layer import fhir_search, handlers, patient_fhir
 from services.records.service_layer import measures as human_measures
 from services.records.service_layer.claim_checks import claim_check_grace
 
 FHIR_JSON = "application/fhir+json"
-SEARCHABLE = ("AllergyIntolerance", "CarePlan", "Claim", "Condition", "DiagnosticReport", "Encounter",
-              "ExplanationOfBenefit", "Immunization", "MedicationRequest", "Observation", "Organization",
-              "Patient", "Practitioner", "Procedure")
 blp = Blueprint("fhir", __name__)
 
 
@@ -77,39 +75,35 @@ def _department() -> str:
     return dept
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who reads over FHIR: a department (its custodian rule) or a patient's app (its compartment)."""
+
+    department: str | None = None
+    patient: str | None = None
+
+
+def _reader(resource_type: str, interactions: str) -> Reader:
+    """A patient's token (SMART patient/ scopes; a caregiver's within what the patient gave, as on
+    /patient/v1) reads its compartment; any other token needs system/ scopes and a department."""
+    claims = g.claims
+    if not claims.get("dept") and claims.get("patient"):
+        return Reader(patient=patient._patient(resource_type, interactions))
+    require_scope("system", resource_type, interactions)
+    return Reader(department=_department())
+
+
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
     return Response(json.dumps(body), status=status, mimetype=FHIR_JSON, headers=headers or {})
 
 
 @blp.get("/fhir/metadata")
 def capability_statement():
-    """Describe what this FHIR server supports (FHIR R4 CapabilityStatement)."""
-    return fhir_response({
-        "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
-        "date": "2026-11-25", "fhirVersion": "4.0.1", "format": ["json"],
-        "rest": [{"mode": "server", "interaction": [{"code": "transaction"}],
-                  "security": {"service": [{"coding": [{
-                      "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                      "code": "SMART-on-FHIR"}]}]},
-                  "resource": [{"type": t, "versioning": "versioned-update", "readHistory": True,
-                                "updateCreate": False,
-                                "interaction": [{"code": c} for c in
-                                                ("read", "vread", "update", "history-instance", "search-type")],
-                                "searchParam": [{"name": p, "type": _PARAM_TYPES[p]} for p in _params(t)]}
-                               for t in SEARCHABLE]}],
-    })
-
-
-_PARAM_TYPES = {"patient": "reference", "_since": "date", "date": "date", "code": "token",
-                "category": "token", "identifier": "token", "_count": "number"}
-
-
-def _params(rtype: str) -> list[str]:
-    names = ["patient", "_since", "_count", "identifier"]
-    names += ["date"] if rtype in DATE_ELEMENTS else []
-    names += ["code"] if rtype in CODE_ELEMENTS else []
-    names += ["category"] if rtype in CATEGORY_TYPES else []
-    return names
+    """Describe what this FHIR server supports (FHIR R4 CapabilityStatement), from its routes."""
+    types = capability.TYPES
+    return fhir_response(capability.statement(
+        current_app.url_map.iter_rules(), _records().settings.issuer,
+        {t: includes_of(t) for t in types}, {t: revincludes_of(t) for t in types}))
 
 
 @blp.post("/fhir")
@@ -149,16 +143,39 @@ def _flatten(messages, where: str) -> list[tuple[str, str]]:
 
 @blp.get("/fhir/<resource_type>/<rid>")
 def read(resource_type: str, rid: str):
-    """Return the current version of one resource to its custodian department."""
-    require_scope("system", resource_type, "r")
+    """Return the current version of one resource to its custodian department, or to the
+    patient's app whose compartment holds it."""
+    who = _reader(resource_type, "r")
     try:
-        stored = handlers.read_resource(_records().reader(), resource_type, rid, _department())
+        if who.patient:
+            stored = patient_fhir.read(_records().uow(write=False), who.patient, resource_type, rid)
+        else:
+            stored = handlers.read_resource(_records().reader(), resource_type, rid, who.department)
     except handlers.NotFound:
+        if who.department and handlers.deleted(_records().uow(write=False), resource_type, rid, who.department):
+            raise outcome_problem(410, f"{resource_type}/{rid} was deleted; its history is kept.",
+                                  [(f"{resource_type}/{rid}", "Deleted.", "deleted")]) from None
         raise _not_found(resource_type, rid) from None
     return _resource_response(stored)
 
 
+@blp.delete("/fhir/<resource_type>/<rid>")
+def delete(resource_type: str, rid: str):
+    """Delete one resource its custodian holds (FHIR R4 3.1.0.7); its history stays, a read is 410."""
+    require_scope("system", resource_type, "d")
+    try:
+        handlers.delete_resource(handlers.DeleteResource(resource_type, rid, _department()), _records().uow())
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
+    return Response(status=204)
+
+
 def _not_found(resource_type: str, rid: str) -> Problem:
+    if g.get("claims", {}).get("patient") and not g.claims.get("dept"):
+        # A patient's app asked for what is not theirs: the answer does not echo the id, as a
+        # refusal on /patient/v1 does not (contracts/conformance/security.py checks it).
+        return outcome_problem(404, f"There is no {resource_type} with that id in your record.",
+                               [(resource_type, "Not found.", "not-found")])
     return outcome_problem(404, f"There is no {resource_type} with id {rid} that you may read.",
                            [(f"{resource_type}/{rid}", "Not found.", "not-found")])
 
@@ -173,27 +190,34 @@ def _resource_response(stored, status: int = 200) -> Response:
 
 @blp.get("/fhir/<resource_type>")
 def search(resource_type: str):
-    """Search the department's resources of one type (FHIR R4 3.1.1.5); a searchset page with cursors."""
-    require_scope("system", resource_type, "s")
-    dept = _department()
-    if not FHIR_TYPE_RE.match(resource_type):
-        raise outcome_problem(404, f"{resource_type} is not a FHIR resource type.",
-                              [(resource_type, "Unknown resource type.", "not-found")])
+    """Search the department's resources of one type (FHIR R4 3.1.1.5), or a patient's app its
+    compartment's; a searchset page with cursors."""
+    who = _reader(resource_type, "s")
+    _known_type(resource_type)
     args = list(request.args.items(multi=True))
     try:
-        query = parse_query(resource_type, dept, args)
+        query = parse_query(resource_type, who.department, args, compartment=who.patient)
     except BadSearch as exc:
         raise outcome_problem(400, f"The search cannot be run: {exc}",
                               [(exc.param, str(exc), "not-supported" if exc.param not in SUPPORTED else "invalid")]
                               ) from None
-    rows, total, resume_after = handlers.search(_records().uow(write=False), query)
-    given = [(k, v) for k, v in args if k != "_cursor"]
+    find = patient_fhir.search if who.patient else handlers.search
+    rows, total, resume_after = find(_records().uow(write=False), query)
     links = [{"relation": "self", "url": _url(request.path, args)}]
+    if query.count_only:  # _summary=count: the total alone (R4 3.1.1.5.8)
+        return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links})
+    given = [(k, v) for k, v in args if k != "_cursor"]
     if resume_after is not None:
         links.append({"relation": "next", "url": _url(request.path, given + [("_cursor", encode_cursor(resume_after))])})
+    shown = (lambda r: subsetted(r, query.elements)) if query.elements else (lambda r: r)
+    entries = [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": shown(r.body()), "search": {"mode": "match"}}
+               for r in rows]
+    may_see = ((lambda r: patient_fhir.visible(r, who.patient)) if who.patient
+               else (lambda r: r.custodian == who.department))
+    entries += [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": r.body(), "search": {"mode": "include"}}
+                for r in fhir_search.related(_records().uow(write=False), query, rows, may_see)]
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                          "entry": [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": r.body(),
-                                     "search": {"mode": "match"}} for r in rows]})
+                          "entry": entries})
 
 
 def _url(path: str, args: list[tuple[str, str]]) -> str:
@@ -203,11 +227,7 @@ def _url(path: str, args: list[tuple[str, str]]) -> str:
 @blp.get("/fhir/<resource_type>/<rid>/_history")
 def history(resource_type: str, rid: str):
     """Every version of one resource, newest first (FHIR R4 3.1.0.9, history-instance)."""
-    require_scope("system", resource_type, "r")
-    try:
-        versions = handlers.history(_records().uow(write=False), resource_type, rid, _department())
-    except handlers.NotFound:
-        raise _not_found(resource_type, rid) from None
+    versions = _versions(resource_type, rid)
     entries = []
     for v in versions:
         method = "POST" if v.version_id == 1 else "PUT"
@@ -222,20 +242,26 @@ def history(resource_type: str, rid: str):
 @blp.get("/fhir/<resource_type>/<rid>/_history/<vid>")
 def vread(resource_type: str, rid: str, vid: str):
     """One version of one resource (FHIR R4 3.1.0.3, vread)."""
-    require_scope("system", resource_type, "r")
-    try:
-        versions = handlers.history(_records().uow(write=False), resource_type, rid, _department())
-    except handlers.NotFound:
-        raise _not_found(resource_type, rid) from None
-    for v in versions:
+    for v in _versions(resource_type, rid):
         if str(v.version_id) == vid:
             return _resource_response(v)
     raise _not_found(resource_type, f"{rid}/_history/{vid}")
 
 
+def _versions(resource_type: str, rid: str) -> list:
+    who = _reader(resource_type, "r")
+    try:
+        if who.patient:
+            return patient_fhir.history(_records().uow(write=False), who.patient, resource_type, rid)
+        return handlers.history(_records().uow(write=False), resource_type, rid, who.department)
+    except handlers.NotFound:
+        raise _not_found(resource_type, rid) from None
+
+
 @blp.put("/fhir/<resource_type>/<rid>")
 def update(resource_type: str, rid: str):
-    """Store a new version of one resource; If-Match W/"<version>" is required (FHIR R4 3.1.0.4.2)."""
+    """Store a new version of one resource (FHIR R4 3.1.0.4); with If-Match W/"<version>", only
+    if that is still the current one (3.1.0.4.2, version-aware updates), else 412."""
     require_scope("system", resource_type, "u")
     dept = _department()
     body = bodies.json_body(bodies.RESOURCE)
@@ -250,12 +276,6 @@ def update(resource_type: str, rid: str):
                               [(e.expression, e.message, e.code) for e in exc.errors]) from exc
     except handlers.NotFound:
         raise _not_found(resource_type, rid) from None
-    except handlers.PreconditionRequired:
-        raise Problem(428, "Precondition Required",
-                      "An update needs If-Match with the version you read, e.g. If-Match: W/\"1\".",
-                      resourceType="OperationOutcome",
-                      issue=[{"severity": "error", "code": "required", "diagnostics": "If-Match is missing.",
-                              "expression": ["If-Match"]}]) from None
     except handlers.PreconditionFailed as exc:
         raise Problem(412, "Precondition Failed",
                       f"{resource_type}/{rid} changed since you read it: the current version is {exc.current}.",
@@ -264,6 +284,38 @@ def update(resource_type: str, rid: str):
                               "diagnostics": f"If-Match does not name version {exc.current}.",
                               "expression": ["If-Match"]}]) from None
     return _resource_response(stored)
+
+
+@blp.post("/fhir/<resource_type>")
+def create(resource_type: str):
+    """Store a new resource (FHIR R4 3.1.0.6 create); If-None-Exist: identifier=... makes it
+    conditional (3.1.0.8): a match the caller holds is answered 200 and nothing is stored."""
+    require_scope("system", resource_type, "c")
+    dept = _department()
+    _known_type(resource_type)
+    body = bodies.json_body(bodies.RESOURCE)
+    if body is None:
+        raise outcome_problem(400, "The body is not JSON.", [(resource_type, "The body is not JSON.", "structure")])
+    cmd = handlers.CreateResource(resource_type, body, dept, request.headers.get("If-None-Exist"))
+    try:
+        stored, created = handlers.create_resource(cmd, _records().uow(), _records().labeller)
+    except InvalidBundle as exc:
+        raise outcome_problem(exc.status, f"The resource was not stored: {exc}",
+                              [(e.expression, e.message, e.code) for e in exc.errors]) from exc
+    except handlers.NotFound:
+        # If-None-Exist matched a resource another department holds: not the caller's to see.
+        raise outcome_problem(412, "If-None-Exist matches a resource you may not read; nothing was stored.",
+                              [("If-None-Exist", "Matches a resource held by someone else.", "conflict")]) from None
+    resp = _resource_response(stored, 201 if created else 200)
+    # Path-only (RFC 9110 section 10.2.2): clients reach records through the gateway's origin.
+    resp.headers["Location"] = f"/fhir/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
+    return resp
+
+
+def _known_type(resource_type: str) -> None:
+    if not FHIR_TYPE_RE.match(resource_type):
+        raise outcome_problem(404, f"{resource_type} is not a FHIR resource type.",
+                              [(resource_type, "Unknown resource type.", "not-found")])
 
 
 @blp.get("/internal/v1/bundles/<ref>")

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 from services.common.envelope import new_event
 from services.records.adapters.repository import ClaimCheck, StoredResource
 from services.records.domain import corrections, demographics
-from services.records.domain.bundle import (EntryError, InvalidBundle, PlannedResource, patient_of,
-                                            plan_transaction, validate_resource)
+from services.records.domain.bundle import (EntryError, InvalidBundle, PlannedResource, parse_identifier_query,
+                                            patient_of, plan_transaction, validate_resource)
 from services.records.domain.search import SearchQuery, index_of
 from services.records.domain.sensitivity import Labeller, labels_of
 
@@ -47,6 +47,16 @@ class UpdateResource:
 
 
 @dataclass
+class CreateResource:
+    """Command: store a new resource of one type (FHIR create), unless IF_NONE_EXIST matches one."""
+
+    resource_type: str
+    resource: object
+    custodian: str
+    if_none_exist: str | None = None
+
+
+@dataclass
 class FetchRecords:
     """Command (phr.records.fetch): prepare a patient's records for a requester, minus redacted labels."""
 
@@ -61,10 +71,6 @@ class FetchRecords:
 
 class NotFound(Exception):
     """No resource the caller may see has that type and id."""
-
-
-class PreconditionRequired(Exception):
-    """An update came without If-Match (RFC 6585 section 3: 428)."""
 
 
 class PreconditionFailed(Exception):
@@ -92,6 +98,9 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
             plan.bind(uow.resources.find_by_identifier)
         plan.check_stored(lambda pairs: set(uow.resources.get_many(pairs)))
         existing = uow.resources.get_many([(p.resource_type, p.reuse or p.id) for p in plan.resources])
+        # A deleted id written again continues its history after the delete's version.
+        gone = uow.resources.tombstones([(p.resource_type, p.id) for p in plan.resources
+                                         if not p.reuse and (p.resource_type, p.id) not in existing])
         new, changed = [], []
         for planned in plan.resources:
             current = existing.get((planned.resource_type, planned.reuse or planned.id))
@@ -99,6 +108,10 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
                 responses.append(_response("200 OK", current))  # a directory resource already held
                 continue
             version, status = 1, "201 Created"
+            tomb = gone.get((planned.resource_type, planned.id))
+            if tomb is not None:
+                _check_replace(planned, tomb, cmd.custodian, deleted=True)
+                version = tomb.version_id + 1
             if current is not None:
                 _check_replace(planned, current, cmd.custodian)
                 if _same(current.body(), planned.content):
@@ -107,25 +120,70 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
                 version, status = current.version_id + 1, "200 OK"
             stored = _version(planned.resource_type, planned.id, planned.content, version, now,
                               cmd.custodian)
-            (new if version == 1 else changed).append(stored)
+            (new if current is None else changed).append(stored)
             responses.append(_response(status, stored))
+        uow.resources.forget_tombstones(list(gone))
         uow.resources.add_all(new)
         uow.resources.replace_all(changed)
         for patient_id, items in plan.patients().items():
-            types = Counter(r.resource_type for r in items)
-            uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, patient_id, {
-                "patient": patient_id, "custodian": cmd.custodian,
-                "resource_count": len(items), "resource_types": dict(sorted(types.items())),
-                "imported_at": now.isoformat(),
-                "demographics": demographics.of_import(r.content for r in items)}))
+            # An entry whose ifNoneExist matched wrote nothing: it is not news (nor is a create
+            # that matched, handlers.create_resource).
+            written = [r.content for r in items if not r.reuse]
+            if written:
+                _announce_import(uow, patient_id, cmd.custodian, written, now)
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
 
-def _check_replace(planned: PlannedResource, current: StoredResource, custodian: str) -> None:
+def _announce_import(uow, patient_id: str, custodian: str, contents: list[dict], now: datetime) -> None:
+    """Queue phr.records.imported for what a write added to or changed in PATIENT_ID's record:
+    every write path (a transaction, a create, an update) tells the others the same way."""
+    types = Counter(c["resourceType"] for c in contents)
+    uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, patient_id, {
+        "patient": patient_id, "custodian": custodian,
+        "resource_count": len(contents), "resource_types": dict(sorted(types.items())),
+        "imported_at": now.isoformat(),
+        "demographics": demographics.of_import(contents)}))
+
+
+def create_resource(cmd: CreateResource, uow, labeller: Labeller | None = None) -> tuple[StoredResource, bool]:
+    """Store RESOURCE as a new Type/<new id> (FHIR R4 3.1.0.6 create), or, when IF_NONE_EXIST
+    (identifier=[system|]value) matches one the caller holds, return it (3.1.0.8 conditional
+    create). Returns (stored, created). It runs as a one-entry transaction, so a create is checked,
+    labelled, stored and announced exactly as an imported Bundle's entry is."""
+    if not isinstance(cmd.resource, dict):
+        raise InvalidBundle([EntryError(cmd.resource_type, "The body must be a JSON object.", "structure")], 400)
+    if cmd.resource.get("resourceType") != cmd.resource_type:
+        raise InvalidBundle([EntryError(f"{cmd.resource_type}.resourceType",
+                                        f"The body must be a {cmd.resource_type}, as the URL says.")], 400)
+    if cmd.if_none_exist is not None and parse_identifier_query(cmd.if_none_exist) is None:
+        raise InvalidBundle([EntryError("If-None-Exist", "If-None-Exist takes one search: identifier=system|value.",
+                                        "not-supported")], 400)
+    # The server gives a created resource its id (R4 3.1.0.6): one in the body is ignored.
+    resource = {k: v for k, v in cmd.resource.items() if k != "id"}
+    request = {"method": "POST", "url": cmd.resource_type}
+    if cmd.if_none_exist is not None:
+        request["ifNoneExist"] = cmd.if_none_exist
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": resource, "request": request}]}
+    try:
+        answer = import_bundle(ImportBundle(bundle, cmd.custodian), uow, labeller)
+    except InvalidBundle as exc:
+        for error in exc.errors:  # name the body, not the Bundle it was wrapped in
+            error.expression = error.expression.replace("Bundle.entry[0].resource", cmd.resource_type) \
+                                               .replace("Bundle.entry[0]", cmd.resource_type)
+        raise
+    response = answer["entry"][0]["response"]
+    rtype, rid = response["location"].split("/")[:2]
+    return read_resource(uow, rtype, rid, cmd.custodian), response["status"].startswith("201")
+
+
+def _check_replace(planned: PlannedResource, current: StoredResource, custodian: str, deleted: bool = False) -> None:
     where = f"Bundle.entry[{planned.index}]"
     name = f"{planned.resource_type}/{planned.id}"
     if current.custodian != custodian:
         raise InvalidBundle([EntryError(where, f"{name} is held by another department.", "conflict")], 409)
+    if deleted:
+        return
     if planned.method == "POST" and not _same(current.body(), planned.content):
         raise InvalidBundle([EntryError(where, f"{name} already exists; use PUT to update it.", "duplicate")], 409)
 
@@ -140,18 +198,53 @@ def _version(rtype: str, rid: str, content: dict, version: int, now: datetime, c
 def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) -> StoredResource:
     """Store a new version of Type/id (FHIR R4 3.1.0.4 update, with version-aware If-Match)."""
     resource = checked_update(cmd.resource_type, cmd.id, cmd.resource, labeller)
-    if cmd.if_match is None:
-        raise PreconditionRequired()
     with uow:
         current = uow.resources.get(cmd.resource_type, cmd.id)
         if current is None or current.custodian != cmd.custodian:
             raise NotFound(f"{cmd.resource_type}/{cmd.id}")
         stored = store_update(uow, current, resource, datetime.now(timezone.utc), cmd.if_match)
+        if stored is not current and stored.patient_id:
+            _announce_import(uow, stored.patient_id, cmd.custodian, [stored.body()], stored.last_updated)
         if stored is not current:
             outcome = amendment_outcome(current.body(), stored.body(), cmd.custodian, stored.last_updated)
             if outcome is not None:
                 uow.publish(TOPIC, new_event("phr.records.amendment-updated", SOURCE, outcome["patient"], outcome))
     return stored
+
+
+@dataclass
+class DeleteResource:
+    """Command: delete Type/id, which only its custodian may do (FHIR R4 3.1.0.7)."""
+
+    resource_type: str
+    id: str
+    custodian: str
+
+
+def delete_resource(cmd: DeleteResource, uow) -> bool:
+    """Delete Type/id of the custodian, keeping its history; return False when it was already
+    deleted (a repeated delete succeeds, R4 3.1.0.7). NotFound for what the caller does not hold."""
+    key = (cmd.resource_type, cmd.id)
+    with uow:
+        current = uow.resources.get(*key)
+        if current is None:
+            tomb = uow.resources.tombstones([key]).get(key)
+            if tomb is None or tomb.custodian != cmd.custodian:
+                raise NotFound(f"{cmd.resource_type}/{cmd.id}")
+            return False
+        if current.custodian != cmd.custodian:
+            raise NotFound(f"{cmd.resource_type}/{cmd.id}")
+        # No event: a transaction cannot delete, and phr.records.imported tells of what was
+        # added; telling others of a delete needs an event of its own in contracts/events.
+        uow.resources.delete(current, datetime.now(timezone.utc))
+    return True
+
+
+def deleted(uow, resource_type: str, rid: str, department: str) -> bool:
+    """Whether DEPARTMENT deleted Type/id (a read is then 410 Gone, not 404)."""
+    with uow:
+        tomb = uow.resources.tombstones([(resource_type, rid)]).get((resource_type, rid))
+    return tomb is not None and tomb.custodian == department
 
 
 def checked_update(resource_type: str, rid: str, resource: object, labeller: Labeller | None = None) -> dict:
