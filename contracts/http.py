@@ -38,7 +38,7 @@ class Operation:
     responses: tuple[Response, ...]
     request: type | None = None
     request_media_type: str = JSON
-    scopes: tuple[str, ...] = ()  # SMART scopes that allow it; empty = no token needed
+    scopes: tuple[str, ...] = ()  # SMART scopes that allow it, any one of them; empty = no token needed
     parameters: tuple[dict, ...] = field(default_factory=tuple)
     patient_facing: bool = False
 

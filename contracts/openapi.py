@@ -32,7 +32,7 @@ def _operation(op: Operation) -> dict:
     if op.parameters:
         doc["parameters"] = list(op.parameters)
     if op.scopes:
-        doc["security"] = [{"smart": list(op.scopes)}]
+        doc["security"] = [{"smart": [scope]} for scope in op.scopes]  # any one of them
     if op.patient_facing:
         doc["x-patient-facing"] = True
     return doc

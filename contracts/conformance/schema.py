@@ -74,7 +74,8 @@ def grants(granted: list[str], needed: str) -> int:
 
 
 def caller_for(scopes: list[str], identities: dict[str, Identity]) -> Identity | None:
-    """Return the identity whose token best holds every scope in SCOPES (None when none needed)."""
+    """Return the identity whose token best holds one of SCOPES, the operation's alternatives
+    (None when none is needed)."""
     if not scopes:
         return None
     best, best_score = None, 0
@@ -82,7 +83,7 @@ def caller_for(scopes: list[str], identities: dict[str, Identity]) -> Identity |
         who = identities.get(role)
         if who is None:
             continue
-        score = min(grants(who.scopes, s.replace("{type}", "*")) for s in scopes)
+        score = max(grants(who.scopes, s.replace("{type}", "*")) for s in scopes)
         if score > best_score:
             best, best_score = who, score
     if best is None:

@@ -57,7 +57,7 @@ class DepartmentRightsSchema(Schema):
     may_claim_emergencies = fields.Boolean(required=True, metadata={
         "description": "Its clinicians may break the glass (system/BreakGlass.c). Clinical only."})
     may_write_records = fields.Boolean(required=True, metadata={
-        "description": "It may add and change FHIR records (system/*.cu). Clinical only."})
+        "description": "It may add, change and delete FHIR records it holds (system/*.cud). Clinical only."})
 
 
 class DepartmentRegistrationSchema(DepartmentRightsSchema):
@@ -74,7 +74,7 @@ class DepartmentRegistrationSchema(DepartmentRightsSchema):
         "description": "Its clinicians may break the glass (system/BreakGlass.c). Clinical only; "
                        "default false."})
     may_write_records = fields.Boolean(load_default=False, metadata={
-        "description": "It may add and change FHIR records (system/*.cu). Clinical only; "
+        "description": "It may add, change and delete FHIR records it holds (system/*.cud). Clinical only; "
                        "default false."})
 
     @validates_schema

@@ -12,8 +12,9 @@ from contracts.vocabulary import DEPARTMENT_KINDS, EMERGENCY_SCOPE, ROLE_SCOPES,
 #: What every clinical department may do: read and search what it holds, ask for exchanges,
 #: ask consent for decisions.
 CLINICAL = "system/*.rs system/Exchange.cr system/Consent.r"
-#: Adding and changing FHIR records (a department whose entry says may_write_records).
-WRITE = "system/*.cu"
+#: Adding, changing and deleting FHIR records (a department whose entry says may_write_records;
+#: records lets only a resource's custodian delete it).
+WRITE = "system/*.cud"
 #: Breaking the glass: a scope no wildcard covers (services/common/smart.py NAMED_ONLY), held
 #: only by a department whose entry says may_claim_emergencies.
 BREAK_GLASS = "system/BreakGlass.c"

@@ -101,7 +101,12 @@ class AppRegistration(ClientRegistrationEndpoint):
         data = request.payload.data
         if "jwks_uri" in data:
             raise InvalidClientMetadataError(description="'jwks_uri' is not supported: send the keys as 'jwks'.")
-        metadata = super().extract_client_metadata(request)
+        try:
+            metadata = super().extract_client_metadata(request)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            # authlib's claim checks assume each field has its registered JSON type (a
+            # 'client_uri' of 5, 'jwks' as a string, [null] as 'response_types' raise inside it)
+            raise InvalidClientMetadataError(description="A field has the wrong type.") from exc
         uris = metadata.get("redirect_uris")
         if not isinstance(uris, list) or not uris or len(uris) > MAX_REDIRECT_URIS:
             raise InvalidRedirectURIError(

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 from fhirpy import SyncFHIRClient
-from fhirpy.base.exceptions import ForbiddenError
+from fhirpy.base.exceptions import ResourceNotFound
 
 from tests.support.client import Department
 
@@ -32,8 +32,8 @@ def test_a_department_creates_updates_and_searches_with_include_with_fhirpy(stac
     bundle = client.resources("Observation").search(patient=patient.id).include("Observation", "subject").fetch_raw()
     modes = {(e.resource.resourceType, e.search.mode) for e in bundle.entry}
     assert modes == {("Observation", "match"), ("Patient", "include")}
-    # The demo's departments hold no system/*.d scope (the gateway's seed): a delete is refused
-    # by the gateway, in FHIR's terms, and the resource stays.
-    with pytest.raises(ForbiddenError):
-        obs.delete()
-    assert client.reference("Observation", obs.id).to_resource().id == obs.id
+    # A department that writes records deletes what it holds (system/*.cud): the resource then
+    # reads 410 Gone (tests/integration/test_records_fhir_interactions.py checks the status).
+    obs.delete()
+    with pytest.raises(ResourceNotFound):  # fhirpy raises it for 404 and 410 alike
+        client.reference("Observation", obs.id).to_resource()

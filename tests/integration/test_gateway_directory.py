@@ -69,7 +69,10 @@ def claims(token: str) -> dict:
 
 
 def is_problem(resp, status: int) -> bool:
-    return resp.status_code == status and resp.mimetype == PROBLEM and resp.json["status"] == status
+    """A problem with STATUS: problem+json, or on /fhir FHIR's own media type (an OperationOutcome
+    that keeps the problem's fields)."""
+    media = "application/fhir+json" if resp.request.path.startswith("/fhir") else PROBLEM
+    return resp.status_code == status and resp.mimetype == media and resp.json["status"] == status
 
 
 # who may call it ----------------------------------------------------------------------------
@@ -83,7 +86,7 @@ def test_without_a_token_every_call_is_a_401_problem_that_changes_nothing(client
 
 @pytest.mark.parametrize("method,path,body", CALLS, ids=CALL_IDS)
 def test_a_department_token_is_a_403_problem_that_changes_nothing(client, engine, method, path, body):
-    token = department_token(client, department(engine, "primary-care"))  # system/*.rs system/*.cu ...
+    token = department_token(client, department(engine, "primary-care"))  # system/*.rs system/*.cud ...
     before = stored(engine)
     resp = call(client, method, path, body, token)
     assert is_problem(resp, 403)
@@ -223,7 +226,7 @@ def test_a_registered_department_gets_a_client_whose_token_names_it_with_its_rig
     assert body["status"] == "active" and body["version"] == 1 and body["client_id"] == "physiotherapy"
     token = department_token(client, {"client_id": body["client_id"], "client_secret": body["client_secret"]})
     assert claims(token)["dept"] == "physiotherapy"
-    assert claims(token)["scope"] == body["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/*.cu"
+    assert claims(token)["scope"] == body["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/*.cud"
     read = call(client, "GET", f"{PATH}/physiotherapy", token=admin)
     assert read.status_code == 200 and read.json == {k: v for k, v in body.items()
                                                      if k not in ("client_id", "client_secret", "scope")}
@@ -287,7 +290,7 @@ def test_a_change_that_takes_a_right_away_ends_the_live_tokens_at_once(client, e
                                                           "may_write_records": False}, admin)
     assert resp.status_code == 200
     assert is_problem(client.get("/fhir/Patient/p-1", headers=bearer(token)), 401)
-    assert "system/*.cu" not in claims(department_token(client, creds))["scope"].split()
+    assert "system/*.cud" not in claims(department_token(client, creds))["scope"].split()
 
 
 def test_a_disabled_department_is_refused_at_once_by_the_proxy_and_by_the_token_endpoint(
@@ -340,5 +343,5 @@ def test_a_disabled_department_cannot_be_changed_or_registered_again(client, eng
 
 def test_the_smart_configuration_lists_every_scope_of_every_kind(client):
     supported = set(client.get("/.well-known/smart-configuration").json["scopes_supported"])
-    assert {"system/*.rs", "system/*.cu", "system/BreakGlass.c", "system/Exchange.cr", "system/Consent.r",
+    assert {"system/*.rs", "system/*.cud", "system/BreakGlass.c", "system/Exchange.cr", "system/Consent.r",
             "system/Equity.r", "admin/Departments.crus", "patient/*.rs", "patient/Task.c"} <= supported

@@ -4,6 +4,7 @@ standalone launch with PKCE giving `patient` and an OpenID Connect id_token, use
 disconnecting an app, which the gateway honours at once."""
 from __future__ import annotations
 
+import pytest
 import requests
 import sqlalchemy as sa
 from joserfc import jwt
@@ -93,6 +94,16 @@ def test_a_malformed_or_oversized_registration_is_refused_and_stores_nothing(gw)
                                     "padding": "a" * 20_000}, timeout=10)
     assert huge.status_code == 413
     assert huge.headers["Content-Type"].startswith("application/problem+json")
+    assert _count(gw, schema.clients) == before
+
+
+@pytest.mark.parametrize("field", [{"jwks": "x"}, {"response_types": [None]}, {"client_uri": 5},
+                                   {"redirect_uris": [5]}, {"grant_types": "x"}, {"contacts": "x"}],
+                         ids=["jwks", "response_types", "client_uri", "redirect_uris", "grant_types", "contacts"])
+def test_a_registration_field_of_the_wrong_type_is_refused_and_stores_nothing(gw, field):
+    before = _count(gw, schema.clients)
+    resp = requests.post(gw.url + "/oauth/register", json={"redirect_uris": [APP_REDIRECT], **field}, timeout=10)
+    assert resp.status_code == 400 and resp.json()["error"] in ("invalid_client_metadata", "invalid_redirect_uri")
     assert _count(gw, schema.clients) == before
 
 

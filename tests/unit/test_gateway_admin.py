@@ -118,7 +118,7 @@ def test_the_command_line_takes_names_kind_and_rights(gateway_env, capsys):
                  "--writes", "--emergencies"]) == 0
     out = _printed(capsys)
     assert out["entry"]["names"] == {"en": "Physiotherapy", "es": "Fisioterapia"}
-    assert out["scope"].split()[-2:] == ["system/*.cu", "system/BreakGlass.c"]
+    assert out["scope"].split()[-2:] == ["system/*.cud", "system/BreakGlass.c"]
     assert main(["department", "trials", "--kind", "research"]) == 0
     assert _printed(capsys)["scope"] == "system/Exchange.cr system/Consent.r"
 
