@@ -19,9 +19,20 @@ REDIRECT = "https://conformance.invalid/callback"
 SCOPE = "launch/patient openid fhirUser patient/*.rs"
 
 
+def _registration_endpoint(ctx: Context) -> str:
+    """Where apps register, as the deployment's SMART discovery says; Skip when it offers none
+    (dynamic registration is optional in SMART App Launch: such a deployment registers apps
+    its own way, and these checks do not apply)."""
+    found = send(requests.Session(), "GET", ctx.gateway.base_url + "/.well-known/smart-configuration")
+    endpoint = found.json().get("registration_endpoint") if found.status_code == 200 else None
+    if not endpoint:
+        raise Skip("the deployment advertises no registration_endpoint in /.well-known/smart-configuration")
+    return urljoin(ctx.gateway.base_url + "/", endpoint)
+
+
 def _register(ctx: Context, **body) -> requests.Response:
     body = {"client_name": "Conformance kit", "redirect_uris": [REDIRECT], "scope": SCOPE, **body}
-    return send(requests.Session(), "POST", ctx.gateway.base_url + "/oauth/register", json=body)
+    return send(requests.Session(), "POST", _registration_endpoint(ctx), json=body)
 
 
 def _form(page: requests.Response) -> tuple[str, dict]:

@@ -37,3 +37,7 @@ def test_a_department_creates_updates_and_searches_with_include_with_fhirpy(stac
     obs.delete()
     with pytest.raises(ResourceNotFound):  # fhirpy raises it for 404 and 410 alike
         client.reference("Observation", obs.id).to_resource()
+    # and the patient it made, so the stack's other tests count only their own patients
+    patient.delete()
+    with pytest.raises(ResourceNotFound):
+        client.reference("Patient", patient.id).to_resource()

@@ -46,6 +46,7 @@ def test_a_department_creates_an_observation_with_a_new_id_and_it_is_announced(r
 
 def test_a_conditional_create_that_matches_stores_nothing_and_answers_the_match(records, mint):
     client, engine = records
+    client.post("/fhir", json=small_bundle("c-2", observations=0), headers=mint.department())  # its patient
     obs = _observation("c-2", identifier=[{"system": "urn:lab", "value": "42"}])
     first = client.post("/fhir/Observation", json=obs,
                         headers={**mint.department(), "If-None-Exist": "identifier=urn:lab|42"})
@@ -59,8 +60,11 @@ def test_a_conditional_create_that_matches_stores_nothing_and_answers_the_match(
 
 def test_a_conditional_create_matching_another_departments_resource_discloses_nothing(records, mint):
     client, engine = records
+    client.post("/fhir", json=small_bundle("c-3", observations=0), headers=mint.department())  # its patient
     obs = _observation("c-3", identifier=[{"system": "urn:lab", "value": "43"}])
-    client.post("/fhir/Observation", json=obs, headers={**mint.department(), "If-None-Exist": "identifier=urn:lab|43"})
+    made = client.post("/fhir/Observation", json=obs,
+                       headers={**mint.department(), "If-None-Exist": "identifier=urn:lab|43"})
+    assert made.status_code == 201, made.get_data(as_text=True)
     count = _count(engine, resources)
     resp = client.post("/fhir/Observation", json=obs,
                        headers={**mint.department("cardiology"), "If-None-Exist": "identifier=urn:lab|43"})
