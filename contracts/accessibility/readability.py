@@ -14,6 +14,7 @@ than its module-level ``textstat.set_lang()``, which is process-wide state share
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from functools import lru_cache
 
@@ -71,6 +72,17 @@ def use_offline_syllables() -> None:
         _installed = True
 
 
+# A code (a reference like R-7KQ2-M9XD-4HTW, a number, a date's digits) is read as one item, not
+# spelled as words; pyphen would cut a random code into a random count of syllables, so the same
+# sentence would pass or fail by chance. Each code is scored as one word of one syllable.
+_CODE = re.compile(r"\b(?:[\w]*\d[\w]*|[A-Z0-9]+)(?:-[A-Z0-9]+)+\b|\b\w*\d\w*\b")
+
+
+def as_read(text: str) -> str:
+    """TEXT with each code in it replaced by one short word, as a reader takes it in."""
+    return _CODE.sub("1", text)
+
+
 def word_count(text: str) -> int:
     """Count the words of TEXT the way textstat does."""
     from textstat.backend.counts import count_words
@@ -83,7 +95,7 @@ def flesch_kincaid_grade(text: str) -> float:
     use_offline_syllables()
     from textstat.backend.metrics import flesch_kincaid_grade as grade
 
-    return round(grade(text, ENGLISH), 1)
+    return round(grade(as_read(text), ENGLISH), 1)
 
 
 def fernandez_huerta(text: str) -> float:
@@ -91,7 +103,7 @@ def fernandez_huerta(text: str) -> float:
     use_offline_syllables()
     from textstat.backend.metrics import fernandez_huerta as ease
 
-    return round(ease(text, SPANISH), 1)
+    return round(ease(as_read(text), SPANISH), 1)
 
 
 #: Flesch's table of reading ease to US school grade (Flesch 1948; the Fernández-Huerta scale is

@@ -68,6 +68,7 @@ def language_tag(node: Node, ctx: Context) -> Iterator[Violation]:
             "text (not a coded value's text)",
       threshold=f"en: Flesch-Kincaid grade <= {MAX_ENGLISH_GRADE:g}; es: Fernández-Huerta "
                 f">= {MIN_SPANISH_EASE:g} (≈ grade 8); under {MIN_PROSE_WORDS} words exempt; "
+                "a code (reference, number) counts as one word of one syllable; "
                 "other languages not scored",
       standard="WCAG 2.2 SC 3.1.5 Reading Level (AAA); health-literacy guidance for patient "
                "materials (AMA, NIH/NLM plain language: grade 8 or below)",
