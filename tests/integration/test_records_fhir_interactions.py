@@ -72,6 +72,21 @@ def test_a_conditional_create_matching_another_departments_resource_discloses_no
     assert "Heart rate" not in resp.get_data(as_text=True) and _count(engine, resources) == count
 
 
+def test_a_conditional_create_that_matches_several_is_a_412_and_stores_nothing(records, mint):
+    client, engine = records
+    client.post("/fhir", json=small_bundle("c-4", observations=0), headers=mint.department())  # its patient
+    obs = _observation("c-4", identifier=[{"system": "urn:lab", "value": "44"}])
+    for _ in range(2):  # plain creates: nothing stops two resources sharing an identifier
+        assert client.post("/fhir/Observation", json=obs, headers=mint.department()).status_code == 201
+    count, events = _count(engine, resources), len(_events(engine))
+    resp = client.post("/fhir/Observation", json=obs,
+                       headers={**mint.department(), "If-None-Exist": "identifier=urn:lab|44"})
+    assert resp.status_code == 412 and resp.content_type == FHIR
+    issue = resp.get_json()["issue"][0]
+    assert issue["code"] == "multiple-matches" and issue["expression"] == ["If-None-Exist"]
+    assert _count(engine, resources) == count and len(_events(engine)) == events
+
+
 def test_a_create_whose_body_is_another_type_than_the_url_is_refused(records, mint):
     client, engine = records
     resp = client.post("/fhir/Condition", json=_observation("c-4"), headers=mint.department())
@@ -125,6 +140,20 @@ def test_an_update_without_if_match_stores_the_next_version_and_is_announced(rec
     events = _events(engine)[before:]
     assert [e["type"] for e in events] == ["phr.records.imported"]
     assert events[0]["data"]["resource_types"] == {"Patient": 1}
+
+
+def test_an_update_whose_reference_names_nothing_stored_is_a_422_and_changes_nothing(records, mint):
+    client, engine = records
+    client.post("/fhir", json=small_bundle("c-9", observations=0), headers=mint.department())
+    made = client.post("/fhir/Observation", json=_observation("c-9"), headers=mint.department()).get_json()
+    count, events = _count(engine, resources), len(_events(engine))
+    changed = {**made, "subject": {"reference": "Patient/nobody-here"}}
+    resp = client.put(f"/fhir/Observation/{made['id']}", json=changed, headers=mint.department())
+    assert resp.status_code == 422 and resp.content_type == FHIR
+    assert "Patient/nobody-here" in resp.get_json()["issue"][0]["diagnostics"]
+    assert client.get(f"/fhir/Observation/{made['id']}", headers=mint.department()).get_json()["meta"][
+        "versionId"] == "1"
+    assert _count(engine, resources) == count and len(_events(engine)) == events
 
 
 def _two_patients(client, mint) -> tuple[dict, dict]:

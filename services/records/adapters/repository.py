@@ -172,14 +172,14 @@ class SqlResourceRepository:
         return self.conn.execute(sa.select(sa.func.count()).select_from(resources)
                                  .where(resources.c.patient_id == patient_id)).scalar_one()
 
-    def find_by_identifier(self, resource_type: str, system: str | None, value: str) -> str | None:
-        """Return the id of the one stored RESOURCE_TYPE with that identifier (None if none or several)."""
+    def find_by_identifier(self, resource_type: str, system: str | None, value: str) -> list[str]:
+        """Return the ids of stored RESOURCE_TYPEs with that identifier: none, one, or two when
+        there are several (the caller needs to know only that it is not one)."""
         t = resource_tokens
         where = [t.c.resource_type == resource_type, t.c.param == "identifier", t.c.code == value[:_KEY]]
         if system is not None:
             where.append(t.c.system == system[:_KEY])
-        ids = self.conn.execute(sa.select(t.c.id).where(*where).distinct().limit(2)).scalars().all()
-        return ids[0] if len(ids) == 1 else None
+        return list(self.conn.execute(sa.select(t.c.id).where(*where).distinct().limit(2)).scalars())
 
     def search(self, q: SearchQuery) -> tuple[list[StoredResource], int]:
         """Return one page of matches (ordered by id, after the cursor) and the total count."""

@@ -28,7 +28,7 @@ DIRECTORY = ("Organization", "Practitioner", "PractitionerRole", "Location")
 _CONDITIONAL = re.compile(rf"^({FHIR_TYPE_PART})\?(.+)$")
 
 #: lookup(resource_type, system or None, value) -> id of a stored resource with that identifier.
-IdentifierLookup = Callable[[str, str | None, str], "str | None"]
+IdentifierLookup = Callable[[str, str | None, str], "list[str]"]
 #: stored(pairs of (resource_type, id)) -> the pairs of those that the store holds.
 StoredLookup = Callable[[list[tuple[str, str]]], "set[tuple[str, str]]"]
 
@@ -91,13 +91,21 @@ class ImportPlan:
     def bind(self, lookup: IdentifierLookup) -> None:
         """Resolve what needs the store: ifNoneExist entries and conditional references (R4 3.1.0.11.2).
 
-        A conditional reference with no match (or several) refuses the Bundle (422).
+        A conditional reference with no match (or several) refuses the Bundle (422); an
+        ifNoneExist that matches several refuses it with 412 (R4 3.1.0.8 conditional create).
         """
         rebound: dict[str, str] = {}
+        matched = {p.index: _matches(p.resource_type, p.if_none_exist, lookup)
+                   for p in self.resources if p.if_none_exist}
+        several = [p for p in self.resources if len(matched.get(p.index, ())) > 1]
+        if several:
+            raise InvalidBundle([EntryError(f"Bundle.entry[{p.index}].request.ifNoneExist",
+                                            f"'{p.if_none_exist}' matches more than one resource; "
+                                            "nothing was stored.", "multiple-matches") for p in several], 412)
         for planned in self.resources:
-            if planned.if_none_exist:
-                found = _match(planned.resource_type, planned.if_none_exist, lookup)
-                if found and found != planned.id:
+            if planned.if_none_exist and matched[planned.index]:
+                found = matched[planned.index][0]
+                if found != planned.id:
                     planned.reuse = found
                     rebound[f"{planned.resource_type}/{planned.id}"] = f"{planned.resource_type}/{found}"
         for ref in self.unresolved:
@@ -315,9 +323,15 @@ def parse_identifier_query(query: str) -> tuple[str | None, str] | None:
     return None, value
 
 
-def _match(rtype: str, query: str, lookup: IdentifierLookup) -> str | None:
+def _matches(rtype: str, query: str, lookup: IdentifierLookup) -> list[str]:
     parsed = parse_identifier_query(query)
-    return lookup(rtype, *parsed) if parsed else None
+    return lookup(rtype, *parsed) if parsed else []
+
+
+def _match(rtype: str, query: str, lookup: IdentifierLookup) -> str | None:
+    """The id of the one resource QUERY matches (None for none or several)."""
+    found = _matches(rtype, query, lookup)
+    return found[0] if len(found) == 1 else None
 
 
 def _method_and_id(entry, resource, new_id, where, errors) -> tuple[str, str | None]:

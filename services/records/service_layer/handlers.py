@@ -11,7 +11,8 @@ from services.common.envelope import new_event
 from services.records.adapters.repository import ClaimCheck, StoredResource
 from services.records.domain import corrections, demographics
 from services.records.domain.bundle import (EntryError, InvalidBundle, PlannedResource, parse_identifier_query,
-                                            patient_of, plan_transaction, validate_resource)
+                                            check_references, patient_of, plan_transaction,
+                                            validate_resource)
 from services.records.domain.search import SearchQuery, index_of
 from services.records.domain.sensitivity import Labeller, labels_of
 
@@ -168,8 +169,9 @@ def create_resource(cmd: CreateResource, uow, labeller: Labeller | None = None) 
     try:
         answer = import_bundle(ImportBundle(bundle, cmd.custodian), uow, labeller)
     except InvalidBundle as exc:
-        for error in exc.errors:  # name the body, not the Bundle it was wrapped in
-            error.expression = error.expression.replace("Bundle.entry[0].resource", cmd.resource_type) \
+        for error in exc.errors:  # name the body and the header, not the Bundle they were wrapped in
+            error.expression = error.expression.replace("Bundle.entry[0].request.ifNoneExist", "If-None-Exist") \
+                                               .replace("Bundle.entry[0].resource", cmd.resource_type) \
                                                .replace("Bundle.entry[0]", cmd.resource_type)
         raise
     response = answer["entry"][0]["response"]
@@ -197,11 +199,12 @@ def _version(rtype: str, rid: str, content: dict, version: int, now: datetime, c
 
 def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) -> StoredResource:
     """Store a new version of Type/id (FHIR R4 3.1.0.4 update, with version-aware If-Match)."""
-    resource = checked_update(cmd.resource_type, cmd.id, cmd.resource, labeller)
     with uow:
         current = uow.resources.get(cmd.resource_type, cmd.id)
         if current is None or current.custodian != cmd.custodian:
             raise NotFound(f"{cmd.resource_type}/{cmd.id}")
+        resource = checked_update(cmd.resource_type, cmd.id, cmd.resource, labeller,
+                                  stored=lambda pairs: set(uow.resources.get_many(pairs)))
         stored = store_update(uow, current, resource, datetime.now(timezone.utc), cmd.if_match)
         if stored is not current and stored.patient_id:
             _announce_import(uow, stored.patient_id, cmd.custodian, [stored.body()], stored.last_updated)
@@ -247,13 +250,19 @@ def deleted(uow, resource_type: str, rid: str, department: str) -> bool:
     return tomb is not None and tomb.custodian == department
 
 
-def checked_update(resource_type: str, rid: str, resource: object, labeller: Labeller | None = None) -> dict:
+def checked_update(resource_type: str, rid: str, resource: object, labeller: Labeller | None = None,
+                   stored=None) -> dict:
     """Return RESOURCE as an update of Type/id stores it (its id filled in, labelled), or raise
     InvalidBundle: 400 for a body that is not an object, 422 for one that is not a valid R4
-    Type/id. The one check of every write of one resource (FHIR PUT, a records officer's answer)."""
+    Type/id. The one check of every write of one resource (FHIR PUT, a records officer's answer).
+    With STORED (pairs -> the set of those held), every 'Type/id' reference must name a stored
+    resource too, as in a transaction."""
     if isinstance(resource, dict) and "id" not in resource:
         resource = {**resource, "id": rid}
-    errors = validate_resource(resource, resource_type)
+    if stored is not None and isinstance(resource, dict):
+        errors = check_references(resource, resource_type, stored)
+    else:
+        errors = validate_resource(resource, resource_type)
     if not errors and (resource["resourceType"] != resource_type or resource["id"] != rid):
         errors = [EntryError(f"{resource_type}.id",
                              f"The body must be the {resource_type} with id {rid} named in the URL.")]
