@@ -47,6 +47,15 @@ def test_a_required_coding_must_come_from_its_value_set():
     assert validate_resource({**ok, "status": "done"}, "Encounter")[0].expression == "Encounter.status"
 
 
+def test_a_required_codeable_concept_needs_a_coding_from_its_value_set_not_text_alone():
+    active = {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/p-1"}}
+    assert r4_rules.check({**condition, "clinicalStatus": {"coding": [active]}}, "Condition")[0] == []
+    for status in ({"text": "Active"}, {"coding": [{**active, "code": "smouldering"}], "text": "Active"}):
+        problems, _ = r4_rules.check({**condition, "clinicalStatus": status}, "Condition")
+        assert [p.expression for p in problems] == ["Condition.clinicalStatus"]
+
+
 def test_an_element_that_r4_does_not_define_is_refused():
     problems, _ = r4_rules.check(_observation(colour="blue"), "Observation")
     assert [p.expression for p in problems] == ["Observation.colour"]

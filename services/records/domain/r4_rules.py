@@ -132,8 +132,10 @@ def _bound(tname: str, value: object, url: str, at, problems: list) -> None:
         if isinstance(value, dict) and not _in(value, vs):
             problems.append(Problem(_path(at), f"The coding is not in the value set {name}, which FHIR R4 requires here."))
     elif tname == "CodeableConcept" and isinstance(value, dict):
+        # Text alone carries no concept, so it cannot be "from" the value set (R4 terminologies,
+        # "required": the concept SHALL be from the specified value set).
         codings = [c for c in value.get("coding") or [] if isinstance(c, dict)]
-        if codings and not any(_in(c, vs) for c in codings):
+        if not any(_in(c, vs) for c in codings):
             problems.append(Problem(_path(at), f"No coding is in the value set {name}, which FHIR R4 requires here."))
 
 
