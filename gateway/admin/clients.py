@@ -1,5 +1,6 @@
 """Seed clients for the demo and operators: departments (with their directory entries), the
-administrators' client, the patient portal and the staff console.
+administrators' client, the patient portal and the staff console; and the operators' view of
+patients' own apps (list them, block one).
 
 In process: ``register_department(engine, {"department": "cardiology", "names": {...},
 "kind": "clinical"})``. From a shell: ``python -m gateway.admin --help``. Once the gateway runs,
@@ -20,6 +21,7 @@ from contracts.events import EventChecker
 from contracts.schemas.directory import DepartmentRegistrationSchema
 from gateway.authz.departments import (ADMIN_CLIENT_ID, ADMIN_SCOPE, CONSOLE_CLIENT_ID,
                                        CONSOLE_SCOPES, PORTAL_CLIENT_ID, PORTAL_SCOPES)
+from gateway.authz.app_store import AppStore
 from gateway.authz.stores import ClientStore
 from gateway.directory.store import DepartmentExists, DirectoryStore
 
@@ -118,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                                         "(or give it a new secret); prints the secret once")
     sub.add_parser("announce-staff", help="send every active member of staff's activation again, "
                                           "with their roles now (a consumer that started later learns them)")
+    sub.add_parser("apps", help="list the patients' apps registered here (RFC 7591), newest first")
+    block = sub.add_parser("app-block", help="refuse a patient's app from now on: its tokens are "
+                                             "revoked at once and every approval of it is forgotten")
+    block.add_argument("client_id")
     args = parser.parse_args(argv)
 
     from gateway import MIGRATIONS_DIR
@@ -146,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             result = {"announced": announce_staff(engine, EventChecker(settings.contract_checks))}
         elif args.command == "console":
             result = ensure_console_client(engine, args.redirect_uris)
+        elif args.command == "apps":
+            result = AppStore(engine).registered()
+        elif args.command == "app-block":
+            if not AppStore(engine).block(args.client_id):
+                raise LookupError(f"No app {args.client_id!r} is registered here.")
+            result = {"client_id": args.client_id, "blocked": True}
         else:
             result = ensure_portal_client(engine, args.redirect_uris)
     except (ValueError, LookupError) as exc:

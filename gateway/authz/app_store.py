@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from gateway import schema as t
 from gateway import storage
 from gateway.authz.models import APP
-from gateway.authz.stores import TokenStore
+from gateway.authz.stores import ClientStore, TokenStore
 from gateway.storage import TableStore
 from services.common.db import transaction
 
@@ -66,3 +66,31 @@ class AppStore(TableStore):
                 t.app_approvals.c.client_id == client_id)).rowcount
             TokenStore.revoke_app_tokens(conn, account_id, client_id)
         return gone == 1
+
+    def registered(self) -> list[dict]:
+        """Every app registered here, newest first, for operators: where it registered from, how
+        many patients approved it, when it last got a token, and whether it is blocked."""
+        a, c = t.app_approvals.c, t.clients.c
+        approvals = (sa.select(a.client_id, sa.func.count().label("patients"),
+                               sa.func.max(a.last_used_at).label("last_used_at"))
+                     .group_by(a.client_id).subquery())
+        query = (sa.select(c.client_id, c.name, c.scope, c.created_at, c.registered_from, c.disabled_at,
+                           sa.func.coalesce(approvals.c.patients, 0).label("patients"),
+                           approvals.c.last_used_at)
+                 .outerjoin(approvals, approvals.c.client_id == c.client_id)
+                 .where(c.kind == APP).order_by(c.created_at.desc(), c.client_id))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def block(self, client_id: str) -> bool:
+        """Refuse app CLIENT_ID from now on: disable it, revoke every token it holds and forget
+        every patient's approval of it, in one transaction; False when no such app is registered."""
+        with transaction(self.engine) as conn:
+            found = conn.execute(sa.select(t.clients.c.client_id).where(
+                t.clients.c.client_id == client_id, t.clients.c.kind == APP)).first()
+            if found is None:
+                return False
+            ClientStore.disable(conn, client_id)  # first: the client's row lock (ClientStore.disable)
+            TokenStore.revoke_client_tokens(conn, client_id)
+            conn.execute(sa.delete(t.app_approvals).where(t.app_approvals.c.client_id == client_id))
+        return True

@@ -333,3 +333,45 @@ def test_the_conformance_kit_passes_the_patient_app_checks_against_the_gateway(g
     assert [(r.name, r.outcome, r.message) for r in results if r.outcome != "passed"] == []
     assert all(r.cases == 4 for r in results)
     assert _count(gw, schema.app_approvals) == 0  # disconnected at the end
+
+
+def test_an_operator_lists_the_apps_and_blocking_one_stops_its_tokens_and_its_sign_ins(
+        gw, database_url, monkeypatch, capsys):
+    import json
+
+    from gateway.admin.clients import main as admin
+
+    make_patient(_engine(gw), patient="p-1")
+    client_id = app_id(gw.url)
+    tokens = app_tokens(gw.url, client_id)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
+    assert admin(["apps"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["client_id"] == client_id and listed["patients"] == 1 and listed["disabled_at"] is None
+    assert listed["last_used_at"] is not None and listed["registered_from"]
+    assert admin(["app-block", client_id]) == 0
+    assert json.loads(capsys.readouterr().out) == {"client_id": client_id, "blocked": True}
+    info = requests.get(gw.url + "/oauth/userinfo", headers=bearer(tokens["access_token"]), timeout=10)
+    assert info.status_code == 401
+    refreshed = requests.post(gw.url + "/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": client_id},
+        timeout=10)
+    assert refreshed.status_code in (400, 401) and "access_token" not in refreshed.json()
+    assert _count(gw, schema.app_approvals) == 0
+    portal = portal_token(gw.url)
+    assert requests.get(gw.url + "/patient/v1/apps", headers=bearer(portal), timeout=10).json()["items"] == []
+    again = requests.get(gw.url + "/oauth/authorize", params=authorize_query(client_id, pkce()[1]),
+                         timeout=10, allow_redirects=False)
+    assert again.status_code == 400 and "code=" not in again.headers.get("Location", "")
+    assert admin(["apps"]) == 0 and json.loads(capsys.readouterr().out)[0]["disabled_at"] is not None
+
+
+def test_an_operator_cannot_block_what_is_not_a_patients_app(gw, database_url, monkeypatch, capsys):
+    from gateway.admin.clients import main as admin
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
+    assert admin(["app-block", "phr-portal"]) == 2
+    assert "No app 'phr-portal'" in capsys.readouterr().err
+    with _engine(gw).connect() as conn:
+        assert conn.execute(sa.select(schema.clients.c.disabled_at)
+                            .where(schema.clients.c.client_id == "phr-portal")).scalar() is None
