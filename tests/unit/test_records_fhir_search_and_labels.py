@@ -76,8 +76,18 @@ def test_a_conditional_reference_to_an_organization_in_the_bundle_is_resolved():
     plan = plan_transaction(bundle)
     assert plan.resources[1].content["performer"][0] == {"reference": "Organization/o-1"}
     assert plan.unresolved == {"Practitioner?identifier=s|none"}
-    plan.bind(lambda rtype, system, value: "pr-7" if (rtype, system, value) == ("Practitioner", "s", "none") else None)
+    plan.bind(lambda rtype, system, value: ["pr-7"] if (rtype, system, value) == ("Practitioner", "s", "none") else [])
     assert plan.resources[1].content["performer"][1] == {"reference": "Practitioner/pr-7"}
+
+
+def test_a_conditional_reference_that_matches_several_stored_is_refused():
+    bundle = small_bundle("p-9", observations=1)
+    bundle["entry"][1]["resource"]["performer"] = [{"reference": "Practitioner?identifier=s|twice"}]
+    plan = plan_transaction(bundle)
+    with pytest.raises(InvalidBundle) as info:
+        plan.bind(lambda rtype, system, value: ["pr-1", "pr-2"])
+    assert info.value.status == 422
+    assert [e.expression for e in info.value.errors] == ["Bundle.entry[1].resource.performer[0].reference"]
 
 
 def test_every_conditional_reference_that_matches_nothing_stored_is_named():
@@ -86,6 +96,6 @@ def test_every_conditional_reference_that_matches_nothing_stored_is_named():
         bundle["entry"][i]["resource"]["performer"] = [{"reference": f"Practitioner?identifier=s|{value}"}]
     plan = plan_transaction(bundle)
     with pytest.raises(InvalidBundle) as info:
-        plan.bind(lambda rtype, system, value: "pr-1" if value == "found" else None)
+        plan.bind(lambda rtype, system, value: ["pr-1"] if value == "found" else [])
     assert sorted(e.expression for e in info.value.errors) == ["Bundle.entry[1].resource.performer[0].reference",
                                                                "Bundle.entry[3].resource.performer[0].reference"]
