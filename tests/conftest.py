@@ -49,8 +49,11 @@ def broker():
 @pytest.fixture(scope="session")
 def postgres_databases():
     """Fresh PostgreSQL databases made ahead of the tests that take them (tests/support/databases.py)."""
-    databases = PostgresDatabases()
+    from tests.support import databases as module
+
+    databases = module.POSTGRES = PostgresDatabases()
     yield databases
+    module.POSTGRES = None
     databases.close()
 
 
