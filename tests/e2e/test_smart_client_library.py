@@ -23,7 +23,7 @@ from tests.support.client import Department
 from tests.support.portal import forms, signed_in
 
 REDIRECT = "https://steps.example/callback"
-SCOPE = "openid fhirUser patient/Observation.rs patient/Patient.rs"
+SCOPE = "openid fhirUser offline_access patient/Observation.rs patient/Patient.rs"
 PAGE = 3  # small pages, so the search follows `next` links
 
 
@@ -99,6 +99,12 @@ def test_a_patients_app_launches_standalone_and_disconnects_with_the_smart_clien
     assert {o.subject.reference for o in observations} == {f"Patient/{who['patient']}"}
     assert Observation.read(observations[0].id, app.server).id == observations[0].id
 
+    # offline_access: fhirclient trades its refresh token for a new access token, which reads.
+    first = app.server.auth.access_token
+    assert app.reauthorize() and app.server.auth.access_token != first
+    assert app.patient_id == who["patient"]
+    assert Observation.read(observations[0].id, app.server).id == observations[0].id
+
     # Another patient's Observation is not there for this app (404, as on /patient/v1).
     with pytest.raises(FHIRNotFoundException):
         Observation.read(_others_observation(stack, other["patient"]), app.server)
@@ -110,6 +116,10 @@ def test_a_patients_app_launches_standalone_and_disconnects_with_the_smart_clien
     form = next(f for f in forms(listing) if f["action"].endswith(f"/portal/apps/{client_id}/disconnect"))
     done = portal.post(form["action"], data=form["fields"], timeout=30)
     assert done.status_code == 200 and "Step Counter (fhirclient)" not in done.text
-    # ... and the same access token is refused at once.
+    # ... and the same access token is refused at once, and its refresh token gets no other.
     with pytest.raises(FHIRUnauthorizedException):
         Observation.read(observations[0].id, app.server)
+    with pytest.raises(requests.HTTPError) as refused:
+        app.reauthorize()
+    assert refused.value.response.status_code == 400
+    assert refused.value.response.json()["error"] == "invalid_grant"
