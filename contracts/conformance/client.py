@@ -118,17 +118,25 @@ def _code_for_token(s: requests.Session, base_url: str, resp: requests.Response,
     return token.json()
 
 
-def patient_login(base_url: str, client_id: str, redirect_uri: str, username: str, password: str,
-                  scope: str = PATIENT_SCOPE) -> dict:
-    """Sign in through the HTML login form with authorization code + PKCE S256; return the token response."""
-    params, verifier = _pkce(client_id, redirect_uri, scope)
-    s = requests.Session()
-    page = send(s, "GET", f"{base_url}/oauth/authorize", params=params)
+def sign_in_and_allow(s: requests.Session, authorize_url: str, username: str, password: str,
+                      params: dict | None = None) -> requests.Response:
+    """Open an authorization link as the patient's browser does, sign in on the login form and
+    press Allow on the approval page; return the last answer (the redirect to the client)."""
+    page = send(s, "GET", authorize_url, params=params)
     if page.status_code != 200:
         raise LoginError(f"the login page answered {page.status_code}")
     resp = _submit(s, page, {"username": username, "password": password})
     if resp.status_code == 200 and 'name="decision"' in resp.text:
         resp = _submit(s, resp, {"decision": "allow"})
+    return resp
+
+
+def patient_login(base_url: str, client_id: str, redirect_uri: str, username: str, password: str,
+                  scope: str = PATIENT_SCOPE) -> dict:
+    """Sign in through the HTML login form with authorization code + PKCE S256; return the token response."""
+    params, verifier = _pkce(client_id, redirect_uri, scope)
+    s = requests.Session()
+    resp = sign_in_and_allow(s, f"{base_url}/oauth/authorize", username, password, params)
     return _code_for_token(s, base_url, resp, params, verifier, username)
 
 

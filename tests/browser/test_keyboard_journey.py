@@ -20,6 +20,7 @@ FOCUSED = """() => {
   const el = document.activeElement, s = getComputedStyle(el);
   return {tag: el.tagName.toLowerCase(), id: el.id, type: el.type || "",
           text: (el.innerText || el.value || "").trim().slice(0, 80),
+          label: el.getAttribute("aria-label") || "",
           visible: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2};
 }"""
 
@@ -57,16 +58,17 @@ class Keyboard:
     def focused(self) -> dict:
         return self.page.evaluate(FOCUSED)
 
-    def tab_to(self, text: str = None, id: str = None, limit: int = 60) -> dict:
-        """Press Tab until the control with TEXT (or ID) has focus; each stop must show focus."""
+    def tab_to(self, text: str = None, id: str = None, label: str = None, limit: int = 60) -> dict:
+        """Press Tab until the control with TEXT (or ID, or aria-label LABEL) has focus; each stop
+        must show focus."""
         for _ in range(limit):
             self.page.keyboard.press("Tab")
             self.stops += 1
             now = self.focused()
             assert now["tag"] == "body" or now["visible"], f"focus is not visible on {now}"
-            if (id and now["id"] == id) or (text and now["text"] == text):
+            if (id and now["id"] == id) or (text and now["text"] == text) or (label and now["label"] == label):
                 return now
-        raise AssertionError(f"Tab never reached {text or id!r} on {self.page.url}")
+        raise AssertionError(f"Tab never reached {text or id or label!r} on {self.page.url}")
 
     def press(self, key: str) -> None:
         self.page.keyboard.press(key)

@@ -130,6 +130,12 @@ def test_search_pages_with_a_total_and_an_opaque_next_link_until_every_match_is_
         assert page.status_code == 200 and page.content_type == "application/fhir+json"
         body = page.get_json()
         assert SearchsetBundleSchema().validate(body) == {} and body["total"] == 25
+        # Absolute, as FHIR R4 wants them (Bundle.entry.fullUrl) and clients such as fhirclient
+        # follow them: the gateway's public base, which records knows as the issuer.
+        base = records[0].application.extensions["records"].settings.issuer + "/fhir/"
+        assert all(link["url"].startswith(base + "Observation?") for link in body["link"])
+        assert {e["fullUrl"] for e in body["entry"]} == {base + f"Observation/{e['resource']['id']}"
+                                                         for e in body["entry"]}
         seen += [e["resource"]["id"] for e in body["entry"]]
         url = next((link["url"] for link in body["link"] if link["relation"] == "next"), None)
     assert len(seen) == len(set(seen)) == 25

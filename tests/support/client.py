@@ -20,7 +20,9 @@ class Department:
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def get(self, path: str, **kw) -> requests.Response:
-        return self.session.get(self.gateway + path, timeout=30, **kw)
+        """GET PATH on the gateway, or an absolute URL the API gave (a FHIR `next` link)."""
+        url = path if path.startswith(("http://", "https://")) else self.gateway + path
+        return self.session.get(url, timeout=30, **kw)
 
     def post(self, path: str, **kw) -> requests.Response:
         return self.session.post(self.gateway + path, timeout=60, **kw)

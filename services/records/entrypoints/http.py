@@ -203,25 +203,37 @@ def search(resource_type: str):
                               ) from None
     find = patient_fhir.search if who.patient else handlers.search
     rows, total, resume_after = find(_records().uow(write=False), query)
-    links = [{"relation": "self", "url": _url(request.path, args)}]
+    links = [{"relation": "self", "url": _url(args)}]
     if query.count_only:  # _summary=count: the total alone (R4 3.1.1.5.8)
         return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links})
     given = [(k, v) for k, v in args if k != "_cursor"]
     if resume_after is not None:
-        links.append({"relation": "next", "url": _url(request.path, given + [("_cursor", encode_cursor(resume_after))])})
+        links.append({"relation": "next", "url": _url(given + [("_cursor", encode_cursor(resume_after))])})
     shown = (lambda r: subsetted(r, query.elements)) if query.elements else (lambda r: r)
-    entries = [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": shown(r.body()), "search": {"mode": "match"}}
+    entries = [{"fullUrl": _full_url(r.resource_type, r.id), "resource": shown(r.body()), "search": {"mode": "match"}}
                for r in rows]
     may_see = ((lambda r: patient_fhir.visible(r, who.patient)) if who.patient
                else (lambda r: r.custodian == who.department))
-    entries += [{"fullUrl": f"{r.resource_type}/{r.id}", "resource": r.body(), "search": {"mode": "include"}}
+    entries += [{"fullUrl": _full_url(r.resource_type, r.id), "resource": r.body(), "search": {"mode": "include"}}
                 for r in fhir_search.related(_records().uow(write=False), query, rows, may_see)]
     return fhir_response({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
                           "entry": entries})
 
 
-def _url(path: str, args: list[tuple[str, str]]) -> str:
-    return f"{path}?{urlencode(args)}" if args else path
+def _public(path: str) -> str:
+    """PATH (under /fhir, as the gateway serves it) as an absolute URL: FHIR R4 wants a Bundle's
+    links and fullUrls absolute (Bundle.entry.fullUrl "The Absolute URL for the resource"), and
+    clients such as fhirclient follow a `next` link only when it is. The gateway's public address
+    is the issuer (the CapabilityStatement's implementation.url is the same base)."""
+    return _records().settings.issuer.rstrip("/") + path
+
+
+def _url(args: list[tuple[str, str]]) -> str:
+    return _public(f"{request.path}?{urlencode(args)}" if args else request.path)
+
+
+def _full_url(resource_type: str, rid: str) -> str:
+    return _public(f"/fhir/{resource_type}/{rid}")
 
 
 @blp.get("/fhir/<resource_type>/<rid>/_history")
@@ -231,12 +243,12 @@ def history(resource_type: str, rid: str):
     entries = []
     for v in versions:
         method = "POST" if v.version_id == 1 else "PUT"
-        entries.append({"fullUrl": f"{resource_type}/{rid}", "resource": v.body(),
+        entries.append({"fullUrl": _full_url(resource_type, rid), "resource": v.body(),
                         "request": {"method": method, "url": resource_type if method == "POST" else f"{resource_type}/{rid}"},
                         "response": {"status": "201 Created" if method == "POST" else "200 OK",
                                      "etag": f'W/"{v.version_id}"', "lastModified": v.last_updated.isoformat()}})
     return fhir_response({"resourceType": "Bundle", "type": "history", "total": len(entries),
-                          "link": [{"relation": "self", "url": request.path}], "entry": entries})
+                          "link": [{"relation": "self", "url": _public(request.path)}], "entry": entries})
 
 
 @blp.get("/fhir/<resource_type>/<rid>/_history/<vid>")
