@@ -55,7 +55,8 @@ class Receipts:
         for department, releases in sorted(found.items()):
             notice = r.Notice(str(uuid.uuid4()), department, patient, r.ENDED[event["type"]], consent_id,
                               data.get("version"), ended_at, releases, now)
-            if not uow.notices.add_once(notice, f"{event['id']}:{department}"):
+            # a consent ends once: a second ending event (an expiry racing a revocation) tells nobody again
+            if not uow.notices.add_once(notice, f"{consent_id}:{department}"):
                 continue
             url = uow.webhooks.url(department)
             if url:
