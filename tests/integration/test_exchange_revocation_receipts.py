@@ -4,16 +4,12 @@ HTTP server when it registered one, retried until the server takes it), and the 
 receipt naming each department told. Minted tokens; consent and records faked in memory."""
 import base64
 import json
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
-from joserfc import jws
 from joserfc.errors import BadSignatureError
-from joserfc.jwk import KeySet
 
 from gateway.authz.keys import webhook_key
 from services.common.auth import RevocationFeed
@@ -27,37 +23,10 @@ from services.exchange.service_layer import receipts
 from services.exchange.service_layer.flow import connections
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
 from tests.support.apps import Clock
+from tests.support.webhooks import Receiver, tampered, verify
 
 PATIENT = "p-1"
 ASK = {"patient": PATIENT, "purpose": "TREAT", "resource_types": ["Observation", "Immunization"]}
-
-
-class Receiver:
-    """A department's webhook endpoint: answers each POST with the next of STATUSES (then 204)
-    and keeps what it got."""
-
-    def __init__(self, statuses=()):
-        self.statuses, self.got = list(statuses), []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.got.append((dict(self.headers), body.decode()))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/phr/notices"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -114,12 +83,6 @@ def _count(engine, table):
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
 
 
-def _verify(jwks: dict, body: str) -> dict:
-    """What a department's receiver does: check the JWS against the published JWK Set."""
-    found = jws.deserialize_compact(body, KeySet.import_key_set(jwks), algorithms=["ES256"])
-    return json.loads(found.payload)
-
-
 def test_a_revoked_consent_tells_the_department_in_its_inbox_and_by_a_signed_webhook_retried_until_taken(
         world, mint, receiver):
     client, service, pump, notify = world
@@ -139,18 +102,17 @@ def test_a_revoked_consent_tells_the_department_in_its_inbox_and_by_a_signed_web
     assert headers["Content-Type"] == "application/jose"
 
     jwks = {"keys": list(webhook_key(service.settings.webhook_key_file))}  # what the gateway publishes
-    payload = _verify(jwks, body)
+    payload = verify(jwks, body)
     assert payload["type"] == "consent-revoked" and payload["department"] == "cardiology"
     assert payload["consent"]["id"] == f"c-{PATIENT}" and payload["patient"] == PATIENT
     assert [r["request_id"] for r in payload["releases"]] == [released["id"]]
     assert headers["Idempotency-Key"] == payload["jti"]
-    head, claims, signature = body.split(".")
-    tampered = ".".join([head, claims, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
     with pytest.raises(BadSignatureError):
-        _verify(jwks, tampered)
+        verify(jwks, tampered(body))
+    head, _claims, signature = body.split(".")
     forged = base64.urlsafe_b64encode(json.dumps({**payload, "department": "emergency"}).encode()).decode().rstrip("=")
     with pytest.raises(BadSignatureError):
-        _verify(jwks, ".".join([head, forged, signature]))
+        verify(jwks, ".".join([head, forged, signature]))
 
     inbox = client.get("/staff/v1/inbox/notices", headers=_clinician(mint))
     assert inbox.status_code == 200, inbox.get_json()
