@@ -115,7 +115,9 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),
         decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
-        webhook_key_file=Path(env.get("PHR_WEBHOOK_KEY_FILE") or var_dir / "exchange-webhook-key.json"),
+        webhook_key_file=Path(env["PHR_WEBHOOK_KEY_FILE"]) if env.get("PHR_WEBHOOK_KEY_FILE") else None,
     )
     values.update(overrides)
+    if values["webhook_key_file"] is None:  # beside the other keys, in the var/ of the overrides too
+        values["webhook_key_file"] = Path(values["var_dir"]) / "exchange-webhook-key.json"
     return Settings(**values)

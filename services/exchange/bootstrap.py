@@ -56,6 +56,6 @@ def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, re
     consent = consent or ConsentClient(settings.peers["consent"], service_token(settings))
     records = records or RecordsClient(settings.peers["records"])
     flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
-    receipts = Receipts(Signer(settings.webhook_key_file or settings.var_dir / "exchange-webhook-key.json"),
+    receipts = Receipts(Signer(settings.webhook_key_file),
                         settings.issuer, clock=flow.clock)
     return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)), receipts)

@@ -5,13 +5,13 @@ user/Communication.rs): the staff console's client (phr-console) registered befo
 so an upgraded deployment's staff get it at their next sign-in. (``make up`` and
 ``python -m gateway.admin console`` also write the console's whole scope.)
 
-Revision ID: 0019_department_webhooks_and_notices
+Revision ID: 0019_department_webhooks
 Revises: 0017_custodian_delete_scope
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_department_webhooks_and_notices"
+revision = "0019_department_webhooks"
 down_revision = "0017_custodian_delete_scope"
 branch_labels = None
 depends_on = None
