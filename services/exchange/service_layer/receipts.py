@@ -77,6 +77,9 @@ class Receipts:
         """Try each due delivery once (CONNECT opens a write transaction, SENDER posts); return
         how many were tried."""
         now = self.clock()
+        with connect() as conn:  # read first: an idle worker opens no write transaction
+            if not on(conn).webhooks.due(now, 1):
+                return 0
         with connect(write=True) as conn:
             webhooks = on(conn).webhooks
             claimed = [d for d in webhooks.due(now, limit) if webhooks.claim(d, now + LEASE)]
