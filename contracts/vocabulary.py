@@ -38,15 +38,18 @@ STAFF_ROLES = ("clinician", "records-officer", "privacy-officer", "quality", "ad
 ROLE_NAMES = {"clinician": N_("Clinician"), "records-officer": N_("Records officer"),
               "privacy-officer": N_("Privacy officer"), "quality": N_("Quality and safety"),
               "admin": N_("Administrator")}
+#: ``user/Communication.rs`` reads the department's notices (a consent it received records under
+#: ended: GET /staff/v1/inbox/notices), for the clinicians who used the records and the privacy
+#: officers who answer for them.
 #: The SMART scopes (``user/`` context: a person acting for their department) each role's
 #: token carries; a staff token holds the scopes of all its roles. ``user/BreakGlass.c`` is
 #: added to a clinician's only when the department's directory entry says it may claim
 #: emergencies. The services check the scope; the department is the token's ``dept`` claim and
 #: the person its ``sub`` and ``fhirUser`` (``Practitioner/<id>``), kept with every action.
 ROLE_SCOPES = {
-    "clinician": "user/Exchange.cr user/SharingRequest.cr",
+    "clinician": "user/Exchange.cr user/SharingRequest.cr user/Communication.rs",
     "records-officer": "user/Task.rus",
-    "privacy-officer": "user/BreakGlassReview.rsu user/AuditEvent.rs user/Measure.rs",
+    "privacy-officer": "user/BreakGlassReview.rsu user/AuditEvent.rs user/Measure.rs user/Communication.rs",
     "quality": "user/Report.rsu user/Measure.rs",
     "admin": "user/Staff.cruds",
 }

@@ -49,6 +49,7 @@ departments = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),  # grows with every change
     sa.Column("changed_at", sa.Integer, nullable=False),
     sa.Column("reason", sa.Text),  # why it was disabled, as the administrator wrote it
+    sa.Column("webhook_url", sa.Text),  # where it takes signed notices (revocation receipts), if anywhere
 )
 
 auth_codes = sa.Table(

@@ -29,6 +29,13 @@ OPERATIONS: tuple[Operation, ...] = (
                         d.DepartmentEntrySchema),
                *problems(400, 401, 403, 404, 409, 422, 429)),
               request=d.DepartmentRightsSchema, scopes=SCOPES, parameters=_ID),
+    Operation("put", "/admin/v1/departments/{id}/webhook",
+              "Set where a department takes signed notices when a consent it received records under ends",
+              "admin",
+              (Response(200, "The entry, with a new version and a new registered event when the URL "
+                             "changed (the exchange learns it from the event).", d.DepartmentEntrySchema),
+               *problems(400, 401, 403, 404, 409, 422, 429)),
+              request=d.DepartmentWebhookSchema, scopes=SCOPES, parameters=_ID),
     Operation("post", "/admin/v1/departments/{id}/disable",
               "Disable a department: its tokens are revoked and it gets no new ones (again is harmless)",
               "admin",

@@ -3,6 +3,7 @@ administrators' first invite of a department; the gateway serves them itself (it
 staff accounts) and never forwards them."""
 from contracts.http import Operation, Response, path_param, problems
 from contracts.schemas import staff_admin as s
+from contracts.schemas.directory import DepartmentEntrySchema, DepartmentWebhookSchema
 from contracts.vocabulary import DEPARTMENT_ID_PATTERN
 
 STAFF = ("user/Staff.cruds",)
@@ -31,6 +32,13 @@ OPERATIONS: tuple[Operation, ...] = (
               (Response(200, "The member of staff, disabled.", s.StaffAccountSchema),
                *problems(400, 401, 403, 404, 409, 413, 422, 429)),
               request=s.NoBodySchema, scopes=STAFF, parameters=_STAFF_ID),
+    Operation("put", "/staff/v1/admin/webhook",
+              "Set where the department takes signed notices when a consent it received records under ends",
+              "staff-admin",
+              (Response(200, "The department's directory entry with its webhook URL (a new version and "
+                             "registered event when it changed).", DepartmentEntrySchema),
+               *problems(400, 401, 403, 409, 413, 422, 429)),
+              request=DepartmentWebhookSchema, scopes=STAFF),
     Operation("post", "/admin/v1/departments/{id}/invites",
               "Invite a department's first admin, or anyone to its staff (the code is shown once)", "admin",
               (Response(201, "The invite and its code.", s.StaffInviteSchema),

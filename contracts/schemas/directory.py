@@ -86,6 +86,28 @@ class DepartmentRegistrationSchema(DepartmentRightsSchema):
                 raise ValidationError(wrong)
 
 
+#: The longest webhook URL a department may register.
+WEBHOOK_URL_MAX = 2000
+
+
+def _plain_url(value: str | None) -> None:
+    """A webhook URL names no user or password: a secret would travel in every event."""
+    if value is not None and "@" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValidationError("Give the URL without a user name or password.")
+
+
+class DepartmentWebhookSchema(Schema):
+    """Where a department takes signed notices (revocation receipts); null removes it."""
+
+    webhook_url = fields.Url(required=True, allow_none=True, schemes={"http", "https"}, require_tld=False,
+                             validate=[validate.Length(max=WEBHOOK_URL_MAX), _plain_url], metadata={
+                                 "description": "An http(s) URL the exchange POSTs a JWS (application/jose) "
+                                                "to when a consent the department received records under "
+                                                "ends; the signing key is in the gateway's /oauth/jwks. "
+                                                "null: no webhook.",
+                                 "example": "https://cardiology.example.org/phr/notices"})
+
+
 class DisableDepartmentSchema(Schema):
     """Disable a department: its tokens stop at once and it gets no new ones."""
 
@@ -107,6 +129,8 @@ class DepartmentEntrySchema(Schema):
     version = fields.Integer(required=True, metadata={"description": "Grows with every change."})
     changed_at = fields.DateTime(required=True)
     reason = fields.String(metadata={"description": "Why it was disabled (a disabled entry only)."})
+    webhook_url = fields.String(metadata={"description": "Where it takes signed notices, when it "
+                                                         "registered a webhook."})
 
 
 class RegisteredDepartmentSchema(DepartmentEntrySchema):

@@ -148,9 +148,19 @@ class NotificationSchema(Schema):
         ["disclosure", "break-glass", "consent-granted", "consent-revoked", "consent-expired",
          "amendment-accepted", "amendment-rejected", "amendment-completed", "department-disabled",
          "break-glass-justified", "break-glass-not-justified", "sharing-requested", "sharing-approved",
-         "sharing-declined", "report-closed"]))
+         "sharing-declined", "report-closed", "receipt-revoked", "receipt-expired"]))
     title = fields.String(required=True)
     message = fields.String(required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+    told = fields.List(fields.Nested(lambda: ToldSchema()), metadata={
+        "description": "A receipt (receipt-revoked, receipt-expired) only: each department told that "
+                       "the consent ended, and when."})
+
+
+class ToldSchema(Schema):
+    """A department told that a patient's consent ended, and when (a receipt's item)."""
+
+    department = fields.Nested(DepartmentSchema, required=True)
     date = fields.Nested(DisplayDateSchema, required=True)
 
 
@@ -269,4 +279,57 @@ class BreakGlassReviewSchema(Schema):
 
 class BreakGlassReviewPageSchema(Schema):
     items = fields.List(fields.Nested(BreakGlassReviewSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+# -- revocation receipts: a department's notices when a consent it received records under ended --
+NOTICE_KINDS = ("consent-revoked", "consent-expired")
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class NoticeReleaseSchema(Schema):
+    """One release the ended consent covered (a ledger entry)."""
+
+    request_id = fields.String(required=True)
+    ledger_seq = fields.Integer(required=True)
+    released_at = fields.DateTime(required=True)
+    date = fields.Nested(DisplayDateSchema, required=True)
+    records = fields.List(fields.Nested(CodedSchema), required=True)
+    resource_count = fields.Integer(required=True)
+
+
+class NoticeAttemptSchema(Schema):
+    attempt = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    status_code = fields.Integer(allow_none=True, required=True,
+                                 metadata={"description": "The receiver's HTTP status; null when none came."})
+    error = fields.String(allow_none=True, required=True)
+
+
+class NoticeDeliverySchema(Schema):
+    """The notice's signed webhook, when the department registered a URL."""
+
+    status = fields.Dict(required=True, metadata={"description": "{code, display}: pending, delivered or failed, in words."})
+    attempts = fields.Integer(required=True)
+    delivered_at = fields.DateTime(allow_none=True, required=True)
+    tries = fields.List(fields.Nested(NoticeAttemptSchema), metadata={"description": "One notice's page only."})
+
+
+class DepartmentNoticeSchema(Schema):
+    """A consent the department received records under has ended: which one, how, and the
+    releases it covered, with its webhook delivery when there is one."""
+
+    id = fields.String(required=True, metadata={"description": "Also the jti of the webhook's JWS."})
+    kind = fields.String(required=True, validate=validate.OneOf(NOTICE_KINDS))
+    title = fields.String(required=True)
+    text = fields.String(required=True)
+    patient = fields.String(required=True)
+    consent = fields.Dict(required=True, metadata={"description": "{id, version, ended_at}: the consent that ended."})
+    date = fields.Nested(DisplayDateSchema, required=True, metadata={"description": "When the department was told."})
+    releases = fields.List(fields.Nested(NoticeReleaseSchema), required=True)
+    webhook = fields.Nested(NoticeDeliverySchema, allow_none=True, required=True)
+
+
+class DepartmentNoticePageSchema(Schema):
+    items = fields.List(fields.Nested(DepartmentNoticeSchema), required=True, metadata={"description": "Newest first."})
     next = fields.String(allow_none=True, required=True)

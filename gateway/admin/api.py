@@ -27,7 +27,7 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
-from contracts.schemas.directory import (DepartmentRegistrationSchema, DepartmentRightsSchema,
+from contracts.schemas.directory import (DepartmentRegistrationSchema, DepartmentRightsSchema, DepartmentWebhookSchema,
                                          DisableDepartmentSchema, rights_problems)
 from gateway.admin.clients import new_secret
 from gateway.authz.departments import ADMIN_SCOPE
@@ -48,6 +48,17 @@ NO_STORE = {"Cache-Control": "no-store"}
 def _unknown(department_id: str) -> Problem:
     return Problem(404, N_("Not Found"), N_("There is no department {department}."),
                    params={"department": department_id})
+
+
+def set_webhook(directory: DirectoryStore, department_id: str, url: str | None) -> dict:
+    """Give DEPARTMENT_ID the webhook URL (None: none); the entry, or a 404 or 409 problem."""
+    try:
+        return directory.set_webhook(department_id, url)[0]
+    except UnknownDepartment:
+        raise _unknown(department_id) from None
+    except DepartmentDisabled:
+        raise Problem(409, N_("Conflict"), N_("The department {department} is disabled. It cannot be changed."),
+                      params={"department": department_id}) from None
 
 
 def create_blueprint(directory: DirectoryStore, guard: Guard, revocations: Revocations) -> Blueprint:
@@ -145,6 +156,16 @@ def create_blueprint(directory: DirectoryStore, guard: Guard, revocations: Revoc
             revocations.refresh()
             log.info("%s changed department %s (version %s)", claims["client_id"], department_id,
                      entry["version"])
+        return answer(entry)
+
+    @bp.put(f"{PREFIX}/<department_id>/webhook")
+    def webhook(department_id: str):
+        """Set where a department takes signed notices (revocation receipts)."""
+        claims = administrator()
+        body = load_body(DepartmentWebhookSchema())
+        entry = set_webhook(directory, department_id, body["webhook_url"])
+        log.info("%s set the webhook of department %s (version %s)", claims["client_id"], department_id,
+                 entry["version"])
         return answer(entry)
 
     @bp.post(f"{PREFIX}/<department_id>/disable")

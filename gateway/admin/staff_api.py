@@ -14,6 +14,8 @@ department. Another department's staff are not found (404), as another patient's
 - ``PUT /staff/v1/admin/staff/{id}/roles`` ``{roles}``: the whole set of roles (their live tokens
   end, as they carry the old ones).
 - ``POST /staff/v1/admin/staff/{id}/disable``: no more sign-in; their tokens end at once.
+- ``PUT /staff/v1/admin/webhook`` ``{webhook_url}``: where the department takes signed notices
+  when a consent it received records under ends (its directory entry; null removes it).
 
 And for the platform's administrators (``admin/Departments.crus``, as /admin/v1/departments):
 ``POST /admin/v1/departments/{id}/invites`` invites a department's first admin (or anyone).
@@ -26,11 +28,13 @@ import logging
 from babel.dates import format_date
 from flask import Blueprint, jsonify
 
+from contracts.schemas.directory import DepartmentWebhookSchema
 from contracts.schemas.staff_admin import NoBodySchema, StaffInviteRequestSchema, StaffRolesSchema
 from contracts.vocabulary import ROLE_NAMES
 from gateway.accounts.models import StaffAccount
 from gateway.accounts.staff import ACTIVE, ADMIN, DISABLED, PENDING, PHR_ADMIN, StaffError
 from gateway.accounts.staff_store import StaffStore
+from gateway.admin.api import set_webhook
 from gateway.authz.departments import ADMIN_SCOPE
 from gateway.directory.store import DirectoryStore
 from gateway.proxy.guard import Guard, Revocations
@@ -191,6 +195,16 @@ def create_blueprint(staff: StaffStore, directory: DirectoryStore, guard: Guard,
         revocations.refresh()
         log.info("staff %s of %s disabled %s", actor.id, actor.department, done.id)
         return answer(member(done, current_language().used))
+
+    @bp.put(f"{PREFIX}/webhook")
+    def webhook():
+        """Set where the admin's own department takes signed notices (revocation receipts)."""
+        _claims, actor = admin_of_department("u")
+        body = load_body(DepartmentWebhookSchema())
+        entry = set_webhook(directory, actor.department, body["webhook_url"])
+        log.info("staff %s of %s set the department's webhook (version %s)", actor.id, actor.department,
+                 entry["version"])
+        return answer(entry)
 
     @bp.post("/admin/v1/departments/<department_id>/invites")
     def first_invite(department_id: str):

@@ -15,7 +15,7 @@ from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import told_wait
 from gateway.authz.departments import supported_scopes
-from gateway.authz.keys import public_jwks
+from gateway.authz.keys import public_jwks, webhook_key
 from gateway.authz.models import APP, CONSOLE
 from gateway.authz.oauth import ASSERTION_ALGS, GatewayAuthorizationServer
 from gateway.authz.pages import render_page, trust_device as give_device_cookie
@@ -211,8 +211,8 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
 
     @bp.get("/oauth/jwks")
     def jwks():
-        """Publish the public signing key (RFC 7517 section 5)."""
-        resp = jsonify(public_jwks(server.signing_key))
+        """Publish the public signing key (RFC 7517 section 5), and the exchange's webhook key."""
+        resp = jsonify(public_jwks(server.signing_key, *webhook_key(settings.webhook_key_file)))
         resp.headers["Cache-Control"] = "public, max-age=300"
         return resp
 

@@ -1,16 +1,15 @@
 """The gateway's token signing key (RFC 7517 JWK), created once and published as a JWK Set."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import os
 import stat
-import tempfile
 from pathlib import Path
 
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
-from services.common.files import private_dir
+from services.common.files import write_once
 
 KEY_FILE = "gateway-signing-key.json"
 log = logging.getLogger(__name__)
@@ -29,25 +28,37 @@ def load_or_create_signing_key(var_dir: Path) -> RSAKey:
 
 def _create(path: Path) -> None:
     """Write a new key so that concurrent starters end with exactly one, never a partial file."""
-    private_dir(path.parent)
     key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
-    # mkstemp opens with O_CREAT|O_EXCL and mode 0600; os.link then publishes the complete
-    # file under its final name and, like O_EXCL, fails if another process got there first.
-    fd, tmp = tempfile.mkstemp(prefix=".signing-key-", dir=path.parent)
+    if write_once(path, json.dumps(key.as_dict(private=True))):
+        log.info("created signing key %s (kid %s)", path, key.kid)
+    # else another worker won the race; use its key
+
+
+def public_jwks(key: RSAKey, *others: dict) -> dict:
+    """Return the JWK Set with only the public part of KEY (RFC 7517 section 5), and OTHERS
+    (public JWKs) after it."""
+    return {"keys": [key.as_dict(private=False), *others]}
+
+
+@functools.lru_cache(maxsize=4)
+def _public_part(path: str, mtime_ns: int) -> dict:
+    key = ECKey.import_key(json.loads(Path(path).read_text()))
+    return key.as_dict(private=False)
+
+
+def webhook_key(path: Path | None) -> tuple[dict, ...]:
+    """The public part of the exchange's webhook signing key (Settings.webhook_key_file), to
+    publish beside the token key so that a department verifies a signed notice with the JWK Set
+    it already trusts; none while the file is missing (the exchange makes it at first start).
+    Only its public part is ever published, even when the file holds the private key. Access
+    tokens are verified as RS256 only (services/common/auth.py ALGORITHMS), so this ES256 key
+    cannot vouch for a token."""
+    if path is None:
+        return ()
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(key.as_dict(private=True), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-            log.info("created signing key %s (kid %s)", path, key.kid)
-        except FileExistsError:
-            pass  # another worker won the race; use its key
-    finally:
-        os.unlink(tmp)
-
-
-def public_jwks(key: RSAKey) -> dict:
-    """Return the JWK Set with only the public part of KEY (RFC 7517 section 5)."""
-    return {"keys": [key.as_dict(private=False)]}
+        return (_public_part(str(path), Path(path).stat().st_mtime_ns),)
+    except FileNotFoundError:
+        return ()
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("webhook key %s is not an EC JWK: %s", path, exc)
+        return ()

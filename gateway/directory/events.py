@@ -27,6 +27,8 @@ def entry_data(row) -> dict:
             "may_write_records": bool(row["may_write_records"]), "status": row["status"],
             "version": row["version"],
             "changed_at": dt.datetime.fromtimestamp(row["changed_at"], dt.timezone.utc).isoformat()}
+    if row.get("webhook_url"):
+        data["webhook_url"] = row["webhook_url"]
     if row["status"] == "disabled":
         data["reason"] = row["reason"]
     return data

@@ -118,6 +118,22 @@ class DirectoryStore(TableStore):
             events.queue(conn, self.checker, data)
         return data, True
 
+    def set_webhook(self, department_id: str, url: str | None) -> tuple[dict, bool]:
+        """Give DEPARTMENT_ID the webhook URL where it takes signed notices (None: none any more);
+        return (the entry, whether it changed). The exchange learns it from the entry's event.
+        Raise UnknownDepartment or DepartmentDisabled."""
+        with transaction(self.engine) as conn:
+            row = self._locked(conn, department_id)
+            if row["status"] != ACTIVE:
+                raise DepartmentDisabled(department_id)
+            if (row["webhook_url"] or None) == url:
+                return entry_data(row), False
+            changed = {**row, "webhook_url": url, "version": row["version"] + 1, "changed_at": storage.now()}
+            self._update(conn, changed)
+            data = entry_data(changed)
+            events.queue(conn, self.checker, data)
+        return data, True
+
     def disable(self, department_id: str, reason: str) -> tuple[dict, bool]:
         """Disable DEPARTMENT_ID for REASON: its client is refused from now on and every token
         it holds is revoked; return (the entry, whether it changed). Disabling a disabled

@@ -123,7 +123,8 @@ ROLE_ONLY = {("clinician",): N_("Only a clinician can use this page."),
              ("privacy-officer",): N_("Only a privacy officer can use this page."),
              ("records-officer",): N_("Only a records officer of this department may do this."),
              ("quality",): N_("Only the quality team can use this page."),
-             ("quality", "privacy-officer"): N_("Only quality staff or a privacy officer can use this page.")}
+             ("quality", "privacy-officer"): N_("Only quality staff or a privacy officer can use this page."),
+             ("clinician", "privacy-officer"): N_("Only a clinician or a privacy officer can use this page.")}
 
 
 def needs(*roles: str) -> Response | None:

@@ -2,7 +2,7 @@
 when their choices said no), and a privacy officer's review of emergency (break-the-glass) claims
 and of every release of the department's patients' records (the accounting of disclosures).
 
-Every page is a client of the staff API (/staff/v1/inbox, /staff/v1/requests,
+Every page is a client of the staff API (/staff/v1/inbox, /staff/v1/inbox/notices, /staff/v1/requests,
 /staff/v1/sharing-requests, /staff/v1/break-glass-reviews, /staff/v1/disclosures) with the
 signed-in person's token; the API decides what the department may see, so another department's
 item is its 404. The words
@@ -288,6 +288,19 @@ def review_record(claim_id: str):
             errors = errors_from(exc, REVIEW_FIELDS, "outcome")
     item = found_or_none("/staff/v1/break-glass-reviews", claim_id)
     return not_found(NO_CLAIM) if item is None else _review_page(item, 400, errors, form)
+
+
+# notices: consents the department received records under that ended (revocation receipts) -------------
+@bp.get("/console/notices")
+def notices():
+    """The department's notices, newest first: which consent ended, and what it had received under it."""
+    refused = needs(CLINICIAN, PRIVACY_OFFICER)
+    if refused:
+        return refused
+    cursor = request.args.get("cursor")
+    listed = api("GET", "/staff/v1/inbox/notices", params={"cursor": cursor} if cursor else None)
+    return page("console/notices.html", title=_("Consents that ended"), items=listed["items"],
+                next=listed.get("next"), more_page=bool(cursor), when=when)
 
 
 # a privacy officer's accounting of disclosures -------------------------------------------------------------

@@ -103,6 +103,9 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/exchange/v1/ledger/verify", ("system", "Exchange", "r")),
     # exchange (a department's staff: a person's user/ scopes)
     ("GET", "/staff/v1/inbox", ("user", "Exchange", "r")),
+    # notices to the department when a consent it received records under ended (revocation receipts)
+    ("GET", "/staff/v1/inbox/notices", ("user", "Communication", "rs")),
+    ("GET", "/staff/v1/inbox/notices/{id}", ("user", "Communication", "r")),
     ("POST", "/staff/v1/requests", ("user", "Exchange", "c")),
     ("GET", "/staff/v1/requests/{id}", ("user", "Exchange", "r")),
     # break-the-glass reviews (a department's privacy officers): a scope no wildcard covers

@@ -72,6 +72,14 @@ class Settings:
     # (CONSENT_DECISION_CLIENTS, comma-separated; default EXCHANGE_CLIENT_ID). Departments ask
     # only about themselves.
     decision_clients: tuple[str, ...] = ()
+    # The exchange's webhook signing key (PHR_WEBHOOK_KEY_FILE, a JWK; default
+    # var/exchange-webhook-key.json). The exchange creates it at first start and signs the
+    # revocation notices it POSTs to departments with it; the gateway publishes its public part
+    # in its JWK Set (/oauth/jwks) beside the token key, so a department verifies a notice with
+    # the keys it already trusts. Services never import each other, so the file is how the key
+    # reaches the gateway: both read its path from here (on hosts apart, the operator gives the
+    # gateway a copy; a copy holding only the public JWK is enough, and better).
+    webhook_key_file: Path | None = None
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -107,6 +115,9 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),
         decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
+        webhook_key_file=Path(env["PHR_WEBHOOK_KEY_FILE"]) if env.get("PHR_WEBHOOK_KEY_FILE") else None,
     )
     values.update(overrides)
+    if values["webhook_key_file"] is None:  # beside the other keys, in the var/ of the overrides too
+        values["webhook_key_file"] = Path(values["var_dir"]) / "exchange-webhook-key.json"
     return Settings(**values)

@@ -45,6 +45,10 @@ class Department:
     may_write_records: bool = False
     active: bool = True
     version: int = 1
+    # Where the department takes signed notices (revocation receipts); only the exchange keeps
+    # it, in a table of its own (services/exchange/service_layer/receipts.py), so copies loaded
+    # from the directory table have None.
+    webhook_url: str | None = None
 
     def name(self, lang: str) -> str:
         """The department's display name in LANG (its English name when LANG has none)."""
@@ -61,7 +65,7 @@ class Department:
             raise ValueError(f"unknown department kind {data['kind']!r}")
         return cls(data["department"], dict(data["names"]), data["kind"],
                    bool(data["may_claim_emergencies"]), bool(data["may_write_records"]),
-                   data["status"] == ACTIVE, int(data["version"]))
+                   data["status"] == ACTIVE, int(data["version"]), data.get("webhook_url"))
 
 
 def _columns() -> list[sa.Column]:

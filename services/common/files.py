@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 DIR_MODE, FILE_MODE = 0o700, 0o600
@@ -49,3 +50,25 @@ def _narrow(path: Path, mode: int) -> None:
         log.info("narrowed %s from mode %o to owner only", path, current)
     except PermissionError:
         log.warning("%s has mode %o (readable by others) and is not ours to change", path, current)
+
+
+def write_once(path: Path | str, text: str) -> bool:
+    """Write TEXT to PATH (0600, in a private folder) unless PATH exists; return whether this
+    call wrote it. Concurrent writers end with exactly one complete file, never a partial one:
+    mkstemp opens with O_CREAT|O_EXCL and mode 0600, and os.link then publishes the complete file
+    under its final name and, like O_EXCL, fails if another process got there first."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+    finally:
+        os.unlink(tmp)

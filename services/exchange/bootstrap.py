@@ -11,7 +11,9 @@ from services.common.db import make_engine
 from services.common.directory import Directory, sql_loader
 from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
 from services.exchange.adapters.tables import departments
+from services.exchange.adapters.webhooks import Signer
 from services.exchange.service_layer.flow import Flow
+from services.exchange.service_layer.receipts import Receipts
 from services.exchange.service_layer.unit_of_work import SqlUnitOfWork
 
 
@@ -25,6 +27,7 @@ class Exchange:
     consent: object  # ConsentClient: decisions for the worker (service token) and for downloads
     records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
     directory: Directory  # the departments: who may call, and their names in each language
+    receipts: Receipts | None = None  # departments told when a consent ends, and the patient's receipt
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
@@ -53,4 +56,6 @@ def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, re
     consent = consent or ConsentClient(settings.peers["consent"], service_token(settings))
     records = records or RecordsClient(settings.peers["records"])
     flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
-    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)))
+    receipts = Receipts(Signer(settings.webhook_key_file),
+                        settings.issuer, clock=flow.clock)
+    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)), receipts)

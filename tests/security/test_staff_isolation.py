@@ -113,12 +113,24 @@ def owned(stack) -> dict:
     assert report.status_code == 201, report.text
     named = _call(owner, gw, "POST", "/staff/v1/reports", {"kind": "system-problem", "text": "Slow."})
     assert named.status_code == 201, named.text
+    # a notice in cardiology's inbox: the patient shares, cardiology gets records, the patient stops
+    shared = requests.post(gw + "/patient/v1/consents", headers=patient, timeout=30, json={
+        "grantee": "cardiology", "purposes": ["TREAT"], "classes": ["CarePlan"]})
+    assert shared.status_code == 201, shared.text
+    got = _call(cardio, gw, "POST", "/staff/v1/requests", {
+        "patient": who["patient"], "purpose": "TREAT", "resource_types": ["CarePlan"], "reason": "Plan"})
+    _until(lambda: _call(cardio, gw, "GET", f"/staff/v1/requests/{got.json()['id']}").json()["status"] == "fulfilled",
+           "cardiology's release")
+    assert requests.delete(f"{gw}/patient/v1/consents/{shared.json()['id']}", headers=patient,
+                           timeout=30).status_code == 200
+    notice = _until(lambda: [n for n in _call(cardio, gw, "GET", "/staff/v1/inbox/notices").json()["items"]
+                             if n["consent"]["id"] == shared.json()["id"]], "cardiology's notice")[0]
 
     ids = {"/staff/v1/requests/{id}": asked.json()["id"], "/staff/v1/sharing-requests/{id}": sharing_id,
            "/staff/v1/break-glass-reviews/{id}": claim.json()["id"],
            "/staff/v1/corrections/{id}": correction.json()["id"],
            "/staff/v1/admin/staff/{id}": member["id"], "/staff/v1/reports/follow/{ref}": named.json()["reference"],
-           "/staff/v1/reports/{id}": report.json()["id"]}
+           "/staff/v1/reports/{id}": report.json()["id"], "/staff/v1/inbox/notices/{id}": notice["id"]}
     made = {}
     for operation in _staff_operations()["with an id"]:
         method, path = operation.split(" ", 1)

@@ -14,6 +14,11 @@ ROUTES = [
     ("GET", "/staff/v1/break-glass-reviews/g-1", ("user", "BreakGlassReview", "r"), "privacy-officer"),
     ("POST", "/staff/v1/break-glass-reviews/g-1", ("user", "BreakGlassReview", "u"), "privacy-officer"),
 ]
+#: Routes more than one role may use: (method, path, rule, the roles holding its scope).
+SHARED_ROUTES = [
+    ("GET", "/staff/v1/inbox/notices", ("user", "Communication", "rs"), {"clinician", "privacy-officer"}),
+    ("GET", "/staff/v1/inbox/notices/n-1", ("user", "Communication", "r"), {"clinician", "privacy-officer"}),
+]
 
 
 @pytest.mark.parametrize("method, path, rule, role", ROUTES)
@@ -26,7 +31,16 @@ def test_each_staff_route_goes_to_the_exchange_and_only_its_role_holds_the_scope
         assert not smart.allows("user/*.cruds", *rule), "no wildcard covers a review"
 
 
+@pytest.mark.parametrize("method, path, rule, roles", SHARED_ROUTES)
+def test_the_departments_notices_go_to_the_exchange_for_its_clinicians_and_privacy_officers(method, path, rule, roles):
+    found = match(method, path)
+    assert found is not None and found.upstream == "exchange" and found.rule == rule
+    assert {r for r, scopes in ROLE_SCOPES.items() if smart.allows(scopes, *rule)} == roles
+    assert not smart.allows("patient/*.rs", *rule) and not smart.allows("system/*.rs", *rule)
+
+
 @pytest.mark.parametrize("method, path", [
+    ("POST", "/staff/v1/inbox/notices"), ("DELETE", "/staff/v1/inbox/notices/n-1"),
     ("DELETE", "/staff/v1/requests/r-1"), ("PUT", "/staff/v1/break-glass-reviews/g-1"),
     ("POST", "/staff/v1/inbox"), ("GET", "/staff/v1/break-glass-reviews/g-1/x")])
 def test_other_methods_and_paths_under_the_staff_prefixes_are_not_forwarded(method, path):

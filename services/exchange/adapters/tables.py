@@ -203,3 +203,48 @@ correction_requests = sa.Table(
     sa.Column("patient", sa.String(64), nullable=False),
     sa.Column("custodian", sa.String(100), nullable=False),
 )
+
+# Revocation receipts (migration 0011, service_layer/receipts.py): a notice per department that
+# received records under a consent that ended, its webhook delivery with one row per try, and
+# the webhook URL of each department (from its directory entry).
+department_notices = sa.Table(
+    "department_notices", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # consent-revoked | consent-expired
+    sa.Column("consent_id", sa.String(64), nullable=False, index=True),
+    sa.Column("consent_version", sa.Integer, nullable=True),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("releases", sa.Text, nullable=False),  # JSON list of the releases it covered
+    sa.Column("source_id", sa.String(160), nullable=False, unique=True),  # event id + department
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_department_notices_inbox", "department", "created_at"),
+)
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("notice_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the JWS, signed once: every try sends the same bytes
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+webhook_attempts = sa.Table(
+    "webhook_attempts", metadata,
+    sa.Column("delivery_id", sa.String(36), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),  # the receiver's answer, None when none came
+    sa.Column("error", sa.String(200), nullable=True),
+)
+department_webhooks = sa.Table(
+    "department_webhooks", metadata,
+    sa.Column("department", sa.String(40), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+)

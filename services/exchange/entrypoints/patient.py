@@ -1,6 +1,7 @@
 """Patient-facing exchange API: my disclosures and my notifications, in plain words."""
 from __future__ import annotations
 
+from babel.lists import format_list
 from flask import Blueprint, Flask, jsonify
 
 from services.common import i18n
@@ -79,11 +80,17 @@ def notification(row: Notification, lang: str, names: w.Names) -> dict:
     else:
         who = w.department(params.get("department"), lang, names)
     title, message = w.NOTICES[row.kind]
+    told = [{"department": {"department": t["department"], "display": w.department(t["department"], lang, names)},
+             "date": w.long_date(t["told_at"], lang)} for t in params.get("told") or []]
     values = dict(department=who, count=params.get("resource_count", 0),
+                  departments=format_list([t["department"]["display"] for t in told], locale=lang) if told else "",
                   purpose=w.purpose_phrase(params.get("purpose", "TREAT"), lang),
                   kinds=w.kinds_phrase(params.get("classes") or [], lang), reference=params.get("reference", ""))
-    return {"id": row.id, "kind": row.kind, "title": w.t(title, lang, **values),
+    item = {"id": row.id, "kind": row.kind, "title": w.t(title, lang, **values),
             "message": w.t(message, lang, **values), "date": w.long_date(row.created_at, lang)}
+    if told:  # a receipt: each department told that the consent ended, and when
+        item["told"] = told
+    return item
 
 
 @blp.get("/patient/v1/notifications")

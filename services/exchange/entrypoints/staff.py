@@ -67,6 +67,53 @@ def inbox():
     return jsonify({"items": items, "next": next_cursor("inbox", offset, items, more)})
 
 
+# -- revocation receipts: notices to the department when a consent it received records under ended --
+
+def notice_item(notice, delivery: dict | None, language: str, names: w.Names, tries: list[dict] | None = None) -> dict:
+    """One notice as the department's staff read it, in LANGUAGE."""
+    title, text = w.ENDED_NOTICES[notice.kind]
+    dept = w.department(notice.department, language, names)
+    webhook = None
+    if delivery is not None:
+        webhook = {"status": {"code": delivery["status"], "display": w.t(w.DELIVERY_STATES[delivery["status"]], language)},
+                   "attempts": delivery["attempts"],
+                   "delivered_at": delivery["delivered_at"].isoformat() if delivery["delivered_at"] else None}
+        if tries is not None:
+            webhook["tries"] = [{"attempt": t["attempt"], "at": t["at"].isoformat(), "status_code": t["status_code"],
+                                 "error": t["error"]} for t in tries]
+    return {"id": notice.id, "kind": notice.kind, "title": w.t(title, language),
+            "text": w.t(text, language, department=dept), "patient": notice.patient,
+            "consent": {"id": notice.consent_id, "version": notice.consent_version,
+                        "ended_at": notice.ended_at.isoformat()},
+            "date": w.long_date(notice.created_at, language),
+            "releases": [{"request_id": x["request_id"], "ledger_seq": x["ledger_seq"],
+                          "released_at": x["released_at"], "date": w.long_date(x["released_at"], language),
+                          "records": [w.record_kind(k, language) for k in x["resource_types"]],
+                          "resource_count": x["resource_count"]} for x in notice.releases],
+            "webhook": webhook}
+
+
+@blp.get("/staff/v1/inbox/notices")
+def list_notices():
+    """The department's notices, newest first."""
+    require_scope("user", "Communication", "rs")
+    dept = department()
+    limit, offset = page_args("inbox-notices")
+    page, deliveries, more = queries.notices(service().uow(write=False), dept, limit, offset)
+    language, names = lang(), service().directory.name
+    items = [notice_item(n, deliveries.get(n.id), language, names) for n in page]
+    return jsonify({"items": items, "next": next_cursor("inbox-notices", offset, items, more)})
+
+
+@blp.get("/staff/v1/inbox/notices/<notice_id>")
+def get_notice(notice_id: str):
+    require_scope("user", "Communication", "r")
+    found, delivery, tries = queries.notice(service().uow(write=False), notice_id[:64], department())
+    if found is None:
+        raise Problem(404, N_("Not Found"), N_("There is no notice with that id for you."))
+    return jsonify(notice_item(found, delivery, lang(), service().directory.name, tries))
+
+
 @blp.post("/staff/v1/requests")
 def create_request():
     """Ask for records exactly as the department does (the same flow), keeping who asked."""

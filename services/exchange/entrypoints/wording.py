@@ -84,6 +84,27 @@ NOTICES = {
                       N_("We closed your report {reference}. See what we did under My reports.")),
 }
 A_CAREGIVER = N_("A caregiver")
+# The patient's receipt after a consent ended (service_layer/receipts.py): {departments} is the
+# list of departments told, each also named with the date in the item's "told".
+NOTICES.update({
+    "receipt-revoked": (N_("We told who had your records"),
+                        N_("You stopped sharing. We told {departments}. They got some of your records before.")),
+    "receipt-expired": (N_("We told who had your records"),
+                        N_("Your consent ended. We told {departments}. They got some of your records before.")),
+})
+
+#: A department's inbox notice when a consent it received records under ended ({department}: its name).
+ENDED_NOTICES = {
+    "consent-revoked": (N_("The patient stopped sharing"),
+                        N_("The patient stopped sharing records with {department}. You got records under "
+                           "this consent before it ended. Ask the patient before you ask for more.")),
+    "consent-expired": (N_("The patient's consent ended"),
+                        N_("The patient's consent for {department} ended. You got records under this "
+                           "consent before it ended. Ask the patient before you ask for more.")),
+}
+#: A notice's webhook delivery, in words (domain/receipts.py states).
+DELIVERY_STATES = {"pending": N_("Being sent"), "delivered": N_("Sent"),
+                   "failed": N_("Could not be sent. We stopped trying.")}
 
 #: A privacy officer's finding on a break-the-glass claim, in words.
 REVIEW_OUTCOMES = {"justified": N_("The emergency access was needed."),

@@ -18,6 +18,8 @@ from services.exchange.service_layer.equity import EQUITY_HANDLERS, EQUITY_TOPIC
 from services.exchange.service_layer.flow import connections
 from services.exchange.service_layer.handlers import HANDLERS
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
+from services.exchange.adapters.webhooks import HttpSender
+from services.exchange.service_layer import receipts
 from services.exchange.service_layer.reports import STAFF_HANDLERS
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,12 @@ def flow_handlers(exchange: Exchange) -> dict:
 
 def directory_handlers(exchange: Exchange) -> dict:
     """The directory consumer's routing table: keep each department's entry, and in the same
-    transaction deny the pending requests of a department that was disabled."""
-    return directory.directory_handlers(departments, then=exchange.flow.on_department_changed)
+    transaction deny the pending requests of a department that was disabled and keep its webhook
+    URL (revocation receipts)."""
+    def changed(conn, department) -> None:
+        exchange.flow.on_department_changed(conn, department)
+        receipts.on_department_changed(conn, department)
+    return directory.directory_handlers(departments, then=changed)
 
 
 def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
@@ -52,7 +58,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.flow", engine, processed_events, flow_handlers(exchange), dead_letters),
             fetch_wait_ms=FETCH_WAIT_MS, idle_fetch_wait_ms=IDLE_FETCH_WAIT_MS),
         ConsumerSpec(NOTIFY_GROUP, ["phr.consent.v1"], IdempotentConsumer(
-            "exchange.notify", engine, processed_events, NOTIFY_HANDLERS, dead_letters)),
+            "exchange.notify", engine, processed_events,
+            receipts.notify_handlers(exchange.receipts, NOTIFY_HANDLERS), dead_letters)),
         ConsumerSpec(RECORDS_GROUP, ["phr.records.v1"], IdempotentConsumer(
             "exchange.records-index", engine, processed_events, HANDLERS, dead_letters)),
         ConsumerSpec(EQUITY_GROUP, EQUITY_TOPICS, IdempotentConsumer(
@@ -75,19 +82,33 @@ def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5)
         stop.wait(every)
 
 
+def deliver_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
+    """Try due webhook deliveries (revocation receipts) until STOP."""
+    connect, sender = connections(exchange.engine), HttpSender()
+    while not stop.is_set():
+        try:
+            exchange.receipts.deliver_due(connect, sender)
+        except Exception as exc:  # database away: try again on the next round
+            log.warning("webhook deliveries paused: %s", exc)
+        stop.wait(every)
+
+
 class ExchangeWorker(Worker):
-    """The common worker plus the sweeper thread."""
+    """The common worker plus the sweeper and webhook delivery threads."""
 
     exchange: Exchange | None = None
 
     def extra_threads(self) -> list[threading.Thread]:
         return [threading.Thread(target=sweep_forever, args=(self.exchange, self.stop), name="sweeper",
+                                 daemon=True),
+                threading.Thread(target=deliver_forever, args=(self.exchange, self.stop), name="webhooks",
                                  daemon=True)]
 
 
 def main() -> int:
     """Run the exchange worker until a signal."""
     exchange = bootstrap(load_settings("exchange"))
+    log.info("webhook signing key %s", exchange.receipts.signer.kid)  # made now, so the gateway publishes it
     dead_letters = KafkaPublisher(kafka.producer(exchange.settings.kafka_bootstrap, client_id="exchange-dlq"))
     worker = ExchangeWorker(exchange.settings, exchange.engine, outbox, consumer_specs(exchange, dead_letters))
     worker.exchange = exchange

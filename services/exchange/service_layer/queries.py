@@ -44,3 +44,20 @@ def notifications(uow, patient: str, limit: int, offset: int) -> tuple[list[Noti
     """Return one page of PATIENT's notifications (newest first) and whether more follow."""
     with uow:
         return uow.notifications.for_patient(patient, limit, offset)
+
+
+def notices(uow, department: str, limit: int, offset: int) -> tuple[list, dict, bool]:
+    """Return one page of DEPARTMENT's notices (newest first), their webhook deliveries by notice
+    id, and whether more follow."""
+    with uow:
+        page, more = uow.notices.for_department(department, limit, offset)
+        return page, uow.webhooks.for_notices([n.id for n in page]), more
+
+
+def notice(uow, notice_id: str, department: str) -> tuple[object, dict | None, list[dict]]:
+    """Return DEPARTMENT's notice NOTICE_ID (None when it is not theirs), its delivery and its tries."""
+    with uow:
+        found = uow.notices.get(notice_id, department)
+        if found is None:
+            return None, None, []
+        return found, uow.webhooks.for_notices([found.id]).get(found.id), uow.webhooks.attempts(found.id)

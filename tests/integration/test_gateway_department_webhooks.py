@@ -1,0 +1,123 @@
+"""Where a department takes signed notices (revocation receipts), on the gateway, on SQLite and
+PostgreSQL with real tokens: the operator (PUT /admin/v1/departments/{id}/webhook) or the
+department's own admin (PUT /staff/v1/admin/webhook) sets it in the directory entry, whose event
+carries it to the exchange; bad URLs and the wrong callers change nothing; and the gateway's JWK
+Set publishes the public part of the exchange's webhook key beside its token key."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from contracts.events import problems
+from gateway import schema, storage
+from services.exchange.adapters.webhooks import Signer
+from tests.support.gateway import admin_token, bearer, department, department_token, make_patient, sign_in
+from tests.support.staff import console_directory, gateway_staff_store, person, staff_tokens
+
+URL = "https://cardiology.example.org/phr/notices"
+
+
+@pytest.fixture
+def gateway_config(gateway_config, database_url):
+    return {**gateway_config, "database_url": database_url}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = {"at": int(time.time()) // 30 * 30 + 10}
+    monkeypatch.setattr(storage, "now", lambda: now["at"])
+    return now
+
+
+@pytest.fixture
+def people(client, engine, clock):
+    """Cardiology's admin and a clinician, signed in: {role: access token}."""
+    directory = console_directory(engine)
+    staff = gateway_staff_store(engine)
+    tokens = {}
+    for role, username in (("admin", "ada.admin"), ("clinician", "dr.ruiz")):
+        account, secret, _codes = person(staff, directory, clock, username=username, roles=(role,))
+        tokens[role] = staff_tokens(client, account.username, secret, clock)["access_token"]
+    return tokens
+
+
+def state(engine) -> dict:
+    with engine.connect() as conn:
+        return {"departments": conn.execute(sa.select(schema.departments)).all(),
+                "outbox": conn.execute(sa.select(schema.outbox.c.payload)).all()}
+
+
+def events(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [json.loads(r.payload) for r in conn.execute(sa.select(schema.outbox.c.payload)
+                                                            .order_by(schema.outbox.c.seq))]
+
+
+def put(client, path, body, token=None):
+    return client.put(path, json=body, headers=bearer(token) if token else {})
+
+
+def test_the_operator_sets_and_removes_a_departments_webhook_and_each_change_is_an_event(client, engine, people):
+    admin = admin_token(client, engine)
+    before = len(events(engine))
+    resp = put(client, "/admin/v1/departments/cardiology/webhook", {"webhook_url": URL}, admin)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["webhook_url"] == URL and resp.json["version"] == 2
+    assert put(client, "/admin/v1/departments/cardiology/webhook", {"webhook_url": URL}, admin).json["version"] == 2
+    assert client.get("/admin/v1/departments/cardiology", headers=bearer(admin)).json["webhook_url"] == URL
+    gone = put(client, "/admin/v1/departments/cardiology/webhook", {"webhook_url": None}, admin)
+    assert gone.status_code == 200 and "webhook_url" not in gone.json and gone.json["version"] == 3
+    new = events(engine)[before:]
+    assert [e["data"].get("webhook_url") for e in new] == [URL, None], "the same URL again is no change"
+    assert all(problems(e) == [] for e in new)
+    assert put(client, "/admin/v1/departments/no-such/webhook", {"webhook_url": URL}, admin).status_code == 404
+
+
+def test_a_departments_admin_sets_its_own_webhook_and_a_clinician_cannot(client, engine, people):
+    resp = put(client, "/staff/v1/admin/webhook", {"webhook_url": URL}, people["admin"])
+    assert resp.status_code == 200, resp.json
+    assert resp.json["department"] == "cardiology" and resp.json["webhook_url"] == URL
+    before = state(engine)
+    refused = put(client, "/staff/v1/admin/webhook", {"webhook_url": "https://elsewhere.example.org/"},
+                  people["clinician"])
+    assert refused.status_code == 403 and refused.content_type == "application/problem+json"
+    assert state(engine) == before
+
+
+@pytest.mark.parametrize("body", [
+    {"webhook_url": "ftp://cardiology.example.org/notices"}, {"webhook_url": "not a url"},
+    {"webhook_url": "https://user:secret@cardiology.example.org/"}, {"webhook_url": "https://x.org/" + "a" * 2000},
+    {"webhook_url": 7}, {}, {"webhook_url": URL, "extra": 1}, [URL]])
+def test_a_bad_url_is_a_422_that_changes_nothing(client, engine, people, body):
+    admin = admin_token(client, engine)
+    before = state(engine)
+    for path, token in (("/admin/v1/departments/cardiology/webhook", admin), ("/staff/v1/admin/webhook", people["admin"])):
+        resp = put(client, path, body, token)
+        assert resp.status_code == 422 and resp.content_type == "application/problem+json", (path, resp.json)
+    assert state(engine) == before
+
+
+def test_without_a_token_or_with_the_wrong_one_nothing_changes(client, engine, people):
+    make_patient(engine)
+    patient = sign_in(client, engine)["access_token"]
+    dept = department_token(client, department(engine, "wildcards", scopes="system/*.cruds"))
+    before = state(engine)
+    for path in ("/admin/v1/departments/cardiology/webhook", "/staff/v1/admin/webhook"):
+        assert put(client, path, {"webhook_url": URL}).status_code == 401
+        for token in (patient, dept, people["clinician"]):
+            assert put(client, path, {"webhook_url": URL}, token).status_code == 403, (path, token[:8])
+    assert put(client, "/admin/v1/departments/cardiology/webhook", {"webhook_url": URL},
+               people["admin"]).status_code == 403, "a department's admin is not the operator"
+    assert state(engine) == before
+
+
+def test_the_jwk_set_publishes_the_public_part_of_the_exchanges_webhook_key_once_it_exists(client, app):
+    settings = app.extensions["gateway"].settings
+    assert len(client.get("/oauth/jwks").json["keys"]) == 1, "no webhook key yet: the token key alone"
+    kid = Signer(settings.webhook_key_file).kid  # the key is made when first asked: the exchange's worker asks at start
+    keys = client.get("/oauth/jwks").json["keys"]
+    assert [k["alg"] for k in keys] == ["RS256", "ES256"]
+    assert keys[1]["kid"] == kid and "d" not in keys[1], "never the private part"
