@@ -72,6 +72,13 @@ class Settings:
     # (CONSENT_DECISION_CLIENTS, comma-separated; default EXCHANGE_CLIENT_ID). Departments ask
     # only about themselves.
     decision_clients: tuple[str, ...] = ()
+    # Consent: how long a revoke of a department's consent waits after its commit before it
+    # answers (CONSENT_REVOKE_SETTLE_MS); permits may be acted on for half of it
+    # (services/consent/service_layer/handlers.py, settle_revocation).
+    revoke_settle_ms: int = 300
+    # Exchange: addresses or networks (comma-separated) a subscription's rest-hook may reach
+    # besides public ones (SUBSCRIPTION_ENDPOINT_ALLOW, e.g. 10.1.2.0/24 or 127.0.0.1).
+    subscription_endpoint_allow: tuple[str, ...] = ()
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -107,6 +114,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),
         decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
+        revoke_settle_ms=int(env.get("CONSENT_REVOKE_SETTLE_MS", 300)),
+        subscription_endpoint_allow=_names(env.get("SUBSCRIPTION_ENDPOINT_ALLOW") or ""),
     )
     values.update(overrides)
     return Settings(**values)

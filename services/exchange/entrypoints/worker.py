@@ -34,6 +34,16 @@ def flow_handlers(exchange: Exchange) -> dict:
             "phr.records.fetched": exchange.flow.on_fetched}
 
 
+def records_handlers(exchange: Exchange) -> dict:
+    """The records consumer's routing table: the patient index, and in the same transaction the
+    deliveries each subscription is owed for an import."""
+    def imported(work, event: dict) -> None:
+        HANDLERS["phr.records.imported"](work, event)
+        exchange.subscriptions.on_imported(work, event)
+
+    return {**HANDLERS, "phr.records.imported": imported}
+
+
 def directory_handlers(exchange: Exchange) -> dict:
     """The directory consumer's routing table: keep each department's entry, and in the same
     transaction deny the pending requests of a department that was disabled."""
@@ -54,7 +64,7 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
         ConsumerSpec(NOTIFY_GROUP, ["phr.consent.v1"], IdempotentConsumer(
             "exchange.notify", engine, processed_events, NOTIFY_HANDLERS, dead_letters)),
         ConsumerSpec(RECORDS_GROUP, ["phr.records.v1"], IdempotentConsumer(
-            "exchange.records-index", engine, processed_events, HANDLERS, dead_letters)),
+            "exchange.records-index", engine, processed_events, records_handlers(exchange), dead_letters)),
         ConsumerSpec(EQUITY_GROUP, EQUITY_TOPICS, IdempotentConsumer(
             "exchange.equity", engine, processed_events, EQUITY_HANDLERS, dead_letters)),
         ConsumerSpec(DIRECTORY_GROUP, [directory.TOPIC], IdempotentConsumer(
@@ -75,6 +85,19 @@ def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5)
         stop.wait(every)
 
 
+def deliver_forever(exchange: Exchange, stop: threading.Event, every: float = 0.1) -> None:
+    """Send due subscription notifications until STOP (service_layer/subscriptions.py)."""
+    connect = connections(exchange.engine)
+    while not stop.is_set():
+        try:
+            busy = exchange.subscriptions.deliver_due(connect)
+        except Exception as exc:  # database away: try again on the next round
+            log.warning("subscription deliveries paused: %s", exc)
+            busy = 0
+        if not busy:
+            stop.wait(every)
+
+
 class ExchangeWorker(Worker):
     """The common worker plus the sweeper thread."""
 
@@ -82,6 +105,8 @@ class ExchangeWorker(Worker):
 
     def extra_threads(self) -> list[threading.Thread]:
         return [threading.Thread(target=sweep_forever, args=(self.exchange, self.stop), name="sweeper",
+                                 daemon=True),
+                threading.Thread(target=deliver_forever, args=(self.exchange, self.stop), name="subscriptions",
                                  daemon=True)]
 
 
