@@ -55,7 +55,8 @@ def read(sub_id: str):
     require_scope("system", "Subscription", "r")
     dept, svc = department(), service()
     try:
-        sub = svc.subscriptions.get(svc.uow(write=False), dept, sub_id)
+        with svc.uow(write=False) as uow:
+            sub = svc.subscriptions.get(uow, dept, sub_id)
     except NotFound:
         raise _not_found(sub_id) from None
     return _fhir(subs.as_resource(sub))
@@ -77,7 +78,8 @@ def search():
     if not count.isdigit() or not 1 <= int(count) <= SEARCH_MAX:
         raise outcome_problem(400, f"Use a _count from 1 to {SEARCH_MAX}.",
                               [("Subscription?_count", f"Use a _count from 1 to {SEARCH_MAX}.", "value")])
-    found = svc.subscriptions.search(svc.uow(write=False), dept, patient, int(count))
+    with svc.uow(write=False) as uow:
+        found = svc.subscriptions.search(uow, dept, patient, int(count))
     base = svc.subscriptions.base
     entries = [{"fullUrl": f"{base}/Subscription/{s.id}", "resource": subs.as_resource(s),
                 "search": {"mode": "match"}} for s in found]
