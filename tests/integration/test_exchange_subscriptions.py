@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -18,47 +17,17 @@ from services.exchange.adapters.peers import ConsentClient
 from services.exchange.adapters.tables import ledger, subscription_deliveries, subscriptions
 from services.exchange.domain.subscriptions import PAYLOAD_CONTENT, HostPolicy
 from services.exchange.service_layer.flow import connections
-from tests.support.servers import serving_thread
+from tests.support.hooks import Receiver
 
 PATIENT = "pat-sub-1"
 FHIR = {"Content-Type": "application/fhir+json"}
-
-
-class Receiver:
-    """A department's rest-hook endpoint: records every request with the time it came."""
-
-    def __init__(self, status: int = 200):
-        self.got, self.status = [], status
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                arrived = time.time()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.got.append({"at": arrived, "path": self.path, "headers": dict(self.headers),
-                                     "body": json.loads(body) if body else None})
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/hook"
-        serving_thread(self.httpd).start()
-
-    def ids(self) -> list[str]:
-        return [e["fullUrl"].rsplit("/", 1)[1] for got in self.got if got["body"]
-                for e in got["body"]["entry"][1:]]
 
 
 @pytest.fixture
 def receiver():
     r = Receiver()
     yield r
-    r.httpd.shutdown()
-    r.httpd.server_close()
+    r.close()
 
 
 def subscription(endpoint: str, criteria: str = f"Observation?patient=Patient/{PATIENT}", **channel) -> dict:

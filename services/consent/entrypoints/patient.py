@@ -108,7 +108,6 @@ def read_consent(consent_id: str):
         consent = handlers.get_consent(service().uow(write=False), patient, consent_id)
     except handlers.NotFound:
         raise _not_found(consent_id) from None
-    svc.settle_revocation(consent)  # committed; answer only once no permit read before may start
     return jsonify(_envelope(_view(consent)))
 
 
