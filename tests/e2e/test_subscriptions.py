@@ -117,3 +117,20 @@ def test_a_subscription_names_new_results_under_consent_and_nothing_starts_after
     assert page.status_code == 200, page.text
     to_cardiology = [d for d in page.json()["items"] if d["recipient"]["department"] == "cardiology"]
     assert len(to_cardiology) == len(receiver.got) >= 3
+
+
+def test_through_the_gateway_a_revoked_token_or_a_department_without_the_scope_makes_nothing(stack):
+    creds = stack.credentials()["departments"]
+    cardiology, research = _department(stack, "cardiology"), _department(stack, "research")
+    body = {"resourceType": "Subscription", "status": "requested", "reason": "Follow-up",
+            "criteria": "Observation?patient=Patient/p-1",
+            "channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook"}}
+    fhir = {"Content-Type": "application/fhir+json"}
+    before = cardiology.get("/fhir/Subscription").json()["total"]
+    assert research.post("/fhir/Subscription", json=body, headers=fhir).status_code == 403
+    revoked = requests.post(f"{stack.gateway}/oauth/revoke", data={"token": cardiology.token}, timeout=10,
+                            auth=(creds["cardiology"]["client_id"], creds["cardiology"]["client_secret"]))
+    assert revoked.status_code == 200, revoked.text
+    refused = cardiology.post("/fhir/Subscription", json=body, headers=fhir)
+    assert refused.status_code == 401, refused.text
+    assert _department(stack, "cardiology").get("/fhir/Subscription").json()["total"] == before

@@ -401,3 +401,13 @@ def test_a_deleted_subscription_gets_nothing_more(world, mint, receiver):
     _imported(exchange, ("Observation", "obs-2", ()))
     _deliver(exchange)
     assert receiver.got == [] and _ledger(exchange) == []
+
+
+def test_a_subscription_past_its_end_gets_nothing(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    resp = _create(exchange.client, mint, {**subscription(receiver.url), "end": "2020-01-01T00:00:00Z"})
+    assert resp.status_code == 201, resp.get_json()
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []

@@ -109,3 +109,9 @@ def test_a_revoke_of_a_departments_consent_waits_its_settle_time_and_a_proxys_do
     consent.settle_revocation(_Consent("proxy"), 300, slept.append)
     consent.settle_revocation(_Consent("department"), 0, slept.append)
     assert slept == [0.3]
+
+
+def test_a_subscription_past_its_end_is_over():
+    spec = subs.parse(resource(end="2026-12-06T06:59:59Z"))
+    assert subs.ended(spec, NOW) and not subs.ended(subs.parse(resource(end="2026-12-06T08:30:00+01:00")), NOW)
+    assert not subs.ended(subs.parse(resource()), NOW)

@@ -193,6 +193,13 @@ def _instant(value: object) -> bool:
         return False
 
 
+def ended(spec: Spec, now: datetime) -> bool:
+    """Whether SPEC's end (R4 Subscription.end: when it turns off) has passed at NOW."""
+    if not spec.end:
+        return False
+    return datetime.fromisoformat(spec.end.replace("Z", "+00:00")) <= now
+
+
 # -- endpoints -----------------------------------------------------------------------------------
 
 def endpoint_problem(url: str) -> str | None:

@@ -196,7 +196,7 @@ class Subscriptions:
                 # Its worker died between claiming and recording: it may have sent (module doc).
                 self._append(uow, d, sub, None, [r["id"] for r in d["resources"]], d["started_at"] or now,
                              outcome="unknown", http_status=None)
-            if sub is None or sub.status != subs.ACTIVE:
+            if sub is None or sub.status != subs.ACTIVE or subs.ended(sub.spec, now):
                 uow.subscriptions.change_delivery(delivery_id, status=WITHHELD, outcome="subscription-off",
                                                   finished_at=now)
                 return None
