@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
+from contracts.http import FHIR_ID_RE
 from contracts.limits import ID_MAX
 from contracts.vocabulary import RESOURCE_TYPES
 
@@ -31,7 +32,6 @@ ACTIVE, OFF = "active", "off"
 TYPES = tuple(t for t in RESOURCE_TYPES if t != "Patient")
 MAX_HEADERS, HEADER_MAX = 5, 500
 ENDPOINT_MAX, REASON_MAX = 500, 500
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}: ?[\x20-\x7e]{1,400}$")
 #: Headers a department may not set on its own notifications (we set them, or they would
 #: change how the request is read).
@@ -145,7 +145,7 @@ def parse_criteria(criteria: object) -> tuple[str, str]:
         raise Invalid([(where, "Search by patient only, once: Type?patient=Patient/123.", "not-supported")])
     value = params[0][1]
     patient = value[len("Patient/"):] if value.startswith("Patient/") else value
-    if not _ID.match(patient) or len(patient) > ID_MAX:
+    if not FHIR_ID_RE.match(patient) or len(patient) > ID_MAX:
         raise Invalid([(where, "The patient must be a FHIR id, as Patient/123.", "value")])
     return rtype, patient
 
