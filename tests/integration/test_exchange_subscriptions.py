@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from services.exchange.adapters.hooks import RestHook
 from services.exchange.adapters.peers import ConsentClient
 from services.exchange.adapters.tables import ledger, subscription_deliveries, subscriptions
 from services.exchange.domain.subscriptions import PAYLOAD_CONTENT, HostPolicy
+from services.exchange.service_layer import subscriptions as layer
 from services.exchange.service_layer.flow import connections
 from tests.support.hooks import Receiver
 
@@ -411,3 +413,31 @@ def test_a_subscription_past_its_end_gets_nothing(world, mint, receiver):
     _imported(exchange, ("Observation", "obs-1", ()))
     _deliver(exchange)
     assert receiver.got == [] and _ledger(exchange) == []
+
+
+def test_a_department_holds_a_bounded_number_of_subscriptions(api, mint, monkeypatch):
+    client, engine = api
+    monkeypatch.setattr(layer, "MAX_PER_DEPARTMENT", 2)
+    for _ in range(2):
+        assert _create(client, mint, subscription("http://127.0.0.1:9/hook")).status_code == 201
+    refused = _create(client, mint, subscription("http://127.0.0.1:9/hook"))
+    assert refused.status_code == 409 and refused.get_json()["resourceType"] == "OperationOutcome"
+    assert _create(client, mint, subscription("http://127.0.0.1:9/hook"), dept="emergency").status_code == 201
+    assert _count(engine, subscriptions) == 3
+
+
+def test_finished_deliveries_are_deleted_after_a_while_and_their_ledger_entries_stay(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    svc = exchange.service.subscriptions
+    assert svc.prune(connections(exchange.engine)) == 0, "a fresh one is kept"
+    real = svc.clock
+    svc.clock = lambda: real() + layer.KEEP_DELIVERIES + timedelta(minutes=1)
+    try:
+        assert svc.prune(connections(exchange.engine)) == 1
+    finally:
+        svc.clock = real
+    assert _deliveries(exchange) == [] and len(_ledger(exchange)) == 1

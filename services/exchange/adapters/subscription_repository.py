@@ -56,6 +56,11 @@ class SqlSubscriptions:
                           .values(status="withheld", outcome="subscription-off", finished_at=now))
         self.conn.execute(S.update().where(S.c.id == sub_id).values(status=OFF, updated_at=now))
 
+    def count_of(self, department: str) -> int:
+        """How many subscriptions DEPARTMENT holds that are not off."""
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(S).where(
+            S.c.department == department, S.c.status != OFF)).scalar() or 0)
+
     def active_for(self, patient: str, resource_types: list[str]) -> list[Subscription]:
         rows = self.conn.execute(sa.select(S).where(S.c.patient == patient, S.c.status == ACTIVE,
                                                     S.c.resource_type.in_(resource_types)))
@@ -95,6 +100,11 @@ class SqlSubscriptions:
 
     def change_delivery(self, delivery_id: str, **values) -> None:
         self.conn.execute(D.update().where(D.c.id == delivery_id).values(**values))
+
+    def prune_deliveries(self, before: dt.datetime) -> int:
+        """Delete the deliveries that ended before BEFORE (their ledger entries stay); return how many."""
+        return self.conn.execute(D.delete().where(D.c.status.in_(("sent", "failed", "withheld")),
+                                                  D.c.finished_at < before)).rowcount or 0
 
     def deliveries_of(self, sub_id: str) -> list[dict]:
         rows = self.conn.execute(sa.select(D).where(D.c.subscription_id == sub_id).order_by(D.c.created_at))

@@ -12,7 +12,7 @@ from services.common.auth import require_scope
 from services.common.fhir_errors import outcome_problem
 from services.exchange.domain import subscriptions as subs
 from services.exchange.entrypoints.common import department, service
-from services.exchange.service_layer.subscriptions import NotFound
+from services.exchange.service_layer.subscriptions import MAX_PER_DEPARTMENT, NotFound, TooMany
 
 blp = Blueprint("subscriptions", __name__)
 SEARCH_MAX = 100
@@ -47,6 +47,9 @@ def create():
             sub = svc.subscriptions.create(uow, dept, body)
     except subs.Invalid as exc:
         raise outcome_problem(422, "The Subscription cannot be used as it is.", exc.issues) from None
+    except TooMany:
+        raise outcome_problem(409, f"Your department holds {MAX_PER_DEPARTMENT} subscriptions already.",
+                              [("Subscription", "Delete one you no longer need first.", "business-rule")]) from None
     return _fhir(subs.as_resource(sub), 201, {"Location": f"{svc.subscriptions.base}/Subscription/{sub.id}"})
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 from services.common import directory, kafka
 from services.common.config import load_settings
@@ -85,12 +86,17 @@ def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5)
         stop.wait(every)
 
 
-def deliver_forever(exchange: Exchange, stop: threading.Event, every: float = 0.1) -> None:
-    """Send due subscription notifications until STOP (service_layer/subscriptions.py)."""
-    connect = connections(exchange.engine)
+def deliver_forever(exchange: Exchange, stop: threading.Event, every: float = 0.1,
+                    prune_every: float = 3600.0) -> None:
+    """Send due subscription notifications until STOP (service_layer/subscriptions.py), and
+    delete finished deliveries' rows once they are old (hourly)."""
+    connect, pruned = connections(exchange.engine), 0.0
     while not stop.is_set():
         try:
             busy = exchange.subscriptions.deliver_due(connect)
+            if time.monotonic() - pruned > prune_every:
+                exchange.subscriptions.prune(connect)
+                pruned = time.monotonic()
         except Exception as exc:  # database away: try again on the next round
             log.warning("subscription deliveries paused: %s", exc)
             busy = 0

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 PENDING, SENDING, SENT, FAILED, WITHHELD = "pending", "sending", "sent", "failed", "withheld"
 #: A delivery claimed longer ago than this is taken to have died with its worker.
 CLAIM_SECONDS = 60.0
+#: Subscriptions a department may hold at once (README, "Limits"), and how long a finished
+#: delivery's row is kept (the ledger keeps each notification for good).
+MAX_PER_DEPARTMENT = 500
+KEEP_DELIVERIES = timedelta(days=30)
 
 
 def utc_now() -> datetime:
@@ -56,6 +60,10 @@ def utc_now() -> datetime:
 
 class NotFound(Exception):
     """No subscription of the calling department has that id."""
+
+
+class TooMany(Exception):
+    """The department holds MAX_PER_DEPARTMENT subscriptions already."""
 
 
 @dataclass
@@ -86,9 +94,11 @@ class Subscriptions:
             problem = _literal_address_problem(self.policy, spec.endpoint)
         if problem:
             raise subs.Invalid([("Subscription.channel.endpoint", problem, "value")])
-        now = self.clock()
+        now, uow = self.clock(), on(work, self.checker)
+        if uow.subscriptions.count_of(department) >= MAX_PER_DEPARTMENT:
+            raise TooMany(department)
         sub = subs.Subscription(str(uuid.uuid4()), department, spec, subs.ACTIVE, now, now)
-        on(work, self.checker).subscriptions.add(sub)
+        uow.subscriptions.add(sub)
         return sub
 
     def get(self, work, department: str, sub_id: str) -> subs.Subscription:
@@ -136,6 +146,11 @@ class Subscriptions:
             except Exception:  # one bad delivery must not stop the others
                 log.exception("subscription delivery failed")
         return len(due)
+
+    def prune(self, units) -> int:
+        """Delete the rows of deliveries finished more than KEEP_DELIVERIES ago; return how many."""
+        with units(write=True) as work:
+            return on(work, self.checker).subscriptions.prune_deliveries(self.clock() - KEEP_DELIVERIES)
 
     def deliver(self, units, delivery_id: str) -> str | None:
         """Try delivery DELIVERY_ID once; return its status afterwards (None: not due)."""
