@@ -157,7 +157,10 @@ def stack(request, tmp_path_factory):
             pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
         urls = {name: create_postgres_database(f"phr_e2e_{name}") for name in SERVICES}
     try:
-        with Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), urls) as s:
+        # Subscription notifications may reach the tests' own receivers on 127.0.0.1 (never the
+        # stack's services: services/exchange/domain/subscriptions.py, HostPolicy).
+        with Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), urls,
+                   extra_env={"SUBSCRIPTION_ENDPOINT_ALLOW": "127.0.0.1"}) as s:
             yield s
     finally:
         for url in urls.values():

@@ -1,5 +1,6 @@
 """Operations of the exchange service: requests, Bundles, the ledger, disclosures, notifications."""
 from contracts.http import FHIR_JSON, PAGE_PARAMS, Operation, Response, path_param, problems
+from contracts.schemas import OperationOutcomeProblemSchema
 from contracts.schemas import exchange as x
 from contracts.schemas.fhir import ResourceSchema
 
@@ -11,7 +12,34 @@ _PAGE = (*PAGE_PARAMS,
 _STAFF_PAGE = (*_PAGE[:2], {"name": "Accept-Language", "in": "header", "required": False,
                              "schema": {"type": "string"}, "description": "en or es."})
 
+_SUB_ID = (path_param("id", "The subscription id."),)
+_FHIR_PROBLEMS = dict(schema=OperationOutcomeProblemSchema, media_type=FHIR_JSON)
+
 OPERATIONS: tuple[Operation, ...] = (
+    # FHIR R4 Subscription (rest-hook, id-only), served by the exchange at the FHIR API's path
+    Operation("post", "/fhir/Subscription", "Subscribe to one patient's new or changed records of one type",
+              "fhir",
+              (Response(201, "The stored Subscription, active. Notifications carry ids only, and go out only "
+                             "while the patient's consent lets the department see that type; each one is in "
+                             "the disclosure ledger.", ResourceSchema, FHIR_JSON),
+               *problems(400, 401, 403, 409, 413, 422, **_FHIR_PROBLEMS)),  # 409: too many held
+              request=ResourceSchema, request_media_type=FHIR_JSON, scopes=("system/Subscription.c",)),
+    Operation("get", "/fhir/Subscription", "My department's subscriptions", "fhir",
+              (Response(200, "A searchset Bundle, newest first.", ResourceSchema, FHIR_JSON),
+               *problems(400, 401, 403, **_FHIR_PROBLEMS)),
+              scopes=("system/Subscription.s",),
+              parameters=({"name": "patient", "in": "query", "required": False, "schema": {"type": "string"},
+                           "description": "Only those on this patient (id or Patient/id)."},
+                          {"name": "_count", "in": "query", "required": False,
+                           "schema": {"type": "integer", "minimum": 1, "maximum": 100}})),
+    Operation("get", "/fhir/Subscription/{id}", "One of my department's subscriptions", "fhir",
+              (Response(200, "The Subscription (header values are not shown).", ResourceSchema, FHIR_JSON),
+               *problems(401, 403, 404, **_FHIR_PROBLEMS)),
+              scopes=("system/Subscription.r",), parameters=_SUB_ID),
+    Operation("delete", "/fhir/Subscription/{id}", "Stop one of my department's subscriptions", "fhir",
+              (Response(204, "Stopped: nothing more is sent for it."),
+               *problems(401, 403, 404, **_FHIR_PROBLEMS)),
+              scopes=("system/Subscription.d",), parameters=_SUB_ID),
     Operation("post", "/exchange/v1/requests", "Ask for a patient's records, under their consent", "exchange",
               (Response(202, "Accepted: follow the status at /exchange/v1/requests/{id}.", x.AcceptedSchema),
                *problems(401, 403, 422)), request=x.ExchangeRequestSchema, scopes=("system/Exchange.c",)),

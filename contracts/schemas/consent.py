@@ -113,6 +113,10 @@ class DecisionSchema(Schema):
     obligations = fields.List(fields.Nested(ObligationSchema), required=True)
     basis = fields.String(validate=validate.OneOf(["consent", "break-glass"]))
     break_glass_id = fields.String()
+    start_within_ms = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "On a permit: start acting on it (a subscription's notification) within this many "
+                       "milliseconds of sending the question, or ask again. A revoke of the consent answers "
+                       "only after twice this long, so nothing starts on this permit after the revoke returned."})
 
 
 class SensitiveClaimSchema(Schema):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from contracts.vocabulary import DEPARTMENT_KINDS, EMERGENCY_SCOPE, ROLE_SCOPES, STAFF_ROLES
 
 #: What every clinical department may do: read and search what it holds, ask for exchanges,
-#: ask consent for decisions.
-CLINICAL = "system/*.rs system/Exchange.cr system/Consent.r"
+#: ask consent for decisions, subscribe to a patient's new records (FHIR Subscription: create
+#: and delete here, read and search under system/*.rs; notifications only under consent).
+CLINICAL = "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd"
 #: Adding, changing and deleting FHIR records (a department whose entry says may_write_records;
 #: records lets only a resource's custodian delete it).
 WRITE = "system/*.cud"

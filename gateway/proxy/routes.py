@@ -41,6 +41,8 @@ UPSTREAMS: list[tuple[str, str]] = [
     ("/consent/v1", "consent"),
     ("/equity/v1", "exchange"),
     ("/fhir/Consent", "consent"),  # FHIR R4 Consent resources come from the consent service
+    # FHIR R4 Subscription: notifications go out on the exchange's consent decisions, into its ledger
+    ("/fhir/Subscription", "exchange"),
     ("/fhir", "records"),
 ]
 

@@ -80,6 +80,13 @@ class Settings:
     # reaches the gateway: both read its path from here (on hosts apart, the operator gives the
     # gateway a copy; a copy holding only the public JWK is enough, and better).
     webhook_key_file: Path | None = None
+    # Consent: how long a revoke of a department's consent waits after its commit before it
+    # answers (CONSENT_REVOKE_SETTLE_MS); permits may be acted on for half of it
+    # (services/consent/service_layer/handlers.py, settle_revocation).
+    revoke_settle_ms: int = 300
+    # Exchange: addresses or networks (comma-separated) a subscription's rest-hook may reach
+    # besides public ones (SUBSCRIPTION_ENDPOINT_ALLOW, e.g. 10.1.2.0/24 or 127.0.0.1).
+    subscription_endpoint_allow: tuple[str, ...] = ()
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -116,6 +123,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),
         decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
         webhook_key_file=Path(env["PHR_WEBHOOK_KEY_FILE"]) if env.get("PHR_WEBHOOK_KEY_FILE") else None,
+        revoke_settle_ms=int(env.get("CONSENT_REVOKE_SETTLE_MS", 300)),
+        subscription_endpoint_allow=_names(env.get("SUBSCRIPTION_ENDPOINT_ALLOW") or ""),
     )
     values.update(overrides)
     if values["webhook_key_file"] is None:  # beside the other keys, in the var/ of the overrides too

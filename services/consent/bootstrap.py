@@ -47,9 +47,14 @@ class ConsentService:
         """Answer Q now (the view and the fast path both ask here), timing the answer."""
         started = time.perf_counter()
         try:
-            return handlers.decide(q, self.decision_uow(), self.clock(), self.directory)
+            decision = handlers.decide(q, self.decision_uow(), self.clock(), self.directory)
+            return handlers.with_start_window(decision, self.settings.revoke_settle_ms)
         finally:
             self.decision_seconds(time.perf_counter() - started)
+
+    def settle_revocation(self, consent) -> None:
+        """Hold a department's revoke answer back (handlers.settle_revocation)."""
+        handlers.settle_revocation(consent, self.settings.revoke_settle_ms, time.sleep)
 
     def decision_uow(self) -> DecisionUnitOfWork:
         """Start the decision path's read (its statements compiled once for this engine)."""

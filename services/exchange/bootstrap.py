@@ -9,11 +9,14 @@ from contracts.events import EventChecker
 from services.common.config import Settings
 from services.common.db import make_engine
 from services.common.directory import Directory, sql_loader
+from services.exchange.adapters.hooks import RestHook
 from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
 from services.exchange.adapters.tables import departments
 from services.exchange.adapters.webhooks import Signer
+from services.exchange.domain.subscriptions import HostPolicy
 from services.exchange.service_layer.flow import Flow
 from services.exchange.service_layer.receipts import Receipts
+from services.exchange.service_layer.subscriptions import Subscriptions
 from services.exchange.service_layer.unit_of_work import SqlUnitOfWork
 
 
@@ -28,6 +31,7 @@ class Exchange:
     records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
     directory: Directory  # the departments: who may call, and their names in each language
     receipts: Receipts | None = None  # departments told when a consent ends, and the patient's receipt
+    subscriptions: Subscriptions | None = None  # departments' FHIR Subscriptions and their deliveries
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
@@ -46,7 +50,7 @@ def service_token(settings: Settings):
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, records=None,
-              deadline: float = 120.0, fetch_wait: float = 5.0) -> Exchange:
+              deadline: float = 120.0, fetch_wait: float = 5.0, hook=None) -> Exchange:
     """Build the dependencies from SETTINGS; a test may pass the ENGINE, CONSENT and RECORDS to use.
 
     The process's one Directory reads the service's copy of the departments (kept by the
@@ -58,4 +62,8 @@ def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, re
     flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
     receipts = Receipts(Signer(settings.webhook_key_file),
                         settings.issuer, clock=flow.clock)
-    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)), receipts)
+    policy = HostPolicy.from_settings(settings.subscription_endpoint_allow, settings.peers)
+    subscriptions = Subscriptions(consent, hook or RestHook(policy), policy, f"{settings.issuer}/fhir",
+                                  flow.checker)
+    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)),
+                    receipts, subscriptions)

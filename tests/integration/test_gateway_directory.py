@@ -226,7 +226,7 @@ def test_a_registered_department_gets_a_client_whose_token_names_it_with_its_rig
     assert body["status"] == "active" and body["version"] == 1 and body["client_id"] == "physiotherapy"
     token = department_token(client, {"client_id": body["client_id"], "client_secret": body["client_secret"]})
     assert claims(token)["dept"] == "physiotherapy"
-    assert claims(token)["scope"] == body["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/*.cud"
+    assert claims(token)["scope"] == body["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd system/*.cud"
     read = call(client, "GET", f"{PATH}/physiotherapy", token=admin)
     assert read.status_code == 200 and read.json == {k: v for k, v in body.items()
                                                      if k not in ("client_id", "client_secret", "scope")}
@@ -244,8 +244,8 @@ def test_registering_queues_a_registered_event_with_the_whole_entry(client, engi
 
 
 @pytest.mark.parametrize("kind,flags,scope", [
-    ("clinical", {}, "system/*.rs system/Exchange.cr system/Consent.r"),
-    ("clinical", {"may_claim_emergencies": True}, "system/*.rs system/Exchange.cr system/Consent.r system/BreakGlass.c"),
+    ("clinical", {}, "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd"),
+    ("clinical", {"may_claim_emergencies": True}, "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd system/BreakGlass.c"),
     ("research", {}, "system/Exchange.cr system/Consent.r"),
     ("oversight", {}, "system/Equity.r"),
 ])

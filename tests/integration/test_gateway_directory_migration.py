@@ -63,6 +63,8 @@ def test_every_department_client_gets_an_entry_from_its_scopes(database_url):
     kept["phr-portal"] += " patient/Report.c"  # given by the later migration 0013, not this one
     # writing covers deleting what a department holds since the later migration 0017
     written = {n: " ".join("system/*.cud" if w == "system/*.cu" else w for w in s.split()) for n, s in BEFORE.items()}
+    # and clinical departments (system/*.rs) may subscribe since the later migration 0018
+    written = {n: s + " system/Subscription.cd" if "system/*.rs" in s.split() else s for n, s in written.items()}
     assert scopes == {**written, **kept}  # the clients keep their scopes
 
 
@@ -91,7 +93,7 @@ def test_an_upgraded_department_still_gets_its_tokens_and_can_be_disabled(databa
         client = app.test_client()
         token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                             headers=basic("cardiology", "s3cret"))
-        assert token.status_code == 200 and token.json["scope"] == BEFORE["cardiology"]
+        assert token.status_code == 200 and token.json["scope"] == BEFORE["cardiology"] + " system/Subscription.cd"
         store = app.extensions["gateway"].stores.directory
         entry, changed = store.disable("cardiology", "Merged into another department.")
         assert changed and entry["version"] == 2

@@ -44,7 +44,7 @@ def test_add_registers_a_department_and_prints_its_client_and_secret_once(gw, ad
     assert out.startswith("registered physiotherapy (clinical; writes records), version 1\n")
     printed = lines(out)
     assert printed["client_id"] == "physiotherapy"
-    assert printed["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/*.cud"
+    assert printed["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd system/*.cud"
     assert "shown this once" in out
     token = requests.post(gw.url + "/oauth/token", data={"grant_type": "client_credentials"}, timeout=10,
                           auth=("physiotherapy", printed["client_secret"]))

@@ -63,3 +63,14 @@ def test_the_statement_names_the_smart_endpoints_of_the_gateway(records):
     issuer = client.application.extensions["records"].settings.issuer
     assert uris == {"authorize": f"{issuer}/oauth/authorize", "token": f"{issuer}/oauth/token",
                     "register": f"{issuer}/oauth/register"}
+
+
+def test_the_statement_lists_the_subscription_routes_the_exchange_serves(records, exchange):
+    """/fhir/Subscription is the exchange's (gateway/proxy/routes.py): every /fhir route it serves
+    has its interaction in the records' statement, and the statement lists no other."""
+    served = {(method, rule.rule) for rule in exchange.app.url_map.iter_rules() if rule.rule.startswith("/fhir")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert served == set(capability.SUBSCRIPTION_INTERACTIONS)
+    resources = {r["type"]: r for r in _statement(records)["rest"][0]["resource"]}
+    assert {i["code"] for i in resources["Subscription"]["interaction"]} == set(
+        capability.SUBSCRIPTION_INTERACTIONS.values())

@@ -44,6 +44,7 @@ ROUTES = [
     ("consent", "/consent/v1/decisions", "department", 64 * KIB),
     ("consent", "/consent/v1/break-glass", "department", 64 * KIB),
     ("exchange", "/exchange/v1/requests", "department", 64 * KIB),
+    ("exchange", "/fhir/Subscription", "department", 64 * KIB),  # served by the exchange, not records
     ("records", "/patient/v1/entries", "patient", 64 * KIB),
     ("records", "/patient/v1/amendments", "patient", 64 * KIB),
     ("records", "/fhir", "department", 8 * MIB),

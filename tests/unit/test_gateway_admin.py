@@ -47,7 +47,7 @@ def test_a_department_gets_a_secret_once_and_only_its_hash_is_stored(engine):
         register_department(engine, CARDIOLOGY)
     row = _client_row(engine, "cardiology")
     assert created["client_secret"] not in json.dumps(dict(row))
-    assert row["scope"] == created["scope"] == "system/*.rs system/Exchange.cr system/Consent.r"
+    assert row["scope"] == created["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd"
     [event] = _outbox(engine)
     assert event["type"] == "phr.directory.department-registered" and problems(event) == []
     assert event["data"] == created["entry"] and created["entry"]["names"]["es"] == "Cardiología"
@@ -110,7 +110,7 @@ def test_the_command_line_registers_a_clinical_department_named_after_its_id(gat
     out = _printed(capsys)
     assert out["client_id"] == "research" and out["client_secret"]
     assert out["entry"]["kind"] == "clinical" and out["entry"]["names"] == {"en": "research", "es": "research"}
-    assert out["scope"] == "system/*.rs system/Exchange.cr system/Consent.r"
+    assert out["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd"
 
 
 def test_the_command_line_takes_names_kind_and_rights(gateway_env, capsys):

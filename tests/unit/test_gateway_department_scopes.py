@@ -11,10 +11,11 @@ from tests.support.directory import DEMO_DEPARTMENTS
 
 #: What the demo's departments and the oversight client held when departments were code
 #: (gateway/authz/departments.py's table before the directory): unchanged, byte for byte, but
-#: for writing, which covers deleting what a department holds since gateway migration 0017.
-BEFORE = {"primary-care": "system/*.rs system/Exchange.cr system/Consent.r system/*.cud",
-          "cardiology": "system/*.rs system/Exchange.cr system/Consent.r",
-          "emergency": "system/*.rs system/Exchange.cr system/Consent.r system/BreakGlass.c",
+#: for writing, which covers deleting what a department holds since gateway migration 0017, and
+#: for a clinical department's subscriptions (system/Subscription.cd) since gateway migration 0018.
+BEFORE = {"primary-care": "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd system/*.cud",
+          "cardiology": "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd",
+          "emergency": "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd system/BreakGlass.c",
           "research": "system/Exchange.cr system/Consent.r",
           "oversight": "system/Equity.r"}
 

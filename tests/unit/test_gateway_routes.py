@@ -13,6 +13,8 @@ from gateway.proxy.routes import match, upstream_for
     ("/patient/v1/disclosures", "exchange"), ("/patient/v1/notifications", "exchange"),
     ("/consent/v1/decisions", "consent"), ("/exchange/v1/requests", "exchange"),
     ("/equity/v1/report", "exchange"),
+    ("/fhir/Subscription", "exchange"), ("/fhir/Subscription/s-1", "exchange"),
+    ("/fhir/SubscriptionTopic", "records"),
 ])
 def test_each_prefix_goes_to_its_service(path, service):
     assert upstream_for(path) == service

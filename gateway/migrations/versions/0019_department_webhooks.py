@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_department_webhooks"
-down_revision = "0017_custodian_delete_scope"
+down_revision = "0018_subscription_scope"
 branch_labels = None
 depends_on = None
 

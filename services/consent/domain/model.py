@@ -321,10 +321,15 @@ class Decision:
     consent_version: int | None = None
     obligations: tuple[dict, ...] = ()
     break_glass_id: str | None = None
+    #: How long after asking a caller may still start acting on this permit: a revoke of the
+    #: consent it rests on returns only twice this long after it committed (handlers.settle_revocation).
+    start_within_ms: int | None = None
 
     def as_dict(self) -> dict:
         body = {"decision": self.decision, "consent_id": self.consent_id,
                 "consent_version": self.consent_version, "obligations": list(self.obligations)}
+        if self.start_within_ms is not None:
+            body["start_within_ms"] = self.start_within_ms
         if self.break_glass_id:
             body["break_glass_id"] = self.break_glass_id
             body["basis"] = "break-glass"

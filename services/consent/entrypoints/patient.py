@@ -121,4 +121,5 @@ def revoke_consent(consent_id: str):
                                           svc.uow(), svc.clock())
     except handlers.NotFound:
         raise _not_found(consent_id) from None
+    svc.settle_revocation(consent)  # committed; answer only once no permit read before may start
     return jsonify(_envelope(_view(consent)))

@@ -1,7 +1,7 @@
 """Use cases of the consent service: each opens a unit of work, changes state, records events."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
@@ -155,6 +155,39 @@ def revoke_consent(cmd: RevokeConsent, uow, now: datetime) -> Consent:
                 raise RuntimeError("consent changed under a row lock")  # never expected
             uow.publish(TOPIC, _revoked(consent))
     return consent
+
+
+# Revocation against notifications already decided (exchange, service_layer/subscriptions.py).
+#
+# A permit is read from committed state, so a decision that *starts* after a revoke committed
+# says deny. What remains is the moment between a permit's answer and the caller acting on it:
+# a subscription delivery could start after the revoke returned on the strength of a permit
+# read just before the revoke committed. That window is closed by time, without shared locks:
+#
+# - every permit says ``start_within_ms`` = SETTLE / 2: the caller may start acting on it only
+#   within that long after it *sent* the question (its own monotonic clock);
+# - revoking a consent to a department waits SETTLE after its commit before it answers.
+#
+# A permit was read before the revoke committed (else it would be a deny), and after the
+# question was sent; so an action starts before question-sent + SETTLE/2 < commit + SETTLE/2,
+# and the revoke returns after commit + SETTLE: no action starts after the revoke returned.
+# Only durations are compared (no clock needs to agree with another), with half of SETTLE to
+# spare for clocks that run at different rates. SETTLE = 0 turns it off: permits then carry
+# start_within_ms 0, and a caller that needs the guarantee acts on none.
+
+def with_start_window(decision: Decision, settle_ms: int) -> Decision:
+    """DECISION with its start window when it is a permit (settle_ms / 2, see above)."""
+    if decision.decision != model.PERMIT:
+        return decision
+    return replace(decision, start_within_ms=max(int(settle_ms), 0) // 2)
+
+
+def settle_revocation(consent: Consent, settle_ms: int, sleep: Callable[[float], None]) -> None:
+    """Wait SETTLE_MS after a revoke of CONSENT committed, before its answer (see above). Only a
+    consent to a department: a proxy's permits are not acted on later. A repeated revoke waits
+    too: it answers after the first one's commit, and must not answer inside its window."""
+    if consent.grantee.kind == "department" and settle_ms > 0:
+        sleep(settle_ms / 1000)
 
 
 def list_consents(uow, patient: str) -> list[Consent]:

@@ -248,3 +248,48 @@ department_webhooks = sa.Table(
     sa.Column("department", sa.String(40), primary_key=True),
     sa.Column("url", sa.Text, nullable=False),
 )
+
+# Consent-filtered subscriptions (migration 0012, domain/subscriptions.py): a department's FHIR R4
+# Subscription to one patient's records of one type, and each notification it is owed. A delivery
+# is made when records announce an import (phr.records.imported) and sent by the worker's
+# delivery thread (service_layer/subscriptions.py) only on a fresh consent decision.
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("department", sa.String(100), nullable=False, index=True),
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("resource_type", sa.String(40), nullable=False),
+    sa.Column("criteria", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("payload", sa.String(40), nullable=True),  # None: empty notifications
+    sa.Column("headers", sa.Text, nullable=False),  # JSON list of "Name: value", sent, never shown
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("end_at", sa.String(40), nullable=True),  # FHIR instant, as given
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | off
+    sa.Column("events_since_start", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_subscriptions_patient", "patient", "resource_type", "status"),
+)
+
+subscription_deliveries = sa.Table(
+    "subscription_deliveries", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("subscription_id", sa.String(36), nullable=False, index=True),
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("resources", sa.Text, nullable=False),  # JSON list of {type, id, labels}
+    # pending | sending | sent | failed | withheld (a decision said no, or nothing left to tell)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("ledger_seq", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("subscription_id", "event_id", name="uq_subscription_deliveries_event"),
+)

@@ -13,7 +13,7 @@ from services.common.outbox import ParkedEvents
 from services.exchange.adapters.report_measures import report_measures
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
-from services.exchange.entrypoints import departments, equity, patient, reports, staff
+from services.exchange.entrypoints import departments, equity, patient, reports, staff, subscriptions
 from services.exchange.entrypoints.worker import consumer_specs
 from services.exchange.service_layer import measures as human_measures
 
@@ -24,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     test_config = test_config or {}
     settings = test_config.get("settings") or load_settings("exchange")
     exchange = bootstrap(settings, test_config.get("engine"), test_config.get("consent"),
-                         test_config.get("records"))
+                         test_config.get("records"), hook=test_config.get("hook"))
     app = service_app(__name__, settings, {
         "database": lambda: ping(exchange.engine),
         "broker": lambda: broker_reachable(settings.kafka_bootstrap),
@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     equity.register(app)
     staff.register(app)
     reports.register(app)
+    subscriptions.register(app)
     measures.providers(app).append(measures.Cached(report_measures(exchange.engine, lambda: exchange.flow.clock())))
     tracing.trace_app(app)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 from services.common import directory, kafka
 from services.common.config import load_settings
@@ -36,6 +37,16 @@ def flow_handlers(exchange: Exchange) -> dict:
             "phr.records.fetched": exchange.flow.on_fetched}
 
 
+def records_handlers(exchange: Exchange) -> dict:
+    """The records consumer's routing table: the patient index, and in the same transaction the
+    deliveries each subscription is owed for an import."""
+    def imported(work, event: dict) -> None:
+        HANDLERS["phr.records.imported"](work, event)
+        exchange.subscriptions.on_imported(work, event)
+
+    return {**HANDLERS, "phr.records.imported": imported}
+
+
 def directory_handlers(exchange: Exchange) -> dict:
     """The directory consumer's routing table: keep each department's entry, and in the same
     transaction deny the pending requests of a department that was disabled and keep its webhook
@@ -61,7 +72,7 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.notify", engine, processed_events,
             receipts.notify_handlers(exchange.receipts, NOTIFY_HANDLERS), dead_letters)),
         ConsumerSpec(RECORDS_GROUP, ["phr.records.v1"], IdempotentConsumer(
-            "exchange.records-index", engine, processed_events, HANDLERS, dead_letters)),
+            "exchange.records-index", engine, processed_events, records_handlers(exchange), dead_letters)),
         ConsumerSpec(EQUITY_GROUP, EQUITY_TOPICS, IdempotentConsumer(
             "exchange.equity", engine, processed_events, EQUITY_HANDLERS, dead_letters)),
         ConsumerSpec(DIRECTORY_GROUP, [directory.TOPIC], IdempotentConsumer(
@@ -82,7 +93,7 @@ def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5)
         stop.wait(every)
 
 
-def deliver_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
+def deliver_webhooks_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
     """Try due webhook deliveries (revocation receipts) until STOP."""
     connect, sender = connections(exchange.engine), HttpSender()
     while not stop.is_set():
@@ -93,6 +104,24 @@ def deliver_forever(exchange: Exchange, stop: threading.Event, every: float = 0.
         stop.wait(every)
 
 
+def deliver_subscriptions_forever(exchange: Exchange, stop: threading.Event, every: float = 0.1,
+                    prune_every: float = 3600.0) -> None:
+    """Send due subscription notifications until STOP (service_layer/subscriptions.py), and
+    delete finished deliveries' rows once they are old (hourly)."""
+    connect, pruned = connections(exchange.engine), 0.0
+    while not stop.is_set():
+        try:
+            busy = exchange.subscriptions.deliver_due(connect)
+            if time.monotonic() - pruned > prune_every:
+                exchange.subscriptions.prune(connect)
+                pruned = time.monotonic()
+        except Exception as exc:  # database away: try again on the next round
+            log.warning("subscription deliveries paused: %s", exc)
+            busy = 0
+        if not busy:
+            stop.wait(every)
+
+
 class ExchangeWorker(Worker):
     """The common worker plus the sweeper and webhook delivery threads."""
 
@@ -101,7 +130,10 @@ class ExchangeWorker(Worker):
     def extra_threads(self) -> list[threading.Thread]:
         return [threading.Thread(target=sweep_forever, args=(self.exchange, self.stop), name="sweeper",
                                  daemon=True),
-                threading.Thread(target=deliver_forever, args=(self.exchange, self.stop), name="webhooks",
+                threading.Thread(target=deliver_webhooks_forever, args=(self.exchange, self.stop),
+                                 name="webhooks", daemon=True),
+                threading.Thread(target=deliver_subscriptions_forever, args=(self.exchange, self.stop),
+                                 name="subscriptions",
                                  daemon=True)]
 
 

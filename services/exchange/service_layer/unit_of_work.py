@@ -11,6 +11,7 @@ from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepa
                                                    SqlRequests)
 from services.exchange.adapters.receipt_repository import SqlNotices, SqlWebhooks
 from services.exchange.adapters.report_repository import SqlCorrectionRequests, SqlReports, SqlStaffCounts
+from services.exchange.adapters.subscription_repository import SqlSubscriptions
 from services.exchange.adapters.tables import outbox
 
 
@@ -34,6 +35,7 @@ class _OnConnection:
         self.corrections = SqlCorrectionRequests(conn)
         self.notices = SqlNotices(conn)
         self.webhooks = SqlWebhooks(conn)
+        self.subscriptions = SqlSubscriptions(conn)
 
     def publish(self, topic: str, event: dict, traceparent: str | None = None, created_at=None) -> None:
         """Queue EVENT in the outbox of this transaction, in the trace of TRACEPARENT (by default

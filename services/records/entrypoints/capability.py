@@ -4,7 +4,8 @@ Every ``/fhir`` route of the Flask app maps to one FHIR interaction (INTERACTION
 no row makes ``statement`` fail, so a route cannot be added without the statement saying so
 (tests/integration/test_records_capability_statement.py). Search parameters come from the
 search module that parses them. Consent is served by the consent service at the same origin
-(gateway/proxy/routes.py, UPSTREAMS), so it is listed here as CONSENT.
+(gateway/proxy/routes.py, UPSTREAMS), so it is listed here as CONSENT; so is the exchange's
+Subscription (SUBSCRIPTION).
 """
 from __future__ import annotations
 
@@ -39,6 +40,25 @@ OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-u
 #: The consent service's FHIR Consent search (services/consent, contracts/operations/consent.py).
 CONSENT = {"type": "Consent", "interaction": [{"code": "search-type"}],
            "searchParam": [{"name": "patient", "type": "reference"}]}
+#: The exchange's FHIR Subscription routes (services/exchange/entrypoints/subscriptions.py), served
+#: at the same origin (gateway/proxy/routes.py, UPSTREAMS): (method, Flask rule) -> interaction.
+#: tests/integration/test_records_capability_statement.py holds the exchange's /fhir routes to it.
+SUBSCRIPTION_INTERACTIONS = {
+    ("POST", "/fhir/Subscription"): "create",
+    ("GET", "/fhir/Subscription/<sub_id>"): "read",
+    ("GET", "/fhir/Subscription"): "search-type",
+    ("DELETE", "/fhir/Subscription/<sub_id>"): "delete",
+}
+#: R4 criteria-based rest-hook subscriptions with id-only notifications (README, "Subscriptions").
+SUBSCRIPTION = {"type": "Subscription",
+                "profile": "http://hl7.org/fhir/StructureDefinition/Subscription",
+                "documentation": "One patient's new or changed records of one type "
+                                 "(criteria Type?patient=Patient/id), rest-hook channel, id-only payload "
+                                 "(application/fhir+json with the backport-payload-content extension id-only) "
+                                 "or none. Notifications go out only while the patient's consent lets the "
+                                 "department see that type, and each is in the disclosure ledger.",
+                "interaction": [{"code": code} for code in dict.fromkeys(SUBSCRIPTION_INTERACTIONS.values())],
+                "searchParam": [{"name": "patient", "type": "reference"}, {"name": "_count", "type": "number"}]}
 
 
 class UndeclaredRoute(LookupError):
@@ -90,6 +110,7 @@ def statement(rules, issuer: str, includes: dict[str, list[str]], revincludes: d
                 entry["searchRevInclude"] = revincludes[rtype]
         resources.append(entry)
     resources.append(CONSENT)
+    resources.append(SUBSCRIPTION)
     resources.sort(key=lambda r: r["type"])
     base = issuer.rstrip("/")
     return {

@@ -126,24 +126,36 @@ def import_bundle(cmd: ImportBundle, uow, labeller: Labeller | None = None) -> d
         uow.resources.forget_tombstones(list(gone))
         uow.resources.add_all(new)
         uow.resources.replace_all(changed)
+        stored = {(r.resource_type, r.id): r for r in new + changed}
         for patient_id, items in plan.patients().items():
             # An entry whose ifNoneExist matched wrote nothing: it is not news (nor is a create
             # that matched, handlers.create_resource).
             written = [r.content for r in items if not r.reuse]
             if written:
-                _announce_import(uow, patient_id, cmd.custodian, written, now)
+                _announce_import(uow, patient_id, cmd.custodian, written, now,
+                                 [stored[key] for key in ((r.resource_type, r.id) for r in items) if key in stored])
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": responses}
 
 
-def _announce_import(uow, patient_id: str, custodian: str, contents: list[dict], now: datetime) -> None:
+def _announce_import(uow, patient_id: str, custodian: str, contents: list[dict], now: datetime,
+                     written: list[StoredResource]) -> None:
     """Queue phr.records.imported for what a write added to or changed in PATIENT_ID's record:
-    every write path (a transaction, a create, an update) tells the others the same way."""
+    every write path (a transaction, a create, an update) tells the others the same way.
+    WRITTEN are the versions it stored (an entry equal to what was held stores none): the event
+    names each (type, id and sensitivity labels), so that a subscription's notification can name
+    them and leave out those a consent keeps back (services/exchange/service_layer/subscriptions.py)."""
     types = Counter(c["resourceType"] for c in contents)
     uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, patient_id, {
         "patient": patient_id, "custodian": custodian,
         "resource_count": len(contents), "resource_types": dict(sorted(types.items())),
         "imported_at": now.isoformat(),
-        "demographics": demographics.of_import(contents)}))
+        "demographics": demographics.of_import(contents),
+        "resources": [written_item(r.resource_type, r.id, r.body()) for r in written]}))
+
+
+def written_item(resource_type: str, rid: str, content: dict) -> dict:
+    """One resource a write stored, as phr.records.imported names it."""
+    return {"type": resource_type, "id": rid, "labels": sorted(labels_of(content))}
 
 
 def create_resource(cmd: CreateResource, uow, labeller: Labeller | None = None) -> tuple[StoredResource, bool]:
@@ -207,7 +219,8 @@ def update_resource(cmd: UpdateResource, uow, labeller: Labeller | None = None) 
                                   stored=lambda pairs: set(uow.resources.get_many(pairs)))
         stored = store_update(uow, current, resource, datetime.now(timezone.utc), cmd.if_match)
         if stored is not current and stored.patient_id:
-            _announce_import(uow, stored.patient_id, cmd.custodian, [stored.body()], stored.last_updated)
+            _announce_import(uow, stored.patient_id, cmd.custodian, [stored.body()], stored.last_updated,
+                             [stored])
         if stored is not current:
             outcome = amendment_outcome(current.body(), stored.body(), cmd.custodian, stored.last_updated)
             if outcome is not None:

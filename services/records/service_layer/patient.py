@@ -18,6 +18,7 @@ from services.records.adapters.repository import SqlResourceRepository, StoredRe
 from services.records.domain import corrections as rules
 from services.records.domain import plain_language as pl
 from services.records.domain.bundle import validate_resource
+from services.records.service_layer.handlers import written_item
 
 SOURCE = "/services/records"
 TOPIC = "phr.records.v1"
@@ -323,7 +324,8 @@ def add_entry(cmd: AddEntry, uow, vocab: pl.Vocabulary, directory: Directory, la
         uow.publish(TOPIC, new_event("phr.records.imported", SOURCE, cmd.patient_id, {
             "patient": cmd.patient_id, "custodian": patient.custodian, "resource_count": 1,
             "resource_types": {"Observation": 1}, "imported_at": now.isoformat(),
-            "demographics": {}}))  # no Patient in this import: consumers keep what they knew
+            "demographics": {},  # no Patient in this import: consumers keep what they knew
+            "resources": [written_item("Observation", content["id"], content)]}))
     return pl.to_item(content, patient.custodian, lang.used, vocab, translator(lang.used),
                       department_names(directory, lang.used))
 

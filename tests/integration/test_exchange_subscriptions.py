@@ -1,0 +1,443 @@
+"""Consent-filtered subscriptions on a real database: the FHIR Subscription API of the exchange
+(with its refusals), and deliveries to a real HTTP receiver decided by the real consent service
+(in process, its own database)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from services.common.db import transaction
+from services.common.envelope import new_event
+from services.exchange.adapters.hooks import RestHook
+from services.exchange.adapters.peers import ConsentClient
+from services.exchange.adapters.tables import ledger, subscription_deliveries, subscriptions
+from services.exchange.domain.subscriptions import PAYLOAD_CONTENT, HostPolicy
+from services.exchange.service_layer import subscriptions as layer
+from services.exchange.service_layer.flow import connections
+from tests.support.hooks import Receiver
+
+PATIENT = "pat-sub-1"
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def subscription(endpoint: str, criteria: str = f"Observation?patient=Patient/{PATIENT}", **channel) -> dict:
+    return {"resourceType": "Subscription", "status": "requested", "reason": "New lab results for follow-up",
+            "criteria": criteria,
+            "channel": {"type": "rest-hook", "endpoint": endpoint, "payload": "application/fhir+json",
+                        "_payload": {"extension": [{"url": PAYLOAD_CONTENT, "valueCode": "id-only"}]},
+                        **channel}}
+
+
+# -- the API --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def api(service_apps, database_url):
+    return service_apps.exchange(database_url, subscription_endpoint_allow=("127.0.0.1",))
+
+
+def _problem(resp) -> bool:
+    """A problem+json body, or (on /fhir, as the client asked) the same as application/fhir+json."""
+    return resp.content_type.split(";")[0] in ("application/problem+json", "application/fhir+json")
+
+
+def _count(engine, table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def _create(client, mint, body, dept="cardiology", scope="system/Subscription.cd system/*.rs"):
+    return client.post("/fhir/Subscription", json=body, headers={**mint.department(dept, scope), **FHIR})
+
+
+def test_a_department_subscribes_reads_searches_and_deletes_its_own(api, mint):
+    client, _engine = api
+    me = mint.department("cardiology", "system/Subscription.cd system/*.rs")
+    # Made whether or not the patient shares with cardiology (nothing goes out without a permit).
+    created = _create(client, mint, subscription("http://127.0.0.1:9/hook", header=["Authorization: Bearer s3cret"]))
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert created.content_type == "application/fhir+json" and body["status"] == "active"
+    assert created.headers["Location"].endswith(f"/fhir/Subscription/{body['id']}")
+    assert body["channel"]["header"] == ["Authorization: ***"], "a receiver's secret is never shown back"
+    assert "s3cret" not in created.get_data(as_text=True)
+    read = client.get(f"/fhir/Subscription/{body['id']}", headers=me)
+    assert read.status_code == 200 and read.get_json()["criteria"] == f"Observation?patient=Patient/{PATIENT}"
+    found = client.get(f"/fhir/Subscription?patient=Patient/{PATIENT}", headers=me).get_json()
+    assert found["type"] == "searchset" and [e["resource"]["id"] for e in found["entry"]] == [body["id"]]
+    assert client.delete(f"/fhir/Subscription/{body['id']}", headers=me).status_code == 204
+    assert client.get(f"/fhir/Subscription/{body['id']}", headers=me).status_code == 404
+    assert client.get("/fhir/Subscription", headers=me).get_json()["total"] == 0
+
+
+def test_another_departments_subscription_is_not_found_to_read_or_delete(api, mint):
+    client, _engine = api
+    sub_id = _create(client, mint, subscription("http://127.0.0.1:9/hook")).get_json()["id"]
+    other = mint.department("emergency", "system/Subscription.cd system/*.rs")
+    for resp in (client.get(f"/fhir/Subscription/{sub_id}", headers=other),
+                 client.delete(f"/fhir/Subscription/{sub_id}", headers=other)):
+        assert resp.status_code == 404 and resp.get_json()["resourceType"] == "OperationOutcome"
+    assert client.get("/fhir/Subscription", headers=other).get_json()["total"] == 0
+    mine = client.get(f"/fhir/Subscription/{sub_id}", headers=mint.department("cardiology", "system/*.rs"))
+    assert mine.status_code == 200 and mine.get_json()["status"] == "active"
+
+
+@pytest.mark.parametrize("who", ["no scope", "read only", "a patient's app"])
+def test_without_the_scope_or_as_a_patient_nothing_is_made(api, mint, who):
+    client, engine = api
+    headers = {"no scope": mint.department("cardiology", "system/Exchange.cr"),
+               "read only": mint.department("cardiology", "system/*.rs"),
+               "a patient's app": mint.patient(PATIENT, scope="patient/*.cruds")}[who]
+    resp = client.post("/fhir/Subscription", json=subscription("http://127.0.0.1:9/hook"),
+                       headers={**headers, **FHIR})
+    assert resp.status_code == 403 and _problem(resp)
+    assert _count(engine, subscriptions) == 0
+
+
+def test_without_a_token_nothing_is_made(api):
+    client, engine = api
+    assert client.post("/fhir/Subscription", json=subscription("http://127.0.0.1:9/hook"),
+                       headers=FHIR).status_code == 401
+    assert _count(engine, subscriptions) == 0
+
+
+BAD = {
+    "another resource": ({"resourceType": "Patient"}, "Subscription.resourceType"),
+    "no reason": ({"reason": ""}, "Subscription.reason"),
+    "criteria on two params": ({"criteria": f"Observation?patient={PATIENT}&code=1234"}, "Subscription.criteria"),
+    "criteria without patient": ({"criteria": "Observation?code=1234"}, "Subscription.criteria"),
+    "criteria on an unknown type": ({"criteria": f"Spaceship?patient={PATIENT}"}, "Subscription.criteria"),
+    "criteria on a bad id": ({"criteria": "Observation?patient=Patient/../x"}, "Subscription.criteria"),
+    "a websocket channel": ({"channel": {"type": "websocket", "endpoint": "ws://127.0.0.1:9/"}},
+                            "Subscription.channel.type"),
+    "no channel": ({"channel": None}, "Subscription.channel"),
+    "full resources": ({"channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook",
+                                    "payload": "application/fhir+json",
+                                    "_payload": {"extension": [{"url": PAYLOAD_CONTENT,
+                                                                "valueCode": "full-resource"}]}}},
+                       "Subscription.channel.payload"),
+    "an xml payload": ({"channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook",
+                                    "payload": "application/fhir+xml"}}, "Subscription.channel.payload"),
+    "a reserved header": ({"channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook",
+                                       "header": ["Host: elsewhere"]}}, "Subscription.channel.header[0]"),
+    "an end without a zone": ({"end": "2030-01-01T00:00:00"}, "Subscription.end"),
+}
+ENDPOINTS = {
+    "ftp": "ftp://127.0.0.1/hook",
+    "no scheme": "127.0.0.1:9/hook",
+    "credentials in the URL": "http://user:pass@127.0.0.1:9/hook",
+    "a private network not allowed": "http://10.0.0.1/hook",
+    "cloud metadata": "http://169.254.169.254/latest/meta-data/",
+    "ipv6 loopback": "http://[::1]:9/hook",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_a_wrong_subscription_is_a_422_operation_outcome_naming_the_element(api, mint, case):
+    client, engine = api
+    change, expression = BAD[case]
+    resp = _create(client, mint, {**subscription("http://127.0.0.1:9/hook"), **change})
+    body = resp.get_json()
+    assert resp.status_code == 422 and _problem(resp), body
+    assert body["resourceType"] == "OperationOutcome"
+    assert expression in [e for issue in body["issue"] for e in issue["expression"]]
+    assert _count(engine, subscriptions) == 0
+
+
+@pytest.mark.parametrize("case", sorted(ENDPOINTS))
+def test_an_endpoint_that_is_not_http_or_points_inside_is_refused(api, mint, case):
+    client, engine = api
+    resp = _create(client, mint, subscription(ENDPOINTS[case]))
+    assert resp.status_code == 422, resp.get_json()
+    assert "Subscription.channel.endpoint" in [e for i in resp.get_json()["issue"] for e in i["expression"]]
+    assert _count(engine, subscriptions) == 0
+
+
+def test_an_endpoint_at_one_of_the_platforms_own_services_is_refused_even_on_an_allowed_address(api, mint):
+    client, engine = api
+    settings = client.application.config["SETTINGS"]
+    for name in ("gateway", "consent", "records", "exchange"):
+        resp = _create(client, mint, subscription(settings.peers[name] + "/anything"))
+        assert resp.status_code == 422, (name, resp.get_json())
+    assert _count(engine, subscriptions) == 0
+
+
+def test_an_oversized_or_malformed_body_is_refused_and_nothing_is_made(api, mint):
+    client, engine = api
+    headers = {**mint.department("cardiology", "system/Subscription.cd"), **FHIR}
+    big = {**subscription("http://127.0.0.1:9/hook"), "reason": "x" * (70 * 1024)}
+    too_large = client.post("/fhir/Subscription", data=json.dumps(big), headers=headers)
+    assert too_large.status_code == 413 and _problem(too_large)
+    broken = client.post("/fhir/Subscription", data=b"{not json", headers=headers)
+    assert broken.status_code == 400 and broken.get_json()["resourceType"] == "OperationOutcome"
+    listed = client.post("/fhir/Subscription", json=[subscription("http://127.0.0.1:9/hook")], headers=headers)
+    assert listed.status_code == 422
+    assert _count(engine, subscriptions) == 0
+
+
+def test_a_search_with_other_parameters_or_a_bad_count_is_a_400(api, mint):
+    client, _engine = api
+    me = mint.department("cardiology", "system/*.rs")
+    assert client.get("/fhir/Subscription?status=active", headers=me).status_code == 400
+    assert client.get("/fhir/Subscription?_count=0", headers=me).status_code == 400
+    assert client.get("/fhir/Subscription?_count=abc", headers=me).status_code == 400
+
+
+# -- deliveries, decided by the real consent service --------------------------------------------
+
+class _Answer:
+    def __init__(self, resp):
+        self.status_code, self.text, self._json = resp.status_code, resp.get_data(as_text=True), resp.get_json()
+
+    def json(self):
+        return self._json
+
+
+class InProcess:
+    """A requests-like session that sends to a Flask app's test client (no sockets)."""
+
+    def __init__(self, client):
+        self.client, self.lock = client, threading.Lock()
+
+    def post(self, url, json=None, headers=None, timeout=None):
+        with self.lock:
+            return _Answer(self.client.post("/" + url.split("/", 3)[3], json=json, headers=headers))
+
+
+@pytest.fixture
+def world(service_apps, database_url, mint, receiver):
+    consent = service_apps.consent(decision_clients=("exchange-service",)).client
+    token = mint.token(scope="system/Consent.r", sub="exchange-service", client_id="exchange-service")
+    decisions = ConsentClient("http://consent.invalid", lambda: token, session=InProcess(consent))
+    exchange = service_apps.exchange(database_url, consent=decisions, subscription_endpoint_allow=("127.0.0.1",))
+    patient = mint.patient(PATIENT, scope="patient/Consent.cruds patient/*.rs", sub="acc-1")
+    return consent, exchange, patient
+
+
+def _grant(consent, patient, classes=("Observation",)) -> str:
+    granted = consent.post("/patient/v1/consents", headers=patient, json={
+        "grantee": "cardiology", "purposes": ["TREAT"], "classes": list(classes)})
+    assert granted.status_code == 201, granted.get_json()
+    return granted.get_json()["id"]
+
+
+def _subscribe(exchange, mint, url, **channel) -> str:
+    resp = _create(exchange.client, mint, subscription(url, **channel))
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def _imported(exchange, *resources) -> dict:
+    """Hand the exchange a phr.records.imported as its records consumer would."""
+    event = new_event("phr.records.imported", "/services/records", PATIENT, {
+        "patient": PATIENT, "custodian": "primary-care", "resource_count": len(resources),
+        "resource_types": {"Observation": len(resources)}, "imported_at": "2026-12-06T07:00:00+00:00",
+        "demographics": {}, "resources": [{"type": t, "id": i, "labels": list(labels)} for t, i, labels in resources]})
+    with transaction(exchange.engine) as conn:
+        exchange.service.subscriptions.on_imported(conn, event)
+    return event
+
+
+def _deliver(exchange) -> int:
+    return exchange.service.subscriptions.deliver_due(connections(exchange.engine))
+
+
+def _deliveries(exchange) -> list:
+    with exchange.engine.connect() as conn:
+        return conn.execute(sa.select(subscription_deliveries)).all()
+
+
+def _ledger(exchange) -> list[dict]:
+    with exchange.engine.connect() as conn:
+        return [json.loads(r.entry) for r in conn.execute(sa.select(ledger.c.entry).order_by(ledger.c.seq))]
+
+
+def test_under_consent_the_endpoint_gets_the_new_ids_only_and_the_ledger_names_them(world, mint, receiver):
+    consent, exchange, patient = world
+    consent_id = _grant(consent, patient)
+    sub_id = _subscribe(exchange, mint, receiver.url, header=["Authorization: Bearer s3cret"])
+    _imported(exchange, ("Observation", "obs-1", ()), ("Observation", "obs-2", ()), ("Condition", "c-1", ()))
+    _deliver(exchange)
+    [got] = receiver.got
+    assert got["headers"]["Authorization"] == "Bearer s3cret" and got["path"] == "/hook"
+    assert got["headers"]["Content-Type"] == "application/fhir+json"
+    bundle = got["body"]
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "history"
+    status = {p["name"]: p for p in bundle["entry"][0]["resource"]["parameter"]}
+    assert status["subscription"]["valueReference"]["reference"].endswith(f"/Subscription/{sub_id}")
+    assert status["type"]["valueCode"] == "event-notification"
+    assert receiver.ids() == ["obs-1", "obs-2"]
+    assert all("resource" not in e for e in bundle["entry"][1:]), "ids only, never the content"
+    [entry] = _ledger(exchange)
+    assert entry["recipient"] == "cardiology" and entry["channel"] == "subscription"
+    assert entry["consent_id"] == consent_id and entry["outcome"] == "delivered"
+    assert entry["resources"] == ["Observation/obs-1", "Observation/obs-2"] and entry["subscription_id"] == sub_id
+    assert [d.status for d in _deliveries(exchange)] == ["sent"]
+    # The patient reads it like any other release, in words.
+    seen = exchange.client.get("/patient/v1/disclosures", headers=mint.patient(PATIENT, scope="patient/*.rs"))
+    assert seen.status_code == 200 and seen.get_json()["items"][0]["recipient"]["department"] == "cardiology"
+
+
+def test_the_same_import_event_twice_owes_one_notification(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    event = _imported(exchange, ("Observation", "obs-1", ()))
+    with transaction(exchange.engine) as conn:
+        exchange.service.subscriptions.on_imported(conn, event)
+    _deliver(exchange)
+    _deliver(exchange)
+    assert len(receiver.got) == 1 and len(_ledger(exchange)) == 1
+
+
+def test_without_consent_nothing_is_sent_nor_written(world, mint, receiver):
+    _consent, exchange, _patient = world
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []
+    assert [(d.status, d.outcome) for d in _deliveries(exchange)] == [("withheld", "no-consent")]
+
+
+def test_a_consent_to_other_kinds_of_record_sends_nothing(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient, classes=("Condition",))
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []
+
+
+def test_the_id_of_a_sensitive_record_the_consent_keeps_back_is_not_sent(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)  # does not name PSY
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()), ("Observation", "obs-psy", ("PSY",)))
+    _imported(exchange, ("Observation", "obs-psy-2", ("PSY",)))
+    _deliver(exchange)
+    assert receiver.ids() == ["obs-1"] and len(receiver.got) == 1
+    [entry] = _ledger(exchange)
+    assert "PSY" in entry["redacted_labels"] and entry["redacted_count"] == 1
+    assert sorted((d.status, d.outcome) for d in _deliveries(exchange)) == [("sent", "delivered"),
+                                                                          ("withheld", "nothing-to-tell")]
+
+
+def test_after_the_revoke_returned_nothing_more_is_sent(world, mint, receiver):
+    consent, exchange, patient = world
+    consent_id = _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    started = time.monotonic()
+    assert consent.delete(f"/patient/v1/consents/{consent_id}", headers=patient).status_code == 200
+    assert time.monotonic() - started >= 0.3, "the revoke answers only after its settle time"
+    _imported(exchange, ("Observation", "obs-2", ()))
+    _deliver(exchange)
+    assert receiver.ids() == ["obs-1"] and len(_ledger(exchange)) == 1
+
+
+def test_a_permit_that_came_too_late_to_act_on_sends_nothing_and_asks_again(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    subs = exchange.service.subscriptions
+    ticks = iter([0.0, 10.0])  # the question sent at 0 s, the check after the permit at 10 s
+    subs.monotonic = lambda: next(ticks)
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []
+    assert [(d.status, d.outcome) for d in _deliveries(exchange)] == [("pending", "permit-too-late")]
+    subs.monotonic = time.monotonic
+    _deliver(exchange)
+    assert receiver.ids() == ["obs-1"]
+
+
+def test_an_endpoint_that_refuses_is_tried_again_and_each_attempt_is_in_the_ledger(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    receiver.status = 503
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    [d] = _deliveries(exchange)
+    assert (d.status, d.outcome, d.http_status) == ("pending", "not-accepted", 503)
+    assert [e["outcome"] for e in _ledger(exchange)] == ["not-accepted"], "the ids left: it is a disclosure"
+    receiver.status = 200
+    with transaction(exchange.engine) as conn:  # due now rather than after the back-off
+        conn.execute(subscription_deliveries.update().values(next_attempt_at=sa.func.now()))
+    _deliver(exchange)
+    assert [e["outcome"] for e in _ledger(exchange)] == ["not-accepted", "delivered"]
+    assert len(receiver.got) == 2
+
+
+def test_a_name_that_resolves_inside_at_delivery_time_is_refused(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url.replace("127.0.0.1", "localhost"))
+    # The policy at delivery no longer allows 127.0.0.1 (as a public name now resolving inside).
+    exchange.service.subscriptions.hook = RestHook(HostPolicy())
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []
+    assert [(d.status, d.outcome) for d in _deliveries(exchange)] == [("failed", "endpoint-refused")]
+
+
+def test_a_deleted_subscription_gets_nothing_more(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    sub_id = _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    assert exchange.client.delete(f"/fhir/Subscription/{sub_id}",
+                                  headers=mint.department("cardiology", "system/Subscription.cd")).status_code == 204
+    _imported(exchange, ("Observation", "obs-2", ()))
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []
+
+
+def test_a_subscription_past_its_end_gets_nothing(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    resp = _create(exchange.client, mint, {**subscription(receiver.url), "end": "2020-01-01T00:00:00Z"})
+    assert resp.status_code == 201, resp.get_json()
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    assert receiver.got == [] and _ledger(exchange) == []
+
+
+def test_a_department_holds_a_bounded_number_of_subscriptions(api, mint, monkeypatch):
+    client, engine = api
+    monkeypatch.setattr(layer, "MAX_PER_DEPARTMENT", 2)
+    for _ in range(2):
+        assert _create(client, mint, subscription("http://127.0.0.1:9/hook")).status_code == 201
+    refused = _create(client, mint, subscription("http://127.0.0.1:9/hook"))
+    assert refused.status_code == 409 and refused.get_json()["resourceType"] == "OperationOutcome"
+    assert _create(client, mint, subscription("http://127.0.0.1:9/hook"), dept="emergency").status_code == 201
+    assert _count(engine, subscriptions) == 3
+
+
+def test_finished_deliveries_are_deleted_after_a_while_and_their_ledger_entries_stay(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    _deliver(exchange)
+    svc = exchange.service.subscriptions
+    assert svc.prune(connections(exchange.engine)) == 0, "a fresh one is kept"
+    real = svc.clock
+    svc.clock = lambda: real() + layer.KEEP_DELIVERIES + timedelta(minutes=1)
+    try:
+        assert svc.prune(connections(exchange.engine)) == 1
+    finally:
+        svc.clock = real
+    assert _deliveries(exchange) == [] and len(_ledger(exchange)) == 1
