@@ -14,7 +14,7 @@ OLD_CONSOLE = "openid fhirUser offline_access user/Exchange.cr user/AuditEvent.r
 def test_an_upgraded_console_client_may_read_the_notices_and_others_are_untouched(tmp_path):
     rows = {"phr-console": ("portal", OLD_CONSOLE),
             "cardiology": ("department", "system/*.rs system/Exchange.cr system/Consent.r")}
-    after = scopes_after_upgrade(tmp_path, "0017_custodian_delete_scope", rows, to="0019_department_webhooks")
+    after = scopes_after_upgrade(tmp_path, "0018_subscription_scope", rows, to="0019_department_webhooks")
     assert after["phr-console"] == OLD_CONSOLE + " user/Communication.rs"
     assert after["cardiology"] == rows["cardiology"][1]
 
