@@ -10,7 +10,10 @@ from services.common.config import Settings
 from services.common.db import make_engine
 from services.common.directory import Directory, sql_loader
 from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
+from services.exchange.adapters.senders import NotConfigured, SmtpSender, WebhookSmsSender
 from services.exchange.adapters.tables import departments
+from services.exchange.domain.notices import EMAIL, SMS, Backoff
+from services.exchange.service_layer.delivery import Deliverer
 from services.exchange.service_layer.flow import Flow
 from services.exchange.service_layer.unit_of_work import SqlUnitOfWork
 
@@ -25,6 +28,8 @@ class Exchange:
     consent: object  # ConsentClient: decisions for the worker (service token) and for downloads
     records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
     directory: Directory  # the departments: who may call, and their names in each language
+    notice_senders: dict  # channel -> sender (adapters/senders.py): notices and address codes
+    deliverer: Deliverer  # sends due notice deliveries (the worker's delivery thread)
 
     def uow(self, write: bool = True) -> SqlUnitOfWork:
         """Start a unit of work."""
@@ -42,8 +47,17 @@ def service_token(settings: Settings):
     return ServiceToken(f"{settings.peers['gateway']}/oauth/token", settings.client_id, settings.client_secret)
 
 
+def notice_senders(settings: Settings) -> dict:
+    """The email and text message senders the settings name (one that is not set makes every
+    delivery by it wait until it is)."""
+    email = SmtpSender(settings.smtp_url, settings.notify_from) if settings.smtp_url else NotConfigured("SMTP_URL")
+    sms = (WebhookSmsSender(settings.sms_webhook_url, settings.sms_webhook_token) if settings.sms_webhook_url
+           else NotConfigured("SMS_WEBHOOK_URL"))
+    return {EMAIL: email, SMS: sms}
+
+
 def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, records=None,
-              deadline: float = 120.0, fetch_wait: float = 5.0) -> Exchange:
+              deadline: float = 120.0, fetch_wait: float = 5.0, senders: dict | None = None) -> Exchange:
     """Build the dependencies from SETTINGS; a test may pass the ENGINE, CONSENT and RECORDS to use.
 
     The process's one Directory reads the service's copy of the departments (kept by the
@@ -53,4 +67,8 @@ def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, re
     consent = consent or ConsentClient(settings.peers["consent"], service_token(settings))
     records = records or RecordsClient(settings.peers["records"])
     flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
-    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)))
+    senders = senders or notice_senders(settings)
+    deliverer = Deliverer(senders, Backoff(settings.notify_retry_first_seconds, settings.notify_retry_longest_seconds,
+                                           settings.notify_max_attempts), settings.portal_url)
+    return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)),
+                    senders, deliverer)

@@ -86,10 +86,21 @@ def notification(row: Notification, lang: str, names: w.Names) -> dict:
             "message": w.t(message, lang, **values), "date": w.long_date(row.created_at, lang)}
 
 
+def delivered(deliveries: list, lang: str) -> dict:
+    """How a notice reached the person beyond the app, item by item and in one sentence."""
+    items = [{"channel": d.channel, "status": d.status, "attempts": d.attempts,
+              "text": w.t(w.DELIVERY_TEXT[(d.channel, d.status)], lang)} for d in deliveries]
+    summary = " ".join(i["text"] for i in items) or w.t(w.IN_APP_ONLY, lang)
+    return {"delivery": items, "delivery_text": summary}
+
+
 @blp.get("/patient/v1/notifications")
 def list_notifications():
     patient, language = _patient("Communication")
     limit, offset = page_args("notifications")
     rows, more = queries.notifications(service().uow(write=False), patient, limit, offset)
+    deliveries = queries.deliveries(service().uow(write=False), [r.id for r in rows])
     names = service().directory.name
-    return _page("notifications", [notification(r, language.used, names) for r in rows], more, offset, language)
+    items = [{**notification(r, language.used, names), **delivered(deliveries.get(r.id, []), language.used)}
+             for r in rows]
+    return _page("notifications", items, more, offset, language)

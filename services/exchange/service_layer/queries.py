@@ -44,3 +44,9 @@ def notifications(uow, patient: str, limit: int, offset: int) -> tuple[list[Noti
     """Return one page of PATIENT's notifications (newest first) and whether more follow."""
     with uow:
         return uow.notifications.for_patient(patient, limit, offset)
+
+
+def deliveries(uow, notification_ids: list[str]) -> dict:
+    """Each notification's deliveries outside the app ({notification id: [Delivery]})."""
+    with uow:
+        return uow.notices.for_notifications(notification_ids)

@@ -9,6 +9,7 @@ from services.common.outbox import enqueue
 from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepartments, SqlEquityProjection,
                                                    SqlLedger, SqlMeasures, SqlNotifications, SqlPatientIndex,
                                                    SqlRequests)
+from services.exchange.adapters.notice_repository import SqlNotices
 from services.exchange.adapters.report_repository import SqlCorrectionRequests, SqlReports, SqlStaffCounts
 from services.exchange.adapters.tables import outbox
 
@@ -31,6 +32,7 @@ class _OnConnection:
         self.reports = SqlReports(conn)
         self.staff_counts = SqlStaffCounts(conn)
         self.corrections = SqlCorrectionRequests(conn)
+        self.notices = SqlNotices(conn)
 
     def publish(self, topic: str, event: dict, traceparent: str | None = None, created_at=None) -> None:
         """Queue EVENT in the outbox of this transaction, in the trace of TRACEPARENT (by default
