@@ -102,11 +102,11 @@ class SmtpSender:
         domain = self.sender.rpartition("@")[2] or "localhost"
         # The same Message-ID on every try of one delivery, so a receiving server can drop a copy.
         mail["Message-ID"] = f"<{message.id}@{domain}>"
-        mail["Content-Language"] = message.language
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
         mail.set_content(message.text)
         if message.html:
             mail.add_alternative(message.html, subtype="html")
+        mail["Content-Language"] = message.language  # RFC 3282; after set_content, which clears Content-*
         return mail
 
 
