@@ -126,3 +126,13 @@ class SmsReceiver:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def notice_env(mail: MailServer, sms: SmsReceiver) -> dict[str, str]:
+    """A stack's settings that send its notices to MAIL and SMS and try again quickly: the first
+    retry after 0.2 s, then every second at most, for up to 600 tries (about ten minutes). With
+    the defaults (5 s doubling to 30 min, 60 tries) the same outage would be survived alike, only
+    slower to test."""
+    return {"SMTP_URL": mail.url, "NOTIFY_FROM": "notices@phr.example.org", "SMS_WEBHOOK_URL": sms.url,
+            "NOTIFY_RETRY_FIRST_SECONDS": "0.2", "NOTIFY_RETRY_LONGEST_SECONDS": "1",
+            "NOTIFY_MAX_ATTEMPTS": "600"}
