@@ -1,5 +1,5 @@
 """A person's choices of how notices reach them outside the app, and their addresses
-(docs/architecture.md, "Notices outside the app"). Every notice stays in the in-app list."""
+(README, "Notices by email and text message"). Every notice stays in the in-app list."""
 from marshmallow import Schema, fields, validate
 
 from contracts.schemas.patient_facing import LanguageBlockSchema
