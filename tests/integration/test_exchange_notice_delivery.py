@@ -1,5 +1,6 @@
 """Notices outside the app: addresses proved with a code, a channel per topic, and delivery by a
 real SMTP server (aiosmtpd) and a real webhook receiver, with retries and a record per attempt."""
+import datetime as dt
 import json
 import re
 import time
@@ -117,6 +118,9 @@ def test_a_spanish_patient_who_chose_email_gets_one_spanish_email_without_health
     assert (delivery.status, delivery.attempts, delivery.channel) == ("delivered", 1, "email")
     page = client.get("/patient/v1/notifications", headers=me).get_json()["items"]
     assert page[0]["delivery"][0]["status"] == "delivered" and page[0]["delivery_text"] == "Se le envió por correo electrónico."
+    # a caregiver reading the same list sees how it reached them: only in the app
+    caregiver = client.get("/patient/v1/notifications", headers=_me(mint, act={"sub": "c-9"})).get_json()["items"]
+    assert caregiver[0]["delivery"] == [] and caregiver[0]["delivery_text"] == "Se muestra solo aquí."
 
 
 def test_an_smtp_server_that_refuses_twice_gets_the_notice_on_the_third_try_and_only_once(world, mail, mint):
@@ -197,10 +201,26 @@ def test_a_wrong_code_is_refused_counted_and_after_five_even_the_right_one_fails
     assert client.post(url, json={"code": code}, headers=me).status_code == 422
     with world.engine.connect() as conn:
         assert conn.execute(sa.select(notice_contacts.c.verified_at)).scalar() is None
-    resent = client.post(f"{PATH}/addresses/{added.get_json()['id']}/resend", headers=me)
+    resend = f"{PATH}/addresses/{added.get_json()['id']}/resend"
+    too_soon = client.post(resend, headers=me)
+    assert too_soon.status_code == 429 and too_soon.headers["Retry-After"] == "60"
+    with world.engine.begin() as conn:  # as if the code had been sent two minutes ago
+        expires = conn.execute(sa.select(notice_contacts.c.code_expires_at)).scalar()
+        conn.execute(notice_contacts.update().values(code_expires_at=expires - dt.timedelta(minutes=2)))
+    resent = client.post(resend, headers=me)
     assert resent.status_code == 200
     fresh = _code(mail.wait_for("ana@example.org", 2)[-1].get_body(("plain",)).get_content())
     assert client.post(url, json={"code": fresh}, headers=me).status_code == 200
+
+
+def test_adding_the_same_kind_of_address_again_within_a_minute_sends_no_second_code(world, mail, mint):
+    client, me = world.client, _me(mint)
+    assert client.post(f"{PATH}/addresses", json={"channel": "email", "address": "ana@example.org"},
+                       headers=me).status_code == 201
+    again = client.post(f"{PATH}/addresses", json={"channel": "email", "address": "someone@example.org"}, headers=me)
+    assert again.status_code == 429 and again.headers["Content-Type"] == "application/problem+json"
+    assert [a["address"] for a in client.get(PATH, headers=me).get_json()["addresses"]] == ["ana@example.org"]
+    assert mail.to("someone@example.org") == []
 
 
 def test_another_person_cannot_see_confirm_or_remove_my_address(world, mail, mint):

@@ -37,6 +37,7 @@ DEFAULT_CHOICE = IN_APP
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 CODE_DIGITS, CODE_MINUTES, CODE_TRIES = 6, 15, 5
+CODE_GAP_SECONDS = 60  # one code per address and person a minute at most: no one is flooded with codes
 _EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
@@ -99,6 +100,13 @@ class Contact:
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
+
+    def code_sent_lately(self, now: datetime) -> bool:
+        """Whether a code went to this address less than CODE_GAP_SECONDS ago."""
+        if self.code_expires_at is None:
+            return False
+        sent = self.code_expires_at - timedelta(minutes=CODE_MINUTES)
+        return now - sent < timedelta(seconds=CODE_GAP_SECONDS)
 
     def code_matches(self, code: str, now: datetime) -> bool:
         """Whether CODE is this address's live code (not expired, tries left)."""

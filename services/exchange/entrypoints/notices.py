@@ -87,6 +87,12 @@ def _not_found() -> Problem:
                    next_step=N_("Go back to Notices and try again."))
 
 
+def _too_soon() -> Problem:
+    return Problem(429, N_("Too Many Requests"), N_("We sent a code a moment ago."),
+                   next_step=N_("Wait a minute for it. Then ask for a new one if it did not come."),
+                   headers={"Retry-After": str(n.CODE_GAP_SECONDS)})
+
+
 def _send_code(contact: n.Contact, code: str) -> None:
     """Send CODE to the address now, so the person can type it while the page is open."""
     try:
@@ -126,6 +132,8 @@ def add_address():
                                                 language.used, utc_now())
     except choices.Invalid as exc:
         raise _invalid(exc) from exc
+    except choices.TooSoon as exc:
+        raise _too_soon() from exc
     _send_code(contact, code)
     return jsonify(_address(contact, language.used)), 201
 
@@ -152,6 +160,8 @@ def resend_code(contact_id: str):
             contact, code = choices.new_code(uow, patient, person, contact_id, utc_now())
     except choices.NotYours as exc:
         raise _not_found() from exc
+    except choices.TooSoon as exc:
+        raise _too_soon() from exc
     if code:
         _send_code(contact, code)
     return jsonify(_address(contact, language.used))

@@ -1,7 +1,7 @@
 """Patient-facing exchange API: my disclosures and my notifications, in plain words."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, g, jsonify
 
 from services.common import i18n
 from services.common.auth import require_scope
@@ -100,7 +100,10 @@ def list_notifications():
     limit, offset = page_args("notifications")
     rows, more = queries.notifications(service().uow(write=False), patient, limit, offset)
     deliveries = queries.deliveries(service().uow(write=False), [r.id for r in rows])
+    # each reader sees how the notice reached them: the patient theirs, a caregiver their own
+    person = (g.claims.get("act") or {}).get("sub") or g.claims.get("sub")
     names = service().directory.name
-    items = [{**notification(r, language.used, names), **delivered(deliveries.get(r.id, []), language.used)}
+    items = [{**notification(r, language.used, names),
+              **delivered([d for d in deliveries.get(r.id, []) if d.person == person], language.used)}
              for r in rows]
     return _page("notifications", items, more, offset, language)

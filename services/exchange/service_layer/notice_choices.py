@@ -11,6 +11,10 @@ class NotYours(Exception):
     """No such address for this person."""
 
 
+class TooSoon(Exception):
+    """A code went to this address less than a minute ago."""
+
+
 class Invalid(Exception):
     """The input breaks a rule; FIELDS names where, REASON says which rule (a message key)."""
 
@@ -45,6 +49,8 @@ def add_address(uow, patient: str, person: str, channel: str, address: str, lang
     address = n.normalise(channel, address)
     if not n.valid_address(channel, address):
         raise Invalid("address", ["address"])
+    if any(c.channel == channel and c.code_sent_lately(now) for c in uow.notices.contacts(patient, person)):
+        raise TooSoon(channel)
     code = n.new_code()
     contact_id = uow.notices.put_contact(patient, person, channel, address, language, code,
                                          now + timedelta(minutes=n.CODE_MINUTES), now)
@@ -57,6 +63,8 @@ def new_code(uow, patient: str, person: str, contact_id: str, now: datetime) -> 
     contact = _mine(uow, patient, person, contact_id, lock=True)
     if contact.verified:
         return contact, ""
+    if contact.code_sent_lately(now):
+        raise TooSoon(contact.id)
     code = n.new_code()
     uow.notices.renew_code(contact.id, code, now + timedelta(minutes=n.CODE_MINUTES))
     return uow.notices.contact(contact.id), code
