@@ -271,3 +271,23 @@ def test_broken_and_oversized_bodies_are_refused_and_change_nothing(world, mint)
 def test_the_emergency_and_record_seen_topics_say_they_can_never_be_switched_off(world, mint):
     topics = world.client.get(PATH, headers=_me(mint)).get_json()["topics"]
     assert {t["topic"] for t in topics if t["always_in_app"]} == {"emergency", "record-seen"}
+
+
+def test_a_caregiver_the_patient_stopped_gets_no_more_notices(world, mail, mint):
+    client, caregiver = world.client, _me(mint, act={"sub": "c-9"})
+    _confirmed_email(client, mail, caregiver, address="carer@example.org")
+    assert client.put(PATH, json={"choices": {"emergency": "email"}}, headers=caregiver).status_code == 200
+    _break_glass(world, grant="g-1")
+    _relay_notices(world)
+    _sweep(world)
+    assert len(mail.wait_for("carer@example.org", 2)) == 2  # the code, then the first notice
+    consumer = IdempotentConsumer("exchange.delivery", world.engine, processed_events, DELIVERY_HANDLERS, Letters())
+    ended = new_event("phr.accounts.proxy-ended", "/gateway", "p-1", {
+        "patient": "p-1", "grant_id": "grant-1", "ended_at": "2026-03-02T00:00:00+00:00", "reason": "revoked",
+        "caregiver": "c-9"})
+    assert consumer.handle("phr.accounts.v1", json.dumps(ended).encode()) == "applied"
+    assert client.get(PATH, headers=caregiver).get_json()["addresses"] == []
+    _break_glass(world, grant="g-2")
+    _relay_notices(world)
+    _sweep(world, rounds=3)
+    assert len(mail.to("carer@example.org")) == 2

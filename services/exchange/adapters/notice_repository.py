@@ -94,6 +94,12 @@ class SqlNotices:
     def remove_contact(self, contact_id: str) -> None:
         self.conn.execute(K.delete().where(K.c.id == contact_id))
 
+    def forget_person(self, patient: str, person: str) -> None:
+        """Drop PERSON's addresses and choices for PATIENT (their pending deliveries then die
+        unsent: service_layer/delivery.py finds no address)."""
+        self.conn.execute(K.delete().where(K.c.patient == patient, K.c.person == person))
+        self.conn.execute(C.delete().where(C.c.patient == patient, C.c.person == person))
+
     # choices --------------------------------------------------------------------------------
     def choices(self, patient: str, person: str) -> dict[str, str]:
         rows = self.conn.execute(sa.select(C.c.topic, C.c.channel)

@@ -62,7 +62,7 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.directory", engine, processed_events, directory_handlers(exchange), dead_letters)),
         ConsumerSpec(STAFF_GROUP, ["phr.accounts.v1"], IdempotentConsumer(
             "exchange.staff", engine, processed_events, STAFF_HANDLERS, dead_letters)),
-        ConsumerSpec(DELIVERY_GROUP, ["phr.notify.v1"], IdempotentConsumer(
+        ConsumerSpec(DELIVERY_GROUP, ["phr.notify.v1", "phr.accounts.v1"], IdempotentConsumer(
             "exchange.delivery", engine, processed_events, DELIVERY_HANDLERS, dead_letters)),
     ]
 

@@ -102,7 +102,14 @@ def on_notify_added(work, event: dict) -> None:
                                  channel, contact, now)
 
 
-DELIVERY_HANDLERS = {"phr.notify.added": on_notify_added}
+def on_caregiver_ended(work, event: dict) -> None:
+    """A patient stopped a caregiver: no notice reaches the caregiver any more, by any channel."""
+    data = event["data"]
+    if data.get("caregiver"):
+        on(work).notices.forget_person(str(data["patient"]), str(data["caregiver"]))
+
+
+DELIVERY_HANDLERS = {"phr.notify.added": on_notify_added, "phr.accounts.proxy-ended": on_caregiver_ended}
 
 
 # --- sending ------------------------------------------------------------------------------------
