@@ -15,6 +15,7 @@ from tests.support.broker import Broker
 from tests.support.databases import (PostgresDatabases, create_postgres_database, drop_postgres_database,
                                      from_template, postgres_available)
 from tests.support.gateway import CHEAP_HASHES, ISSUER, Upstream
+from tests.support.mail import MailServer, SmsReceiver, notice_env
 from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
 
@@ -146,11 +147,26 @@ def engine(app):
     return app.extensions["gateway"].engine
 
 
+@pytest.fixture(scope="session")
+def mail():
+    """A real SMTP server (aiosmtpd) the shared stack sends its notices to."""
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sms():
+    """A real HTTP receiver of the stack's text messages (the generic webhook provider)."""
+    with SmsReceiver() as receiver:
+        yield receiver
+
+
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stack(request, tmp_path_factory):
+def stack(request, tmp_path_factory, mail, sms):
     """A running stack with the demo seeded, shared by the e2e and security modules that drive it
     over real HTTP; stopped (as by Ctrl-C) at the end. Tests that share it must not depend on
-    what the others did to the demo patients."""
+    what the others did to the demo patients. Its notices go to MAIL and SMS, tried again every
+    fraction of a second (tests/support/mail.py notice_env)."""
     urls = {}
     if request.param == "postgres":
         if not _pg_available():
@@ -160,7 +176,7 @@ def stack(request, tmp_path_factory):
         # Subscription notifications may reach the tests' own receivers on 127.0.0.1 (never the
         # stack's services: services/exchange/domain/subscriptions.py, HostPolicy).
         with Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), urls,
-                   extra_env={"SUBSCRIPTION_ENDPOINT_ALLOW": "127.0.0.1"}) as s:
+                   {**notice_env(mail, sms), "SUBSCRIPTION_ENDPOINT_ALLOW": "127.0.0.1"}) as s:
             yield s
     finally:
         for url in urls.values():

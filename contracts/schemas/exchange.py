@@ -139,6 +139,15 @@ class DisclosurePageSchema(Schema):
     language = fields.Nested(LanguageBlockSchema)
 
 
+class DeliverySchema(Schema):
+    """How a notice went out beyond the app: by email or text message, and whether it arrived."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(("email", "sms")))
+    status = fields.String(required=True, validate=validate.OneOf(("pending", "delivered", "dead")))
+    attempts = fields.Integer(required=True)
+    text = fields.String(required=True, metadata={"description": "How it went, in words."})
+
+
 class NotificationSchema(Schema):
     class Meta:
         unknown = INCLUDE
@@ -152,6 +161,9 @@ class NotificationSchema(Schema):
     title = fields.String(required=True)
     message = fields.String(required=True)
     date = fields.Nested(DisplayDateSchema, required=True)
+    delivery = fields.List(fields.Nested(DeliverySchema), metadata={
+        "description": "Each email or text message this notice was sent by (empty: in the app only)."})
+    delivery_text = fields.String(metadata={"description": "How the notice reached the person, in words."})
     told = fields.List(fields.Nested(lambda: ToldSchema()), metadata={
         "description": "A receipt (receipt-revoked, receipt-expired) only: each department told that "
                        "the consent ended, and when."})

@@ -54,8 +54,10 @@ from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
 
-# Asking the custodian to correct a record files a FHIR Task: a right apart from seeing.
-RIGHTS = {"view-records": "patient/*.rs", "manage-consents": "patient/Consent.cruds",
+# Asking the custodian to correct a record files a FHIR Task: a right apart from seeing. A caregiver
+# who sees the records also reads the notices, and so chooses how their own notices reach them
+# (patient/Communication.u: their own addresses and choices, services/exchange/entrypoints/notices.py).
+RIGHTS = {"view-records": "patient/*.rs patient/Communication.u", "manage-consents": "patient/Consent.cruds",
           "request-corrections": "patient/Task.c"}
 BASE_SCOPES = "openid offline_access"
 DEFAULT_YEARS, MAX_YEARS, ADULT_AGE = 1, 5, 18

@@ -182,7 +182,7 @@ class GrantStore(TableStore):
                              .values(revoked_at=ended))
                 self._event(conn, grant_id, patient, "revoked", "patient", actor)
                 if row["caregiver_account_id"]:  # an invite nobody joined never managed anything
-                    events.proxy_ended(conn, self.checker, patient, grant_id, ended)
+                    events.proxy_ended(conn, self.checker, patient, grant_id, ended, row["caregiver_account_id"])
             self.revoke_tokens(conn, grant_id)
             return conn.execute(sa.select(t.proxy_grants).where(c.id == grant_id)).mappings().first()
 

@@ -26,7 +26,7 @@ OVERSIGHT = "system/Equity.r"
 
 PORTAL_CLIENT_ID = "phr-portal"
 PORTAL_SCOPES = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds "
-                 "patient/Observation.c patient/Task.c patient/Report.c")
+                 "patient/Observation.c patient/Task.c patient/Report.c patient/Communication.u")
 
 #: The directory's administrators: register, read, change and list departments. Its context,
 #: ``admin``, is none of SMART's (patient, user, system), so no wildcard scope can cover it

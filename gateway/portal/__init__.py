@@ -36,7 +36,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.portal import console_reports  # noqa: F401  (anyone reports; quality triages)
     from gateway.portal.views import bp
     # The portal's request pages add their routes to the portal's blueprint (one module each).
-    from gateway.portal import apps, corrections, reports, sharing_requests  # noqa: F401
+    from gateway.portal import apps, corrections, notices, reports, sharing_requests  # noqa: F401
     from gateway.portal import page_answers  # noqa: F401  ("Was this page easy to understand?")
     from gateway.portal import console_pulse  # noqa: F401  (the staff's weekly pulse)
     from gateway.portal import console_measures  # noqa: F401  (quality's and privacy officers' dashboard)
@@ -82,6 +82,7 @@ def init_app(app: Flask, settings: Settings) -> None:
                 "can_records": can(RECORDS_SCOPE), "can_sharing": can(CONSENT_SCOPE),
                 "can_corrections": can("patient/Task.c") and can(RECORDS_SCOPE),
                 "can_report": can("patient/Report.c"),
+                "can_notices": can("patient/Communication.u") and can(RECORDS_SCOPE),
                 "can_caregivers": bool(tok) and not tok["act"] and can(CONSENT_SCOPE),
                 "can_apps": bool(tok) and not tok["act"] and can(CONSENT_SCOPE),
                 "here": request.path, "here_full": request.full_path.rstrip("?"),

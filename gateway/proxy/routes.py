@@ -17,6 +17,7 @@ from services.common import bodies
 #: Path prefix -> upstream service (a key of Settings.peers); longest prefix first.
 UPSTREAMS: list[tuple[str, str]] = [
     ("/patient/v1/notifications", "exchange"),
+    ("/patient/v1/notification-preferences", "exchange"),
     ("/patient/v1/disclosures", "exchange"),
     ("/patient/v1/reports", "exchange"),
     ("/patient/v1/amendments", "records"),
@@ -88,6 +89,14 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("POST", "/patient/v1/sharing-requests/{id}/decline", ("patient", "Consent", "c")),
     ("GET", "/patient/v1/disclosures", ("patient", "AuditEvent", "s")),
     ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
+    # how my notices reach me: reading them is reading notices; changing them is the person's own
+    # (patient/Communication.u: the portal, and a caregiver who may see the records)
+    ("GET", "/patient/v1/notification-preferences", ("patient", "Communication", "s")),
+    ("PUT", "/patient/v1/notification-preferences", ("patient", "Communication", "u")),
+    ("POST", "/patient/v1/notification-preferences/addresses", ("patient", "Communication", "u")),
+    ("POST", "/patient/v1/notification-preferences/addresses/{id}/verify", ("patient", "Communication", "u")),
+    ("POST", "/patient/v1/notification-preferences/addresses/{id}/resend", ("patient", "Communication", "u")),
+    ("DELETE", "/patient/v1/notification-preferences/addresses/{id}", ("patient", "Communication", "u")),
     # reports: a patient (or caregiver) reports a problem and follows their own
     ("POST", "/patient/v1/reports", ("patient", "Report", "c")),
     ("GET", "/patient/v1/reports", ("patient", "Report", "s")),

@@ -87,6 +87,20 @@ class Settings:
     # Exchange: addresses or networks (comma-separated) a subscription's rest-hook may reach
     # besides public ones (SUBSCRIPTION_ENDPOINT_ALLOW, e.g. 10.1.2.0/24 or 127.0.0.1).
     subscription_endpoint_allow: tuple[str, ...] = ()
+    # Notices outside the app (exchange; README, "Notices by email and text message"): the SMTP
+    # server (SMTP_URL, smtp:// or smtps://; unset: emails wait for one), the From address
+    # (NOTIFY_FROM), the text message webhook (SMS_WEBHOOK_URL, SMS_WEBHOOK_TOKEN), the portal's
+    # address the messages point to (PORTAL_URL, default the gateway's), and the retries: the
+    # first after NOTIFY_RETRY_FIRST_SECONDS, doubling up to NOTIFY_RETRY_LONGEST_SECONDS, dead
+    # after NOTIFY_MAX_ATTEMPTS tries (the defaults keep trying for about a day).
+    smtp_url: str | None = None
+    notify_from: str = "no-reply@localhost"
+    sms_webhook_url: str | None = None
+    sms_webhook_token: str | None = None
+    portal_url: str = ""
+    notify_retry_first_seconds: float = 5.0
+    notify_retry_longest_seconds: float = 1800.0
+    notify_max_attempts: int = 60
 
 
 def load_settings(service: str, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -125,6 +139,14 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         webhook_key_file=Path(env["PHR_WEBHOOK_KEY_FILE"]) if env.get("PHR_WEBHOOK_KEY_FILE") else None,
         revoke_settle_ms=int(env.get("CONSENT_REVOKE_SETTLE_MS", 300)),
         subscription_endpoint_allow=_names(env.get("SUBSCRIPTION_ENDPOINT_ALLOW") or ""),
+        smtp_url=env.get("SMTP_URL") or None,
+        notify_from=env.get("NOTIFY_FROM") or "no-reply@localhost",
+        sms_webhook_url=env.get("SMS_WEBHOOK_URL") or None,
+        sms_webhook_token=env.get("SMS_WEBHOOK_TOKEN") or None,
+        portal_url=(env.get("PORTAL_URL") or issuer).rstrip("/"),
+        notify_retry_first_seconds=float(env.get("NOTIFY_RETRY_FIRST_SECONDS", 5)),
+        notify_retry_longest_seconds=float(env.get("NOTIFY_RETRY_LONGEST_SECONDS", 1800)),
+        notify_max_attempts=int(env.get("NOTIFY_MAX_ATTEMPTS", 60)),
     )
     values.update(overrides)
     if values["webhook_key_file"] is None:  # beside the other keys, in the var/ of the overrides too

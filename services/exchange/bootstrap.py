@@ -11,9 +11,12 @@ from services.common.db import make_engine
 from services.common.directory import Directory, sql_loader
 from services.exchange.adapters.hooks import RestHook
 from services.exchange.adapters.peers import ConsentClient, PeerRefused, RecordsClient, ServiceToken
+from services.exchange.adapters.senders import NotConfigured, SmtpSender, WebhookSmsSender
 from services.exchange.adapters.tables import departments
 from services.exchange.adapters.webhooks import Signer
+from services.exchange.domain.notices import EMAIL, SMS, Backoff
 from services.exchange.domain.subscriptions import HostPolicy
+from services.exchange.service_layer.delivery import Deliverer
 from services.exchange.service_layer.flow import Flow
 from services.exchange.service_layer.receipts import Receipts
 from services.exchange.service_layer.subscriptions import Subscriptions
@@ -30,6 +33,8 @@ class Exchange:
     consent: object  # ConsentClient: decisions for the worker (service token) and for downloads
     records: object  # RecordsClient: claim-check Bundles, fetched with the caller's token
     directory: Directory  # the departments: who may call, and their names in each language
+    notice_senders: dict  # channel -> sender (adapters/senders.py): notices and address codes
+    deliverer: Deliverer  # sends due notice deliveries (the worker's delivery thread)
     receipts: Receipts | None = None  # departments told when a consent ends, and the patient's receipt
     subscriptions: Subscriptions | None = None  # departments' FHIR Subscriptions and their deliveries
 
@@ -49,8 +54,18 @@ def service_token(settings: Settings):
     return ServiceToken(f"{settings.peers['gateway']}/oauth/token", settings.client_id, settings.client_secret)
 
 
+def notice_senders(settings: Settings) -> dict:
+    """The email and text message senders the settings name (one that is not set makes every
+    delivery by it wait until it is)."""
+    email = SmtpSender(settings.smtp_url, settings.notify_from) if settings.smtp_url else NotConfigured("SMTP_URL")
+    sms = (WebhookSmsSender(settings.sms_webhook_url, settings.sms_webhook_token) if settings.sms_webhook_url
+           else NotConfigured("SMS_WEBHOOK_URL"))
+    return {EMAIL: email, SMS: sms}
+
+
 def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, records=None,
-              deadline: float = 120.0, fetch_wait: float = 5.0, hook=None) -> Exchange:
+              deadline: float = 120.0, fetch_wait: float = 5.0, hook=None,
+              senders: dict | None = None) -> Exchange:
     """Build the dependencies from SETTINGS; a test may pass the ENGINE, CONSENT and RECORDS to use.
 
     The process's one Directory reads the service's copy of the departments (kept by the
@@ -65,5 +80,8 @@ def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, re
     policy = HostPolicy.from_settings(settings.subscription_endpoint_allow, settings.peers)
     subscriptions = Subscriptions(consent, hook or RestHook(policy), policy, f"{settings.issuer}/fhir",
                                   flow.checker)
+    senders = senders or notice_senders(settings)
+    deliverer = Deliverer(senders, Backoff(settings.notify_retry_first_seconds, settings.notify_retry_longest_seconds,
+                                           settings.notify_max_attempts), settings.portal_url)
     return Exchange(settings, engine, flow, consent, records, Directory(sql_loader(engine, departments)),
-                    receipts, subscriptions)
+                    senders, deliverer, receipts, subscriptions)

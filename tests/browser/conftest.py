@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.support.client import Department, patient_login
+from tests.support.mail import MailServer, SmsReceiver, notice_env
 from tests.support.stack import ROOT, Stack
 from tests.support.staff import PASSWORD
 
@@ -41,9 +42,16 @@ def browser():
 
 
 @pytest.fixture(scope="package")
-def stack(tmp_path_factory):
+def mail():
+    """A real SMTP server for the stack's notices and address codes."""
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory, mail):
     """The whole stack with the demo seeded, on SQLite (see the module docstring)."""
-    with Stack(tmp_path_factory.mktemp("browser-stack")) as s:
+    with SmsReceiver() as sms, Stack(tmp_path_factory.mktemp("browser-stack"), extra_env=notice_env(mail, sms)) as s:
         yield s
 
 

@@ -53,6 +53,7 @@ def test_every_page_passes_axe_and_reads_plainly_in_each_language(browser, stack
         for name, path in (("records", "/portal/records"), ("sharing", "/portal/sharing"),
                            ("who-saw-my-data", "/portal/access"),
                            ("notifications", "/portal/notifications"),
+                           ("notices", "/portal/notices"),
                            ("settings-signed-in", "/portal/settings"),
                            ("sign-out", "/portal/signout")):
             page.goto(gateway + path)

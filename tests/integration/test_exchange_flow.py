@@ -36,7 +36,9 @@ def test_a_consented_request_is_fulfilled_written_in_the_ledger_and_downloadable
     assert client.get(f"/exchange/v1/requests/{request_id}",
                       headers=mint.department("cardiology")).get_json()["status"] == "pending"
     events = pump.run()
-    assert [e["type"] for e in events] == ["phr.exchange.requested", "phr.records.fetch", "phr.exchange.fulfilled"]
+    # the flow's events, then the patient's notice of the release on its way to delivery
+    assert [e["type"] for e in events] == ["phr.exchange.requested", "phr.records.fetch", "phr.exchange.fulfilled",
+                                           "phr.notify.added"]
     assert events[1]["data"]["redact_labels"] == ["PSY"]
     status = client.get(f"/exchange/v1/requests/{request_id}", headers=mint.department("cardiology")).get_json()
     assert status["status"] == "fulfilled" and status["outcome"]["code"] == "released"

@@ -72,7 +72,9 @@ def test_a_permitted_request_is_fetched_released_written_in_the_ledger_and_told_
     flow.on_fetched(uow, _fetched(request_id))
     req = uow.requests.get(request_id)
     assert (req.status, req.outcome, req.ledger_seq) == (m.FULFILLED, "released", 1)
-    assert _types(uow)[-1] == "phr.exchange.fulfilled"
+    # the release, then the patient's notice on its way to delivery outside the app
+    assert _types(uow)[-2:] == ["phr.exchange.fulfilled", "phr.notify.added"]
+    assert uow.published[-1][1]["data"]["kind"] == "disclosure"
     assert queries.verify_ledger(uow).valid and uow.ledger.head() == (1, uow.ledger.links()[0].hash)
     entries, more = queries.disclosures(uow, "p-1", 20, 0)
     assert not more and entries[0]["request_id"] == request_id and entries[0]["redacted_labels"] == ["PSY"]

@@ -13,9 +13,10 @@ ADULT = dt.date(1980, 5, 17)
 
 
 def test_rights_become_the_scopes_a_caregivers_token_may_carry():
-    assert scope_for(["view-records"]) == "openid offline_access patient/*.rs"
+    # seeing the records comes with choosing how one's own notices arrive (patient/Communication.u)
+    assert scope_for(["view-records"]) == "openid offline_access patient/*.rs patient/Communication.u"
     assert scope_for("manage-consents view-records") == (
-        "openid offline_access patient/Consent.cruds patient/*.rs")
+        "openid offline_access patient/Consent.cruds patient/*.rs patient/Communication.u")
 
 
 def test_only_the_right_to_ask_for_corrections_lets_a_caregiver_file_one():

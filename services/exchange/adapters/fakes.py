@@ -191,9 +191,12 @@ class FakeNotifications:
     def __init__(self):
         self.rows: list[tuple[str, Notification]] = []  # (source id, notification)
 
-    def add_once(self, patient, kind, source_id, when, params) -> None:
-        if source_id not in [s for s, _ in self.rows]:
-            self.rows.append((source_id, Notification(str(uuid.uuid4()), patient, kind, dict(params), when)))
+    def add_once(self, patient, kind, source_id, when, params) -> str | None:
+        if source_id in [s for s, _ in self.rows]:
+            return None
+        notification = Notification(str(uuid.uuid4()), patient, kind, dict(params), when)
+        self.rows.append((source_id, notification))
+        return notification.id
 
     def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:
         mine = sorted((n for _, n in self.rows if n.patient == patient), key=lambda n: n.id)

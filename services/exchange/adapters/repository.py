@@ -154,12 +154,16 @@ class SqlNotifications:
     def __init__(self, conn: sa.Connection):
         self.conn = conn
 
-    def add_once(self, patient: str, kind: str, source_id: str, when: dt.datetime, params: dict) -> None:
-        """Store one notification for PATIENT, unless one was stored for SOURCE_ID already."""
+    def add_once(self, patient: str, kind: str, source_id: str, when: dt.datetime, params: dict) -> str | None:
+        """Store one notification for PATIENT, unless one was stored for SOURCE_ID already; return
+        the new notification's id (None when it was there before)."""
         n = notifications
-        if self.conn.execute(sa.select(n.c.id).where(n.c.source_id == source_id)).first() is None:
-            self.conn.execute(n.insert().values(id=str(uuid.uuid4()), patient=patient, kind=kind,
-                                                params=json.dumps(params), source_id=source_id, created_at=when))
+        if self.conn.execute(sa.select(n.c.id).where(n.c.source_id == source_id)).first() is not None:
+            return None
+        notification_id = str(uuid.uuid4())
+        self.conn.execute(n.insert().values(id=notification_id, patient=patient, kind=kind,
+                                            params=json.dumps(params), source_id=source_id, created_at=when))
+        return notification_id
 
     def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[Notification], bool]:
         """Return one page of PATIENT's notifications (newest first) and whether more follow."""

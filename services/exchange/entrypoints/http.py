@@ -13,7 +13,7 @@ from services.common.outbox import ParkedEvents
 from services.exchange.adapters.report_measures import report_measures
 from services.exchange.adapters.tables import outbox
 from services.exchange.bootstrap import bootstrap
-from services.exchange.entrypoints import departments, equity, patient, reports, staff, subscriptions
+from services.exchange.entrypoints import departments, equity, notices, patient, reports, staff, subscriptions
 from services.exchange.entrypoints.worker import consumer_specs
 from services.exchange.service_layer import measures as human_measures
 
@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     measures.providers(app).append(measures.Cached(exchange_measures))  # a scrape storm reads once
     departments.register(app)
     patient.register(app)
+    notices.register(app)
     equity.register(app)
     staff.register(app)
     reports.register(app)

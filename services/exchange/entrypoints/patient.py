@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from babel.lists import format_list
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, g, jsonify
 
 from services.common import i18n
 from services.common.auth import require_scope
@@ -93,10 +93,24 @@ def notification(row: Notification, lang: str, names: w.Names) -> dict:
     return item
 
 
+def delivered(deliveries: list, lang: str) -> dict:
+    """How a notice reached the person beyond the app, item by item and in one sentence."""
+    items = [{"channel": d.channel, "status": d.status, "attempts": d.attempts,
+              "text": w.t(w.DELIVERY_TEXT[(d.channel, d.status)], lang)} for d in deliveries]
+    summary = " ".join(i["text"] for i in items) or w.t(w.IN_APP_ONLY, lang)
+    return {"delivery": items, "delivery_text": summary}
+
+
 @blp.get("/patient/v1/notifications")
 def list_notifications():
     patient, language = _patient("Communication")
     limit, offset = page_args("notifications")
     rows, more = queries.notifications(service().uow(write=False), patient, limit, offset)
+    deliveries = queries.deliveries(service().uow(write=False), [r.id for r in rows])
+    # each reader sees how the notice reached them: the patient theirs, a caregiver their own
+    person = (g.claims.get("act") or {}).get("sub") or g.claims.get("sub")
     names = service().directory.name
-    return _page("notifications", [notification(r, language.used, names) for r in rows], more, offset, language)
+    items = [{**notification(r, language.used, names),
+              **delivered([d for d in deliveries.get(r.id, []) if d.person == person], language.used)}
+             for r in rows]
+    return _page("notifications", items, more, offset, language)

@@ -106,6 +106,17 @@ ENDED_NOTICES = {
 DELIVERY_STATES = {"pending": N_("Being sent"), "delivered": N_("Sent"),
                    "failed": N_("Could not be sent. We stopped trying.")}
 
+#: How a notice went out beyond the app: (channel, delivery status) -> words.
+DELIVERY_TEXT = {
+    ("email", "pending"): N_("We are still trying to send this by email."),
+    ("email", "delivered"): N_("Sent to you by email."),
+    ("email", "dead"): N_("We could not send this by email."),
+    ("sms", "pending"): N_("We are still trying to send this by text message."),
+    ("sms", "delivered"): N_("Sent to you by text message."),
+    ("sms", "dead"): N_("We could not send this by text message."),
+}
+IN_APP_ONLY = N_("Shown here only.")
+
 #: A privacy officer's finding on a break-the-glass claim, in words.
 REVIEW_OUTCOMES = {"justified": N_("The emergency access was needed."),
                    "not-justified": N_("The emergency access was not needed.")}

@@ -15,6 +15,7 @@ from services.common.outbox import KafkaPublisher
 from services.common.worker import ConsumerSpec, Worker
 from services.exchange.adapters.tables import departments, outbox, processed_events
 from services.exchange.bootstrap import Exchange, bootstrap
+from services.exchange.service_layer.delivery import DELIVERY_HANDLERS
 from services.exchange.service_layer.equity import EQUITY_HANDLERS, EQUITY_TOPICS
 from services.exchange.service_layer.flow import connections
 from services.exchange.service_layer.handlers import HANDLERS
@@ -26,7 +27,7 @@ from services.exchange.service_layer.reports import STAFF_HANDLERS
 log = logging.getLogger(__name__)
 FLOW_GROUP, NOTIFY_GROUP, RECORDS_GROUP = "phr-exchange-flow", "phr-exchange-notify", "phr-exchange-records"
 EQUITY_GROUP, DIRECTORY_GROUP = "phr-exchange-equity", "phr-exchange-directory"
-STAFF_GROUP = "phr-exchange-staff"
+STAFF_GROUP, DELIVERY_GROUP = "phr-exchange-staff", "phr-exchange-delivery"
 FLOW_TOPICS = ["phr.exchange.v1", "phr.records.fetch.v1"]
 FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 10, 250
 
@@ -79,6 +80,8 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
             "exchange.directory", engine, processed_events, directory_handlers(exchange), dead_letters)),
         ConsumerSpec(STAFF_GROUP, ["phr.accounts.v1"], IdempotentConsumer(
             "exchange.staff", engine, processed_events, STAFF_HANDLERS, dead_letters)),
+        ConsumerSpec(DELIVERY_GROUP, ["phr.notify.v1", "phr.accounts.v1"], IdempotentConsumer(
+            "exchange.delivery", engine, processed_events, DELIVERY_HANDLERS, dead_letters)),
     ]
 
 
@@ -122,8 +125,22 @@ def deliver_subscriptions_forever(exchange: Exchange, stop: threading.Event, eve
             stop.wait(every)
 
 
+def deliver_notices_forever(exchange: Exchange, stop: threading.Event, every: float = 0.2) -> None:
+    """Send due notice deliveries until STOP (service_layer/delivery.py); a mail server that is
+    away only delays them: each try that fails is kept and the next one waits (backoff)."""
+    def units(write: bool = False):
+        return exchange.uow(write=write)
+
+    while not stop.is_set():
+        try:
+            exchange.deliverer.sweep(units)
+        except Exception as exc:  # database away: try again on the next round
+            log.warning("notice delivery paused: %s", exc)
+        stop.wait(every)
+
+
 class ExchangeWorker(Worker):
-    """The common worker plus the sweeper and webhook delivery threads."""
+    """The common worker plus the sweeper and the delivery threads (notices, webhooks, subscriptions)."""
 
     exchange: Exchange | None = None
 
@@ -133,8 +150,9 @@ class ExchangeWorker(Worker):
                 threading.Thread(target=deliver_webhooks_forever, args=(self.exchange, self.stop),
                                  name="webhooks", daemon=True),
                 threading.Thread(target=deliver_subscriptions_forever, args=(self.exchange, self.stop),
-                                 name="subscriptions",
-                                 daemon=True)]
+                                 name="subscriptions", daemon=True),
+                threading.Thread(target=deliver_notices_forever, args=(self.exchange, self.stop),
+                                 name="notices", daemon=True)]
 
 
 def main() -> int:

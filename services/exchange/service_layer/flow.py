@@ -262,7 +262,17 @@ def connections(engine):
     return connect
 
 
+NOTIFY_TOPIC = "phr.notify.v1"
+
+
 def add_notification(work, patient: str, kind: str, source_id: str, when: datetime, params: dict) -> None:
-    """Store one notification for PATIENT (once per SOURCE_ID); WORK is a unit of work or a
-    connection."""
-    on(work).notifications.add_once(patient, kind, source_id, when, params)
+    """Store one notification for PATIENT (once per SOURCE_ID) and, in the same transaction, its
+    phr.notify.added event for delivery outside the app (service_layer/delivery.py); WORK is a
+    unit of work or a connection. The event carries no params: what the notice is about stays
+    here, behind sign-in."""
+    uow = on(work)
+    notification_id = uow.notifications.add_once(patient, kind, source_id, when, params)
+    if notification_id is not None:
+        uow.publish(NOTIFY_TOPIC, new_event("phr.notify.added", SOURCE, patient, {
+            "notification_id": notification_id, "patient": patient, "kind": kind,
+            "created_at": _utc(when).isoformat()}))

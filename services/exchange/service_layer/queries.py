@@ -50,14 +50,20 @@ def notices(uow, department: str, limit: int, offset: int) -> tuple[list, dict, 
     """Return one page of DEPARTMENT's notices (newest first), their webhook deliveries by notice
     id, and whether more follow."""
     with uow:
-        page, more = uow.notices.for_department(department, limit, offset)
+        page, more = uow.department_notices.for_department(department, limit, offset)
         return page, uow.webhooks.for_notices([n.id for n in page]), more
 
 
 def notice(uow, notice_id: str, department: str) -> tuple[object, dict | None, list[dict]]:
     """Return DEPARTMENT's notice NOTICE_ID (None when it is not theirs), its delivery and its tries."""
     with uow:
-        found = uow.notices.get(notice_id, department)
+        found = uow.department_notices.get(notice_id, department)
         if found is None:
             return None, None, []
         return found, uow.webhooks.for_notices([found.id]).get(found.id), uow.webhooks.attempts(found.id)
+
+
+def deliveries(uow, notification_ids: list[str]) -> dict:
+    """Each notification's deliveries outside the app ({notification id: [Delivery]})."""
+    with uow:
+        return uow.notices.for_notifications(notification_ids)

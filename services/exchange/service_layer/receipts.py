@@ -50,13 +50,13 @@ class Receipts:
         uow = on(work)
         patient, consent_id = str(data["patient"]), str(data["consent_id"])
         ended_at = _when(data.get("revoked_at") or data.get("expired_at"), now)
-        found = r.releases_by_department(uow.notices.patient_entries(patient), consent_id)
+        found = r.releases_by_department(uow.department_notices.patient_entries(patient), consent_id)
         told = []
         for department, releases in sorted(found.items()):
             notice = r.Notice(str(uuid.uuid4()), department, patient, r.ENDED[event["type"]], consent_id,
                               data.get("version"), ended_at, releases, now)
             # a consent ends once: a second ending event (an expiry racing a revocation) tells nobody again
-            if not uow.notices.add_once(notice, f"{consent_id}:{department}"):
+            if not uow.department_notices.add_once(notice, f"{consent_id}:{department}"):
                 continue
             url = uow.webhooks.url(department)
             if url:

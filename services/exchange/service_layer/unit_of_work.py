@@ -9,7 +9,9 @@ from services.common.outbox import enqueue
 from services.exchange.adapters.repository import (SqlBreakGlassReviews, SqlDepartments, SqlEquityProjection,
                                                    SqlLedger, SqlMeasures, SqlNotifications, SqlPatientIndex,
                                                    SqlRequests)
-from services.exchange.adapters.receipt_repository import SqlNotices, SqlWebhooks
+from services.exchange.adapters.notice_repository import SqlNotices
+from services.exchange.adapters.receipt_repository import SqlNotices as SqlDepartmentNotices
+from services.exchange.adapters.receipt_repository import SqlWebhooks
 from services.exchange.adapters.report_repository import SqlCorrectionRequests, SqlReports, SqlStaffCounts
 from services.exchange.adapters.subscription_repository import SqlSubscriptions
 from services.exchange.adapters.tables import outbox
@@ -33,7 +35,8 @@ class _OnConnection:
         self.reports = SqlReports(conn)
         self.staff_counts = SqlStaffCounts(conn)
         self.corrections = SqlCorrectionRequests(conn)
-        self.notices = SqlNotices(conn)
+        self.notices = SqlNotices(conn)  # notices outside the app: addresses, choices, deliveries
+        self.department_notices = SqlDepartmentNotices(conn)  # departments told a consent ended
         self.webhooks = SqlWebhooks(conn)
         self.subscriptions = SqlSubscriptions(conn)
 
