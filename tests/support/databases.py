@@ -65,8 +65,9 @@ class PostgresDatabases:
         self._jobs: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._shapes: dict[str, str | None] = {}  # revision -> shape of a fresh database (None: never reuse)
-        self._clean: dict[str, list[str]] = {}  # revision -> names of emptied databases at it
+        # migrations folder -> (head revision, shape of a database they build), None: never reuse
+        self._kinds: dict[Path, tuple[str, str] | None] = {}
+        self._clean: dict[tuple[str, str], list[str]] = {}  # (revision, shape) -> emptied databases
 
     def take(self) -> str:
         """The URL of an empty database no one else has had."""
@@ -86,15 +87,17 @@ class PostgresDatabases:
     def adopt(self, url: str, migrations_dir) -> bool:
         """Turn URL's database, still empty and unused, into an emptied one already at the head
         of MIGRATIONS_DIR, if one is kept; True when done (a `migrate` then does nothing)."""
-        head = _head(Path(migrations_dir))
-        if head not in self._shapes:
+        folder = Path(migrations_dir)
+        if folder not in self._kinds:
             # Here, not in the thread: Alembic's `op` is one proxy per process, so two threads
             # migrating at once would send each other's statements to the wrong database.
-            shape = _reference_shape(Path(migrations_dir))
+            shape = _reference_shape(folder)
+            kind = None if shape is None else (_head(folder), shape)
             with self._lock:
-                self._shapes[head] = shape
+                self._kinds[folder] = kind
+        kind = self._kinds[folder]
         with self._lock:
-            kept = self._clean.get(head)
+            kept = self._clean.get(kind) if kind else None
             spare = kept.pop() if kept else None
         if spare is None:
             return False
@@ -104,7 +107,7 @@ class PostgresDatabases:
             with admin.connect() as conn:
                 if _in_use(conn, name) or not _empty(url):
                     with self._lock:
-                        self._clean[head].append(spare)
+                        self._clean[kind].append(spare)
                     return False
                 # Swap the names: the empty database goes back to the queue of fresh ones.
                 swapped = f"phr_test_{uuid.uuid4().hex[:10]}"
@@ -160,10 +163,12 @@ class PostgresDatabases:
             engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
             try:
                 with engine.begin() as conn:
-                    head = _revision(conn)
+                    # Services number their revisions alike ("0008"): the revision and the
+                    # shape together say which service's database this is.
+                    kind = (_revision(conn), _shape(conn))
                     with self._lock:
-                        shape = self._shapes.get(head)
-                    if shape is None or _shape(conn) != shape:
+                        known = kind in self._kinds.values()
+                    if not known:
                         return False
                     tables = [r for r in sa.inspect(conn).get_table_names() if r != "alembic_version"]
                     if tables:
@@ -172,7 +177,7 @@ class PostgresDatabases:
             finally:
                 engine.dispose()
             with self._lock:
-                self._clean.setdefault(head, []).append(name)
+                self._clean.setdefault(kind, []).append(name)
             return True
         except Exception:  # whatever went wrong, a drop is always right
             return False
