@@ -297,55 +297,51 @@ subscription_deliveries = sa.Table(
 # Notices outside the app (migration 0013, domain/notices.py): each person's addresses (proved by a
 # code before use), their choice per topic, and one delivery per notice, person and channel with a
 # row per attempt. A person is the patient or a caregiver acting for them (the token's act.sub).
-def _notice_tables(meta: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
-    contacts = sa.Table(
-        "notice_contacts", meta,
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("patient", sa.String(64), nullable=False),
-        sa.Column("person", sa.String(64), nullable=False),
-        sa.Column("channel", sa.String(8), nullable=False),  # email | sms
-        sa.Column("address", sa.String(254), nullable=False),
-        sa.Column("language", sa.String(35), nullable=False),  # what the messages are written in
-        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("code_hash", sa.String(64), nullable=True),
-        sa.Column("code_expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("code_tries", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.UniqueConstraint("patient", "person", "channel", name="uq_notice_contacts_person_channel"),
-    )
-    choices = sa.Table(
-        "notice_choices", meta,
-        sa.Column("patient", sa.String(64), primary_key=True),
-        sa.Column("person", sa.String(64), primary_key=True),
-        sa.Column("topic", sa.String(32), primary_key=True),
-        sa.Column("channel", sa.String(8), nullable=False),  # in-app | email | sms
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    deliveries = sa.Table(
-        "notice_deliveries", meta,
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("notification_id", sa.String(36), nullable=False, index=True),
-        sa.Column("patient", sa.String(64), nullable=False),
-        sa.Column("person", sa.String(64), nullable=False),
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("channel", sa.String(8), nullable=False),
-        sa.Column("contact_id", sa.String(36), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | dead
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True, index=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.UniqueConstraint("notification_id", "person", "channel", name="uq_notice_deliveries_once"),
-    )
-    attempts = sa.Table(
-        "notice_delivery_attempts", meta,
-        sa.Column("delivery_id", sa.String(36), primary_key=True),
-        sa.Column("attempt", sa.Integer, primary_key=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("outcome", sa.String(16), nullable=False),  # delivered | failed
-        sa.Column("detail", sa.String(300), nullable=True),  # the server's answer; never the message
-    )
-    return contacts, choices, deliveries, attempts
+notice_contacts = sa.Table(
+    "notice_contacts", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("person", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),  # email | sms
+    sa.Column("address", sa.String(254), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),  # what the messages are written in
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("code_hash", sa.String(64), nullable=True),
+    sa.Column("code_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("code_tries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("patient", "person", "channel", name="uq_notice_contacts_person_channel"),
+)
+notice_choices = sa.Table(
+    "notice_choices", metadata,
+    sa.Column("patient", sa.String(64), primary_key=True),
+    sa.Column("person", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(8), nullable=False),  # in-app | email | sms
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+notice_deliveries = sa.Table(
+    "notice_deliveries", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("notification_id", sa.String(36), nullable=False, index=True),
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("person", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("contact_id", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("notification_id", "person", "channel", name="uq_notice_deliveries_once"),
+)
+notice_attempts = sa.Table(
+    "notice_delivery_attempts", metadata,
+    sa.Column("delivery_id", sa.String(36), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # delivered | failed
+    sa.Column("detail", sa.String(300), nullable=True),  # the server's answer; never the message
+)
 
-
-notice_contacts, notice_choices, notice_deliveries, notice_attempts = _notice_tables(metadata)
