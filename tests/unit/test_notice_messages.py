@@ -38,3 +38,8 @@ def test_a_code_message_reads_plainly(lang):
     message = compose_code(_contact(n.EMAIL, lang), "123456")
     assert "123456" in message.text and f'<html lang="{lang}">' in message.html
     assert [str(v) for v in plain_language(Node("$.text", "summary", message.text), Context(lang, lang))] == []
+
+
+def test_each_code_goes_out_under_an_id_of_its_own_so_a_provider_never_drops_a_resent_one():
+    first, again = (compose_code(_contact(n.SMS, "en"), code) for code in ("123456", "654321"))
+    assert first.id != again.id and "123456" not in first.id

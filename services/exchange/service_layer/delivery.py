@@ -10,6 +10,7 @@ later with backoff; after the last try the delivery is dead and the notice goes 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html import escape
@@ -78,7 +79,9 @@ def compose_code(contact: n.Contact, code: str) -> Message:
         html = (f'<!DOCTYPE html>\n<html lang="{escape(lang)}">\n<head><meta charset="utf-8">'
                 f"<title>{escape(subject)}</title></head>\n<body>\n<h1>{escape(subject)}</h1>\n"
                 f"<p>{escape(text)}</p>\n</body>\n</html>\n")
-    return Message(f"code-{contact.id}", contact.address, lang, subject, text, html)
+    # Each code its own id: providers drop a message whose id (Idempotency-Key, Message-ID) they
+    # saw, and a resent code replaces the old one. The id is random, never derived from the code.
+    return Message(f"code-{contact.id}-{secrets.token_hex(6)}", contact.address, lang, subject, text, html)
 
 
 def _html(lang: str, subject: str, sentence: str, link_text: str, url: str, why: str) -> str:
