@@ -5,7 +5,9 @@ from contracts.schemas import notices as s
 _LANG = ({"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
           "description": "en or es; else the token's locale claim."},)
 _ADDRESS = (*_LANG, path_param("id", "The address's id."))
-_READ, _WRITE = ("patient/Communication.s",), ("patient/Communication.u",)
+# Reading needs the write scope too: the addresses are contact details a patient's own app
+# (read scopes only) must never see.
+_READ = _WRITE = ("patient/Communication.u",)
 PATH = "/patient/v1/notification-preferences"
 
 OPERATIONS: tuple[Operation, ...] = (

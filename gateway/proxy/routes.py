@@ -91,7 +91,7 @@ ROUTES: list[tuple[str, str, Rule]] = [
     ("GET", "/patient/v1/notifications", ("patient", "Communication", "s")),
     # how my notices reach me: reading them is reading notices; changing them is the person's own
     # (patient/Communication.u: the portal, and a caregiver who may see the records)
-    ("GET", "/patient/v1/notification-preferences", ("patient", "Communication", "s")),
+    ("GET", "/patient/v1/notification-preferences", ("patient", "Communication", "u")),  # addresses: not an app's
     ("PUT", "/patient/v1/notification-preferences", ("patient", "Communication", "u")),
     ("POST", "/patient/v1/notification-preferences/addresses", ("patient", "Communication", "u")),
     ("POST", "/patient/v1/notification-preferences/addresses/{id}/verify", ("patient", "Communication", "u")),

@@ -49,9 +49,13 @@ def register(app: Flask) -> None:
     app.register_blueprint(blp)
 
 
-def _who(write: bool) -> tuple[str, str, i18n.Language]:
-    """The token's patient, the person acting (a caregiver's act.sub, else sub), and the language."""
-    claims = require_scope("patient", "Communication", "u" if write else "s")
+def _who() -> tuple[str, str, i18n.Language]:
+    """The token's patient, the person acting (a caregiver's act.sub, else sub), and the language.
+
+    Reading needs the right to change too (patient/Communication.u): the addresses are a person's
+    contact details, not their record, and a patient's app holding patient/*.rs must not read
+    them (gateway/authz/registration.py never gives an app a write scope)."""
+    claims = require_scope("patient", "Communication", "u")
     patient = claims.get("patient")
     language = i18n.use_preferred(claims.get("locale"))
     if not patient:
@@ -106,13 +110,13 @@ def _send_code(contact: n.Contact, code: str) -> None:
 
 @blp.get(PATH)
 def get_preferences():
-    patient, person, language = _who(write=False)
+    patient, person, language = _who()
     return _preferences(patient, person, language)
 
 
 @blp.put(PATH)
 def put_preferences():
-    patient, person, language = _who(write=True)
+    patient, person, language = _who()
     body = load(s.ChoicesBodySchema())
     try:
         with service().uow() as uow:
@@ -124,7 +128,7 @@ def put_preferences():
 
 @blp.post(f"{PATH}/addresses")
 def add_address():
-    patient, person, language = _who(write=True)
+    patient, person, language = _who()
     body = load(s.AddressBodySchema())
     try:
         with service().uow() as uow:
@@ -140,7 +144,7 @@ def add_address():
 
 @blp.post(f"{PATH}/addresses/<contact_id>/verify")
 def verify_address(contact_id: str):
-    patient, person, language = _who(write=True)
+    patient, person, language = _who()
     body = load(s.CodeBodySchema())
     try:
         with service().uow() as uow:
@@ -154,7 +158,7 @@ def verify_address(contact_id: str):
 
 @blp.post(f"{PATH}/addresses/<contact_id>/resend")
 def resend_code(contact_id: str):
-    patient, person, language = _who(write=True)
+    patient, person, language = _who()
     try:
         with service().uow() as uow:
             contact, code = choices.new_code(uow, patient, person, contact_id, utc_now())
@@ -169,7 +173,7 @@ def resend_code(contact_id: str):
 
 @blp.delete(f"{PATH}/addresses/<contact_id>")
 def remove_address(contact_id: str):
-    patient, person, _language = _who(write=True)
+    patient, person, _language = _who()
     try:
         with service().uow() as uow:
             choices.remove_address(uow, patient, person, contact_id, utc_now())
