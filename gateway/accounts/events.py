@@ -50,11 +50,13 @@ def proxy_activated(conn: sa.Connection, checker, patient: str, grant_id: str, r
             "ends_at": _iso(ends_at)})
 
 
-def proxy_ended(conn: sa.Connection, checker, patient: str, grant_id: str, at: int, caregiver: str) -> None:
-    """Queue phr.accounts.proxy-ended: the patient revoked the grant of CAREGIVER (their account
-    id, the ``act.sub`` of their tokens) before its end."""
+def proxy_ended(conn: sa.Connection, checker, patient: str, grant_id: str, at: int, caregiver: str,
+                reason: str = "revoked") -> None:
+    """Queue phr.accounts.proxy-ended: the grant of CAREGIVER (their account id, the ``act.sub``
+    of their tokens) ended at AT, because the patient revoked it or (REASON "expired") its last
+    day passed."""
     _queue(conn, checker, "phr.accounts.proxy-ended", patient,
-           {"grant_id": grant_id, "ended_at": _iso(at), "reason": "revoked", "caregiver": caregiver})
+           {"grant_id": grant_id, "ended_at": _iso(at), "reason": reason, "caregiver": caregiver})
 
 
 # department staff (gateway/accounts/staff.py): keyed by the department, never a code or secret ---

@@ -186,6 +186,25 @@ class GrantStore(TableStore):
             self.revoke_tokens(conn, grant_id)
             return conn.execute(sa.select(t.proxy_grants).where(c.id == grant_id)).mappings().first()
 
+    def announce_expired(self, now: int | None = None) -> int:
+        """Queue phr.accounts.proxy-ended (reason "expired") for each joined grant whose end has
+        passed (its last day, or a minor's 18th birthday) and was not told of yet; how many.
+        Tokens already stop at the end by themselves; the event is for the services that keep
+        something per caregiver (the exchange's notice addresses). Each is marked by an
+        "expired" row in proxy_events, in the same transaction as its event."""
+        c, e = t.proxy_grants.c, t.proxy_events.c
+        now = storage.now() if now is None else now
+        told = sa.select(e.grant_id).where(e.action == "expired")
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(t.proxy_grants).where(
+                c.ends_at <= now, c.revoked_at.is_(None), c.caregiver_account_id.is_not(None),
+                c.id.not_in(told)).with_for_update(skip_locked=True)).mappings().all()
+            for row in rows:
+                self._event(conn, row["id"], row["patient"], "expired", "system", "gateway")
+                events.proxy_ended(conn, self.checker, row["patient"], row["id"], row["ends_at"],
+                                   row["caregiver_account_id"], reason="expired")
+        return len(rows)
+
     def record_event(self, grant_id: str, patient: str, action: str, actor_kind: str,
                      actor: str) -> None:
         """Store what happened to a grant and who did it (proxy_events)."""

@@ -253,3 +253,35 @@ def test_a_caregivers_refreshed_token_keeps_act_the_limited_scopes_and_the_grant
     with engine.connect() as conn:
         refresh_end = conn.execute(sa.text("SELECT MAX(refresh_expires_at) FROM tokens")).scalar()
     assert refresh_end <= ends_at
+
+
+def test_a_grant_that_reached_its_end_is_told_of_once_so_services_forget_the_caregiver(client, engine):
+    from contracts.events import EventChecker
+    from gateway.accounts.stores import GrantStore
+
+    grant, _tokens = caregiver(client, engine)
+    make_patient(engine, username="bea", patient="p-2")  # a grant of no one's, never joined: nothing to tell
+    grants = GrantStore(engine, lambda _conn, _grant: None, EventChecker("enforce"))
+    assert grants.announce_expired() == 0  # not ended yet
+    with transaction(engine) as conn:
+        conn.execute(sa.update(schema.proxy_grants).values(ends_at=int(time.time()) - 5))
+    assert grants.announce_expired() == 1
+    assert grants.announce_expired() == 0  # told once
+    with engine.connect() as conn:
+        ended = [json.loads(row.payload) for row in conn.execute(sa.select(schema.outbox))
+                 if json.loads(row.payload)["type"] == "phr.accounts.proxy-ended"]
+        caregiver_id = conn.execute(sa.select(schema.proxy_grants.c.caregiver_account_id)).scalar()
+    assert [e["data"]["reason"] for e in ended] == ["expired"]
+    assert ended[0]["data"]["grant_id"] == grant["id"] and ended[0]["data"]["caregiver"] == caregiver_id
+
+
+def test_a_revoked_grant_is_not_told_of_again_when_its_end_passes(client, engine):
+    from contracts.events import EventChecker
+    from gateway.accounts.stores import GrantStore
+
+    grant, _tokens = caregiver(client, engine)
+    patient = sign_in(client, engine)["access_token"]
+    assert client.delete(f"/patient/v1/proxies/{grant['id']}", headers=bearer(patient)).status_code == 200
+    with transaction(engine) as conn:
+        conn.execute(sa.update(schema.proxy_grants).values(ends_at=int(time.time()) - 5))
+    assert GrantStore(engine, lambda _conn, _grant: None, EventChecker("enforce")).announce_expired() == 0
