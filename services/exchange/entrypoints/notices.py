@@ -102,7 +102,9 @@ def _send_code(contact: n.Contact, code: str) -> None:
     try:
         service().notice_senders[contact.channel].send(compose_code(contact, code))
     except (Retry, Refused) as exc:
-        log.warning("verification code for a %s address not sent: %s", contact.channel, exc)
+        # The server's words may repeat the address: the log names the contact's id, not them.
+        log.warning("verification code for %s address %s not sent (%s)", contact.channel, contact.id,
+                    type(exc).__name__)
         raise Problem(503, N_("Service Unavailable"), N_("We could not send the code just now."),
                       next_step=N_("Check the address, then ask for a new code in a few minutes."),
                       address=contact.id) from exc
