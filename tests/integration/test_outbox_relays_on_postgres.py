@@ -1,5 +1,9 @@
 """Several outbox relays on one PostgreSQL database and the real broker: each row is published
 once and a patient's events in order; a NOTIFY wakes a relay; consumers forget old events."""
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -15,6 +19,8 @@ from services.common.consumer import IdempotentConsumer
 from services.common.db import make_engine, migrate, transaction
 from services.common.outbox import KafkaPublisher, OutboxRelay, enqueue
 from services.common.worker import ConsumerSpec, Worker
+from services.consent import MIGRATIONS_DIR as CONSENT_MIGRATIONS
+from services.consent.adapters.tables import outbox as consent_outbox
 from services.exchange import MIGRATIONS_DIR
 from services.exchange.adapters.tables import outbox, processed_events
 
@@ -147,6 +153,49 @@ def test_two_running_relays_publish_each_row_once_and_each_patient_s_rows_in_ord
     for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
         order[m.key.decode()].append(envelope.parse(m.value)["data"]["n"])
     assert order == {patient: list(range(per_patient)) for patient in patients}
+
+
+@pytest.mark.postgres
+def test_two_worker_processes_of_a_service_publish_each_event_once(broker, postgres_databases, topic, tmp_path):
+    # The workers as the Procfile runs them, on one database: what a second replica does.
+    from tests.support.databases import postgres_available
+    if not postgres_available():
+        pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
+    url = postgres_databases.take()
+    migrate(url, CONSENT_MIGRATIONS)
+    engine = make_engine(url)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
+    # A long fallback read: the NOTIFY of each commit is what wakes them.
+    env.update(CONSENT_DATABASE_URL=url, KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, PHR_VAR_DIR=str(tmp_path),
+               LOG_LEVEL="WARNING", OUTBOX_WAKE_SECONDS="30")
+    workers = [subprocess.Popen([sys.executable, "-m", "services.consent.entrypoints.worker"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"worker-{n}.log", "wb"))
+               for n in range(2)]
+    try:
+        want = 0
+        for n in range(20):
+            with transaction(engine) as conn:
+                for patient in ("p-1", "p-2", "p-3"):
+                    enqueue(conn, consent_outbox, topic, _event(patient, n))
+                    want += 1
+        messages = _read(broker.bootstrap, topic, want, timeout=60, settle=2.0)
+        assert all(w.poll() is None for w in workers), "a worker stopped"
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        engine.dispose()
+        postgres_databases.drop(url)
+    ids = Counter(envelope.parse(m.value)["id"] for m in messages)
+    assert len(ids) == want and set(ids.values()) == {1}, (len(messages), want)
+    order = defaultdict(list)
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        order[m.key.decode()].append(envelope.parse(m.value)["data"]["n"])
+    assert order == {patient: list(range(20)) for patient in ("p-1", "p-2", "p-3")}
 
 
 @pytest.mark.postgres
