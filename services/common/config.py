@@ -54,6 +54,13 @@ class Settings:
     access_token_minutes: int = 5
     outbox_poll_seconds: float = 0.02
     outbox_retention_days: float = 7.0  # 0: keep sent outbox rows for ever
+    # PostgreSQL: a relay wakes on the NOTIFY of a commit that enqueued, and reads the outbox
+    # anyway this often (OUTBOX_WAKE_SECONDS); OUTBOX_POLL_SECONDS is SQLite's polling.
+    outbox_wake_seconds: float = 1.0
+    # How long a consumer remembers an event it applied (PROCESSED_EVENTS_RETENTION_DAYS), so
+    # that the same event published again is dropped; longer than OUTBOX_RETENTION_DAYS, the
+    # time a sent row may be published again (services/common/worker.py, processed_retention).
+    processed_events_retention_days: float = 14.0  # 0: remember for ever
     claim_check_ttl_hours: float = 24.0  # records: a prepared Bundle expires this long after it is made
     claim_check_grace_minutes: float = 10.0  # ... and this long after its first download
     log_level: str = "INFO"
@@ -126,6 +133,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
         outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
         outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS", 7)),
+        outbox_wake_seconds=float(env.get("OUTBOX_WAKE_SECONDS", 1)),
+        processed_events_retention_days=float(env.get("PROCESSED_EVENTS_RETENTION_DAYS", 14)),
         claim_check_ttl_hours=float(env.get("CLAIM_CHECK_TTL_HOURS", 24)),
         claim_check_grace_minutes=float(env.get("CLAIM_CHECK_GRACE_MINUTES", 10)),
         log_level=env.get("LOG_LEVEL", "INFO"),

@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 Handler = Callable[[sa.Connection, dict], None]
 
 
+def prune_processed(engine: Engine, processed: sa.Table, before: datetime) -> int:
+    """Forget the events PROCESSED says were applied before BEFORE; return how many rows went.
+
+    An event published again after that is applied again, so the retention that sets BEFORE
+    must outlast any time the same event can come twice (services/common/worker.py,
+    processed_retention).
+    """
+    with transaction(engine) as conn:
+        return conn.execute(processed.delete().where(processed.c.processed_at < before)).rowcount
+
+
 class InfrastructureError(Exception):
     """The effect could not be stored for a reason unrelated to the message (retry later)."""
 

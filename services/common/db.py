@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,6 +119,71 @@ class ChangeProbe:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+            self._conn = None
+
+
+class Notifications:
+    """LISTEN on a PostgreSQL channel over a connection of its own, to wake a poller when a
+    transaction that NOTIFYs it commits (postgresql.org/docs/current/sql-notify.html).
+
+    A notification sent between two waits is kept by the server for this connection, so none
+    is missed once the first wait has begun listening. When the connection fails (the server
+    restarting, say) a wait lasts its whole timeout and says yes: the poller then reads as it
+    would without notifications, and the next wait connects again.
+    """
+
+    def __init__(self, engine: Engine, channel: str):
+        self.engine, self.channel = engine, channel
+        self._conn = None
+        self._failing = False
+
+    def listen(self) -> None:
+        """Begin listening now (else at the first wait); raises when the database is away."""
+        if self._conn is not None:
+            return
+        cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        conn = self.engine.dialect.loaded_dbapi.connect(*cargs, **cparams)
+        try:
+            conn.autocommit = True
+            conn.execute('LISTEN "%s"' % self.channel.replace('"', '""'))
+        except Exception:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def wait(self, timeout: float, stop: threading.Event, slice_seconds: float = 1.0) -> bool:
+        """Wait until a notification comes (True), TIMEOUT passes (False) or STOP is set (False).
+
+        Every notification pending is taken, so a burst of commits wakes the poller once.
+        """
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                self.listen()
+                if any(True for _ in self._conn.notifies(timeout=min(left, slice_seconds), stop_after=1)):
+                    for _ in self._conn.notifies(timeout=0):
+                        pass
+                    self._failing = False
+                    return True
+                self._failing = False
+            except Exception as exc:  # noqa: BLE001 - the database away: see the class docstring
+                if not self._failing:
+                    log.warning("not listening on %s, polling instead: %s", self.channel, exc)
+                self._failing = True
+                self.close()
+                stop.wait(max(0.0, deadline - time.monotonic()))
+                return not stop.is_set()
+        return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
             self._conn = None
 
 

@@ -18,7 +18,7 @@ from kafka.errors import (InvalidRecordError, MessageSizeTooLargeError,
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
-from services.common.db import ChangeProbe, transaction
+from services.common.db import ChangeProbe, Notifications, transaction
 from services.common.envelope import new_traceparent
 from services.common.tracing import current_traceparent
 
@@ -106,6 +106,15 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
         payload=json.dumps(event, separators=(",", ":")),
         traceparent=traceparent or current_traceparent() or new_traceparent(),
         created_at=created_at or datetime.now(timezone.utc)))
+    if conn.dialect.name == "postgresql":
+        # Delivered when the caller's transaction commits (never if it rolls back), and folded
+        # into one when a transaction enqueues several: it wakes the relays (OutboxRelay).
+        conn.execute(sa.select(sa.func.pg_notify(wake_channel(outbox), "")))
+
+
+def wake_channel(outbox: sa.Table) -> str:
+    """The PostgreSQL channel ENQUEUE notifies and the relays of OUTBOX listen on."""
+    return f"phr_{outbox.fullname}"
 
 
 def _millis(created_at: datetime | None) -> int | None:
@@ -181,20 +190,49 @@ class KafkaPublisher:
 
 
 class OutboxRelay:
-    """Publish pending outbox rows in order and mark them sent."""
+    """Publish pending outbox rows in order and mark them sent.
+
+    On PostgreSQL any number of relays may share one outbox: each claims the rows it publishes
+    (SELECT ... FOR UPDATE SKIP LOCKED) and holds them until their sent_at is written in the
+    same transaction, so a row is published by one relay only (once, unless a relay dies
+    between the broker's acknowledgement and that commit; consumers are idempotent). Rows of
+    one key (the patient) still go out in order: a relay publishes a row it claimed only when
+    no earlier pending row of the same key is held by another relay (it leaves it for later).
+    A relay waits for the NOTIFY that enqueue() sends rather than polling, reading the outbox
+    anyway every WAKE_SECONDS in case one was missed.
+
+    On SQLite one relay per database: the rows are read, published and then marked, without
+    a claim (SQLite has no row locks); its relay polls every POLL_SECONDS, reading the outbox
+    only when the file changed (services.common.db.ChangeProbe).
+    """
 
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
                  batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0,
                  retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0,
-                 on_publish_error=None):
+                 on_publish_error=None, wake_seconds: float = 1.0):
         self.engine, self.outbox, self.publisher = engine, outbox, publisher
         # Told how many publish errors happened (services/common/machines.py counts them).
         self.on_publish_error = on_publish_error or (lambda count: None)
         self.batch, self.poll_seconds, self.probe_floor = batch, poll_seconds, probe_floor
+        self.wake_seconds = wake_seconds
         # Sent rows are kept RETENTION (None: for ever) for whoever investigates a delivery,
         # then deleted, so the outbox does not grow with every event the service ever sent.
         self.retention, self.prune_every = retention, prune_every
         self._next_prune = 0.0
+        #: Rows the last run_once claimed but left to another relay (an earlier row of their key).
+        self.held_back = 0
+
+    @property
+    def claims(self) -> bool:
+        """Whether this relay claims its rows (PostgreSQL), so that several may run at once."""
+        return self.engine.dialect.name == "postgresql"
+
+    def _pending(self):
+        o = self.outbox
+        return (sa.select(o.c.seq, o.c.event_id, o.c.topic, o.c.key, o.c.payload,
+                          o.c.traceparent, o.c.created_at)
+                .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))
+                .order_by(o.c.seq).limit(self.batch))
 
     def run_once(self) -> int:
         """Publish one batch, park what the broker refuses for good; return how many rows were sent.
@@ -202,14 +240,50 @@ class OutboxRelay:
         A parked row (``parked_at`` set) is never sent again; the rest of the batch goes on,
         so one unpublishable event cannot hold back every event after it.
         """
-        o = self.outbox
+        if self.claims:
+            return self._run_claimed()
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(o.c.seq, o.c.event_id, o.c.topic, o.c.key, o.c.payload,
-                                          o.c.traceparent, o.c.created_at)
-                                .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None))
-                                .order_by(o.c.seq).limit(self.batch)).all()
+            rows = conn.execute(self._pending()).all()
         if not rows:
             return 0
+        sent, refused = self._send(rows)
+        with transaction(self.engine) as conn:
+            self._mark(conn, sent, refused)
+        self._report(refused)
+        return len(sent)
+
+    def _run_claimed(self) -> int:
+        # The claim, the publishing and the marking are one transaction: the row locks keep
+        # other relays off these rows until they are marked sent (or, on an error, until the
+        # rollback gives them back). Claims follow seq order, so whatever another relay holds
+        # ahead of a row was claimed earlier; SKIP LOCKED lets the relays share the work.
+        refused: dict = {}
+        with transaction(self.engine) as conn:
+            rows = conn.execute(self._pending().with_for_update(skip_locked=True)).all()
+            ready = self._in_key_order(conn, rows)
+            self.held_back = len(rows) - len(ready)
+            if not ready:
+                return 0
+            sent, refused = self._send(ready)
+            self._mark(conn, sent, refused)
+        self._report(refused)
+        return len(sent)
+
+    def _in_key_order(self, conn: sa.Connection, rows) -> list:
+        """The claimed ROWS no pending row of the same key comes before, other than ours."""
+        if not rows:
+            return []
+        o = self.outbox
+        earliest = dict(conn.execute(
+            sa.select(o.c.key, sa.func.min(o.c.seq))
+            .where(o.c.sent_at.is_(None), o.c.parked_at.is_(None),
+                   o.c.key.in_(sorted({row.key for row in rows})),
+                   o.c.seq.not_in([row.seq for row in rows]))
+            .group_by(o.c.key)).all())
+        return [row for row in rows if row.key not in earliest or row.seq < earliest[row.key]]
+
+    def _send(self, rows) -> tuple[list, dict]:
+        """Publish ROWS; return (rows acknowledged, {seq: (row, reason)} refused for good)."""
         sent, refused = self._publish(rows)
         if refused and len(rows) > 1:
             # A broker refuses a whole produce request for one record in it: park a row only
@@ -219,8 +293,7 @@ class OutboxRelay:
                 if alone:
                     sent.extend(alone)
                     del refused[row.seq]
-        self._mark(sent, refused)
-        return len(sent)
+        return sent, refused
 
     def _publish(self, rows) -> tuple[list, dict]:
         """Publish ROWS and wait; return (rows acknowledged, {seq: (row, reason)} refused for good)."""
@@ -248,15 +321,16 @@ class OutboxRelay:
             refused[taken[position].seq] = (taken[position], reason)
         return [row for position, row in enumerate(taken) if position not in by_broker], refused
 
-    def _mark(self, sent: list, refused: dict) -> None:
+    def _mark(self, conn: sa.Connection, sent: list, refused: dict) -> None:
         o, now = self.outbox, datetime.now(timezone.utc)
+        if sent:
+            conn.execute(o.update().where(o.c.seq.in_([r.seq for r in sent])).values(sent_at=now))
+        for seq, (_row, reason) in refused.items():
+            conn.execute(o.update().where(o.c.seq == seq).values(parked_at=now, parked_reason=reason[:200]))
+
+    def _report(self, refused: dict) -> None:
         if refused:
             self.on_publish_error(len(refused))
-        with transaction(self.engine) as conn:
-            if sent:
-                conn.execute(o.update().where(o.c.seq.in_([r.seq for r in sent])).values(sent_at=now))
-            for seq, (_row, reason) in refused.items():
-                conn.execute(o.update().where(o.c.seq == seq).values(parked_at=now, parked_reason=reason[:200]))
         for row, reason in refused.values():
             # No payload in the log: it may hold health data. The row keeps it for an operator.
             log.error("parked outbox event %s (type %s, topic %s, %d bytes) the broker will not take: %s",
@@ -288,32 +362,50 @@ class OutboxRelay:
     def run_forever(self, stop: threading.Event) -> None:
         """Relay until STOP is set, backing off while the broker or database is away.
 
-        Between polls a ChangeProbe says whether anything was committed since the last look;
-        the outbox is read only then (and at least once a second).
+        Between reads it waits for a sign that something was committed: a NOTIFY on PostgreSQL
+        (or WAKE_SECONDS passing), on SQLite a ChangeProbe looked at every POLL_SECONDS (and
+        yes at least once a second).
         """
-        probe = ChangeProbe(self.engine, self.probe_floor)
-        try:
-            self._relay(stop, probe)
-        finally:
-            probe.close()
+        if self.claims:
+            waker = Notifications(self.engine, wake_channel(self.outbox))
+            try:
+                waker.listen()  # before the first read, so nothing committed after it is missed
+            except Exception as exc:  # noqa: BLE001 - the database away: the waits retry
+                log.warning("not listening on %s yet: %s", waker.channel, exc)
+            wait = lambda: waker.wait(self.wake_seconds, stop)  # noqa: E731
+            close = waker.close
+        else:
+            probe = ChangeProbe(self.engine, self.probe_floor)
 
-    def _relay(self, stop: threading.Event, probe: ChangeProbe) -> None:
-        backoff = self.poll_seconds
+            def wait() -> None:
+                while not stop.wait(self.poll_seconds) and not probe.changed():
+                    pass
+            close = probe.close
+        try:
+            self._relay(stop, wait)
+        finally:
+            close()
+
+    def _relay(self, stop: threading.Event, wait) -> None:
+        backoff = 0.0
         while not stop.is_set():
             self._maybe_prune()
-            if backoff == self.poll_seconds and not probe.changed():
-                stop.wait(backoff)
-                continue
             try:
                 sent = self.run_once()
-                backoff = self.poll_seconds
-                if sent:
-                    log.debug("relayed %d events", sent)
-                    continue
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay paused: %s", exc)
                 backoff = min(max(backoff * 2, 0.2), 5.0)
-            stop.wait(backoff)
+                stop.wait(backoff)
+                continue
+            backoff = 0.0
+            if sent:
+                log.debug("relayed %d events", sent)
+                continue
+            if self.held_back:
+                # Rows behind an earlier one another relay is publishing: look again soon.
+                stop.wait(max(self.poll_seconds, 0.05))
+                continue
+            wait()
 
 
 def _event_type(payload: str) -> str:

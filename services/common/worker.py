@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
@@ -14,11 +14,14 @@ from sqlalchemy.engine import Engine
 
 from services.common import kafka, machines, tracing
 from services.common.config import Settings
-from services.common.consumer import IdempotentConsumer
+from services.common.consumer import IdempotentConsumer, prune_processed
 from services.common.observability import configure_logging
 from services.common.outbox import KafkaPublisher, OutboxRelay
 
 log = logging.getLogger(__name__)
+
+#: How often a worker deletes the processed-event rows past their retention (processed_retention).
+PRUNE_PROCESSED_EVERY_SECONDS = 3600.0
 
 
 @dataclass
@@ -51,6 +54,23 @@ def outbox_retention(settings: Settings) -> timedelta | None:
     return timedelta(days=days) if days > 0 else None
 
 
+def processed_retention(settings: Settings) -> timedelta | None:
+    """How long consumers remember the events they applied (PROCESSED_EVENTS_RETENTION_DAYS;
+    0 for ever).
+
+    A sent outbox row may be published again while it is kept (OUTBOX_RETENTION_DAYS: a relay
+    that dies between the broker's acknowledgement and marking the row sends it again), and a
+    duplicate is recognised only while its first copy is remembered; so this must be longer.
+    """
+    days = settings.processed_events_retention_days
+    keep = timedelta(days=days) if days > 0 else None
+    outbox = outbox_retention(settings)
+    if keep is not None and (outbox is None or keep <= outbox):
+        raise ValueError(f"PROCESSED_EVENTS_RETENTION_DAYS ({days:g}) must be longer than "
+                         f"OUTBOX_RETENTION_DAYS ({settings.outbox_retention_days:g}, 0 is for ever)")
+    return keep
+
+
 def run_every(stop: threading.Event, seconds: float, task: Callable[[], object], name: str) -> None:
     """Call TASK every SECONDS until STOP, the first time at once.
 
@@ -78,16 +98,22 @@ class Worker:
 
     def start(self) -> list[threading.Thread]:
         """Create the topics, then start the relay and one thread per consumer group."""
+        remember = processed_retention(self.settings)  # a wrong setting stops the worker here
         kafka.ensure_topics(self.settings.kafka_bootstrap)
         bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
         relay = OutboxRelay(self.engine, self.outbox,
                             KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
                             poll_seconds=self.settings.outbox_poll_seconds,
+                            wake_seconds=self.settings.outbox_wake_seconds,
                             retention=outbox_retention(self.settings),
                             on_publish_error=machines.relay_errors(self.settings.var_dir,
                                                                    self.settings.service).inc)
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
+        if remember is not None and self.specs:
+            threads.append(threading.Thread(target=run_every, name="processed-events-pruning", daemon=True, args=(
+                self.stop, PRUNE_PROCESSED_EVERY_SECONDS, lambda: self.prune_processed(remember),
+                "processed-event pruning")))
         for spec in self.specs:
             client = spec.client(self.settings.kafka_bootstrap)
             threads.append(threading.Thread(target=self._consume, args=(spec, client),
@@ -96,6 +122,15 @@ class Worker:
             t.start()
         log.info("%s worker running: relay + %d consumer group(s)", self.settings.service, len(self.specs))
         return threads
+
+    def prune_processed(self, retention: timedelta, now: datetime | None = None) -> int:
+        """Delete what the consumers remember of events applied longer than RETENTION ago."""
+        before = (now or datetime.now(timezone.utc)) - retention
+        tables = {(spec.consumer.engine, spec.consumer.processed) for spec in self.specs}
+        pruned = sum(prune_processed(engine, processed, before) for engine, processed in tables)
+        if pruned:
+            log.info("forgot %d processed events applied more than %s ago", pruned, retention)
+        return pruned
 
     def extra_threads(self) -> list[threading.Thread]:
         """Threads a service's worker runs besides the relay and the consumers (started by start())."""

@@ -11,7 +11,7 @@ from services.common.consumer import IdempotentConsumer
 from services.common.config import load_settings
 from services.common.db import make_engine, transaction
 from services.common.outbox import OutboxRelay, ParkedEvents, Unpublishable, enqueue, messaging_tables
-from services.common.worker import outbox_retention
+from services.common.worker import outbox_retention, processed_retention
 
 
 class ListPublisher:
@@ -98,6 +98,24 @@ def test_a_relay_without_retention_keeps_every_sent_row(db):
 def test_the_worker_keeps_sent_rows_as_long_as_outbox_retention_days_says(days, kept):
     environ = {} if days is None else {"OUTBOX_RETENTION_DAYS": days}
     assert outbox_retention(load_settings("records", environ)) == kept
+
+
+@pytest.mark.parametrize("environ, kept", [
+    ({}, timedelta(days=14)),
+    ({"PROCESSED_EVENTS_RETENTION_DAYS": "8"}, timedelta(days=8)),
+    ({"PROCESSED_EVENTS_RETENTION_DAYS": "0"}, None),
+    ({"PROCESSED_EVENTS_RETENTION_DAYS": "0", "OUTBOX_RETENTION_DAYS": "0"}, None)])
+def test_consumers_remember_applied_events_as_long_as_processed_events_retention_days_says(environ, kept):
+    assert processed_retention(load_settings("records", environ)) == kept
+
+
+@pytest.mark.parametrize("environ", [
+    {"PROCESSED_EVENTS_RETENTION_DAYS": "7"},  # no longer than the outbox's 7 days
+    {"PROCESSED_EVENTS_RETENTION_DAYS": "3", "OUTBOX_RETENTION_DAYS": "5"},
+    {"OUTBOX_RETENTION_DAYS": "0"}])  # sent rows kept for ever may be sent again any time
+def test_a_memory_of_applied_events_shorter_than_the_outbox_s_is_refused(environ):
+    with pytest.raises(ValueError, match="PROCESSED_EVENTS_RETENTION_DAYS"):
+        processed_retention(load_settings("records", environ))
 
 
 class RefusingPublisher(ListPublisher):
