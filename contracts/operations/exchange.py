@@ -22,7 +22,11 @@ OPERATIONS: tuple[Operation, ...] = (
               (Response(201, "The stored Subscription, active. Notifications carry ids only, and go out only "
                              "while the patient's consent lets the department see that type; each one is in "
                              "the disclosure ledger.", ResourceSchema, FHIR_JSON),
-               *problems(400, 401, 403, 409, 413, 422, **_FHIR_PROBLEMS)),  # 409: too many held
+               Response(200, "The department held this same Subscription already (same patient, type, endpoint "
+                             "and every other element): that one, as a conditional create that matched.",
+                        ResourceSchema, FHIR_JSON),
+               # 409: too many held, or one on the same patient, type and endpoint that differs elsewhere
+               *problems(400, 401, 403, 409, 413, 422, **_FHIR_PROBLEMS)),
               request=ResourceSchema, request_media_type=FHIR_JSON, scopes=("system/Subscription.c",)),
     Operation("get", "/fhir/Subscription", "My department's subscriptions", "fhir",
               (Response(200, "A searchset Bundle, newest first.", ResourceSchema, FHIR_JSON),

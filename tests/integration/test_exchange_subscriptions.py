@@ -3,7 +3,9 @@
 (in process, its own database)."""
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -13,8 +15,9 @@ import sqlalchemy as sa
 
 from services.common.db import transaction
 from services.common.envelope import new_event
+from services.exchange.adapters import hooks
 from services.exchange.adapters.hooks import RestHook
-from services.exchange.adapters.peers import ConsentClient
+from services.exchange.adapters.peers import ConsentClient, PeerUnavailable
 from services.exchange.adapters.tables import ledger, subscription_deliveries, subscriptions
 from services.exchange.domain.subscriptions import PAYLOAD_CONTENT, HostPolicy
 from services.exchange.service_layer import subscriptions as layer
@@ -333,7 +336,9 @@ def test_the_id_of_a_sensitive_record_the_consent_keeps_back_is_not_sent(world, 
                                                                           ("withheld", "nothing-to-tell")]
 
 
-def test_after_the_revoke_returned_nothing_more_is_sent(world, mint, receiver):
+def test_after_a_revoke_records_imported_later_are_not_told(world, mint, receiver):
+    # Sequential: the decision after the revoke is a plain deny. The race itself (a permit given
+    # before the revoke, acted on after it returned) is the next test.
     consent, exchange, patient = world
     consent_id = _grant(consent, patient)
     _subscribe(exchange, mint, receiver.url)
@@ -345,6 +350,43 @@ def test_after_the_revoke_returned_nothing_more_is_sent(world, mint, receiver):
     _imported(exchange, ("Observation", "obs-2", ()))
     _deliver(exchange)
     assert receiver.ids() == ["obs-1"] and len(_ledger(exchange)) == 1
+
+
+class RevokeAfterThePermit:
+    """The exchange's consent client, but right after the permit of the last decision (step 3 of
+    service_layer/subscriptions.py's module doc) the patient revokes, and the delivery acts on that
+    permit only once the revoke has returned: the worst case the settle rule must answer."""
+
+    def __init__(self, real, revoke):
+        self.real, self.revoke, self.answers, self.revoked_at = real, revoke, [], None
+
+    def decide(self, *args):
+        answer = self.real.decide(*args)
+        self.answers.append(answer.get("decision"))
+        if len(self.answers) == 2:
+            self.revoked_at = self.revoke()
+        return answer
+
+
+def test_a_permit_given_before_the_revoke_is_not_acted_on_after_the_revoke_returned(world, mint, receiver):
+    consent, exchange, patient = world
+    consent_id = _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+
+    def revoke() -> float:
+        assert consent.delete(f"/patient/v1/consents/{consent_id}", headers=patient).status_code == 200
+        return time.time()
+
+    subs = exchange.service.subscriptions
+    racing = subs.consent = RevokeAfterThePermit(subs.consent, revoke)
+    _deliver(exchange)
+    assert racing.answers == ["permit", "permit"] and racing.revoked_at is not None, "the window was not raced"
+    assert receiver.got == [] and _ledger(exchange) == [], "a notification started on a permit the revoke ended"
+    assert [(d.status, d.outcome) for d in _deliveries(exchange)] == [("pending", "permit-too-late")]
+    _deliver(exchange)  # asked again: the consent is gone now
+    assert receiver.got == [] and _ledger(exchange) == []
+    assert [(d.status, d.outcome) for d in _deliveries(exchange)] == [("withheld", "no-consent")]
 
 
 def test_a_permit_that_came_too_late_to_act_on_sends_nothing_and_asks_again(world, mint, receiver):
@@ -379,6 +421,153 @@ def test_an_endpoint_that_refuses_is_tried_again_and_each_attempt_is_in_the_ledg
     _deliver(exchange)
     assert [e["outcome"] for e in _ledger(exchange)] == ["not-accepted", "delivered"]
     assert len(receiver.got) == 2
+
+
+def test_late_permits_and_consent_outages_do_not_use_up_the_endpoints_attempts(world, mint, receiver):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, receiver.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    subs = exchange.service.subscriptions
+    late = subs.max_attempts
+    ticks = iter([0.0, 10.0] * late)  # each permit checked 10 s after its question was sent
+    subs.monotonic = lambda: next(ticks)
+    for _ in range(late):
+        _deliver(exchange)
+    [d] = _deliveries(exchange)
+    assert (d.status, d.outcome, d.late_permits, d.failures) == ("pending", "permit-too-late", late, 0)
+    subs.monotonic = time.monotonic
+    real, subs.consent = subs.consent, Unavailable()
+    for _ in range(2):  # consent does not answer: tried again, not counted against the endpoint
+        with transaction(exchange.engine) as conn:
+            conn.execute(subscription_deliveries.update().values(next_attempt_at=sa.func.now()))
+        _deliver(exchange)
+    [d] = _deliveries(exchange)
+    assert (d.status, d.outcome, d.failures) == ("pending", "consent: PeerUnavailable", 0)
+    subs.consent = real
+    with transaction(exchange.engine) as conn:
+        conn.execute(subscription_deliveries.update().values(next_attempt_at=sa.func.now()))
+    receiver.status = 503
+    _deliver(exchange)
+    [d] = _deliveries(exchange)
+    assert (d.status, d.outcome, d.failures) == ("pending", "not-accepted", 1), "one failure is not the last"
+
+
+class Unavailable:
+    """A consent service that does not answer."""
+
+    def decide(self, *args):
+        raise PeerUnavailable("consent is down")
+
+
+class Trickler:
+    """An endpoint that reads the request, then answers one byte every 0.2 s, for ever: no
+    socket operation ever waits long enough to time out."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.stop, self.requests = threading.Event(), 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        with conn:
+            conn.recv(65536)
+            self.requests += 1
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not self.stop.wait(0.2):
+                    conn.sendall(b"a")
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def trickler():
+    t = Trickler()
+    yield t
+    t.close()
+
+
+def test_a_send_to_an_endpoint_that_trickles_ends_at_its_deadline(trickler):
+    assert hooks.DEADLINE <= layer.CLAIM_SECONDS / 4, "a send must end well before its claim runs out"
+    hook = RestHook(HostPolicy(allowed=(ipaddress.ip_network("127.0.0.1/32"),)), timeout=5.0, deadline=1.0)
+    outcome = {}
+
+    def send():
+        opened = hook.open(trickler.url)
+        try:
+            outcome["status"] = opened.send(b"{}", {"Content-Type": "application/fhir+json"})
+        except OSError as exc:
+            outcome["error"] = exc
+        finally:
+            opened.close()
+
+    started = time.monotonic()
+    sending = threading.Thread(target=send, daemon=True)
+    sending.start()
+    sending.join(timeout=10)
+    assert not sending.is_alive(), "the send still hangs on the trickling endpoint"
+    assert isinstance(outcome.get("error"), TimeoutError) and time.monotonic() - started < 3
+
+
+def test_a_delivery_to_a_trickling_endpoint_is_an_endpoint_failure_and_does_not_stall(world, mint, trickler):
+    consent, exchange, patient = world
+    _grant(consent, patient)
+    _subscribe(exchange, mint, trickler.url)
+    _imported(exchange, ("Observation", "obs-1", ()))
+    subs = exchange.service.subscriptions
+    subs.hook = RestHook(subs.policy, deadline=1.0)
+    delivering = threading.Thread(target=_deliver, args=(exchange,), daemon=True)
+    delivering.start()
+    delivering.join(timeout=15)
+    assert not delivering.is_alive(), "the delivery thread still hangs on the trickling endpoint"
+    [d] = _deliveries(exchange)
+    assert (d.status, d.outcome, d.failures, d.http_status) == ("pending", "not-accepted", 1, None)
+    assert [e["outcome"] for e in _ledger(exchange)] == ["not-accepted"], "its ids went out: a disclosure"
+
+
+def _as_the_department_reads_it(exchange, mint, sub_id) -> tuple[bytes, bytes]:
+    me = mint.department("cardiology", "system/*.rs")
+    read = exchange.client.get(f"/fhir/Subscription/{sub_id}", headers=me)
+    found = exchange.client.get(f"/fhir/Subscription?patient=Patient/{PATIENT}", headers=me)
+    assert read.status_code == 200 and found.status_code == 200
+    return read.get_data(), found.get_data()
+
+
+def test_a_withheld_delivery_changes_nothing_the_department_can_read(world, mint, receiver):
+    consent, exchange, patient = world
+    sub_id = _subscribe(exchange, mint, receiver.url)
+    seen = _as_the_department_reads_it(exchange, mint, sub_id)
+    _imported(exchange, ("Observation", "obs-1", ()))  # no consent: denied
+    _deliver(exchange)
+    assert [(d.status, d.outcome) for d in _deliveries(exchange)] == [("withheld", "no-consent")]
+    assert _as_the_department_reads_it(exchange, mint, sub_id) == seen, "a denied delivery showed"
+    _grant(consent, patient)  # does not name PSY
+    _imported(exchange, ("Observation", "obs-psy", ("PSY",)))
+    _deliver(exchange)
+    assert sorted(d.outcome for d in _deliveries(exchange)) == ["no-consent", "nothing-to-tell"]
+    assert _as_the_department_reads_it(exchange, mint, sub_id) == seen, "a held-back record showed"
+    # The first notification really sent is number 1: no gap tells of the two withheld.
+    _imported(exchange, ("Observation", "obs-2", ()))
+    _deliver(exchange)
+    [got] = receiver.got
+    status = {p["name"]: p for p in got["body"]["entry"][0]["resource"]["parameter"]}
+    assert status["events-since-subscription-start"]["valueString"] == "1"
+    assert _as_the_department_reads_it(exchange, mint, sub_id) != seen, "a notification sent moves lastUpdated"
 
 
 def test_a_name_that_resolves_inside_at_delivery_time_is_refused(world, mint, receiver):
@@ -418,12 +607,46 @@ def test_a_subscription_past_its_end_gets_nothing(world, mint, receiver):
 def test_a_department_holds_a_bounded_number_of_subscriptions(api, mint, monkeypatch):
     client, engine = api
     monkeypatch.setattr(layer, "MAX_PER_DEPARTMENT", 2)
-    for _ in range(2):
-        assert _create(client, mint, subscription("http://127.0.0.1:9/hook")).status_code == 201
-    refused = _create(client, mint, subscription("http://127.0.0.1:9/hook"))
+    for n in range(2):
+        assert _create(client, mint, subscription(f"http://127.0.0.1:9/hook{n}")).status_code == 201
+    refused = _create(client, mint, subscription("http://127.0.0.1:9/hook2"))
     assert refused.status_code == 409 and refused.get_json()["resourceType"] == "OperationOutcome"
-    assert _create(client, mint, subscription("http://127.0.0.1:9/hook"), dept="emergency").status_code == 201
+    assert _create(client, mint, subscription("http://127.0.0.1:9/hook2"), dept="emergency").status_code == 201
     assert _count(engine, subscriptions) == 3
+
+
+def test_the_same_subscription_again_answers_the_one_held_and_makes_no_second(api, mint):
+    client, engine = api
+    me = mint.department("cardiology", "system/Subscription.cd")
+    first = _create(client, mint, subscription("http://127.0.0.1:9/hook"))
+    assert first.status_code == 201
+    again = _create(client, mint, subscription("http://127.0.0.1:9/hook"))
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    # The same patient, type and endpoint but another header: not a second one, a conflict naming it.
+    other = _create(client, mint, subscription("http://127.0.0.1:9/hook", header=["Authorization: Bearer new"]))
+    assert other.status_code == 409 and other.get_json()["resourceType"] == "OperationOutcome"
+    assert first.get_json()["id"] in other.get_json()["issue"][0]["diagnostics"]
+    assert _count(engine, subscriptions) == 1
+    # Another endpoint, type or department is another subscription; so is one made after a delete.
+    assert _create(client, mint, subscription("http://127.0.0.1:9/other")).status_code == 201
+    assert _create(client, mint, subscription("http://127.0.0.1:9/hook",
+                                              criteria=f"Condition?patient=Patient/{PATIENT}")).status_code == 201
+    assert _create(client, mint, subscription("http://127.0.0.1:9/hook"), dept="emergency").status_code == 201
+    assert client.delete(f"/fhir/Subscription/{first.get_json()['id']}", headers=me).status_code == 204
+    assert _create(client, mint, subscription("http://127.0.0.1:9/hook")).status_code == 201
+    assert _count(engine, subscriptions) == 5
+
+
+def test_the_database_keeps_one_live_subscription_per_department_patient_type_and_endpoint(api, mint):
+    client, engine = api
+    made = _create(client, mint, subscription("http://127.0.0.1:9/hook")).get_json()
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(subscriptions).where(subscriptions.c.id == made["id"])).first()
+    with pytest.raises(sa.exc.IntegrityError), transaction(engine) as conn:
+        conn.execute(subscriptions.insert().values({**row._mapping, "id": "another"}))
+    with transaction(engine) as conn:  # one turned off does not count
+        conn.execute(subscriptions.insert().values({**row._mapping, "id": "another", "status": "off"}))
 
 
 def test_finished_deliveries_are_deleted_after_a_while_and_their_ledger_entries_stay(world, mint, receiver):

@@ -66,11 +66,18 @@ class SqlSubscriptions:
                                                     S.c.resource_type.in_(resource_types)))
         return [_subscription(r) for r in rows]
 
-    def next_event_number(self, sub_id: str, now: dt.datetime) -> int:
-        """Count one more notification of SUB_ID and return the new count (its event number)."""
-        self.conn.execute(S.update().where(S.c.id == sub_id)
-                          .values(events_since_start=S.c.events_since_start + 1, updated_at=now))
-        return int(self.conn.execute(sa.select(S.c.events_since_start).where(S.c.id == sub_id)).scalar() or 0)
+    def find_live(self, department: str, patient: str, resource_type: str, endpoint: str) -> Subscription | None:
+        """DEPARTMENT's subscription (not off) on PATIENT's RESOURCE_TYPE to ENDPOINT, if any."""
+        row = self.conn.execute(sa.select(S).where(
+            S.c.department == department, S.c.patient == patient, S.c.resource_type == resource_type,
+            S.c.endpoint == endpoint, S.c.status != OFF)).first()
+        return _subscription(row) if row else None
+
+    def record_event(self, sub_id: str, number: int, now: dt.datetime) -> None:
+        """Count notification NUMBER of SUB_ID as sent: its events_since_start and lastUpdated move
+        (only here, in the transaction that records a notification sent under a permit)."""
+        self.conn.execute(S.update().where(S.c.id == sub_id, S.c.events_since_start < number)
+                          .values(events_since_start=number, updated_at=now))
 
     # -- deliveries ------------------------------------------------------------------------------
 
@@ -82,7 +89,14 @@ class SqlSubscriptions:
             return
         self.conn.execute(D.insert().values(
             id=delivery_id, subscription_id=sub.id, patient=sub.spec.patient, event_id=event_id,
-            resources=json.dumps(resources), status="pending", attempts=0, next_attempt_at=now, created_at=now))
+            resources=json.dumps(resources), status="pending", attempts=0, failures=0, late_permits=0,
+            next_attempt_at=now, created_at=now))
+
+    def in_flight(self, sub_id: str, now: dt.datetime, but: str) -> bool:
+        """Whether a delivery of SUB_ID other than BUT is claimed and its claim not run out."""
+        return self.conn.execute(sa.select(D.c.id).where(
+            D.c.subscription_id == sub_id, D.c.id != but, D.c.status == "sending",
+            D.c.next_attempt_at > now).limit(1)).first() is not None
 
     def due(self, now: dt.datetime, limit: int) -> list[str]:
         return [r.id for r in self.conn.execute(

@@ -272,6 +272,10 @@ subscriptions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_subscriptions_patient", "patient", "resource_type", "status"),
+    # One live subscription per department, patient, type and endpoint (migration 0014): a
+    # second would only send the same notifications again.
+    sa.Index("uq_subscriptions_live", "department", "patient", "resource_type", "endpoint", unique=True,
+             sqlite_where=sa.text("status != 'off'"), postgresql_where=sa.text("status != 'off'")),
 )
 
 subscription_deliveries = sa.Table(
@@ -283,7 +287,13 @@ subscription_deliveries = sa.Table(
     sa.Column("resources", sa.Text, nullable=False),  # JSON list of {type, id, labels}
     # pending | sending | sent | failed | withheld (a decision said no, or nothing left to tell)
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),  # claims, whatever came of them
+    # Counted apart (migration 0014): the endpoint failed (max_attempts), a permit came too
+    # slowly to act on (max_late); a consent outage counts in neither.
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("late_permits", sa.Integer, nullable=False, server_default="0"),
+    # The event number its notification carries, given when first sent under a permit.
+    sa.Column("event_number", sa.Integer, nullable=True),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

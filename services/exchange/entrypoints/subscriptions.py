@@ -12,7 +12,7 @@ from services.common.auth import require_scope
 from services.common.fhir_errors import outcome_problem
 from services.exchange.domain import subscriptions as subs
 from services.exchange.entrypoints.common import department, service
-from services.exchange.service_layer.subscriptions import MAX_PER_DEPARTMENT, NotFound, TooMany
+from services.exchange.service_layer.subscriptions import MAX_PER_DEPARTMENT, Conflict, NotFound, TooMany
 
 blp = Blueprint("subscriptions", __name__)
 SEARCH_MAX = 100
@@ -34,7 +34,9 @@ def _not_found(sub_id: str):
 
 @blp.post("/fhir/Subscription")
 def create():
-    """Store the calling department's Subscription (201, the stored resource)."""
+    """Store the calling department's Subscription (201, the stored resource). The same one again
+    (same patient, type, endpoint and every other element) answers the one stored (200, as a FHIR
+    conditional create that matched); one that differs only elsewhere is a 409 naming it."""
     require_scope("system", "Subscription", "c")
     dept = department()
     body = bodies.json_body(bodies.SMALL)
@@ -44,13 +46,18 @@ def create():
     svc = service()
     try:
         with svc.uow() as uow:
-            sub = svc.subscriptions.create(uow, dept, body)
+            sub, created = svc.subscriptions.create(uow, dept, body)
     except subs.Invalid as exc:
         raise outcome_problem(422, "The Subscription cannot be used as it is.", exc.issues) from None
     except TooMany:
         raise outcome_problem(409, f"Your department holds {MAX_PER_DEPARTMENT} subscriptions already.",
                               [("Subscription", "Delete one you no longer need first.", "business-rule")]) from None
-    return _fhir(subs.as_resource(sub), 201, {"Location": f"{svc.subscriptions.base}/Subscription/{sub.id}"})
+    except Conflict as exc:
+        raise outcome_problem(
+            409, "You have a subscription on this patient, type and endpoint already.",
+            [("Subscription", f"Subscription/{exc.args[0]} sends these notifications; delete it first to change it.",
+              "duplicate")]) from None
+    return _fhir(subs.as_resource(sub), 201 if created else 200, {"Location": f"{svc.subscriptions.base}/Subscription/{sub.id}"})
 
 
 @blp.get("/fhir/Subscription/<sub_id>")

@@ -66,6 +66,11 @@ class TooMany(Exception):
     """The department holds MAX_PER_DEPARTMENT subscriptions already."""
 
 
+class Conflict(Exception):
+    """The department has a live subscription on that patient, type and endpoint that differs in
+    another element (reason, headers, payload, end); its id is the argument."""
+
+
 @dataclass
 class Subscriptions:
     """The subscriptions' use cases and the delivery step."""
@@ -82,11 +87,18 @@ class Subscriptions:
 
     # --- the API ----------------------------------------------------------------------------
 
-    def create(self, work, department: str, resource: object) -> subs.Subscription:
-        """Store DEPARTMENT's subscription (domain.subscriptions.Invalid for a wrong one).
+    def create(self, work, department: str, resource: object) -> tuple[subs.Subscription, bool]:
+        """Store DEPARTMENT's subscription (domain.subscriptions.Invalid for a wrong one); return it
+        and whether it is new.
 
         It is made whether or not a consent permits now: answering differently would tell the
         department whether the patient shares with it, and nothing is sent without a permit.
+
+        A department holds one live subscription per patient, resource type and endpoint (a
+        second would only send each notification twice, to the same place). Asking again for the
+        same one answers the one it holds (as a FHIR conditional create that matched: a client that
+        sends its POST again after a lost answer gets its subscription, not an error); asking for
+        one that differs in another element is a Conflict (delete the old one first).
         """
         spec = subs.parse(resource)
         problem = self.policy.host_problem(*_host_port(spec.endpoint))
@@ -95,11 +107,16 @@ class Subscriptions:
         if problem:
             raise subs.Invalid([("Subscription.channel.endpoint", problem, "value")])
         now, uow = self.clock(), on(work, self.checker)
+        same = uow.subscriptions.find_live(department, spec.patient, spec.resource_type, spec.endpoint)
+        if same is not None:
+            if same.spec != spec:
+                raise Conflict(same.id)
+            return same, False
         if uow.subscriptions.count_of(department) >= MAX_PER_DEPARTMENT:
             raise TooMany(department)
         sub = subs.Subscription(str(uuid.uuid4()), department, spec, subs.ACTIVE, now, now)
         uow.subscriptions.add(sub)
-        return sub
+        return sub, True
 
     def get(self, work, department: str, sub_id: str) -> subs.Subscription:
         sub = on(work, self.checker).subscriptions.get(sub_id)
@@ -195,7 +212,7 @@ class Subscriptions:
                 status = None
         finally:
             opened.close()
-        return self._sent(units, delivery, sub, decision, ids, started, status)
+        return self._sent(units, delivery, sub, decision, ids, started, status, number)
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -206,7 +223,9 @@ class Subscriptions:
             d = uow.subscriptions.delivery(delivery_id, lock=True)
             if d is None or d["status"] not in (PENDING, SENDING) or _utc(d["next_attempt_at"]) > now:
                 return None
-            sub = uow.subscriptions.get(d["subscription_id"])
+            # Locked (not written): one claim at a time per subscription, so two deliveries of it
+            # never take the same event number.
+            sub = uow.subscriptions.get(d["subscription_id"], lock=True)
             if d["status"] == SENDING:
                 # Its worker died between claiming and recording: it may have sent (module doc).
                 self._append(uow, d, sub, None, [r["id"] for r in d["resources"]], d["started_at"] or now,
@@ -215,7 +234,17 @@ class Subscriptions:
                 uow.subscriptions.change_delivery(delivery_id, status=WITHHELD, outcome="subscription-off",
                                                   finished_at=now)
                 return None
-            number = uow.subscriptions.next_event_number(sub.id, now)
+            if uow.subscriptions.in_flight(sub.id, now, but=delivery_id):
+                # Another delivery of it is being sent: this one waits (notifications go in order).
+                uow.subscriptions.change_delivery(delivery_id, status=PENDING, next_attempt_at=now + timedelta(seconds=1))
+                return None
+            # The number this notification would carry. Nothing the department can read changes
+            # here (its Subscription's events_since_start and lastUpdated): a claim comes before any
+            # consent decision, so a change would tell a department without consent that the
+            # patient got a new record, and a gap in the numbers that one was held back. The
+            # number is counted in _sent, with the notification sent under a permit; a delivery
+            # tried again keeps its number.
+            number = d["event_number"] or sub.events_since_start + 1
             uow.subscriptions.change_delivery(delivery_id, status=SENDING, attempts=d["attempts"] + 1,
                                               next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
             d["attempts"] += 1
@@ -233,18 +262,23 @@ class Subscriptions:
         return body, {**headers, "Content-Type": subs.FHIR_JSON}
 
     def _sent(self, units, delivery: dict, sub, decision: dict, ids: list[str], started: datetime,
-              status: int | None) -> str:
+              status: int | None, number: int) -> str:
         ok = status is not None and 200 <= status < 300
         with units(write=True) as work:
             uow = on(work, self.checker)
             seq = self._append(uow, delivery, sub, decision, ids, started,
                                outcome="delivered" if ok else "not-accepted", http_status=status)
+            # The notification went out under a permit: now (and only now) its subscription counts
+            # it, and its lastUpdated moves (_claim says why not before).
+            uow.subscriptions.record_event(sub.id, number, self.clock())
+            delivery["event_number"] = number
             if ok:
                 uow.subscriptions.change_delivery(delivery["id"], status=SENT, outcome="delivered",
                                                   http_status=status, started_at=started, ledger_seq=seq,
-                                                  finished_at=self.clock())
+                                                  finished_at=self.clock(), event_number=number)
                 return SENT
-            uow.subscriptions.change_delivery(delivery["id"], started_at=started, ledger_seq=seq, http_status=status)
+            uow.subscriptions.change_delivery(delivery["id"], started_at=started, ledger_seq=seq, http_status=status,
+                                              event_number=number)
         return self._later(units, delivery, "not-accepted", count=True)
 
     def _append(self, uow, delivery: dict, sub, decision: dict | None, ids: list[str], started: datetime,
@@ -272,29 +306,34 @@ class Subscriptions:
         return seq
 
     def _later(self, units, delivery: dict, why: str, count: bool = False) -> str:
-        """Try again after a backoff; COUNT: the attempt counts against max_attempts."""
-        if count and delivery["attempts"] >= self.max_attempts:
-            return self._end(units, delivery, FAILED, why)
-        delay = m.retry_delay(delivery["attempts"]) if count else 1.0
+        """Try again after a backoff; COUNT: the endpoint failed, which counts against max_attempts
+        (a consent outage does not: it says nothing of the endpoint)."""
+        failures = delivery["failures"] + (1 if count else 0)
+        if count and failures >= self.max_attempts:
+            return self._end(units, delivery, FAILED, why, failures=failures)
+        delay = m.retry_delay(failures) if count else 1.0
         with units(write=True) as work:
             on(work, self.checker).subscriptions.change_delivery(
-                delivery["id"], status=PENDING, outcome=why, next_attempt_at=self.clock() + timedelta(seconds=delay))
+                delivery["id"], status=PENDING, outcome=why, failures=failures,
+                next_attempt_at=self.clock() + timedelta(seconds=delay))
         return PENDING
 
     def _late(self, units, delivery: dict) -> str:
-        """The permit came too slowly to act on: ask again at once (not counted as an attempt),
-        up to max_late times."""
-        if delivery["attempts"] >= self.max_late:
-            return self._end(units, delivery, FAILED, "consent-too-slow")
+        """The permit came too slowly to act on: ask again at once (counted apart from the
+        endpoint's failures), up to max_late times."""
+        late = delivery["late_permits"] + 1
+        if late >= self.max_late:
+            return self._end(units, delivery, FAILED, "consent-too-slow", late_permits=late)
         with units(write=True) as work:
             on(work, self.checker).subscriptions.change_delivery(
-                delivery["id"], status=PENDING, outcome="permit-too-late", next_attempt_at=self.clock())
+                delivery["id"], status=PENDING, outcome="permit-too-late", late_permits=late,
+                next_attempt_at=self.clock())
         return PENDING
 
-    def _end(self, units, delivery: dict, status: str, outcome: str) -> str:
+    def _end(self, units, delivery: dict, status: str, outcome: str, **counts) -> str:
         with units(write=True) as work:
             on(work, self.checker).subscriptions.change_delivery(delivery["id"], status=status, outcome=outcome,
-                                                                 finished_at=self.clock())
+                                                                 finished_at=self.clock(), **counts)
         return status
 
 
