@@ -28,6 +28,7 @@ def _declared(*extras: str) -> set[str]:
     return {_name(r) for r in requirements}
 
 
+@lru_cache(maxsize=None)
 def _imports(*folders: str) -> dict[str, set[str]]:
     """{top-level module name: the files importing it}, absolute imports only."""
     found: dict[str, set[str]] = {}
