@@ -1,6 +1,8 @@
 # Two commands: `make up` runs the whole stack with demo data, `make test` passes every test.
+# The interpreter the virtualenv is made with, and where: Python 3.11 to 3.13 are supported, e.g.
+# `make test PYTHON=python3.13 VENV=.venv-3.13` (a virtualenv keeps the Python it was made with).
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 

@@ -12,8 +12,7 @@ import requests
 
 from bench import load
 from services.common import kafka, serve
-from tests.support.broker import free_port, wait_port
-from tests.support.stack import ROOT, Stack
+from bench.stack import IMPORT_ROOT, Stack, free_port, wait_port
 
 
 @dataclass
@@ -95,7 +94,7 @@ def start_ceiling(env: dict, server: str = "services") -> tuple[subprocess.Popen
                 "--workers", env.get("WEB_CONCURRENCY") or str(serve.DEFAULT_WORKERS), "--bind", f"127.0.0.1:{port}",
                 "--no-control-socket", "bench.ceiling:create_app()"])
     proc = subprocess.Popen([sys.executable, *command],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=IMPORT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port("127.0.0.1", port)
     return proc, f"http://127.0.0.1:{port}/ping"
 

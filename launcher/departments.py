@@ -28,7 +28,6 @@ import requests
 from contracts.vocabulary import STAFF_ROLES
 from services.common.config import DEFAULT_PORTS
 
-ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = "demo-credentials.json"
 PATH = "/admin/v1/departments"
 KINDS = ("clinical", "research", "oversight")
@@ -133,7 +132,7 @@ class AdminClient:
 
 # where the gateway and the credentials are ------------------------------------------------------
 def _demo_credentials(env: Mapping[str, str]) -> dict:
-    path = Path(env.get("PHR_VAR_DIR") or ROOT / "var") / CREDENTIALS
+    path = Path(env.get("PHR_VAR_DIR") or "var") / CREDENTIALS
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from importlib import resources
 from pathlib import Path
 
 import requests
@@ -20,14 +21,16 @@ from honcho.manager import Manager
 from services.common.config import DEFAULT_PORTS
 from services.common.files import PRIVATE_UMASK, private_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The folder our packages are imported from (the checkout, or site-packages once installed):
+#: every process runs there with it on PYTHONPATH, so `python -m ...` imports this same copy.
+IMPORT_ROOT = Path(__file__).resolve().parent.parent
 HTTP_SERVICES = ("gateway", "consent", "records", "exchange")
 
 
 def stack_env(base: dict[str, str]) -> dict[str, str]:
     """Return BASE completed with every default the processes need."""
     env = dict(base)
-    env.setdefault("PHR_VAR_DIR", str(ROOT / "var"))
+    env.setdefault("PHR_VAR_DIR", "var")  # in the current folder, as services/common/config.py reads it
     env["PHR_VAR_DIR"] = str(Path(env["PHR_VAR_DIR"]).resolve())
     env.setdefault("BIND_HOST", "127.0.0.1")
     env.setdefault("BROKER_PORT", "9092")
@@ -38,13 +41,13 @@ def stack_env(base: dict[str, str]) -> dict[str, str]:
         env["PHR_EMBEDDED_BROKER"] = "1"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("PYTHONPATH", str(ROOT))
+    env.setdefault("PYTHONPATH", str(IMPORT_ROOT))
     return env
 
 
 def processes(env: dict[str, str]) -> dict[str, str]:
     """Return the Procfile's processes, without the broker when an outside Kafka is used."""
-    procs = dict(parse_procfile((ROOT / "Procfile").read_text()).processes)
+    procs = dict(parse_procfile((resources.files("launcher") / "Procfile").read_text()).processes)
     if not env.get("PHR_EMBEDDED_BROKER"):
         procs.pop("broker", None)
     return procs
@@ -120,7 +123,7 @@ def up(demo: bool = True) -> int:
           f"{' (embedded Tansu)' if env.get('PHR_EMBEDDED_BROKER') else ''}", flush=True)
     manager = Manager()
     for name, cmd in processes(env).items():
-        manager.add_process(name, cmd, env=env, cwd=str(ROOT))
+        manager.add_process(name, cmd, env=env, cwd=str(IMPORT_ROOT))
     stop = threading.Event()
     threading.Thread(target=_after_start, args=(manager, env, demo, started, stop), daemon=True).start()
     manager.loop()

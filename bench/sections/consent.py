@@ -12,7 +12,7 @@ import requests
 
 from bench import load
 from bench.harness import Context, Row
-from tests.support.client import patient_login
+from contracts.conformance.client import patient_login
 
 P99_TARGET_MS = 10.0
 THROUGHPUT_TARGET = 0.5

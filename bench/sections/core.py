@@ -1,11 +1,13 @@
 """The walking skeleton's figures: the ceiling, the broker round trip, a read through the gateway."""
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import requests
 
 from bench import load
 from bench.harness import Context, Row, broker_round_trip, start_ceiling
-from tests.support.fhir import demo_bundle
 
 
 def _under_gunicorn(ctx: Context):
@@ -22,7 +24,9 @@ def _under_gunicorn(ctx: Context):
 def run(ctx: Context) -> list[Row]:
     stack = ctx.stack
     token = ctx.department_token()
-    bundle = demo_bundle("Liz_Conn")
+    # The demo bundle the stack seeded (launcher/demo/patients), read as package data.
+    patients = resources.files("launcher.demo") / "patients"
+    bundle = json.loads(next(p for p in patients.iterdir() if p.name.startswith("Liz_Conn_")).read_text())
     obs = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
     target = f"{stack.gateway}/fhir/Observation/{obs}"
     requests.get(target, headers={"Authorization": f"Bearer {token}"}, timeout=60).raise_for_status()

@@ -5,7 +5,7 @@ import requests
 
 from bench import load
 from bench.harness import Context, Row
-from tests.support.client import patient_login
+from contracts.conformance.client import patient_login
 
 GOAL = 0.10  # of the bare-Flask ceiling: a page maps 20 resources and is checked for accessibility
 
@@ -15,7 +15,8 @@ def run(ctx: Context) -> list[Row]:
     creds = stack.credentials()
     patient = next((p for p in creds["patients"] if p["language"] == "es"), creds["patients"][0])
     token = patient_login(stack.gateway, creds["portal"]["client_id"], creds["portal"]["redirect_uri"],
-                          patient["username"], patient["password"])["access_token"]
+                          patient["username"], patient["password"],
+                          scope="openid fhirUser offline_access patient/*.rs")["access_token"]
     url = f"{stack.gateway}/patient/v1/records"
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": "es"}
     first = requests.get(url, headers=headers, timeout=60)

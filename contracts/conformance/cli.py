@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 from contracts.conformance import accessibility, consent, schema, security
@@ -14,7 +15,8 @@ from contracts.conformance.context import Context, build
 from contracts.conformance.model import CATEGORIES
 from contracts.conformance.report import junit, summary, verdict_of
 
-DEFAULT_SPEC = str(Path(__file__).resolve().parents[1] / "openapi.yaml")
+#: The contract shipped with the package (pyproject.toml declares it as package data).
+DEFAULT_SPEC = str(resources.files("contracts") / "openapi.yaml")
 ENV_PREFIX = "PHR_CONFORMANCE_"
 #: Run order: the read-only and reversible checks first, fuzzing (which writes) last.
 CHECKS = {"security": security.run, "consent": consent.run, "accessibility": accessibility.run,

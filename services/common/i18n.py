@@ -39,7 +39,11 @@ SUPPORTED = ("en", "es")
 DEFAULT = "en"
 DOMAIN = "messages"
 TRANSLATIONS = Path(__file__).with_name("translations")
-ROOT = Path(__file__).resolve().parents[2]
+#: The services' package folder, where each service's own translations/ sits beside its code.
+SERVICES = Path(__file__).resolve().parents[1]
+#: The source checkout: only catalog maintenance (extract, update, check) reads it, through
+#: babel.cfg; serving text needs the catalogs above and nothing else.
+ROOT = SERVICES.parent
 MAPPING = ROOT / "babel.cfg"
 KEYWORDS = {"_": None, "N_": None, "gettext": None}
 
@@ -175,7 +179,7 @@ def catalog_path(locale: str, translations: Path | None = None) -> Path:
 
 def service_catalogs() -> dict[Path, Path]:
     """Return {translations folder: the source folder it covers} for services with their own."""
-    return {folder: folder.parent for folder in sorted((ROOT / "services").glob("*/translations"))
+    return {folder: folder.parent for folder in sorted(SERVICES.glob("*/translations"))
             if folder.is_dir() and folder.parent.name != "common"}
 
 
