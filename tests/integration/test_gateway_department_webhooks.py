@@ -117,7 +117,7 @@ def test_a_url_at_an_inside_address_or_plain_http_not_allowed_is_a_422_that_stor
     assert state(engine) == before
 
 
-def test_an_allowed_inside_address_may_take_notices_over_plain_http(app, gateway_config, engine):
+def test_an_allowed_inside_address_may_take_notices_over_plain_http(app, gateway_config, engine, people):
     """SUBSCRIPTION_ENDPOINT_ALLOW opens an inside address (the tests' receivers on 127.0.0.1)."""
     allowed = create_app({**gateway_config, "subscription_endpoint_allow": ("127.0.0.1",)})
     with allowed.test_client() as other:
