@@ -76,9 +76,8 @@ def port_of(url: str) -> int:
 
 def literal_address_problem(policy: HostPolicy, url: str) -> str | None:
     """Judge URL now as far as can be without a look-up: its host when it is one of our services
-    or written as an address, and plain http, which only an allowed address may use (an allow
-    list holds addresses, so a name over http is refused here). A name over https is judged at
-    each send, when it is resolved."""
+    or written as an address (with plain http, which only an allowed address may use). A name is
+    judged at each send, on the addresses it resolves to then, the scheme with them."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", port_of(url)
     problem = policy.host_problem(host, port)
@@ -87,5 +86,5 @@ def literal_address_problem(policy: HostPolicy, url: str) -> str | None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return None if parts.scheme == "https" else "The endpoint must use https."
+        return None
     return policy.address_problem(host, port, parts.scheme)
