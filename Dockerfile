@@ -30,13 +30,14 @@ RUN pip install --no-deps -c constraints.txt . \
 # (docker-compose.yml mounts one for the gateway and the seed; no VOLUME here, so that the
 # other services do not each leave an anonymous volume behind). /data/metrics too: each
 # service's HTTP process and worker share a volume there (services/common/multiprocess.py).
-# /webhook-key likewise: the exchange's worker makes its webhook signing key there and the
-# gateway reads it (PHR_WEBHOOK_KEY_FILE in docker-compose.yml).
+# /webhook-key likewise: the exchange's worker makes its webhook signing key there, and writes
+# its public part to /webhook-public-key, which the gateway reads (PHR_WEBHOOK_KEY_FILE and
+# PHR_WEBHOOK_PUBLIC_KEY_FILE in docker-compose.yml).
 RUN groupadd --system --gid 10001 phr \
  && useradd --system --uid 10001 --gid phr --home-dir /home/phr --create-home --shell /usr/sbin/nologin phr \
- && mkdir -p /data/metrics /webhook-key \
- && chown -R phr:phr /data /webhook-key \
- && chmod -R 0700 /data /webhook-key
+ && mkdir -p /data/metrics /webhook-key /webhook-public-key \
+ && chown -R phr:phr /data /webhook-key /webhook-public-key \
+ && chmod -R 0700 /data /webhook-key /webhook-public-key
 USER phr
 
 ENV PHR_VAR_DIR=/data

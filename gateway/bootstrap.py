@@ -43,6 +43,7 @@ from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
 from services.common.files import private_file
+from services.common.outbound import HostPolicy
 
 DEFAULTS = {
     "MIGRATE_ON_START": True,
@@ -167,8 +168,11 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     app.register_blueprint(registration.create_blueprint(server, stores.apps,
                                                          config["APP_REGISTRATIONS_PER_HOUR"]))
     app.register_blueprint(app_routes.create_blueprint(stores.apps, stores.accounts, guard))
-    app.register_blueprint(admin_api.create_blueprint(stores.directory, guard, revocations))
-    app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations))
+    # webhook URLs obey the exchange's rule for every callback a department names
+    callbacks = HostPolicy.from_settings(settings.subscription_endpoint_allow, settings.peers)
+    app.register_blueprint(admin_api.create_blueprint(stores.directory, guard, revocations, callbacks))
+    app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations,
+                                                      callbacks))
     app.register_blueprint(measures_api.create_blueprint(guard, measures.providers(app)))
     return Gateway(settings, engine, stores, key, server, guard, upstreams)
 

@@ -314,8 +314,10 @@ class NoticeAttemptSchema(Schema):
     attempt = fields.Integer(required=True)
     at = fields.DateTime(required=True)
     status_code = fields.Integer(allow_none=True, required=True,
-                                 metadata={"description": "The receiver's HTTP status; null when none came."})
-    error = fields.String(allow_none=True, required=True)
+                                 metadata={"description": "The receiver's HTTP status; null when none came "
+                                                          "(no answer, or an address the outbound policy refuses)."})
+    outcome = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")),
+                            metadata={"description": "delivered or failed; why a try failed is not told."})
 
 
 class NoticeDeliverySchema(Schema):

@@ -37,6 +37,7 @@ from gateway.proxy.guard import Guard, Revocations
 from services.common import paging
 from services.common.bodies import invalid_input, load_body
 from services.common.i18n import N_
+from services.common.outbound import HostPolicy, literal_address_problem
 from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,13 @@ def _unknown(department_id: str) -> Problem:
                    params={"department": department_id})
 
 
-def set_webhook(directory: DirectoryStore, department_id: str, url: str | None) -> dict:
-    """Give DEPARTMENT_ID the webhook URL (None: none); the entry, or a 404 or 409 problem."""
+def set_webhook(directory: DirectoryStore, department_id: str, url: str | None, policy: HostPolicy) -> dict:
+    """Give DEPARTMENT_ID the webhook URL (None: none); the entry, or a 404 or 409 problem, or a
+    422 when POLICY (services/common/outbound.py, the exchange's rule for every callback) refuses
+    where it points as far as can be told before a look-up; the exchange checks again at each send."""
+    problem = literal_address_problem(policy, url) if url is not None else None
+    if problem:
+        raise invalid_input({"webhook_url": [problem]})
     try:
         return directory.set_webhook(department_id, url)[0]
     except UnknownDepartment:
@@ -61,9 +67,10 @@ def set_webhook(directory: DirectoryStore, department_id: str, url: str | None) 
                       params={"department": department_id}) from None
 
 
-def create_blueprint(directory: DirectoryStore, guard: Guard, revocations: Revocations) -> Blueprint:
+def create_blueprint(directory: DirectoryStore, guard: Guard, revocations: Revocations,
+                     policy: HostPolicy = HostPolicy()) -> Blueprint:
     """The admin API over DIRECTORY; GUARD checks the tokens, REVOCATIONS is refreshed after a
-    change revokes tokens so that this process refuses them at once."""
+    change revokes tokens so that this process refuses them at once; POLICY judges webhook URLs."""
     bp = Blueprint("admin_api", __name__)
 
     def administrator() -> dict:
@@ -163,7 +170,7 @@ def create_blueprint(directory: DirectoryStore, guard: Guard, revocations: Revoc
         """Set where a department takes signed notices (revocation receipts)."""
         claims = administrator()
         body = load_body(DepartmentWebhookSchema())
-        entry = set_webhook(directory, department_id, body["webhook_url"])
+        entry = set_webhook(directory, department_id, body["webhook_url"], policy)
         log.info("%s set the webhook of department %s (version %s)", claims["client_id"], department_id,
                  entry["version"])
         return answer(entry)

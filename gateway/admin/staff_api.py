@@ -41,6 +41,7 @@ from gateway.proxy.guard import Guard, Revocations
 from services.common import smart
 from services.common.bodies import SMALL, load_body, raw_body
 from services.common.i18n import N_, current_language, translate
+from services.common.outbound import HostPolicy
 from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,9 @@ def _body_or_nothing() -> dict:
 
 
 def create_blueprint(staff: StaffStore, directory: DirectoryStore, guard: Guard,
-                     revocations: Revocations) -> Blueprint:
+                     revocations: Revocations, policy: HostPolicy = HostPolicy()) -> Blueprint:
     """The staff admin API over STAFF; GUARD checks tokens, REVOCATIONS is refreshed after a
-    change ends tokens, so this process refuses them at once."""
+    change ends tokens, so this process refuses them at once; POLICY judges webhook URLs."""
     bp = Blueprint("staff_admin_api", __name__)
 
     def admin_of_department(interactions: str) -> tuple[dict, StaffAccount]:
@@ -201,7 +202,7 @@ def create_blueprint(staff: StaffStore, directory: DirectoryStore, guard: Guard,
         """Set where the admin's own department takes signed notices (revocation receipts)."""
         _claims, actor = admin_of_department("u")
         body = load_body(DepartmentWebhookSchema())
-        entry = set_webhook(directory, actor.department, body["webhook_url"])
+        entry = set_webhook(directory, actor.department, body["webhook_url"], policy)
         log.info("staff %s of %s set the department's webhook (version %s)", actor.id, actor.department,
                  entry["version"])
         return answer(entry)

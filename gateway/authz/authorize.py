@@ -212,7 +212,7 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
     @bp.get("/oauth/jwks")
     def jwks():
         """Publish the public signing key (RFC 7517 section 5), and the exchange's webhook key."""
-        resp = jsonify(public_jwks(server.signing_key, *webhook_key(settings.webhook_key_file)))
+        resp = jsonify(public_jwks(server.signing_key, *webhook_key(settings.webhook_public_key_file)))
         resp.headers["Cache-Control"] = "public, max-age=300"
         return resp
 

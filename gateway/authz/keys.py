@@ -47,10 +47,11 @@ def _public_part(path: str, mtime_ns: int) -> dict:
 
 
 def webhook_key(path: Path | None) -> tuple[dict, ...]:
-    """The public part of the exchange's webhook signing key (Settings.webhook_key_file), to
-    publish beside the token key so that a department verifies a signed notice with the JWK Set
-    it already trusts; none while the file is missing (the exchange makes it at first start).
-    Only its public part is ever published, even when the file holds the private key. Access
+    """The exchange's webhook signing key from PATH, the public-only file the exchange writes
+    (Settings.webhook_public_key_file; the gateway never reads the private key, so it cannot sign
+    notices), to publish beside the token key so that a department verifies a signed notice with
+    the JWK Set it already trusts; none while the file is missing (the exchange makes it at first
+    start). Only a public part is ever published, even if the file held a private key. Access
     tokens are verified as RS256 only (services/common/auth.py ALGORITHMS), so this ES256 key
     cannot vouch for a token."""
     if path is None:

@@ -83,10 +83,14 @@ class Settings:
     # var/exchange-webhook-key.json). The exchange creates it at first start and signs the
     # revocation notices it POSTs to departments with it; the gateway publishes its public part
     # in its JWK Set (/oauth/jwks) beside the token key, so a department verifies a notice with
-    # the keys it already trusts. Services never import each other, so the file is how the key
-    # reaches the gateway: both read its path from here (on hosts apart, the operator gives the
-    # gateway a copy; a copy holding only the public JWK is enough, and better).
+    # the keys it already trusts. Services never import each other, so a file is how the key
+    # reaches the gateway: the public one below, never this one (on hosts apart, the operator
+    # gives the gateway a copy of the public file).
     webhook_key_file: Path | None = None
+    # Its public part alone (PHR_WEBHOOK_PUBLIC_KEY_FILE, a JWK; default
+    # exchange-webhook-key.pub.json beside the private one): the exchange writes it beside the
+    # key, and it is the only one the gateway reads, so a gateway broken into cannot sign notices.
+    webhook_public_key_file: Path | None = None
     # Consent: how long a revoke of a department's consent waits after its commit before it
     # answers (CONSENT_REVOKE_SETTLE_MS); permits may be acted on for half of it
     # (services/consent/service_layer/handlers.py, settle_revocation).
@@ -146,6 +150,8 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),
         decision_clients=_names(env.get("CONSENT_DECISION_CLIENTS") or env.get("EXCHANGE_CLIENT_ID") or ""),
         webhook_key_file=Path(env["PHR_WEBHOOK_KEY_FILE"]) if env.get("PHR_WEBHOOK_KEY_FILE") else None,
+        webhook_public_key_file=(Path(env["PHR_WEBHOOK_PUBLIC_KEY_FILE"]) if env.get("PHR_WEBHOOK_PUBLIC_KEY_FILE")
+                                 else None),
         revoke_settle_ms=int(env.get("CONSENT_REVOKE_SETTLE_MS", 300)),
         subscription_endpoint_allow=_names(env.get("SUBSCRIPTION_ENDPOINT_ALLOW") or ""),
         smtp_url=env.get("SMTP_URL") or None,
@@ -160,4 +166,6 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
     values.update(overrides)
     if values["webhook_key_file"] is None:  # beside the other keys, in the var/ of the overrides too
         values["webhook_key_file"] = Path(values["var_dir"]) / "exchange-webhook-key.json"
+    if values["webhook_public_key_file"] is None:
+        values["webhook_public_key_file"] = Path(values["webhook_key_file"]).with_name("exchange-webhook-key.pub.json")
     return Settings(**values)

@@ -75,7 +75,7 @@ def bootstrap(settings: Settings, engine: Engine | None = None, consent=None, re
     consent = consent or ConsentClient(settings.peers["consent"], service_token(settings))
     records = records or RecordsClient(settings.peers["records"])
     flow = Flow(consent, EventChecker(settings.contract_checks), deadline=deadline, fetch_wait=fetch_wait)
-    receipts = Receipts(Signer(settings.webhook_key_file),
+    receipts = Receipts(Signer(settings.webhook_key_file, settings.webhook_public_key_file),
                         settings.issuer, clock=flow.clock)
     policy = HostPolicy.from_settings(settings.subscription_endpoint_allow, settings.peers)
     subscriptions = Subscriptions(consent, hook or RestHook(policy), policy, f"{settings.issuer}/fhir",

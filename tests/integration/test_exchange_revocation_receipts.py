@@ -16,7 +16,10 @@ from services.common.auth import RevocationFeed
 from services.common.consumer import IdempotentConsumer
 from services.common.envelope import new_event
 from services.exchange.adapters.fakes import Letters, Pump
+from services.exchange.adapters.receipt_repository import SqlNotices
 from services.exchange.adapters.tables import department_notices, notifications, processed_events, webhook_attempts
+from services.common.outbound import HostPolicy
+from services.exchange.adapters.hooks import RestHook
 from services.exchange.adapters.webhooks import HttpSender
 from services.exchange.entrypoints.worker import directory_handlers, flow_handlers
 from services.exchange.service_layer import receipts
@@ -74,6 +77,12 @@ def _revoked(consent_id=None, kind="revoked", patient=PATIENT):
     return new_event(f"phr.consent.{kind}", "/services/consent", patient, data)
 
 
+def _sender(service, allow=("127.0.0.1",)) -> HttpSender:
+    """The worker's sender under the outbound policy; ALLOW opens the tests' receivers on 127.0.0.1
+    (SUBSCRIPTION_ENDPOINT_ALLOW)."""
+    return HttpSender(RestHook(HostPolicy.from_settings(allow, service.settings.peers), timeout=5))
+
+
 def _clinician(mint, dept="cardiology", **claims):
     return mint.staff(dept=dept, roles=("clinician",), **claims)
 
@@ -92,7 +101,7 @@ def test_a_revoked_consent_tells_the_department_in_its_inbox_and_by_a_signed_web
 
     clock = Clock()
     service.receipts.clock = clock
-    connect, sender = connections(service.engine), HttpSender(timeout=5)
+    connect, sender = connections(service.engine), _sender(service)
     assert service.receipts.deliver_due(connect, sender) == 1  # the receiver answers 503
     assert service.receipts.deliver_due(connect, sender) == 0, "the next try waits"
     clock.now += timedelta(seconds=2)
@@ -101,7 +110,7 @@ def test_a_revoked_consent_tells_the_department_in_its_inbox_and_by_a_signed_web
     headers, body = receiver.got[1]
     assert headers["Content-Type"] == "application/jose"
 
-    jwks = {"keys": list(webhook_key(service.settings.webhook_key_file))}  # what the gateway publishes
+    jwks = {"keys": list(webhook_key(service.settings.webhook_public_key_file))}  # what the gateway publishes
     payload = verify(jwks, body)
     assert payload["type"] == "consent-revoked" and payload["department"] == "cardiology"
     assert payload["consent"]["id"] == f"c-{PATIENT}" and payload["patient"] == PATIENT
@@ -124,7 +133,8 @@ def test_a_revoked_consent_tells_the_department_in_its_inbox_and_by_a_signed_web
     assert item["webhook"]["status"]["code"] == "delivered" and item["webhook"]["attempts"] == 2
     one = client.get(f"/staff/v1/inbox/notices/{item['id']}", headers={**_clinician(mint), "Accept-Language": "es"})
     assert one.status_code == 200 and one.headers["Content-Language"] == "es"
-    assert [t["status_code"] for t in one.get_json()["webhook"]["tries"]] == [503, 204]
+    assert [(t["status_code"], t["outcome"]) for t in one.get_json()["webhook"]["tries"]] == [
+        (503, "failed"), (204, "delivered")]
     assert one.get_json()["title"] == "El paciente dejó de compartir"
     assert _count(service.engine, webhook_attempts) == 2
 
@@ -231,7 +241,7 @@ def test_a_receiver_that_never_takes_the_notice_is_given_up_after_the_bound(worl
         notify.handle("phr.consent.v1", json.dumps(_revoked()).encode())
         clock = Clock()
         service.receipts.clock = clock
-        connect, sender = connections(service.engine), HttpSender(timeout=5)
+        connect, sender = connections(service.engine), _sender(service)
         for _ in range(15):
             service.receipts.deliver_due(connect, sender)
             clock.now += timedelta(minutes=6)
@@ -240,3 +250,39 @@ def test_a_receiver_that_never_takes_the_notice_is_given_up_after_the_bound(worl
     [item] = client.get("/staff/v1/inbox/notices", headers=_clinician(mint)).get_json()["items"]
     assert item["webhook"]["status"]["code"] == "failed" and item["webhook"]["attempts"] == 10
     assert len(server.got) == 10
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "169.254.169.254"])
+def test_a_webhook_at_an_inside_address_not_allowed_is_never_contacted_and_the_inbox_tells_no_reason(
+        world, mint, receiver, host):
+    """A name is judged when it is resolved, at every try: localhost resolves inside, and with
+    the allow list empty nothing is sent there; the inbox says only that the try failed."""
+    client, service, pump, notify = world
+    _register_webhook(service, receiver.url.replace("127.0.0.1", host))
+    _release(client, service, pump, mint)
+    notify.handle("phr.consent.v1", json.dumps(_revoked()).encode())
+    clock = Clock()
+    service.receipts.clock = clock
+    assert service.receipts.deliver_due(connections(service.engine), _sender(service, allow=())) == 1
+    assert receiver.got == [], "nothing reached the inside address"
+    [item] = client.get("/staff/v1/inbox/notices", headers=_clinician(mint)).get_json()["items"]
+    assert item["webhook"]["status"]["code"] == "pending" and item["webhook"]["attempts"] == 1
+    one = client.get(f"/staff/v1/inbox/notices/{item['id']}", headers=_clinician(mint)).get_json()
+    [tried] = one["webhook"]["tries"]
+    assert tried["status_code"] is None and tried["outcome"] == "failed" and set(tried) == {
+        "attempt", "at", "status_code", "outcome"}, "no error text, no status: the inbox is no probe"
+
+
+def test_an_ended_consent_reads_only_its_own_ledger_entries(world, mint):
+    client, service, pump, _notify = world
+    _release(client, service, pump, mint)
+    _release(client, service, pump, mint, department="emergency")
+    _release(client, service, pump, mint, patient="p-2")
+    with service.engine.connect() as conn:
+        notices = SqlNotices(conn)
+        mine = notices.consent_entries(PATIENT, f"c-{PATIENT}")
+        assert sorted(e["recipient"] for e in mine) == ["cardiology", "emergency"]
+        assert {e["consent_id"] for e in mine} == {f"c-{PATIENT}"}
+        assert notices.consent_entries(PATIENT, "c-p-2") == [], "another patient's consent is not this patient's"
+        assert notices.consent_entries(PATIENT, "c-nobody-used") == []
+        assert [e["recipient"] for e in notices.consent_entries("p-2", "c-p-2")] == ["cardiology"]

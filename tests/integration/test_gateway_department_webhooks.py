@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from contracts.events import problems
 from gateway import schema, storage
+from gateway.app import create_app
 from services.exchange.adapters.webhooks import Signer
 from tests.support.gateway import admin_token, bearer, department, department_token, make_patient, sign_in
 from tests.support.staff import console_directory, gateway_staff_store, person, staff_tokens
@@ -100,6 +101,30 @@ def test_a_bad_url_is_a_422_that_changes_nothing(client, engine, people, body):
     assert state(engine) == before
 
 
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/phr/notices", "https://169.254.169.254/latest/meta-data/", "https://10.0.0.5/hook",
+    "https://192.168.1.1:8443/", "https://[::1]/hook", "https://0.0.0.0/", "http://93.184.216.34/plain-http"])
+def test_a_url_at_an_inside_address_or_plain_http_not_allowed_is_a_422_that_stores_nothing(client, engine, people, url):
+    """The allow list (SUBSCRIPTION_ENDPOINT_ALLOW) is empty here: only public addresses over
+    https (services/common/outbound.py, the exchange's rule for every callback)."""
+    admin = admin_token(client, engine)
+    before = state(engine)
+    for path, token in (("/admin/v1/departments/cardiology/webhook", admin), ("/staff/v1/admin/webhook", people["admin"])):
+        resp = put(client, path, {"webhook_url": url}, token)
+        assert resp.status_code == 422 and resp.content_type == "application/problem+json", (path, url, resp.json)
+        assert resp.json["fields"] == ["webhook_url"], resp.json
+    assert state(engine) == before
+
+
+def test_an_allowed_inside_address_may_take_notices_over_plain_http(app, gateway_config, engine, people):
+    """SUBSCRIPTION_ENDPOINT_ALLOW opens an inside address (the tests' receivers on 127.0.0.1)."""
+    allowed = create_app({**gateway_config, "subscription_endpoint_allow": ("127.0.0.1",)})
+    with allowed.test_client() as other:
+        resp = put(other, "/admin/v1/departments/cardiology/webhook", {"webhook_url": "http://127.0.0.1:9/hook"},
+                   admin_token(other, engine))
+    assert resp.status_code == 200 and resp.json["webhook_url"] == "http://127.0.0.1:9/hook", resp.json
+
+
 def test_without_a_token_or_with_the_wrong_one_nothing_changes(client, engine, people):
     make_patient(engine)
     patient = sign_in(client, engine)["access_token"]
@@ -117,7 +142,22 @@ def test_without_a_token_or_with_the_wrong_one_nothing_changes(client, engine, p
 def test_the_jwk_set_publishes_the_public_part_of_the_exchanges_webhook_key_once_it_exists(client, app):
     settings = app.extensions["gateway"].settings
     assert len(client.get("/oauth/jwks").json["keys"]) == 1, "no webhook key yet: the token key alone"
-    kid = Signer(settings.webhook_key_file).kid  # the key is made when first asked: the exchange's worker asks at start
+    # the key is made when first asked (the exchange's worker asks at start), its public part beside it
+    kid = Signer(settings.webhook_key_file, settings.webhook_public_key_file).kid
     keys = client.get("/oauth/jwks").json["keys"]
     assert [k["alg"] for k in keys] == ["RS256", "ES256"]
     assert keys[1]["kid"] == kid and "d" not in keys[1], "never the private part"
+
+
+def test_the_gateway_reads_only_the_public_file_never_the_exchanges_private_key(client, app, tmp_path):
+    settings = app.extensions["gateway"].settings
+    signer = Signer(tmp_path / "exchange-only" / "key.json", settings.webhook_public_key_file)
+    kid = signer.kid
+    assert not settings.webhook_key_file.exists(), "only the public file is where the gateway looks"
+    keys = client.get("/oauth/jwks").json["keys"]
+    assert [(k["alg"], k.get("kid")) for k in keys][1:] == [("ES256", kid)] and "d" not in keys[1]
+    assert "d" not in json.loads(settings.webhook_public_key_file.read_text()), "the file holds no private part"
+
+    settings.webhook_public_key_file.unlink()
+    Signer(settings.webhook_key_file).kid  # a private key where the gateway's settings name one
+    assert len(client.get("/oauth/jwks").json["keys"]) == 1, "a private key file alone is never read"

@@ -1,7 +1,8 @@
-"""The rest-hook client of subscriptions: one POST to a department's endpoint, in two steps.
+"""The rest-hook client of subscriptions and of revocation-receipt webhooks (adapters/webhooks.py):
+one POST to a department's endpoint, in two steps.
 
 ``open`` resolves the endpoint's host, checks every address it resolves to against the host
-policy (domain.subscriptions.HostPolicy: a name that resolved to a public address when the
+policy (services/common/outbound.py HostPolicy: a name that resolved to a public address when the
 subscription was made may resolve to an inside one now), and connects to a checked address (TLS
 with the host's name). ``Opened.send`` then writes the request at once on that connection. The
 delivery asks its last consent decision between the two, so that what separates the decision
@@ -22,7 +23,7 @@ import ssl
 import threading
 from urllib.parse import urlsplit
 
-from services.exchange.domain.subscriptions import HostPolicy
+from services.common.outbound import HostPolicy
 
 
 class EndpointRefused(Exception):
@@ -107,7 +108,7 @@ class RestHook:
             raise OSError(f"cannot resolve {host}: {exc}") from exc
         addresses = list(dict.fromkeys(info[4][0] for info in infos))
         for address in addresses:
-            problem = self.policy.address_problem(address, port)
+            problem = self.policy.address_problem(address, port, parts.scheme)
             if problem:
                 raise EndpointRefused(problem)
         sock = socket.create_connection((addresses[0], port), timeout=self.timeout)

@@ -7,6 +7,7 @@ import json
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from services.exchange.adapters.tables import department_notices as N
 from services.exchange.adapters.tables import department_webhooks as H
@@ -33,9 +34,16 @@ class SqlNotices:
     def __init__(self, conn: sa.Connection):
         self.conn = conn
 
-    def patient_entries(self, patient: str) -> list[dict]:
-        """Every ledger entry of PATIENT (the releases a consent may have covered)."""
-        rows = self.conn.execute(sa.select(ledger.c.entry).where(ledger.c.patient == patient)).all()
+    def consent_entries(self, patient: str, consent_id: str) -> list[dict]:
+        """PATIENT's ledger entries made on CONSENT_ID (the releases it covered), picked by the
+        database: the consent id is inside each entry's canonical JSON, and a patient's ledger
+        grows with every release, so it is not read whole each time a consent ends."""
+        if self.conn.dialect.name == "postgresql":
+            entry = sa.cast(ledger.c.entry, postgresql.JSONB)
+        else:  # SQLite's JSON functions read the text as it is stored (a CAST would make it a number)
+            entry = sa.type_coerce(ledger.c.entry, sa.JSON)
+        rows = self.conn.execute(sa.select(ledger.c.entry).where(
+            ledger.c.patient == patient, entry["consent_id"].as_string() == consent_id)).all()
         return [json.loads(r.entry) for r in rows]
 
     def add_once(self, notice: Notice, source_id: str) -> bool:

@@ -11,7 +11,6 @@ are wrong), judges an endpoint against the host policy, and builds the notificat
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from contracts.http import FHIR_ID_RE
 from contracts.limits import ID_MAX
 from contracts.vocabulary import RESOURCE_TYPES
+from services.common import outbound
 
 REST_HOOK = "rest-hook"
 FHIR_JSON = "application/fhir+json"
@@ -224,57 +224,9 @@ def endpoint_problem(url: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class HostPolicy:
-    """Where notifications may go.
-
-    By default only to public addresses (``is_global``): never to loopback, private, link-local
-    (cloud metadata at 169.254.169.254), multicast or reserved ones, which would let a department
-    make this service call inside the hospital's network. ALLOWED (SUBSCRIPTION_ENDPOINT_ALLOW:
-    addresses or networks such as 10.1.2.0/24 or 127.0.0.1) opens more; the tests use 127.0.0.1.
-    FORBIDDEN (host, port) pairs are refused whatever ALLOWED says: the platform's own services
-    (Settings.peers), so a notification can never be a request to the gateway, consent, records or
-    the exchange itself.
-    """
-
-    allowed: tuple = ()
-    forbidden: frozenset = frozenset()
-
-    @classmethod
-    def from_settings(cls, allow: tuple[str, ...], peers: dict[str, str]) -> "HostPolicy":
-        nets = tuple(ipaddress.ip_network(a.strip(), strict=False) for a in allow if a.strip())
-        forbidden = set()
-        for url in peers.values():
-            parts = urlsplit(url)
-            if parts.hostname:
-                forbidden.add((parts.hostname.lower(), parts.port or _default_port(parts.scheme)))
-        return cls(nets, frozenset(forbidden))
-
-    def host_problem(self, host: str, port: int) -> str | None:
-        """Refuse HOST:PORT when it names one of our services (by name, before any look-up)."""
-        if (host.lower(), port) in self.forbidden:
-            return "The endpoint may not point at this platform's own services."
-        return None
-
-    def address_problem(self, address: str, port: int) -> str | None:
-        """Refuse an address HOST resolved to: one of our services, or one not public and not allowed."""
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if (str(ip), port) in self.forbidden:
-            return "The endpoint may not point at this platform's own services."
-        if any(ip in net for net in self.allowed):
-            return None
-        if not ip.is_global:
-            return "The endpoint must be a public address."
-        return None
-
-
-def _default_port(scheme: str) -> int:
-    return 443 if scheme == "https" else 80
-
-
-def port_of(url: str) -> int:
-    parts = urlsplit(url)
-    return parts.port or _default_port(parts.scheme)
+# HostPolicy, the one policy of every outbound callback a department names, lives in
+# services/common/outbound.py (the gateway judges webhook URLs with it too); named here as before.
+HostPolicy, port_of = outbound.HostPolicy, outbound.port_of
 
 
 # -- notifications ---------------------------------------------------------------------------------

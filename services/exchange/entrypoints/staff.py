@@ -79,8 +79,11 @@ def notice_item(notice, delivery: dict | None, language: str, names: w.Names, tr
                    "attempts": delivery["attempts"],
                    "delivered_at": delivery["delivered_at"].isoformat() if delivery["delivered_at"] else None}
         if tries is not None:
+            # each try's outcome only: what went wrong stays in the exchange's log, so that a URL
+            # cannot make the inbox a probe of inside networks (services/common/outbound.py); a
+            # status code is one the department's own receiver answered, after the policy let it be reached
             webhook["tries"] = [{"attempt": t["attempt"], "at": t["at"].isoformat(), "status_code": t["status_code"],
-                                 "error": t["error"]} for t in tries]
+                                 "outcome": "delivered" if t["error"] is None else "failed"} for t in tries]
     return {"id": notice.id, "kind": notice.kind, "title": w.t(title, language),
             "text": w.t(text, language, department=dept), "patient": notice.patient,
             "consent": {"id": notice.consent_id, "version": notice.consent_version,

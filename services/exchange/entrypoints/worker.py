@@ -20,6 +20,7 @@ from services.exchange.service_layer.equity import EQUITY_HANDLERS, EQUITY_TOPIC
 from services.exchange.service_layer.flow import connections
 from services.exchange.service_layer.handlers import HANDLERS
 from services.exchange.service_layer.notify import NOTIFY_HANDLERS
+from services.exchange.adapters.hooks import RestHook
 from services.exchange.adapters.webhooks import HttpSender
 from services.exchange.service_layer import receipts
 from services.exchange.service_layer.reports import STAFF_HANDLERS
@@ -98,7 +99,7 @@ def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5)
 
 def deliver_webhooks_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
     """Try due webhook deliveries (revocation receipts) until STOP."""
-    connect, sender = connections(exchange.engine), HttpSender()
+    connect, sender = connections(exchange.engine), HttpSender(RestHook(exchange.subscriptions.policy))
     while not stop.is_set():
         try:
             exchange.receipts.deliver_due(connect, sender)

@@ -50,7 +50,7 @@ class Receipts:
         uow = on(work)
         patient, consent_id = str(data["patient"]), str(data["consent_id"])
         ended_at = _when(data.get("revoked_at") or data.get("expired_at"), now)
-        found = r.releases_by_department(uow.department_notices.patient_entries(patient), consent_id)
+        found = r.releases_by_department(uow.department_notices.consent_entries(patient, consent_id), consent_id)
         told = []
         for department, releases in sorted(found.items()):
             notice = r.Notice(str(uuid.uuid4()), department, patient, r.ENDED[event["type"]], consent_id,

@@ -27,7 +27,6 @@ before sending again, so the ledger may say a notification possibly went out, ne
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import time
@@ -35,8 +34,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
-from urllib.parse import urlsplit
 
+from services.common.outbound import literal_address_problem
 from services.exchange.adapters.hooks import EndpointRefused
 from services.exchange.adapters.peers import PeerRefused, PeerUnavailable
 from services.exchange.domain import ledger as chain
@@ -101,9 +100,7 @@ class Subscriptions:
         one that differs in another element is a Conflict (delete the old one first).
         """
         spec = subs.parse(resource)
-        problem = self.policy.host_problem(*_host_port(spec.endpoint))
-        if problem is None:
-            problem = _literal_address_problem(self.policy, spec.endpoint)
+        problem = literal_address_problem(self.policy, spec.endpoint)
         if problem:
             raise subs.Invalid([("Subscription.channel.endpoint", problem, "value")])
         now, uow = self.clock(), on(work, self.checker)
@@ -340,18 +337,3 @@ class Subscriptions:
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
-
-def _host_port(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "", subs.port_of(url)
-
-
-def _literal_address_problem(policy: subs.HostPolicy, url: str) -> str | None:
-    """Judge an endpoint written as an IP address now (a name is judged at each delivery, when it
-    is resolved: adapters/hooks.py)."""
-    host, port = _host_port(url)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return policy.address_problem(host, port)
