@@ -16,7 +16,7 @@ from contracts.vocabulary import EMERGENCY_SCOPE, ROLE_SCOPES
 
 TIMEOUT = 30
 PATIENT_SCOPE = ("openid fhirUser offline_access patient/*.rs patient/Consent.cruds patient/Observation.c "
-                 "patient/Task.c patient/Report.c")
+                 "patient/Task.c patient/Report.c patient/Communication.u")
 #: The staff console's client and everything it may ask for; a token gets its person's roles' share.
 CONSOLE_CLIENT_ID = "phr-console"
 #: Every member of staff may report a problem and follow it (user/Report.cr, whatever their roles:
