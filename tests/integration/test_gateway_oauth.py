@@ -44,7 +44,7 @@ def test_a_department_gets_a_token_with_client_secret_basic_that_the_services_ac
     assert header["kid"] == client.get("/oauth/jwks").json["keys"][0]["kid"]
     assert claims["dept"] == "cardiology" and claims["sub"] == "cardiology"
     assert claims["client_id"] == "cardiology" and claims["aud"] == ISSUER
-    assert claims["scope"] == "system/*.rs system/Exchange.cr system/Consent.r"
+    assert claims["scope"] == "system/*.rs system/Exchange.cr system/Consent.r system/Subscription.cd"
     assert claims["exp"] - claims["iat"] == 5 * 60
     assert "patient" not in claims
 

@@ -146,7 +146,7 @@ def test_the_gateway_worker_prunes_expired_tokens_on_its_own(gateway_db, tmp_pat
     with transaction(gateway_db) as conn:
         _token(conn, "old", int(time.time()) - 86400)
     worker = GatewayWorker(load_settings("gateway", {"PHR_VAR_DIR": str(tmp_path)}), gateway_db, t.outbox)
-    [pruner] = worker.extra_threads()
+    [pruner] = [t for t in worker.extra_threads() if t.name == "token-pruning"]
     pruner.start()
     try:
         deadline = time.monotonic() + 10
