@@ -161,3 +161,14 @@ def test_the_gateway_reads_only_the_public_file_never_the_exchanges_private_key(
     settings.webhook_public_key_file.unlink()
     Signer(settings.webhook_key_file).kid  # a private key where the gateway's settings name one
     assert len(client.get("/oauth/jwks").json["keys"]) == 1, "a private key file alone is never read"
+
+
+def test_an_oversized_body_or_a_revoked_admin_token_changes_nothing(client, engine, people):
+    before = state(engine)
+    huge = {"webhook_url": "https://cardiology.example.org/" + "a" * 2_000_000}
+    resp = put(client, "/staff/v1/admin/webhook", huge, people["admin"])
+    assert resp.status_code in (413, 422) and resp.content_type.startswith("application/problem+json")
+    revoked = client.post("/oauth/revoke", data={"token": people["admin"], "client_id": "phr-console"})
+    assert revoked.status_code == 200
+    assert put(client, "/staff/v1/admin/webhook", {"webhook_url": URL}, people["admin"]).status_code == 401
+    assert state(engine) == before
