@@ -1,5 +1,5 @@
 """How cost grows with the data a hospital keeps: each measure at a small and a big size,
-reported as big ÷ small against its target (issue 22, "growth").
+reported as big ÷ small against its target.
 
 On SQLite and on PostgreSQL (when it answers at PHR_BENCH_POSTGRES), each on a stack of its own
 started for this section, so that the rows loaded here never reach the other sections. Rows are written straight into the services'
