@@ -40,7 +40,8 @@ RUN groupadd --system --gid 10001 phr \
  && chmod -R 0700 /data /webhook-key /webhook-public-key
 USER phr
 
-ENV PHR_VAR_DIR=/data
+# BIND_HOST: the Procfile's HTTP lines listen on every interface of the container.
+ENV PHR_VAR_DIR=/data BIND_HOST=0.0.0.0
 EXPOSE 8080 8081 8082 8083
 
-CMD ["python", "-m", "services.common.serve", "--threads", "8", "0.0.0.0:8080", "gateway.app:create_app"]
+CMD ["python", "-m", "launcher.run", "gateway"]

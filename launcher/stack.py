@@ -11,14 +11,12 @@ import os
 import sys
 import threading
 import time
-from importlib import resources
 from pathlib import Path
 
 import requests
-from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from services.common.config import DEFAULT_PORTS
+from launcher.run import command_defaults, procfile
 from services.common.files import PRIVATE_UMASK, private_dir
 
 #: The folder our packages are imported from (the checkout, or site-packages once installed):
@@ -32,10 +30,7 @@ def stack_env(base: dict[str, str]) -> dict[str, str]:
     env = dict(base)
     env.setdefault("PHR_VAR_DIR", "var")  # in the current folder, as services/common/config.py reads it
     env["PHR_VAR_DIR"] = str(Path(env["PHR_VAR_DIR"]).resolve())
-    env.setdefault("BIND_HOST", "127.0.0.1")
-    env.setdefault("BROKER_PORT", "9092")
-    for name, port in DEFAULT_PORTS.items():
-        env.setdefault(f"{name.upper()}_PORT", str(port))
+    env = command_defaults(env)
     if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
         env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{env['BROKER_PORT']}"
         env["PHR_EMBEDDED_BROKER"] = "1"
@@ -47,7 +42,7 @@ def stack_env(base: dict[str, str]) -> dict[str, str]:
 
 def processes(env: dict[str, str]) -> dict[str, str]:
     """Return the Procfile's processes, without the broker when an outside Kafka is used."""
-    procs = dict(parse_procfile((resources.files("launcher") / "Procfile").read_text()).processes)
+    procs = procfile()
     if not env.get("PHR_EMBEDDED_BROKER"):
         procs.pop("broker", None)
     return procs
