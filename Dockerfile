@@ -35,9 +35,9 @@ RUN pip install --no-deps -c constraints.txt . \
 # PHR_WEBHOOK_PUBLIC_KEY_FILE in docker-compose.yml).
 RUN groupadd --system --gid 10001 phr \
  && useradd --system --uid 10001 --gid phr --home-dir /home/phr --create-home --shell /usr/sbin/nologin phr \
- && mkdir -p /data/metrics /webhook-key /webhook-public-key \
- && chown -R phr:phr /data /webhook-key /webhook-public-key \
- && chmod -R 0700 /data /webhook-key /webhook-public-key
+ && mkdir -p /data/metrics /webhook-key /webhook-public-key /service-secrets \
+ && chown -R phr:phr /data /webhook-key /webhook-public-key /service-secrets \
+ && chmod -R 0700 /data /webhook-key /webhook-public-key /service-secrets
 USER phr
 
 # BIND_HOST: the Procfile's HTTP lines listen on every interface of the container.

@@ -87,20 +87,6 @@ def _after_start(manager: Manager, env: dict[str, str], demo: bool, started: flo
         manager.terminate()
 
 
-def service_clients() -> dict[str, str]:
-    """Give the exchange worker its own OAuth client, with a fresh secret on every start."""
-    from gateway.admin.clients import ensure_service_client
-    from services.common.config import load_settings
-    from services.common.db import make_engine
-
-    engine = make_engine(load_settings("gateway").database_url)
-    try:
-        client = ensure_service_client(engine, "exchange-service", "system/Consent.r")
-    finally:
-        engine.dispose()
-    return {"EXCHANGE_CLIENT_ID": client["client_id"], "EXCHANGE_CLIENT_SECRET": client["client_secret"]}
-
-
 def up(demo: bool = True) -> int:
     """Migrate, start every process in the foreground and seed the demo; return the exit code."""
     started = time.monotonic()
@@ -110,10 +96,14 @@ def up(demo: bool = True) -> int:
     os.umask(PRIVATE_UMASK)
     var_dir = private_dir(env["PHR_VAR_DIR"])
     (var_dir / "stack.ready").unlink(missing_ok=True)
-    from launcher import migrate
+    from launcher import migrate, service_clients
     for name in migrate.PACKAGES:
         migrate.migrate_service(name)
-    env.update(service_clients())
+    handed = service_clients.ensure(env)
+    for name in handed:  # the file is the one the processes read, not an older secret in the env
+        if name.endswith("_SECRET_FILE"):
+            env.pop(name.removesuffix("_FILE"), None)
+    env.update(handed)
     print(f"stack: databases migrated; broker {env['KAFKA_BOOTSTRAP_SERVERS']}"
           f"{' (embedded Tansu)' if env.get('PHR_EMBEDDED_BROKER') else ''}", flush=True)
     manager = Manager()
