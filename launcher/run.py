@@ -59,6 +59,8 @@ def main(args: list[str] | None = None) -> int:
         print(f"launcher.run: the Procfile's {args[0]} line needs ${exc.args[0]}, which is not set",
               file=sys.stderr)
         return 2
+    if command[0] == "python":  # this same interpreter (a venv's, even when not on PATH)
+        command[0] = sys.executable
     sys.stdout.flush()
     os.execvpe(command[0], command, env)
     return 127  # not reached: exec replaced this process
