@@ -55,7 +55,9 @@ def two(tmp_path_factory):
 
 
 def test_every_process_runs_twice(two):
-    assert len(two.stack.pids("gateway.app:create_app")) >= 2
+    for gateway in two.gateways:  # each gateway process is told its own address to listen on
+        assert two.stack.pids(f"{gateway.removeprefix('http://')} gateway.app:create_app"), gateway
+        assert requests.get(f"{gateway}/readyz", timeout=10).status_code == 200
     for module in ("services.exchange.entrypoints.worker", "services.consent.entrypoints.worker",
                    "services.records.entrypoints.worker", "gateway.worker"):
         assert len(two.stack.pids(module)) == 2, module
