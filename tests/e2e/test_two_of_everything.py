@@ -1,4 +1,4 @@
-"""Two of everything (issue #21): two gateway processes and two of each worker on one PostgreSQL
+"""Two of everything, as a hospital runs it: two gateway processes and two of each worker on one PostgreSQL
 and the real embedded broker, started as an operator would (`up --scale`, launcher/scale.py),
 with requests spread over both gateways."""
 from __future__ import annotations
@@ -25,9 +25,9 @@ SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 DOCUMENTED_REVOCATION_SECONDS = 1.0
 EXCHANGES = 8
 
-# The rate limit across both gateways (issue #21: "the rate limit holds across both gateways
-# (with Redis)") is checked here once the shared limits (REDIS_URL) are in: another branch
-# builds them. Its test belongs in this module, on the `two` stack below.
+# RATE LIMIT ACROSS GATEWAYS: that the rate limit holds across both gateways with a shared
+# Redis (REDIS_URL) is tested here, on the `two` stack below, once the shared limits exist
+# (README, "Running N instances").
 
 
 class TwoGateways:
