@@ -86,6 +86,19 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> None:
     raise last or OSError(f"no bootstrap server in {bootstrap!r}")
 
 
+def cluster_id(client: KafkaProducer | KafkaConsumer) -> str | None:
+    """The cluster id of the broker CLIENT last read metadata from (None before the first read).
+
+    The embedded broker gets a new id at each start (services/common/broker.py), so a changed
+    id means the broker restarted empty. kafka-python keeps the id of its latest metadata
+    response on its ClusterMetadata, which it refreshes on its own after a disconnect, and has
+    no public getter for it (kafka-python 3.0.12, pinned;
+    tests/integration/test_messaging_on_the_real_broker.py fails if that stops being so).
+    """
+    metadata = client._metadata if isinstance(client, KafkaProducer) else client._client.cluster  # noqa: SLF001
+    return metadata.cluster_id
+
+
 #: A paced consumer goes back to its idle fetch wait this long after its last message.
 IDLE_AFTER_SECONDS = 10.0
 
