@@ -12,7 +12,8 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common import kafka, machines, tracing
+from contracts.events import PARTITIONS, TOPICS
+from services.common import kafka, machines, redelivery, tracing
 from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer, prune_processed
 from services.common.observability import configure_logging
@@ -101,13 +102,16 @@ class Worker:
         remember = processed_retention(self.settings)  # a wrong setting stops the worker here
         kafka.ensure_topics(self.settings.kafka_bootstrap)
         bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
-        relay = OutboxRelay(self.engine, self.outbox,
-                            KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
+        publisher = KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id))
+        relay = OutboxRelay(self.engine, self.outbox, publisher,
                             poll_seconds=self.settings.outbox_poll_seconds,
                             wake_seconds=self.settings.outbox_wake_seconds,
                             retention=outbox_retention(self.settings),
                             on_publish_error=machines.relay_errors(self.settings.var_dir,
-                                                                   self.settings.service).inc)
+                                                                   self.settings.service).inc,
+                            redelivery=redelivery.Redelivery(
+                                publisher.cluster_id, lambda: kafka.ensure_topics(bootstrap),
+                                redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS))))
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         if remember is not None and self.specs:
@@ -138,7 +142,8 @@ class Worker:
 
     def _consume(self, spec: ConsumerSpec, client) -> None:
         try:
-            spec.consumer.run(client, self.stop, pacer=spec.pacer(client))
+            spec.consumer.run(client, self.stop, pacer=spec.pacer(client),
+                              broker_watch=redelivery.BrokerWatch(lambda: kafka.cluster_id(client)))
         except Exception:
             log.exception("consumer %s stopped on an error; stopping the worker", spec.group)
             self.stop.set()
