@@ -194,12 +194,19 @@ class KafkaPublisher:
                 except RECORD_ERRORS as exc:
                     refused[position] = type(exc).__name__
         except Exception:
-            if self._factory is not None and self._producer is not None:
-                self.cluster_id()  # it may have seen a restarted broker: keep what it saw
-                self._producer.close(timeout=0)
-                self._producer = None
+            self.discard()
             raise
         return refused
+
+    def discard(self) -> None:
+        """Throw the producer away with what it buffers (when made by a factory): the next
+        publish makes a new one. After a broker restart an idempotent producer's id and
+        sequence numbers mean nothing to the new broker, which may give the same id to
+        another producer; the old one would only fail or get in its way."""
+        if self._factory is not None and self._producer is not None:
+            self.cluster_id()  # it may have seen a restarted broker: keep what it saw
+            self._producer.close(timeout=0)
+            self._producer = None
 
 
 class OutboxRelay:

@@ -174,12 +174,14 @@ class Redelivery:
     again empty, and send again what it may have lost.
 
     CLUSTER_ID returns the cluster id the relay's publisher last saw (None before any);
-    ENSURE_TOPICS creates the topics on the new broker.
+    ENSURE_TOPICS creates the topics on the new broker; RECONNECT (optional) makes the
+    publisher start over with a new producer (KafkaPublisher.discard).
     """
 
     def __init__(self, cluster_id: Callable[[], str | None], ensure_topics: Callable[[], None],
-                 checkpoint: Checkpoint):
+                 checkpoint: Checkpoint, reconnect: Callable[[], None] | None = None):
         self.cluster_id, self.ensure_topics, self.checkpoint = cluster_id, ensure_topics, checkpoint
+        self.reconnect = reconnect or (lambda: None)
         self.seen: str | None = None
 
     def check(self, engine: Engine, outbox: sa.Table) -> int:
@@ -191,6 +193,7 @@ class Redelivery:
         if before is None:
             return 0
         self.checkpoint.forget_candidate()
+        self.reconnect()
         try:
             self.ensure_topics()
             count = send_again_after(engine, outbox, self.checkpoint.seq)

@@ -111,7 +111,8 @@ class Worker:
                                                                    self.settings.service).inc,
                             redelivery=redelivery.Redelivery(
                                 publisher.cluster_id, lambda: kafka.ensure_topics(bootstrap),
-                                redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS))))
+                                redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS)),
+                                publisher.discard))
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         if remember is not None and self.specs:
