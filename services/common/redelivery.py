@@ -8,15 +8,20 @@ partitions from the beginning (BrokerWatch), and its idempotency (services/commo
 drops what it had already applied.
 
 A checkpoint is an outbox seq at or below which every row was sent and every consumer group
-that reads the relay's topics has committed past those messages; it is kept in memory, so a
-relay started again begins at 0 (everything the outbox still keeps is sent again after a
+that reads the relay's topics has committed past those messages. The last cluster id a relay
+saw and its checkpoint are also kept in a small file (RelayMemory), so that a worker started
+again after the broker restarted too (a `make up` after a stop) still notices; without that
+file a relay begins at checkpoint 0 (everything the outbox still keeps is sent again after a
 broker restart: more duplicates, never a loss).
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Protocol
 
 import sqlalchemy as sa
@@ -169,6 +174,36 @@ def send_again_after(engine: Engine, outbox: sa.Table, seq: int) -> int:
                                              o.c.seq > seq).values(sent_at=None)).rowcount
 
 
+class RelayMemory:
+    """The last cluster id and checkpoint of a relay, in the JSON file PATH (written whole, by rename).
+
+    A file it cannot read or write costs only duplicates or the notice of a restart that
+    happened while the worker was stopped, so a failure is logged and the relay goes on.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def load(self) -> tuple[str | None, int]:
+        try:
+            saved = json.loads(self.path.read_text())
+            return (str(saved["cluster_id"]) if saved.get("cluster_id") else None), int(saved.get("checkpoint", 0))
+        except FileNotFoundError:
+            return None, 0
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("relay memory %s not read, starting from checkpoint 0: %s", self.path, exc)
+            return None, 0
+
+    def save(self, cluster_id: str | None, checkpoint: int) -> None:
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps({"cluster_id": cluster_id, "checkpoint": checkpoint}))
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            log.warning("relay memory %s not written: %s", self.path, exc)
+
+
 class Redelivery:
     """The relay's side (services/common/outbox.py, OutboxRelay): notice a broker started
     again empty, and send again what it may have lost.
@@ -179,10 +214,14 @@ class Redelivery:
     """
 
     def __init__(self, cluster_id: Callable[[], str | None], ensure_topics: Callable[[], None],
-                 checkpoint: Checkpoint, reconnect: Callable[[], None] | None = None):
+                 checkpoint: Checkpoint, reconnect: Callable[[], None] | None = None,
+                 memory: RelayMemory | None = None):
         self.cluster_id, self.ensure_topics, self.checkpoint = cluster_id, ensure_topics, checkpoint
         self.reconnect = reconnect or (lambda: None)
+        self.memory = memory
         self.seen: str | None = None
+        if memory is not None:
+            self.seen, checkpoint.seq = memory.load()
 
     def check(self, engine: Engine, outbox: sa.Table) -> int:
         """Call before each batch and after a publish error; return how many rows go again."""
@@ -191,6 +230,7 @@ class Redelivery:
             return 0
         before, self.seen = self.seen, now
         if before is None:
+            self._remember()
             return 0
         self.checkpoint.forget_candidate()
         self.reconnect()
@@ -203,11 +243,19 @@ class Redelivery:
         log.warning("the broker restarted (cluster %s, was %s) and may have lost what it held: "
                     "%d outbox events sent after checkpoint %d go out again",
                     now, before, count, self.checkpoint.seq)
+        self._remember()
         return count
 
     def sent(self, engine: Engine, outbox: sa.Table) -> None:
         """Call after a batch went out: advances the checkpoint every few seconds."""
+        before = self.checkpoint.seq
         self.checkpoint.maybe_advance(engine, outbox)
+        if self.checkpoint.seq != before:
+            self._remember()
+
+    def _remember(self) -> None:
+        if self.memory is not None:
+            self.memory.save(self.seen, self.checkpoint.seq)
 
 
 class BrokerWatch:

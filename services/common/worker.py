@@ -112,7 +112,8 @@ class Worker:
                             redelivery=redelivery.Redelivery(
                                 publisher.cluster_id, lambda: kafka.ensure_topics(bootstrap),
                                 redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS)),
-                                publisher.discard))
+                                publisher.discard,
+                                redelivery.RelayMemory(self.settings.var_dir / f"{self.settings.service}-relay.json")))
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         if remember is not None and self.specs:

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from services.common import envelope
 from services.common.db import make_engine, transaction
 from services.common.outbox import OutboxRelay, enqueue, messaging_tables
-from services.common.redelivery import BrokerWatch, Checkpoint, Redelivery, confirmed, settled_seq
+from services.common.redelivery import (BrokerWatch, Checkpoint, Redelivery, RelayMemory, confirmed,
+                                       settled_seq)
 
 TOPIC = "phr.test.v1"
 
@@ -128,6 +129,37 @@ def test_a_failed_topic_creation_is_tried_again_before_the_next_batch(outbox):
         relay.run_once()
     relay.redelivery.ensure_topics = broker.ensure_topics
     assert relay.run_once() == 1 and broker.log == [1]
+
+
+def test_a_worker_started_again_after_the_broker_restarted_too_still_sends_again_what_it_lost(outbox, tmp_path):
+    engine, table = outbox
+    broker, clock = Broker(), Clock()
+    memory = RelayMemory(tmp_path / "var" / "records-relay.json")
+
+    def relay():
+        checkpoint = Checkpoint(broker, [TOPIC], every_seconds=5.0, clock=clock)
+        return OutboxRelay(engine, table, broker, redelivery=Redelivery(
+            broker.cluster_id, broker.ensure_topics, checkpoint, memory=memory)), checkpoint
+
+    first, _ = relay()
+    _enqueue(engine, table, 1, 2)
+    first.run_once()
+    broker.groups = {"records": {(TOPIC, 0): 2}}
+    _enqueue(engine, table, 3)
+    clock.now = 6
+    first.run_once()  # checkpoint 2, remembered with the cluster id
+
+    broker.restart()  # while the worker was stopped as well
+    second, checkpoint = relay()
+    assert checkpoint.seq == 2
+    assert second.run_once() == 1 and broker.log == [3]
+    assert memory.load() == (broker.cluster, 2)
+
+
+def test_an_unreadable_relay_memory_starts_from_checkpoint_0(tmp_path):
+    (tmp_path / "relay.json").write_text("{not json")
+    assert RelayMemory(tmp_path / "relay.json").load() == (None, 0)
+    assert RelayMemory(tmp_path / "absent.json").load() == (None, 0)
 
 
 def test_a_candidate_is_confirmed_only_when_every_group_reading_its_topics_committed_its_offsets():
