@@ -29,9 +29,12 @@ def stack(tmp_path_factory):
         yield s
 
 
+#: What the command line of Tansu holds, under its supervisor (python -m services.common.broker).
+TANSU = "--storage-engine memory"
+
+
 def _tansu(stack) -> int:
-    # The supervisor (python -m services.common.broker) runs Tansu with these arguments.
-    [pid] = stack.pids("--storage-engine memory")
+    [pid] = stack.pids(TANSU)
     return pid
 
 
@@ -100,7 +103,7 @@ def test_killing_the_broker_mid_burst_loses_no_notice_projection_update_or_excha
     os.kill(first_tansu, signal.SIGKILL)  # the broker loses everything it held
     sender.join(timeout=300)
     assert not sender.is_alive() and not errors, errors
-    _wait(lambda: _tansu(stack) != first_tansu or "not back", 60, "the broker did not come back")
+    _wait(lambda: stack.pids(TANSU) not in ([], [first_tansu]) or "not back", 60, "the broker did not come back")
 
     statuses: dict[str, str] = {}
 
