@@ -17,16 +17,28 @@ from services.common.db import make_engine
 from services.exchange.adapters.tables import equity_exchanges, ledger, notifications
 from tests.support.client import demo_departments, demo_patient_headers
 from tests.support.notices import emergency_department
-from tests.support.stack import Stack
+from tests.support.databases import create_postgres_database, drop_postgres_database, postgres_available
+from tests.support.stack import SERVICES, Stack
 
 SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 CLASSES = ["Condition", "MedicationRequest", "AllergyIntolerance", "Procedure", "Immunization"]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with Stack(tmp_path_factory.mktemp("broker-restart")) as s:
-        yield s
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stack(request, tmp_path_factory):
+    # On PostgreSQL the relays claim their rows (services/common/outbox.py): sending again
+    # must go through the claims and keep each patient's order.
+    urls = {}
+    if request.param == "postgres":
+        if not postgres_available():
+            pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
+        urls = {name: create_postgres_database(f"phr_restart_{name}") for name in SERVICES}
+    try:
+        with Stack(tmp_path_factory.mktemp(f"broker-restart-{request.param}"), urls) as s:
+            yield s
+    finally:
+        for url in urls.values():
+            drop_postgres_database(url)
 
 
 #: What the command line of Tansu holds, under its supervisor (python -m services.common.broker).
