@@ -48,8 +48,9 @@ def consumer(bootstrap: str, group_id: str, topics: list[str], **extra) -> Kafka
     return c
 
 
-def ensure_topics(bootstrap: str, topics: list[str] | None = None, timeout: float = 60.0) -> None:
-    """Create TOPICS (default: all) if they do not exist, waiting for the broker up to TIMEOUT."""
+def ensure_topics(bootstrap: str, topics: list[str] | None = None, timeout: float = 60.0) -> str | None:
+    """Create TOPICS (default: all) if they do not exist, waiting for the broker up to TIMEOUT;
+    return the broker's cluster id (None if it would not tell)."""
     wanted = topics or all_topics()
     deadline = time.monotonic() + timeout
     while True:
@@ -69,6 +70,11 @@ def ensure_topics(bootstrap: str, topics: list[str] | None = None, timeout: floa
                 log.info("created topic %s", topic)
             except TopicAlreadyExistsError:
                 pass
+        try:
+            return admin.describe_cluster()["cluster_id"]
+        except (KafkaError, KeyError) as exc:  # a broker too old for DescribeCluster
+            log.debug("cluster id not known: %s", exc)
+            return None
     finally:
         admin.close()
 

@@ -210,22 +210,28 @@ class Redelivery:
 
     CLUSTER_ID returns the cluster id the relay's publisher last saw (None before any);
     ENSURE_TOPICS creates the topics on the new broker; RECONNECT (optional) makes the
-    publisher start over with a new producer (KafkaPublisher.discard).
+    publisher start over with a new producer (KafkaPublisher.discard). STARTED_ON is the
+    cluster id at the worker's start, known before the relay publishes anything: a broker
+    that restarts before the first publish is noticed too (the relay's sends to topics the
+    new broker does not have would only time out).
     """
 
     def __init__(self, cluster_id: Callable[[], str | None], ensure_topics: Callable[[], None],
                  checkpoint: Checkpoint, reconnect: Callable[[], None] | None = None,
-                 memory: RelayMemory | None = None):
+                 memory: RelayMemory | None = None, started_on: str | None = None):
         self.cluster_id, self.ensure_topics, self.checkpoint = cluster_id, ensure_topics, checkpoint
         self.reconnect = reconnect or (lambda: None)
         self.memory = memory
-        self.seen: str | None = None
+        self.seen, self._remembered = started_on, False
         if memory is not None:
-            self.seen, checkpoint.seq = memory.load()
+            remembered, checkpoint.seq = memory.load()
+            self.seen = remembered or started_on
 
     def check(self, engine: Engine, outbox: sa.Table) -> int:
         """Call before each batch and after a publish error; return how many rows go again."""
         now = self.cluster_id()
+        if now is not None and now == self.seen and not self._remembered:
+            self._remember()  # what a worker started again compares with
         if now is None or now == self.seen:
             return 0
         before, self.seen = self.seen, now
@@ -254,6 +260,7 @@ class Redelivery:
             self._remember()
 
     def _remember(self) -> None:
+        self._remembered = True
         if self.memory is not None:
             self.memory.save(self.seen, self.checkpoint.seq)
 

@@ -100,7 +100,7 @@ class Worker:
     def start(self) -> list[threading.Thread]:
         """Create the topics, then start the relay and one thread per consumer group."""
         remember = processed_retention(self.settings)  # a wrong setting stops the worker here
-        kafka.ensure_topics(self.settings.kafka_bootstrap)
+        started_on = kafka.ensure_topics(self.settings.kafka_bootstrap)
         bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
         publisher = KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id))
         relay = OutboxRelay(self.engine, self.outbox, publisher,
@@ -109,11 +109,7 @@ class Worker:
                             retention=outbox_retention(self.settings),
                             on_publish_error=machines.relay_errors(self.settings.var_dir,
                                                                    self.settings.service).inc,
-                            redelivery=redelivery.Redelivery(
-                                publisher.cluster_id, lambda: kafka.ensure_topics(bootstrap),
-                                redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS)),
-                                publisher.discard,
-                                redelivery.RelayMemory(self.settings.var_dir / f"{self.settings.service}-relay.json")))
+                            redelivery=self.redelivery(publisher, started_on))
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         if remember is not None and self.specs:
@@ -128,6 +124,17 @@ class Worker:
             t.start()
         log.info("%s worker running: relay + %d consumer group(s)", self.settings.service, len(self.specs))
         return threads
+
+    def redelivery(self, publisher: KafkaPublisher, started_on: str | None) -> redelivery.Redelivery:
+        """What makes the relay send again what a broker restarted empty lost (README, "When the
+        embedded broker restarts"); STARTED_ON is the broker's cluster id at the worker's start."""
+        bootstrap = self.settings.kafka_bootstrap
+        return redelivery.Redelivery(
+            publisher.cluster_id, lambda: kafka.ensure_topics(bootstrap),
+            redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS)),
+            reconnect=publisher.discard,
+            memory=redelivery.RelayMemory(self.settings.var_dir / f"{self.settings.service}-relay.json"),
+            started_on=started_on)
 
     def prune_processed(self, retention: timedelta, now: datetime | None = None) -> int:
         """Delete what the consumers remember of events applied longer than RETENTION ago."""

@@ -156,6 +156,17 @@ def test_a_worker_started_again_after_the_broker_restarted_too_still_sends_again
     assert memory.load() == (broker.cluster, 2)
 
 
+def test_a_broker_restarted_before_the_relay_s_first_publish_is_noticed_by_the_id_at_the_worker_s_start(outbox):
+    engine, table = outbox
+    broker, clock = Broker(), Clock()
+    started_on = broker.cluster
+    broker.restart()
+    relay = OutboxRelay(engine, table, broker, redelivery=Redelivery(
+        broker.cluster_id, broker.ensure_topics, Checkpoint(broker, [TOPIC], clock=clock), started_on=started_on))
+    _enqueue(engine, table, 1)
+    assert relay.run_once() == 1 and broker.topics_made == 1
+
+
 def test_an_unreadable_relay_memory_starts_from_checkpoint_0(tmp_path):
     (tmp_path / "relay.json").write_text("{not json")
     assert RelayMemory(tmp_path / "relay.json").load() == (None, 0)
