@@ -100,6 +100,16 @@ class IdempotentConsumer:
             raise
         return "applied"
 
+    def _read_again(self, kafka_consumer) -> None:
+        """The broker restarted empty and its relays send again what it lost: read every
+        partition from its beginning (this poll's messages too); what was applied is dropped
+        as a duplicate (services/common/redelivery.py)."""
+        assigned = kafka_consumer.assignment()
+        log.warning("%s: the broker restarted; reading its %d assigned partition(s) from the beginning",
+                    self.name, len(assigned))
+        if assigned:
+            kafka_consumer.seek_to_beginning(*assigned)
+
     def _dead_letter(self, topic, value, headers, reason) -> str:
         log.error("dead-lettering a message from %s: %s", topic, reason)
         self.dead_letters.publish(f"{topic}.dlq", "", value,
@@ -108,14 +118,19 @@ class IdempotentConsumer:
         self.dead_letters.flush()
         return "dead-lettered"
 
-    def run(self, kafka_consumer, stop: threading.Event, poll_ms: int = 100, pacer=None) -> None:
+    def run(self, kafka_consumer, stop: threading.Event, poll_ms: int = 100, pacer=None,
+            broker_watch=None) -> None:
         """Poll KAFKA_CONSUMER until STOP; commit offsets only after effects are stored.
 
-        PACER (a services.common.kafka.FetchPacer) hears after each poll whether it brought messages."""
+        PACER (a services.common.kafka.FetchPacer) hears after each poll whether it brought messages.
+        BROKER_WATCH (a services.common.redelivery.BrokerWatch) tells when the broker restarted."""
         while not stop.is_set():
             batches = kafka_consumer.poll(timeout_ms=poll_ms)
             if pacer is not None:
                 pacer.observe(bool(batches))
+            if broker_watch is not None and broker_watch.restarted():
+                self._read_again(kafka_consumer)
+                continue
             if not batches:
                 continue
             for tp, messages in batches.items():

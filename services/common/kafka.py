@@ -48,8 +48,9 @@ def consumer(bootstrap: str, group_id: str, topics: list[str], **extra) -> Kafka
     return c
 
 
-def ensure_topics(bootstrap: str, topics: list[str] | None = None, timeout: float = 60.0) -> None:
-    """Create TOPICS (default: all) if they do not exist, waiting for the broker up to TIMEOUT."""
+def ensure_topics(bootstrap: str, topics: list[str] | None = None, timeout: float = 60.0) -> str | None:
+    """Create TOPICS (default: all) if they do not exist, waiting for the broker up to TIMEOUT;
+    return the broker's cluster id (None if it would not tell)."""
     wanted = topics or all_topics()
     deadline = time.monotonic() + timeout
     while True:
@@ -69,6 +70,11 @@ def ensure_topics(bootstrap: str, topics: list[str] | None = None, timeout: floa
                 log.info("created topic %s", topic)
             except TopicAlreadyExistsError:
                 pass
+        try:
+            return admin.describe_cluster()["cluster_id"]
+        except (KafkaError, KeyError) as exc:  # a broker too old for DescribeCluster
+            log.debug("cluster id not known: %s", exc)
+            return None
     finally:
         admin.close()
 
@@ -84,6 +90,19 @@ def broker_reachable(bootstrap: str, timeout: float = 1.0) -> None:
         except OSError as exc:
             last = exc
     raise last or OSError(f"no bootstrap server in {bootstrap!r}")
+
+
+def cluster_id(client: KafkaProducer | KafkaConsumer) -> str | None:
+    """The cluster id of the broker CLIENT last read metadata from (None before the first read).
+
+    The embedded broker gets a new id at each start (services/common/broker.py), so a changed
+    id means the broker restarted empty. kafka-python keeps the id of its latest metadata
+    response on its ClusterMetadata, which it refreshes on its own after a disconnect, and has
+    no public getter for it (kafka-python 3.0.12, pinned;
+    tests/integration/test_messaging_on_the_real_broker.py fails if that stops being so).
+    """
+    metadata = client._metadata if isinstance(client, KafkaProducer) else client._client.cluster  # noqa: SLF001
+    return metadata.cluster_id
 
 
 #: A paced consumer goes back to its idle fetch wait this long after its last message.

@@ -18,6 +18,7 @@ from kafka.errors import (InvalidRecordError, MessageSizeTooLargeError,
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
+from services.common import kafka
 from services.common.db import ChangeProbe, Notifications, transaction
 from services.common.envelope import new_traceparent
 from services.common.tracing import current_traceparent
@@ -158,6 +159,17 @@ class KafkaPublisher:
         self._factory = producer if callable(producer) and not hasattr(producer, "send") else None
         self._producer = None if self._factory else producer
         self._timeout, self._pending = timeout, []
+        self._cluster_id: str | None = None
+
+    def cluster_id(self) -> str | None:
+        """The broker's cluster id as last seen, also through a producer since thrown away
+        (services/common/redelivery.py)."""
+        if self._producer is not None:
+            try:
+                self._cluster_id = kafka.cluster_id(self._producer) or self._cluster_id
+            except AttributeError:  # a stand-in producer (unit tests) knows no cluster
+                pass
+        return self._cluster_id
 
     def _client(self):
         if self._producer is None:
@@ -182,11 +194,19 @@ class KafkaPublisher:
                 except RECORD_ERRORS as exc:
                     refused[position] = type(exc).__name__
         except Exception:
-            if self._factory is not None and self._producer is not None:
-                self._producer.close(timeout=0)
-                self._producer = None
+            self.discard()
             raise
         return refused
+
+    def discard(self) -> None:
+        """Throw the producer away with what it buffers (when made by a factory): the next
+        publish makes a new one. After a broker restart an idempotent producer's id and
+        sequence numbers mean nothing to the new broker, which may give the same id to
+        another producer; the old one would only fail or get in its way."""
+        if self._factory is not None and self._producer is not None:
+            self.cluster_id()  # it may have seen a restarted broker: keep what it saw
+            self._producer.close(timeout=0)
+            self._producer = None
 
 
 class OutboxRelay:
@@ -209,8 +229,10 @@ class OutboxRelay:
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
                  batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0,
                  retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0,
-                 on_publish_error=None, wake_seconds: float = 1.0):
+                 on_publish_error=None, wake_seconds: float = 1.0, redelivery=None):
         self.engine, self.outbox, self.publisher = engine, outbox, publisher
+        # A services.common.redelivery.Redelivery: sends again what a broker lost restarting.
+        self.redelivery = redelivery
         # Told how many publish errors happened (services/common/machines.py counts them).
         self.on_publish_error = on_publish_error or (lambda count: None)
         self.batch, self.poll_seconds, self.probe_floor = batch, poll_seconds, probe_floor
@@ -240,8 +262,14 @@ class OutboxRelay:
         A parked row (``parked_at`` set) is never sent again; the rest of the batch goes on,
         so one unpublishable event cannot hold back every event after it.
         """
-        if self.claims:
-            return self._run_claimed()
+        if self.redelivery is not None:  # outside any claim: it updates rows others may hold
+            self.redelivery.check(self.engine, self.outbox)
+        sent = self._run_claimed() if self.claims else self._run_unclaimed()
+        if sent and self.redelivery is not None:
+            self.redelivery.sent(self.engine, self.outbox)
+        return sent
+
+    def _run_unclaimed(self) -> int:
         with self.engine.connect() as conn:
             rows = conn.execute(self._pending()).all()
         if not rows:

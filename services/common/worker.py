@@ -12,7 +12,8 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common import kafka, machines, tracing
+from contracts.events import PARTITIONS, TOPICS
+from services.common import kafka, machines, redelivery, tracing
 from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer, prune_processed
 from services.common.observability import configure_logging
@@ -99,15 +100,16 @@ class Worker:
     def start(self) -> list[threading.Thread]:
         """Create the topics, then start the relay and one thread per consumer group."""
         remember = processed_retention(self.settings)  # a wrong setting stops the worker here
-        kafka.ensure_topics(self.settings.kafka_bootstrap)
+        started_on = kafka.ensure_topics(self.settings.kafka_bootstrap)
         bootstrap, client_id = self.settings.kafka_bootstrap, f"{self.settings.service}-relay"
-        relay = OutboxRelay(self.engine, self.outbox,
-                            KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id)),
+        publisher = KafkaPublisher(lambda: kafka.producer(bootstrap, client_id=client_id))
+        relay = OutboxRelay(self.engine, self.outbox, publisher,
                             poll_seconds=self.settings.outbox_poll_seconds,
                             wake_seconds=self.settings.outbox_wake_seconds,
                             retention=outbox_retention(self.settings),
                             on_publish_error=machines.relay_errors(self.settings.var_dir,
-                                                                   self.settings.service).inc)
+                                                                   self.settings.service).inc,
+                            redelivery=self.redelivery(publisher, started_on))
         threads = [threading.Thread(target=relay.run_forever, args=(self.stop,), name="relay", daemon=True),
                    *self.extra_threads()]
         if remember is not None and self.specs:
@@ -122,6 +124,17 @@ class Worker:
             t.start()
         log.info("%s worker running: relay + %d consumer group(s)", self.settings.service, len(self.specs))
         return threads
+
+    def redelivery(self, publisher: KafkaPublisher, started_on: str | None) -> redelivery.Redelivery:
+        """What makes the relay send again what a broker restarted empty lost (README, "When the
+        embedded broker restarts"); STARTED_ON is the broker's cluster id at the worker's start."""
+        bootstrap = self.settings.kafka_bootstrap
+        return redelivery.Redelivery(
+            publisher.cluster_id, lambda: kafka.ensure_topics(bootstrap),
+            redelivery.Checkpoint(redelivery.KafkaOffsets(bootstrap, PARTITIONS), list(TOPICS)),
+            reconnect=publisher.discard,
+            memory=redelivery.RelayMemory(self.settings.var_dir / f"{self.settings.service}-relay.json"),
+            started_on=started_on)
 
     def prune_processed(self, retention: timedelta, now: datetime | None = None) -> int:
         """Delete what the consumers remember of events applied longer than RETENTION ago."""
@@ -138,7 +151,8 @@ class Worker:
 
     def _consume(self, spec: ConsumerSpec, client) -> None:
         try:
-            spec.consumer.run(client, self.stop, pacer=spec.pacer(client))
+            spec.consumer.run(client, self.stop, pacer=spec.pacer(client),
+                              broker_watch=redelivery.BrokerWatch(lambda: kafka.cluster_id(client)))
         except Exception:
             log.exception("consumer %s stopped on an error; stopping the worker", spec.group)
             self.stop.set()

@@ -15,6 +15,7 @@ from services.common.outbox import KafkaPublisher, OutboxRelay, enqueue
 from services.exchange import MIGRATIONS_DIR
 from services.exchange.adapters.tables import outbox, patient_index, processed_events
 from services.exchange.service_layer.handlers import HANDLERS
+from tests.support.broker import Broker
 
 
 @pytest.fixture
@@ -138,3 +139,32 @@ def test_a_running_consumer_s_fetch_wait_can_be_shortened_and_lengthened(broker)
         assert fetch_latency_after(3) > 500
     finally:
         client.close()
+
+
+def test_producers_and_consumers_tell_the_cluster_id_of_a_broker_started_again():
+    # The relays and consumers notice an empty broker by its new cluster id
+    # (services/common/redelivery.py); kafka.cluster_id reads it from kafka-python's metadata.
+    own = Broker().start()
+    topic = f"phr.it.{uuid.uuid4().hex[:8]}"
+    producer = kafka.producer(own.bootstrap)
+    client = None
+    try:
+        kafka.ensure_topics(own.bootstrap, [topic])
+        producer.send(topic, key=b"k", value=b"v").get(timeout=10)
+        client = kafka.consumer(own.bootstrap, f"cid-{uuid.uuid4().hex[:6]}", [topic])
+        client.poll(timeout_ms=500)
+        first = kafka.cluster_id(producer)
+        assert first and kafka.cluster_id(client) == first
+        own.stop()
+        own.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and first in (kafka.cluster_id(producer), kafka.cluster_id(client)):
+            client.poll(timeout_ms=200)
+            time.sleep(0.1)
+        assert kafka.cluster_id(client) not in (None, first)
+        assert kafka.cluster_id(producer) not in (None, first)
+    finally:
+        if client is not None:
+            client.close()
+        producer.close(timeout=0)
+        own.stop()

@@ -12,7 +12,7 @@ class Department:
     """A department client: client credentials with client_secret_basic."""
 
     def __init__(self, gateway: str, client_id: str, client_secret: str, scope: str | None = None):
-        self.gateway, self.session = gateway, requests.Session()
+        self.gateway, self.client_id, self.session = gateway, client_id, requests.Session()
         data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
         resp = self.session.post(f"{gateway}/oauth/token", data=data, auth=(client_id, client_secret), timeout=10)
         resp.raise_for_status()

@@ -160,7 +160,8 @@ def main() -> int:
     """Run the exchange worker until a signal."""
     exchange = bootstrap(load_settings("exchange"))
     log.info("webhook signing key %s", exchange.receipts.signer.kid)  # made now, so the gateway publishes it
-    dead_letters = KafkaPublisher(kafka.producer(exchange.settings.kafka_bootstrap, client_id="exchange-dlq"))
+    # A factory: a producer that failed (a broker restarted, say) is replaced, not reused.
+    dead_letters = KafkaPublisher(lambda: kafka.producer(exchange.settings.kafka_bootstrap, client_id="exchange-dlq"))
     worker = ExchangeWorker(exchange.settings, exchange.engine, outbox, consumer_specs(exchange, dead_letters))
     worker.exchange = exchange
     return worker.run()

@@ -90,7 +90,8 @@ class RecordsWorker(Worker):
 def main() -> int:
     """Run the records worker until a signal."""
     records = bootstrap(load_settings("records"))
-    dead_letters = KafkaPublisher(kafka.producer(records.settings.kafka_bootstrap, client_id="records-dlq"))
+    # A factory: a producer that failed (a broker restarted, say) is replaced, not reused.
+    dead_letters = KafkaPublisher(lambda: kafka.producer(records.settings.kafka_bootstrap, client_id="records-dlq"))
     worker = RecordsWorker(records.settings, records.engine, outbox, consumer_specs(records, dead_letters))
     worker.records = records
     return worker.run()
