@@ -36,7 +36,7 @@ from gateway.portal.pulse import StaffPulse
 from gateway.portal.secret import load_or_create_session_key
 from gateway.proxy import forward
 from gateway.proxy.guard import Guard
-from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.ratelimit import Limits, open_limits
 from gateway.proxy.upstreams import Upstreams
 from services.common import bodies, measures
 from services.common.auth import JwksCache, TokenValidator
@@ -114,6 +114,7 @@ class Gateway:
     server: GatewayAuthorizationServer
     guard: Guard
     upstreams: Upstreams
+    limits: Limits  # where every rate limit of this process counts (memory, or shared Redis)
 
 
 def migrate_once(settings: Settings) -> None:
@@ -142,11 +143,13 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
         tokens=stores.tokens, accounts=stores.accounts, grants=stores.grants, staff=stores.staff,
         department=stores.directory.entry, apps=stores.apps)
 
+    limits = open_limits(settings.redis_url, settings.redis_key_prefix)
     jwks = public_jwks(key)
     validator = TokenValidator(settings.issuer, settings.audience,
                                JwksCache(settings.jwks_url, ttl=math.inf, fetch=lambda _url: jwks))
     guard = Guard(validator, revocations,
-                  TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
+                  limits.rate("proxy", settings.rate_limit_per_second, settings.rate_limit_burst,
+                              fail_open=True))
     upstreams = Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
                           config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
@@ -160,13 +163,13 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
         server, stores.tickets, stores.accounts, stores.grants, gate, devices, staff_login))
     app.register_blueprint(activation.create_blueprint(
         stores.accounts, stores.grants, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
-        TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))
+        limits.limiter("activation", per_minute, 60), AddressVoucher(session_key), gate))
     app.register_blueprint(caregivers.create_blueprint(stores.accounts, stores.grants, guard,
                                                        config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
-    app.register_blueprint(registration.create_blueprint(server, stores.apps,
-                                                         config["APP_REGISTRATIONS_PER_HOUR"]))
+    app.register_blueprint(registration.create_blueprint(
+        server, stores.apps, limits.limiter("registration", config["APP_REGISTRATIONS_PER_HOUR"], 3600)))
     app.register_blueprint(app_routes.create_blueprint(stores.apps, stores.accounts, guard))
     # webhook URLs obey the exchange's rule for every callback a department names
     callbacks = HostPolicy.from_settings(settings.subscription_endpoint_allow, settings.peers)
@@ -174,7 +177,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations,
                                                       callbacks))
     app.register_blueprint(measures_api.create_blueprint(guard, measures.providers(app)))
-    return Gateway(settings, engine, stores, key, server, guard, upstreams)
+    return Gateway(settings, engine, stores, key, server, guard, upstreams, limits)
 
 
 def signin_policy(config, settings: Settings) -> SignInPolicy:
