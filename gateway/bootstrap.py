@@ -1,10 +1,8 @@
 """The one wiring point of the gateway process: engine, stores, key, authorization server, proxy."""
 from __future__ import annotations
 
-import fcntl
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from flask import Flask
@@ -41,7 +39,6 @@ from services.common import bodies, measures
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
-from services.common.files import private_file
 from services.common.outbound import HostPolicy
 
 DEFAULTS = {
@@ -117,25 +114,14 @@ class Gateway:
     limits: Limits  # where every rate limit of this process counts (memory, or shared Redis)
 
 
-def migrate_once(settings: Settings) -> None:
-    """Run migrations; a file lock keeps workers started together from racing on one database."""
-    lock_path = private_file(Path(settings.var_dir) / "gateway-migrate.lock")
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            migrate(settings.database_url, MIGRATIONS_DIR)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def bootstrap(app: Flask, settings: Settings) -> Gateway:
     """Build the gateway's parts from SETTINGS and register its blueprints on APP."""
     config = app.config
     # first, so that a key file that cannot be used stops the start before anything else (KeyFileError)
     keys = signing_keys(settings.var_dir, settings.signing_key_file)
     sessions = session_keys(settings.var_dir, settings.session_key_file)
-    if config["MIGRATE_ON_START"]:
-        migrate_once(settings)
+    if config["MIGRATE_ON_START"]:  # workers started together take turns (services/common/db.py)
+        migrate(settings.database_url, MIGRATIONS_DIR)
     engine = make_engine(settings.database_url)
     hasher = password_hasher(config["PASSWORD_HASH_PARAMETERS"])
     stores = make_stores(engine, EventChecker(settings.contract_checks), hasher)
