@@ -1,4 +1,4 @@
-"""The one wiring point of the gateway process: engine, stores, key, authorization server, proxy."""
+"""The one wiring point of the gateway process: engine, stores, keys, rate limits, authorization server, proxy."""
 from __future__ import annotations
 
 import math
