@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import pytest
 from limits.errors import StorageError
@@ -11,6 +12,7 @@ from limits.storage import MemoryStorage, RedisStorage
 from gateway.authz.revocation import RevocationList
 from gateway.proxy.ratelimit import Limiter, LimitsUnavailable, open_limits
 from services.common.auth import LEEWAY_SECONDS
+from services.common.config import load_settings
 
 
 def test_a_limit_allows_its_amount_then_says_how_long_to_wait():
@@ -146,3 +148,15 @@ def test_a_revocation_outlives_its_tokens_expiry_by_the_leeway_validators_still_
     store.rows = [(1, "just-expired", int(time.time()) - 5)]  # still accepted for 25 more seconds
     assert revoked.is_revoked("just-expired")
     assert b"just-expired" in revoked.snapshot()[1]
+
+
+def test_the_shared_store_and_the_key_files_are_read_from_the_environment():
+    settings = load_settings("gateway", {"REDIS_URL": "redis://cache:6379/2", "REDIS_KEY_PREFIX": "hospital-a",
+                                         "GATEWAY_SIGNING_KEY_FILE": "/etc/phr/signing.jwks",
+                                         "GATEWAY_SESSION_KEY_FILE": "/etc/phr/session"})
+    assert (settings.redis_url, settings.redis_key_prefix) == ("redis://cache:6379/2", "hospital-a")
+    assert settings.signing_key_file == Path("/etc/phr/signing.jwks")
+    assert settings.session_key_file == Path("/etc/phr/session")
+    default = load_settings("gateway", {})
+    assert (default.redis_url, default.redis_key_prefix) == (None, "phr")
+    assert default.signing_key_file is None and default.session_key_file is None
