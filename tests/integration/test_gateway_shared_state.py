@@ -94,7 +94,8 @@ def test_with_redis_away_the_proxy_lets_requests_through_and_says_so_once(redis_
     assert len(outages) == 1 and "'proxy'" in outages[0] and "pass unlimited" in outages[0]
 
 
-def test_with_redis_away_registering_an_app_and_joining_with_an_invite_are_refused(tmp_path):
+def test_with_redis_away_registering_an_app_and_joining_with_an_invite_are_refused_and_page_answers_not_counted(
+        tmp_path):
     with GatewayServer(tmp_path, f"sqlite:///{tmp_path}/gw.db", redis_url=unreachable_redis_url()) as server:
         registered = register(server.url)
         assert registered.status_code == 429 and registered.headers["Retry-After"].isdigit()
@@ -105,6 +106,12 @@ def test_with_redis_away_registering_an_app_and_joining_with_an_invite_are_refus
         joined = s.post(server.url + "/console/join", timeout=30, data={
             "csrf_token": token, "code": "AAAA-BBBB-CCCC", "username": "guess", "password": "x" * 16})
         assert joined.status_code == 429 and "We cannot check invite codes right now." in joined.text
+        home = s.get(server.url + "/", timeout=30)
+        form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
+                               re.search(r'<form class="page-answer".*?</form>', home.text, re.S).group(0)))
+        answered = s.post(server.url + "/portal/page-answer", data={**form, "answer": "yes"}, timeout=30)
+        assert answered.status_code == 200 and "Thank you for your answer." in answered.text  # never refused
+        assert server.stores.page_answers.counts() == []  # ... but not counted while nothing can be counted
 
 
 # -- keys given by the operator ---------------------------------------------------------------------
