@@ -38,6 +38,9 @@ DOWN_RETRY_SECONDS = 30
 #: path of every request, so a slow store must not hold requests for the client's defaults
 #: (redis-py retries 3 times with up to 10 s backoff).
 REDIS_TIMEOUT_SECONDS = 0.5
+#: After a failed call, how long a limit answers as if the store were away without asking it:
+#: an unreachable host costs the connect timeout, which every request would otherwise wait.
+RECHECK_SECONDS = 5.0
 
 
 class LimitsUnavailable(Problem):
@@ -56,10 +59,12 @@ class Limiter:
     """At most AMOUNT hits per key in any SECONDS, counted in the process's one store."""
 
     def __init__(self, counter: MovingWindowRateLimiter, name: str, amount: int, seconds: int,
-                 fail_open: bool):
+                 fail_open: bool, clock=time.monotonic):
         self._counter, self.name, self.fail_open = counter, name, fail_open
         self.item = RateLimitItemPerSecond(amount, seconds)
         self._down = False
+        self._retry_at = 0.0  # while the store is away: when to ask it again
+        self._clock = clock
         self._lock = threading.Lock()
 
     def take(self, key: str) -> int:
@@ -67,18 +72,24 @@ class Limiter:
 
         When the store cannot be reached: 0 if this limit fails open, else LimitsUnavailable.
         """
+        if self._down and self._clock() < self._retry_at:
+            return self._away()
         try:
             if self._counter.hit(self.item, self.name, key):
                 self._went("up")
                 return 0
             reset = self._counter.get_window_stats(self.item, self.name, key).reset_time
         except StorageError as exc:
+            self._retry_at = self._clock() + RECHECK_SECONDS
             self._went("down", exc)
-            if self.fail_open:
-                return 0
-            raise LimitsUnavailable() from None
+            return self._away()
         self._went("up")
         return max(1, math.ceil(reset - time.time()))
+
+    def _away(self) -> int:
+        if self.fail_open:
+            return 0
+        raise LimitsUnavailable()
 
     def _went(self, state: str, exc: Exception | None = None) -> None:
         """Log the store's outage once when it starts, and once when it ends."""

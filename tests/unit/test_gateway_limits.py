@@ -78,10 +78,43 @@ def test_a_fail_open_limit_lets_requests_through_and_logs_the_outage_once(caplog
     assert len(said) == 1 and "cannot be reached" in said[0] and "pass unlimited" in said[0]
 
 
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class CountingAwayCounter(AwayCounter):
+    def __init__(self):
+        self.calls = 0
+
+    def hit(self, *args, **kw):
+        self.calls += 1
+        return super().hit(*args, **kw)
+
+
+def test_after_a_failed_call_a_limit_answers_without_asking_the_store_for_a_few_seconds():
+    counter, clock = CountingAwayCounter(), Clock()
+    closed = Limiter(counter, "activation", 5, 60, fail_open=False, clock=clock)
+    for _ in range(3):
+        with pytest.raises(LimitsUnavailable):
+            closed.take("a")
+    assert counter.calls == 1  # an unreachable host costs its timeout once, not on every try
+    clock.now += 5.1
+    with pytest.raises(LimitsUnavailable):
+        closed.take("a")
+    assert counter.calls == 2
+
+
 def test_a_limit_says_once_when_its_store_is_back(caplog):
-    limit = Limiter(AwayCounter(), "proxy", 5, 60, fail_open=True)
+    clock = Clock()
+    limit = Limiter(AwayCounter(), "proxy", 5, 60, fail_open=True, clock=clock)
     limit.take("a")
     limit._counter = open_limits(None)._counter
+    assert limit.take("a") == 0 and limit._down  # not asked again yet
+    clock.now += 5.1
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="gateway.proxy.ratelimit"):
         assert [limit.take("a") for _ in range(3)] == [0] * 3
