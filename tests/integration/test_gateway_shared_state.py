@@ -17,7 +17,7 @@ from tests.security.gateway_server import GatewayServer
 from tests.support.databases import from_template
 from tests.support.gateway import activate, bearer, department, department_token
 from tests.support.patient_apps import register
-from tests.support.redis import unreachable_redis_url
+from tests.support.redis import RedisLine, unreachable_redis_url
 
 
 @pytest.fixture
@@ -112,6 +112,29 @@ def test_with_redis_away_registering_an_app_and_joining_with_an_invite_are_refus
         answered = s.post(server.url + "/portal/page-answer", data={**form, "answer": "yes"}, timeout=30)
         assert answered.status_code == 200 and "Thank you for your answer." in answered.text  # never refused
         assert server.stores.page_answers.counts() == []  # ... but not counted while nothing can be counted
+
+
+def test_when_redis_comes_back_the_budget_it_kept_counts_again(gateway_config, redis_store, upstream,
+                                                               monkeypatch):
+    monkeypatch.setattr("gateway.proxy.ratelimit.RECHECK_SECONDS", 0.0)  # ask Redis again at once
+    from_template(gateway_config["database_url"], MIGRATIONS_DIR)
+    with RedisLine() as line:
+        app = create_app({**gateway_config, "redis_url": line.url, "redis_key_prefix": redis_store.prefix,
+                          "ACTIVATION_ATTEMPTS_PER_MINUTE": 3})
+        client = app.test_client()
+        token = department_token(client, department(app.extensions["gateway"].engine))
+        assert [activate(client, "AAAA-BBBB-CCCC").status_code for _ in range(2)] == [400, 400]
+
+        line.cut()
+        away = activate(client, "AAAA-BBBB-CCCC")
+        assert away.status_code == 429 and away.json["type"].endswith("/limits-unavailable")
+        assert client.get("/fhir/Patient/p-1", headers=bearer(token)).status_code == 200
+
+        line.mend()
+        # the two tries before the outage still count: one left, then "too many"
+        statuses = [activate(client, "AAAA-BBBB-CCCC") for _ in range(2)]
+        assert [r.status_code for r in statuses] == [400, 429]
+        assert statuses[1].json["type"].endswith("/too-many-requests")
 
 
 # -- keys given by the operator ---------------------------------------------------------------------
