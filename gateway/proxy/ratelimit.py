@@ -4,7 +4,7 @@ The ``limits`` library counts every limit with its moving window: at most AMOUNT
 any SECONDS. Where they are counted is chosen once per process, at bootstrap
 (gateway/bootstrap.py, ``open_limits``): in memory by default, for the embedded stack; in Redis
 when ``REDIS_URL`` is set, so that every gateway process and every worker of each counts the same
-budget (README, "More than one gateway").
+budget (README, "Running N instances").
 
 When Redis cannot be reached a limit answers as it was made to: the limits that guard sensitive
 actions (activating an account, joining with an invite code, registering an app, counting a page

@@ -47,7 +47,7 @@ def test_two_gateways_without_redis_each_count_their_own_tries(gateway_config):
     from_template(gateway_config["database_url"], MIGRATIONS_DIR)
     first, second = (create_app({**gateway_config, "ACTIVATION_ATTEMPTS_PER_MINUTE": 3}).test_client()
                      for _ in range(2))
-    # the embedded stack's default: each process its own budget (README, "More than one gateway")
+    # the embedded stack's default: each process its own budget (README, "Running N instances")
     assert alternate([first, second], lambda c: activate(c, "AAAA-BBBB-CCCC"), 6) == [400] * 6
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from alembic.config import Config
 
-from services.common.db import make_engine, migrate, migration_lock, migration_lock_key
+from services.common.db import MIGRATION_LOCK_KEY, make_engine, migrate, migration_lock
 from services.consent import MIGRATIONS_DIR
 from services.consent.adapters.tables import metadata
 
@@ -28,11 +28,11 @@ def revision(engine) -> str | None:
 
 
 class HeldLock:
-    """The lock of the consent's migrations, held as another process migrating would hold it."""
+    """The database's migration lock, held as another process migrating would hold it."""
 
     def __init__(self, engine):
         self.engine = engine
-        self.key = {"key": migration_lock_key(MIGRATIONS_DIR.parent.name)}
+        self.key = {"key": MIGRATION_LOCK_KEY}
 
     def __enter__(self):
         if self.engine.dialect.name == "postgresql":
@@ -84,9 +84,3 @@ def test_the_lock_file_of_a_sqlite_database_lies_beside_it_with_owner_only_right
     lock = tmp_path / "consent.db-migrate.lock"
     assert lock.exists() and lock.stat().st_mode & 0o077 == 0
 
-
-def test_each_service_has_a_lock_of_its_own_and_the_same_on_every_host():
-    keys = {name: migration_lock_key(name) for name in ("gateway", "consent", "records", "exchange")}
-    assert len(set(keys.values())) == 4
-    assert keys["consent"] == migration_lock_key("consent")
-    assert all(-2**63 <= key < 2**63 for key in keys.values())  # a PostgreSQL bigint
