@@ -1,14 +1,11 @@
-"""The one wiring point of the gateway process: engine, stores, key, authorization server, proxy."""
+"""The one wiring point of the gateway process: engine, stores, keys, rate limits, authorization server, proxy."""
 from __future__ import annotations
 
-import fcntl
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from flask import Flask
-from joserfc.jwk import RSAKey
 from sqlalchemy.engine import Engine
 
 from contracts.events import EventChecker
@@ -24,7 +21,7 @@ from gateway.admin import api as admin_api
 from gateway.admin import measures_api, staff_api
 from gateway.authz import apps as app_routes, authorize, registration, revocation
 from gateway.authz.app_store import AppStore
-from gateway.authz.keys import load_or_create_signing_key, public_jwks
+from gateway.authz.keys import SigningKeys, public_jwks, signing_keys
 from gateway.authz.oauth import GatewayAuthorizationServer, create_authorization_server
 from gateway.authz.revocation import RevocationList
 from gateway.authz.staff_login import StaffLogin
@@ -33,16 +30,15 @@ from gateway.directory.store import DirectoryStore
 from gateway.portal.once import FormSends
 from gateway.portal.page_answers import PageAnswers
 from gateway.portal.pulse import StaffPulse
-from gateway.portal.secret import load_or_create_session_key
+from gateway.portal.secret import session_keys
 from gateway.proxy import forward
 from gateway.proxy.guard import Guard
-from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.ratelimit import Limits, open_limits
 from gateway.proxy.upstreams import Upstreams
 from services.common import bodies, measures
 from services.common.auth import JwksCache, TokenValidator
 from services.common.config import Settings
 from services.common.db import make_engine, migrate, ping
-from services.common.files import private_file
 from services.common.outbound import HostPolicy
 
 DEFAULTS = {
@@ -110,63 +106,57 @@ class Gateway:
     settings: Settings
     engine: Engine
     stores: Stores
-    key: RSAKey
+    keys: SigningKeys  # the token signing keys: the first signs, all are published and trusted
+    session_keys: tuple[bytes, ...]  # the portal's: the first signs, the others still verify
     server: GatewayAuthorizationServer
     guard: Guard
     upstreams: Upstreams
-
-
-def migrate_once(settings: Settings) -> None:
-    """Run migrations; a file lock keeps workers started together from racing on one database."""
-    lock_path = private_file(Path(settings.var_dir) / "gateway-migrate.lock")
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            migrate(settings.database_url, MIGRATIONS_DIR)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    limits: Limits  # where every rate limit of this process counts (memory, or shared Redis)
 
 
 def bootstrap(app: Flask, settings: Settings) -> Gateway:
     """Build the gateway's parts from SETTINGS and register its blueprints on APP."""
     config = app.config
-    if config["MIGRATE_ON_START"]:
-        migrate_once(settings)
+    # first, so that a key file that cannot be used stops the start before anything else (KeyFileError)
+    keys = signing_keys(settings.var_dir, settings.signing_key_file)
+    sessions = session_keys(settings.var_dir, settings.session_key_file)
+    if config["MIGRATE_ON_START"]:  # workers started together take turns (services/common/db.py)
+        migrate(settings.database_url, MIGRATIONS_DIR)
     engine = make_engine(settings.database_url)
     hasher = password_hasher(config["PASSWORD_HASH_PARAMETERS"])
     stores = make_stores(engine, EventChecker(settings.contract_checks), hasher)
-    key = load_or_create_signing_key(settings.var_dir)
     revocations = RevocationList(stores.tokens, config["REVOCATION_REFRESH_SECONDS"])
     server = create_authorization_server(
-        app, key, settings, revocations.refresh, clients=stores.clients, codes=stores.codes,
+        app, keys, settings, revocations.refresh, clients=stores.clients, codes=stores.codes,
         tokens=stores.tokens, accounts=stores.accounts, grants=stores.grants, staff=stores.staff,
         department=stores.directory.entry, apps=stores.apps)
 
-    jwks = public_jwks(key)
+    limits = open_limits(settings.redis_url, settings.redis_key_prefix)
+    jwks = public_jwks(keys)
     validator = TokenValidator(settings.issuer, settings.audience,
                                JwksCache(settings.jwks_url, ttl=math.inf, fetch=lambda _url: jwks))
     guard = Guard(validator, revocations,
-                  TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
+                  limits.rate("proxy", settings.rate_limit_per_second, settings.rate_limit_burst,
+                              fail_open=True))
     upstreams = Upstreams(settings.peers, config["UPSTREAM_CONNECT_TIMEOUT"],
                           config["UPSTREAM_READ_TIMEOUT"], config["UPSTREAM_POOL_SIZE"])
     per_minute = config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
-    session_key = load_or_create_session_key(settings.var_dir)
     gate = PasswordGate(stores.signin, stores.accounts, signin_policy(config, settings), hasher)
 
-    devices = DeviceCookies(session_key)
+    devices = DeviceCookies(*sessions)
     staff_login = StaffLogin(server, stores.tickets, stores.staff, gate, devices,
                              stores.directory.active)
     app.register_blueprint(authorize.create_blueprint(
         server, stores.tickets, stores.accounts, stores.grants, gate, devices, staff_login))
     app.register_blueprint(activation.create_blueprint(
         stores.accounts, stores.grants, guard, upstreams, config["ACTIVATION_CODE_DAYS"],
-        TokenBucket(per_minute / 60.0, per_minute), AddressVoucher(session_key), gate))
+        limits.limiter("activation", per_minute, 60), AddressVoucher(*sessions), gate))
     app.register_blueprint(caregivers.create_blueprint(stores.accounts, stores.grants, guard,
                                                        config["ACTIVATION_CODE_DAYS"]))
     app.register_blueprint(forward.create_blueprint(guard, upstreams, settings.issuer))
     app.register_blueprint(revocation.create_blueprint(revocations))
-    app.register_blueprint(registration.create_blueprint(server, stores.apps,
-                                                         config["APP_REGISTRATIONS_PER_HOUR"]))
+    app.register_blueprint(registration.create_blueprint(
+        server, stores.apps, limits.limiter("registration", config["APP_REGISTRATIONS_PER_HOUR"], 3600)))
     app.register_blueprint(app_routes.create_blueprint(stores.apps, stores.accounts, guard))
     # webhook URLs obey the exchange's rule for every callback a department names
     callbacks = HostPolicy.from_settings(settings.subscription_endpoint_allow, settings.peers)
@@ -174,7 +164,7 @@ def bootstrap(app: Flask, settings: Settings) -> Gateway:
     app.register_blueprint(staff_api.create_blueprint(stores.staff, stores.directory, guard, revocations,
                                                       callbacks))
     app.register_blueprint(measures_api.create_blueprint(guard, measures.providers(app)))
-    return Gateway(settings, engine, stores, key, server, guard, upstreams)
+    return Gateway(settings, engine, stores, keys, sessions, server, guard, upstreams, limits)
 
 
 def signin_policy(config, settings: Settings) -> SignInPolicy:

@@ -16,6 +16,7 @@ from tests.support.databases import (PostgresDatabases, create_postgres_database
                                      from_template, postgres_available)
 from tests.support.gateway import CHEAP_HASHES, ISSUER, Upstream
 from tests.support.mail import MailServer, SmsReceiver, notice_env
+from tests.support.redis import redis_available, shared_redis
 from tests.support.stack import SERVICES, Stack
 from tests.support.tokens import TokenMint
 
@@ -70,6 +71,16 @@ def database_url(request, tmp_path):
     url = databases.take()
     yield url
     databases.drop(url)
+
+
+@pytest.fixture
+def redis_store():
+    """The real Redis, under a key prefix of this test's own; its keys are deleted after it."""
+    if not redis_available():
+        pytest.skip("no Redis server answers at 127.0.0.1:6379 (set PHR_TEST_REDIS to one)")
+    store = shared_redis()
+    yield store
+    store.clean()
 
 
 # -- one service's app on the test's database (a module that must run on SQLite only overrides

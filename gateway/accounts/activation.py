@@ -20,7 +20,7 @@ from gateway.accounts.signin import PasswordGate
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.accounts.throttle import address_key
 from gateway.proxy.guard import Guard
-from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.ratelimit import Limiter
 from gateway.proxy.upstreams import Upstreams
 from services.common.bodies import load_body
 from services.common.i18n import N_
@@ -45,13 +45,13 @@ def preferred_language(patient: dict) -> str | None:
 
 
 def create_blueprint(accounts: AccountStore, grants: GrantStore, guard: Guard,
-                     upstreams: Upstreams, code_days: int, activation_limiter: TokenBucket,
+                     upstreams: Upstreams, code_days: int, activation_limiter: Limiter,
                      voucher: AddressVoucher, gate: PasswordGate) -> Blueprint:
     bp = Blueprint("accounts", __name__)
     hasher = gate.hasher  # the one the sign-in checks these passwords with
 
     def limit_activation(key: str) -> None:
-        """Spend one try of KEY's budget or raise 429."""
+        """Spend one try of KEY's budget or raise 429 (also while the shared store is away)."""
         wait = activation_limiter.take(key)
         if wait:
             raise Problem(429, N_("Too Many Requests"),

@@ -24,16 +24,18 @@ _MAX_LENGTH = 200  # a real cookie is about 130 characters
 class DeviceCookies:
     """Issue and check the device cookies of the sign-in form."""
 
-    def __init__(self, session_key: bytes):
-        # A key of its own, so a signature here can never stand for another's.
-        self._key = hmac.new(session_key, b"phr sign-in device cookie", hashlib.sha256).digest()
+    def __init__(self, session_key: bytes, *fallbacks: bytes):
+        # A key of its own, so a signature here can never stand for another's. FALLBACKS are the
+        # session keys of before a change (gateway/portal/secret.py): their cookies still count.
+        self._keys = [hmac.new(key, b"phr sign-in device cookie", hashlib.sha256).digest()
+                      for key in (session_key, *fallbacks)]
 
-    def _sign(self, text: str) -> str:
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+    def _sign(self, text: str, key: int = 0) -> str:
+        return hmac.new(self._keys[key], text.encode(), hashlib.sha256).hexdigest()
 
-    def _user(self, username: str) -> str:
+    def _user(self, username: str, key: int = 0) -> str:
         """A keyed hash of USERNAME: the cookie does not show whose it is."""
-        return self._sign("user\0" + username)[:32]
+        return self._sign("user\0" + username, key)[:32]
 
     def issue(self, username: str, at: float | None = None) -> str:
         """A new cookie value for USERNAME, with a fresh nonce."""
@@ -52,6 +54,7 @@ class DeviceCookies:
         age = (time.time() if at is None else at) - int(stamp)
         if not -60 <= age <= LIFETIME_SECONDS:
             return None
-        if not hmac.compare_digest(mac, self._sign(f"{user}.{nonce}.{stamp}")):
-            return None
-        return nonce if hmac.compare_digest(user, self._user(username)) else None
+        for key in range(len(self._keys)):
+            if hmac.compare_digest(mac, self._sign(f"{user}.{nonce}.{stamp}", key)):
+                return nonce if hmac.compare_digest(user, self._user(username, key)) else None
+        return None

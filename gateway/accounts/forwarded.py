@@ -20,12 +20,14 @@ MAX_AGE_SECONDS = 60  # the portal's call follows the visitor's request at once
 class AddressVoucher:
     """Sign and check the visitor's address the portal passes on."""
 
-    def __init__(self, session_key: bytes):
+    def __init__(self, session_key: bytes, *fallbacks: bytes):
         # A key of its own, so a signature here can never stand for a session cookie's.
-        self._key = hmac.new(session_key, b"phr portal client address", hashlib.sha256).digest()
+        # FALLBACKS: the session keys of before a change, which another gateway may still sign with.
+        self._keys = [hmac.new(key, b"phr portal client address", hashlib.sha256).digest()
+                      for key in (session_key, *fallbacks)]
 
-    def _mac(self, address: str, at: str) -> str:
-        return hmac.new(self._key, f"{address} {at}".encode(), hashlib.sha256).hexdigest()
+    def _mac(self, address: str, at: str, key: int = 0) -> str:
+        return hmac.new(self._keys[key], f"{address} {at}".encode(), hashlib.sha256).hexdigest()
 
     def headers(self, address: str, at: float | None = None) -> dict[str, str]:
         """The header that vouches for ADDRESS."""
@@ -42,5 +44,8 @@ class AddressVoucher:
             return None
         # Bytes, not str: compare_digest raises TypeError on a str with non-ASCII characters,
         # and this header comes from anyone.
-        expected = self._mac(address, stamp).encode()
-        return address if hmac.compare_digest(mac.encode("utf-8", "replace"), expected) else None
+        given = mac.encode("utf-8", "replace")
+        if any(hmac.compare_digest(given, self._mac(address, stamp, key).encode())
+               for key in range(len(self._keys))):
+            return address
+        return None

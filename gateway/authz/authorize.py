@@ -211,8 +211,8 @@ def create_blueprint(server: GatewayAuthorizationServer, tickets: TicketStore,
 
     @bp.get("/oauth/jwks")
     def jwks():
-        """Publish the public signing key (RFC 7517 section 5), and the exchange's webhook key."""
-        resp = jsonify(public_jwks(server.signing_key, *webhook_key(settings.webhook_public_key_file)))
+        """Publish the public signing keys (RFC 7517 section 5), and the exchange's webhook key."""
+        resp = jsonify(public_jwks(server.keys, *webhook_key(settings.webhook_public_key_file)))
         resp.headers["Cache-Control"] = "public, max-age=300"
         return resp
 

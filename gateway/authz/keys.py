@@ -1,13 +1,21 @@
-"""The gateway's token signing key (RFC 7517 JWK), created once and published as a JWK Set."""
+"""The gateway's token signing keys (RFC 7517 JWK): given by the operator, or created once; all
+published as a JWK Set.
+
+Given (``GATEWAY_SIGNING_KEY_FILE``, a JWK or a JWK Set): every gateway process reads the same
+keys. The first key signs; every key in the file is published and trusted, so that during a
+change of keys the file holds two (README, "Changing keys"). Not given: one key made at first
+start in var/, as a single host runs it.
+"""
 from __future__ import annotations
 
 import functools
 import json
 import logging
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from services.common.files import write_once
 
@@ -15,14 +23,77 @@ KEY_FILE = "gateway-signing-key.json"
 log = logging.getLogger(__name__)
 
 
+class KeyFileError(ValueError):
+    """A key file the operator named cannot be used; the message names the setting and the file."""
+
+    def __init__(self, setting: str, path: Path, why: str):
+        super().__init__(f"{setting}={path}: {why}")
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The key that signs, first, and every key a token signed by us may carry (RFC 7517 "kid")."""
+
+    signing: RSAKey
+    trusted: tuple[RSAKey, ...]
+
+    def key_set(self) -> KeySet:
+        """Every trusted key, for verifying our own tokens (joserfc picks one by the token's kid)."""
+        return KeySet(list(self.trusted))
+
+
+def signing_keys(var_dir: Path, key_file: Path | None) -> SigningKeys:
+    """The keys from KEY_FILE (GATEWAY_SIGNING_KEY_FILE) when given, else the one key in VAR_DIR."""
+    if key_file is None:
+        key = load_or_create_signing_key(var_dir)
+        return SigningKeys(key, (key,))
+    return load_signing_key_file(Path(key_file))
+
+
+def load_signing_key_file(path: Path, setting: str = "GATEWAY_SIGNING_KEY_FILE") -> SigningKeys:
+    """Read a JWK or JWK Set of RSA keys; the first must be private (it signs), the others may be
+    public only (a key that signed tokens still in force). Raise KeyFileError naming SETTING."""
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise KeyFileError(setting, path, f"cannot be read ({exc.strerror or exc})") from None
+    except ValueError:
+        raise KeyFileError(setting, path, "is not JSON (a JWK or a JWK Set, RFC 7517)") from None
+    entries = document.get("keys") if isinstance(document, dict) and "keys" in document else [document]
+    if not isinstance(entries, list) or not entries:
+        raise KeyFileError(setting, path, "holds no key (a JWK Set needs at least one in \"keys\")")
+    keys = []
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or entry.get("alg", "RS256") != "RS256":
+            raise KeyFileError(setting, path, f"key {number} is not an RSA JWK for RS256 (the one "
+                                              "algorithm tokens are signed with)")
+        try:
+            key = RSAKey.import_key(entry)
+        except Exception as exc:  # joserfc and cryptography name a broken key in many ways
+            raise KeyFileError(setting, path, f"key {number} cannot be read ({exc})") from None
+        key.ensure_kid()  # a key without one is known by its thumbprint (RFC 7638)
+        keys.append(key)
+    if not keys[0].is_private:
+        raise KeyFileError(setting, path, "the first key signs, so it needs its private part")
+    kids = [key.kid for key in keys]
+    if len(set(kids)) != len(kids):
+        raise KeyFileError(setting, path, "two keys have the same kid")
+    _warn_if_readable(path, private=any(key.is_private for key in keys))
+    return SigningKeys(keys[0], tuple(keys))
+
+
+def _warn_if_readable(path: Path, private: bool = True) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if private and mode & 0o077:
+        log.warning("%s is readable by others (mode %o); it should be 0600", path, mode)
+
+
 def load_or_create_signing_key(var_dir: Path) -> RSAKey:
     """Return the RSA 2048 signing key in VAR_DIR, creating it on first start."""
     path = Path(var_dir) / KEY_FILE
     if not path.exists():
         _create(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning("%s is readable by others (mode %o); it should be 0600", path, mode)
+    _warn_if_readable(path)
     return RSAKey.import_key(json.loads(path.read_text()))
 
 
@@ -34,10 +105,10 @@ def _create(path: Path) -> None:
     # else another worker won the race; use its key
 
 
-def public_jwks(key: RSAKey, *others: dict) -> dict:
-    """Return the JWK Set with only the public part of KEY (RFC 7517 section 5), and OTHERS
-    (public JWKs) after it."""
-    return {"keys": [key.as_dict(private=False), *others]}
+def public_jwks(keys: SigningKeys, *others: dict) -> dict:
+    """Return the JWK Set with only the public part of every trusted key (RFC 7517 section 5),
+    the signing key first, and OTHERS (public JWKs) after them."""
+    return {"keys": [*(key.as_dict(private=False) for key in keys.trusted), *others]}
 
 
 @functools.lru_cache(maxsize=4)

@@ -30,6 +30,7 @@ from gateway.accounts.staff import StaffError, check_may_sign_in
 from gateway.accounts.staff_store import StaffStore
 from gateway.accounts.stores import AccountStore, GrantStore
 from gateway.authz.departments import staff_scopes
+from gateway.authz.keys import SigningKeys
 from gateway.authz.app_store import AppStore
 from gateway.authz.models import APP, DEPARTMENT, TokenRecord
 from gateway.authz.stores import ClientStore, CodeStore, TokenStore
@@ -248,7 +249,7 @@ def _find_token(server, token_string: str, hint: str | None) -> TokenRecord | No
     """Find a token by value: a JWT access token by its jti, else a refresh token."""
     if token_string.count(".") == 2 and hint != "refresh_token":
         try:
-            claims = jwt.decode(token_string, server.signing_key, algorithms=["RS256"]).claims
+            claims = jwt.decode(token_string, server.trusted_keys, algorithms=["RS256"]).claims
         except (JoseError, ValueError):
             return None
         record = server.tokens.token_by_jti(str(claims.get("jti", "")))
@@ -315,14 +316,16 @@ class Introspection(IntrospectionEndpoint):
 class GatewayAuthorizationServer(AuthorizationServer):
     """authlib's Flask server bound to the gateway's stores, key and settings."""
 
-    def __init__(self, key: RSAKey, settings: Settings, on_revoked: Callable[[], None], *,
+    def __init__(self, keys: SigningKeys, settings: Settings, on_revoked: Callable[[], None], *,
                  clients: ClientStore, codes: CodeStore, tokens: TokenStore,
                  accounts: AccountStore, grants: GrantStore, staff: StaffStore,
                  department: DepartmentEntry, apps: AppStore):
         # before super().__init__: it may load the config, which builds the token generator
         self.department = department
         super().__init__()
-        self.signing_key, self.settings, self.on_revoked = key, settings, on_revoked
+        self.signing_key, self.settings, self.on_revoked = keys.signing, settings, on_revoked
+        # every key in the JWK Set, so a token signed before a change of keys is still ours
+        self.keys, self.trusted_keys = keys, keys.key_set()
         self.clients, self.codes, self.tokens = clients, codes, tokens
         # who a code or refresh token was issued to: an account, a caregiver under a grant, or
         # a member of a department's staff
@@ -406,11 +409,11 @@ def id_token(key: RSAKey, issuer: str, access: dict, user, nonce: str | None) ->
     return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": key.kid}, claims, key)
 
 
-def create_authorization_server(app, key: RSAKey, settings: Settings, on_revoked: Callable[[], None],
-                                **stores) -> GatewayAuthorizationServer:
+def create_authorization_server(app, keys: SigningKeys, settings: Settings,
+                                on_revoked: Callable[[], None], **stores) -> GatewayAuthorizationServer:
     """Build the server with only the grants and endpoints this platform uses; STORES are
     GatewayAuthorizationServer's (clients, codes, tokens, accounts, grants, staff, department)."""
-    server = GatewayAuthorizationServer(key, settings, on_revoked, **stores)
+    server = GatewayAuthorizationServer(keys, settings, on_revoked, **stores)
     server.init_app(app)
     token_url = settings.issuer + "/oauth/token"
     server.register_client_auth_method("private_key_jwt",

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc7591 import (ClientRegistrationEndpoint, InvalidClientMet
 from flask import Blueprint, jsonify, request as flask_request
 
 from gateway.authz.app_store import AppStore
-from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.ratelimit import Limiter
 from services.common import bodies, smart
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -148,12 +148,11 @@ class AppRegistration(ClientRegistrationEndpoint):
         return client_info["client_id"]
 
 
-def create_blueprint(server, apps: AppStore, per_hour: float) -> Blueprint:
-    """``POST /oauth/register``, at most PER_HOUR registrations an hour from one address."""
+def create_blueprint(server, apps: AppStore, limit: Limiter) -> Blueprint:
+    """``POST /oauth/register``, within LIMIT's registrations per address (APP_REGISTRATIONS_PER_HOUR)."""
     bp = Blueprint("registration", __name__)
     endpoint = AppRegistration(server, apps)
     server.register_endpoint(endpoint)
-    limit = TokenBucket(per_hour / 3600.0, max(1, int(per_hour)))
 
     @bp.post("/oauth/register")
     def register():

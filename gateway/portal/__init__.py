@@ -14,8 +14,6 @@ from markupsafe import Markup
 from gateway.accounts.forwarded import AddressVoucher
 from gateway.portal import prefs as preferences
 from gateway.portal.client import Portal
-from gateway.portal.secret import load_or_create_session_key
-from gateway.proxy.ratelimit import TokenBucket
 from gateway.portal.session import CONSENT_SCOPE, RECORDS_SCOPE, can, csrf_token, user
 from services.common.config import Settings
 from services.common.i18n import Language
@@ -41,19 +39,22 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.portal import console_pulse  # noqa: F401  (the staff's weekly pulse)
     from gateway.portal import console_measures  # noqa: F401  (quality's and privacy officers' dashboard)
 
-    app.secret_key = load_or_create_session_key(settings.var_dir)
+    sessions = app.extensions["gateway"].session_keys  # gateway/portal/secret.py
+    app.secret_key = sessions[0]
+    app.config["SECRET_KEY_FALLBACKS"] = list(sessions[1:])  # cookies signed before a change of keys
     app.config.update(SESSION_COOKIE_NAME="phr_portal", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.issuer.startswith("https://"))
     app.extensions["portal"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
-                                      AddressVoucher(app.secret_key))
+                                      AddressVoucher(*sessions))
     # Tries of an invite code per visitor's address, as many as activation codes get
     # (gateway/accounts/activation.py): a code cannot be guessed at speed.
     per_minute = app.config.get("ACTIVATION_ATTEMPTS_PER_MINUTE") or settings.activation_attempts_per_minute
-    app.extensions["console_joins"] = TokenBucket(per_minute / 60.0, max(1, int(per_minute)))
-    app.extensions["page_answer_limits"] = page_answers.limits()  # the counts cannot be stuffed
+    limits = app.extensions["gateway"].limits
+    app.extensions["console_joins"] = limits.limiter("console-join", per_minute, 60)
+    app.extensions["page_answer_limits"] = page_answers.limits(limits)  # the counts cannot be stuffed
     app.extensions["console"] = Portal(app.config.get("PORTAL_API_URL") or settings.issuer,
-                                       AddressVoucher(app.secret_key), client_id=CONSOLE_CLIENT_ID,
+                                       AddressVoucher(*sessions), client_id=CONSOLE_CLIENT_ID,
                                        scopes=CONSOLE_SCOPES, callback="/console/callback")
     # Inlined into every page: one request on a slow line, and the login page's CSP
     # (style-src 'unsafe-inline', gateway/authz/authorize.py) allows no external stylesheet.

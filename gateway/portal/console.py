@@ -25,6 +25,7 @@ from gateway.portal.client import ApiError, Pkce, Portal, SignedOut, claims_of
 from gateway.portal.once import new_token
 from gateway.portal.pulse import QUESTIONS as PULSE_QUESTIONS, this_week
 from gateway.portal.session import call_as, csrf_ok
+from gateway.proxy.ratelimit import LimitsUnavailable
 from services.common.i18n import N_, _, current_language
 
 bp = Blueprint("console", __name__)
@@ -34,6 +35,7 @@ FORM_EXPIRED = N_("This form is too old. Load the page again and try once more."
 SIGN_IN_AGAIN = N_("You were signed out. Sign in again to go on.")
 API_DOWN = N_("We cannot reach the service right now. Try again in a few minutes.")
 TOO_MANY = N_("Too many tries. Wait {seconds} seconds, then try again.")
+CANNOT_COUNT = N_("We cannot check invite codes right now. Wait {seconds} seconds, then try again.")
 SENT_ALREADY = N_("You sent this form already. This is what it made.")
 STILL_SENDING = N_("You sent this form already. It may still be working: look at the list in a moment.")
 JOIN_ERRORS = {
@@ -369,9 +371,13 @@ def join():
             errors["username"] = _("Choose a username.")
         if not password:
             errors["password"] = _("Choose a password.")
-        wait = current_app.extensions["console_joins"].take(request.remote_addr or "?") if not errors else 0
-        if wait:
-            errors["code"] = _(TOO_MANY, seconds=wait)
+        try:
+            wait = current_app.extensions["console_joins"].take(request.remote_addr or "?") if not errors else 0
+            if wait:
+                errors["code"] = _(TOO_MANY, seconds=wait)
+        except LimitsUnavailable as down:  # the shared store is away: no tries (ratelimit.py)
+            wait = down.seconds
+            errors["code"] = _(CANNOT_COUNT, seconds=wait)
         if not errors:
             try:
                 stores().staff.redeem_invite(code[:64], username[:64], password[:300],

@@ -12,9 +12,10 @@ them.
 
 So that nobody can stuff the counts, a browser session's answers to one page are counted about
 ``PER_PAGE_A_DAY`` times a day, and one address's about ``PER_ADDRESS_AN_HOUR`` times an hour
-(token buckets of gateway/proxy/ratelimit.py, kept per process, keyed by a hash of the session's
-form token, never stored). An answer over the limit is thanked like any other but not counted:
-the form never refuses or slows anyone.
+(limits of gateway/proxy/ratelimit.py, shared by every gateway process when Redis is configured,
+keyed by a hash of the session's form token, never stored). An answer over the limit, or sent
+while the shared store is away, is thanked like any other but not counted: the form never
+refuses or slows anyone.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from flask import current_app, flash, redirect, request, session
 
 from gateway import schema as t
 from gateway.portal.views import bp, local_path
-from gateway.proxy.ratelimit import TokenBucket
+from gateway.proxy.ratelimit import Limiter, Limits, LimitsUnavailable
 from gateway.storage import TableStore
 from services.common.i18n import SUPPORTED, N_, _, current_language
 from services.common.measures import Measure
@@ -81,10 +82,10 @@ def measures(store: PageAnswers):
     return page_answers
 
 
-def limits() -> tuple[TokenBucket, TokenBucket]:
-    """The buckets answers are counted under: per session and page, per address."""
-    return (TokenBucket(PER_PAGE_A_DAY / 86400, PER_PAGE_A_DAY),
-            TokenBucket(PER_ADDRESS_AN_HOUR / 3600, PER_ADDRESS_AN_HOUR))
+def limits(store: Limits) -> tuple[Limiter, Limiter]:
+    """The limits answers are counted under, in STORE: per session and page, per address."""
+    return (store.limiter("page-answer", PER_PAGE_A_DAY, 86400),
+            store.limiter("page-answer-address", PER_ADDRESS_AN_HOUR, 3600))
 
 
 def _within_limits(page: str) -> bool:
@@ -92,9 +93,13 @@ def _within_limits(page: str) -> bool:
     spent up. The session is known by its form token (views.py checks it on every post)."""
     by_session, by_address = current_app.extensions["page_answer_limits"]
     mine = hashlib.sha256(str(session.get("csrf", "")).encode()).hexdigest()[:32]
-    if by_session.take(f"{mine}:{page}") != 0:
+    try:
+        if by_session.take(f"{mine}:{page}") != 0:
+            return False
+        over = by_address.take(request.remote_addr or "?") != 0
+    except LimitsUnavailable:  # fail closed, quietly: not counted (the limit logs the outage)
         return False
-    if by_address.take(request.remote_addr or "?") != 0:
+    if over:
         # behind a proxy PHR_TRUSTED_PROXIES does not count, every answer comes from one address,
         # and the counts would quietly fall short: say so where an operator looks
         log.warning("page answers from one address over %d an hour are not counted", PER_ADDRESS_AN_HOUR)

@@ -30,6 +30,10 @@ def database_url(env: Mapping[str, str], service: str, var_dir: Path) -> str:
     )
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    return Path(env[name]) if env.get(name) else None
+
+
 def _names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
@@ -67,6 +71,17 @@ class Settings:
     peers: dict[str, str] = field(default_factory=dict)
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
+    # Where the gateway counts its rate limits (gateway/proxy/ratelimit.py): Redis at REDIS_URL,
+    # shared by every gateway process, under keys that start with REDIS_KEY_PREFIX; unset: each
+    # process counts in its own memory.
+    redis_url: str | None = None
+    redis_key_prefix: str = "phr"
+    # The gateway's keys given by the operator (gateway/authz/keys.py, gateway/portal/secret.py):
+    # GATEWAY_SIGNING_KEY_FILE, a JWK or JWK Set (the first key signs, all are published and
+    # trusted); GATEWAY_SESSION_KEY_FILE, hex lines (the first signs, the others still verify).
+    # Unset: keys made at first start in var/.
+    signing_key_file: Path | None = None
+    session_key_file: Path | None = None
     access_token_minutes: int = 5
     outbox_poll_seconds: float = 0.02
     outbox_retention_days: float = 7.0  # 0: keep sent outbox rows for ever
@@ -153,6 +168,10 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         peers={name: service_url(env, name) for name in SERVICES},
         rate_limit_per_second=float(env.get("RATE_LIMIT_PER_SECOND", 50)),
         rate_limit_burst=int(env.get("RATE_LIMIT_BURST", 200)),
+        redis_url=env.get("REDIS_URL") or None,
+        redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "phr",
+        signing_key_file=_path(env, "GATEWAY_SIGNING_KEY_FILE"),
+        session_key_file=_path(env, "GATEWAY_SESSION_KEY_FILE"),
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
         outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
         outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS", 7)),

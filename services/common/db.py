@@ -1,7 +1,9 @@
 """Database engines and Alembic migrations: SQLite files by default, PostgreSQL by URL."""
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -13,7 +15,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from services.common.files import private_file
+from services.common.files import FILE_MODE, private_file
 
 log = logging.getLogger(__name__)
 
@@ -211,14 +213,21 @@ MIGRATION_LOCK_KEY = 0x5048_525F_4D49_4752  # "PHR_MIGR"
 def take_migration_lock(conn: sa.Connection) -> None:
     """On PostgreSQL, wait for the database's migration lock, held until CONN's transaction
     ends: migrations (and the service clients' set-up, launcher/service_clients.py) started on
-    several hosts at once run one after the other. SQLite is one host's file, and a migration
-    there takes the write lock with its first change anyway."""
+    several hosts at once run one after the other. SQLite is one host's file: ``migrate`` holds
+    a file lock beside it (``migration_lock``), since two migrations' read transactions would
+    otherwise both see the old schema and the second fail on its first change."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def migrate(url: str, script_location: Path) -> None:
-    """Bring the database at URL to the newest Alembic revision in SCRIPT_LOCATION."""
+    """Bring the database at URL to the newest Alembic revision in SCRIPT_LOCATION.
+
+    Any number of processes, on any number of hosts, may call this at once (every worker of a
+    service migrates on start): one migrates, the others wait for it (``take_migration_lock`` on
+    PostgreSQL, ``migration_lock`` on SQLite), then find the schema at the newest revision and
+    do nothing.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -227,10 +236,27 @@ def migrate(url: str, script_location: Path) -> None:
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            take_migration_lock(conn)
+        with migration_lock(engine), engine.begin() as conn:
+            take_migration_lock(conn)  # PostgreSQL's, to the end of the upgrade's transaction
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     finally:
         engine.dispose()
     log.info("migrated %s", script_location)
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold the migration lock file beside a SQLite database (only processes of one host can open
+    the file, so a file lock is enough); on PostgreSQL the lock is the database's own
+    (``migrate``), so nothing here."""
+    database = _sqlite_file(engine)
+    if database is None:
+        yield
+        return
+    fd = os.open(f"{database}-migrate.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+    finally:
+        os.close(fd)

@@ -25,9 +25,9 @@ SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 DOCUMENTED_REVOCATION_SECONDS = 1.0
 EXCHANGES = 8
 
-# RATE LIMIT ACROSS GATEWAYS: that the rate limit holds across both gateways with a shared
-# Redis (REDIS_URL) is tested here, on the `two` stack below, once the shared limits exist
-# (README, "Running N instances").
+# That the rate limit holds across both gateways with a shared Redis (REDIS_URL) is tested in
+# tests/e2e/test_gateways_share_rate_limits.py: two gateway processes of two workers each, with a
+# rate small enough to reach, which would slow this stack's other tests (README, "Running N instances").
 
 
 class TwoGateways:

@@ -25,7 +25,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("auth_codes") as batch:
         batch.add_column(sa.Column("nonce", sa.String(255)))
-    # Registrations per address are counted in memory (gateway/proxy/ratelimit.py); the address
+    # Registrations per address are counted by the rate limits (gateway/proxy/ratelimit.py); the address
     # is kept so an operator can see where a flood of registrations came from.
     with op.batch_alter_table("clients") as batch:
         batch.add_column(sa.Column("registered_from", sa.String(64)))
