@@ -79,7 +79,10 @@ OPEN_CLAIM_KEY = ("patient", "department", "claimant", "open_claim")
 
 consents = sa.Table("consents", metadata, *consent_columns(),
                     sa.Index("ix_consents_patient_grantee", "patient", "grantee_id"),
-                    sa.Index("ix_consents_status_end", "status", "period_end"))
+                    # Partial (migration 0009): only the expiry sweep's query may use it.
+                    sa.Index("ix_consents_status_end", "status", "period_end",
+                             sqlite_where=sa.text("period_end IS NOT NULL"),
+                             postgresql_where=sa.text("period_end IS NOT NULL")))
 break_glass = sa.Table("break_glass", metadata, *break_glass_columns(), *break_glass_claim_columns(),
                        *break_glass_claimant_columns(), *break_glass_claimant_key_columns(),
                        sa.Index("ix_break_glass_patient_dept", "patient", "department"),
