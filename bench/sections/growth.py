@@ -68,6 +68,10 @@ class Growth:
         return self.by(self.big) / self.by(self.small)
 
     def note(self, db: str) -> str:
+        if not (self.small.requests and self.big.requests):
+            return (f"Growth ({db}) {self.what}, {self.small_label} → {self.big_label}: no request finished "
+                    f"in {SECONDS:.0f} s at the {'small' if not self.small.requests else 'big'} size "
+                    f"({'no target' if self.target is None else 'target NOT met'}).")
         head = f"Growth ({db}) {self.what}, {self.small_label} → {self.big_label}: **{self.ratio:.2f}**"
         if self.target is None:
             return head + " (no target: for contrast)."
