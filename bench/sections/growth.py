@@ -99,6 +99,18 @@ def _insert(engine, table: sa.Table, rows) -> int:
     return count
 
 
+def _settle(engine, table: sa.Table) -> None:
+    """On PostgreSQL, what autovacuum and the checkpointer do soon after a load: statistics for
+    the planner, the visibility map, the WAL written out; so that what is timed next is the
+    database in its steady state, not the aftermath of the load (SQLite needs none of it)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(sa.text(f"VACUUM ANALYZE {table.name}"))
+        conn.execute(sa.text("CHECKPOINT"))
+
+
 def _token(stack: Stack, department: str) -> str:
     creds = stack.credentials()["departments"][department]
     resp = requests.post(f"{stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
@@ -139,6 +151,7 @@ def consent_decisions(stack: Stack) -> Growth:
         small = _run("growth-consent-small", url, headers, method="POST", body=body)
         _insert(engine, consents, ({**row, "patient": f"growth-big-{i}"} for i, row in
                                    enumerate(_consent_rows(big_n - small_n, now))))
+        _settle(engine, consents)
         big = _run("growth-consent-big", url, headers, method="POST", body=body)
     finally:
         engine.dispose()
@@ -207,14 +220,7 @@ def records_growth(stack: Stack) -> list[Growth]:
                                                   lambda i: who["patient"], department, start))
         _insert(engine, resources, _resource_rows(search_big_n - search_small_n - page_big_n, template,
                                                   lambda i: f"growth-big-{i % 50000}", department, start))
-        if engine.dialect.name == "postgresql":
-            # What autovacuum and the checkpointer do soon after a load this size: statistics for
-            # the planner, the visibility map, and the gigabyte of WAL written out, so that the
-            # timing is of the database in its steady state, not of the load's aftermath.
-            with engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                conn.execute(sa.text("VACUUM ANALYZE resources"))
-                conn.execute(sa.text("CHECKPOINT"))
+        _settle(engine, resources)
         print("bench: growth, big sizes ...", flush=True)
         page_big = _run("growth-page-big", page_url, page_headers)
         search_big = _run("growth-search-big", search_url, search_headers)
@@ -267,6 +273,7 @@ def ledger_growth(stack: Stack) -> list[Growth]:
         full_small = _run("growth-ledger-full-small", url, headers)
         seq, digest = _extend_ledger(engine, big_n - small_n - new)
         _extend_ledger(engine, new)
+        _settle(engine, ledger)
         since_big = _run("growth-ledger-big", f"{url}?after={seq}&hash={digest}", headers)
         full_big = _run("growth-ledger-full-big", url, headers)
     finally:
@@ -315,6 +322,7 @@ def relay_growth(url: str, bootstrap: str) -> Growth:
     engine = make_engine(url)
     try:
         _insert(engine, records_outbox, _published_week(big_n, datetime.now(timezone.utc)))
+        _settle(engine, records_outbox)
     finally:
         engine.dispose()
     big = _relay_latency(url, bootstrap, "growth-relay-big")
