@@ -29,7 +29,7 @@ from services.exchange.entrypoints.worker import IDLE_FETCH_WAIT_MS as IDLE_WAIT
 from services.records.entrypoints.worker import FETCH_WAIT_MS as RECORDS_WAIT_MS
 
 RATE = 20.0
-P50_TARGET_MS, P99_TARGET_MS = 50.0, 200.0  # issue 22, target 1
+P50_TARGET_MS, P99_TARGET_MS = 50.0, 200.0
 STEPS = (20.0, 40.0, 80.0, 120.0, 160.0, 200.0)
 COLD_SAMPLES = 3
 

@@ -18,7 +18,7 @@ from kafka.errors import (InvalidRecordError, MessageSizeTooLargeError,
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
-from services.common.db import ChangeProbe, Notifications, transaction
+from services.common.db import ChangeProbe, Notifications, connection_info, transaction
 from services.common.envelope import new_traceparent
 from services.common.tracing import current_traceparent
 
@@ -417,12 +417,12 @@ class OutboxRelay:
 
     def _committed(self, conn: sa.Connection) -> None:
         """SQLAlchemy's commit event on the relay's engine: wake the relay if it enqueued."""
-        if conn.info.pop(_ENQUEUED, False):
+        if connection_info(conn).pop(_ENQUEUED, False):
             self.woken.set()
 
     @staticmethod
     def _rolled_back(conn: sa.Connection) -> None:
-        conn.info.pop(_ENQUEUED, None)  # its rows are gone: nothing to wake a relay for
+        connection_info(conn).pop(_ENQUEUED, None)  # its rows are gone: nothing to wake a relay for
 
     def _relay(self, stop: threading.Event, wait) -> None:
         backoff = 0.0
