@@ -52,7 +52,7 @@ class Settings:
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
     access_token_minutes: int = 5
-    outbox_poll_seconds: float = 0.02
+    outbox_poll_seconds: float = 0.05
     outbox_retention_days: float = 7.0  # 0: keep sent outbox rows for ever
     # PostgreSQL: a relay wakes on the NOTIFY of a commit that enqueued, and reads the outbox
     # anyway this often (OUTBOX_WAKE_SECONDS); OUTBOX_POLL_SECONDS is SQLite's polling.
@@ -135,7 +135,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         rate_limit_per_second=float(env.get("RATE_LIMIT_PER_SECOND", 50)),
         rate_limit_burst=int(env.get("RATE_LIMIT_BURST", 200)),
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
-        outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
+        outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.05)),
         outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS", 7)),
         outbox_wake_seconds=float(env.get("OUTBOX_WAKE_SECONDS", 1)),
         processed_events_retention_days=float(env.get("PROCESSED_EVENTS_RETENTION_DAYS", 14)),

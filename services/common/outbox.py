@@ -217,7 +217,7 @@ class OutboxRelay:
     """
 
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
-                 batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0,
+                 batch: int = 200, poll_seconds: float = 0.05, probe_floor: float = 1.0,
                  retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0,
                  on_publish_error=None, wake_seconds: float = 1.0, busy_poll_seconds: float = 0.005,
                  busy_seconds: float = 10.0):
