@@ -420,8 +420,7 @@ class OutboxRelay:
         if connection_info(conn).pop(_ENQUEUED, False):
             self.woken.set()
 
-    @staticmethod
-    def _rolled_back(conn: sa.Connection) -> None:
+    def _rolled_back(self, conn: sa.Connection) -> None:
         connection_info(conn).pop(_ENQUEUED, None)  # its rows are gone: nothing to wake a relay for
 
     def _relay(self, stop: threading.Event, wait) -> None:
