@@ -35,12 +35,13 @@ RUN pip install --no-deps -c constraints.txt . \
 # PHR_WEBHOOK_PUBLIC_KEY_FILE in docker-compose.yml).
 RUN groupadd --system --gid 10001 phr \
  && useradd --system --uid 10001 --gid phr --home-dir /home/phr --create-home --shell /usr/sbin/nologin phr \
- && mkdir -p /data/metrics /webhook-key /webhook-public-key \
- && chown -R phr:phr /data /webhook-key /webhook-public-key \
- && chmod -R 0700 /data /webhook-key /webhook-public-key
+ && mkdir -p /data/metrics /webhook-key /webhook-public-key /service-secrets \
+ && chown -R phr:phr /data /webhook-key /webhook-public-key /service-secrets \
+ && chmod -R 0700 /data /webhook-key /webhook-public-key /service-secrets
 USER phr
 
-ENV PHR_VAR_DIR=/data
+# BIND_HOST: the Procfile's HTTP lines listen on every interface of the container.
+ENV PHR_VAR_DIR=/data BIND_HOST=0.0.0.0
 EXPOSE 8080 8081 8082 8083
 
-CMD ["python", "-m", "services.common.serve", "--threads", "8", "0.0.0.0:8080", "gateway.app:create_app"]
+CMD ["python", "-m", "launcher.run", "gateway"]

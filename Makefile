@@ -56,7 +56,7 @@ announce-staff: install ## the gateway sends every active member of staff's role
 	$(PY) -m gateway.admin announce-staff
 
 bench: install loadgen ## benchmark table (ratios against a baseline measured in the same run)
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 loadgen: ## Debian's wrk, the bench's load generator (installed with apt-get when missing and root)
 	@if command -v wrk >/dev/null; then :; \

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these sections (core runs too unless --no-core)")
     parser.add_argument("--no-core", action="store_true",
                         help="skip the core section (no ceiling: the ratios against it are left out)")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip the growth section (several minutes: it loads up to a million rows)")
     args = parser.parse_args(argv)
 
     var_dir = Path(tempfile.mkdtemp(prefix="phr-bench-"))
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "CONTRACT_CHECKS": "report"})
     print(f"bench: starting the stack in {var_dir} ...", flush=True)
     stack.start()
-    ctx = Context(stack=stack, seconds=args.seconds, concurrency=args.concurrency, messages=args.messages)
+    ctx = Context(stack=stack, seconds=args.seconds, concurrency=args.concurrency, messages=args.messages,
+                  quick=args.quick)
     ctx.notes.append(load.describe())
     ctx.notes.append("Load average (1 min) when the stack was up: {:.1f}; on a shared machine every "
                      "figure is noisy, the ratios less so.".format(os.getloadavg()[0]))

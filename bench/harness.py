@@ -44,6 +44,7 @@ class Context:
     seconds: float
     concurrency: int
     messages: int
+    quick: bool = False  # skip the long sections (growth)
     ceiling: load.Result | None = None
     gunicorn: load.Result | None = None  # the same bare endpoint under gunicorn, for reference
     notes: list[str] = field(default_factory=list)

@@ -52,7 +52,7 @@ class Stack:
         env.setdefault("SIGNIN_CHECKS_PER_MINUTE", "1000")
         env.setdefault("ACTIVATION_ATTEMPTS_PER_MINUTE", "1000")
         env.update(extra_env or {})
-        self.env = env
+        self.env, self.extra_env = env, dict(extra_env or {})
         self.log_path = var_dir / "stack.log"
         self.proc: subprocess.Popen | None = None
 

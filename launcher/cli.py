@@ -16,13 +16,13 @@ from services.records.entrypoints import cli as records_cli
 
 
 def _register_up(subparsers) -> None:
+    from launcher import stack
+
     p = subparsers.add_parser("up", help="run the whole stack in the foreground (Ctrl-C stops it)")
-    p.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
+    stack.add_up_arguments(p)
 
     def up(args) -> int:
-        from launcher import stack
-
-        return stack.up(demo=not args.no_demo)
+        return stack.up_command(args)
 
     p.set_defaults(func=up)
 

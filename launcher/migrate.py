@@ -1,8 +1,14 @@
-"""Bring service databases to their newest schema: ``python -m launcher.migrate all``."""
+"""Bring service databases to their newest schema: ``python -m launcher.migrate all``.
+
+``all`` also makes the services' own OAuth clients and writes their secrets to files
+(launcher/service_clients.py): docker-compose.yml's migrate step, like `make up`, leaves the
+exchange worker a client secret to read.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 import gateway
@@ -26,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in (SERVICES if args.service == "all" else [args.service]):
         migrate_service(name)
         print(f"migrate: {name} is at the newest schema", flush=True)
+    if args.service == "all":
+        from launcher import service_clients
+
+        for name, value in service_clients.ensure(os.environ).items():
+            print(f"migrate: {name}={value}", flush=True)
     return 0
 
 

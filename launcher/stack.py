@@ -11,14 +11,12 @@ import os
 import sys
 import threading
 import time
-from importlib import resources
 from pathlib import Path
 
 import requests
-from honcho.environ import parse_procfile
 from honcho.manager import Manager
 
-from services.common.config import DEFAULT_PORTS
+from launcher.run import command_defaults, procfile
 from services.common.files import PRIVATE_UMASK, private_dir
 
 #: The folder our packages are imported from (the checkout, or site-packages once installed):
@@ -32,10 +30,7 @@ def stack_env(base: dict[str, str]) -> dict[str, str]:
     env = dict(base)
     env.setdefault("PHR_VAR_DIR", "var")  # in the current folder, as services/common/config.py reads it
     env["PHR_VAR_DIR"] = str(Path(env["PHR_VAR_DIR"]).resolve())
-    env.setdefault("BIND_HOST", "127.0.0.1")
-    env.setdefault("BROKER_PORT", "9092")
-    for name, port in DEFAULT_PORTS.items():
-        env.setdefault(f"{name.upper()}_PORT", str(port))
+    env = command_defaults(env)
     if not env.get("KAFKA_BOOTSTRAP_SERVERS"):
         env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{env['BROKER_PORT']}"
         env["PHR_EMBEDDED_BROKER"] = "1"
@@ -47,7 +42,7 @@ def stack_env(base: dict[str, str]) -> dict[str, str]:
 
 def processes(env: dict[str, str]) -> dict[str, str]:
     """Return the Procfile's processes, without the broker when an outside Kafka is used."""
-    procs = dict(parse_procfile((resources.files("launcher") / "Procfile").read_text()).processes)
+    procs = procfile()
     if not env.get("PHR_EMBEDDED_BROKER"):
         procs.pop("broker", None)
     return procs
@@ -57,16 +52,18 @@ def base_url(env: dict[str, str], service: str) -> str:
     return env.get(f"{service.upper()}_URL") or f"http://127.0.0.1:{env[f'{service.upper()}_PORT']}"
 
 
-def wait_ready(env: dict[str, str], timeout: float = 90.0, stop: threading.Event | None = None) -> None:
-    """Wait until every HTTP service answers /readyz with 200, or raise TimeoutError."""
+def wait_ready(env: dict[str, str], timeout: float = 90.0, stop: threading.Event | None = None,
+               more: list[str] = ()) -> None:
+    """Wait until every HTTP service (and the /readyz URLs in MORE: copies of one) answers
+    /readyz with 200, or raise TimeoutError."""
     deadline = time.monotonic() + timeout
-    pending = list(HTTP_SERVICES)
+    pending = [f"{base_url(env, name)}/readyz" for name in HTTP_SERVICES] + list(more)
     while pending:
         if stop is not None and stop.is_set():
             raise RuntimeError("stack stopped while starting")
-        name = pending[0]
+        url = pending[0]
         try:
-            if requests.get(f"{base_url(env, name)}/readyz", timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 pending.pop(0)
                 continue
         except requests.RequestException:
@@ -77,9 +74,9 @@ def wait_ready(env: dict[str, str], timeout: float = 90.0, stop: threading.Event
 
 
 def _after_start(manager: Manager, env: dict[str, str], demo: bool, started: float,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, more: list[str]) -> None:
     try:
-        wait_ready(env, stop=stop)
+        wait_ready(env, stop=stop, more=more)
         if demo:
             from launcher.demo import seed
             seed.run(env)
@@ -92,40 +89,40 @@ def _after_start(manager: Manager, env: dict[str, str], demo: bool, started: flo
         manager.terminate()
 
 
-def service_clients() -> dict[str, str]:
-    """Give the exchange worker its own OAuth client, with a fresh secret on every start."""
-    from gateway.admin.clients import ensure_service_client
-    from services.common.config import load_settings
-    from services.common.db import make_engine
+def up(demo: bool = True, scale: dict[str, int] | None = None) -> int:
+    """Migrate, start every process in the foreground (SCALE: {process: copies}, see
+    launcher/scale.py) and seed the demo; return the exit code."""
+    from launcher import scale as scaling
 
-    engine = make_engine(load_settings("gateway").database_url)
-    try:
-        client = ensure_service_client(engine, "exchange-service", "system/Consent.r")
-    finally:
-        engine.dispose()
-    return {"EXCHANGE_CLIENT_ID": client["client_id"], "EXCHANGE_CLIENT_SECRET": client["client_secret"]}
-
-
-def up(demo: bool = True) -> int:
-    """Migrate, start every process in the foreground and seed the demo; return the exit code."""
     started = time.monotonic()
     env = stack_env(dict(os.environ))
+    try:  # refused before anything is migrated or started
+        scaling.copies(processes(env), env, scale or {})
+    except scaling.ScaleError as exc:
+        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        return 2
     os.environ.update(env)
     # Every process started here creates its files owner-only; var/ holds health data and keys.
     os.umask(PRIVATE_UMASK)
     var_dir = private_dir(env["PHR_VAR_DIR"])
     (var_dir / "stack.ready").unlink(missing_ok=True)
-    from launcher import migrate
+    from launcher import migrate, service_clients
     for name in migrate.PACKAGES:
         migrate.migrate_service(name)
-    env.update(service_clients())
+    handed = service_clients.ensure(env)
+    for name in handed:  # the file is the one the processes read, not an older secret in the env
+        if name.endswith("_SECRET_FILE"):
+            env.pop(name.removesuffix("_FILE"), None)
+    env.update(handed)
     print(f"stack: databases migrated; broker {env['KAFKA_BOOTSTRAP_SERVERS']}"
           f"{' (embedded Tansu)' if env.get('PHR_EMBEDDED_BROKER') else ''}", flush=True)
     manager = Manager()
-    for name, cmd in processes(env).items():
-        manager.add_process(name, cmd, env=env, cwd=str(IMPORT_ROOT))
+    run = scaling.copies(processes(env), env, scale or {})
+    for name, cmd, proc_env in run:
+        manager.add_process(name, cmd, env=proc_env, cwd=str(IMPORT_ROOT))
     stop = threading.Event()
-    threading.Thread(target=_after_start, args=(manager, env, demo, started, stop), daemon=True).start()
+    threading.Thread(target=_after_start, args=(manager, env, demo, started, stop, scaling.ready_urls(run)),
+                     daemon=True).start()
     manager.loop()
     stop.set()
     (var_dir / "stack.ready").unlink(missing_ok=True)
@@ -135,14 +132,33 @@ def up(demo: bool = True) -> int:
     return manager.returncode or 0
 
 
+def add_up_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `up` (here and in `phr up`, launcher/cli.py)."""
+    parser.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
+    parser.add_argument("--scale", action="append", default=[], metavar="NAME=COUNT",
+                        help="run COUNT copies of Procfile process NAME (again for another process); "
+                             "an HTTP copy N listens on <NAME>_PORT_<N>, a worker needs PostgreSQL")
+
+
+def up_command(args: argparse.Namespace) -> int:
+    from launcher import scale as scaling
+
+    try:
+        counts = scaling.parse(args.scale)
+    except scaling.ScaleError as exc:
+        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return up(demo=not args.no_demo, scale=counts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="run the whole stack in the foreground")
-    p_up.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
+    add_up_arguments(p_up)
     args = parser.parse_args(argv)
     if args.command == "up":
-        return up(demo=not args.no_demo)
+        return up_command(args)
     return 2
 
 

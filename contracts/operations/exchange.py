@@ -12,6 +12,13 @@ _PAGE = (*PAGE_PARAMS,
 _STAFF_PAGE = (*_PAGE[:2], {"name": "Accept-Language", "in": "header", "required": False,
                              "schema": {"type": "string"}, "description": "en or es."})
 
+#: An earlier verdict's entries and head: only the entries after it are hashed (O(new entries)).
+_CHECKPOINT = (
+    {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+     "description": "The number of the last entry an earlier verification checked (its `entries`)."},
+    {"name": "hash", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+     "description": "That entry's hash (the earlier verdict's `head`); required with after."})
+
 _SUB_ID = (path_param("id", "The subscription id."),)
 _FHIR_PROBLEMS = dict(schema=OperationOutcomeProblemSchema, media_type=FHIR_JSON)
 
@@ -58,7 +65,7 @@ OPERATIONS: tuple[Operation, ...] = (
               scopes=("system/Exchange.r",), parameters=_ID),
     Operation("get", "/exchange/v1/ledger/verify", "Check the disclosure ledger's hash chain", "oversight",
               (Response(200, "valid, or the entries that were edited or removed.", x.LedgerVerdictSchema),
-               *problems(401, 403)), scopes=("system/Exchange.r",)),
+               *problems(401, 403, 422)), scopes=("system/Exchange.r",), parameters=_CHECKPOINT),
     Operation("get", "/patient/v1/disclosures", "Who saw my records, when, why, under which consent",
               "patient", (Response(200, "One page, newest first.", x.DisclosurePageSchema), *problems(401, 403, 422)),
               scopes=("patient/AuditEvent.s",), parameters=_PAGE, patient_facing=True),

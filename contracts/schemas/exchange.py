@@ -103,6 +103,8 @@ class LedgerVerdictSchema(Schema):
     entries = fields.Integer(required=True)
     head = fields.String(required=True, metadata={"description": "SHA-256 of the last entry."})
     problems = fields.List(fields.Nested(LedgerProblemSchema), required=True)
+    checked = fields.Integer(metadata={"description": "Entries hashed by this verification."})
+    after = fields.Integer(metadata={"description": "The checkpoint it started after (0: the whole chain)."})
 
 
 class DepartmentSchema(Schema):

@@ -34,6 +34,22 @@ def _names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
+def client_secret(env: Mapping[str, str], service: str) -> str | None:
+    """SERVICE's own client secret: ``<SERVICE>_CLIENT_SECRET``, else the first line of the file
+    ``<SERVICE>_CLIENT_SECRET_FILE`` names; None when neither is set or the file is not there
+    (yet: under compose the migrate step makes it before the workers start)."""
+    name = f"{service.upper()}_CLIENT_SECRET"
+    if env.get(name):
+        return env[name]
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one process needs to know about its surroundings."""
@@ -67,7 +83,10 @@ class Settings:
     contract_checks: str = "report"
     testing: bool = False
     client_id: str | None = None  # the service's own OAuth client (<SERVICE>_CLIENT_ID)
-    client_secret: str | None = None  # its secret (<SERVICE>_CLIENT_SECRET); no default
+    # Its secret: <SERVICE>_CLIENT_SECRET, or the file <SERVICE>_CLIENT_SECRET_FILE names (how
+    # docker-compose.yml hands over the one its migrate step made: launcher/service_clients.py);
+    # no default.
+    client_secret: str | None = None
     # Proxies in front that set X-Forwarded-For (PHR_TRUSTED_PROXIES); 0: the header is ignored,
     # since any client can send it.
     trusted_proxies: int = 0
@@ -144,7 +163,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         log_level=env.get("LOG_LEVEL", "INFO"),
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,
-        client_secret=env.get(f"{service.upper()}_CLIENT_SECRET") or None,
+        client_secret=client_secret(env, service),
         trusted_proxies=int(env.get("PHR_TRUSTED_PROXIES", 0)),
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),

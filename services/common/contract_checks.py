@@ -5,10 +5,16 @@ and counts it in ``contract_violations_total{service,rule}``; ``enforce`` also t
 response into a 500 problem+json listing the violations (for development and tests);
 ``off`` installs nothing. Only JSON responses under ``/patient/v1/`` are checked, in the
 language of their ``Content-Language`` header (``en`` without one).
+
+The rules are a pure function of the body, its language and its Content-Language header, so
+the outcome of checking the same bytes is kept (the newest 512) and reused: a page served
+again unchanged (the same records, the same language) costs a hash, not a walk of every string,
+and every mode, ``enforce`` included, answers exactly as a fresh check would.
 See docs/architecture.md, "Accessibility and equity".
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.common import measures
 from services.common.i18n import Language, current_language
+from services.common.lru import LruCache
 from services.common.measures import Measure
 from services.common.multiprocess import files_dirs, samples
 from services.common.problem import PROBLEM_BASE
@@ -58,19 +65,34 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
                        buckets=GRADE_BUCKETS)
     children = {lang: grades.labels(lang) for lang in ("en", "es")}  # the rule scores these two
 
-    def observe_grade(language: str, grade: float) -> None:
-        children[language].observe(grade)
+    # (violations, grades) by (body digest, locale, Content-Language)
+    checked: LruCache[tuple[list, list]] = LruCache(512)
+
+    def outcome(body: bytes, locale: str, headers: dict) -> tuple[list, list] | None:
+        key = (hashlib.blake2b(body, digest_size=16).digest(), locale, headers.get("Content-Language"))
+        found = checked.get(key)
+        if found is None:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                return None
+            graded: list[tuple[str, float]] = []
+            violations = check(payload, locale=locale, headers=headers,
+                               observe_grade=lambda lang, grade: graded.append((lang, grade)))
+            found = checked.put(key, (violations, graded))
+        return found
 
     @app.after_request
     def _check_contract(resp: Response) -> Response:
         if not _is_patient_facing(request.path) or not resp.is_json or resp.is_streamed:
             return resp
-        try:
-            payload = json.loads(resp.get_data())
-        except ValueError:
-            return resp
         locale = patient_locale(resp.headers.get("Content-Language"))
-        violations = check(payload, locale=locale, headers=dict(resp.headers), observe_grade=observe_grade)
+        found = outcome(resp.get_data(), locale, dict(resp.headers))
+        if found is None:
+            return resp
+        violations, graded = found
+        for language, grade in graded:  # each response served is counted, checked afresh or not
+            children[language].observe(grade)
         for violation in violations:
             # The route's rule, not the path: a path may hold a patient id.
             log.warning("contract violation on %s %s: %s", request.method,

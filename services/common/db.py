@@ -254,6 +254,20 @@ def ping(engine: Engine) -> None:
         conn.execute(sa.text("SELECT 1"))
 
 
+#: The advisory lock key processes that change a database's schema or set-up take
+#: (PostgreSQL; any fixed 64-bit number, the same in every process).
+MIGRATION_LOCK_KEY = 0x5048_525F_4D49_4752  # "PHR_MIGR"
+
+
+def take_migration_lock(conn: sa.Connection) -> None:
+    """On PostgreSQL, wait for the database's migration lock, held until CONN's transaction
+    ends: migrations (and the service clients' set-up, launcher/service_clients.py) started on
+    several hosts at once run one after the other. SQLite is one host's file, and a migration
+    there takes the write lock with its first change anyway."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def migrate(url: str, script_location: Path) -> None:
     """Bring the database at URL to the newest Alembic revision in SCRIPT_LOCATION."""
     from alembic import command
@@ -265,6 +279,7 @@ def migrate(url: str, script_location: Path) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
+            take_migration_lock(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     finally:

@@ -72,3 +72,21 @@ def write_once(path: Path | str, text: str) -> bool:
             return False
     finally:
         os.unlink(tmp)
+
+
+def replace_private(path: Path | str, text: str) -> Path:
+    """Write TEXT to PATH (0600, in a private folder), replacing what was there at once: a
+    reader sees the old file or the new one, never a partial one (mkstemp then os.replace)."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path

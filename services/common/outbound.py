@@ -77,7 +77,8 @@ def port_of(url: str) -> int:
 def literal_address_problem(policy: HostPolicy, url: str) -> str | None:
     """Judge URL now as far as can be without a look-up: its host when it is one of our services
     or written as an address (with plain http, which only an allowed address may use). A name is
-    judged at each send, on the addresses it resolves to then, the scheme with them."""
+    judged at each send, on the addresses it resolves to then, the scheme with them; but with no
+    allowed addresses at all, plain http can never be sent, so it is refused now for a name too."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", port_of(url)
     problem = policy.host_problem(host, port)
@@ -86,5 +87,5 @@ def literal_address_problem(policy: HostPolicy, url: str) -> str | None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return None
+        return "The endpoint must use https." if parts.scheme != "https" and not policy.allowed else None
     return policy.address_problem(host, port, parts.scheme)

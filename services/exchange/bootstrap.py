@@ -44,7 +44,7 @@ class Exchange:
 
 
 def _no_service_token() -> str:
-    raise PeerRefused(401, "EXCHANGE_CLIENT_ID and EXCHANGE_CLIENT_SECRET are not set")
+    raise PeerRefused(401, "EXCHANGE_CLIENT_ID and EXCHANGE_CLIENT_SECRET (or EXCHANGE_CLIENT_SECRET_FILE) are not set")
 
 
 def service_token(settings: Settings):

@@ -7,6 +7,7 @@ import pytest
 from flask import Flask, jsonify
 from prometheus_client import CollectorRegistry
 
+from contracts import accessibility
 from services.common import contract_checks
 
 # These tests serve bad patient-facing payloads on purpose.
@@ -126,3 +127,49 @@ def test_only_json_responses_under_patient_v1_are_checked(registry):
 def test_an_unknown_mode_is_refused(registry):
     with pytest.raises(ValueError, match="CONTRACT_CHECKS"):
         make_app("loud", registry)
+
+
+LONG = ("Your nurse will call you on the phone next week to talk about the test you had "
+        "and what it means for you.")
+
+
+def test_the_same_body_served_again_answers_as_a_fresh_check_would(registry, monkeypatch):
+    checked = []
+    real_check = accessibility.check
+
+    def counting_check(*args, **kwargs):
+        checked.append(1)
+        return real_check(*args, **kwargs)
+
+    # install() imports check when it runs, so the counting one is what it finds.
+    monkeypatch.setattr(accessibility, "check", counting_check)
+    app = make_app("enforce", registry)
+
+    @app.get("/patient/v1/long")
+    def long():
+        return jsonify({"items": [{"summary": LONG}], "next": None}), 200, {"Content-Language": "en"}
+
+    client = app.test_client()
+    first, second = client.get("/patient/v1/bad"), client.get("/patient/v1/bad")
+    assert first.status_code == second.status_code == 500
+    assert first.get_json()["violations"] == second.get_json()["violations"]
+    assert violations_counted(registry, "colour-only") == 2  # each response served is counted
+    client.get("/patient/v1/long"), client.get("/patient/v1/long")
+    assert registry.get_sample_value("phr_patient_text_grade_count", {"language": "en"}) == 2
+    assert len(checked) == 2  # one walk per distinct body; the second of each reused its outcome
+
+
+def test_a_changed_body_is_checked_afresh(registry):
+    state = {"body": GOOD}
+    app = make_app("enforce", registry)
+
+    @app.get("/patient/v1/changing")
+    def changing():
+        return jsonify(state["body"]), 200, {"Content-Language": "en"}
+
+    client = app.test_client()
+    assert client.get("/patient/v1/changing").status_code == 200
+    state["body"] = BAD
+    assert client.get("/patient/v1/changing").status_code == 500
+    state["body"] = GOOD
+    assert client.get("/patient/v1/changing").status_code == 200

@@ -94,3 +94,65 @@ def test_the_exchange_command_is_offered_by_the_phr_command_line():
     cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["exchange", "request", "--patient", "p", "--types", "Observation"])
     assert args.func is cli._request and args.purpose == "TREAT"
+
+
+def _verify_after(client, mint, after, digest):
+    return client.get("/exchange/v1/ledger/verify", query_string={"after": after, "hash": digest},
+                      headers=mint.department("cardiology"))
+
+
+def test_an_auditor_verifies_only_what_came_after_its_last_verdict(released, mint):
+    client, _engine, _url = released
+    full = _verify(client, mint)
+    assert (full["checked"], full["after"]) == (3, 0)
+    again = _verify_after(client, mint, full["entries"], full["head"]).json
+    assert again == {**full, "checked": 0, "after": 3}
+    middle = _verify_after(client, mint, 1, _entry_hash(released, 1)).json
+    assert middle["valid"] and (middle["checked"], middle["entries"]) == (2, 3)
+
+
+def _entry_hash(released, seq):
+    _client, engine, _url = released
+    with engine.connect() as conn:
+        return conn.execute(sa.select(ledger.c.hash).where(ledger.c.seq == seq)).scalar()
+
+
+def test_a_chain_rewritten_behind_the_auditors_checkpoint_is_detected(released, mint):
+    from services.exchange.domain.ledger import canonical, entry_hash
+    client, engine, _url = released
+    kept = _verify(client, mint)
+    with engine.begin() as conn:  # rewrite every entry and the head, all hashes consistent
+        prev = "0" * 64
+        for row in conn.execute(sa.select(ledger).order_by(ledger.c.seq)).all():
+            entry = json.loads(row.entry)
+            entry["purpose"] = "HRESCH"
+            digest = entry_hash(entry, prev)
+            conn.execute(ledger.update().where(ledger.c.seq == row.seq).values(
+                entry=canonical(entry), prev_hash=prev, hash=digest))
+            prev = digest
+        conn.execute(sa.text("UPDATE ledger_head SET hash = :h"), {"h": prev})
+    assert _verify(client, mint)["valid"], "a full walk alone cannot see a consistent rewrite"
+    verdict = _verify_after(client, mint, kept["entries"], kept["head"]).json
+    assert not verdict["valid"] and verdict["problems"][0]["problem"] == "altered"
+
+
+@pytest.mark.parametrize("query", [{"after": "2"}, {"hash": "a" * 64}, {"after": "x", "hash": "a" * 64},
+                                   {"after": "-1", "hash": "a" * 64}, {"after": "2", "hash": "A" * 64},
+                                   {"after": "9" * 40, "hash": "a" * 64}])
+def test_a_malformed_checkpoint_is_refused_with_a_problem(released, mint, query):
+    client, _engine, _url = released
+    resp = client.get("/exchange/v1/ledger/verify", query_string=query, headers=mint.department("cardiology"))
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert set(resp.json["fields"]) == {"after", "hash"}
+
+
+def test_the_command_line_verifies_after_a_checkpoint(released, mint, monkeypatch, capsys):
+    _client, _engine, url = released
+    monkeypatch.setenv("EXCHANGE_DATABASE_URL", url)
+    parser = build_parser_with_exchange()
+    args = parser.parse_args(["exchange", "verify-ledger", "--local", "--after", "2",
+                              "--hash", _entry_hash(released, 2)])
+    assert args.func(args) == 0
+    assert "ledger valid: 3 entries (1 checked after entry 2)" in capsys.readouterr().out
+    args = parser.parse_args(["exchange", "verify-ledger", "--local", "--after", "2", "--hash", "b" * 64])
+    assert args.func(args) == 1 and "entry 2: altered" in capsys.readouterr().out

@@ -664,3 +664,28 @@ def test_finished_deliveries_are_deleted_after_a_while_and_their_ledger_entries_
     finally:
         svc.clock = real
     assert _deliveries(exchange) == [] and len(_ledger(exchange)) == 1
+
+
+@pytest.mark.parametrize("other_header,status", [(False, 200), (True, 409)])
+def test_the_same_post_racing_itself_answers_the_one_stored_not_a_500(api, mint, monkeypatch, other_header, status):
+    from services.exchange.adapters.subscription_repository import SqlSubscriptions
+    client, engine = api
+    first = _create(client, mint, subscription("http://127.0.0.1:9/hook"))
+    assert first.status_code == 201
+    # The second request looks before the first commits: it finds nothing, then its insert meets
+    # the unique index the first one's row now holds.
+    real, looks = SqlSubscriptions.find_live, []
+
+    def not_yet(self, *args):
+        looks.append(args)
+        return None if len(looks) == 1 else real(self, *args)
+
+    monkeypatch.setattr(SqlSubscriptions, "find_live", not_yet)
+    channel = {"header": ["Authorization: Bearer new"]} if other_header else {}
+    again = _create(client, mint, subscription("http://127.0.0.1:9/hook", **channel))
+    assert again.status_code == status, again.get_json()
+    assert len(looks) == 2 and _count(engine, subscriptions) == 1
+    if status == 200:
+        assert again.get_json() == first.get_json()
+    else:
+        assert first.get_json()["id"] in again.get_json()["issue"][0]["diagnostics"]

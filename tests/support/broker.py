@@ -49,3 +49,28 @@ class Broker:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def event_ids_on_the_broker(bootstrap: str, topics: list[str], want: int, settle: float = 3.0,
+                            timeout: float = 60.0) -> list[str]:
+    """Read TOPICS from their beginning, as a new consumer group; return the CloudEvent id of
+    every message (one entry per message, so a copy shows twice). Reads until WANT messages
+    came and nothing more for SETTLE seconds, or TIMEOUT."""
+    import json
+    import uuid
+
+    from services.common import kafka
+
+    consumer = kafka.consumer(bootstrap, f"count-{uuid.uuid4().hex[:8]}", topics)
+    ids, deadline, quiet_since = [], time.monotonic() + timeout, time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            batch = [m for messages in consumer.poll(timeout_ms=200).values() for m in messages]
+            if batch:
+                quiet_since = time.monotonic()
+            ids += [json.loads(m.value)["id"] for m in batch]
+            if len(ids) >= want and time.monotonic() - quiet_since >= settle:
+                break
+    finally:
+        consumer.close()
+    return ids

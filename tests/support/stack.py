@@ -19,8 +19,10 @@ class Stack:
     """A running stack: its environment, URLs, credentials and log."""
 
     def __init__(self, var_dir: Path, database_urls: dict[str, str] | None = None,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None, up_args: tuple[str, ...] = ()):
+        """UP_ARGS: more options of `up` (``--scale gateway=2``: launcher/scale.py)."""
         self.var_dir = var_dir
+        self.up_args = tuple(up_args)
         self.ports = {name: free_port() for name in (*SERVICES, "broker")}
         env = {k: v for k, v in os.environ.items()
                if not k.endswith("DATABASE_URL") and k not in ("KAFKA_BOOTSTRAP_SERVERS", "PHR_ISSUER")}
@@ -67,7 +69,7 @@ class Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         # The log holds what the services print (ids, paths): owner only, like the rest of var/.
         log = open(self.log_path, "ab", opener=lambda path, flags: os.open(path, flags, 0o600))
-        self.proc = subprocess.Popen([sys.executable, "-m", "launcher.stack", "up"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "launcher.stack", "up", *self.up_args], cwd=ROOT,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -36,3 +36,26 @@ def test_a_changed_byte_a_removed_entry_and_a_removed_tail_are_each_reported():
     gap = [links[0], links[2]]
     assert [p["problem"] for p in verify(gap, (3, links[-1].hash)).problems] == ["missing", "broken-link"]
     assert [p["problem"] for p in verify(links[:2], (3, links[-1].hash)).problems] == ["head-mismatch"]
+
+
+def test_verifying_after_a_checkpoint_hashes_only_the_entries_after_it():
+    from services.exchange.domain.ledger import Checkpoint
+    links = _chain(5)
+    start = Checkpoint(3, links[2].hash)
+    verdict = verify(links[3:], (5, links[-1].hash), start, stored_at_start=links[2].hash)
+    assert verdict.valid and (verdict.checked, verdict.entries, verdict.after) == (2, 5, 3)
+    assert verdict.head == links[-1].hash
+
+
+def test_a_chain_rewritten_up_to_the_checkpoint_is_reported_at_the_checkpoint():
+    from services.exchange.domain.ledger import Checkpoint
+    links = _chain(5)
+    verdict = verify(links[3:], (5, links[-1].hash), Checkpoint(3, "a" * 64), stored_at_start=links[2].hash)
+    assert [(p["seq"], p["problem"]) for p in verdict.problems] == [(3, "altered"), (4, "broken-link")]
+
+
+def test_a_checkpoint_past_the_end_of_the_ledger_is_reported_missing():
+    from services.exchange.domain.ledger import Checkpoint
+    links = _chain(2)
+    verdict = verify([], (2, links[-1].hash), Checkpoint(7, "a" * 64), stored_at_start=None)
+    assert [p["problem"] for p in verdict.problems] == ["missing", "head-mismatch"]

@@ -1,7 +1,6 @@
 """services.common.jsontext: nesting deeper than MAX_DEPTH is refused before parsing, cheaply,
 and brackets inside strings do not count."""
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -48,20 +47,12 @@ def test_strings_full_of_brackets_are_not_nesting():
     assert loads(text)["note"] == "[" * 10_000
 
 
-def test_every_synthea_bundle_is_eleven_deep_at_most_and_the_scan_costs_less_than_the_parse():
+def test_every_synthea_bundle_is_eleven_deep_at_most():
+    # What the scan costs next to the parse is a speed question, measured by the import rows of
+    # `make bench`, not timed here: a loaded machine made a timed bound fail at random.
     for path in SYNTHEA.glob("*.json"):
         raw = path.read_bytes()
         assert depth(raw) == _walk(json.loads(raw)) <= 11
-    biggest = max(SYNTHEA.glob("*.json"), key=lambda p: p.stat().st_size).read_bytes()
-    scan = min(_timed(too_deep, biggest) for _ in range(5))
-    parse = min(_timed(json.loads, biggest) for _ in range(5))
-    assert scan < 2 * parse  # a loose bound: the scan is about as fast as the parse, no slower
-
-
-def _timed(fn, arg) -> float:
-    started = time.perf_counter()
-    fn(arg)
-    return time.perf_counter() - started
 
 
 def test_a_small_body_is_not_scanned():

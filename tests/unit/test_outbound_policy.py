@@ -32,3 +32,9 @@ def test_at_send_an_address_resolved_is_judged_with_the_scheme():
     assert HostPolicy().address_problem("127.0.0.1", 9999, "https"), "nothing inside by default"
     assert ALLOWING.address_problem("127.0.0.1", 9999, "http") is None
     assert ALLOWING.address_problem("127.0.0.1", 8080, "http"), "never our own services"
+
+
+def test_with_no_allowed_address_plain_http_to_a_name_is_refused_at_registration():
+    # It could only ever be sent to an allowed address; with none, every send would be refused.
+    assert literal_address_problem(HostPolicy(), "http://hooks.example.org/phr") == "The endpoint must use https."
+    assert literal_address_problem(HostPolicy(), "https://hooks.example.org/phr") is None

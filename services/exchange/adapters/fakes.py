@@ -176,8 +176,11 @@ class FakeLedger:
         self.entries.append((link, request_id, patient))
         self.head_row = (link.seq, link.hash)
 
-    def links(self) -> list[chain.Link]:
-        return sorted((link for link, _, _ in self.entries), key=lambda link: link.seq)
+    def links(self, after: int = 0) -> list[chain.Link]:
+        return sorted((link for link, _, _ in self.entries if link.seq > after), key=lambda link: link.seq)
+
+    def hash_of(self, seq: int) -> str | None:
+        return next((link.hash for link, _, _ in self.entries if link.seq == seq), None)
 
     def for_patient(self, patient: str, limit: int, offset: int) -> tuple[list[dict], bool]:
         mine = sorted((link for link, _, p in self.entries if p == patient), key=lambda link: -link.seq)

@@ -104,11 +104,15 @@ class SqlLedger:
             self.conn.execute(ledger_head.update().where(ledger_head.c.id == 1)
                               .values(seq=link.seq, hash=link.hash))
 
-    def links(self) -> list[chain.Link]:
-        """Every entry as stored, in sequence order."""
+    def links(self, after: int = 0) -> list[chain.Link]:
+        """Every entry as stored after sequence number AFTER, in sequence order."""
         rows = self.conn.execute(sa.select(ledger.c.seq, ledger.c.entry, ledger.c.prev_hash, ledger.c.hash)
-                                 .order_by(ledger.c.seq)).all()
+                                 .where(ledger.c.seq > after).order_by(ledger.c.seq)).all()
         return [chain.Link(r.seq, r.entry, r.prev_hash, r.hash) for r in rows]
+
+    def hash_of(self, seq: int) -> str | None:
+        """The hash stored for entry SEQ, or None when there is no such entry."""
+        return self.conn.execute(sa.select(ledger.c.hash).where(ledger.c.seq == seq)).scalar()
 
     def patient_of(self, seq: int) -> str | None:
         """The patient of entry SEQ, or None when there is no such entry."""

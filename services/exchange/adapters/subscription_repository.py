@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from services.exchange.adapters.tables import subscription_deliveries as D
 from services.exchange.adapters.tables import subscriptions as S
-from services.exchange.domain.subscriptions import ACTIVE, OFF, Spec, Subscription
+from services.exchange.domain.subscriptions import ACTIVE, OFF, Spec, Subscription, Taken
 
 
 def _utc(value):
@@ -31,13 +31,20 @@ class SqlSubscriptions:
     # -- subscriptions ---------------------------------------------------------------------------
 
     def add(self, sub: Subscription) -> None:
+        """Store SUB; raise Taken when a concurrent request stored a live one of the same
+        department, patient, type and endpoint first (the unique index uq_subscriptions_live).
+        The insert runs in a savepoint, so the transaction goes on and can read that one."""
         s = sub.spec
-        self.conn.execute(S.insert().values(
-            id=sub.id, department=sub.department, patient=s.patient, resource_type=s.resource_type,
-            criteria=s.criteria, endpoint=s.endpoint, payload=s.payload, headers=json.dumps(list(s.headers)),
-            reason=s.reason, end_at=s.end, purpose=s.purpose, status=sub.status,
-            events_since_start=sub.events_since_start, error=sub.error, created_at=sub.created_at,
-            updated_at=sub.updated_at))
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(S.insert().values(
+                    id=sub.id, department=sub.department, patient=s.patient, resource_type=s.resource_type,
+                    criteria=s.criteria, endpoint=s.endpoint, payload=s.payload,
+                    headers=json.dumps(list(s.headers)), reason=s.reason, end_at=s.end, purpose=s.purpose,
+                    status=sub.status, events_since_start=sub.events_since_start, error=sub.error,
+                    created_at=sub.created_at, updated_at=sub.updated_at))
+        except sa.exc.IntegrityError as exc:
+            raise Taken(sub.id) from exc
 
     def get(self, sub_id: str, lock: bool = False) -> Subscription | None:
         query = sa.select(S).where(S.c.id == sub_id)

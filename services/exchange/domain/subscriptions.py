@@ -46,6 +46,11 @@ class Invalid(ValueError):
         self.issues = issues
 
 
+class Taken(Exception):
+    """A concurrent request stored a live subscription with the same department, patient, type
+    and endpoint first (the one it may hold)."""
+
+
 @dataclass(frozen=True)
 class Spec:
     """What a department asked for, checked."""

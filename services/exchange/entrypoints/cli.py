@@ -3,11 +3,12 @@
     phr exchange request --patient P --purpose TREAT --types Observation,Condition [--wait]
     phr exchange status ID
     phr exchange download ID [-o bundle.json]
-    phr exchange verify-ledger [--local]
+    phr exchange verify-ledger [--local] [--after SEQ --hash HASH]
 
 Credentials: --client-id/--client-secret, else PHR_CLIENT_ID/PHR_CLIENT_SECRET; the gateway is
 --gateway, else PHR_GATEWAY, else http://127.0.0.1:8080. ``verify-ledger --local`` reads the
-exchange database itself (EXCHANGE_DATABASE_URL, else var/exchange.db) instead of the API.
+exchange database itself (EXCHANGE_DATABASE_URL, else var/exchange.db) instead of the API;
+``--after``/``--hash`` (an earlier verdict's entries and head) check only the entries since.
 Exit codes: 0 done (fulfilled, valid), 1 refused (denied, failed, ledger broken), 2 usage or
 connection problem, 3 still pending after --wait.
 """
@@ -49,6 +50,8 @@ def register(subparsers) -> None:
     dl.set_defaults(func=_download)
     ver = sub.add_parser("verify-ledger", help="check the disclosure ledger's hash chain")
     ver.add_argument("--local", action="store_true", help="read the exchange database directly")
+    ver.add_argument("--after", type=int, help="an earlier verdict's entries: check only the entries after it")
+    ver.add_argument("--hash", help="that verdict's head (required with --after)")
     ver.set_defaults(func=_verify)
 
 
@@ -139,12 +142,15 @@ def _download(args) -> int:
 
 def verdict_lines(verdict: dict) -> list[str]:
     if verdict["valid"]:
-        return [f"ledger valid: {verdict['entries']} entries, head {verdict['head']}"]
+        since = f" ({verdict['checked']} checked after entry {verdict['after']})" if verdict.get("after") else ""
+        return [f"ledger valid: {verdict['entries']} entries{since}, head {verdict['head']}"]
     return [f"ledger BROKEN: {len(verdict['problems'])} problem(s) in {verdict['entries']} entries",
             *(f"  entry {p['seq']}: {p['problem']}: {p['detail']}" for p in verdict["problems"])]
 
 
 def _verify(args) -> int:
+    if (args.after is None) != (args.hash is None):
+        raise SystemExit("error: give --after and --hash together (an earlier verdict's entries and head)")
     if args.local:
         from services.common.config import load_settings
         from services.common.db import make_engine
@@ -153,11 +159,14 @@ def _verify(args) -> int:
 
         engine = make_engine(load_settings("exchange").database_url)
         try:
-            verdict = verify_ledger(SqlUnitOfWork(engine, write=False)).as_dict()
+            from services.exchange.domain.ledger import Checkpoint
+            start = Checkpoint(args.after, args.hash) if args.after is not None else None
+            verdict = verify_ledger(SqlUnitOfWork(engine, write=False), start).as_dict()
         finally:
             engine.dispose()
     else:
-        resp = Client(args).call("GET", "/exchange/v1/ledger/verify")
+        query = {"after": args.after, "hash": args.hash} if args.after is not None else None
+        resp = Client(args).call("GET", "/exchange/v1/ledger/verify", params=query)
         if resp.status_code != 200:
             return _problem(resp)
         verdict = resp.json()

@@ -1,13 +1,17 @@
 """Department-facing exchange API: requests, their status, the Bundle, the ledger check."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, jsonify, url_for
+import re
+
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from contracts.schemas.exchange import ExchangeRequestSchema
 from services.common.auth import bearer_token, require_scope
+from services.common.params import whole_number
 from services.common.i18n import N_
 from services.common.problem import Problem
 from services.exchange.adapters.peers import PeerRefused, PeerUnavailable
+from services.exchange.domain import ledger as chain
 from services.exchange.domain import model as m
 from services.exchange.entrypoints import wording
 from services.exchange.entrypoints.common import department, lang, load, service
@@ -105,8 +109,27 @@ def get_bundle(request_id: str):
     return Response(got.content, mimetype="application/fhir+json", headers={"Cache-Control": "no-store"})
 
 
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _checkpoint() -> chain.Checkpoint | None:
+    """The ?after=SEQ&hash=HASH an auditor kept from an earlier verdict, or None for a full walk."""
+    after, digest = request.args.get("after"), request.args.get("hash")
+    if after is None and digest is None:
+        return None
+    seq = whole_number(after or "")
+    if seq is None or digest is None or not _HASH.fullmatch(digest):
+        raise Problem(422, N_("Unprocessable Content"),
+                      N_("Give after (an entry number) and hash (its 64 hex digits) together, "
+                         "as an earlier verdict's entries and head."),
+                      slug="invalid-input", fields=["after", "hash"])
+    return chain.Checkpoint(seq, digest)
+
+
 @blp.get("/exchange/v1/ledger/verify")
 def verify_ledger():
-    """Walk the whole hash chain and report any entry edited or removed."""
+    """Walk the hash chain (all of it, or what came after a checkpoint) and report any entry
+    edited or removed."""
     require_scope("system", "Exchange", "r")
-    return jsonify(queries.verify_ledger(service().uow(write=False)).as_dict())
+    start = _checkpoint()
+    return jsonify(queries.verify_ledger(service().uow(write=False), start).as_dict())

@@ -19,11 +19,14 @@ def inbox(uow, department: str, limit: int, offset: int) -> tuple[list[ExchangeR
         return uow.requests.for_requester(department, limit, offset)
 
 
-def verify_ledger(uow) -> chain.Verdict:
-    """Check every entry's hash and link, and the head, in sequence order."""
+def verify_ledger(uow, start: chain.Checkpoint | None = None) -> chain.Verdict:
+    """Check every entry's hash and link, and the head, in sequence order; with START only the
+    entries after that checkpoint, and that the entry at it is still the one checked then."""
+    after = start.seq if start else 0
     with uow:
-        links, head = uow.ledger.links(), uow.ledger.head()
-    return chain.verify(links, head)
+        links, head = uow.ledger.links(after), uow.ledger.head()
+        stored = uow.ledger.hash_of(after) if after else None
+    return chain.verify(links, head, start, stored)
 
 
 def disclosures(uow, patient: str, limit: int, offset: int) -> tuple[list[dict], bool]:

@@ -106,14 +106,27 @@ class Subscriptions:
         now, uow = self.clock(), on(work, self.checker)
         same = uow.subscriptions.find_live(department, spec.patient, spec.resource_type, spec.endpoint)
         if same is not None:
-            if same.spec != spec:
-                raise Conflict(same.id)
-            return same, False
+            return self._held(same, spec)
         if uow.subscriptions.count_of(department) >= MAX_PER_DEPARTMENT:
             raise TooMany(department)
         sub = subs.Subscription(str(uuid.uuid4()), department, spec, subs.ACTIVE, now, now)
-        uow.subscriptions.add(sub)
+        try:
+            uow.subscriptions.add(sub)
+        except subs.Taken:
+            # The same POST sent twice at once (a client retrying before the first answered):
+            # the one that lost answers as if it came second.
+            same = uow.subscriptions.find_live(department, spec.patient, spec.resource_type, spec.endpoint)
+            if same is None:
+                raise
+            return self._held(same, spec)
         return sub, True
+
+    @staticmethod
+    def _held(same: subs.Subscription, spec: subs.Spec) -> tuple[subs.Subscription, bool]:
+        """The live subscription SAME when SPEC asks for exactly it; else a Conflict naming it."""
+        if same.spec != spec:
+            raise Conflict(same.id)
+        return same, False
 
     def get(self, work, department: str, sub_id: str) -> subs.Subscription:
         sub = on(work, self.checker).subscriptions.get(sub_id)

@@ -15,6 +15,7 @@ from contracts.schemas.patient_records import (RECORD_CATEGORIES, AmendmentReque
 from services.common import bodies, i18n, paging, smart
 from services.common.auth import require_scope
 from services.common.i18n import N_
+from services.common.lru import LruCache
 from services.common.problem import Problem
 from services.records.domain import plain_language as pl
 from services.records.service_layer import corrections
@@ -78,8 +79,13 @@ def _language(patient_id: str) -> i18n.Language:
     return lang
 
 
-def _json(body: dict, lang: i18n.Language, status: int = 200, etag: str | None = None) -> Response:
-    resp = Response(json.dumps(body), status=status, mimetype="application/json")
+#: Encoded pages of records by (patient, ETag) (see records()).
+_pages: LruCache[bytes] = LruCache(256)
+
+
+def _json(body: dict | bytes, lang: i18n.Language, status: int = 200, etag: str | None = None) -> Response:
+    resp = Response(body if isinstance(body, bytes) else json.dumps(body), status=status,
+                    mimetype="application/json")
     i18n.label(resp.headers, lang.used)
     resp.headers["Cache-Control"] = "private, no-cache"
     resp.vary.add("Authorization")
@@ -149,7 +155,13 @@ def records():
                                  request.headers.get("If-None-Match"))
     if body is None:
         return _not_modified(etag, lang)
-    return _json(body, lang, etag=etag)
+    # The ETag names the page's whole state (compartment, directory, language, query): the same
+    # ETag is the same bytes, so a page served again is not encoded again (nor, being the same
+    # bytes, checked again: services/common/contract_checks.py).
+    # Keyed by the patient too, so that no two patients could ever share an entry.
+    encoded = (_pages.get((patient_id, etag))
+               or _pages.put((patient_id, etag), json.dumps(body).encode()))
+    return _json(encoded, lang, etag=etag)
 
 
 @blp.get("/records/<path:record_id>")

@@ -3,9 +3,7 @@ my correction requests. Every use case is confined to one patient's compartment.
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -13,6 +11,7 @@ from services.common import i18n, paging
 from services.common.directory import Directory
 from services.common.envelope import new_event
 from services.common.i18n import N_
+from services.common.lru import LruCache
 from services.records.adapters import patient_queries as q
 from services.records.adapters.repository import SqlResourceRepository, StoredResource
 from services.records.domain import corrections as rules
@@ -147,28 +146,8 @@ class ListRecords:
     limit: int = DEFAULT_PAGE
 
 
-class _Cache:
-    """The mapped, sorted items of recently read compartments, keyed by their stamp (LRU)."""
-
-    def __init__(self, size: int = 128):
-        self.size, self.lock, self.data = size, threading.Lock(), OrderedDict()
-
-    def get(self, key):
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                return self.data[key]
-        return None
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-
-_items_cache = _Cache()
+#: The mapped, sorted items of recently read compartments, keyed by (patient, stamp, language).
+_items_cache: LruCache[list[dict]] = LruCache(128)
 
 
 def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Directory,
