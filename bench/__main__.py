@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per HTTP target")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--messages", type=int, default=500, help="broker round trips")
-    parser.add_argument("--only", nargs="*", help="run only these sections (core always runs)")
+    parser.add_argument("--only", nargs="*", help="run only these sections (core runs too unless --no-core)")
+    parser.add_argument("--no-core", action="store_true",
+                        help="skip the core section (no ceiling: the ratios against it are left out)")
     parser.add_argument("--quick", action="store_true",
                         help="skip the growth section (several minutes: it loads up to a million rows)")
     args = parser.parse_args(argv)
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                      "figure is noisy, the ratios less so.".format(os.getloadavg()[0]))
     sections: list[tuple[str, list[Row]]] = []
     try:
-        for name in section_names(args.only):
+        for name in section_names(args.only, core=not args.no_core):
             print(f"bench: section {name}", flush=True)
             module = importlib.import_module(f"bench.sections.{name}")
             sections.append((name, module.run(ctx)))
@@ -65,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def section_names(only: list[str] | None) -> list[str]:
-    """Return "core" and then the other sections (or those in ONLY), in name order."""
+def section_names(only: list[str] | None, core: bool = True) -> list[str]:
+    """Return "core" (unless not CORE) and then the other sections (or those in ONLY), in name order."""
     import bench.sections as package
 
     names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "core")
     if only:
         names = [n for n in names if n in only]
-    return ["core", *names]
+    return ["core", *names] if core else names
 
 
 def report(ctx: Context, sections: list[tuple[str, list[Row]]]) -> str:
@@ -85,7 +87,8 @@ def report(ctx: Context, sections: list[tuple[str, list[Row]]]) -> str:
         for row in rows:
             cpu = "–" if math.isnan(row.cpu_ms) else f"{row.cpu_ms:.2f}"
             rate = "–" if math.isnan(row.rate) else f"{row.rate:,.0f}"
-            lines.append(f"| {row.label} | {rate} | {row.p50:.1f} | {row.p99:.1f} | {row.errors} | {cpu} |")
+            p50, p99 = ("–" if math.isnan(v) else f"{v:.1f}" for v in (row.p50, row.p99))
+            lines.append(f"| {row.label} | {rate} | {p50} | {p99} | {row.errors} | {cpu} |")
     lines.append("")
     lines += [f"- {note}" for note in ctx.notes]
     return "\n".join(lines)

@@ -83,7 +83,7 @@ class Settings:
     signing_key_file: Path | None = None
     session_key_file: Path | None = None
     access_token_minutes: int = 5
-    outbox_poll_seconds: float = 0.02
+    outbox_poll_seconds: float = 0.05
     outbox_retention_days: float = 7.0  # 0: keep sent outbox rows for ever
     # PostgreSQL: a relay wakes on the NOTIFY of a commit that enqueued, and reads the outbox
     # anyway this often (OUTBOX_WAKE_SECONDS); OUTBOX_POLL_SECONDS is SQLite's polling.
@@ -173,7 +173,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         signing_key_file=_path(env, "GATEWAY_SIGNING_KEY_FILE"),
         session_key_file=_path(env, "GATEWAY_SESSION_KEY_FILE"),
         access_token_minutes=int(env.get("ACCESS_TOKEN_MINUTES", 5)),
-        outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.02)),
+        outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", 0.05)),
         outbox_retention_days=float(env.get("OUTBOX_RETENTION_DAYS", 7)),
         outbox_wake_seconds=float(env.get("OUTBOX_WAKE_SECONDS", 1)),
         processed_events_retention_days=float(env.get("PROCESSED_EVENTS_RETENTION_DAYS", 14)),

@@ -49,14 +49,65 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
 
         # A writer (see transaction()) takes the write lock up front with BEGIN IMMEDIATE,
-        # so two writers queue on busy_timeout instead of failing on lock upgrade.
+        # so two writers queue on busy_timeout instead of failing on lock upgrade. Writers of
+        # one process first queue on a lock of their own (_WriterQueue).
+        writers = _WriterQueue()
+
         @sa.event.listens_for(engine, "begin")
         def _begin(conn):
-            mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if not conn.get_execution_options().get("write"):
+                conn.exec_driver_sql("BEGIN DEFERRED")
+                return
+            writers.enter(conn)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.leave(conn)
+                raise
 
+        sa.event.listen(engine, "commit", writers.leave)
+        sa.event.listen(engine, "rollback", writers.leave)
+        # However a transaction ends, its connection goes back to the pool or is thrown away.
+        sa.event.listen(engine, "checkin", lambda _dbapi, record: writers.leave(record))
+        sa.event.listen(engine, "invalidate", lambda _dbapi, record, _exc: writers.leave(record))
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class _WriterQueue:
+    """The write transactions of one process on one SQLite file, taken one after another.
+
+    SQLite lets a writer that finds the file locked sleep and retry, with sleeps growing to
+    100 ms (its default busy handler), so a writer of a busy worker often slept long after the
+    lock was free: the exchange worker has a dozen threads writing one file. Queued on a
+    threading.Lock they wake the moment the previous one commits; other processes still meet
+    on SQLite's lock. A writer that waited LIMIT seconds goes on without the queue (SQLite's
+    busy timeout then decides, as before), so a thread that opens a second write transaction
+    inside its first cannot hang on itself.
+    """
+
+    LIMIT = 30.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    def enter(self, conn: sa.Connection) -> None:
+        if self._lock.acquire(timeout=self.LIMIT):
+            conn.info[self] = True
+
+    def leave(self, conn) -> None:
+        """Release the queue if CONN (a Connection, or its pool record) holds it."""
+        if connection_info(conn).pop(self, False):
+            self._lock.release()
+
+
+def connection_info(conn) -> dict:
+    """CONN's info dict, or an empty one when it was invalidated (its pool record's invalidate
+    event sees the real one)."""
+    try:
+        return conn.info
+    except sa.exc.PendingRollbackError:
+        return {}
 
 
 @contextmanager

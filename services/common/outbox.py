@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.engine import Engine
 
 from services.common import kafka
-from services.common.db import ChangeProbe, Notifications, transaction
+from services.common.db import ChangeProbe, Notifications, connection_info, transaction
 from services.common.envelope import new_traceparent
 from services.common.tracing import current_traceparent
 
@@ -107,10 +107,16 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
         payload=json.dumps(event, separators=(",", ":")),
         traceparent=traceparent or current_traceparent() or new_traceparent(),
         created_at=created_at or datetime.now(timezone.utc)))
+    # Read by the relays of this process when the transaction commits (OutboxRelay._committed).
+    conn.info[_ENQUEUED] = True
     if conn.dialect.name == "postgresql":
         # Delivered when the caller's transaction commits (never if it rolls back), and folded
         # into one when a transaction enqueues several: it wakes the relays (OutboxRelay).
         conn.execute(sa.select(sa.func.pg_notify(wake_channel(outbox), "")))
+
+
+#: A connection's info key: it enqueued since its last commit (see OutboxRelay._committed).
+_ENQUEUED = "phr_outbox_enqueued"
 
 
 def wake_channel(outbox: sa.Table) -> str:
@@ -223,16 +229,25 @@ class OutboxRelay:
 
     On SQLite one relay per database: the rows are read, published and then marked, without
     a claim (SQLite has no row locks); its relay polls every POLL_SECONDS, reading the outbox
-    only when the file changed (services.common.db.ChangeProbe).
+    only when the file changed (services.common.db.ChangeProbe), and every BUSY_POLL_SECONDS
+    for BUSY_SECONDS after it last sent something (a request/reply flow's next event is near).
+
+    Either way a commit on the relay's own engine that enqueued (a consumer of the same worker
+    process reacting to an event) wakes it at once, without waiting for the poll or the NOTIFY.
     """
 
     def __init__(self, engine: Engine, outbox: sa.Table, publisher: Publisher,
-                 batch: int = 200, poll_seconds: float = 0.02, probe_floor: float = 1.0,
+                 batch: int = 200, poll_seconds: float = 0.05, probe_floor: float = 1.0,
                  retention: timedelta | None = timedelta(days=7), prune_every: float = 3600.0,
-                 on_publish_error=None, wake_seconds: float = 1.0, redelivery=None):
+                 on_publish_error=None, wake_seconds: float = 1.0, busy_poll_seconds: float = 0.005,
+                 busy_seconds: float = 10.0, redelivery=None):
         self.engine, self.outbox, self.publisher = engine, outbox, publisher
         # A services.common.redelivery.Redelivery: sends again what a broker lost restarting.
         self.redelivery = redelivery
+        self.busy_poll_seconds, self.busy_seconds = busy_poll_seconds, busy_seconds
+        self._last_sent = float("-inf")
+        #: Set by a commit in this process that enqueued (see _committed).
+        self.woken = threading.Event()
         # Told how many publish errors happened (services/common/machines.py counts them).
         self.on_publish_error = on_publish_error or (lambda count: None)
         self.batch, self.poll_seconds, self.probe_floor = batch, poll_seconds, probe_floor
@@ -394,25 +409,47 @@ class OutboxRelay:
         (or WAKE_SECONDS passing), on SQLite a ChangeProbe looked at every POLL_SECONDS (and
         yes at least once a second).
         """
+        sa.event.listen(self.engine, "commit", self._committed)
+        sa.event.listen(self.engine, "rollback", self._rolled_back)
         if self.claims:
             waker = Notifications(self.engine, wake_channel(self.outbox))
             try:
                 waker.listen()  # before the first read, so nothing committed after it is missed
             except Exception as exc:  # noqa: BLE001 - the database away: the waits retry
                 log.warning("not listening on %s yet: %s", waker.channel, exc)
-            wait = lambda: waker.wait(self.wake_seconds, stop)  # noqa: E731
+
+            def wait() -> None:
+                # The NOTIFY comes to this process too; woken spares the round trip through the server.
+                if not self.woken.is_set():
+                    waker.wait(self.wake_seconds, stop)
+                self.woken.clear()
             close = waker.close
         else:
             probe = ChangeProbe(self.engine, self.probe_floor)
 
             def wait() -> None:
-                while not stop.wait(self.poll_seconds) and not probe.changed():
-                    pass
+                while not stop.is_set():
+                    busy = time.monotonic() - self._last_sent < self.busy_seconds
+                    if self.woken.wait(self.busy_poll_seconds if busy else self.poll_seconds):
+                        break
+                    if probe.changed():
+                        break
+                self.woken.clear()
             close = probe.close
         try:
             self._relay(stop, wait)
         finally:
+            sa.event.remove(self.engine, "commit", self._committed)
+            sa.event.remove(self.engine, "rollback", self._rolled_back)
             close()
+
+    def _committed(self, conn: sa.Connection) -> None:
+        """SQLAlchemy's commit event on the relay's engine: wake the relay if it enqueued."""
+        if connection_info(conn).pop(_ENQUEUED, False):
+            self.woken.set()
+
+    def _rolled_back(self, conn: sa.Connection) -> None:
+        connection_info(conn).pop(_ENQUEUED, None)  # its rows are gone: nothing to wake a relay for
 
     def _relay(self, stop: threading.Event, wait) -> None:
         backoff = 0.0
@@ -428,6 +465,7 @@ class OutboxRelay:
             backoff = 0.0
             if sent:
                 log.debug("relayed %d events", sent)
+                self._last_sent = time.monotonic()
                 continue
             if self.held_back:
                 # Rows behind an earlier one another relay is publishing: look again soon.

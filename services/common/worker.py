@@ -16,10 +16,14 @@ from contracts.events import PARTITIONS, TOPICS
 from services.common import kafka, machines, redelivery, tracing
 from services.common.config import Settings
 from services.common.consumer import IdempotentConsumer, prune_processed
+from services.common.db import ChangeProbe
 from services.common.observability import configure_logging
 from services.common.outbox import KafkaPublisher, OutboxRelay
 
 log = logging.getLogger(__name__)
+
+#: The fetch wait of a consumer group once idle (ConsumerSpec.idle_fetch_wait_ms).
+IDLE_FETCH_WAIT_MS = 1000
 
 #: How often a worker deletes the processed-event rows past their retention (processed_retention).
 PRUNE_PROCESSED_EVERY_SECONDS = 3600.0
@@ -32,11 +36,12 @@ class ConsumerSpec:
     group: str
     topics: list[str]
     consumer: IdempotentConsumer
-    # How long an empty fetch may wait at the broker. Short for request/reply paths, longer
-    # (fewer idle polls, less CPU taken from the servers) where a second's delay is harmless.
+    # How long an empty fetch may wait at the broker while messages come. Short for
+    # request/reply paths, longer (fewer polls, less CPU taken from the servers) elsewhere.
     fetch_wait_ms: int = 250
-    # Set for a short FETCH_WAIT_MS: the wait once no message came for a while (kafka.FetchPacer).
-    idle_fetch_wait_ms: int | None = None
+    # The wait once no message came for a while (kafka.FetchPacer): each empty fetch costs the
+    # client and the embedded broker CPU, and an idle worker has several groups.
+    idle_fetch_wait_ms: int | None = IDLE_FETCH_WAIT_MS
 
     def client(self, bootstrap: str):
         """Create this group's kafka-python consumer."""
@@ -85,6 +90,38 @@ def run_every(stop: threading.Event, seconds: float, task: Callable[[], object],
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("%s skipped: %s", name, exc)
         stop.wait(max(0.0, seconds - (time.monotonic() - started)))
+
+
+#: However quiet its database, a paced thread (run_on_change) does its round at least this often.
+IDLE_FLOOR_SECONDS = 2.0
+
+
+def run_on_change(stop: threading.Event, every: float, task: Callable[[], object], name: str,
+                  probe: ChangeProbe, at_once_when_busy: bool = False) -> None:
+    """Call TASK until STOP: every EVERY seconds while the database changes, else less often.
+
+    For a thread that looks for due work in the database (a sweeper, a delivery queue): after a
+    round, it waits EVERY seconds, then asks PROBE (a services.common.db.ChangeProbe) whether
+    anything was committed; if not, it waits again, and PROBE says yes at least every floor
+    seconds (IDLE_FLOOR_SECONDS), which bounds how late work that merely became due (a retry
+    time passing) is taken. A probe costs one PRAGMA on SQLite; on PostgreSQL it always says
+    yes, so this is run_every's pace there. With AT_ONCE_WHEN_BUSY a round whose TASK returned
+    something true is followed at once by the next (a queue being drained). A failure is logged
+    as NAME and the next round tries again.
+    """
+    try:
+        while not stop.is_set():
+            try:
+                busy = task()
+            except Exception as exc:  # noqa: BLE001 - the database away: the next round tries again
+                log.warning("%s paused: %s", name, exc)
+                busy = False
+            if busy and at_once_when_busy:
+                continue
+            while not stop.wait(every) and not probe.changed():
+                pass
+    finally:
+        probe.close()
 
 
 @dataclass

@@ -36,7 +36,7 @@ def _phr(stack, *argv: str) -> tuple[int, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = phr.main(["departments", argv[0], *argv[1:], "--gateway", stack.gateway,
-                         "--client-id", admin["client_id"], "--client-secret", admin["client_secret"]])
+                         "--client-id", admin["client_id"], f"--client-secret={admin['client_secret']}"])
     return code, out.getvalue()
 
 

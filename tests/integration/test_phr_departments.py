@@ -105,7 +105,7 @@ def test_wrong_credentials_are_said_plainly(gw, admin, capsys, monkeypatch):
 def test_a_department_client_is_refused_by_the_admin_api(gw, admin, capsys, monkeypatch):
     assert main(ADD) == 0
     secret = lines(capsys.readouterr().out)["client_secret"]
-    assert main(["departments", "list", "--client-id", "physiotherapy", "--client-secret", secret]) == 1
+    assert main(["departments", "list", "--client-id", "physiotherapy", f"--client-secret={secret}"]) == 1
     assert "403 FORBIDDEN" in capsys.readouterr().err
 
 

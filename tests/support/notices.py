@@ -52,7 +52,7 @@ def emergency_department(stack) -> Department:
     with contextlib.redirect_stdout(out):
         code = phr.main(["departments", "add", name, "--name", "en=Emergency annex", "--name", "es=Anexo de urgencias",
                          "--kind", "clinical", "--emergencies", "--gateway", stack.gateway,
-                         "--client-id", admin["client_id"], "--client-secret", admin["client_secret"]])
+                         "--client-id", admin["client_id"], f"--client-secret={admin['client_secret']}"])
     assert code == 0, out.getvalue()
     secret = re.search(r"^client_secret=(\S+)$", out.getvalue(), re.M).group(1)
     dept = Department(stack.gateway, name, secret)

@@ -61,10 +61,33 @@ def test_the_relay_publishes_an_event_committed_while_it_waits_without_waiting_f
     metadata.create_all(engine)
     publisher, stop = ListPublisher(), threading.Event()
     relay = OutboxRelay(engine, outbox, publisher, probe_floor=3600)  # only the probe can wake it
+    other_process = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")  # no in-process wake-up
     thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
         time.sleep(0.2)  # the relay has looked once and found nothing
+        with transaction(other_process) as conn:
+            enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
+        deadline = time.monotonic() + 20
+        while not publisher.sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(publisher.sent) == 1
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_a_commit_that_enqueued_in_the_relay_s_own_process_wakes_it_without_any_poll(tmp_path):
+    metadata = sa.MetaData()
+    outbox, _ = messaging_tables(metadata)
+    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    metadata.create_all(engine)
+    publisher, stop = ListPublisher(), threading.Event()
+    relay = OutboxRelay(engine, outbox, publisher, probe_floor=3600, poll_seconds=3600, busy_poll_seconds=3600)
+    thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)  # the relay has looked once and found nothing, and waits an hour
         with transaction(engine) as conn:
             enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
         deadline = time.monotonic() + 20
@@ -73,4 +96,5 @@ def test_the_relay_publishes_an_event_committed_while_it_waits_without_waiting_f
         assert len(publisher.sent) == 1
     finally:
         stop.set()
+        relay.woken.set()
         thread.join(5)

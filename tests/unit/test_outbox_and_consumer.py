@@ -317,3 +317,124 @@ def test_a_commit_refused_while_the_broker_restarts_does_not_stop_the_consumer(d
     assert broker.commits == 2
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(effects)).scalar() == 2
+
+
+def _message(n, event=None):
+    from types import SimpleNamespace
+    return SimpleNamespace(topic="phr.test.v1", value=json.dumps(event or _event(n)).encode(), headers=[], offset=n)
+
+
+class OnePollBroker:
+    """A kafka consumer that hands out its polls once, then stops the consumer."""
+
+    def __init__(self, polls, stop):
+        self.polls, self.stop, self.commits, self.seeks = list(polls), stop, 0, []
+
+    def poll(self, timeout_ms=0):
+        if not self.polls:
+            self.stop.set()
+            return {}
+        poll = self.polls.pop(0)
+        if isinstance(poll, Exception):
+            raise poll
+        return poll
+
+    def commit(self):
+        self.commits += 1
+
+    def seek(self, tp, offset):
+        self.seeks.append(offset)
+
+
+def _count(engine, table):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+def test_a_poll_s_records_are_applied_in_one_transaction_each_once(db):
+    import threading
+
+    engine, _, processed, effects = db
+    commits = []
+    sa.event.listen(engine, "commit", lambda conn: commits.append(1))
+    consumer = _consumer(db, lambda conn, e: conn.execute(effects.insert().values(event_id=e["id"])),
+                         ListPublisher())
+    twice = _event(99)
+    messages = [_message(n) for n in range(10)] + [_message(10, twice), _message(11, twice)]
+    stop = threading.Event()
+    consumer.run(OnePollBroker([{"tp": messages}], stop), stop, poll_ms=0)
+    assert _count(engine, effects) == 11 and _count(engine, processed) == 11
+    assert len(commits) == 1
+
+
+def test_one_bad_message_in_a_batch_dead_letters_only_itself(db):
+    import threading
+
+    engine, _, _, effects = db
+    bad = _event(5)
+
+    def handler(conn, event):
+        if event["id"] == bad["id"]:
+            raise KeyError("patient")
+        conn.execute(effects.insert().values(event_id=event["id"]))
+
+    dead = ListPublisher()
+    consumer = _consumer(db, handler, dead)
+    messages = [_message(n) for n in range(5)] + [_message(5, bad), _message(6), _message(7, None)]
+    messages.append(_message(8))
+    messages[7].value = b"\x00garbage"
+    stop = threading.Event()
+    consumer.run(OnePollBroker([{"tp": messages}], stop), stop, poll_ms=0)
+    assert _count(engine, effects) == 7
+    assert [d[0] for d in dead.sent] == ["phr.test.v1.dlq", "phr.test.v1.dlq"]
+
+
+def test_a_batch_already_applied_once_is_a_duplicate_the_second_time(db):
+    import threading
+
+    engine, _, _, effects = db
+    consumer = _consumer(db, lambda conn, e: conn.execute(effects.insert().values(event_id=e["id"])),
+                         ListPublisher())
+    messages = [_message(n) for n in range(4)]
+    stop = threading.Event()
+    consumer.run(OnePollBroker([{"tp": messages}, {"tp": messages}], stop), stop, poll_ms=0)
+    assert _count(engine, effects) == 4
+
+
+def test_a_poll_that_fails_while_the_broker_is_away_does_not_stop_the_consumer(db):
+    import threading
+
+    from kafka.errors import KafkaConnectionError
+
+    engine, _, _, effects = db
+    consumer = _consumer(db, lambda conn, e: conn.execute(effects.insert().values(event_id=e["id"])),
+                         ListPublisher())
+    stop = threading.Event()
+    broker = OnePollBroker([KafkaConnectionError("broker away"), {"tp": [_message(1), _message(2)]}], stop)
+    consumer.run(broker, stop, poll_ms=0)
+    assert _count(engine, effects) == 2 and broker.commits == 1
+
+
+def test_a_database_outage_during_a_batch_re_reads_from_the_first_message_not_stored(db):
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    engine, _, _, effects = db
+    stored = []
+
+    def handler(conn, event):
+        if event["subject"] == "p-2":
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        conn.execute(effects.insert().values(event_id=event["id"]))
+        stored.append(event["subject"])
+
+    dead = ListPublisher()
+    consumer = _consumer(db, handler, dead)
+    stop = threading.Event()
+    stop_after_seek = OnePollBroker([{"tp": [_message(n) for n in range(4)]}], stop)
+    original = stop_after_seek.seek
+    stop_after_seek.seek = lambda tp, offset: (original(tp, offset), stop.set())
+    consumer.run(stop_after_seek, stop, poll_ms=0)
+    assert stop_after_seek.seeks == [2] and dead.sent == []
+    assert _count(engine, effects) == 2

@@ -12,7 +12,8 @@ from services.common import directory, kafka
 from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
 from services.common.outbox import KafkaPublisher
-from services.common.worker import ConsumerSpec, Worker
+from services.common.db import ChangeProbe
+from services.common.worker import IDLE_FLOOR_SECONDS, ConsumerSpec, Worker, run_on_change
 from services.exchange.adapters.tables import departments, outbox, processed_events
 from services.exchange.bootstrap import Exchange, bootstrap
 from services.exchange.service_layer.delivery import DELIVERY_HANDLERS
@@ -30,7 +31,7 @@ FLOW_GROUP, NOTIFY_GROUP, RECORDS_GROUP = "phr-exchange-flow", "phr-exchange-not
 EQUITY_GROUP, DIRECTORY_GROUP = "phr-exchange-equity", "phr-exchange-directory"
 STAFF_GROUP, DELIVERY_GROUP = "phr-exchange-staff", "phr-exchange-delivery"
 FLOW_TOPICS = ["phr.exchange.v1", "phr.records.fetch.v1"]
-FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 10, 250
+FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 10, 500
 
 
 def flow_handlers(exchange: Exchange) -> dict:
@@ -86,44 +87,37 @@ def consumer_specs(exchange: Exchange, dead_letters) -> list[ConsumerSpec]:
     ]
 
 
+def _probe(exchange: Exchange) -> ChangeProbe:
+    return ChangeProbe(exchange.engine, IDLE_FLOOR_SECONDS)
+
+
 def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
     """Drive due pending requests again until STOP (consent away, a message lost)."""
     connect = connections(exchange.engine)
-    while not stop.is_set():
-        try:
-            exchange.flow.sweep(connect)
-        except Exception as exc:  # database away: try again on the next round
-            log.warning("sweeper paused: %s", exc)
-        stop.wait(every)
+    run_on_change(stop, every, lambda: exchange.flow.sweep(connect), "sweeper", _probe(exchange))
 
 
 def deliver_webhooks_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
     """Try due webhook deliveries (revocation receipts) until STOP."""
     connect, sender = connections(exchange.engine), HttpSender(RestHook(exchange.subscriptions.policy))
-    while not stop.is_set():
-        try:
-            exchange.receipts.deliver_due(connect, sender)
-        except Exception as exc:  # database away: try again on the next round
-            log.warning("webhook deliveries paused: %s", exc)
-        stop.wait(every)
+    run_on_change(stop, every, lambda: exchange.receipts.deliver_due(connect, sender), "webhook deliveries",
+                  _probe(exchange))
 
 
 def deliver_subscriptions_forever(exchange: Exchange, stop: threading.Event, every: float = 0.1,
-                    prune_every: float = 3600.0) -> None:
+                                  prune_every: float = 3600.0) -> None:
     """Send due subscription notifications until STOP (service_layer/subscriptions.py), and
     delete finished deliveries' rows once they are old (hourly)."""
-    connect, pruned = connections(exchange.engine), 0.0
-    while not stop.is_set():
-        try:
-            busy = exchange.subscriptions.deliver_due(connect)
-            if time.monotonic() - pruned > prune_every:
-                exchange.subscriptions.prune(connect)
-                pruned = time.monotonic()
-        except Exception as exc:  # database away: try again on the next round
-            log.warning("subscription deliveries paused: %s", exc)
-            busy = 0
-        if not busy:
-            stop.wait(every)
+    connect, pruned = connections(exchange.engine), [0.0]
+
+    def once():
+        busy = exchange.subscriptions.deliver_due(connect)
+        if time.monotonic() - pruned[0] > prune_every:
+            exchange.subscriptions.prune(connect)
+            pruned[0] = time.monotonic()
+        return busy
+
+    run_on_change(stop, every, once, "subscription deliveries", _probe(exchange), at_once_when_busy=True)
 
 
 def deliver_notices_forever(exchange: Exchange, stop: threading.Event, every: float = 0.2) -> None:
@@ -132,12 +126,7 @@ def deliver_notices_forever(exchange: Exchange, stop: threading.Event, every: fl
     def units(write: bool = False):
         return exchange.uow(write=write)
 
-    while not stop.is_set():
-        try:
-            exchange.deliverer.sweep(units)
-        except Exception as exc:  # database away: try again on the next round
-            log.warning("notice delivery paused: %s", exc)
-        stop.wait(every)
+    run_on_change(stop, every, lambda: exchange.deliverer.sweep(units), "notice delivery", _probe(exchange))
 
 
 class ExchangeWorker(Worker):

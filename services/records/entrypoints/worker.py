@@ -24,7 +24,7 @@ from services.records.service_layer.unit_of_work import ConnectionUnitOfWork
 FETCH_GROUP, DIRECTORY_GROUP = "phr-records-fetch", "phr-records-directory"
 # Fetch requests are one hop of the exchange flow: answered as soon as they arrive while
 # requests come; after kafka.IDLE_AFTER_SECONDS without any, the broker is asked 4 times a second.
-FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 20, 250
+FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS = 20, 500
 # Expired claim checks are refused (410) at once; deleting them can wait this long.
 PRUNE_EVERY_SECONDS = 300.0
 
