@@ -52,12 +52,8 @@ def _narrow(path: Path, mode: int) -> None:
         log.warning("%s has mode %o (readable by others) and is not ours to change", path, current)
 
 
-def write_once(path: Path | str, text: str) -> bool:
-    """Write TEXT to PATH (0600, in a private folder) unless PATH exists; return whether this
-    call wrote it. Concurrent writers end with exactly one complete file, never a partial one:
-    mkstemp opens with O_CREAT|O_EXCL and mode 0600, and os.link then publishes the complete file
-    under its final name and, like O_EXCL, fails if another process got there first."""
-    path = Path(path)
+def _written_beside(path: Path, text: str) -> str:
+    """Write TEXT, synced, to a new 0600 file beside PATH (in a private folder); return its name."""
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
@@ -65,11 +61,24 @@ def write_once(path: Path | str, text: str) -> bool:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-            return True
-        except FileExistsError:
-            return False
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_once(path: Path | str, text: str) -> bool:
+    """Write TEXT to PATH (0600, in a private folder) unless PATH exists; return whether this
+    call wrote it. Concurrent writers end with exactly one complete file, never a partial one:
+    mkstemp opens with O_CREAT|O_EXCL and mode 0600, and os.link then publishes the complete file
+    under its final name and, like O_EXCL, fails if another process got there first."""
+    path = Path(path)
+    tmp = _written_beside(path, text)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
     finally:
         os.unlink(tmp)
 
@@ -78,13 +87,8 @@ def replace_private(path: Path | str, text: str) -> Path:
     """Write TEXT to PATH (0600, in a private folder), replacing what was there at once: a
     reader sees the old file or the new one, never a partial one (mkstemp then os.replace)."""
     path = Path(path)
-    private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    tmp = _written_beside(path, text)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
