@@ -14,7 +14,7 @@ _STAFF_PAGE = (*_PAGE[:2], {"name": "Accept-Language", "in": "header", "required
 
 #: An earlier verdict's entries and head: only the entries after it are hashed (O(new entries)).
 _CHECKPOINT = (
-    {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+    {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
      "description": "The number of the last entry an earlier verification checked (its `entries`)."},
     {"name": "hash", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
      "description": "That entry's hash (the earlier verdict's `head`); required with after."})

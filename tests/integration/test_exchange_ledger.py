@@ -138,7 +138,8 @@ def test_a_chain_rewritten_behind_the_auditors_checkpoint_is_detected(released, 
 
 @pytest.mark.parametrize("query", [{"after": "2"}, {"hash": "a" * 64}, {"after": "x", "hash": "a" * 64},
                                    {"after": "-1", "hash": "a" * 64}, {"after": "2", "hash": "A" * 64},
-                                   {"after": "9" * 40, "hash": "a" * 64}])
+                                   {"after": "9" * 40, "hash": "a" * 64},
+                                   {"after": str(2**31), "hash": "a" * 64}])
 def test_a_malformed_checkpoint_is_refused_with_a_problem(released, mint, query):
     client, _engine, _url = released
     resp = client.get("/exchange/v1/ledger/verify", query_string=query, headers=mint.department("cardiology"))

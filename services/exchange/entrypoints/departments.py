@@ -110,6 +110,8 @@ def get_bundle(request_id: str):
 
 
 _HASH = re.compile(r"[0-9a-f]{64}")
+#: The largest entry number the ledger's column holds (a 32-bit INTEGER on PostgreSQL).
+LAST_SEQ = 2**31 - 1
 
 
 def _checkpoint() -> chain.Checkpoint | None:
@@ -118,7 +120,7 @@ def _checkpoint() -> chain.Checkpoint | None:
     if after is None and digest is None:
         return None
     seq = whole_number(after or "")
-    if seq is None or digest is None or not _HASH.fullmatch(digest):
+    if seq is None or seq > LAST_SEQ or digest is None or not _HASH.fullmatch(digest):
         raise Problem(422, N_("Unprocessable Content"),
                       N_("Give after (an entry number) and hash (its 64 hex digits) together, "
                          "as an earlier verdict's entries and head."),
