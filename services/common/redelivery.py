@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from services.common.db import transaction
+from services.common.files import replace_private
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def send_again_after(engine: Engine, outbox: sa.Table, seq: int) -> int:
 
 
 class RelayMemory:
-    """The last cluster id and checkpoint of a relay, in the JSON file PATH (written whole, by rename).
+    """The last cluster id and checkpoint of a relay, in the private JSON file PATH (written whole, by rename).
 
     A file it cannot read or write costs only duplicates or the notice of a restart that
     happened while the worker was stopped, so a failure is logged and the relay goes on.
@@ -195,11 +195,8 @@ class RelayMemory:
             return None, 0
 
     def save(self, cluster_id: str | None, checkpoint: int) -> None:
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps({"cluster_id": cluster_id, "checkpoint": checkpoint}))
-            os.replace(temporary, self.path)
+            replace_private(self.path, json.dumps({"cluster_id": cluster_id, "checkpoint": checkpoint}))
         except OSError as exc:
             log.warning("relay memory %s not written: %s", self.path, exc)
 
