@@ -36,6 +36,15 @@ class Row:
                 "errors": self.errors, "server_cpu_ms": None if math.isnan(self.cpu_ms) else self.cpu_ms}
 
 
+def department_token(stack: Stack, name: str) -> str:
+    """Return a new client-credentials access token of STACK's demo department NAME."""
+    creds = stack.credentials()["departments"][name]
+    resp = requests.post(f"{stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(creds["client_id"], creds["client_secret"]), timeout=60)
+    resp.raise_for_status()
+    return resp.json()["access_token"]
+
+
 @dataclass
 class Context:
     """What every section may use: the running stack, the load settings, shared results."""
@@ -53,11 +62,7 @@ class Context:
     def department_token(self, name: str = "primary-care") -> str:
         """Return a client-credentials access token of a demo department (cached)."""
         if name not in self._tokens:
-            creds = self.stack.credentials()["departments"][name]
-            resp = requests.post(f"{self.stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
-                                 auth=(creds["client_id"], creds["client_secret"]), timeout=60)
-            resp.raise_for_status()
-            self._tokens[name] = resp.json()["access_token"]
+            self._tokens[name] = department_token(self.stack, name)
         return self._tokens[name]
 
     def servers(self, *services: str) -> list[int]:

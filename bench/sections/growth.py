@@ -20,11 +20,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-import requests
 import sqlalchemy as sa
 
 from bench import load
-from bench.harness import Context, Row
+from bench.harness import Context, Row, department_token
 from bench.sections.records_import import _templates, post_import
 from bench.stack import Stack
 from contracts.conformance.client import patient_login
@@ -111,14 +110,6 @@ def _settle(engine, table: sa.Table) -> None:
         conn.execute(sa.text("CHECKPOINT"))
 
 
-def _token(stack: Stack, department: str) -> str:
-    creds = stack.credentials()["departments"][department]
-    resp = requests.post(f"{stack.gateway}/oauth/token", data={"grant_type": "client_credentials"},
-                         auth=(creds["client_id"], creds["client_secret"]), timeout=60)
-    resp.raise_for_status()
-    return resp.json()["access_token"]
-
-
 def _run(name: str, url: str, headers: dict, **kw) -> load.Result:
     return load.run(name, url, headers=headers, concurrency=CLIENTS, seconds=SECONDS, warmup=1.0, **kw)
 
@@ -140,7 +131,8 @@ def _consent_rows(count: int, now: datetime):
 def consent_decisions(stack: Stack) -> Growth:
     engine = make_engine(stack.database_url("consent"))
     patient = stack.credentials()["patients"][0]["patient"]
-    headers = {"Authorization": f"Bearer {_token(stack, 'cardiology')}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {department_token(stack, 'cardiology')}",
+               "Content-Type": "application/json"}
     body = json.dumps({"patient": patient, "actor": "cardiology", "purpose": "TREAT",
                        "classes": ["Observation"]}).encode()
     url = f"{stack.url('consent')}/consent/v1/decisions"
@@ -197,8 +189,8 @@ def records_growth(stack: Stack) -> list[Growth]:
     page_url, page_headers = f"{stack.gateway}/patient/v1/records", {"Authorization": f"Bearer {patient_token}"}
     department = "primary-care"  # the demo data's custodian: it searches its own records
     search_url = f"{stack.gateway}/fhir/Observation?_count=50"
-    search_headers = {"Authorization": f"Bearer {_token(stack, department)}"}
-    import_token, templates = _token(stack, "primary-care"), _templates()
+    search_headers = {"Authorization": f"Bearer {department_token(stack, department)}"}
+    import_token, templates = department_token(stack, "primary-care"), _templates()
     page_small_n, page_big_n = _n(100), _n(10_000)
     search_small_n, search_big_n = _n(10_000), _n(1_000_000)
     start = datetime.now(timezone.utc) - timedelta(days=1)
@@ -264,7 +256,7 @@ def _extend_ledger(engine, count: int) -> tuple[int, str]:
 def ledger_growth(stack: Stack) -> list[Growth]:
     engine = make_engine(stack.database_url("exchange"))
     url = f"{stack.gateway}/exchange/v1/ledger/verify"
-    headers = {"Authorization": f"Bearer {_token(stack, 'cardiology')}"}
+    headers = {"Authorization": f"Bearer {department_token(stack, 'cardiology')}"}
     small_n, big_n, new = _n(10_000), _n(100_000), 100
     try:
         seq, digest = _extend_ledger(engine, small_n)
