@@ -78,7 +78,7 @@ def test_every_rule_names_only_metrics_the_stack_exposes_or_the_agreed_measures(
         assert not unknown, f"{rule['alert']} names {unknown}, which nothing exposes"
 
 
-@pytest.mark.parametrize("alert", ["DeadLettersGrowing", "OutboxBacklogOld", "ConsumerLagHigh"])
+@pytest.mark.parametrize("alert", ["DeadLettersGrowing", "OutboxBacklogOld", "ConsumerLagHigh", "RelayPublishFailing"])
 def test_a_machine_rule_reads_the_stacks_own_series_and_is_quiet_while_it_is_healthy(stack_text, alert):
     expr = RULE_BY_NAME[alert]["expr"]
     compared = promql.parse(expr)
@@ -107,6 +107,12 @@ def test_machine_rules_fire_on_the_stacks_series_when_they_go_wrong(stack_text):
     grown = _with(now, "phr_dead_letter_messages", 'topic="phr.consent.v1.dlq"', 3)
     assert list(promql.evaluate(RULE_BY_NAME["DeadLettersGrowing"]["expr"], grown, before)) == [
         (("topic", "phr.consent.v1.dlq"),)]
+    failing = _with(now, "phr_relay_publish_errors_total", 'service="consent"', 9)
+    assert list(promql.evaluate(RULE_BY_NAME["RelayPublishFailing"]["expr"], failing, before)) == [
+        (("service", "consent"),)]
+    # A few failures (a broker restart) do not call anyone.
+    restarted = _with(now, "phr_relay_publish_errors_total", 'service="consent"', 3)
+    assert promql.evaluate(RULE_BY_NAME["RelayPublishFailing"]["expr"], restarted, before) == {}
     # Dead letters that stay as they were (already seen to) do not fire again.
     assert promql.evaluate(RULE_BY_NAME["DeadLettersGrowing"]["expr"], grown, grown) == {}
 
