@@ -14,7 +14,7 @@ from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, 
 
 from services.common import envelope, tracing
 from services.common.db import transaction
-from services.common.outbox import Publisher
+from services.common.outbox import Publisher, Unpublishable
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +115,26 @@ class IdempotentConsumer:
             kafka_consumer.seek_to_beginning(*assigned)
 
     def _dead_letter(self, topic, value, headers, reason) -> str:
+        """Set the message aside on TOPIC.dlq. A broker that cannot take it now is not the
+        message's fault: InfrastructureError, so the caller reads the message again later and
+        its offset is not committed past it (nothing is lost, the worker goes on)."""
         log.error("dead-lettering a message from %s: %s", topic, reason)
-        self.dead_letters.publish(f"{topic}.dlq", "", value,
-                                  list(headers or []) + [("dlq-reason", reason.encode()[:500]),
-                                                         ("dlq-consumer", self.name.encode())])
-        self.dead_letters.flush()
+        try:
+            self.dead_letters.publish(f"{topic}.dlq", "", value,
+                                      list(headers or []) + [("dlq-reason", reason.encode()[:500]),
+                                                             ("dlq-consumer", self.name.encode())])
+            refused = self.dead_letters.flush()
+        except Unpublishable as exc:
+            # Larger than the broker takes even on its dead-letter topic: the log line above is
+            # all that is left of it, so say so plainly.
+            log.error("%s: the message from %s could not be set aside either (%s); only this log keeps it",
+                      self.name, topic, exc)
+            return "dead-lettered"
+        except Exception as exc:  # noqa: BLE001 - a broker away or restarting: kafka-python's errors vary
+            raise InfrastructureError(f"dead-letter topic {topic}.dlq unreachable: {exc}") from exc
+        if refused:
+            log.error("%s: the broker refused the dead letter from %s (%s); only this log keeps it",
+                      self.name, topic, ", ".join(refused.values()))
         return "dead-lettered"
 
     def handle_together(self, messages) -> bool:

@@ -438,3 +438,42 @@ def test_a_database_outage_during_a_batch_re_reads_from_the_first_message_not_st
     consumer.run(stop_after_seek, stop, poll_ms=0)
     assert stop_after_seek.seeks == [2] and dead.sent == []
     assert _count(engine, effects) == 2
+
+
+def test_a_dead_letter_topic_out_of_reach_keeps_the_message_to_read_again_and_the_consumer_going(db):
+    import threading
+
+    from services.common.consumer import InfrastructureError
+
+    engine, _, processed, effects = db
+
+    def handler(conn, event):
+        if event["data"]["n"] == 1:
+            raise KeyError("patient")
+        conn.execute(effects.insert().values(event_id=event["id"]))
+
+    dead = ListPublisher(fail_times=1)  # the broker is away for the first dead letter only
+    consumer = _consumer(db, handler, dead)
+    with pytest.raises(InfrastructureError):
+        consumer.handle("phr.test.v1", json.dumps(_event(1)).encode())
+    assert dead.sent == [] and _count(engine, processed) == 0
+
+    stop = threading.Event()
+    bad = _message(1)
+    broker = OnePollBroker([{"tp": [_message(0), bad, _message(2)]}, {"tp": [bad, _message(2)]}], stop)
+    dead.fail_times = 1
+    consumer.run(broker, stop, poll_ms=0)
+    assert broker.seeks == [1]  # read again from the message that could not be set aside
+    assert [d[0] for d in dead.sent] == ["phr.test.v1.dlq"]  # set aside once the broker is back
+    assert _count(engine, effects) == 2
+
+
+def test_a_dead_letter_the_broker_refuses_for_good_is_logged_and_does_not_stop_the_consumer(db, caplog):
+    class Refusing(ListPublisher):
+        def flush(self):
+            self.pending.clear()
+            return {0: "MessageSizeTooLargeError"}
+
+    consumer = _consumer(db, lambda c, e: (_ for _ in ()).throw(KeyError("patient")), Refusing())
+    assert consumer.handle("phr.test.v1", json.dumps(_event()).encode()) == "dead-lettered"
+    assert "refused the dead letter" in caplog.text and "MessageSizeTooLargeError" in caplog.text
