@@ -36,6 +36,7 @@ from services.exchange.domain.ledger import GENESIS, canonical, entry_hash
 from services.records import MIGRATIONS_DIR as RECORDS_MIGRATIONS
 from services.records.adapters.tables import outbox as records_outbox
 from services.records.adapters.tables import resources
+from services.records.domain.plain_language import page_place
 
 SCALE = float(os.environ.get("PHR_BENCH_GROWTH_SCALE", "1"))
 POSTGRES = os.environ.get("PHR_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -154,20 +155,25 @@ def consent_decisions(stack: Stack) -> Growth:
 # --- records: the patient page and FHIR search; import into a big database ------------------
 
 
-def _observation(template: dict, rid: str, patient: str, when: datetime) -> str:
+def _observation(template: dict, rid: str, patient: str, when: datetime) -> dict:
     doc = {**template, "id": rid, "subject": {"reference": f"Patient/{patient}"},
            "effectiveDateTime": when.isoformat()}
     doc.pop("meta", None)
-    return json.dumps(doc, separators=(",", ":"))
+    return doc
 
 
 def _resource_rows(count: int, template: dict, patient: Callable[[int], str], custodian: str,
                    start: datetime):
+    """Rows as the repository writes them, with the columns it computes from the body (the
+    search date, the place in the patient's list) computed by the same domain functions."""
     for i in range(count):
         rid, when = str(uuid.uuid4()), start - timedelta(minutes=i)
+        doc = _observation(template, rid, patient(i), when)
+        place = page_place(doc)
         yield dict(resource_type="Observation", id=rid, version_id=1, last_updated=when,
                    patient_id=patient(i), custodian=custodian, main_date=when,
-                   content=_observation(template, rid, patient(i), when))
+                   page_date=place.date, page_category=place.category,
+                   content=json.dumps(doc, separators=(",", ":")))
 
 
 def _template(engine, patient: str) -> tuple[dict, str]:

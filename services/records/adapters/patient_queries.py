@@ -57,6 +57,31 @@ def compartment(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) ->
     return [_stored(row) for row in rows]
 
 
+def page(conn: sa.Connection, patient_id: str, types: tuple[str, ...], limit: int,
+         category: str | None = None, after: tuple[str, str, str] | None = None) -> list[StoredResource]:
+    """Return up to LIMIT listed resources of TYPES in PATIENT_ID's compartment, newest first:
+    ordered by (page_date, resource_type, id) descending, of CATEGORY when given, after the
+    key AFTER when given (the index ix_resources_patient_page walks them in that order).
+
+    Keys compare by code point on every database, as the cursor was made in Python.
+    """
+    r = resources.c
+    key = tuple(_binary(c, conn.dialect) for c in (r.page_date, r.resource_type, r.id))
+    where = [r.patient_id == patient_id, r.page_category.is_not(None), r.resource_type.in_(types)]
+    if category is not None:
+        where.append(r.page_category == category)
+    if after is not None:
+        where.append(sa.tuple_(*key) < sa.tuple_(*(sa.literal(v, sa.String) for v in after)))
+    rows = conn.execute(sa.select(*_COLUMNS).where(*where)
+                        .order_by(*(c.desc() for c in key)).limit(limit))
+    return [_stored(row) for row in rows]
+
+
+def _binary(column, dialect):
+    # SQLite compares text by its bytes already; PostgreSQL by the database's collation.
+    return column.collate("C") if dialect.name == "postgresql" else column
+
+
 def patient(conn: sa.Connection, patient_id: str) -> StoredResource | None:
     """Return the Patient resource PATIENT_ID, or None."""
     row = conn.execute(sa.select(*_COLUMNS).where(resources.c.resource_type == "Patient",

@@ -12,6 +12,7 @@ from services.common.prepared import PreparedSelect
 
 from services.records.adapters.tables import (claim_checks, deleted_resources, resource_history, resource_tokens,
                                               resources)
+from services.records.domain.plain_language import PagePlace, page_place
 from services.records.domain.search import SearchIndex, SearchQuery, index_of
 
 _KEY = 255
@@ -43,6 +44,10 @@ class StoredResource:
             self.index = index_of(self.body())
         return self.index
 
+    def page_place(self) -> PagePlace:
+        """Return where the resource's item sits in the patient's list of records."""
+        return page_place(self.body())
+
     def serialized(self) -> str:
         """Return the resource as compact JSON (as stored, without a parse/dump round trip)."""
         if self.text is None:
@@ -69,6 +74,12 @@ class ClaimCheck:
 def _stored(row) -> StoredResource:
     return StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
                           row.patient_id, row.custodian, text=row.content)
+
+
+def _derived(s: StoredResource) -> dict:
+    """The columns computed from the body: every write of a resource row fills them here."""
+    place = s.page_place()
+    return dict(main_date=s.search_index().main_date, page_date=place.date, page_category=place.category)
 
 
 _GET = sa.select(resources).where(resources.c.resource_type == sa.bindparam("resource_type"),
@@ -130,7 +141,7 @@ class SqlResourceRepository:
         self.conn.execute(resources.insert(), [dict(
             resource_type=s.resource_type, id=s.id, version_id=s.version_id,
             last_updated=s.last_updated, patient_id=s.patient_id, custodian=s.custodian,
-            content=s.serialized(), main_date=s.search_index().main_date) for s in items])
+            content=s.serialized(), **_derived(s)) for s in items])
         self._history(items)
         self._tokens(items)
 
@@ -146,10 +157,10 @@ class SqlResourceRepository:
         self.conn.execute(resources.update().where(
             resources.c.resource_type == b("k_type"), resources.c.id == b("k_id")).values(
             version_id=b("version_id"), last_updated=b("last_updated"), patient_id=b("patient_id"),
-            content=b("content"), main_date=b("main_date")), [dict(
+            content=b("content"), main_date=b("main_date"), page_date=b("page_date"),
+            page_category=b("page_category")), [dict(
                 k_type=s.resource_type, k_id=s.id, version_id=s.version_id, last_updated=s.last_updated,
-                patient_id=s.patient_id, content=s.serialized(),
-                main_date=s.search_index().main_date) for s in items])
+                patient_id=s.patient_id, content=s.serialized(), **_derived(s)) for s in items])
         self.conn.execute(resource_tokens.delete().where(
             resource_tokens.c.resource_type == b("k_type"), resource_tokens.c.id == b("k_id")),
             [dict(k_type=s.resource_type, k_id=s.id) for s in items])

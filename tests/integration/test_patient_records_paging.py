@@ -1,0 +1,131 @@
+"""The patient's list of records is paged by the database (SQLite and PostgreSQL): the same
+items, order and cursors as mapping and sorting the whole compartment, as the service did before."""
+from datetime import datetime, timezone
+
+from services.common import i18n
+from services.records.adapters.repository import StoredResource
+from services.records.domain import plain_language as pl
+from services.records.service_layer import patient as uc
+
+PAT = "pat-paging"
+NOW = datetime(2024, 5, 1, tzinfo=timezone.utc)
+OBS_CATEGORY = pl.OBSERVATION_CATEGORY
+
+
+def _obs(rid: str, category: str | None, when: str | None = None, **more) -> dict:
+    doc = {"resourceType": "Observation", "id": rid, "status": "final",
+           "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+           "subject": {"reference": f"Patient/{PAT}"}, **more}
+    if category:
+        doc["category"] = [{"coding": [{"system": OBS_CATEGORY, "code": category}]}]
+    if when:
+        doc["effectiveDateTime"] = when
+    return doc
+
+
+def _other(rtype: str, rid: str, **more) -> dict:
+    return {"resourceType": rtype, "id": rid, "subject": {"reference": f"Patient/{PAT}"}, **more}
+
+
+def _mixed_compartment() -> list[dict]:
+    """Dated and undated items of several types and categories, ties on the date (within one
+    type and across types), dates as years, months, days and instants, a date that cannot be
+    read, ids whose order differs between byte order and a language's, and rows not listed."""
+    tie = "2021-06-01T08:00:00+00:00"
+    return [
+        _obs("b", "vital-signs", tie), _obs("B", "vital-signs", tie), _obs("a-1", "laboratory", tie),
+        _obs("a.1", "laboratory", tie), _obs("Z", "survey", tie),
+        _obs("lab-day", "laboratory", "2021-06-01"), _obs("lab-month", "laboratory", "2021-06"),
+        _obs("lab-year", "laboratory", "2021"), _obs("odd-date", "laboratory", "2021-13-45"),
+        _obs("undated-vital", "vital-signs"), _obs("undated-survey", None),
+        _obs("home", "vital-signs", "2023-01-02T10:00:00.123456+01:00",
+             meta={"tag": [dict(pl.PATIENT_REPORTED)]}, valueString="I feel dizzy"),
+        _other("Condition", "b", onsetDateTime=tie, code={"text": "Asthma"}),
+        _other("Condition", "undated", code={"text": "Hay fever"}),
+        _other("Immunization", "shot", occurrenceDateTime="2019-10-10", vaccineCode={"text": "Flu"},
+               status="completed", patient={"reference": f"Patient/{PAT}"}),
+        _other("Encounter", "visit", period={"start": tie}, status="finished"),
+        _other("Procedure", "op", performedPeriod={"start": "2020-02-02T02:02:02Z"}, status="completed"),
+        _other("MedicationRequest", "med", authoredOn="2022-02-02", status="active",
+               medicationCodeableConcept={"text": "Aspirin"}),
+        _other("DiagnosticReport", "rep", issued="2022-02-02T00:00:00Z", status="final", code={"text": "Panel"}),
+        _other("CarePlan", "plan", status="active"),
+        _other("Task", "task", authoredOn="2024-01-01", status="requested", intent="order"),  # not listed
+        _other("Provenance", "prov", recorded="2024-01-01T00:00:00Z"),  # not a visible type
+    ]
+
+
+def _store(records, docs: list[dict]) -> None:
+    uow = records.service.uow()
+    with uow:
+        uow.resources.add_all([StoredResource(d["resourceType"], d["id"], 1, NOW, PAT, "primary-care", content=d)
+                               for d in docs])
+
+
+def _whole_compartment_sort(docs: list[dict], vocab, lang: str = "en") -> list[tuple[list, dict]]:
+    """The service's former page: map every resource of the compartment, sort the keys descending."""
+    t, names = uc.translator(lang), (lambda department: None)
+    mapped = []
+    for doc in docs:
+        if doc["resourceType"] not in pl.VISIBLE_TYPES or pl.kind_of(doc) is None:
+            continue
+        item = pl.to_item(doc, "primary-care", lang, vocab, t, names)
+        date = (item["date"] or {}).get("iso") or ""
+        mapped.append(([date[:19], doc["resourceType"], doc["id"]], item))
+    mapped.sort(key=lambda m: m[0], reverse=True)
+    return mapped
+
+
+def _walk(records, vocab, limit: int, category: str | None = None) -> list[tuple[list[dict], str | None]]:
+    """Every page of the list, following each page's cursor: [(items, next)]."""
+    lang = i18n.negotiate("en", None)
+    pages, cursor = [], None
+    while True:
+        query = uc.ListRecords(PAT, lang, category, cursor, limit)
+        _, body = uc.list_records(records.service.uow(write=False), query, vocab, records.service.directory)
+        pages.append((body["items"], body["next"]))
+        cursor = body["next"]
+        if cursor is None:
+            return pages
+
+
+def test_pages_show_the_same_items_in_the_same_order_with_the_same_cursors_as_the_whole_compartment_sort(records):
+    docs = _mixed_compartment()
+    _store(records, docs)
+    vocab = pl.load_vocabulary()
+    expected = _whole_compartment_sort(docs, vocab)
+    assert len(expected) == 20  # the Task and the Provenance are not listed
+    for limit in (1, 3, 7, 20, 50):
+        pages = _walk(records, vocab, limit)
+        chunks = [expected[i:i + limit] for i in range(0, len(expected), limit)]
+        assert [items for items, _ in pages] == [[item for _, item in chunk] for chunk in chunks]
+        assert [cursor for _, cursor in pages] == [uc.encode_cursor(chunk[-1][0]) for chunk in chunks[:-1]] + [None]
+
+
+def test_a_category_and_cursor_walk_returns_every_listed_item_exactly_once(records):
+    docs = _mixed_compartment()
+    _store(records, docs)
+    vocab = pl.load_vocabulary()
+    expected = _whole_compartment_sort(docs, vocab)
+    seen = []
+    for category in sorted({item["category"] for _, item in expected}):
+        walked = [item for items, _ in _walk(records, vocab, 2, category) for item in items]
+        assert walked == [item for _, item in expected if item["category"] == category]
+        seen.extend(item["reference"] for item in walked)
+    assert sorted(seen) == sorted(item["reference"] for _, item in expected)
+    assert len(seen) == len(set(seen))
+
+
+def test_a_replaced_resource_moves_to_its_new_place_in_the_list(records):
+    docs = _mixed_compartment()
+    _store(records, docs)
+    moved = {**_obs("undated-vital", "laboratory", "2030-01-01"), "meta": {"versionId": "2"}}
+    uow = records.service.uow()
+    with uow:
+        uow.resources.replace(StoredResource("Observation", "undated-vital", 2, NOW, PAT, "primary-care",
+                                             content=moved))
+    vocab = pl.load_vocabulary()
+    first = _walk(records, vocab, 50)[0][0]
+    assert first == [item for _, item in _whole_compartment_sort(
+        [moved if d["id"] == "undated-vital" and d["resourceType"] == "Observation" else d for d in docs], vocab)]
+    assert first[0]["reference"] == "Observation/undated-vital" and first[0]["category"] == "laboratory"
