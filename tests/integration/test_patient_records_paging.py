@@ -1,11 +1,18 @@
 """The patient's list of records is paged by the database (SQLite and PostgreSQL): the same
 items, order and cursors as mapping and sorting the whole compartment, as the service did before."""
+import uuid
 from datetime import datetime, timezone
 
+import pytest
+import sqlalchemy as sa
+
 from services.common import i18n
+from services.common.db import migrate
+from services.records import MIGRATIONS_DIR
 from services.records.adapters.repository import StoredResource
 from services.records.domain import plain_language as pl
 from services.records.service_layer import patient as uc
+from tests.support.databases import PG_ADMIN_URL, drop_postgres_database, postgres_available
 
 PAT = "pat-paging"
 NOW = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -129,3 +136,33 @@ def test_a_replaced_resource_moves_to_its_new_place_in_the_list(records):
     assert first == [item for _, item in _whole_compartment_sort(
         [moved if d["id"] == "undated-vital" and d["resourceType"] == "Observation" else d for d in docs], vocab)]
     assert first[0]["reference"] == "Observation/undated-vital" and first[0]["category"] == "laboratory"
+
+
+@pytest.mark.postgres
+def test_pages_keep_code_point_order_on_a_postgresql_database_that_sorts_text_for_english_readers(service_apps):
+    if not postgres_available():
+        pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (set PHR_TEST_POSTGRES to one)")
+    name = f"phr_test_en_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:  # en-US puts "b" before "B" and "a" before "Z"; code points do not
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE \'en-US\''))
+    except sa.exc.DBAPIError as error:
+        pytest.skip(f"this PostgreSQL cannot make an ICU database: {error}")
+    finally:
+        admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate(url, MIGRATIONS_DIR)  # first: an empty database would be swapped for a kept one (C collation)
+        records = service_apps.records(url)
+        with records.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 'B' < 'b'")).scalar() is False
+        docs = _mixed_compartment()
+        _store(records, docs)
+        vocab = pl.load_vocabulary()
+        expected = _whole_compartment_sort(docs, vocab)
+        pages = _walk(records, vocab, 3)
+        assert [item for items, _ in pages for item in items] == [item for _, item in expected]
+        records.engine.dispose()
+    finally:
+        drop_postgres_database(url)
