@@ -11,6 +11,7 @@ from services.common import i18n, paging
 from services.common.directory import Directory
 from services.common.envelope import new_event
 from services.common.i18n import N_
+from services.common.lru import LruCache
 from services.records.adapters import patient_queries as q
 from services.records.adapters.repository import SqlResourceRepository, StoredResource
 from services.records.domain import corrections as rules
@@ -145,6 +146,11 @@ class ListRecords:
     limit: int = DEFAULT_PAGE
 
 
+#: Pages built recently, by (patient, ETag): the ETag names the page's whole state, so a page
+#: read again (a reload, a patient paging back) is neither queried nor mapped again.
+_pages: LruCache[dict] = LruCache(256)
+
+
 def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Directory,
                  if_none_match: str | None = None) -> tuple[str, dict | None]:
     """Return (ETag, {items, next, language}) for one page, newest first; the body is None
@@ -159,16 +165,19 @@ def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Direc
                      query.cursor, query.limit)
         if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
             return etag, None
+        cached = _pages.get((query.patient_id, etag))
+        if cached is not None:
+            return etag, cached
         rows = q.page(uow.conn, query.patient_id, pl.VISIBLE_TYPES, query.limit + 1, query.category,
                       tuple(after) if after is not None else None)
     page, more = rows[:query.limit], len(rows) > query.limit
     t, names = translator(query.lang.used), department_names(directory, query.lang.used)
     last = page[-1] if page else None
-    return etag, {"items": [pl.to_item(row.body(), row.custodian, query.lang.used, vocab, t, names)
-                            for row in page],
-                  "next": encode_cursor([pl.page_place(last.body()).date, last.resource_type, last.id])
-                  if more and last else None,
-                  "language": i18n.language_block(query.lang)}
+    return etag, _pages.put((query.patient_id, etag), {
+        "items": [pl.to_item(row.body(), row.custodian, query.lang.used, vocab, t, names) for row in page],
+        "next": encode_cursor([pl.page_place(last.body()).date, last.resource_type, last.id])
+        if more and last else None,
+        "language": i18n.language_block(query.lang)})
 
 
 def read_record(uow, patient_id: str, record_id: str, lang: i18n.Language,
