@@ -23,8 +23,10 @@ resources = sa.Table(
     sa.Index("ix_resources_custodian_type_patient", "custodian", "resource_type", "patient_id"),
     sa.Index("ix_resources_type_main_date", "resource_type", "main_date"),
     sa.Index("ix_resources_type_last_updated", "resource_type", "last_updated"),
-    # On PostgreSQL its text columns are collated "C" (0007), as the page orders them.
-    sa.Index("ix_resources_patient_page", "patient_id", "page_date", "resource_type", "id"),
+    # The page's order, then what its stamp reads. On PostgreSQL (0007) the text columns are
+    # collated "C", as the page orders them, and the last two are INCLUDE columns.
+    sa.Index("ix_resources_patient_page", "patient_id", "page_date", "resource_type", "id",
+             "last_updated", "version_id"),
 )
 
 resource_history = sa.Table(

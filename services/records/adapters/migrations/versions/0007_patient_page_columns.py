@@ -21,13 +21,16 @@ INDEX = "ix_resources_patient_page"
 def upgrade() -> None:
     op.add_column("resources", sa.Column("page_date", sa.String(19), nullable=False, server_default=""))
     op.add_column("resources", sa.Column("page_category", sa.String(32), nullable=True))
+    # last_updated and version_id ride along so that the page's stamp (patient_queries.stamp,
+    # its ETag) reads the index alone, not every row of the compartment.
     if op.get_bind().dialect.name == "postgresql":
         # The page orders by code point, as Python compares strings; the database's own
         # collation (en_US.UTF-8, say) may not, so the index holds the order the query asks for.
         op.execute(f'CREATE INDEX {INDEX} ON resources (patient_id, page_date COLLATE "C", '
-                   'resource_type COLLATE "C", id COLLATE "C")')
+                   'resource_type COLLATE "C", id COLLATE "C") INCLUDE (last_updated, version_id)')
     else:
-        op.create_index(INDEX, "resources", ["patient_id", "page_date", "resource_type", "id"])
+        op.create_index(INDEX, "resources", ["patient_id", "page_date", "resource_type", "id",
+                                             "last_updated", "version_id"])
     _backfill()
 
 
