@@ -34,6 +34,7 @@ from services.consent.adapters.tables import consents
 from services.exchange.adapters.tables import ledger, ledger_head
 from services.exchange.domain.ledger import GENESIS, canonical, entry_hash
 from services.records import MIGRATIONS_DIR as RECORDS_MIGRATIONS
+from services.records.adapters.repository import touch_compartments
 from services.records.adapters.tables import outbox as records_outbox
 from services.records.adapters.tables import resources
 from services.records.domain.plain_language import page_place
@@ -176,6 +177,13 @@ def _resource_rows(count: int, template: dict, patient: Callable[[int], str], cu
                    content=json.dumps(doc, separators=(",", ":")))
 
 
+def _touch(engine, patient: str) -> None:
+    """Count the rows written straight into PATIENT's compartment as a change, as the
+    repository does for every write (the page's ETag stands on it)."""
+    with transaction(engine) as conn:
+        touch_compartments(conn, [patient])
+
+
 def _template(engine, patient: str) -> tuple[dict, str]:
     with engine.connect() as conn:
         row = conn.execute(sa.select(resources.c.content, resources.c.custodian).where(
@@ -207,6 +215,7 @@ def records_growth(stack: Stack) -> list[Growth]:
                 resources.c.patient_id == who["patient"])).scalar()
         _insert(engine, resources, _resource_rows(max(0, page_small_n - held), template,
                                                   lambda i: who["patient"], department, start))
+        _touch(engine, who["patient"])
         _insert(engine, resources, _resource_rows(search_small_n, template, lambda i: f"growth-{i % 5000}",
                                                   department, start))
         print("bench: growth, small sizes ...", flush=True)
@@ -216,6 +225,7 @@ def records_growth(stack: Stack) -> list[Growth]:
         print(f"bench: growth, loading {search_big_n:,} resources ...", flush=True)
         _insert(engine, resources, _resource_rows(page_big_n - max(held, page_small_n), template,
                                                   lambda i: who["patient"], department, start))
+        _touch(engine, who["patient"])
         _insert(engine, resources, _resource_rows(search_big_n - search_small_n - page_big_n, template,
                                                   lambda i: f"growth-big-{i % 50000}", department, start))
         _settle(engine, resources)

@@ -166,3 +166,36 @@ def test_pages_keep_code_point_order_on_a_postgresql_database_that_sorts_text_fo
         records.engine.dispose()
     finally:
         drop_postgres_database(url)
+
+
+def _etag(records, patient: str = PAT) -> str:
+    query = uc.ListRecords(patient, i18n.negotiate("en", None))
+    return uc.list_records(records.service.uow(write=False), query, pl.load_vocabulary(),
+                           records.service.directory)[0]
+
+
+def test_the_lists_etag_changes_with_every_write_of_a_listed_resource_and_with_no_other(records):
+    _store(records, _mixed_compartment())
+    uow = records.service.uow()
+    first = _etag(records)
+    assert _etag(records) == first
+    with uow:  # a correction request: a Task, not an item of the list
+        uow.resources.add(StoredResource("Task", "task-2", 1, NOW, PAT, "primary-care",
+                                         content=_other("Task", "task-2", status="requested", intent="order")))
+    assert _etag(records) == first
+    seen = {first}
+    with uow:
+        uow.resources.replace(StoredResource("Observation", "b", 2, NOW, PAT, "primary-care",
+                                             content=_obs("b", "vital-signs", "2022-01-01")))
+    seen.add(_etag(records))
+    with uow:
+        uow.resources.delete(uow.resources.get("Observation", "B"), NOW)
+    seen.add(_etag(records))
+    other = _etag(records, "pat-other")
+    with uow:  # a new version names another patient: both lists change
+        uow.resources.replace(StoredResource("Condition", "b", 2, NOW, "pat-other", "primary-care",
+                                             content=_other("Condition", "b", code={"text": "Asthma"})))
+    seen.add(_etag(records))
+    assert len(seen) == 4 and _etag(records, "pat-other") != other
+    items = [item["reference"] for items, _ in _walk(records, pl.load_vocabulary(), 50) for item in items]
+    assert "Observation/B" not in items and "Condition/b" not in items and "Observation/b" in items

@@ -87,10 +87,13 @@ def test_revision_0007_places_the_rows_an_older_database_holds_in_the_patients_l
         assert placed[("Condition", "undated")] == ("", "conditions")
         assert placed[("Patient", "p")] == ("", None)
         assert "ix_resources_patient_page" in indexes
+        with engine.connect() as conn:
+            assert "compartment_stamps" in sa.inspect(conn).get_table_names()
         with engine.begin() as conn:
             command.downgrade(_alembic(database_url, conn), "0006")
         with engine.connect() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("resources")}
             assert not {"page_date", "page_category"} & columns
+            assert "compartment_stamps" not in sa.inspect(conn).get_table_names()
     finally:
         engine.dispose()

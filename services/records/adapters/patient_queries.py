@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from services.common.prepared import PreparedSelect
 from services.records.adapters.repository import StoredResource
-from services.records.adapters.tables import resources
+from services.records.adapters.tables import compartment_stamps, resources
 
 _COLUMNS = (resources.c.resource_type, resources.c.id, resources.c.version_id,
             resources.c.last_updated, resources.c.patient_id, resources.c.custodian,
@@ -23,32 +23,26 @@ def _compartment(patient_id: str, types: tuple[str, ...]):
     return sa.and_(resources.c.patient_id == patient_id, resources.c.resource_type.in_(types))
 
 
-def stamp(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> tuple:
-    """Return what changes whenever a resource of TYPES in the compartment is added or replaced.
+def stamp(conn: sa.Connection, patient_id: str) -> tuple:
+    """Return what changes whenever a listed resource of PATIENT_ID's compartment is added,
+    replaced or deleted: its row of compartment_stamps (repository.touch_compartments), one
+    primary-key read however big the compartment; ("", 0) before its first change.
 
-    Rows are only ever inserted or replaced (every write bumps last_updated and version_id),
-    so (count, latest change, sum of versions) identifies the compartment's state cheaply.
     Asked on every page a patient opens, so it runs prepared on the unit of work's own DBAPI
     cursor, in its transaction (services.common.prepared).
     """
     cursor = conn.connection.cursor()
     try:
-        row = _stamp_statement(types, conn.dialect).rows(cursor, patient_id=patient_id)[0]
+        rows = _stamp_statement(conn.dialect).rows(cursor, patient_id=patient_id)
     finally:
         cursor.close()
-    latest = row[1].isoformat() if hasattr(row[1], "isoformat") else str(row[1])
-    return int(row[0]), latest, int(row[2] or 0)
+    return (rows[0][0], int(rows[0][1])) if rows else ("", 0)
 
 
-@lru_cache(maxsize=16)
-def _stamp_statement(types: tuple[str, ...], dialect) -> PreparedSelect:
-    # An OR of equalities rather than IN: an IN list is an expanding parameter, which a
-    # statement compiled once cannot hold.
-    return PreparedSelect(
-        sa.select(sa.func.count(), sa.func.max(resources.c.last_updated),
-                  sa.func.coalesce(sa.func.sum(resources.c.version_id), 0))
-        .where(resources.c.patient_id == sa.bindparam("patient_id"),
-               sa.or_(*(resources.c.resource_type == t for t in types))), dialect)
+@lru_cache(maxsize=4)
+def _stamp_statement(dialect) -> PreparedSelect:
+    s = compartment_stamps.c
+    return PreparedSelect(sa.select(s.epoch, s.changes).where(s.patient_id == sa.bindparam("patient_id")), dialect)
 
 
 def compartment(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> list[StoredResource]:

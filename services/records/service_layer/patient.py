@@ -160,7 +160,7 @@ def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Direc
     """
     after = decode_cursor(query.cursor) if query.cursor else None
     with uow:
-        stamp = (q.stamp(uow.conn, query.patient_id, pl.VISIBLE_TYPES), directory_stamp(directory))
+        stamp = (q.stamp(uow.conn, query.patient_id), directory_stamp(directory))
         etag = _etag("records", query.patient_id, stamp, query.lang, query.category,
                      query.cursor, query.limit)
         if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:

@@ -1,5 +1,6 @@
 """Where each resource's item sits in the patient's list of records (its date and category),
-stored beside the row so that GET /patient/v1/records pages in the database, by an index.
+stored beside the row so that GET /patient/v1/records pages in the database, by an index; and
+a count of each compartment's changes, which the page's ETag stands on.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,16 +22,21 @@ INDEX = "ix_resources_patient_page"
 def upgrade() -> None:
     op.add_column("resources", sa.Column("page_date", sa.String(19), nullable=False, server_default=""))
     op.add_column("resources", sa.Column("page_category", sa.String(32), nullable=True))
-    # last_updated and version_id ride along so that the page's stamp (patient_queries.stamp,
-    # its ETag) reads the index alone, not every row of the compartment.
     if op.get_bind().dialect.name == "postgresql":
         # The page orders by code point, as Python compares strings; the database's own
         # collation (en_US.UTF-8, say) may not, so the index holds the order the query asks for.
         op.execute(f'CREATE INDEX {INDEX} ON resources (patient_id, page_date COLLATE "C", '
-                   'resource_type COLLATE "C", id COLLATE "C") INCLUDE (last_updated, version_id)')
+                   'resource_type COLLATE "C", id COLLATE "C")')
     else:
-        op.create_index(INDEX, "resources", ["patient_id", "page_date", "resource_type", "id",
-                                             "last_updated", "version_id"])
+        op.create_index(INDEX, "resources", ["patient_id", "page_date", "resource_type", "id"])
+    # Nothing to backfill: a patient without a row has the stamp ("", 0) until the next write
+    # makes the row with a fresh epoch, so no earlier ETag can come back.
+    op.create_table(
+        "compartment_stamps",
+        sa.Column("patient_id", sa.String(64), primary_key=True),
+        sa.Column("epoch", sa.String(32), nullable=False),
+        sa.Column("changes", sa.BigInteger, nullable=False),
+    )
     _backfill()
 
 
@@ -69,6 +75,7 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("compartment_stamps")
     op.drop_index(INDEX, "resources")
     with op.batch_alter_table("resources") as batch:
         batch.drop_column("page_category")
