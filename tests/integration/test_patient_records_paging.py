@@ -199,3 +199,31 @@ def test_the_lists_etag_changes_with_every_write_of_a_listed_resource_and_with_n
     assert len(seen) == 4 and _etag(records, "pat-other") != other
     items = [item["reference"] for items, _ in _walk(records, pl.load_vocabulary(), 50) for item in items]
     assert "Observation/B" not in items and "Condition/b" not in items and "Observation/b" in items
+
+
+def test_a_departments_create_update_and_delete_each_show_on_the_patients_next_page_and_not_as_304(records, mint):
+    from tests.support.fhir import small_bundle
+
+    client = records.client
+    assert client.post("/fhir", json=small_bundle("pg-1", observations=1), headers=mint.department()).status_code == 200
+    patient = mint.patient("pg-1", scope="openid fhirUser patient/*.rs", fhirUser="Patient/pg-1")
+
+    def page(etag=None):
+        resp = client.get("/patient/v1/records", headers={**patient, **({"If-None-Match": etag} if etag else {})})
+        return resp.status_code, resp.headers["ETag"], [i["title"] for i in (resp.get_json() or {"items": []})["items"]]
+
+    status, etag, titles = page()
+    assert status == 200 and page(etag)[0] == 304
+    made = client.post("/fhir/Observation", json={
+        "resourceType": "Observation", "status": "final", "code": {"text": "Pulse rate"},
+        "subject": {"reference": "Patient/pg-1"}, "effectiveDateTime": "2031-01-01T00:00:00Z",
+        "valueQuantity": {"value": 71, "unit": "/min"}}, headers=mint.department()).get_json()
+    status, etag, titles = page(etag)
+    assert status == 200 and titles[0] == "Pulse rate"
+    changed = {**made, "code": {"text": "Heart rate"}}
+    assert client.put(f"/fhir/Observation/{made['id']}", json=changed, headers=mint.department()).status_code == 200
+    status, etag, titles = page(etag)
+    assert status == 200 and titles[0] == "Heart rate"
+    assert client.delete(f"/fhir/Observation/{made['id']}", headers=mint.department()).status_code == 204
+    status, etag, titles = page(etag)
+    assert status == 200 and "Heart rate" not in titles and page(etag)[0] == 304

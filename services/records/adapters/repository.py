@@ -125,6 +125,14 @@ class SqlResourceRepository:
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
+        self._changed: set[str] = set()  # compartments whose list of records changed, not yet counted
+
+    def count_changes(self) -> None:
+        """Count one change in each compartment whose list of records this transaction changed:
+        once, as it ends (the unit of work calls this before committing), so the row lock of a
+        compartment's stamp is held for the least time and taken in one order."""
+        touch_compartments(self.conn, self._changed)
+        self._changed = set()
 
     def get(self, resource_type: str, rid: str) -> StoredResource | None:
         """Load the current version of Type/id, or None."""
@@ -158,7 +166,7 @@ class SqlResourceRepository:
             resource_type=s.resource_type, id=s.id, version_id=s.version_id,
             last_updated=s.last_updated, patient_id=s.patient_id, custodian=s.custodian,
             content=s.serialized(), **_derived(s)) for s in items])
-        touch_compartments(self.conn, _listed_compartments(items))
+        self._changed.update(_listed_compartments(items))
         self._history(items)
         self._tokens(items)
 
@@ -180,7 +188,7 @@ class SqlResourceRepository:
             page_category=b("page_category")), [dict(
                 k_type=s.resource_type, k_id=s.id, version_id=s.version_id, last_updated=s.last_updated,
                 patient_id=s.patient_id, content=s.serialized(), **_derived(s)) for s in items])
-        touch_compartments(self.conn, _listed_compartments(items) + moved_from)
+        self._changed.update(_listed_compartments(items) + moved_from)
         self.conn.execute(resource_tokens.delete().where(
             resource_tokens.c.resource_type == b("k_type"), resource_tokens.c.id == b("k_id")),
             [dict(k_type=s.resource_type, k_id=s.id) for s in items])
@@ -262,7 +270,7 @@ class SqlResourceRepository:
         for table in (resources, resource_tokens):
             self.conn.execute(table.delete().where(table.c.resource_type == sa.bindparam("k_type"),
                                                    table.c.id == sa.bindparam("k_id")), key)
-        touch_compartments(self.conn, _listed_compartments([current]))
+        self._changed.update(_listed_compartments([current]))
         self.conn.execute(deleted_resources.insert().values(
             resource_type=tomb.resource_type, id=tomb.id, version_id=tomb.version_id, deleted_at=now,
             patient_id=tomb.patient_id, custodian=tomb.custodian))
