@@ -34,8 +34,10 @@ from services.consent.adapters.tables import consents
 from services.exchange.adapters.tables import ledger, ledger_head
 from services.exchange.domain.ledger import GENESIS, canonical, entry_hash
 from services.records import MIGRATIONS_DIR as RECORDS_MIGRATIONS
+from services.records.adapters.repository import touch_compartments
 from services.records.adapters.tables import outbox as records_outbox
 from services.records.adapters.tables import resources
+from services.records.domain.plain_language import page_place
 
 SCALE = float(os.environ.get("PHR_BENCH_GROWTH_SCALE", "1"))
 POSTGRES = os.environ.get("PHR_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -154,20 +156,32 @@ def consent_decisions(stack: Stack) -> Growth:
 # --- records: the patient page and FHIR search; import into a big database ------------------
 
 
-def _observation(template: dict, rid: str, patient: str, when: datetime) -> str:
+def _observation(template: dict, rid: str, patient: str, when: datetime) -> dict:
     doc = {**template, "id": rid, "subject": {"reference": f"Patient/{patient}"},
            "effectiveDateTime": when.isoformat()}
     doc.pop("meta", None)
-    return json.dumps(doc, separators=(",", ":"))
+    return doc
 
 
 def _resource_rows(count: int, template: dict, patient: Callable[[int], str], custodian: str,
                    start: datetime):
+    """Rows as the repository writes them, with the columns it computes from the body (the
+    search date, the place in the patient's list) computed by the same domain functions."""
     for i in range(count):
         rid, when = str(uuid.uuid4()), start - timedelta(minutes=i)
+        doc = _observation(template, rid, patient(i), when)
+        place = page_place(doc)
         yield dict(resource_type="Observation", id=rid, version_id=1, last_updated=when,
                    patient_id=patient(i), custodian=custodian, main_date=when,
-                   content=_observation(template, rid, patient(i), when))
+                   page_date=place.date, page_category=place.category,
+                   content=json.dumps(doc, separators=(",", ":")))
+
+
+def _touch(engine, patient: str) -> None:
+    """Count the rows written straight into PATIENT's compartment as a change, as the
+    repository does for every write (the page's ETag stands on it)."""
+    with transaction(engine) as conn:
+        touch_compartments(conn, [patient])
 
 
 def _template(engine, patient: str) -> tuple[dict, str]:
@@ -201,6 +215,7 @@ def records_growth(stack: Stack) -> list[Growth]:
                 resources.c.patient_id == who["patient"])).scalar()
         _insert(engine, resources, _resource_rows(max(0, page_small_n - held), template,
                                                   lambda i: who["patient"], department, start))
+        _touch(engine, who["patient"])
         _insert(engine, resources, _resource_rows(search_small_n, template, lambda i: f"growth-{i % 5000}",
                                                   department, start))
         print("bench: growth, small sizes ...", flush=True)
@@ -210,6 +225,7 @@ def records_growth(stack: Stack) -> list[Growth]:
         print(f"bench: growth, loading {search_big_n:,} resources ...", flush=True)
         _insert(engine, resources, _resource_rows(page_big_n - max(held, page_small_n), template,
                                                   lambda i: who["patient"], department, start))
+        _touch(engine, who["patient"])
         _insert(engine, resources, _resource_rows(search_big_n - search_small_n - page_big_n, template,
                                                   lambda i: f"growth-big-{i % 50000}", department, start))
         _settle(engine, resources)

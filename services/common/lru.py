@@ -1,4 +1,4 @@
-"""A small thread-safe LRU map, shared by the caches of computed answers (the patient's mapped
+"""A small thread-safe LRU map, shared by the caches of computed answers (the patient's pages of
 records, the outcomes of runtime contract checks).
 
 Written by hand: an OrderedDict under a lock is the whole of it, and functools.lru_cache cannot

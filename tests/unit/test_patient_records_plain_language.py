@@ -71,6 +71,27 @@ def test_every_item_of_the_25_synthea_patients_passes_the_accessibility_rules(la
     assert found == []
 
 
+def _all_resources_of(paths):
+    for path in paths:
+        for entry in json.loads(path.read_text())["entry"]:
+            yield entry["resource"]
+
+
+@pytest.mark.parametrize("when", [None, "2021", "2021-06", "2021-06-01", "2021-06-01T08:00:00+00:00",
+                                  "2021-06-01T08:00:00.123456+02:00", "2021-13-45", "2021-1", "not a date"])
+def test_a_resources_place_in_the_list_is_the_date_and_category_its_item_shows(when):
+    for resource in [_blood_pressure(), *(_all_resources_of(sorted(SYNTHEA.glob("*_*-*.json"))[:3]))]:
+        resource = {**resource, "effectiveDateTime": when} if when and resource["resourceType"] == "Observation" \
+            else resource
+        place = pl.page_place(resource)
+        if resource["resourceType"] not in pl.VISIBLE_TYPES or pl.kind_of(resource) is None:
+            assert place.category is None
+            continue
+        item = _item(resource)
+        assert place.category == item["category"] is not None
+        assert place.date == ((item["date"] or {}).get("iso") or "")[:19]
+
+
 def _blood_pressure(systolic=120, diastolic=80):
     component = lambda code, value: {"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
                                      "valueQuantity": {"value": value, "unit": "mm[Hg]", "code": "mm[Hg]"}}

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from services.common.prepared import PreparedSelect
 from services.records.adapters.repository import StoredResource
-from services.records.adapters.tables import resources
+from services.records.adapters.tables import compartment_stamps, resources
 
 _COLUMNS = (resources.c.resource_type, resources.c.id, resources.c.version_id,
             resources.c.last_updated, resources.c.patient_id, resources.c.custodian,
@@ -23,38 +23,57 @@ def _compartment(patient_id: str, types: tuple[str, ...]):
     return sa.and_(resources.c.patient_id == patient_id, resources.c.resource_type.in_(types))
 
 
-def stamp(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> tuple:
-    """Return what changes whenever a resource of TYPES in the compartment is added or replaced.
+def stamp(conn: sa.Connection, patient_id: str) -> tuple:
+    """Return what changes whenever a listed resource of PATIENT_ID's compartment is added,
+    replaced or deleted: its row of compartment_stamps (repository.touch_compartments), one
+    primary-key read however big the compartment; ("", 0) before its first change.
 
-    Rows are only ever inserted or replaced (every write bumps last_updated and version_id),
-    so (count, latest change, sum of versions) identifies the compartment's state cheaply.
     Asked on every page a patient opens, so it runs prepared on the unit of work's own DBAPI
     cursor, in its transaction (services.common.prepared).
     """
     cursor = conn.connection.cursor()
     try:
-        row = _stamp_statement(types, conn.dialect).rows(cursor, patient_id=patient_id)[0]
+        rows = _stamp_statement(conn.dialect).rows(cursor, patient_id=patient_id)
     finally:
         cursor.close()
-    latest = row[1].isoformat() if hasattr(row[1], "isoformat") else str(row[1])
-    return int(row[0]), latest, int(row[2] or 0)
+    return (rows[0][0], int(rows[0][1])) if rows else ("", 0)
 
 
-@lru_cache(maxsize=16)
-def _stamp_statement(types: tuple[str, ...], dialect) -> PreparedSelect:
-    # An OR of equalities rather than IN: an IN list is an expanding parameter, which a
-    # statement compiled once cannot hold.
-    return PreparedSelect(
-        sa.select(sa.func.count(), sa.func.max(resources.c.last_updated),
-                  sa.func.coalesce(sa.func.sum(resources.c.version_id), 0))
-        .where(resources.c.patient_id == sa.bindparam("patient_id"),
-               sa.or_(*(resources.c.resource_type == t for t in types))), dialect)
+@lru_cache(maxsize=4)
+def _stamp_statement(dialect) -> PreparedSelect:
+    s = compartment_stamps.c
+    return PreparedSelect(sa.select(s.epoch, s.changes).where(s.patient_id == sa.bindparam("patient_id")), dialect)
 
 
 def compartment(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) -> list[StoredResource]:
     """Return the current resources of TYPES in PATIENT_ID's compartment."""
     rows = conn.execute(sa.select(*_COLUMNS).where(_compartment(patient_id, types)))
     return [_stored(row) for row in rows]
+
+
+def page(conn: sa.Connection, patient_id: str, types: tuple[str, ...], limit: int,
+         category: str | None = None, after: tuple[str, str, str] | None = None) -> list[StoredResource]:
+    """Return up to LIMIT listed resources of TYPES in PATIENT_ID's compartment, newest first:
+    ordered by (page_date, resource_type, id) descending, of CATEGORY when given, after the
+    key AFTER when given (the index ix_resources_patient_page walks them in that order).
+
+    Keys compare by code point on every database, as the cursor was made in Python.
+    """
+    r = resources.c
+    key = tuple(_binary(c, conn.dialect) for c in (r.page_date, r.resource_type, r.id))
+    where = [r.patient_id == patient_id, r.page_category.is_not(None), r.resource_type.in_(types)]
+    if category is not None:
+        where.append(r.page_category == category)
+    if after is not None:
+        where.append(sa.tuple_(*key) < sa.tuple_(*(sa.literal(v, sa.String) for v in after)))
+    rows = conn.execute(sa.select(*_COLUMNS).where(*where)
+                        .order_by(*(c.desc() for c in key)).limit(limit))
+    return [_stored(row) for row in rows]
+
+
+def _binary(column, dialect):
+    # SQLite compares text by its bytes already; PostgreSQL by the database's collation.
+    return column.collate("C") if dialect.name == "postgresql" else column
 
 
 def patient(conn: sa.Connection, patient_id: str) -> StoredResource | None:

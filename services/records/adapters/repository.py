@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.common import jsontext
 from services.common.prepared import PreparedSelect
 
-from services.records.adapters.tables import (claim_checks, deleted_resources, resource_history, resource_tokens,
-                                              resources)
+from services.records.adapters.tables import (claim_checks, compartment_stamps, deleted_resources, resource_history,
+                                              resource_tokens, resources)
+from services.records.domain.plain_language import VISIBLE_TYPES, PagePlace, page_place
 from services.records.domain.search import SearchIndex, SearchQuery, index_of
 
 _KEY = 255
@@ -43,6 +46,10 @@ class StoredResource:
             self.index = index_of(self.body())
         return self.index
 
+    def page_place(self) -> PagePlace:
+        """Return where the resource's item sits in the patient's list of records."""
+        return page_place(self.body())
+
     def serialized(self) -> str:
         """Return the resource as compact JSON (as stored, without a parse/dump round trip)."""
         if self.text is None:
@@ -69,6 +76,26 @@ class ClaimCheck:
 def _stored(row) -> StoredResource:
     return StoredResource(row.resource_type, row.id, row.version_id, row.last_updated,
                           row.patient_id, row.custodian, text=row.content)
+
+
+def _derived(s: StoredResource) -> dict:
+    """The columns computed from the body: every write of a resource row fills them here."""
+    place = s.page_place()
+    return dict(main_date=s.search_index().main_date, page_date=place.date, page_category=place.category)
+
+
+def touch_compartments(conn: sa.Connection, patient_ids) -> None:
+    """Count one more change in each compartment of PATIENT_IDS (the stamp of its list of
+    records: tables.compartment_stamps), making its row on the first."""
+    table, insert = compartment_stamps, (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+    for patient_id in sorted(set(patient_ids)):  # sorted: concurrent writers lock rows in one order
+        conn.execute(insert(table).values(patient_id=patient_id, epoch=uuid.uuid4().hex, changes=1)
+                     .on_conflict_do_update(index_elements=[table.c.patient_id],
+                                            set_={"changes": table.c.changes + 1}))
+
+
+def _listed_compartments(items) -> list[str]:
+    return [s.patient_id for s in items if s.patient_id and s.resource_type in VISIBLE_TYPES]
 
 
 _GET = sa.select(resources).where(resources.c.resource_type == sa.bindparam("resource_type"),
@@ -98,6 +125,14 @@ class SqlResourceRepository:
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
+        self._changed: set[str] = set()  # compartments whose list of records changed, not yet counted
+
+    def count_changes(self) -> None:
+        """Count one change in each compartment whose list of records this transaction changed:
+        once, as it ends (the unit of work calls this before committing), so the row lock of a
+        compartment's stamp is held for the least time and taken in one order."""
+        touch_compartments(self.conn, self._changed)
+        self._changed = set()
 
     def get(self, resource_type: str, rid: str) -> StoredResource | None:
         """Load the current version of Type/id, or None."""
@@ -130,7 +165,8 @@ class SqlResourceRepository:
         self.conn.execute(resources.insert(), [dict(
             resource_type=s.resource_type, id=s.id, version_id=s.version_id,
             last_updated=s.last_updated, patient_id=s.patient_id, custodian=s.custodian,
-            content=s.serialized(), main_date=s.search_index().main_date) for s in items])
+            content=s.serialized(), **_derived(s)) for s in items])
+        self._changed.update(_listed_compartments(items))
         self._history(items)
         self._tokens(items)
 
@@ -143,18 +179,33 @@ class SqlResourceRepository:
         if not items:
             return
         b = sa.bindparam
+        # A new version may name another patient: the compartment it leaves changes too.
+        moved_from = self._patients_of([(s.resource_type, s.id) for s in items if s.resource_type in VISIBLE_TYPES])
         self.conn.execute(resources.update().where(
             resources.c.resource_type == b("k_type"), resources.c.id == b("k_id")).values(
             version_id=b("version_id"), last_updated=b("last_updated"), patient_id=b("patient_id"),
-            content=b("content"), main_date=b("main_date")), [dict(
+            content=b("content"), main_date=b("main_date"), page_date=b("page_date"),
+            page_category=b("page_category")), [dict(
                 k_type=s.resource_type, k_id=s.id, version_id=s.version_id, last_updated=s.last_updated,
-                patient_id=s.patient_id, content=s.serialized(),
-                main_date=s.search_index().main_date) for s in items])
+                patient_id=s.patient_id, content=s.serialized(), **_derived(s)) for s in items])
+        self._changed.update(_listed_compartments(items) + moved_from)
         self.conn.execute(resource_tokens.delete().where(
             resource_tokens.c.resource_type == b("k_type"), resource_tokens.c.id == b("k_id")),
             [dict(k_type=s.resource_type, k_id=s.id) for s in items])
         self._history(items)
         self._tokens(items)
+
+    def _patients_of(self, keys: list[tuple[str, str]]) -> list[str]:
+        """The patients whose compartments hold the current versions of KEYS (Type, id)."""
+        found: set[str] = set()
+        for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
+            by_type: dict[str, list[str]] = {}
+            for rtype, rid in chunk:
+                by_type.setdefault(rtype, []).append(rid)
+            where = sa.or_(*(sa.and_(resources.c.resource_type == rtype, resources.c.id.in_(ids))
+                             for rtype, ids in by_type.items()))
+            found.update(self.conn.execute(sa.select(resources.c.patient_id).where(where)).scalars())
+        return [p for p in found if p]
 
     def _history(self, items: list[StoredResource]) -> None:
         self.conn.execute(resource_history.insert(), [dict(
@@ -219,6 +270,7 @@ class SqlResourceRepository:
         for table in (resources, resource_tokens):
             self.conn.execute(table.delete().where(table.c.resource_type == sa.bindparam("k_type"),
                                                    table.c.id == sa.bindparam("k_id")), key)
+        self._changed.update(_listed_compartments([current]))
         self.conn.execute(deleted_resources.insert().values(
             resource_type=tomb.resource_type, id=tomb.id, version_id=tomb.version_id, deleted_at=now,
             patient_id=tomb.patient_id, custodian=tomb.custodian))

@@ -16,9 +16,25 @@ resources = sa.Table(
     sa.Column("custodian", sa.String(100), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("main_date", sa.DateTime(timezone=True), nullable=True),  # search `date` (0002)
+    # Where the row's item sits in the patient's list of records (plain_language.page_place,
+    # 0007): page_category is NULL when patients do not see the resource as an item.
+    sa.Column("page_date", sa.String(19), nullable=False, server_default=""),
+    sa.Column("page_category", sa.String(32), nullable=True),
     sa.Index("ix_resources_custodian_type_patient", "custodian", "resource_type", "patient_id"),
     sa.Index("ix_resources_type_main_date", "resource_type", "main_date"),
     sa.Index("ix_resources_type_last_updated", "resource_type", "last_updated"),
+    # On PostgreSQL its text columns are collated "C" (0007), as the page orders them.
+    sa.Index("ix_resources_patient_page", "patient_id", "page_date", "resource_type", "id"),
+)
+
+#: What the patient's list of records stands on (its ETag, patient_queries.stamp): CHANGES
+#: grows with every write of a listed type in the compartment (repository.touch_compartments);
+#: EPOCH is drawn when the row is made, so a count that ever began again cannot repeat an ETag.
+compartment_stamps = sa.Table(
+    "compartment_stamps", metadata,
+    sa.Column("patient_id", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.String(32), nullable=False),
+    sa.Column("changes", sa.BigInteger, nullable=False),
 )
 
 resource_history = sa.Table(

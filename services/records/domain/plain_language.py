@@ -163,21 +163,49 @@ def when(resource: dict) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PagePlace:
+    """Where RESOURCE's item sits in the patient's list of records: the list is ordered by
+    (date, resource type, id), newest first, and filtered by category. Stored beside each
+    resource row so that the database pages the list; to_item shows the same date and category."""
+
+    date: str  # the first 19 characters of the ISO date the item shows; '' when it shows none
+    category: str | None  # the item's category; None when patients do not see it as an item
+
+
+def page_place(resource: dict) -> PagePlace:
+    """Return where the item of RESOURCE sits in the patient's list (see PagePlace)."""
+    kind = kind_of(resource)
+    return PagePlace((readable(when(resource)) or "")[:19], CATEGORIES.get(kind) if kind else None)
+
+
 # -- pieces of an item ------------------------------------------------------------------------
 
-def long_date(iso: str | None, lang: str) -> dict | None:
-    """Return {iso, display} with the date written long-form in LANG ("March 3, 2024")."""
+def readable(iso: str | None) -> str | None:
+    """Return ISO when an item can show it as a date (a year, a year and month, or a day
+    with or without a time), else None."""
     if not iso:
         return None
     try:
-        if len(iso) == 4:
-            display = iso
-        elif len(iso) == 7:
-            display = format_skeleton("yMMMM", date(int(iso[:4]), int(iso[5:7]), 1), locale=lang)
-        else:
-            display = format_date(date.fromisoformat(iso[:10]), format="long", locale=lang)
+        if len(iso) == 7:
+            date(int(iso[:4]), int(iso[5:7]), 1)
+        elif len(iso) != 4:
+            date.fromisoformat(iso[:10])
     except ValueError:
         return None
+    return iso
+
+
+def long_date(iso: str | None, lang: str) -> dict | None:
+    """Return {iso, display} with the date written long-form in LANG ("March 3, 2024")."""
+    if readable(iso) is None:
+        return None
+    if len(iso) == 4:
+        display = iso
+    elif len(iso) == 7:
+        display = format_skeleton("yMMMM", date(int(iso[:4]), int(iso[5:7]), 1), locale=lang)
+    else:
+        display = format_date(date.fromisoformat(iso[:10]), format="long", locale=lang)
     return {"iso": iso, "display": display}
 
 

@@ -146,8 +146,9 @@ class ListRecords:
     limit: int = DEFAULT_PAGE
 
 
-#: The mapped, sorted items of recently read compartments, keyed by (patient, stamp, language).
-_items_cache: LruCache[list[dict]] = LruCache(128)
+#: Pages built recently, by (patient, ETag): the ETag names the page's whole state, so a page
+#: read again (a reload, a patient paging back) is neither queried nor mapped again.
+_pages: LruCache[dict] = LruCache(256)
 
 
 def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Directory,
@@ -159,21 +160,24 @@ def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Direc
     """
     after = decode_cursor(query.cursor) if query.cursor else None
     with uow:
-        stamp = (q.stamp(uow.conn, query.patient_id, pl.VISIBLE_TYPES), directory_stamp(directory))
+        stamp = (q.stamp(uow.conn, query.patient_id), directory_stamp(directory))
         etag = _etag("records", query.patient_id, stamp, query.lang, query.category,
                      query.cursor, query.limit)
         if if_none_match and etag in [v.strip() for v in if_none_match.split(",")]:
             return etag, None
-        items = _items(uow, query.patient_id, stamp, query.lang.used, vocab, directory)
-    if query.category:
-        items = [i for i in items if i["item"]["category"] == query.category]
-    if after is not None:
-        items = [i for i in items if i["key"] < after]
-    page = items[:query.limit]
-    more = len(items) > query.limit
-    return etag, {"items": [i["item"] for i in page],
-                  "next": encode_cursor(page[-1]["key"]) if more and page else None,
-                  "language": i18n.language_block(query.lang)}
+        cached = _pages.get((query.patient_id, etag))
+        if cached is not None:
+            return etag, cached
+        rows = q.page(uow.conn, query.patient_id, pl.VISIBLE_TYPES, query.limit + 1, query.category,
+                      tuple(after) if after is not None else None)
+    page, more = rows[:query.limit], len(rows) > query.limit
+    t, names = translator(query.lang.used), department_names(directory, query.lang.used)
+    last = page[-1] if page else None
+    return etag, _pages.put((query.patient_id, etag), {
+        "items": [pl.to_item(row.body(), row.custodian, query.lang.used, vocab, t, names) for row in page],
+        "next": encode_cursor([pl.page_place(last.body()).date, last.resource_type, last.id])
+        if more and last else None,
+        "language": i18n.language_block(query.lang)})
 
 
 def read_record(uow, patient_id: str, record_id: str, lang: i18n.Language,
@@ -193,27 +197,6 @@ def read_record(uow, patient_id: str, record_id: str, lang: i18n.Language,
     return (_etag("record", row.resource_type, row.id, row.version_id, lang, item["source"]["display"],
                   [d["id"] for d in statements]),
             {**item, "language": i18n.language_block(lang)})
-
-
-def _items(uow, patient_id: str, stamp: tuple, lang: str, vocab: pl.Vocabulary,
-           directory: Directory) -> list[dict]:
-    """Map and sort the compartment once per (patient, state, language); later pages hit the cache."""
-    cached = _items_cache.get((patient_id, stamp, lang))
-    if cached is not None:
-        return cached
-    rows = q.compartment(uow.conn, patient_id, pl.VISIBLE_TYPES)
-    t, names = translator(lang), department_names(directory, lang)
-    mapped = []
-    for row in rows:
-        resource = row.body()
-        if pl.kind_of(resource) is None:
-            continue
-        item = pl.to_item(resource, row.custodian, lang, vocab, t, names)
-        date = (item["date"] or {}).get("iso") or ""
-        mapped.append({"key": [date[:19], row.resource_type, row.id], "item": item})
-    mapped.sort(key=lambda m: m["key"], reverse=True)  # newest first; undated last
-    _items_cache.put((patient_id, stamp, lang), mapped)
-    return mapped
 
 
 def encode_cursor(key: list) -> str:

@@ -35,6 +35,8 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, *exc):
+        if exc[0] is None and self.write:
+            self.resources.count_changes()
         return self._tx.__exit__(*exc)
 
     def publish(self, topic: str, event: dict) -> None:
@@ -78,6 +80,8 @@ class ConnectionUnitOfWork:
         return self
 
     def __exit__(self, *exc):
+        if exc[0] is None:
+            self.resources.count_changes()
         return None
 
     def publish(self, topic: str, event: dict) -> None:
