@@ -130,8 +130,9 @@ class IdempotentConsumer:
             log.error("%s: the message from %s could not be set aside either (%s); only this log keeps it",
                       self.name, topic, exc)
             return "dead-lettered"
-        except Exception as exc:  # noqa: BLE001 - a broker away or restarting: kafka-python's errors vary
-            raise InfrastructureError(f"dead-letter topic {topic}.dlq unreachable: {exc}") from exc
+        except (KafkaError, OSError) as exc:  # the broker away or restarting
+            raise InfrastructureError(f"the dead-letter topic {topic}.dlq cannot take it now "
+                                      f"({type(exc).__name__}: {exc})") from exc
         if refused:
             log.error("%s: the broker refused the dead letter from %s (%s); only this log keeps it",
                       self.name, topic, ", ".join(refused.values()))
@@ -208,8 +209,14 @@ class IdempotentConsumer:
                 continue
             if not batches:
                 continue
-            for tp, messages in batches.items():
+            polled = list(batches.items())
+            for done, (tp, messages) in enumerate(polled):
                 if not self._apply_records(kafka_consumer, tp, messages, stop):
+                    # poll() already moved every partition it returned past its records, and
+                    # commit() commits those positions: the partitions not handled yet go
+                    # back to their first record too, or they would be skipped.
+                    for later, rest in polled[done + 1:]:
+                        kafka_consumer.seek(later, rest[0].offset)
                     break
             try:
                 kafka_consumer.commit()
@@ -221,7 +228,8 @@ class IdempotentConsumer:
                 stop.wait(1.0)
 
     def _apply_records(self, kafka_consumer, tp, messages, stop: threading.Event) -> bool:
-        """Apply one partition's MESSAGES; False if storage was away (the rest will be re-read)."""
+        """Apply one partition's MESSAGES; False if the database or the dead-letter topic was
+        away (the rest will be re-read)."""
         for start in range(0, len(messages), self.batch):
             chunk = messages[start:start + self.batch]
             if len(chunk) > 1 and self.handle_together(chunk):
@@ -230,7 +238,8 @@ class IdempotentConsumer:
                 try:
                     self.handle(message.topic, message.value, message.headers)
                 except InfrastructureError as exc:
-                    log.warning("storage away, will re-read %s@%d: %s", tp, message.offset, exc)
+                    log.warning("%s: could not finish %s@%d, will read it again: %s", self.name, tp,
+                                message.offset, exc)
                     kafka_consumer.seek(tp, message.offset)
                     stop.wait(1.0)
                     return False

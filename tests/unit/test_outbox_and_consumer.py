@@ -477,3 +477,29 @@ def test_a_dead_letter_the_broker_refuses_for_good_is_logged_and_does_not_stop_t
     consumer = _consumer(db, lambda c, e: (_ for _ in ()).throw(KeyError("patient")), Refusing())
     assert consumer.handle("phr.test.v1", json.dumps(_event()).encode()) == "dead-lettered"
     assert "refused the dead letter" in caplog.text and "MessageSizeTooLargeError" in caplog.text
+
+
+def test_partitions_of_the_poll_not_handled_yet_are_read_again_when_one_could_not_finish(db):
+    import threading
+
+    engine, _, _, effects = db
+
+    def handler(conn, event):
+        if event["data"]["n"] == 1:
+            raise KeyError("patient")
+        conn.execute(effects.insert().values(event_id=event["id"]))
+
+    dead = ListPublisher(fail_times=1)  # the first dead letter meets the broker away
+    consumer = _consumer(db, handler, dead)
+    first, second = [_message(0), _message(1)], [_message(10), _message(11)]
+
+    class Broker(OnePollBroker):
+        def seek(self, tp, offset):
+            self.seeks.append((tp, offset))
+
+    stop = threading.Event()
+    broker = Broker([{"p0": first, "p1": second}, {"p0": first[1:], "p1": second}], stop)
+    consumer.run(broker, stop, poll_ms=0)
+    # p0 goes back to the message that failed, p1 (not touched yet) to its first record
+    assert broker.seeks == [("p0", 1), ("p1", 10)]
+    assert _count(engine, effects) == 3 and [d[0] for d in dead.sent] == ["phr.test.v1.dlq"]
