@@ -227,3 +227,22 @@ def test_a_departments_create_update_and_delete_each_show_on_the_patients_next_p
     assert client.delete(f"/fhir/Observation/{made['id']}", headers=mint.department()).status_code == 204
     status, etag, titles = page(etag)
     assert status == 200 and "Heart rate" not in titles and page(etag)[0] == 304
+
+
+def test_a_write_whose_change_count_fails_rolls_back_and_gives_its_connection_back(records, monkeypatch):
+    from services.records.adapters.repository import SqlResourceRepository
+
+    def fails(self):
+        raise sa.exc.OperationalError("UPDATE compartment_stamps", {}, Exception("deadlock detected"))
+
+    monkeypatch.setattr(SqlResourceRepository, "count_changes", fails)
+    engine = records.service.engine
+    uow = records.service.uow()
+    with pytest.raises(sa.exc.OperationalError):
+        with uow:
+            uow.resources.add_all([StoredResource("Observation", "lost", 1, NOW, PAT, "primary-care",
+                                                  content=_obs("lost", "vital-signs", "2024-01-01"))])
+    assert engine.pool.checkedout() == 0
+    monkeypatch.undo()
+    with records.service.uow() as again:  # the write lock is free, and nothing was kept
+        assert again.resources.get("Observation", "lost") is None

@@ -87,9 +87,15 @@ def test_revision_0007_places_the_rows_an_older_database_holds_in_the_patients_l
         assert placed[("Condition", "undated")] == ("", "conditions")
         assert placed[("Patient", "p")] == ("", None)
         assert "ix_resources_patient_page" in indexes
-        with engine.connect() as conn:
-            assert "compartment_stamps" in sa.inspect(conn).get_table_names()
+        with engine.connect() as conn:  # every patient with listed records has a stamp of its own
+            stamps = conn.execute(sa.text("SELECT patient_id, epoch, changes FROM compartment_stamps")).all()
+        assert [(p, changes) for p, _epoch, changes in stamps] == [("p", 0)] and len(stamps[0][1]) == 32
         with engine.begin() as conn:
+            command.downgrade(_alembic(database_url, conn), "0006")
+        with engine.begin() as conn:  # and again: the patient's stamp is a new one, not the ETag of before
+            command.upgrade(_alembic(database_url, conn), "0007")
+            again = conn.execute(sa.text("SELECT epoch FROM compartment_stamps WHERE patient_id = 'p'")).scalar()
+            assert again != stamps[0][1]
             command.downgrade(_alembic(database_url, conn), "0006")
         with engine.connect() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("resources")}

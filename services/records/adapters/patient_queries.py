@@ -52,10 +52,12 @@ def compartment(conn: sa.Connection, patient_id: str, types: tuple[str, ...]) ->
 
 
 def page(conn: sa.Connection, patient_id: str, types: tuple[str, ...], limit: int,
-         category: str | None = None, after: tuple[str, str, str] | None = None) -> list[StoredResource]:
-    """Return up to LIMIT listed resources of TYPES in PATIENT_ID's compartment, newest first:
-    ordered by (page_date, resource_type, id) descending, of CATEGORY when given, after the
-    key AFTER when given (the index ix_resources_patient_page walks them in that order).
+         category: str | None = None, after: tuple[str, str, str] | None = None
+         ) -> list[tuple[StoredResource, tuple[str, str, str]]]:
+    """Return up to LIMIT listed resources of TYPES in PATIENT_ID's compartment, newest first,
+    each with its key (page_date, resource_type, id) as stored: ordered by that key descending,
+    of CATEGORY when given, after the key AFTER when given (the index ix_resources_patient_page
+    walks them in that order). A cursor is made from the stored key, never recomputed.
 
     Keys compare by code point on every database, as the cursor was made in Python.
     """
@@ -66,9 +68,9 @@ def page(conn: sa.Connection, patient_id: str, types: tuple[str, ...], limit: in
         where.append(r.page_category == category)
     if after is not None:
         where.append(sa.tuple_(*key) < sa.tuple_(*(sa.literal(v, sa.String) for v in after)))
-    rows = conn.execute(sa.select(*_COLUMNS).where(*where)
+    rows = conn.execute(sa.select(*_COLUMNS, r.page_date).where(*where)
                         .order_by(*(c.desc() for c in key)).limit(limit))
-    return [_stored(row) for row in rows]
+    return [(_stored(row), (row.page_date, row.resource_type, row.id)) for row in rows]
 
 
 def _binary(column, dialect):

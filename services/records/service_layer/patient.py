@@ -172,11 +172,9 @@ def list_records(uow, query: ListRecords, vocab: pl.Vocabulary, directory: Direc
                       tuple(after) if after is not None else None)
     page, more = rows[:query.limit], len(rows) > query.limit
     t, names = translator(query.lang.used), department_names(directory, query.lang.used)
-    last = page[-1] if page else None
     return etag, _pages.put((query.patient_id, etag), {
-        "items": [pl.to_item(row.body(), row.custodian, query.lang.used, vocab, t, names) for row in page],
-        "next": encode_cursor([pl.page_place(last.body()).date, last.resource_type, last.id])
-        if more and last else None,
+        "items": [pl.to_item(row.body(), row.custodian, query.lang.used, vocab, t, names) for row, _key in page],
+        "next": encode_cursor(list(page[-1][1])) if more and page else None,
         "language": i18n.language_block(query.lang)})
 
 

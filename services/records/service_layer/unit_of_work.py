@@ -1,6 +1,7 @@
 """Unit of work: one transaction holding the resources and the events they cause."""
 from __future__ import annotations
 
+import sys
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -36,7 +37,12 @@ class SqlUnitOfWork:
 
     def __exit__(self, *exc):
         if exc[0] is None and self.write:
-            self.resources.count_changes()
+            try:
+                self.resources.count_changes()
+            except BaseException:  # the transaction still ends (rolled back), then the error goes on
+                if not self._tx.__exit__(*sys.exc_info()):
+                    raise
+                return False
         return self._tx.__exit__(*exc)
 
     def publish(self, topic: str, event: dict) -> None:
