@@ -141,7 +141,10 @@ class SqlResourceRepository:
 
     def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredResource]:
         """Load the current versions of many Type/id at once (one query per 500 keys)."""
-        found: dict[tuple[str, str], StoredResource] = {}
+        return {(row.resource_type, row.id): _stored(row) for row in self._rows_of(keys, *resources.c)}
+
+    def _rows_of(self, keys: list[tuple[str, str]], *columns):
+        """Yield COLUMNS of the current rows of KEYS (Type, id), one query per 500 keys."""
         for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
             by_type: dict[str, list[str]] = {}
             for rtype, rid in chunk:
@@ -150,9 +153,7 @@ class SqlResourceRepository:
             # lookup (SQLite's multi-index OR, PostgreSQL's bitmap OR); a row-value IN is not.
             where = sa.or_(*(sa.and_(resources.c.resource_type == rtype, resources.c.id.in_(ids))
                              for rtype, ids in by_type.items()))
-            for row in self.conn.execute(sa.select(resources).where(where)):
-                found[(row.resource_type, row.id)] = _stored(row)
-        return found
+            yield from self.conn.execute(sa.select(*columns).where(where))
 
     def add(self, stored: StoredResource) -> None:
         """Insert a new resource and its first history entry."""
@@ -197,15 +198,7 @@ class SqlResourceRepository:
 
     def _patients_of(self, keys: list[tuple[str, str]]) -> list[str]:
         """The patients whose compartments hold the current versions of KEYS (Type, id)."""
-        found: set[str] = set()
-        for chunk in (keys[i:i + 500] for i in range(0, len(keys), 500)):
-            by_type: dict[str, list[str]] = {}
-            for rtype, rid in chunk:
-                by_type.setdefault(rtype, []).append(rid)
-            where = sa.or_(*(sa.and_(resources.c.resource_type == rtype, resources.c.id.in_(ids))
-                             for rtype, ids in by_type.items()))
-            found.update(self.conn.execute(sa.select(resources.c.patient_id).where(where)).scalars())
-        return [p for p in found if p]
+        return list({row.patient_id for row in self._rows_of(keys, resources.c.patient_id) if row.patient_id})
 
     def _history(self, items: list[StoredResource]) -> None:
         self.conn.execute(resource_history.insert(), [dict(
