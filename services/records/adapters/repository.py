@@ -87,11 +87,13 @@ def _derived(s: StoredResource) -> dict:
 def touch_compartments(conn: sa.Connection, patient_ids) -> None:
     """Count one more change in each compartment of PATIENT_IDS (the stamp of its list of
     records: tables.compartment_stamps), making its row on the first."""
+    ordered = sorted(set(patient_ids))  # sorted: concurrent writers lock rows in one order
+    if not ordered:
+        return
     table, insert = compartment_stamps, (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
-    for patient_id in sorted(set(patient_ids)):  # sorted: concurrent writers lock rows in one order
-        conn.execute(insert(table).values(patient_id=patient_id, epoch=uuid.uuid4().hex, changes=1)
-                     .on_conflict_do_update(index_elements=[table.c.patient_id],
-                                            set_={"changes": table.c.changes + 1}))
+    conn.execute(insert(table).values([dict(patient_id=p, epoch=uuid.uuid4().hex, changes=1) for p in ordered])
+                 .on_conflict_do_update(index_elements=[table.c.patient_id],
+                                        set_={"changes": table.c.changes + 1}))
 
 
 def _listed_compartments(items) -> list[str]:
