@@ -163,6 +163,27 @@ class _HeaderListGetter:
 _FROM_ENVIRON, _FROM_HEADERS = _EnvironGetter(), _HeaderListGetter()
 
 
+class resumed:
+    """Context manager: a span continuing TRACEPARENT, one kept with a row (an exchange request's,
+    retried by the sweeper long after its HTTP request ended), or a trace of its own without one."""
+
+    def __init__(self, traceparent: str | None, name: str):
+        self.traceparent, self.name = traceparent, name
+
+    def __enter__(self) -> trace.Span:
+        parent = _PROPAGATOR.extract({"traceparent": self.traceparent} if self.traceparent else {})
+        self.span = tracer().start_span(self.name, context=parent, kind=SpanKind.INTERNAL)
+        self.token = context.attach(trace.set_span_in_context(self.span, parent))
+        return self.span
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if exc is not None:
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        context.detach(self.token)
+        self.span.end()
+
+
 class consuming:
     """Context manager: handle one Kafka message inside a consumer span continuing its traceparent."""
 

@@ -138,3 +138,24 @@ def test_a_department_reads_only_its_own_requests(flow):
     assert queries.request_for(uow, request_id, "cardiology").id == request_id
     assert queries.request_for(uow, request_id, "oncology") is None
     assert queries.request_for(uow, "nope", "cardiology") is None
+
+
+def test_a_retry_by_the_sweeper_runs_inside_the_trace_the_request_was_made_in(flow):
+    from contextlib import contextmanager
+
+    flow, uow = flow
+    flow.consent.down = True
+    asked = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    request_id = flow.submit(uow, "p-1", "cardiology", "TREAT", ["Observation"], None, traceparent=asked)["id"]
+    assert uow.requests.get(request_id).traceparent == asked
+    flow.on_requested(uow, {"id": "e-1", "type": "phr.exchange.requested", "data": {"request_id": request_id}})
+    resumed = []
+
+    @contextmanager
+    def resume(traceparent):
+        resumed.append(traceparent)
+        yield
+
+    flow.clock.now += timedelta(seconds=m.retry_delay(1))
+    assert flow.sweep(uow.units(), resume=resume) == 1
+    assert resumed == [asked]

@@ -290,3 +290,14 @@ def test_with_an_otlp_endpoint_the_process_exports_its_spans_in_batches():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[('BatchSpanProcessor', 'OTLPSpanExporter')]"
+
+
+def test_a_retry_resumes_the_trace_kept_with_its_row_and_without_one_starts_its_own():
+    caller, trace_id, _ = _traceparent()
+    with tracing.resumed(caller, "exchange retry"):
+        inside = tracing.current_traceparent()
+    assert _parts(inside)[0] == trace_id and inside != caller  # the same trace, a span of its own
+    with tracing.resumed(None, "exchange retry"):
+        alone = tracing.current_traceparent()
+    assert alone is not None and _parts(alone)[0] != trace_id
+    assert tracing.current_traceparent() is None  # nothing left attached after either

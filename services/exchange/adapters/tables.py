@@ -102,6 +102,8 @@ def _review_columns() -> list[sa.Column]:
 exchange_requests = sa.Table("exchange_requests", metadata, *_request_columns(),
                              sa.Column("requested_by", sa.String(64), nullable=True),
                              sa.Column("requested_by_user", sa.String(100), nullable=True),
+                             # the asking request's W3C traceparent, continued by retries (0015)
+                             sa.Column("traceparent", sa.String(64), nullable=True),
                              sa.Index("ix_exchange_requests_requester_created", "requester", "created_at"))
 ledger = sa.Table("ledger", metadata, *_ledger_columns())
 ledger_head = sa.Table("ledger_head", metadata, *_head_columns())

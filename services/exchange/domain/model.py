@@ -115,6 +115,7 @@ class ExchangeRequest:
     ledger_seq: int | None = None
     requested_by: str | None = None  # the member of staff who asked (sub), if a person did
     requested_by_user: str | None = None  # their fhirUser (Practitioner/<id>)
+    traceparent: str | None = None  # the asking HTTP request's trace (W3C), which retries continue
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from contracts.schemas.exchange import ExchangeRequestSchema
 from services.common.auth import bearer_token, require_scope
+from services.common import tracing
 from services.common.params import whole_number
 from services.common.i18n import N_
 from services.common.problem import Problem
@@ -37,7 +38,8 @@ def create_request():
     body = load(_REQUEST)
     with service().uow() as uow:
         row = service().flow.submit(uow, body["patient"], dept, body["purpose"],
-                                    list(dict.fromkeys(body["resource_types"])), body.get("reason"))
+                                    list(dict.fromkeys(body["resource_types"])), body.get("reason"),
+                                    traceparent=tracing.current_traceparent())
     resp = jsonify({"id": row["id"], "status": row["status"]})
     resp.status_code = 202
     resp.headers["Location"] = url_for(".get_request", request_id=row["id"])

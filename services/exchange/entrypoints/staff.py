@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, g, jsonify, request, url_for
 from contracts.schemas.exchange import ExchangeRequestSchema, ReviewBodySchema
 from services.common.auth import require_scope
 from services.common.i18n import N_
-from services.common import paging
+from services.common import paging, tracing
 from services.common.problem import Problem
 from services.exchange.domain import model as m
 from services.exchange.domain import staff as rules
@@ -126,7 +126,7 @@ def create_request():
     with service().uow() as uow:
         row = service().flow.submit(uow, body["patient"], dept, body["purpose"],
                                     list(dict.fromkeys(body["resource_types"])), body.get("reason"),
-                                    requested_by=person())
+                                    requested_by=person(), traceparent=tracing.current_traceparent())
     resp = jsonify({"id": row["id"], "status": row["status"]})
     resp.status_code = 202
     resp.headers["Location"] = url_for(".get_request", request_id=row["id"])

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from services.common import directory, kafka
+from services.common import directory, kafka, tracing
 from services.common.config import load_settings
 from services.common.consumer import IdempotentConsumer
 from services.common.outbox import KafkaPublisher
@@ -94,7 +94,10 @@ def _probe(exchange: Exchange) -> ChangeProbe:
 def sweep_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:
     """Drive due pending requests again until STOP (consent away, a message lost)."""
     connect = connections(exchange.engine)
-    run_on_change(stop, every, lambda: exchange.flow.sweep(connect), "sweeper", _probe(exchange))
+    def retried(traceparent: str | None):
+        return tracing.resumed(traceparent, "exchange retry")
+
+    run_on_change(stop, every, lambda: exchange.flow.sweep(connect, resume=retried), "sweeper", _probe(exchange))
 
 
 def deliver_webhooks_forever(exchange: Exchange, stop: threading.Event, every: float = 0.5) -> None:

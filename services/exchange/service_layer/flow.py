@@ -12,10 +12,10 @@ the connection of a transaction the caller opened (the idempotent consumer's, th
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, ContextManager
 
 from services.common.db import read_only, transaction
 from services.common.envelope import new_event
@@ -37,6 +37,10 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _untraced(_traceparent: str | None) -> ContextManager:
+    return nullcontext()
+
+
 @dataclass
 class Flow:
     """The flow's dependencies: the consent client, the clock, the event checker, the limits."""
@@ -51,11 +55,13 @@ class Flow:
     # --- the request --------------------------------------------------------------------
 
     def submit(self, work, patient: str, requester: str, purpose: str,
-               resource_types: list[str], reason: str | None, requested_by: dict | None = None) -> dict:
+               resource_types: list[str], reason: str | None, requested_by: dict | None = None,
+               traceparent: str | None = None) -> dict:
         """Store a pending request and its phr.exchange.requested event together; return the
         request as a dict. REQUESTED_BY ({sub, fhirUser}) is the member of staff who asked for
         the department, kept with the request and carried in the event; None for the
-        department's own system."""
+        department's own system. TRACEPARENT, the asking request's trace, is kept for the
+        sweeper's retries (sweep)."""
         uow, now, request_id = on(work, self.checker), self.clock(), str(uuid.uuid4())
         person = requested_by or {}
         req = m.ExchangeRequest(
@@ -63,7 +69,7 @@ class Flow:
             resource_types=list(resource_types), reason=reason, status=m.PENDING, step=m.DECIDE,
             redact_labels=[], obligations=[], attempts=0,
             next_attempt_at=now + timedelta(seconds=self.fetch_wait), created_at=now, updated_at=now,
-            requested_by=person.get("sub"), requested_by_user=person.get("fhirUser"))
+            requested_by=person.get("sub"), requested_by_user=person.get("fhirUser"), traceparent=traceparent)
         uow.requests.add(req)
         data = {"request_id": request_id, "patient": patient, "requester": requester, "purpose": purpose,
                 "resource_types": list(resource_types)}
@@ -131,11 +137,13 @@ class Flow:
             "department": req.requester, "purpose": req.purpose, "request_id": req.id,
             "resource_count": req.resource_count or 0, "basis": req.basis or "consent"})
 
-    def sweep(self, units, limit: int = 50) -> int:
+    def sweep(self, units, limit: int = 50, resume: Callable[[str | None], ContextManager] = _untraced) -> int:
         """Drive every due pending request one step further; return how many were touched.
 
         UNITS(write=False) is a context manager giving a unit of work or a connection
-        (``connections`` below), one for the look-up and one per request."""
+        (``connections`` below), one for the look-up and one per request. Each step runs
+        inside RESUME(the request's traceparent), so what it causes joins the request's trace
+        (the worker passes services.common.tracing.resumed)."""
         now = self.clock()
         with units() as work:
             due = on(work, self.checker).requests.due(now, limit)
@@ -145,7 +153,8 @@ class Flow:
                 req = uow.requests.get(request_id, lock=True)
                 if req is None or req.status != m.PENDING or _utc(req.next_attempt_at) > self.clock():
                     continue
-                self.advance(uow, req)
+                with resume(req.traceparent):
+                    self.advance(uow, req)
         return len(due)
 
     def advance(self, work, req: m.ExchangeRequest) -> None:
