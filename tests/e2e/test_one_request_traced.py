@@ -38,13 +38,21 @@ def stack(tmp_path_factory):
 
 
 def _json_lines(stack: Stack) -> dict[str, list[dict]]:
-    """Every JSON log line of the stack, by the process that printed it."""
+    """Every JSON log line of the stack, by the process that printed it.
+
+    The launcher's own progress lines ("demo: [3/3] imported ...") go to the same file from
+    another thread and may land right after a process's line before its newline: each
+    line's JSON object is read up to its end, whatever follows it."""
     lines: dict[str, list[dict]] = {}
     for raw in stack.log_path.read_text(errors="replace").splitlines():
         found = LINE.match(raw)
         if found and found["text"].startswith("{"):
-            lines.setdefault(found["process"], []).append(json.loads(found["text"]))
+            line, _end = _DECODER.raw_decode(found["text"])
+            lines.setdefault(found["process"], []).append(line)
     return lines
+
+
+_DECODER = json.JSONDecoder()
 
 
 def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_crossed(stack):
