@@ -65,9 +65,12 @@ def test_the_statement_names_the_smart_endpoints_of_the_gateway(records):
                     "register": f"{issuer}/oauth/register"}
 
 
-def test_the_statement_lists_the_subscription_routes_the_exchange_serves(records, exchange):
+def test_the_statement_lists_the_subscription_routes_the_exchange_serves(records, service_apps):
     """/fhir/Subscription is the exchange's (gateway/proxy/routes.py): every /fhir route it serves
-    has its interaction in the records' statement, and the statement lists no other."""
+    has its interaction in the records' statement, and the statement lists no other. (The
+    exchange on a database of its own: two services' migrations on one database would share
+    Alembic's version table.)"""
+    exchange = service_apps.exchange()
     served = {(method, rule.rule) for rule in exchange.app.url_map.iter_rules() if rule.rule.startswith("/fhir")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == set(capability.SUBSCRIPTION_INTERACTIONS)
