@@ -163,47 +163,49 @@ class _HeaderListGetter:
 _FROM_ENVIRON, _FROM_HEADERS = _EnvironGetter(), _HeaderListGetter()
 
 
-class resumed:
+class _ContinuedSpan:
+    """Context manager: a span (from _start) made current for the block and ended after it,
+    with the block's exception recorded on it."""
+
+    def _start(self) -> tuple[trace.Span, context.Context]:
+        raise NotImplementedError
+
+    def __enter__(self) -> trace.Span:
+        self.span, parent = self._start()
+        self.token = context.attach(trace.set_span_in_context(self.span, parent))
+        return self.span
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if exc is not None:
+            self.span.record_exception(exc)
+            self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        context.detach(self.token)
+        self.span.end()
+
+
+class resumed(_ContinuedSpan):
     """Context manager: a span continuing TRACEPARENT, one kept with a row (an exchange request's,
     retried by the sweeper long after its HTTP request ended), or a trace of its own without one."""
 
     def __init__(self, traceparent: str | None, name: str):
         self.traceparent, self.name = traceparent, name
 
-    def __enter__(self) -> trace.Span:
+    def _start(self):
         parent = _PROPAGATOR.extract({"traceparent": self.traceparent} if self.traceparent else {})
-        self.span = tracer().start_span(self.name, context=parent, kind=SpanKind.INTERNAL)
-        self.token = context.attach(trace.set_span_in_context(self.span, parent))
-        return self.span
-
-    def __exit__(self, kind, exc, tb) -> None:
-        if exc is not None:
-            self.span.record_exception(exc)
-            self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-        context.detach(self.token)
-        self.span.end()
+        return tracer().start_span(self.name, context=parent, kind=SpanKind.INTERNAL), parent
 
 
-class consuming:
+class consuming(_ContinuedSpan):
     """Context manager: handle one Kafka message inside a consumer span continuing its traceparent."""
 
     def __init__(self, headers: list[tuple[str, bytes]] | None, topic: str):
         self.headers, self.topic = headers or [], topic
 
-    def __enter__(self) -> trace.Span:
+    def _start(self):
         parent = _PROPAGATOR.extract(self.headers, getter=_FROM_HEADERS)
-        self.span = tracer().start_span(f"{self.topic} process", context=parent, kind=SpanKind.CONSUMER,
-                                        attributes={"messaging.system": "kafka",
-                                                    "messaging.destination.name": self.topic})
-        self.token = context.attach(trace.set_span_in_context(self.span, parent))
-        return self.span
-
-    def __exit__(self, kind, exc, tb) -> None:
-        if exc is not None:
-            self.span.record_exception(exc)
-            self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-        context.detach(self.token)
-        self.span.end()
+        return tracer().start_span(f"{self.topic} process", context=parent, kind=SpanKind.CONSUMER,
+                                   attributes={"messaging.system": "kafka",
+                                               "messaging.destination.name": self.topic}), parent
 
 
 def _traceresponse(span: trace.Span) -> str:
