@@ -117,6 +117,8 @@ def enqueue(conn: sa.Connection, outbox: sa.Table, topic: str, event: dict,
 
 #: A connection's info key: it enqueued since its last commit (see OutboxRelay._committed).
 _ENQUEUED = "phr_outbox_enqueued"
+#: A connection's info key: a transaction that enqueued committed (see OutboxRelay._checked_in).
+_COMMITTED = "phr_outbox_committed"
 
 
 def wake_channel(outbox: sa.Table) -> str:
@@ -411,6 +413,7 @@ class OutboxRelay:
         """
         sa.event.listen(self.engine, "commit", self._committed)
         sa.event.listen(self.engine, "rollback", self._rolled_back)
+        sa.event.listen(self.engine, "checkin", self._checked_in)
         if self.claims:
             waker = Notifications(self.engine, wake_channel(self.outbox))
             try:
@@ -441,11 +444,23 @@ class OutboxRelay:
         finally:
             sa.event.remove(self.engine, "commit", self._committed)
             sa.event.remove(self.engine, "rollback", self._rolled_back)
+            sa.event.remove(self.engine, "checkin", self._checked_in)
             close()
 
     def _committed(self, conn: sa.Connection) -> None:
-        """SQLAlchemy's commit event on the relay's engine: wake the relay if it enqueued."""
-        if connection_info(conn).pop(_ENQUEUED, False):
+        """SQLAlchemy's commit event on the relay's engine: wake the relay if it enqueued.
+
+        The event comes before the database commits, so a relay woken here could read the
+        outbox before the rows are there and then wait a whole poll: the rows are only marked
+        here, and the relay is woken once the connection is back in the pool (_checked_in).
+        """
+        info = connection_info(conn)
+        if info.pop(_ENQUEUED, False):
+            info[_COMMITTED] = True
+
+    def _checked_in(self, dbapi_connection, record) -> None:
+        """The pool's checkin event: the connection's transactions are over; wake if one enqueued."""
+        if record is not None and record.info.pop(_COMMITTED, False):
             self.woken.set()
 
     def _rolled_back(self, conn: sa.Connection) -> None:

@@ -98,3 +98,29 @@ def test_a_commit_that_enqueued_in_the_relay_s_own_process_wakes_it_without_any_
         stop.set()
         relay.woken.set()
         thread.join(5)
+
+
+def test_a_relay_woken_by_a_commit_reads_the_rows_after_the_database_has_committed_them(tmp_path):
+    metadata = sa.MetaData()
+    outbox, _ = messaging_tables(metadata)
+    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
+    metadata.create_all(engine)
+    publisher, stop = ListPublisher(), threading.Event()
+    relay = OutboxRelay(engine, outbox, publisher, probe_floor=3600, poll_seconds=3600, busy_poll_seconds=3600)
+    thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)  # the relay has looked once, found nothing and listens to commits
+        # SQLAlchemy's commit event comes before the database commits; a slow commit must
+        # not let the relay read too early and then wait its hour.
+        sa.event.listen(engine, "commit", lambda conn: time.sleep(0.3))
+        with transaction(engine) as conn:
+            enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
+        deadline = time.monotonic() + 20
+        while not publisher.sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(publisher.sent) == 1
+    finally:
+        stop.set()
+        relay.woken.set()
+        thread.join(5)
