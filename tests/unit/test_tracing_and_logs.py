@@ -35,7 +35,7 @@ def _parts(traceparent: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="module", autouse=True)
 def traced():
-    tracing.setup("tests")
+    tracing.setup("tests", record=True)  # these tests read the spans; a process that exports records too
 
 
 @pytest.fixture(scope="module")
@@ -301,3 +301,22 @@ def test_a_retry_resumes_the_trace_kept_with_its_row_and_without_one_starts_its_
         alone = tracing.current_traceparent()
     assert alone is not None and _parts(alone)[0] != trace_id
     assert tracing.current_traceparent() is None  # nothing left attached after either
+
+
+def test_without_an_exporter_spans_are_only_ids_a_parents_trace_or_a_new_sampled_one():
+    import subprocess
+    import sys
+    code = ("from opentelemetry import trace; from services.common import tracing; "
+            "tracing.setup('tests', {}); "
+            "caller = '00-' + 'ab' * 16 + '-' + 'cd' * 8 + '-01'; "
+            "inside = tracing.resumed(caller, 'x'); span = inside.__enter__(); "
+            "print(tracing.current_traceparent(), span.is_recording()); inside.__exit__(None, None, None); "
+            "root = tracing.resumed(None, 'x'); root.__enter__(); print(tracing.current_traceparent()); "
+            "print(type(trace.get_tracer_provider()).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    continued, root, provider = done.stdout.strip().splitlines()
+    traceparent, recording = continued.split()
+    assert recording == "False" and _parts(traceparent)[0] == "ab" * 16 and _parts(traceparent)[1] != "cd" * 8
+    assert _parts(root)[0] not in ("ab" * 16, "0" * 32) and root.endswith("-03")
+    assert provider == "ProxyTracerProvider"  # nothing set globally: a later setup may still record
