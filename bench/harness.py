@@ -78,7 +78,10 @@ class Context:
                           f"({self.ceiling.cpu_ms:.2f} ms for the ceiling, {result.cpu_ms:.2f} ms here).")
 
     def against_ceiling(self, label: str, result: load.Result, goal: float) -> None:
-        """Note RESULT's rate as a ratio to the ceiling against GOAL, and to gunicorn's for reference."""
+        """Note RESULT's rate as a ratio to the ceiling against GOAL, and to gunicorn's for reference
+        (nothing without a ceiling: ``--no-core``)."""
+        if self.ceiling is None:
+            return
         self.target(label, result.rps / self.ceiling.rps, goal)
         if self.gunicorn is not None:
             self.notes.append(f"{label}, against the bare endpoint under gunicorn instead: "

@@ -14,8 +14,9 @@ from bench import load
 from bench.harness import Context, Row
 from contracts.conformance.client import patient_login
 
-P99_TARGET_MS = 10.0
-THROUGHPUT_TARGET = 0.5
+# Issue 22 (performance, round two): 0.75 of the ceiling, p99 5 ms at 16 clients.
+P99_TARGET_MS = 5.0
+THROUGHPUT_TARGET = 0.75
 
 
 def _patient_consent(ctx: Context) -> str:
@@ -54,15 +55,17 @@ def run(ctx: Context) -> list[Row]:
                    concurrency=ctx.concurrency, seconds=ctx.seconds, servers=ctx.servers("gateway", "consent"))
     ctx.against_ceiling("Consent decisions direct / ceiling", direct, THROUGHPUT_TARGET)
     ctx.cpu_ratio("Consent decisions direct / ceiling", direct)
-    ctx.notes.append(f"Consent decisions through the gateway / ceiling: **{via.rps / ctx.ceiling.rps:.2f}** "
-                     "(no target set; for comparison with the gateway read).")
-    p99, ceiling_p99 = direct.percentile(0.99), ctx.ceiling.percentile(0.99)
+    if ctx.ceiling is not None:
+        ctx.notes.append(f"Consent decisions through the gateway / ceiling: **{via.rps / ctx.ceiling.rps:.2f}** "
+                         "(no target set; for comparison with the gateway read).")
+    p99 = direct.percentile(0.99)
+    beside = (f"; the bare ceiling's own p99 in this run is {ctx.ceiling.percentile(0.99):.1f} ms"
+              if ctx.ceiling is not None else "")
     # Little's law for a closed loop: mean latency = clients / throughput. Even if every
     # request took the same time, a p99 of P99_TARGET_MS needs this many requests per second.
     needed = ctx.concurrency / (P99_TARGET_MS / 1000)
     ctx.notes.append(f"Consent decisions direct p99: **{p99:.1f} ms** (target {P99_TARGET_MS:.0f} ms: "
-                     f"{'met' if p99 <= P99_TARGET_MS else 'NOT met'}; the bare ceiling's own p99 in "
-                     f"this run is {ceiling_p99:.1f} ms). With {ctx.concurrency} clients always "
+                     f"{'met' if p99 <= P99_TARGET_MS else 'NOT met'}{beside}). With {ctx.concurrency} clients always "
                      f"waiting, a {P99_TARGET_MS:.0f} ms p99 needs at least {needed:,.0f} decisions/s "
                      f"even at constant latency (Little's law); the servers and the load generator "
                      f"share {os.cpu_count()} cores.")
