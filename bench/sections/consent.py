@@ -14,7 +14,7 @@ from bench import load
 from bench.harness import Context, Row
 from contracts.conformance.client import patient_login
 
-# Issue 22 (performance, round two): 0.75 of the ceiling, p99 5 ms at 16 clients.
+# The round-two targets (README, "Benchmarks"): 0.75 of the ceiling, p99 5 ms at 16 clients.
 P99_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 0.75
 

@@ -53,7 +53,7 @@ def run(ctx: Context) -> list[Row]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    ctx.against_ceiling("Gateway read / ceiling", gateway, 0.45)  # issue 22; two hops: 0.5 at most
+    ctx.against_ceiling("Gateway read / ceiling", gateway, 0.45)  # two hops: 0.5 at most
     ctx.cpu_ratio("Gateway read / ceiling", gateway)
     ctx.notes.append("The broker row is sequential (one message in flight): its rate is 1 / round trip.")
     return [Row.of("bare Flask endpoint, served as the services are (granian; the ceiling)", ctx.ceiling),

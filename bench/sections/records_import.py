@@ -22,7 +22,7 @@ from services.records.domain.bundle import validate_resource
 SYNTHEA = Path(os.environ.get("PHR_BENCH_SYNTHEA", "tests/data/synthea-r4"))
 PATIENTS = ("Liz_Conn", "Gustavo_Mejia", "Buster_Hoeger", "Luigi_Wiegand", "Ned_Hintz")
 CONCURRENCY = 4
-TARGET = 0.7  # issue 22
+TARGET = 0.7
 
 
 def _templates() -> list[tuple[str, list[str], int]]:

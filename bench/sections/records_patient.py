@@ -7,7 +7,7 @@ from bench import load
 from bench.harness import Context, Row
 from contracts.conformance.client import patient_login
 
-GOAL = 0.15  # of the bare-Flask ceiling (issue 22): a page maps 20 resources and is checked for accessibility
+GOAL = 0.15  # of the bare-Flask ceiling: a page maps 20 resources and is checked for accessibility
 
 
 def run(ctx: Context) -> list[Row]:
