@@ -2,6 +2,7 @@
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from services.common.db import ChangeProbe, make_engine, transaction
@@ -77,7 +78,9 @@ def test_the_relay_publishes_an_event_committed_while_it_waits_without_waiting_f
         thread.join(5)
 
 
-def test_a_commit_that_enqueued_in_the_relay_s_own_process_wakes_it_without_any_poll(tmp_path):
+@pytest.fixture
+def waiting_relay(tmp_path):
+    """(engine, outbox, publisher) of a relay that polls once an hour: only a commit wakes it."""
     metadata = sa.MetaData()
     outbox, _ = messaging_tables(metadata)
     engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
@@ -86,41 +89,30 @@ def test_a_commit_that_enqueued_in_the_relay_s_own_process_wakes_it_without_any_
     relay = OutboxRelay(engine, outbox, publisher, probe_floor=3600, poll_seconds=3600, busy_poll_seconds=3600)
     thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
     thread.start()
-    try:
-        time.sleep(0.2)  # the relay has looked once and found nothing, and waits an hour
-        with transaction(engine) as conn:
-            enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
-        deadline = time.monotonic() + 20
-        while not publisher.sent and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(publisher.sent) == 1
-    finally:
-        stop.set()
-        relay.woken.set()
-        thread.join(5)
+    time.sleep(0.2)  # the relay has looked once, found nothing, and waits an hour
+    yield engine, outbox, publisher
+    stop.set()
+    relay.woken.set()
+    thread.join(5)
 
 
-def test_a_relay_woken_by_a_commit_reads_the_rows_after_the_database_has_committed_them(tmp_path):
-    metadata = sa.MetaData()
-    outbox, _ = messaging_tables(metadata)
-    engine = make_engine(f"sqlite:///{tmp_path / 'relay.db'}")
-    metadata.create_all(engine)
-    publisher, stop = ListPublisher(), threading.Event()
-    relay = OutboxRelay(engine, outbox, publisher, probe_floor=3600, poll_seconds=3600, busy_poll_seconds=3600)
-    thread = threading.Thread(target=relay.run_forever, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        time.sleep(0.2)  # the relay has looked once, found nothing and listens to commits
-        # SQLAlchemy's commit event comes before the database commits; a slow commit must
-        # not let the relay read too early and then wait its hour.
-        sa.event.listen(engine, "commit", lambda conn: time.sleep(0.3))
-        with transaction(engine) as conn:
-            enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
-        deadline = time.monotonic() + 20
-        while not publisher.sent and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(publisher.sent) == 1
-    finally:
-        stop.set()
-        relay.woken.set()
-        thread.join(5)
+def _enqueue_and_wait(engine, outbox, publisher) -> None:
+    with transaction(engine) as conn:
+        enqueue(conn, outbox, "phr.test.v1", envelope.new_event("phr.test.happened", "/tests", "p", {}))
+    deadline = time.monotonic() + 20
+    while not publisher.sent and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_commit_that_enqueued_in_the_relay_s_own_process_wakes_it_without_any_poll(waiting_relay):
+    _enqueue_and_wait(*waiting_relay)
+    assert len(waiting_relay[2].sent) == 1
+
+
+def test_a_relay_woken_by_a_commit_reads_the_rows_after_the_database_has_committed_them(waiting_relay):
+    engine, outbox, publisher = waiting_relay
+    # SQLAlchemy's commit event comes before the database commits; a slow commit must not let
+    # the relay read too early and then wait its hour.
+    sa.event.listen(engine, "commit", lambda conn: time.sleep(0.3))
+    _enqueue_and_wait(engine, outbox, publisher)
+    assert len(publisher.sent) == 1
