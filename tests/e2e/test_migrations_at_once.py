@@ -1,5 +1,6 @@
 """Hosts started together migrate one set of fresh PostgreSQL databases at once: each
-``python -m launcher.migrate all`` succeeds, and every service's schema is the newest, built once."""
+``python -m launcher.migrate all`` succeeds, and every service's schema is the newest, built once,
+with the tables, columns and indexes the code names."""
 from __future__ import annotations
 
 import os
@@ -66,5 +67,8 @@ def test_two_hosts_migrating_the_same_fresh_databases_at_once_both_succeed(fresh
             for table in metadata.tables.values():
                 columns = {column["name"] for column in inspector.get_columns(table.name)}
                 assert {column.name for column in table.columns} == columns, (name, table.name)
+                # the indexes the code names are the ones the migrations made, by name
+                indexes = {index["name"] for index in inspector.get_indexes(table.name)}
+                assert {index.name for index in table.indexes} <= indexes, (name, table.name)
         finally:
             engine.dispose()

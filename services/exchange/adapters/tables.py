@@ -215,13 +215,14 @@ department_notices = sa.Table(
     sa.Column("department", sa.String(100), nullable=False),
     sa.Column("patient", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),  # consent-revoked | consent-expired
-    sa.Column("consent_id", sa.String(64), nullable=False, index=True),
+    sa.Column("consent_id", sa.String(64), nullable=False),
     sa.Column("consent_version", sa.Integer, nullable=True),
     sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("releases", sa.Text, nullable=False),  # JSON list of the releases it covered
     sa.Column("source_id", sa.String(160), nullable=False, unique=True),  # event id + department
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_department_notices_inbox", "department", "created_at"),
+    sa.Index("ix_department_notices_consent", "consent_id"),  # the name migration 0011 gives it
 )
 webhook_deliveries = sa.Table(
     "webhook_deliveries", metadata,
