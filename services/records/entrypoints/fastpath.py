@@ -10,7 +10,7 @@ an unknown id or another department's resource (404 either way), a conditional r
 query string, HEAD.
 
 The records page (``GET /patient/v1/records``) is answered with the view's own functions
-(entrypoints.patient: patient_of, asked_language, page_query, records_page, page_headers), its
+(entrypoints.patient: patient_of, asked_language, page_query, records_page, private_headers), its
 one cache of encoded pages, and the functions the app's hooks call on a patient's answer (the
 contract check and the language count, services.common.contract_checks), only for the patient's
 own token with an Accept-Language that names a language and at most the page's parameters, each
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 
-from contracts.http import FHIR_ID_PART, FHIR_TYPE_PART
 from flask import Flask
 
+from contracts.http import FHIR_ID_PART, FHIR_TYPE_PART
 from services.common.auth import TokenValidator, parse_bearer
 from services.common.fastpath import Answer, FastRoute, authorized, language_headers
 from services.common.problem import Problem
@@ -66,7 +66,6 @@ def fast_read(records, validator: TokenValidator) -> FastRoute:
                     "/fhir/<resource_type>/<rid>", read)
 
 
-
 def plain_args(query_string: str) -> dict[str, str] | None:
     """The page's parameters of QUERY_STRING, each at most once and plainly written; None for
     anything else (an unknown or repeated parameter, an escape, an empty pair)."""
@@ -102,7 +101,7 @@ def fast_records_page(records, validator: TokenValidator, app: Flask) -> FastRou
             return None
         etag, encoded = patient.records_page(records, query, environ.get("HTTP_IF_NONE_MATCH"), dumps)
         headers = {} if encoded is None else {"Content-Type": "application/json"}
-        patient.page_headers(headers, lang, etag)
+        patient.private_headers(headers, lang, etag)
         if encoded is not None and checks.check is not None:
             checks.check("GET", PAGE_ROUTE, encoded, headers)
         count_language(lang)

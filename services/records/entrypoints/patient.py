@@ -6,7 +6,7 @@ schema, call a use case, answer in the shapes of contracts/PATIENT_FACING.md.
 
 The records page is also answered without Flask (entrypoints.fastpath, fast_records_page) in
 its common case, with the functions of its view here: patient_of, asked_language, page_query,
-records_page and page_headers.
+records_page and private_headers.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def asked_language(accept_language: str | None) -> i18n.Language | None:
 _pages: LruCache[bytes] = LruCache(256)
 
 
-def page_headers(headers, lang: i18n.Language, etag: str | None = None) -> None:
+def private_headers(headers, lang: i18n.Language, etag: str | None = None) -> None:
     """Label an answer to a patient in LANG, and keep it private and revalidated, per token.
 
     HEADERS is a response's Werkzeug Headers (a view's) or a dict (the fast route's)."""
@@ -114,13 +114,13 @@ def page_headers(headers, lang: i18n.Language, etag: str | None = None) -> None:
 def _json(body: dict | bytes, lang: i18n.Language, status: int = 200, etag: str | None = None) -> Response:
     resp = Response(body if isinstance(body, bytes) else json.dumps(body), status=status,
                     mimetype="application/json")
-    page_headers(resp.headers, lang, etag)
+    private_headers(resp.headers, lang, etag)
     return resp
 
 
 def _not_modified(etag: str, lang: i18n.Language) -> Response:
     resp = Response(status=304)
-    page_headers(resp.headers, lang, etag)
+    private_headers(resp.headers, lang, etag)
     return resp
 
 
