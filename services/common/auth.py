@@ -234,9 +234,10 @@ def protect(app: Flask, validator: TokenValidator, open_paths: tuple[str, ...] =
         return None
 
 
-def require_scope(context: str, resource: str, interactions: str) -> dict:
-    """Return the current claims if their scopes allow the interactions, else raise 403."""
-    claims = g.claims
+def require_scope(context: str, resource: str, interactions: str, claims: dict | None = None) -> dict:
+    """Return CLAIMS (default: the current request's) if their scopes allow the interactions,
+    else raise 403."""
+    claims = g.claims if claims is None else claims
     if not smart.allows(claims.get("scope", ""), context, resource, interactions):
         raise Problem(403, N_("Forbidden"), N_("The access token's scopes do not allow this request."),
                       headers=_challenge("insufficient_scope"))

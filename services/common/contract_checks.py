@@ -10,6 +10,10 @@ The rules are a pure function of the body, its language and its Content-Language
 the outcome of checking the same bytes is kept (the newest 512) and reused: a page served
 again unchanged (the same records, the same language) costs a hash, not a walk of every string,
 and every mode, ``enforce`` included, answers exactly as a fresh check would.
+
+A fast route (services/common/fastpath.py) answers without Flask's hooks, so the checks and
+the language count are also functions on ``app.extensions`` (``ContractChecks`` and
+``count_language``): the hooks call them, and a fast route calls the same ones.
 See docs/architecture.md, "Accessibility and equity".
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import logging
 import os
 import threading
+from typing import Callable, Mapping, NamedTuple
 
 from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -43,12 +48,25 @@ RATIO_HELP = ("Share of patient-facing responses served in the patient's preferr
               "rather than a fallback, by preferred language")
 
 
+#: check(method, route, body, headers) of a patient-facing JSON response: its violations
+Check = Callable[[str, str, bytes, Mapping[str, str]], list]
+
+
+class ContractChecks(NamedTuple):
+    """What ``install`` put on ``app.extensions["contract_checks"]``: the MODE, and the CHECK its
+    hook runs on each patient-facing JSON response (None when the mode is ``off``)."""
+
+    mode: str
+    check: Check | None
+
+
 def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | None = None) -> str:
     """Check APP's patient-facing responses in MODE (default: $CONTRACT_CHECKS, else report)."""
     mode = (mode or os.environ.get("CONTRACT_CHECKS") or "report").strip().lower()
     if mode not in MODES:
         raise ValueError(f"CONTRACT_CHECKS must be one of {', '.join(MODES)}, not {mode!r}")
     count_languages(app, registry)
+    app.extensions["contract_checks"] = ContractChecks(mode, None)
     if mode == "off":
         return mode
     from contracts.accessibility import check  # only paid for when the checks are on
@@ -82,22 +100,29 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
             found = checked.put(key, (violations, graded))
         return found
 
-    @app.after_request
-    def _check_contract(resp: Response) -> Response:
-        if not _is_patient_facing(request.path) or not resp.is_json or resp.is_streamed:
-            return resp
-        locale = patient_locale(resp.headers.get("Content-Language"))
-        found = outcome(resp.get_data(), locale, dict(resp.headers))
+    def check_response(method: str, route: str, body: bytes, headers: Mapping[str, str]) -> list:
+        """Check a patient-facing JSON response to METHOD on ROUTE (the rule, not the path: a
+        path may hold a patient id): observe its grades, log and count its violations, and
+        return them."""
+        found = outcome(body, patient_locale(headers.get("Content-Language")), headers)
         if found is None:
-            return resp
+            return []
         violations, graded = found
         for language, grade in graded:  # each response served is counted, checked afresh or not
             children[language].observe(grade)
         for violation in violations:
-            # The route's rule, not the path: a path may hold a patient id.
-            log.warning("contract violation on %s %s: %s", request.method,
-                        request.url_rule.rule if request.url_rule else "unmatched", violation)
+            log.warning("contract violation on %s %s: %s", method, route, violation)
             violations_total.labels(service, violation.rule).inc()
+        return violations
+
+    app.extensions["contract_checks"] = ContractChecks(mode, check_response)
+
+    @app.after_request
+    def _check_contract(resp: Response) -> Response:
+        if not _is_patient_facing(request.path) or not resp.is_json or resp.is_streamed:
+            return resp
+        violations = check_response(request.method, request.url_rule.rule if request.url_rule else "unmatched",
+                                    resp.get_data(), dict(resp.headers))
         if violations and mode == "enforce":
             return violation_response(violations, resp.status_code)
         return resp
@@ -108,21 +133,27 @@ def install(app: Flask, service: str, registry: CollectorRegistry, mode: str | N
 def count_languages(app: Flask, registry: CollectorRegistry) -> None:
     """Count APP's patient-facing responses by the patient's language and whether they were
     served in it; show the share served in it as ``phr_preferred_language_ratio{language}``,
-    computed when read from the counts of every worker (services/common/multiprocess.py)."""
+    computed when read from the counts of every worker (services/common/multiprocess.py).
+    The count of one response is ``app.extensions["count_language"]``."""
     served = Counter("phr_patient_responses", "Patient-facing responses by the patient's "
                      "language, served in it (preferred) or in a fallback", ["language", "outcome"],
                      registry=registry)
     seen: set[str] = set()
 
+    def count_language(lang: Language) -> None:
+        """Count one patient-facing response negotiated as LANG."""
+        label = asked_language(lang)
+        if label not in seen and len(seen) >= MAX_LANGUAGES:
+            label = "other"
+        seen.add(label)
+        served.labels(label, FALLBACK if lang.fallback else PREFERRED).inc()
+
+    app.extensions["count_language"] = count_language
+
     @app.after_request
     def _count_language(resp: Response) -> Response:
         if _is_patient_facing(request.path):
-            lang = current_language()
-            label = asked_language(lang)
-            if label not in seen and len(seen) >= MAX_LANGUAGES:
-                label = "other"
-            seen.add(label)
-            served.labels(label, FALLBACK if lang.fallback else PREFERRED).inc()
+            count_language(current_language())
         return resp
 
     def preferred_language() -> list[Measure]:

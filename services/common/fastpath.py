@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Callable, Iterable
 
+from werkzeug.http import remove_entity_headers
+
 from services.common import i18n, smart
 from services.common.auth import TokenValidator, parse_bearer
 from services.common.problem import Problem
@@ -66,7 +68,9 @@ class FastRoutes:
             if answer is None:
                 break
             status, headers, body = answer
-            if status not in NO_LENGTH:
+            if status == 304:  # as Werkzeug sends a view's 304: without the representation's headers
+                remove_entity_headers(headers)
+            elif status not in NO_LENGTH:
                 headers.append(("Content-Length", str(len(body))))
             start_response(f"{status} {reason(status)}", headers)
             environ[ROUTE_KEY] = route.label

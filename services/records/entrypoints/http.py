@@ -24,7 +24,7 @@ from services.records.domain.bundle import InvalidBundle
 from services.records.domain.search import (SUPPORTED, BadSearch, encode_cursor, includes_of, parse_query,
                                             revincludes_of, subsetted)
 from services.records.entrypoints import capability, patient, staff
-from services.records.entrypoints.fastpath import fast_read, resource_headers
+from services.records.entrypoints.fastpath import fast_read, fast_records_page, resource_headers
 from services.records.entrypoints.worker import consumer_specs
 from services.records.entrypoints.shape import plainly_valid
 from services.records.service_layer import fhir_search, handlers, patient_fhir
@@ -58,7 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(blp)
     patient.register(app)
     staff.register(app)
-    app.wsgi_app = FastRoutes(app.wsgi_app, [fast_read(records, app.extensions["token_validator"])],
+    validator = app.extensions["token_validator"]
+    routes = [fast_read(records, validator), fast_records_page(records, validator, app)]
+    app.wsgi_app = FastRoutes(app.wsgi_app, [route for route in routes if route is not None],
                               app.extensions["observe_request"])
     tracing.trace_app(app)  # outermost: the fast path's requests are traced too
     return app

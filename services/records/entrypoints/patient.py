@@ -3,10 +3,15 @@
 Thin views: check that the token is a patient's, negotiate the language (Accept-Language, else
 the token's ``locale``, else FHIR Patient.communication), load the body with the contract's
 schema, call a use case, answer in the shapes of contracts/PATIENT_FACING.md.
+
+The records page is also answered without Flask (entrypoints.fastpath, fast_records_page) in
+its common case, with the functions of its view here: patient_of, asked_language, page_query,
+records_page and private_headers.
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 
@@ -56,7 +61,11 @@ def _records():
 
 def _patient(context_resource: str = "*", interactions: str = "r") -> str:
     """Return the token's patient id; department (and other non-patient) tokens get 403."""
-    claims = g.claims
+    return patient_of(g.claims, context_resource, interactions)
+
+
+def patient_of(claims: dict, context_resource: str = "*", interactions: str = "r") -> str:
+    """Return the patient id of a token's CLAIMS when they may use the interactions, else raise 403."""
     if claims.get("dept") or not isinstance(claims.get("patient"), str) or not claims["patient"]:
         raise Problem(403, N_("Forbidden"), NOT_YOURS, next_step=NOT_YOURS_NEXT)
     if claims.get("act") and not smart.allows(claims.get("scope", ""), "patient", context_resource,
@@ -64,41 +73,54 @@ def _patient(context_resource: str = "*", interactions: str = "r") -> str:
         # A caregiver's token carries only the rights the patient gave (gateway/accounts/caregivers.py).
         raise Problem(403, N_("Forbidden"), CAREGIVER_MAY_NOT, next_step=CAREGIVER_ASK,
                       headers={"WWW-Authenticate": 'Bearer realm="phr", error="insufficient_scope"'})
-    require_scope("patient", context_resource, interactions)
+    require_scope("patient", context_resource, interactions, claims)
     return claims["patient"]
 
 
 def _language(patient_id: str) -> i18n.Language:
     """Accept-Language, else the token's `locale`, else the patient's preferred language."""
-    header = request.headers.get("Accept-Language")
-    lang = i18n.negotiate(header)
-    if lang.requested is None:
+    lang = asked_language(request.headers.get("Accept-Language"))
+    if lang is None:
         preferred = g.claims.get("locale") or uc.patient_language(_records().uow(write=False), patient_id)
         lang = i18n.negotiate(None, preferred)
     g.language = lang
     return lang
 
 
-#: Encoded pages of records by (patient, ETag) (see records()).
+def asked_language(accept_language: str | None) -> i18n.Language | None:
+    """The language ACCEPT_LANGUAGE negotiates, or None when it names none (absent, or only
+    `*` or what is not a language tag): then the token's and the patient's decide."""
+    lang = i18n.negotiate(accept_language)
+    return lang if lang.requested is not None else None
+
+
+#: Encoded pages of records by (patient, ETag) (see records_page()), the view's and the fast route's.
 _pages: LruCache[bytes] = LruCache(256)
+
+
+def private_headers(headers, lang: i18n.Language, etag: str | None = None) -> None:
+    """Label an answer to a patient in LANG, and keep it private and revalidated, per token.
+
+    HEADERS is a response's Werkzeug Headers (a view's) or a dict (the fast route's)."""
+    i18n.label(headers, lang.used)
+    headers["Cache-Control"] = "private, no-cache"
+    vary = headers["Vary"]  # i18n.label has set it
+    if "authorization" not in vary.lower():
+        headers["Vary"] = vary + ", Authorization"
+    if etag:
+        headers["ETag"] = etag
 
 
 def _json(body: dict | bytes, lang: i18n.Language, status: int = 200, etag: str | None = None) -> Response:
     resp = Response(body if isinstance(body, bytes) else json.dumps(body), status=status,
                     mimetype="application/json")
-    i18n.label(resp.headers, lang.used)
-    resp.headers["Cache-Control"] = "private, no-cache"
-    resp.vary.add("Authorization")
-    if etag:
-        resp.headers["ETag"] = etag
+    private_headers(resp.headers, lang, etag)
     return resp
 
 
 def _not_modified(etag: str, lang: i18n.Language) -> Response:
     resp = Response(status=304)
-    i18n.label(resp.headers, lang.used)
-    resp.headers.update({"ETag": etag, "Cache-Control": "private, no-cache"})
-    resp.vary.add("Authorization")
+    private_headers(resp.headers, lang, etag)
     return resp
 
 
@@ -135,7 +157,18 @@ def records():
     """Return one page of my records in plain words (cursor paging, newest first)."""
     patient_id = _patient("*", "rs")
     lang = _language(patient_id)
-    args, errors = request.args, {}
+    query = page_query(patient_id, lang, request.args)
+    etag, encoded = records_page(_records(), query, request.headers.get("If-None-Match"),
+                                 current_app.json.dumps)
+    if encoded is None:
+        return _not_modified(etag, lang)
+    return _json(encoded, lang, etag=etag)
+
+
+def page_query(patient_id: str, lang: i18n.Language, args: Mapping[str, str]) -> uc.ListRecords:
+    """The query of one page of records from ARGS (category, limit, cursor), or a 422 problem
+    naming each one that is not right."""
+    errors = {}
     category = args.get("category") or None
     if category is not None and category not in RECORD_CATEGORIES:
         errors["category"] = [f"Use one of: {', '.join(RECORD_CATEGORIES)}."]
@@ -150,18 +183,23 @@ def records():
             errors["cursor"] = ["Use the `next` value of the page before, as it is."]
     if errors:
         raise _invalid(errors)
-    query = uc.ListRecords(patient_id, lang, category, cursor, size)
-    etag, body = uc.list_records(_records().uow(write=False), query, vocabulary(), _records().directory,
-                                 request.headers.get("If-None-Match"))
+    return uc.ListRecords(patient_id, lang, category, cursor, size)
+
+
+def records_page(records, query: uc.ListRecords, if_none_match: str | None,
+                 dumps: Callable[[dict], str]) -> tuple[str, bytes | None]:
+    """Return (ETag, the page's JSON bytes by DUMPS, the app's encoder), the bytes None when
+    IF_NONE_MATCH already names the page."""
+    etag, body = uc.list_records(records.uow(write=False), query, vocabulary(), records.directory,
+                                 if_none_match)
     if body is None:
-        return _not_modified(etag, lang)
+        return etag, None
     # The ETag names the page's whole state (compartment, directory, language, query): the same
     # ETag is the same bytes, so a page served again is not encoded again (nor, being the same
     # bytes, checked again: services/common/contract_checks.py).
     # Keyed by the patient too, so that no two patients could ever share an entry.
-    encoded = (_pages.get((patient_id, etag))
-               or _pages.put((patient_id, etag), json.dumps(body).encode()))
-    return _json(encoded, lang, etag=etag)
+    key = (query.patient_id, etag)
+    return etag, _pages.get(key) or _pages.put(key, dumps(body).encode())
 
 
 @blp.get("/records/<path:record_id>")
