@@ -9,7 +9,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from services.records.service_layer import patient as uc
-from tests.support.apps import behind_fast_path
+from tests.support.apps import behind_fast_path, count_view_calls
 from tests.support.fhir import demo_bundle
 
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"  # prefers Spanish
@@ -40,14 +40,7 @@ def _me(mint, patient=GUSTAVO, language="es", **claims) -> dict:
 
 def _count_pages(app) -> list:
     """Count the calls of the Flask view of the page: what the fast route answers never reaches it."""
-    calls, view = [], app.view_functions["patient.records"]
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return view(*args, **kwargs)
-
-    app.view_functions["patient.records"] = counted
-    return calls
+    return count_view_calls(app, "patient.records")
 
 
 def _sample(app, name: str, labels: dict) -> float:

@@ -115,6 +115,19 @@ def records_app(database_url: str, mint: TokenMint, var_dir: Path, **overrides) 
         yield records.app, records.engine
 
 
+def count_view_calls(app: Flask, endpoint: str) -> list:
+    """Count the calls of APP's Flask view ENDPOINT (one item per call): what a fast route
+    answers never reaches it."""
+    calls, view = [], app.view_functions[endpoint]
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return view(*args, **kwargs)
+
+    app.view_functions[endpoint] = counted
+    return calls
+
+
 def behind_fast_path(app: Flask):
     """Return the WSGI callable APP's fast path hands over to (Flask alone), past the tracing
     middleware in front of it (services/common/tracing.py)."""

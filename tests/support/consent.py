@@ -3,6 +3,7 @@ directory of departments the rules read (in memory for unit tests, or the servic
 from __future__ import annotations
 
 from services.common.directory import Department, Directory
+from tests.support.apps import count_view_calls
 from tests.support.directory import DEMO_DEPARTMENTS, entry, seed_directory
 from tests.support.tokens import TokenMint
 
@@ -40,11 +41,4 @@ def apply_directory(consent, *events: dict) -> None:
 def count_decisions(app) -> list:
     """Count the calls of APP's Flask decision view (one item per call): what the fast path
     (services/consent/entrypoints/fastpath.py) answers never reaches it."""
-    calls, view = [], app.view_functions["departments.decide"]
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return view(*args, **kwargs)
-
-    app.view_functions["departments.decide"] = counted
-    return calls
+    return count_view_calls(app, "departments.decide")
