@@ -79,8 +79,9 @@ class Context:
 
     def against_ceiling(self, label: str, result: load.Result, goal: float) -> None:
         """Note RESULT's rate as a ratio to the ceiling against GOAL, and to gunicorn's for reference
-        (nothing without a ceiling: ``--no-core``)."""
+        (without a ceiling, ``--no-core``, a note that it was not measured)."""
         if self.ceiling is None:
+            self.notes.append(f"{label}: not measured (no ceiling: --no-core; target {goal:.2f}).")
             return
         self.target(label, result.rps / self.ceiling.rps, goal)
         if self.gunicorn is not None:

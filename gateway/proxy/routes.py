@@ -220,7 +220,7 @@ def match(method: str, path: str) -> Match | None:
     for row_method, regex, rule, max_body in _COMPILED:
         if row_method != method:
             continue
-        found = regex.match(path)
+        found = regex.fullmatch(path)  # not match: its $ would let a final newline through
         if found:
             if rule is not None and isinstance(rule[0], tuple):
                 rule = tuple(_typed(r, found) for r in rule)

@@ -57,7 +57,7 @@ class FastRoutes:
         for route in self.routes:
             if route.method != method:
                 continue
-            found = route.pattern.match(path)
+            found = route.pattern.fullmatch(path)  # not match: its $ would let a final newline through
             if found is None:
                 continue
             try:

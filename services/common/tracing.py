@@ -87,8 +87,10 @@ def setup(service: str, environ: Mapping[str, str] | None = None, record: bool |
     when a caller asks (the tests that read spans); otherwise the tracer only makes ids
     (_IdsOnlyTracer): the logs' trace ids, the traceparent of every hop and the traceresponse
     are the same, and a request costs a few microseconds instead of the SDK's 15 to 20 (about a
-    fifth of a consent decision's CPU). Called from each process's bootstrap; a second call does
-    nothing, unless it asks to record where the first did not.
+    fifth of a consent decision's CPU). Without the SDK the OTEL_TRACES_SAMPLER variables do not
+    apply: every trace is sampled, which only the flags of a traceparent show, since nothing is
+    exported. Called from each process's bootstrap; a second call does nothing, unless it asks
+    to record where the first did not.
     """
     environ = os.environ if environ is None else environ
     record = exporting(environ) if record is None else record

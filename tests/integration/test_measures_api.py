@@ -3,14 +3,11 @@ the same values as the service's /metrics, the caller's own department's figures
 whole-system ones only; refused without the scope, with a revoked token or on a malformed path."""
 from __future__ import annotations
 
-import base64
-import json
-import time
 from datetime import datetime, timedelta, timezone
 
-from services.common.auth import RevocationFeed
 from services.records.adapters.repository import StoredResource
 from tests.support.metrics import sample
+from tests.support.tokens import revoked
 
 NOW = datetime.now(timezone.utc)
 
@@ -70,15 +67,9 @@ def test_a_token_without_a_department_is_refused(records, mint):
 
 def test_a_revoked_token_is_refused(records, mint):
     headers = mint.staff(roles=("quality",))
-    jti = json.loads(base64.urlsafe_b64decode(headers["Authorization"].split(".")[1] + "==="))["jti"]
-    validator = records.client.application.extensions["token_validator"]
-    validator.revocations = RevocationFeed("memory://", fetch=lambda _url, _etag: (None, {jti: int(time.time()) + 300}))
-    try:
+    with revoked(records.client.application, headers):
         resp = records.client.get("/staff/v1/measures/records", headers=headers)
         assert resp.status_code == 401 and resp.get_json()["detail"] == "The access token was revoked."
-    finally:
-        validator.revocations.close()
-        validator.revocations = None
 
 
 def test_a_malformed_path_or_another_services_name_is_not_found(records, mint):

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from services.records.service_layer import patient as uc
 from tests.support.apps import behind_fast_path, count_view_calls
 from tests.support.fhir import demo_bundle
+from tests.support.tokens import revoked
 
 GUSTAVO = "cdf500b9-7cc4-424d-a86c-a18e6620d6e7"  # prefers Spanish
 LIZ = "ee9f8dd8-72d2-4769-8020-89e504b1504b"      # prefers en-US
@@ -103,7 +104,8 @@ def test_a_patient_is_never_shown_another_patients_page_nor_matches_their_etag(r
     ("department token", 403), ("no token", 401), ("bad token", 401), ("missing scope", 403),
     ("caregiver", 200), ("caregiver without the right", 403), ("no Accept-Language", 200),
     ("a wildcard language", 200), ("bad limit", 422), ("bad category", 422), ("bad cursor", 422),
-    ("an escaped value", 200), ("a repeated parameter", 200), ("another parameter", 200)])
+    ("an escaped value", 200), ("a repeated parameter", 200), ("another parameter", 200),
+    ("a final newline", 404)])
 def test_every_other_request_goes_to_the_view_and_gets_its_answer(records, mint, case, status):
     app = records.app
     calls = _count_pages(app)
@@ -136,9 +138,12 @@ def test_every_other_request_goes_to_the_view_and_gets_its_answer(records, mint,
         path += "?limit=1&limit=2"
     elif case == "another parameter":
         path += "?_format=json"
+    elif case == "a final newline":  # %0A: no such page (the fast route's pattern is matched whole)
+        path += "%0A"
     resp = app.test_client().get(path, headers=headers)
     assert resp.status_code == status, resp.get_data(as_text=True)
-    assert len(calls) == (0 if case in ("no token", "bad token") else 1)  # those stop in before_request
+    # no token, a bad one: they stop in before_request; a final newline matches no route of the app
+    assert len(calls) == (0 if case in ("no token", "bad token", "a final newline") else 1)
     if status >= 400:
         assert resp.content_type == "application/problem+json"
     if case == "bad limit":
@@ -194,3 +199,12 @@ def test_in_enforce_mode_the_view_answers_every_page_and_a_violation_is_its_500(
     assert calls == [1]
     assert resp.status_code == 500 and resp.get_json()["type"].endswith("/contract-violation")
     assert _violations(app) == 1
+
+
+def test_a_revoked_token_gets_no_page_on_the_fast_route_and_the_views_401(records, mint):
+    app, headers = records.app, _me(mint)
+    assert app.test_client().get(PAGE, headers=headers).status_code == 200
+    with revoked(app, headers):
+        resp = app.test_client().get(PAGE, headers=headers)
+    assert resp.status_code == 401 and resp.get_json()["detail"] == "El token de acceso fue anulado."
+    assert "items" not in resp.get_json()

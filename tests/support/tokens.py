@@ -1,13 +1,16 @@
 """Mint RFC 9068 access tokens with a test key, and a validator that trusts that key."""
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
+from contextlib import contextmanager
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from services.common.auth import JwksCache, TokenValidator
+from services.common.auth import JwksCache, RevocationFeed, TokenValidator
 
 ISSUER = "http://issuer.test"
 AUDIENCE = "http://issuer.test"
@@ -56,3 +59,18 @@ class TokenMint:
                 "client_id": "phr-console", **claims}
         return {"Authorization": f"Bearer {self.token(scope=scope, **body)}"}
 
+
+
+@contextmanager
+def revoked(app, headers: dict):
+    """Within the block, APP's token validator holds the bearer token of HEADERS as revoked (a
+    revocation feed that answers with its jti)."""
+    token = headers["Authorization"].split(" ", 1)[1]
+    jti = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["jti"]
+    validator = app.extensions["token_validator"]
+    validator.revocations = RevocationFeed("memory://", fetch=lambda _url, _etag: (None, {jti: int(time.time()) + 300}))
+    try:
+        yield
+    finally:
+        validator.revocations.close()
+        validator.revocations = None

@@ -52,6 +52,7 @@ def test_each_route_needs_its_scope(method, path, rule):
 @pytest.mark.parametrize("method,path", [
     ("DELETE", "/exchange/v1/requests/r-1"), ("GET", "/fhir/patient/1"), ("PATCH", "/fhir/Patient/1"),
     ("GET", "/fhir/Patient/a/b/c"), ("POST", "/patient/v1/me"), ("GET", "/consent/v1/decisions"),
+    ("GET", "/fhir/Patient/1\n"), ("GET", "/patient/v1/records\n"),  # a final newline (%0A) too
 ])
 def test_a_route_not_in_the_table_is_not_matched(method, path):
     assert match(method, path) is None
