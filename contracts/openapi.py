@@ -4,14 +4,14 @@ from __future__ import annotations
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from contracts.http import Operation, operations
+from contracts.http import Operation, Response, operations, problems
 
 VERSION = "1.0.0"
 
 
 def _responses(op: Operation) -> dict:
     out = {}
-    for r in op.responses:
+    for r in (*op.responses, *_rate_limited(op)):
         entry = {"description": r.description}
         if r.schema is not None:
             entry["content"] = {r.media_type: {"schema": r.schema}}
@@ -19,6 +19,19 @@ def _responses(op: Operation) -> dict:
             entry["content"] = {"text/plain": {"schema": {"type": "string"}}}
         out[str(r.status)] = entry
     return out
+
+
+def _rate_limited(op: Operation) -> tuple[Response, ...]:
+    """The 429 of an operation that needs a token, when it does not name one itself: the gateway
+    counts every token holder's requests (a per-client rate), whatever the route; it answers
+    in the shape of the operation's own 401 (an OperationOutcome on /fhir)."""
+    statuses = {r.status for r in op.responses}
+    if not op.scopes or 429 in statuses:
+        return ()
+    like = next((r for r in op.responses if r.status == 401), None)
+    if like is None:
+        raise ValueError(f"{op.method.upper()} {op.path} needs a token and documents no 401")
+    return (Response(429, problems(429)[0].description, like.schema, like.media_type),)
 
 
 def _operation(op: Operation) -> dict:

@@ -78,3 +78,15 @@ def test_every_operation_path_is_routed_by_the_gateway():
             assert routes.match(op.method.upper(), concrete) is None, f"{op.method} {op.path} is forwarded"
             continue
         assert routes.match(op.method.upper(), concrete) is not None, f"{op.method} {op.path} is not routed"
+
+
+def test_every_operation_that_needs_a_token_may_answer_429_in_its_own_problem_shape():
+    # The gateway counts each token holder's requests on every forwarded route (gateway/proxy/guard.py):
+    # a conformance run that sends enough requests meets its 429 on any of them.
+    paths = openapi.build()["paths"]
+    for op in http.operations():
+        if not op.scopes:
+            continue
+        responses = paths[op.path][op.method]["responses"]
+        assert "429" in responses, f"{op.method} {op.path}"
+        assert responses["429"]["content"].keys() == responses["401"]["content"].keys(), f"{op.method} {op.path}"
