@@ -10,7 +10,7 @@ an unknown id or another department's resource (404 either way), a conditional r
 query string, HEAD.
 
 The records page (``GET /patient/v1/records``) is answered with the view's own functions
-(entrypoints.patient: patient_of, asked_language, page_query, records_page, private_headers), its
+(entrypoints.patient: patient_of, header_language, page_query, records_page, private_headers), its
 one cache of encoded pages, and the functions the app's hooks call on a patient's answer (the
 contract check and the language count, services.common.contract_checks), only for the patient's
 own token with an Accept-Language that names a language and at most the page's parameters, each
@@ -88,7 +88,7 @@ def fast_records_page(records, validator: TokenValidator, app: Flask) -> FastRou
     count_language, dumps = app.extensions["count_language"], app.json.dumps
 
     def page(environ: dict, _found: re.Match) -> Answer | None:
-        lang = patient.asked_language(environ.get("HTTP_ACCEPT_LANGUAGE"))
+        lang = patient.header_language(environ.get("HTTP_ACCEPT_LANGUAGE"))
         args = plain_args(environ.get("QUERY_STRING", ""))
         if lang is None or args is None:
             return None

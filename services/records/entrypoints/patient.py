@@ -5,7 +5,7 @@ the token's ``locale``, else FHIR Patient.communication), load the body with the
 schema, call a use case, answer in the shapes of contracts/PATIENT_FACING.md.
 
 The records page is also answered without Flask (entrypoints.fastpath, fast_records_page) in
-its common case, with the functions of its view here: patient_of, asked_language, page_query,
+its common case, with the functions of its view here: patient_of, header_language, page_query,
 records_page and private_headers.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def patient_of(claims: dict, context_resource: str = "*", interactions: str = "r
 
 def _language(patient_id: str) -> i18n.Language:
     """Accept-Language, else the token's `locale`, else the patient's preferred language."""
-    lang = asked_language(request.headers.get("Accept-Language"))
+    lang = header_language(request.headers.get("Accept-Language"))
     if lang is None:
         preferred = g.claims.get("locale") or uc.patient_language(_records().uow(write=False), patient_id)
         lang = i18n.negotiate(None, preferred)
@@ -87,7 +87,7 @@ def _language(patient_id: str) -> i18n.Language:
     return lang
 
 
-def asked_language(accept_language: str | None) -> i18n.Language | None:
+def header_language(accept_language: str | None) -> i18n.Language | None:
     """The language ACCEPT_LANGUAGE negotiates, or None when it names none (absent, or only
     `*` or what is not a language tag): then the token's and the patient's decide."""
     lang = i18n.negotiate(accept_language)
