@@ -1,6 +1,7 @@
 """deploy/alerts.yml, checked without promtool: each rule has the shape Prometheus loads, names
 only metrics the stack exposes or the measures agreed for it, and its expression fires on the
 values a person must act on and stays quiet on a healthy stack's own /metrics."""
+import math
 import re
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def test_every_agreed_measure_and_every_measure_a_rule_names_is_in_the_readmes_m
     listed = set(re.findall(r"`(phr_[a-z_]+)", tables))
     assert AGREED <= listed, f"README's Measures table does not name {AGREED - listed}"
     for rule in _rules():
-        assert promql.metric_names(rule["expr"]) <= listed, rule["alert"]
+        named = {re.sub(r"_(bucket|count|sum)$", "", name) for name in promql.metric_names(rule["expr"])}
+        assert named <= listed, rule["alert"]
 
 
 def test_every_rule_names_only_metrics_the_stack_exposes_or_the_agreed_measures(stack_text):
@@ -78,19 +80,30 @@ def test_every_rule_names_only_metrics_the_stack_exposes_or_the_agreed_measures(
         assert not unknown, f"{rule['alert']} names {unknown}, which nothing exposes"
 
 
-@pytest.mark.parametrize("alert", ["DeadLettersGrowing", "OutboxBacklogOld", "ConsumerLagHigh", "RelayPublishFailing"])
+MACHINE_RULES = ["DeadLettersGrowing", "OutboxBacklogOld", "ConsumerLagHigh", "RelayPublishFailing",
+                 "ConsentDecisionsSlow"]
+
+
+@pytest.mark.parametrize("alert", MACHINE_RULES)
 def test_a_machine_rule_reads_the_stacks_own_series_and_is_quiet_while_it_is_healthy(stack_text, alert):
     expr = RULE_BY_NAME[alert]["expr"]
     compared = promql.parse(expr)
     assert compared[0] == "compare"
-    [name] = promql.metric_names(expr)
-    assert promql.samples(stack_text["now"]).get(name), f"the stack exposes no {name}"
+    for name in promql.metric_names(expr):
+        assert promql.samples(stack_text["now"]).get(name), f"the stack exposes no {name}"
     assert promql.evaluate(expr, stack_text["now"], stack_text["before"]) == {}
 
 
+def test_every_machine_rule_is_checked_against_the_stack():
+    people = {rule["alert"] for group in yaml.safe_load(RULES.read_text())["groups"] if group["name"] == "people"
+              for rule in group["rules"]}
+    assert set(RULE_BY_NAME) - people == set(MACHINE_RULES)
+
+
 def _with(text: str, sample: str, labels: str, new: float) -> str:
-    """TEXT with the value of SAMPLE{LABELS...} set to NEW (the line must exist)."""
-    pattern = re.compile(rf"^({re.escape(sample)}\{{[^}}]*{re.escape(labels)}[^}}]*\}}) \S+$", re.M)
+    """TEXT with the value of SAMPLE{LABELS...} (or SAMPLE alone, for LABELS "") set to NEW (the line must exist)."""
+    selector = rf"\{{[^}}]*{re.escape(labels)}[^}}]*\}}" if labels else ""
+    pattern = re.compile(rf"^({re.escape(sample)}{selector}) \S+$", re.M)
     changed, count = pattern.subn(lambda m: f"{m.group(1)} {new}", text, count=1)
     assert count == 1, f"no {sample} with {labels} in the stack's metrics"
     return changed
@@ -117,6 +130,26 @@ def test_machine_rules_fire_on_the_stacks_series_when_they_go_wrong(stack_text):
     assert promql.evaluate(RULE_BY_NAME["DeadLettersGrowing"]["expr"], grown, grown) == {}
 
 
+def _decisions(text: str, fast: float, every: float) -> str:
+    """TEXT where consent has answered EVERY decisions, FAST of them within a quarter of a second."""
+    text = _with(text, "phr_decision_duration_seconds_count", "", every)
+    for bound in ("0.25", "0.5", "1.0", "+Inf"):
+        text = _with(text, "phr_decision_duration_seconds_bucket", f'le="{bound}"', every if bound != "0.25" else fast)
+    return text
+
+
+@pytest.mark.parametrize("fast,every,fires", [
+    (900, 1000, True),    # 1 in 10 slow
+    (990, 1000, False),   # 1 in 100 slow: the stack is busy, nobody is called
+    (1000, 1000, False),
+])
+def test_slow_consent_decisions_call_someone_only_when_more_than_one_in_twenty_is_slow(stack_text, fast, every, fires):
+    expr, before = RULE_BY_NAME["ConsentDecisionsSlow"]["expr"], stack_text["before"]
+    started = promql.samples(before)["phr_decision_duration_seconds_count"][()]
+    now = _decisions(stack_text["now"], started + fast, started + every)
+    assert promql.evaluate(expr, now, before) == ({(): pytest.approx(fast / every)} if fires else {})
+
+
 HUMAN = """\
 # HELP phr_break_glass_reviews_overdue Claims not reviewed 72 hours after
 # TYPE phr_break_glass_reviews_overdue gauge
@@ -141,10 +174,15 @@ def test_human_rules_fire_for_the_departments_with_work_waiting_and_only_those(a
 
 
 def test_the_evaluator_refuses_what_it_does_not_know_and_names_an_unknown_metric():
-    for expr in ("rate(x[5m]) > 0", "avg by (a) (x) > 1", "x > y", "x{a=b} > 1", "x + 1"):
+    for expr in ("rate(x[5m]) > 0", "avg by (a) (x) > 1", "x > y", "x{a=b} > 1", "x + 1", "x / 2 > 1", "max (x) > 1"):
         with pytest.raises(SyntaxError):
             promql.parse(expr)
     assert promql.metric_names('max by (topic) (delta(phr_made_up{a="b"}[5m])) > 0') == {"phr_made_up"}
     assert promql.evaluate('sum by (a) (x{b!="2"}) >= 3', 'x{a="1",b="1"} 2\nx{a="1",b="3"} 1\nx{a="1",b="2"} 9\n') \
         == {(("a", "1"),): 3.0}
     assert promql.evaluate("increase(c_total[5m])", "c_total 2\n", "c_total 7\n") == {(): 2.0}  # a reset
+    assert promql.metric_names("sum(a) / sum(b) < 1") == {"a", "b"}
+    ratio = 'sum by (s) (a) / sum by (s) (b)'
+    assert promql.evaluate(ratio, 'a{s="x"} 1\na{s="y"} 0\na{s="z"} 2\nb{s="x"} 4\nb{s="y"} 0\nb{s="z"} 0\n') == {
+        (("s", "x"),): 0.25, (("s", "y"),): pytest.approx(math.nan, nan_ok=True), (("s", "z"),): math.inf}
+    assert promql.evaluate(ratio + " < 1", 'a{s="y"} 0\nb{s="y"} 0\n') == {}  # no decisions: quiet

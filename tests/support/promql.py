@@ -2,13 +2,16 @@
 
 Written by hand because PyPI has no maintained pure-Python PromQL evaluator (promql-parser
 parses, it does not evaluate). It knows: a metric selector with label matchers (=, !=, =~, !~),
-``sum by (...)`` and ``max by (...)`` of an expression, ``increase`` and ``delta`` over a range
-given two samples (the scrapes at both ends of the range, without Prometheus's extrapolation),
-and a comparison with a number, which keeps the series that pass. Anything else is a
-SyntaxError, so a rule outside this subset fails its test instead of being half-checked.
+``sum by (...)``, ``sum (...)`` and ``max by (...)`` of an expression, ``increase`` and ``delta``
+over a range given two samples (the scrapes at both ends of the range, without Prometheus's
+extrapolation), the ratio ``a / b`` of two such expressions (series matched on equal labels;
+as in Prometheus, x/0 is ±Inf and 0/0 is NaN, which passes no comparison), and a comparison
+with a number, which keeps the series that pass. Anything else is a SyntaxError, so a rule
+outside this subset fails its test instead of being half-checked.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 Vector = dict[tuple[tuple[str, str], ...], float]  # labels (sorted, without __name__) -> value
 
 _TOKEN = re.compile(r'\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>"(?:[^"\\]|\\.)*")|(?P<dur>\[\d+[smhd]\])'
-                    r'|(?P<op>=~|!~|!=|==|>=|<=|[=><(){},])|(?P<name>[A-Za-z_:][A-Za-z0-9_:]*))')
+                    r'|(?P<op>=~|!~|!=|==|>=|<=|[=><(){},/])|(?P<name>[A-Za-z_:][A-Za-z0-9_:]*))')
 _CMP = {">": float.__gt__, "<": float.__lt__, ">=": float.__ge__, "<=": float.__le__,
         "==": float.__eq__, "!=": float.__ne__}
 
@@ -68,6 +71,9 @@ class _Parser:
 
     def expression(self):
         node = self.term()
+        if self.peek() == "/":
+            self.take("/")
+            node = ("ratio", node, self.term())
         if self.peek() in _CMP:
             op = self.take()
             node = ("compare", op, node, float(self.take(kind="num")))
@@ -76,13 +82,15 @@ class _Parser:
     def term(self):
         name = self.take(kind="name")
         if name in ("sum", "max"):
-            self.take("by")
-            self.take("(")
-            labels = [self.take(kind="name")]
-            while self.peek() == ",":
-                self.take(",")
-                labels.append(self.take(kind="name"))
-            self.take(")")
+            labels = []
+            if name == "max" or self.peek() == "by":
+                self.take("by")
+                self.take("(")
+                labels = [self.take(kind="name")]
+                while self.peek() == ",":
+                    self.take(",")
+                    labels.append(self.take(kind="name"))
+                self.take(")")
             self.take("(")
             inner = self.term()
             self.take(")")
@@ -112,10 +120,16 @@ class _Parser:
 
 def _walk(node):
     yield node
-    for child in node[2:]:
+    for child in node[1:]:
         if isinstance(child, tuple) and child and isinstance(child[0], str) and child[0] in (
-                "select", "aggregate", "range", "compare"):
+                "select", "aggregate", "range", "compare", "ratio"):
             yield from _walk(child)
+
+
+def _divide(top: float, bottom: float) -> float:
+    if bottom:
+        return top / bottom
+    return math.copysign(math.inf, top) if top else math.nan
 
 
 def _matches(labels, matchers) -> bool:
@@ -152,5 +166,9 @@ def _eval(node, now, before) -> Vector:
             key = tuple((k, v2) for k, v2 in labels if k in by)
             groups.setdefault(key, []).append(v)
         return {key: (sum(vs) if op == "sum" else max(vs)) for key, vs in groups.items()}
+    if kind == "ratio":
+        _, top, bottom = node
+        over = _eval(bottom, now, before)
+        return {labels: _divide(v, over[labels]) for labels, v in _eval(top, now, before).items() if labels in over}
     _, op, inner, number = node
     return {labels: v for labels, v in _eval(inner, now, before).items() if _CMP[op](v, number)}
