@@ -64,4 +64,6 @@ def measures_page():
     people = dashboard.people_charts(human_measures(), department_name) + [dashboard.grade_chart(metrics)]
     comments = stores().page_answers.comments() if "quality" in me().get("roles", []) else None
     return page("console/measures.html", title=_("Measures"), people=people,
-                machines=dashboard.machine_charts(metrics), comments=comments)
+                machines=dashboard.machine_charts(metrics) + [dashboard.decision_chart(metrics),
+                                                              dashboard.errors_by_route_chart(metrics)],
+                comments=comments)

@@ -13,6 +13,7 @@ from typing import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from contracts.vocabulary import REPORT_KIND_NAMES
 from gateway.portal.pulse import QUESTIONS as PULSE
 from services.common.i18n import N_, _
 
@@ -58,6 +59,10 @@ PEOPLE = (
     ("phr_preferred_language_ratio", N_("Answers to patients in the language they asked for"), N_("share"),
      ("service", "language")),
     ("phr_portal_activation_ratio", N_("Patients who use the portal, by group"), N_("share"), ("group",)),
+    ("phr_reports_open", N_("Reports not closed yet, by kind"), N_("reports"), ("kind",)),
+    ("phr_reports_acknowledge_seconds", N_("Time for a report to get its first answer"), N_("seconds"),
+     ("quantile",)),
+    ("phr_reports_close_days", N_("Days for a report to be closed"), N_("days"), ("quantile",)),
     ("phr_page_answers", N_("Was this page easy to understand?"), N_("answers"), ("page", "language", "answer")),
     ("phr_staff_pulse", N_("Staff pulse (groups of 5 or more)"), N_("answers"), ("department", "question", "answer")),
 )
@@ -70,6 +75,9 @@ MACHINES = (
     ("phr_relay_publish_errors_total", N_("Errors sending events")),
     ("http_requests_total", N_("Requests served, by status")),
 )
+#: The bounds (seconds) at which the consent decisions' latency chart cuts its rows: a few ranges
+#: a person can read, from the histogram's finer buckets (services/consent/entrypoints/http.py).
+DECISION_BOUNDS = (0.01, 0.1, 0.25, 1.0)
 
 
 def number(value: float) -> str:
@@ -87,6 +95,8 @@ def label_of(labels: dict, keys: tuple[str, ...], names: Callable[[str], str] = 
             value = _(QUANTILES[value])
         elif key == "department" and value:
             value = names(value)
+        elif key == "kind" and value in REPORT_KIND_NAMES:
+            value = _(REPORT_KIND_NAMES[value])
         elif key == "question" and value in PULSE:
             value = _(PULSE[value][0])
         elif key == "answer" and labels.get("question") in PULSE:
@@ -136,6 +146,46 @@ def machine_charts(metrics: dict[str, str | None]) -> list[Chart]:
             chart.rows += [Row(f"{service}{': ' + key if key else ''}", v, number(v)) for key, v in sorted(totals.items())]
         charts.append(chart)
     return charts
+
+
+def errors_by_route_chart(metrics: dict[str, str | None]) -> Chart:
+    """Requests answered with an error (status 400 or above), by service, route and status."""
+    chart = Chart("http-errors-by-route", _("Requests answered with an error, by route"), _("requests"))
+    totals: dict[str, float] = {}
+    for service, text in sorted(metrics.items()):
+        for labels, value in _families(text).get("http_requests_total", []):
+            status = labels.get("status", "")
+            if status.isdigit() and int(status) >= 400:
+                key = f"{service}: {labels.get('route', '')} {status}"
+                totals[key] = totals.get(key, 0.0) + value
+    chart.rows = [Row(key, v, number(v)) for key, v in sorted(totals.items()) if v]
+    if not chart.rows and any(metrics.values()):
+        chart.rows.append(Row(_("none"), 0.0, number(0.0)))
+    return _or_absent(chart)
+
+
+def decision_chart(metrics: dict[str, str | None]) -> Chart:
+    """Consent decisions by the time they took (phr_decision_duration_seconds), summed over the
+    processes that give it, in the ranges of DECISION_BOUNDS."""
+    cumulative: dict[float, float] = {}
+    for text in metrics.values():
+        for labels, value in _families(text).get("phr_decision_duration_seconds_bucket", []):
+            bound = float(labels["le"])
+            cumulative[bound] = cumulative.get(bound, 0.0) + value
+    chart = Chart("phr-decision-duration-seconds", _("Consent decisions by the time they took"), _("decisions"))
+    if cumulative:
+        below, low = 0.0, None
+        for bound in [b for b in DECISION_BOUNDS if b in cumulative] + [float("inf")]:
+            within = cumulative.get(bound, below)
+            if low is None:
+                label = _("within {ms} ms", ms=number(bound * 1000))
+            elif bound == float("inf"):
+                label = _("over {ms} ms", ms=number(low * 1000))
+            else:
+                label = _("{low} to {high} ms", low=number(low * 1000), high=number(bound * 1000))
+            chart.rows.append(Row(label, within - below, number(within - below)))
+            below, low = within, bound
+    return _or_absent(chart)
 
 
 def grade_chart(metrics: dict[str, str | None]) -> Chart:
