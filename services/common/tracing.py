@@ -236,14 +236,18 @@ class _ContinuedSpan:
 
 class resumed(_ContinuedSpan):
     """Context manager: a span continuing TRACEPARENT, one kept with a row (an exchange request's,
-    retried by the sweeper long after its HTTP request ended), or a trace of its own without one."""
+    retried by the sweeper long after its HTTP request ended), or a trace of its own without one.
+    LINKED: the span also links the span current when it starts (the HTTP request that does
+    this work for the row), so each trace leads to the other."""
 
-    def __init__(self, traceparent: str | None, name: str):
-        self.traceparent, self.name = traceparent, name
+    def __init__(self, traceparent: str | None, name: str, linked: bool = False):
+        self.traceparent, self.name, self.linked = traceparent, name, linked
 
     def _start(self):
         parent = _PROPAGATOR.extract({"traceparent": self.traceparent} if self.traceparent else {})
-        return tracer().start_span(self.name, context=parent, kind=SpanKind.INTERNAL), parent
+        here = trace.get_current_span().get_span_context() if self.linked else None
+        links = [Link(here, {"phr.link": "request"})] if here is not None and here.is_valid else None
+        return tracer().start_span(self.name, context=parent, kind=SpanKind.INTERNAL, links=links), parent
 
 
 class consuming(_ContinuedSpan):

@@ -3,7 +3,10 @@
 Cardiology asks for primary care's records of a patient who consented. The request goes
 gateway -> exchange (HTTP, the outbox) -> the exchange worker (its flow consumer, which asks
 consent over HTTP and records over Kafka) -> the records worker (which replies over Kafka) ->
-the exchange worker again, which releases. The records HTTP process is not on that path.
+the exchange worker again, which releases. Cardiology then downloads the Bundle: gateway ->
+exchange -> consent (a fresh decision) and the records HTTP process (the prepared Bundle). That
+download is a request of its own with a trace of its own, but its decision and its read of the
+Bundle are the end of the exchange request and continue its trace, as the sweeper's retries do.
 The client sends a traceparent of its own; the gateway starts a trace of its own instead, and
 answers with it (``traceresponse``): that is the trace followed (services/common/tracing.py).
 """
@@ -25,7 +28,7 @@ from tests.support.stack import Stack
 
 SCOPE = "openid fhirUser offline_access patient/*.rs patient/Consent.cruds"
 #: The processes one exchange request crosses, as the Procfile (and each log line's service) names them.
-CROSSED = ("gateway", "exchange", "exchange-worker", "consent", "records-worker")
+CROSSED = ("gateway", "exchange", "exchange-worker", "consent", "records", "records-worker")
 #: honcho's prefix of each line a process prints: the time, the process's name, a bar.
 LINE = re.compile(r"^\S+ (?P<process>[\w-]+?)(\.\d+)?\s*\| (?P<text>.*)$")
 
@@ -72,6 +75,10 @@ def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_
     trace_id = asked.headers["traceresponse"].split("-")[1]
     assert trace_id != client_trace  # the gateway chose it
     assert cardiology.wait_until_done(asked.json()["id"])["status"] == "fulfilled"
+    bundle = cardiology.get(f"/exchange/v1/requests/{asked.json()['id']}/bundle")
+    assert bundle.status_code == 200 and bundle.json()["resourceType"] == "Bundle", bundle.text
+    download_trace = bundle.headers["traceresponse"].split("-")[1]
+    assert download_trace != trace_id
 
     deadline, seen = time.monotonic() + 20, set()
     while time.monotonic() < deadline and seen != set(CROSSED):
@@ -83,6 +90,13 @@ def test_one_exchange_requests_trace_id_is_in_the_json_logs_of_every_process_it_
         mine = [line for line in logs[process] if line.get("trace_id") == trace_id]
         assert all(line["service"] == process and line["level"] and line["logger"] and line["time"]
                    and line["message"] and len(line["span_id"]) == 16 for line in mine), mine
+
+    # The records HTTP process served the Bundle inside the exchange request's trace; the
+    # exchange's line of the download itself is in the download's own.
+    assert any(line.get("route", "").startswith("/internal/v1/bundles/") for line in logs["records"]
+               if line.get("trace_id") == trace_id)
+    assert any(line.get("route", "").endswith("/bundle") for line in logs["exchange"]
+               if line.get("trace_id") == download_trace)
 
     # The client's trace id is in no line at INFO or above: not continued, not named.
     (access,) = [line for line in logs["gateway"] if line.get("trace_id") == trace_id and line.get("route")]

@@ -303,6 +303,22 @@ def test_a_retry_resumes_the_trace_kept_with_its_row_and_without_one_starts_its_
     assert tracing.current_traceparent() is None  # nothing left attached after either
 
 
+def test_work_resumed_for_a_row_inside_another_request_continues_the_rows_trace_and_links_the_request(spans):
+    row, row_trace, _ = _traceparent()
+    request, request_trace, _ = _traceparent()
+    with tracing.resumed(request, "GET /bundle"):  # the download's own span, current when the work starts
+        here = _parts(tracing.current_traceparent())
+        with tracing.resumed(row, "exchange bundle download", linked=True):
+            inside = tracing.current_traceparent()
+    assert _parts(inside)[0] == row_trace
+    (done,) = [s for s in spans.get_finished_spans() if s.name == "exchange bundle download"]
+    (link,) = done.links
+    assert (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") == (request_trace, here[1])
+    with tracing.resumed(row, "exchange retry"):  # not linked unless asked
+        pass
+    assert [s.links for s in spans.get_finished_spans() if s.name == "exchange retry"] == [()]
+
+
 def test_without_an_exporter_spans_are_only_ids_a_parents_trace_or_a_new_sampled_one():
     import subprocess
     import sys

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 
 from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
@@ -82,6 +83,15 @@ def get_bundle(request_id: str):
     if row.status != m.FULFILLED:
         raise Problem(409, N_("Conflict"), N_("This request has no Bundle: it is {status}."),
                       params={"status": row.status}, status_code=row.status)
+    # The decision and the records read for a download are the end of the exchange request: they
+    # continue its trace (as the sweeper's retries do), linked to the download's own request.
+    with tracing.resumed(row.traceparent, "exchange bundle download", linked=True) if row.traceparent \
+            else nullcontext():
+        return _released_bundle(row)
+
+
+def _released_bundle(row: m.ExchangeRequest) -> Response:
+    """The Bundle records prepared for ROW, after a fresh decision with the caller's own token."""
     token, svc = bearer_token(), service()
     try:
         decision = svc.consent.decide(row.patient, row.requester, row.purpose, row.resource_types, bearer=token)
