@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     gateway = bootstrap(app, settings)
     app.extensions["gateway"] = gateway
     portal.init_app(app, settings)
-    registry = instrument(app, "gateway", readiness_checks(gateway))
+    registry = instrument(app, "gateway", readiness_checks(gateway), metrics_token=settings.metrics_token)
     registry.register(ParkedEvents(gateway.engine, outbox, "gateway"))
     machines.install(app, settings, gateway.engine, outbox, {})  # the gateway consumes no topic
     measures.providers(app).extend([page_answers.measures(gateway.stores.page_answers),

@@ -38,10 +38,12 @@ def machine_metrics() -> dict[str, str | None]:
     """Each process's /metrics text (None when it did not answer)."""
     texts: dict[str, str | None] = {
         "gateway": generate_latest(current_app.extensions["metrics_registry"]).decode()}
-    peers = current_app.extensions["gateway"].settings.peers
+    settings = current_app.extensions["gateway"].settings
+    peers, token = settings.peers, settings.metrics_token
+    sent = {"Authorization": f"Bearer {token}"} if token else {}
     for service in ("consent", "records", "exchange"):
         try:
-            resp = requests.get(peers[service].rstrip("/") + "/metrics", timeout=METRICS_TIMEOUT)
+            resp = requests.get(peers[service].rstrip("/") + "/metrics", timeout=METRICS_TIMEOUT, headers=sent)
             texts[service] = resp.text if resp.ok else None
         except (requests.RequestException, KeyError):
             texts[service] = None

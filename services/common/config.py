@@ -42,16 +42,21 @@ def client_secret(env: Mapping[str, str], service: str) -> str | None:
     """SERVICE's own client secret: ``<SERVICE>_CLIENT_SECRET``, else the first line of the file
     ``<SERVICE>_CLIENT_SECRET_FILE`` names; None when neither is set or the file is not there
     (yet: under compose the migrate step makes it before the workers start)."""
-    name = f"{service.upper()}_CLIENT_SECRET"
+    return secret(env, f"{service.upper()}_CLIENT_SECRET")
+
+
+def secret(env: Mapping[str, str], name: str) -> str | None:
+    """The secret NAME, or the first line of the file ``NAME_FILE`` names; None without either."""
     if env.get(name):
         return env[name]
     path = env.get(f"{name}_FILE")
     if not path:
         return None
     try:
-        return Path(path).read_text().strip() or None
+        lines = Path(path).read_text().strip().splitlines()
     except FileNotFoundError:
         return None
+    return (lines[0].strip() or None) if lines else None
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,9 @@ class Settings:
     # docker-compose.yml hands over the one its migrate step made: launcher/service_clients.py);
     # no default.
     client_secret: str | None = None
+    # What a scraper must send to read /metrics, as "Authorization: Bearer <token>" (METRICS_TOKEN,
+    # or the file METRICS_TOKEN_FILE names); unset: /metrics is open, for a private network only.
+    metrics_token: str | None = None
     # Proxies in front that set X-Forwarded-For (PHR_TRUSTED_PROXIES); 0: the header is ignored,
     # since any client can send it.
     trusted_proxies: int = 0
@@ -183,6 +191,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,
         client_secret=client_secret(env, service),
+        metrics_token=secret(env, "METRICS_TOKEN"),
         trusted_proxies=int(env.get("PHR_TRUSTED_PROXIES", 0)),
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),

@@ -41,7 +41,8 @@ def service_app(import_name: str, settings: Settings, checks: dict[str, Callable
     app.json.compact = True
     install_problem_handlers(app)
     registry = instrument(app, settings.service, checks,
-                          facts={"departments": directory.__len__} if directory is not None else None)
+                          facts={"departments": directory.__len__} if directory is not None else None,
+                          metrics_token=settings.metrics_token)
     # Flask runs after_request hooks last-registered first: i18n labels the response
     # (Content-Language) before the contract checks read that label.
     contract_checks.install(app, settings.service, registry, settings.contract_checks)

@@ -1,6 +1,7 @@
 """Health, readiness and Prometheus metrics for every HTTP process."""
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
@@ -12,8 +13,10 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
                                generate_latest)
 
 from services.common import measures
+from services.common.i18n import N_
 from services.common.measures import MeasureCollector
 from services.common.multiprocess import Exposition, files_dirs
+from services.common.problem import Problem
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +73,14 @@ def configure_logging(level: str = "INFO", service: str | None = None) -> None:
 
 
 def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
-               facts: dict[str, Callable[[], object]] | None = None) -> CollectorRegistry:
+               facts: dict[str, Callable[[], object]] | None = None,
+               metrics_token: str | None = None) -> CollectorRegistry:
     """Add /healthz, /readyz and /metrics to APP and count every request it serves.
 
     FACTS are shown by /readyz without deciding readiness (how many departments the service's
     directory holds, say: the demo seeding waits until each service knows the departments it
-    registered).
+    registered). With METRICS_TOKEN, /metrics answers only a request that sends it as a bearer
+    token (the gateway's is reachable from outside; Prometheus sends one with `authorization:`).
     """
     registry = CollectorRegistry()
     requests_total = Counter("http_requests_total", "HTTP requests served",
@@ -148,6 +153,10 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
     @ops.get("/metrics")
     def metrics():
         """Expose Prometheus metrics, added up over the processes that count them."""
+        if metrics_token is not None and not hmac.compare_digest(
+                request.headers.get("Authorization", "").encode(), f"Bearer {metrics_token}".encode()):
+            raise Problem(401, N_("Unauthorized"), N_("Send the metrics token of this deployment to read its measures."),
+                          headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         shown = Exposition(registry, files_dirs(app.extensions["metrics_files"]))
         return Response(generate_latest(shown), mimetype=CONTENT_TYPE_LATEST)
 

@@ -50,8 +50,14 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def gw(tmp_path, database_url, clock):
-    with _GatewayServer(tmp_path, database_url) as server:
+def gw_settings() -> dict:
+    """Settings of the console's gateway (``gw``) other than the defaults; a module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def gw(tmp_path, database_url, clock, gw_settings):
+    with _GatewayServer(tmp_path, database_url, **gw_settings) as server:
         engine = server.app.extensions["gateway"].engine
         server.directory = _staff.console_directory(engine)
         _ensure_console_client(engine, [server.url + "/console/callback"])
