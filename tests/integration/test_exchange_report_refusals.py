@@ -179,7 +179,8 @@ def test_a_revoked_token_reads_no_report(world, mint):
     for path, headers in reads:
         assert client.get(path, headers=headers).status_code == 200, path  # the token reads it until revoked
         with revoked(client.application, headers):
-            assert _problem(client.get(path, headers=headers), 401)["detail"] == "The access token was revoked.", path
+            refused = _problem(client.get(path, headers=headers), 401)
+            assert refused["detail"] == "The access token was revoked.", path
 
 
 def test_each_read_needs_its_own_interaction_in_the_scope(world, mint):
@@ -190,9 +191,13 @@ def test_each_read_needs_its_own_interaction_in_the_scope(world, mint):
     hidden = _filed(client, _staff(mint, staff_id="n-9"), ANONYMOUS, "/staff/v1/reports")
     nurse_without_r = mint.staff(dept="cardiology", roles=("clinician",), staff_id="n-9",
                                  scope="user/Report.cus user/*.cruds")
-    reads = [  # (path, a token with every other interaction, a token with the one needed)
-        ("/patient/v1/reports", mint.patient(PATIENT, scope="patient/Report.cr", sub="acct-p-1"), _patient(mint)),
-        (f"/patient/v1/reports/{mine['id']}", mint.patient(PATIENT, scope="patient/Report.cs", sub="acct-p-1"), _patient(mint)),
+
+    def patient(scope):
+        return mint.patient(PATIENT, scope=scope, sub=f"acct-{PATIENT}")
+
+    reads = [  # (path, a token with the other interactions but not the one needed, one with it)
+        ("/patient/v1/reports", patient("patient/Report.cr"), _patient(mint)),
+        (f"/patient/v1/reports/{mine['id']}", patient("patient/Report.cs"), _patient(mint)),
         ("/staff/v1/reports/mine", nurse_without_r, _staff(mint, staff_id="n-9")),
         (f"/staff/v1/reports/follow/{hidden['reference']}", nurse_without_r, _staff(mint, staff_id="n-9")),
     ]
