@@ -81,6 +81,14 @@ def test_a_request_without_a_valid_token_is_a_401_problem(client, upstream, head
     ("primary-care", "POST", "/consent/v1/break-glass"),  # no wildcard (system/*.cu) covers it
     ("cardiology", "GET", "/patient/v1/me"),           # patient routes need a patient token
     ("primary-care", "GET", "/equity/v1/report"),      # no wildcard covers system/Equity.r
+    # reports are people's: a department's client holds no user/Report nor patient/Report scope
+    ("cardiology", "POST", "/staff/v1/reports"),
+    ("cardiology", "POST", "/staff/v1/reports/r-1"),
+    ("cardiology", "GET", "/staff/v1/reports/mine"),
+    ("cardiology", "GET", "/staff/v1/reports/follow/R-AAAA-BBBB-CCCC"),
+    ("cardiology", "GET", "/staff/v1/reports/hard-words"),
+    ("cardiology", "POST", "/patient/v1/reports"),
+    ("cardiology", "GET", "/patient/v1/reports/r-1"),
 ])
 def test_a_token_without_the_route_scope_is_a_403_problem(client, engine, upstream, dept, method, path):
     token = department_token(client, department(engine, dept))
@@ -120,6 +128,56 @@ def test_a_patient_token_reaches_the_patient_routes_and_fhir_reads_but_no_fhir_w
         resp = client.open(path, method=method, headers=bearer(token), json={})
         assert resp.status_code == 403 and resp.mimetype == FHIR, (method, path)
     assert client.post("/patient/v1/entries", headers=bearer(token), json={}).status_code == 403
+    assert len(upstream.requests) == forwarded
+
+
+@pytest.fixture
+def staff_clock(monkeypatch):
+    """The gateway's clock, moved by the test (a second step's code is of its time)."""
+    from gateway import storage
+    now = {"at": int(time.time()) // 30 * 30 + 10}
+    monkeypatch.setattr(storage, "now", lambda: now["at"])
+    return now
+
+
+def _quality_token(client, engine, clock) -> str:
+    """A token of cardiology's quality team member from the console's sign-in: reports and triages."""
+    from tests.support.staff import console_directory, gateway_staff_store, person, staff_tokens
+    directory, staff = console_directory(engine), gateway_staff_store(engine)
+    account, secret, _codes = person(staff, directory, clock, username="q.one", roles=("quality",))
+    return staff_tokens(client, account.username, secret, clock)["access_token"]
+
+
+def test_a_report_or_triage_body_over_64_kib_is_a_413_and_is_not_forwarded(client, engine, upstream, staff_clock):
+    make_account(engine, patient="p-7")
+    patient = patient_tokens(client, engine, scope="openid fhirUser patient/*.rs patient/Report.c")["access_token"]
+    quality = _quality_token(client, engine, staff_clock)
+    body = {"kind": "system-problem", "text": "x" * (64 * 1024)}
+    for path, token in (("/patient/v1/reports", patient), ("/staff/v1/reports", quality),
+                        ("/staff/v1/reports/r-1", quality)):
+        assert client.post(path, headers=bearer(token), json={"kind": "system-problem"}).status_code == 200, path
+        forwarded = len(upstream.requests)
+        resp = client.post(path, headers={**bearer(token), "If-Match": 'W/"1"'}, json=body)
+        assert resp.status_code == 413 and resp.mimetype == PROBLEM, (path, resp.get_data(as_text=True)[:200])
+        assert resp.json["max_bytes"] == 64 * 1024
+        assert len(upstream.requests) == forwarded, path
+
+
+def test_a_revoked_token_reads_no_report_through_the_gateway(client, engine, upstream, staff_clock):
+    make_account(engine, patient="p-7")
+    patient = patient_tokens(client, engine, scope="openid fhirUser patient/*.rs patient/Report.c")["access_token"]
+    quality = _quality_token(client, engine, staff_clock)
+    reads = [("/patient/v1/reports/r-1", patient), ("/patient/v1/reports", patient), ("/staff/v1/reports", quality),
+             ("/staff/v1/reports/r-1", quality), ("/staff/v1/reports/hard-words", quality),
+             ("/staff/v1/reports/follow/R-AAAA-BBBB-CCCC", quality)]
+    for path, token in reads:
+        assert client.get(path, headers=bearer(token)).status_code == 200, path
+    for token, client_id in ((patient, "phr-portal"), (quality, "phr-console")):
+        assert client.post("/oauth/revoke", data={"token": token, "client_id": client_id}).status_code == 200
+    forwarded = len(upstream.requests)
+    for path, token in reads:
+        resp = client.get(path, headers=bearer(token))
+        assert resp.status_code == 401 and resp.mimetype == PROBLEM, path
     assert len(upstream.requests) == forwarded
 
 

@@ -35,7 +35,7 @@ def apps(service_apps):
 
 
 def _patient(mint) -> dict:
-    return mint.patient("p-1", scope=PATIENT_SCOPE, sub="acct")
+    return mint.patient("p-1", scope=PATIENT_SCOPE + " patient/Report.c", sub="acct")
 
 
 # (service, path, who, the route's size)
@@ -45,6 +45,9 @@ ROUTES = [
     ("consent", "/consent/v1/break-glass", "department", 64 * KIB),
     ("exchange", "/exchange/v1/requests", "department", 64 * KIB),
     ("exchange", "/fhir/Subscription", "department", 64 * KIB),  # served by the exchange, not records
+    ("exchange", "/patient/v1/reports", "patient", 64 * KIB),
+    ("exchange", "/staff/v1/reports", "staff", 64 * KIB),
+    ("exchange", "/staff/v1/reports/r-1", "staff", 64 * KIB),  # triage: the body is read before the report
     ("records", "/patient/v1/entries", "patient", 64 * KIB),
     ("records", "/patient/v1/amendments", "patient", 64 * KIB),
     ("records", "/fhir", "department", 8 * MIB),
@@ -53,9 +56,12 @@ ROUTES = [
 
 
 def _headers(mint, who: str) -> dict:
+    if who == "patient":
+        return _patient(mint)
+    if who == "staff":  # a quality team member's: files and triages reports
+        return mint.staff(dept="emergency", roles=("quality",), staff_id="q-1", scope="user/Report.cruds")
     scope = "system/*.cruds system/Exchange.cr system/BreakGlass.c"
-    return (_patient(mint) if who == "patient"
-            else {"Authorization": f"Bearer {mint.token(scope=scope, dept='emergency')}"})
+    return {"Authorization": f"Bearer {mint.token(scope=scope, dept='emergency')}"}
 
 
 def _problem(resp, status: int) -> dict:
