@@ -70,6 +70,9 @@ def configure_logging(level: str = "INFO", service: str | None = None) -> None:
     # kafka-python and Alembic narrate every connection and plugin at INFO; keep their warnings.
     for noisy in ("kafka", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # Authlib logs every token it issues ("Issue token %r") at DEBUG: a token is a password, so
+    # its loggers stay at INFO even when a developer asks for DEBUG.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],

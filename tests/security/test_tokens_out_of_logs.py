@@ -139,3 +139,19 @@ def test_no_line_at_info_or_above_holds_a_token_a_service_was_sent(service_apps,
                            content_type="application/json").status_code == 422
     assert len(_said(caplog.records)) >= 8
     assert _leaks(caplog.records, issued.secrets()) == []
+
+
+def test_a_process_logging_at_debug_still_writes_no_token_authlib_issues():
+    """Authlib logs each token it issues at DEBUG ("Issue token %r to %r"); a process that runs at
+    LOG_LEVEL=DEBUG keeps authlib's loggers at INFO (services/common/observability.py)."""
+    import subprocess
+    import sys
+    code = ("import logging; from services.common.observability import configure_logging; "
+            "configure_logging('DEBUG', 'gateway'); "
+            "logging.getLogger('authlib.oauth2.rfc6749.grants.authorization_code').debug('Issue token %r', 'eyJ.secret.sig'); "
+            "logging.getLogger('authlib.oauth2').info('an authlib line at INFO'); "
+            "logging.getLogger('gateway.app').debug('our own debug line')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "secret" not in done.stderr and "our own debug line" in done.stderr
+    assert "an authlib line at INFO" in done.stderr
