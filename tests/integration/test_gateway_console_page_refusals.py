@@ -6,7 +6,6 @@ nothing and sends nothing; a report of a kind staff do not report is refused wit
 the measures page shows the staff pulse of the person's own department only."""
 from __future__ import annotations
 
-import re
 import secrets
 
 import pytest

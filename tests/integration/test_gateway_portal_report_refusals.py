@@ -145,9 +145,10 @@ def test_an_oversized_form_is_refused_with_a_page_and_sends_nothing(gw, clock, l
 
 #: What a link may name that no patient reports about: a record item whose type or id is not one,
 #: a disclosure that is not a number, a kind only staff report, or a kind that needs what it lacks.
-NOTHING_TO_REPORT = [{"record": "../x"}, {"record": "Staff/x"}, {"record": "observation/x"}, {"record": "Observation/.."}, {"record": "Observation/../../staff"},
-                     {"record": "Observation/"}, {"record": "x"}, {"disclosure": "abc"}, {"disclosure": "-1"},
-                     {"disclosure": "1" * 13}, {"kind": "safety"}, {"kind": "wrong-access"},
+NOTHING_TO_REPORT = [{"record": "../x"}, {"record": "Staff/x"}, {"record": "observation/x"},
+                     {"record": "Observation/.."}, {"record": "Observation/../../staff"}, {"record": "Observation/"},
+                     {"record": "x"}, {"disclosure": "abc"}, {"disclosure": "-1"}, {"disclosure": "1" * 13},
+                     {"kind": "safety"}, {"kind": "wrong-access"},
                      {"kind": "wrong-information"}, {"kind": "Safety"}]
 
 
