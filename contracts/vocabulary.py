@@ -76,6 +76,8 @@ REPORT_STATUS_NAMES = {"received": N_("Received"), "looking-into-it": N_("Lookin
 ANONYMOUS_MIN_STAFF = 5
 #: The longest free text a report takes, in characters.
 REPORT_TEXT_MAX = 2000
+#: The longest "words that were hard to understand" a report takes, in characters.
+REPORT_WORDS_MAX = 500
 
 # -- purposes of use ---------------------------------------------------------------------------
 PURPOSES = ("TREAT", "ETREAT", "HPAYMT", "HOPERAT", "HRESCH", "PATRQT")

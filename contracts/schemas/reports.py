@@ -5,7 +5,8 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from contracts.http import FHIR_ID_PART, FHIR_ID_PATTERN
 from contracts.limits import ID_MAX
 from contracts.schemas.patient_facing import DisplayDateSchema, LanguageBlockSchema
-from contracts.vocabulary import REPORT_KINDS, REPORT_STATUSES, REPORT_TEXT_MAX, RESOURCE_TYPES
+from contracts.vocabulary import (REPORT_KINDS, REPORT_STATUSES, REPORT_TEXT_MAX, REPORT_WORDS_MAX,
+                                  RESOURCE_TYPES)
 
 
 
@@ -18,7 +19,7 @@ class AboutSchema(Schema):
                        metadata={"description": "wrong-information: the record item's FHIR id."})
     page = fields.String(validate=validate.Length(min=1, max=200),
                          metadata={"description": "hard-to-understand: the page (its path)."})
-    words = fields.String(validate=validate.Length(min=1, max=500),
+    words = fields.String(validate=validate.Length(min=1, max=REPORT_WORDS_MAX),
                           metadata={"description": "hard-to-understand: the words that were hard to read."})
     disclosure = fields.String(validate=validate.Regexp(r"^[0-9]{1,12}$"),
                                metadata={"description": "wrong-access: the disclosure's id (its ledger entry): "

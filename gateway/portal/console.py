@@ -165,6 +165,12 @@ def api_error(exc: ApiError):
     return page("error.html", status, title=_("Something went wrong"), message=exc.text() or _(API_DOWN))
 
 
+@bp.errorhandler(413)
+def too_large(_exc):
+    # As in the portal (gateway/portal/views.py): an oversized form gets a page, not problem+json.
+    return page("error.html", 413, title=_("Something went wrong"), message=_("What you sent is too large."))
+
+
 @bp.before_request
 def check_form_token():
     if request.method == "POST" and not csrf_ok(request.form.get("csrf_token")):

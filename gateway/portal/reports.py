@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import flash, request
 
-from contracts.vocabulary import REPORT_KIND_NAMES
+from contracts.vocabulary import REPORT_KIND_NAMES, REPORT_TEXT_MAX, REPORT_WORDS_MAX, RESOURCE_TYPES
 from gateway.portal.client import ApiError, path_id
 from gateway.portal.session import RECORDS_SCOPE, api, can
 from gateway.portal.views import bp, field_errors, need, page, see_other
@@ -18,7 +18,7 @@ from services.common.i18n import _
 
 REPORT_SCOPE = "patient/Report.c"
 TASK_SCOPE = "patient/Task.c"
-MAX_TEXT = 2000
+MAX_TEXT = REPORT_TEXT_MAX
 #: What a patient may report from the general form (a record item and a disclosure are reported
 #: from their own pages, which say which one).
 GENERAL_KINDS = ("hard-to-understand", "system-problem")
@@ -26,12 +26,14 @@ GENERAL_KINDS = ("hard-to-understand", "system-problem")
 
 def _about() -> tuple[str, dict] | None:
     """The kind and what it points at, from the form or the query: ?record=Type/id, ?disclosure=n,
-    else the general form's choice (None when it names nothing we know)."""
+    else the general form's choice (None when it names nothing we know: a record item's type
+    must be one a patient's record holds, or the form could never be sent)."""
     source = request.form if request.method == "POST" else request.args
     record, disclosure = source.get("record", ""), source.get("disclosure", "")
     if record:
         kind_type, _sep, rid = record.partition("/")
-        return ("wrong-information", {"resource_type": kind_type, "id": rid}) if path_id(rid) else None
+        known = kind_type in RESOURCE_TYPES and path_id(rid)
+        return ("wrong-information", {"resource_type": kind_type, "id": rid}) if known else None
     if disclosure:
         return ("wrong-access", {"disclosure": disclosure}) if disclosure.isdigit() and len(disclosure) <= 12 else None
     kind = source.get("kind") or "system-problem"
@@ -60,12 +62,12 @@ def new_report():
     return _not_found() if found is None else _form(*found)
 
 
-def _text(name: str, errors: dict, missing: str | None) -> str:
+def _text(name: str, errors: dict, missing: str | None, most: int = MAX_TEXT) -> str:
     value = request.form.get(name, "").strip()
     if not value and missing:
         errors[name] = missing
-    elif len(value) > MAX_TEXT:
-        errors[name] = _("Use {count} characters or fewer.", count=MAX_TEXT)
+    elif len(value) > most:
+        errors[name] = _("Use {count} characters or fewer.", count=most)
     return value
 
 
@@ -87,7 +89,8 @@ def send_report():
     errors = {}
     text = _text("text", errors, _("Say what is wrong."))
     if kind == "hard-to-understand":
-        about["words"] = _text("words", errors, _("Copy the words that were hard to understand."))
+        # the exchange takes fewer words than text: said here, next to the field, not as its refusal
+        about["words"] = _text("words", errors, _("Copy the words that were hard to understand."), REPORT_WORDS_MAX)
     fix = kind == "wrong-information" and request.form.get("fix") == "yes" and can(TASK_SCOPE)
     fixed = _text("correction", errors, _("Say what it should say.") if fix else None)
     if errors:

@@ -69,6 +69,13 @@ def not_found(_exc):
     return page("error.html", 404, title=_("Not found"), message=_(NOT_FOUND))
 
 
+@bp.errorhandler(413)
+def too_large(_exc):
+    # A form over the gateway's size is a person's page too: an error page in their language,
+    # not the API's problem+json.
+    return page("error.html", 413, title=_("Something went wrong"), message=_("What you sent is too large."))
+
+
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError):
     if exc.status == 403:

@@ -120,3 +120,19 @@ def test_one_address_is_counted_only_so_many_times_an_hour(gw):
                       data={**the_form(s.get(gw.url + "/", timeout=30).text), "answer": "yes"})
         assert "Thank you for your answer." in sent.text
     assert counted(gw.url, "home", "en", "yes") == 1.0
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "What you sent is too large."),
+                                            ("es", "Lo que envió es demasiado grande.")])
+def test_an_oversized_answer_is_refused_with_a_page_in_the_visitors_language_and_counts_nothing(gw, lang, said):
+    s = requests.Session()
+    s.headers["Accept-Language"] = lang
+    hidden = the_form(s.get(gw.url + "/", timeout=30).text)
+    sent = s.post(gw.url + "/portal/page-answer", data={**hidden, "answer": "no", "comment": "x" * (128 * 1024)},
+                  allow_redirects=False, timeout=30)
+    assert sent.status_code == 413 and sent.headers["Content-Type"].startswith("text/html")
+    assert said in sent.text and f'lang="{lang}"' in sent.text
+    assert rows(gw) == [] and counted(gw.url, "home", hidden["lang"], "no") is None
+    # the same answer at its size is counted
+    s.post(gw.url + "/portal/page-answer", data={**hidden, "answer": "no", "comment": "x" * 900}, timeout=30)
+    assert counted(gw.url, "home", hidden["lang"], "no") == 1.0
