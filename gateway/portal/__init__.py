@@ -16,7 +16,8 @@ from gateway.portal import prefs as preferences
 from gateway.portal.client import Portal
 from gateway.portal.session import CONSENT_SCOPE, RECORDS_SCOPE, can, csrf_token, user
 from services.common.config import Settings
-from services.common.i18n import Language
+from services.common.i18n import Language, _
+from services.common.problem import http_problem
 
 STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "portal" / "portal.css"
 #: Paths whose pages the portal's layout frames (and whose language the visitor's choice sets):
@@ -39,6 +40,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     from gateway.portal import console_pulse  # noqa: F401  (the staff's weekly pulse)
     from gateway.portal import console_measures  # noqa: F401  (quality's and privacy officers' dashboard)
 
+    app.register_error_handler(404, _page_or_problem)
     sessions = app.extensions["gateway"].session_keys  # gateway/portal/secret.py
     app.secret_key = sessions[0]
     app.config["SECRET_KEY_FALLBACKS"] = list(sessions[1:])  # cookies signed before a change of keys
@@ -88,3 +90,19 @@ def init_app(app: Flask, settings: Settings) -> None:
                 "can_apps": bool(tok) and not tok["act"] and can(CONSENT_SCOPE),
                 "here": request.path, "here_full": request.full_path.rstrip("?"),
                 "asks_page": page_answers.asks(request.endpoint)}
+
+
+def _page_or_problem(exc):
+    """A 404 under /portal or /console is a person's: an error page in their language, even for
+    an address no route matches (a blueprint's own handler sees only its routes' errors); any
+    other 404 stays problem+json."""
+    from gateway.portal import console, views  # as in init_app: the blueprints' modules import this one
+    if _under(request.path, "/console"):
+        return console.page("error.html", 404, title=_("Not found"), message=_(console.NOT_FOUND))
+    if _under(request.path, "/portal"):
+        return views.not_found(exc)
+    return http_problem(exc)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")

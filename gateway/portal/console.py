@@ -34,6 +34,7 @@ ADMIN_SCOPE = "user/Staff.cruds"
 FORM_EXPIRED = N_("This form is too old. Load the page again and try once more.")
 SIGN_IN_AGAIN = N_("You were signed out. Sign in again to go on.")
 API_DOWN = N_("We cannot reach the service right now. Try again in a few minutes.")
+NOT_FOUND = N_("There is no such page in the console. Go back and try again.")
 TOO_MANY = N_("Too many tries. Wait {seconds} seconds, then try again.")
 CANNOT_COUNT = N_("We cannot check invite codes right now. Wait {seconds} seconds, then try again.")
 SENT_ALREADY = N_("You sent this form already. This is what it made.")

@@ -144,6 +144,11 @@ def _from_http_exception(exc: HTTPException) -> Problem:
                    params={"method": request.method})
 
 
+def http_problem(exc: HTTPException) -> Response:
+    """The problem+json answer to EXC, as install_problem_handlers gives it."""
+    return problem_response(_from_http_exception(exc))
+
+
 def install_problem_handlers(app: Flask) -> None:
     """Make every error of APP, expected or not, a problem+json response."""
 
@@ -153,7 +158,7 @@ def install_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return problem_response(_from_http_exception(exc))
+        return http_problem(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 import requests
 
 from tests.security.gateway_server import GatewayServer
@@ -161,3 +162,22 @@ def test_a_clinician_may_not_open_the_admin_pages(gw, clock):
     assert s.post(f"{gw.url}/console/staff/{account.id}/disable", timeout=30,
                   data={"csrf_token": csrf(home.text), "sure": "yes"}).status_code == 403
     assert gw.staff.account(account_id=account.id).status == "active"
+
+
+@pytest.mark.parametrize("path,lang,words", [
+    ("/console/no-such-page", "en", "There is no such page in the console."),
+    ("/console/quality/..%2F..%2Fstaff", "es", "No hay tal página en la consola."),
+    ("/portal/no-such-page", "es", "No encontramos esto en su expediente."),
+    ("/portal/records/a/b/c", "en", "We cannot find this in your record."),
+])
+def test_an_address_no_page_has_under_the_console_or_the_portal_gets_an_error_page_in_the_persons_language(
+        gw, path, lang, words):
+    got = requests.get(gw.url + path, headers={"Accept-Language": lang}, timeout=10, allow_redirects=False)
+    assert got.status_code == 404 and got.headers["Content-Type"].startswith("text/html")
+    assert words in got.text and f'lang="{lang}"' in got.text
+
+
+def test_an_address_no_route_has_outside_the_pages_is_still_problem_json(gw):
+    for path in ("/no-such-api", "/consolex", "/staff/v1/no-such"):
+        got = requests.get(gw.url + path, timeout=10)
+        assert got.status_code == 404 and got.headers["Content-Type"] == "application/problem+json", path
