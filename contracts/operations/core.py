@@ -54,5 +54,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/readyz", "Database and broker answer", "ops",
               (Response(200, "Ready.", s.ReadinessSchema), Response(503, "Not ready.", s.ReadinessSchema))),
     Operation("get", "/metrics", "Prometheus metrics", "ops",
-              (Response(200, "Metrics in the Prometheus text format.", None, "text/plain"),)),
+              (Response(200, "Metrics in the Prometheus text format.", None, "text/plain"),
+               Response(401, "The deployment sets a metrics token (METRICS_TOKEN) and it was not sent.",
+                        s.ProblemSchema, "application/problem+json"))),
 )
