@@ -23,6 +23,10 @@ from tests.support.tokens import TokenMint
 # Every contract check is strict in the test suite: an event or a patient-facing response
 # that breaks its contract fails the test (the e2e stack inherits this through its env).
 os.environ.setdefault("CONTRACT_CHECKS", "enforce")
+# A metrics token in the developer's shell would close every /metrics the tests read; the tests
+# that want one set it themselves (tests/integration/test_metrics_token.py).
+for _name in ("METRICS_TOKEN", "METRICS_TOKEN_FILE"):
+    os.environ.pop(_name, None)
 
 _PG = None
 

@@ -59,6 +59,19 @@ def secret(env: Mapping[str, str], name: str) -> str | None:
     return (lines[0].strip() or None) if lines else None
 
 
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """METRICS_TOKEN (or its file's first line), stripped. A file named but missing or empty stops
+    the process: /metrics would otherwise be open while the operator thinks it closed."""
+    if env.get("METRICS_TOKEN", "").strip():
+        return env["METRICS_TOKEN"].strip()
+    if not env.get("METRICS_TOKEN_FILE"):
+        return None
+    token = secret({"METRICS_TOKEN_FILE": env["METRICS_TOKEN_FILE"]}, "METRICS_TOKEN")
+    if not token:
+        raise ValueError(f"METRICS_TOKEN_FILE names {env['METRICS_TOKEN_FILE']!r}, which is missing or empty")
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one process needs to know about its surroundings."""
@@ -191,7 +204,7 @@ def load_settings(service: str, environ: Mapping[str, str] | None = None, **over
         contract_checks=env.get("CONTRACT_CHECKS", "report"),
         client_id=env.get(f"{service.upper()}_CLIENT_ID") or None,
         client_secret=client_secret(env, service),
-        metrics_token=secret(env, "METRICS_TOKEN"),
+        metrics_token=_metrics_token(env),
         trusted_proxies=int(env.get("PHR_TRUSTED_PROXIES", 0)),
         signin_checks_per_minute=float(env.get("SIGNIN_CHECKS_PER_MINUTE", 30)),
         activation_attempts_per_minute=float(env.get("ACTIVATION_ATTEMPTS_PER_MINUTE", 10)),

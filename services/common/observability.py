@@ -156,8 +156,9 @@ def instrument(app: Flask, service: str, checks: dict[str, Callable[[], None]],
     @ops.get("/metrics")
     def metrics():
         """Expose Prometheus metrics, added up over the processes that count them."""
-        if metrics_token is not None and not hmac.compare_digest(
-                request.headers.get("Authorization", "").encode(), f"Bearer {metrics_token}".encode()):
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if metrics_token is not None and not (scheme.lower() == "bearer" and hmac.compare_digest(
+                sent.strip().encode(), metrics_token.encode())):
             raise Problem(401, N_("Unauthorized"), N_("Send the metrics token of this deployment to read its measures."),
                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         shown = Exposition(registry, files_dirs(app.extensions["metrics_files"]))

@@ -66,9 +66,23 @@ def test_the_dashboard_sends_the_token_when_it_reads_a_services_metrics(gw, cloc
     assert "consent" in page.text and ">7<" in page.text.replace(" ", "")
 
 
+@pytest.mark.parametrize("service", ["consent", "records", "exchange"])
+def test_each_services_metrics_needs_the_token_too(service_apps, database_url, service):
+    client = getattr(service_apps, service)(database_url, metrics_token=TOKEN).client
+    for sent in (None, "Bearer wrong", f"Basic {TOKEN}"):
+        refused = client.get("/metrics", headers={"Authorization": sent} if sent else {})
+        assert refused.status_code == 401 and refused.headers["Content-Type"] == "application/problem+json"
+        assert "phr_" not in refused.get_data(as_text=True)
+    for scheme in ("Bearer", "bearer"):  # the scheme's case does not matter (RFC 9110, 11.1)
+        assert client.get("/metrics", headers={"Authorization": f"{scheme} {TOKEN}"}).status_code == 200
+    assert client.get("/healthz").status_code == 200  # probes need no token
+
+
 @pytest.mark.parametrize("env,token", [
     ({}, None),
     ({"METRICS_TOKEN": "a"}, "a"),
+    ({"METRICS_TOKEN": " a \n"}, "a"),
+    ({"METRICS_TOKEN": "  "}, None),
     ({"METRICS_TOKEN_FILE": "FILE"}, "from-file"),
 ])
 def test_the_token_comes_from_metrics_token_or_the_file_metrics_token_file_names(tmp_path, env, token):
@@ -76,3 +90,13 @@ def test_the_token_comes_from_metrics_token_or_the_file_metrics_token_file_names
     secret.write_text("from-file\nignored\n")
     env = {k: (str(secret) if v == "FILE" else v) for k, v in env.items()}
     assert load_settings("consent", env).metrics_token == token
+
+
+@pytest.mark.parametrize("content", [None, "", "\n  \n"])
+def test_a_metrics_token_file_that_is_missing_or_empty_stops_the_process_rather_than_leave_metrics_open(
+        tmp_path, content):
+    path = tmp_path / "metrics-token"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ValueError, match="METRICS_TOKEN_FILE"):
+        load_settings("gateway", {"METRICS_TOKEN_FILE": str(path)})
