@@ -9,10 +9,7 @@ import json
 import pytest
 from werkzeug.wrappers import Response
 
-from gateway.admin.clients import ensure_console_client
 from tests.integration.test_gateway_console_measures import signed_in
-from tests.security import gateway_server
-from tests.support import staff as support
 from tests.support.gateway import Upstream, hidden_fields
 
 WORDS = {"items": [{"language": "es", "page": "/portal/records", "words": "Recibido", "count": 3},
@@ -32,18 +29,9 @@ def exchange():
 
 
 @pytest.fixture
-def gw(tmp_path, database_url, clock, exchange, monkeypatch):
-    """The console's gateway (as tests/integration/conftest.py gw) forwarding to EXCHANGE."""
-    port = gateway_server.free_port()
-    monkeypatch.setattr(gateway_server, "free_port", lambda: port)
-    url, unused = f"http://127.0.0.1:{port}", "http://127.0.0.1:9"
-    peers = {"gateway": url, "records": unused, "consent": unused, "exchange": exchange.url}
-    with gateway_server.GatewayServer(tmp_path, database_url, peers=peers) as server:
-        engine = server.app.extensions["gateway"].engine
-        server.directory = support.console_directory(engine)
-        ensure_console_client(engine, [server.url + "/console/callback"])
-        server.staff = support.gateway_staff_store(engine)
-        yield server
+def gw_settings(exchange) -> dict:
+    """The console's gateway (tests/integration/conftest.py gw) forwarding to EXCHANGE."""
+    return {"peers": {"exchange": exchange.url}}
 
 
 def test_quality_staff_see_the_words_readers_found_hard_counted(gw, clock, exchange):

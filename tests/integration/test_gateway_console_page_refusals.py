@@ -25,8 +25,8 @@ PAGES = ("/console/quality", "/console/quality/hard-words", "/console/measures",
 
 
 @pytest.fixture
-def gw(tmp_path, database_url, clock, monkeypatch):
-    with ReportPages(tmp_path, database_url, monkeypatch) as server:
+def gw(tmp_path, database_url, clock):
+    with ReportPages(tmp_path, database_url) as server:
         yield server
 
 

@@ -17,8 +17,8 @@ from tests.support.staff import console_session, person
 
 
 @pytest.fixture
-def gw(tmp_path, database_url, clock, monkeypatch):
-    with ReportPages(tmp_path, database_url, monkeypatch) as server:
+def gw(tmp_path, database_url, clock):
+    with ReportPages(tmp_path, database_url) as server:
         yield server
 
 

@@ -21,8 +21,8 @@ PAGES = ("/portal/reports/new", "/portal/reports")
 
 
 @pytest.fixture
-def gw(tmp_path, database_url, clock, monkeypatch):
-    with ReportPages(tmp_path, database_url, monkeypatch) as server:
+def gw(tmp_path, database_url, clock):
+    with ReportPages(tmp_path, database_url) as server:
         engine = server.app.extensions["gateway"].engine
         for username, patient in PATIENTS.items():
             make_patient(engine, username=username, patient=patient)

@@ -16,7 +16,6 @@ from gateway.accounts.codes import normalise_code
 from gateway.admin.clients import ensure_portal_client
 from gateway.app import create_app
 from gateway.storage import digest
-from tests.support.broker import free_port
 from tests.support.databases import from_template
 from tests.support.gateway import CHEAP_HASHES
 from tests.support.servers import serving_thread
@@ -26,20 +25,21 @@ class GatewayServer:
     """The gateway app at ``url``; its stores, and helpers to sign in and activate."""
 
     def __init__(self, tmp_path, database_url: str, **overrides):
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        # Bound first: the app needs its own address (issuer, callbacks), and a port picked now
+        # but bound only after the app is built could be taken meanwhile.
+        self._server = make_server("127.0.0.1", 0, lambda environ, start: self.app(environ, start), threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
         unused = "http://127.0.0.1:9"  # no upstream is called by these tests
         config = {"TESTING": True, "var_dir": tmp_path, "database_url": database_url,
                   "issuer": self.url, "audience": self.url, "jwks_url": self.url + "/oauth/jwks",
                   "peers": {"gateway": self.url, "records": unused, "consent": unused,
-                            "exchange": unused},
+                            "exchange": unused, **overrides.pop("peers", {})},
                   "REVOCATION_REFRESH_SECONDS": 0.0, "PORTAL_API_URL": self.url,
                   "PASSWORD_HASH_PARAMETERS": CHEAP_HASHES, **overrides}
         from_template(database_url, MIGRATIONS_DIR)
         self.app = create_app(config)
         self.stores = self.app.extensions["gateway"].stores
         ensure_portal_client(self.app.extensions["gateway"].engine, [self.url + "/portal/callback"])
-        self._server = make_server("127.0.0.1", port, self.app, threaded=True)
         self._thread = serving_thread(self._server)
 
     def __enter__(self) -> "GatewayServer":

@@ -25,7 +25,6 @@ from services.exchange.service_layer.handlers import HANDLERS
 from tests.security import gateway_server
 from tests.support import staff as support
 from tests.support.apps import ServiceApps
-from tests.support.broker import free_port
 from tests.support.servers import serving_thread
 
 
@@ -43,24 +42,25 @@ class ReportPages:
     """The gateway at ``url`` (``gw.app``, ``gw.stores``, ``gw.staff``, ``gw.directory`` as the
     console tests' ``gw``) forwarding to the real exchange (``exchange_engine``)."""
 
-    def __init__(self, tmp_path, database_url: str, monkeypatch):
-        port = free_port()
-        monkeypatch.setattr(gateway_server, "free_port", lambda: port)
-        url = f"http://127.0.0.1:{port}"
-        self._apps = ServiceApps(_GatewayTrust(url), tmp_path / "exchange")
-        (tmp_path / "exchange").mkdir()
-        exchange = self._apps.exchange(f"sqlite:///{tmp_path / 'exchange' / 'exchange.db'}")
-        self.exchange_engine = exchange.engine
-        self._exchange = make_server("127.0.0.1", 0, exchange.app, threaded=True)
+    def __init__(self, tmp_path, database_url: str):
+        # Each server is bound before the other needs its address (the gateway forwards to the
+        # exchange, the exchange trusts the gateway's tokens): no port is picked and bound later.
+        served: dict = {}
+        self._exchange = make_server("127.0.0.1", 0, lambda environ, start: served["app"](environ, start),
+                                     threaded=True)
         self._exchange_thread = serving_thread(self._exchange)
         unused = "http://127.0.0.1:9"
-        peers = {"gateway": url, "records": unused, "consent": unused,
+        peers = {"records": unused, "consent": unused,
                  "exchange": f"http://127.0.0.1:{self._exchange.server_port}"}
         self._gateway = gateway_server.GatewayServer(tmp_path, database_url, peers=peers)
         self.url, self.app, self.stores = self._gateway.url, self._gateway.app, self._gateway.stores
+        self._apps = ServiceApps(_GatewayTrust(self.url), tmp_path / "exchange")
+        (tmp_path / "exchange").mkdir()
+        exchange = self._apps.exchange(f"sqlite:///{tmp_path / 'exchange' / 'exchange.db'}")
+        self.exchange_engine, served["app"] = exchange.engine, exchange.app
         engine = self.app.extensions["gateway"].engine
         self.directory = support.console_directory(engine)
-        ensure_console_client(engine, [url + "/console/callback"])
+        ensure_console_client(engine, [self.url + "/console/callback"])
         self.staff = support.gateway_staff_store(engine)
 
     def __enter__(self) -> "ReportPages":
