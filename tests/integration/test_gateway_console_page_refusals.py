@@ -13,11 +13,9 @@ import requests
 import sqlalchemy as sa
 
 from gateway import schema
-from gateway.accounts.staff import PHR_ADMIN
 from gateway.portal.pulse import SMALLEST_GROUP, period
 from tests.integration.test_gateway_console_measures import charts
-from tests.support.report_pages import ReportPages, csrf
-from tests.support.staff import console_session, person
+from tests.support.report_pages import ENDINGS, ReportPages, csrf, member
 
 SIGNED_OUT = {"en": "You were signed out. Sign in again to go on.",
               "es": "Su sesión se cerró. Vuelva a entrar para seguir."}
@@ -29,13 +27,6 @@ def gw(tmp_path, database_url, clock):
     with ReportPages(tmp_path, database_url) as server:
         yield server
 
-
-def member(gw, clock, roles, username, department="cardiology", lang="en"):
-    """A member of DEPARTMENT with ROLES signed in to the console: (session, home page, account)."""
-    account, secret, _codes = person(gw.staff, gw.directory, clock, username=username, roles=roles,
-                                     department=department)
-    s, home = console_session(gw.url, account.username, secret, clock["at"], lang)
-    return s, home, account
 
 
 def claimed(gw) -> int:
@@ -66,20 +57,6 @@ def test_a_signed_out_browser_sends_no_report(gw, clock):
     assert gw.reports() == [] and claimed(gw) == 0
 
 
-def _signed_out(gw, s, home, account):
-    assert s.post(gw.url + "/console/signout", data={"csrf_token": csrf(home.text)}, timeout=30).status_code == 200
-
-
-def _disabled(gw, s, home, account):
-    gw.staff.disable(account.id, by=PHR_ADMIN, department_active=gw.directory.active)
-
-
-def _revoked(gw, s, home, account):
-    """Every token of the person's sign-in revoked, the refresh token too."""
-    gw.stores.tokens.revoke([gw.staff_jti(s)], refresh=True)
-
-
-ENDINGS = {"signed-out": _signed_out, "disabled": _disabled, "revoked": _revoked}
 
 
 def ended(gw, clock, ending: str, lang: str, roles=("quality", "privacy-officer")):

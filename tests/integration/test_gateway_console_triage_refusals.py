@@ -10,10 +10,8 @@ import secrets
 import pytest
 import requests
 
-from gateway.accounts.staff import PHR_ADMIN
 from tests.support.gateway import hidden_fields
-from tests.support.report_pages import ReportPages, csrf
-from tests.support.staff import console_session, person
+from tests.support.report_pages import ENDINGS, ReportPages, csrf, member
 
 
 @pytest.fixture
@@ -21,13 +19,6 @@ def gw(tmp_path, database_url, clock):
     with ReportPages(tmp_path, database_url) as server:
         yield server
 
-
-def member(gw, clock, roles, username, department="cardiology", lang="en"):
-    """A member of DEPARTMENT with ROLES signed in to the console: (session, home page, account)."""
-    account, secret, _codes = person(gw.staff, gw.directory, clock, username=username, roles=roles,
-                                     department=department)
-    s, home = console_session(gw.url, account.username, secret, clock["at"], lang)
-    return s, home, account
 
 
 def filed(gw, clock, department="cardiology") -> dict:
@@ -111,20 +102,6 @@ def test_a_signed_out_browser_is_sent_to_sign_in_and_changes_nothing(gw, clock, 
     unchanged(gw, report)
 
 
-def _signed_out(gw, s, home, account):
-    assert s.post(gw.url + "/console/signout", data={"csrf_token": csrf(home.text)}, timeout=30).status_code == 200
-
-
-def _disabled(gw, s, home, account):
-    gw.staff.disable(account.id, by=PHR_ADMIN, department_active=gw.directory.active)
-
-
-def _revoked(gw, s, home, account):
-    """Every token of the person's sign-in revoked, the refresh token too (as when an admin ends it)."""
-    gw.stores.tokens.revoke([gw.staff_jti(s)], refresh=True)
-
-
-ENDINGS = {"signed-out": _signed_out, "disabled": _disabled, "revoked": _revoked}
 
 
 @pytest.mark.parametrize("ending", sorted(ENDINGS))

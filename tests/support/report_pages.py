@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
+from gateway.accounts.staff import PHR_ADMIN
 from gateway.admin.clients import ensure_console_client
 from services.common.auth import JwksCache, TokenValidator
 from services.common.consumer import IdempotentConsumer
@@ -98,3 +99,28 @@ class ReportPages:
 
 def csrf(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def member(gw, clock, roles, username, department="cardiology", lang="en"):
+    """A member of DEPARTMENT with ROLES signed in to GW's console: (session, home page, account)."""
+    account, secret, _codes = support.person(gw.staff, gw.directory, clock, username=username, roles=roles,
+                                             department=department)
+    s, home = support.console_session(gw.url, account.username, secret, clock["at"], lang)
+    return s, home, account
+
+
+def _signed_out(gw, s, home, account):
+    assert s.post(gw.url + "/console/signout", data={"csrf_token": csrf(home.text)}, timeout=30).status_code == 200
+
+
+def _disabled(gw, s, home, account):
+    gw.staff.disable(account.id, by=PHR_ADMIN, department_active=gw.directory.active)
+
+
+def _revoked(gw, s, home, account):
+    """Every token of the person's sign-in revoked, the refresh token too (as when an admin ends it)."""
+    gw.stores.tokens.revoke([gw.staff_jti(s)], refresh=True)
+
+
+#: The ways a console session ends, each a function of (gw, session, home page, account).
+ENDINGS = {"signed-out": _signed_out, "disabled": _disabled, "revoked": _revoked}
