@@ -9,10 +9,10 @@ from gateway.portal import dashboard
 from services.common import i18n
 
 
-def in_request(fn):
+def in_request(fn, lang: str = "en"):
     app = Flask(__name__)
     i18n.install(app)
-    with app.test_request_context(headers={"Accept-Language": "en"}):
+    with app.test_request_context(headers={"Accept-Language": lang}):
         return fn()
 
 
@@ -30,19 +30,12 @@ def test_every_known_measure_has_a_chart_and_an_absent_one_says_so():
     assert charts["phr-made-up-total"].title == "Something new"  # a measure the page does not know yet
 
 
-def in_spanish(fn):
-    app = Flask(__name__)
-    i18n.install(app)
-    with app.test_request_context(headers={"Accept-Language": "es"}):
-        return fn()
-
-
 def test_the_report_measures_have_charts_of_their_own_with_each_kind_in_words_in_the_pages_language():
     measures = [{"name": "phr_reports_open", "help": "Reports not closed yet, by kind", "value": 3.0,
                  "labels": {"kind": "wrong-information"}, "service": "exchange"},
                 {"name": "phr_reports_close_days", "help": "h", "value": 4.5, "labels": {"quantile": "0.5"},
                  "service": "exchange"}]
-    charts = {c.id: c for c in in_spanish(lambda: dashboard.people_charts(measures))}
+    charts = {c.id: c for c in in_request(lambda: dashboard.people_charts(measures), "es")}
     assert charts["phr-reports-open"].title == "Reportes aún no cerrados, por tipo"
     assert [(r.label, r.shown) for r in charts["phr-reports-open"].rows] == [("Información incorrecta en un expediente", "3")]
     assert [r.shown for r in charts["phr-reports-close-days"].rows] == ["4.50"]
