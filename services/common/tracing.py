@@ -227,7 +227,9 @@ class _ContinuedSpan:
         return self.span
 
     def __exit__(self, kind, exc, tb) -> None:
-        if exc is not None:
+        # A refusal the client is told of (a Problem below 500: consent withdrawn, a Bundle gone)
+        # is an answer, not a failure of the work.
+        if exc is not None and getattr(exc, "status", 500) >= 500:
             self.span.record_exception(exc)
             self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
         context.detach(self.token)

@@ -319,6 +319,18 @@ def test_work_resumed_for_a_row_inside_another_request_continues_the_rows_trace_
     assert [s.links for s in spans.get_finished_spans() if s.name == "exchange retry"] == [()]
 
 
+def test_a_refusal_told_to_the_client_does_not_mark_the_resumed_work_failed_and_an_error_does(spans):
+    from services.common.problem import Problem
+    row, _trace, _ = _traceparent()
+    for name, raised in (("refused", Problem(403, "Forbidden", "No.")), ("broken", RuntimeError("boom"))):
+        with pytest.raises(type(raised)):
+            with tracing.resumed(row, name):
+                raise raised
+    done = {s.name: s for s in spans.get_finished_spans()}
+    assert done["refused"].status.status_code == trace.StatusCode.UNSET and not done["refused"].events
+    assert done["broken"].status.status_code == trace.StatusCode.ERROR and done["broken"].events
+
+
 def test_without_an_exporter_spans_are_only_ids_a_parents_trace_or_a_new_sampled_one():
     import subprocess
     import sys
