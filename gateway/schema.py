@@ -301,6 +301,14 @@ staff_pulse_taken = sa.Table(
     sa.Column("week", sa.String(8), primary_key=True),
 )
 
+# What the worker announced once to the other services (gateway/worker.py, announce_once): the
+# first row claims the announcement, so two workers starting together send it once.
+announcements = sa.Table(
+    "announcements", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("at", sa.Integer, nullable=False),
+)
+
 # Account facts for the other services (gateway/accounts/events.py), relayed by gateway/worker.py;
 # processed_events is declared with it and stays empty while the gateway consumes nothing.
 outbox, processed_events = messaging_tables(metadata)

@@ -35,6 +35,8 @@ from gateway.storage import TableStore
 from services.common.db import transaction
 
 DepartmentActive = Callable[[str], bool]
+#: The announcement of every active member of staff's roles (announce_roles_once).
+STAFF_ROLES = "staff-roles"
 
 
 @dataclass(frozen=True)
@@ -250,14 +252,28 @@ class StaffStore(TableStore):
         active member of staff; return how many. A consumer that started after their activation
         (the exchange's staff list and roles, its migration 0009) learns who is active with which
         role, and one that already knew them changes nothing. No token ends, as nothing changed."""
-        c = t.staff_accounts.c
         with transaction(self.engine) as conn:
-            rows = conn.execute(sa.select(t.staff_accounts).where(c.status == ACTIVE)
-                                .order_by(c.created_at, c.id)).mappings().all()
-            for account in map(_account, rows):  # every account is opened with an invite
-                events.staff_activated(conn, self.checker, account.department, account.id,
-                                       account.practitioner, account.roles, account.invite_id,
-                                       account.activated_at)
+            return self._announce(conn)
+
+    def announce_roles_once(self) -> int | None:
+        """announce_roles the first time it is asked in this database (gateway migration 0021),
+        in the same transaction as the row that says so; None when it was done before (by this
+        worker's last start or by another worker starting at the same time)."""
+        try:
+            with transaction(self.engine) as conn:
+                conn.execute(sa.insert(t.announcements).values(name=STAFF_ROLES, at=storage.now()))
+                return self._announce(conn)
+        except IntegrityError:
+            return None
+
+    def _announce(self, conn: sa.Connection) -> int:
+        c = t.staff_accounts.c
+        rows = conn.execute(sa.select(t.staff_accounts).where(c.status == ACTIVE)
+                            .order_by(c.created_at, c.id)).mappings().all()
+        for account in map(_account, rows):  # every account is opened with an invite
+            events.staff_activated(conn, self.checker, account.department, account.id,
+                                   account.practitioner, account.roles, account.invite_id,
+                                   account.activated_at)
         return len(rows)
 
     def disable(self, account_id: str, by: str, department_active: DepartmentActive) -> StaffAccount:

@@ -84,11 +84,21 @@ def ensure_console_client(engine: Engine, redirect_uris: list[str]) -> dict:
 
 def announce_staff(engine: Engine, checker: EventChecker | None = None) -> int:
     """Queue every active member of staff's roles again (StaffStore.announce_roles); how many."""
+    return _announcing(engine, checker).announce_roles()
+
+
+def announce_staff_once(engine: Engine, checker: EventChecker | None = None) -> int | None:
+    """announce_staff the first time it is asked in this database (StaffStore.announce_roles_once);
+    None when it was done before."""
+    return _announcing(engine, checker).announce_roles_once()
+
+
+def _announcing(engine: Engine, checker: EventChecker | None):
     from gateway.accounts.staff_store import StaffStore
 
     def no_revoking(_conn, _account_id):  # announcing changes no role, so no token ends
         raise AssertionError("announcing roles revokes nothing")
-    return StaffStore(engine, no_revoking, checker).announce_roles()
+    return StaffStore(engine, no_revoking, checker)
 
 
 def main(argv: list[str] | None = None) -> int:

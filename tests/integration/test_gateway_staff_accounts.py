@@ -552,3 +552,35 @@ def test_announcing_staff_sends_each_active_members_roles_again_and_ends_no_toke
     assert sent["data"]["staff_id"] == quality.id and sent["data"]["department"] == "cardiology"
     assert sent["data"]["roles"] == list(quality.roles) and sent["data"]["invite_id"] == quality.invite_id
     assert revoked == [] and store.account(account_id=quality.id).roles == quality.roles
+
+
+def test_the_worker_announces_every_active_members_roles_once_at_its_first_start_after_the_upgrade(
+        store, gateway_db, clock, departments):
+    from gateway.worker import announce_once
+    one, _s, _c = enrolled(store, clock["at"], roles=("quality",), username="q.once")
+    two, _s, _c = enrolled(store, clock["at"], roles=("clinician",), username="dr.once")
+    left, _s, _c = enrolled(store, clock["at"], roles=("clinician",), username="gone.once")
+    store.disable(left.id, PHR_ADMIN, departments)
+    before = len(queued(gateway_db))
+    announce_once(gateway_db, EventChecker("enforce"))
+    sent = queued(gateway_db)[before:]
+    assert sorted((e["type"], e["data"]["staff_id"]) for e in sent) == sorted(
+        ("phr.accounts.staff-activated", a.id) for a in (one, two))
+    announce_once(gateway_db, EventChecker("enforce"))  # the next start, or another worker: nothing
+    assert len(queued(gateway_db)) == before + 2
+
+
+def test_two_workers_starting_at_once_announce_the_staff_once(store, gateway_db, clock):
+    from gateway.admin.clients import announce_staff_once
+    enrolled(store, clock["at"], roles=("quality",), username="q.race")
+    before, results, start = len(queued(gateway_db)), [], threading.Barrier(2)
+
+    def worker():
+        start.wait()
+        results.append(announce_staff_once(gateway_db, EventChecker("enforce")))
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results, key=str) == [1, None] and len(queued(gateway_db)) == before + 1
