@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -27,8 +28,24 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: Every engine make_engine made in this process (tracing.setup traces their statements when
+#: spans are exported; an engine may be made before it is called).
+_made: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def made_engines() -> list[Engine]:
+    """The engines make_engine made in this process that are still in use."""
+    return list(_made)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    engine = _make_engine(url)
+    _made.add(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database

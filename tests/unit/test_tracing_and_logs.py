@@ -36,6 +36,10 @@ def _parts(traceparent: str) -> tuple[str, str]:
 @pytest.fixture(scope="module", autouse=True)
 def traced():
     tracing.setup("tests", record=True)  # these tests read the spans; a process that exports records too
+    yield
+    # The rest of the test session runs as a process that exports nothing: no span per statement.
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    SQLAlchemyInstrumentor().uninstrument()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,8 @@ def _exporter(traced):
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     exporter = InMemorySpanExporter()
     trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
+    yield exporter
+    exporter.shutdown()  # keeps no span of the tests after these
 
 
 @pytest.fixture
@@ -348,3 +353,36 @@ def test_without_an_exporter_spans_are_only_ids_a_parents_trace_or_a_new_sampled
     assert recording == "False" and _parts(traceparent)[0] == "ab" * 16 and _parts(traceparent)[1] != "cd" * 8
     assert _parts(root)[0] not in ("ab" * 16, "0" * 32) and root.endswith("-03")
     assert provider == "ProxyTracerProvider"  # nothing set globally: a later setup may still record
+
+
+def test_when_spans_are_recorded_each_sql_statement_is_a_span_without_its_values_on_every_engine():
+    """Engines made before setup() (as bootstraps make them) and after it, on SQLAlchemy 2.1,
+    which the instrumentation's release does not name."""
+    import subprocess
+    import sys
+    code = ("import sqlalchemy as sa; from opentelemetry import trace; "
+            "from opentelemetry.sdk.trace.export import SimpleSpanProcessor; "
+            "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter; "
+            "from services.common import db, tracing; "
+            "before = db.make_engine('sqlite://'); tracing.setup('tests', {}, record=True); "
+            "after = db.make_engine('sqlite://'); ex = InMemorySpanExporter(); "
+            "trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(ex)); "
+            "[e.connect().execute(sa.text('select :who'), {'who': 'p-secret-1'}).all() for e in (before, after)]; "
+            "print([(s.name, s.attributes.get('db.statement')) for s in ex.get_finished_spans() "
+            "if s.name == 'select'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[('select', 'select ?'), ('select', 'select ?')]"
+    assert "p-secret-1" not in done.stdout + done.stderr
+
+
+def test_without_recording_no_sql_statement_is_traced():
+    import subprocess
+    import sys
+    code = ("from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor; "
+            "from services.common import db, tracing; "
+            "db.make_engine('sqlite://'); tracing.setup('tests', {}); db.make_engine('sqlite://'); "
+            "print(SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"  # a statement costs nothing more when nothing is exported
